@@ -1,0 +1,100 @@
+import convict from 'convict';
+
+/**
+ * Named formats for the configuration schema. Each throws a message that reads well after the
+ * key's name ("server.port: must be a port number (0-65535)").
+ */
+let registered = false;
+
+export function registerFormats(): void {
+  if (registered) return;
+  registered = true;
+  convict.addFormats({
+    port: {
+      validate(value: unknown) {
+        if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+          throw new Error('must be a port number (0-65535)');
+        }
+      },
+      coerce: (v: string) => (/^\d+$/.test(v) ? Number(v) : v),
+    },
+    'positive-int': {
+      validate(value: unknown) {
+        if (!Number.isInteger(value) || (value as number) < 1) throw new Error('must be a whole number of at least 1');
+      },
+      coerce: (v: string) => (/^\d+$/.test(v) ? Number(v) : v),
+    },
+    'non-negative-int': {
+      validate(value: unknown) {
+        if (!Number.isInteger(value) || (value as number) < 0) throw new Error('must be a whole number of at least 0');
+      },
+      coerce: (v: string) => (/^\d+$/.test(v) ? Number(v) : v),
+    },
+    boolean: {
+      validate(value: unknown) {
+        if (typeof value !== 'boolean') throw new Error('must be true or false');
+      },
+      coerce: (v: string) => (v === 'true' ? true : v === 'false' ? false : v),
+    },
+    string: {
+      validate(value: unknown) {
+        if (typeof value !== 'string') throw new Error('must be a string');
+      },
+    },
+    'http-url': {
+      validate(value: unknown) {
+        if (value === '') return;
+        if (typeof value !== 'string' || !isUrl(value, ['http:', 'https:'])) {
+          throw new Error('must be an http:// or https:// URL');
+        }
+      },
+    },
+    'redis-url': {
+      validate(value: unknown) {
+        if (value === '') return;
+        if (typeof value !== 'string' || !isUrl(value, ['redis:', 'rediss:'])) {
+          throw new Error('must be a redis:// or rediss:// URL');
+        }
+      },
+    },
+    'url-path': {
+      validate(value: unknown) {
+        if (typeof value !== 'string' || !/^\/[!-~]*$/.test(value)) {
+          throw new Error('must be a path starting with "/" (printable ASCII, no spaces)');
+        }
+      },
+    },
+    'host-port-list': {
+      validate(value: unknown) {
+        if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^[^\s:]+:\d{1,5}$/.test(v))) {
+          throw new Error('must be a list of "host:port" strings');
+        }
+      },
+      coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
+    },
+    'string-map': {
+      validate(value: unknown) {
+        if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+          throw new Error('must be a map of names to strings');
+        }
+      },
+    },
+    list: {
+      validate(value: unknown) {
+        if (!Array.isArray(value)) throw new Error('must be a list');
+      },
+    },
+  });
+}
+
+export function isUrl(value: string, protocols: readonly string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,146 @@
+/**
+ * Fields of list items (clients[], validators[], routes[]): convict validates the scalar tree,
+ * these specs validate each item, apply defaults and feed the generated docs. Each problem is
+ * reported as one line naming the item, e.g. `clients[0].scopes: must be a list of strings`.
+ */
+import { isPlainObject } from './formats.js';
+
+export type FieldType = 'string' | 'boolean' | 'integer' | 'string-list' | 'string-map' | 'string-list-map' | 'object';
+
+export interface FieldSpec {
+  readonly doc: string;
+  readonly type: FieldType;
+  readonly default?: unknown;
+  readonly required?: boolean;
+  readonly sensitive?: boolean;
+  /** Allowed values (for strings, or each element of a string list). */
+  readonly oneOf?: readonly string[];
+  /** Nested fields, for type 'object'. */
+  readonly fields?: ItemSpec;
+  readonly min?: number;
+}
+export type ItemSpec = Readonly<Record<string, FieldSpec>>;
+
+export const clientSpec: ItemSpec = {
+  id: { doc: 'client_id.', type: 'string', required: true },
+  secretHash: { doc: 'argon2id or bcrypt hash of the client secret (`ropc-gateway hash-secret`).', type: 'string', default: '', sensitive: true },
+  secretFile: { doc: 'File holding the plain client secret (a Kubernetes secret mount); trailing newline ignored.', type: 'string', default: '' },
+  public: { doc: 'A public client (no secret; token endpoint auth method `none`).', type: 'boolean', default: false },
+  grantTypes: { doc: 'Grant types the client may use.', type: 'string-list', default: ['password', 'refresh_token'], oneOf: ['password', 'refresh_token'] },
+  scopes: { doc: 'Scopes the client may request.', type: 'string-list', default: [] },
+  defaultScopes: { doc: 'Scopes granted when the request names none.', type: 'string-list', default: [] },
+  validators: { doc: 'Ordered password credential validator chain (names); empty = every validator in configuration order.', type: 'string-list', default: [] },
+};
+
+const commonValidator: ItemSpec = {
+  name: { doc: 'Name the clients use to refer to this validator.', type: 'string', required: true },
+  type: { doc: 'Validator kind.', type: 'string', required: true, oneOf: ['file', 'ldap', 'http'] },
+  caseSensitive: { doc: 'Compare usernames case-sensitively (default: usernames are case-insensitive, as in LDAP).', type: 'boolean', default: false },
+};
+
+export const validatorSpecs: Readonly<Record<string, ItemSpec>> = {
+  file: {
+    ...commonValidator,
+    path: { doc: 'YAML users file: `users: [{username, passwordHash, groups, attributes}]`; re-read when it changes.', type: 'string', required: true },
+  },
+  ldap: {
+    ...commonValidator,
+    urls: { doc: 'LDAP server URLs (ldap:// or ldaps://), tried in order.', type: 'string-list', required: true },
+    startTls: { doc: 'Upgrade ldap:// connections with StartTLS.', type: 'boolean', default: false },
+    tlsCaFile: { doc: 'PEM CA bundle to verify the directory certificate.', type: 'string', default: '' },
+    tlsRejectUnauthorized: { doc: 'Verify the directory certificate (turn off only for tests).', type: 'boolean', default: true },
+    bindDn: { doc: 'Service account DN for search-then-bind.', type: 'string', default: '' },
+    bindPassword: { doc: 'Service account password (prefer bindPasswordFile).', type: 'string', default: '', sensitive: true },
+    bindPasswordFile: { doc: 'File holding the service account password.', type: 'string', default: '' },
+    userSearchBase: { doc: 'Base DN of the user search.', type: 'string', default: '' },
+    userSearchFilter: { doc: 'User search filter; {username} is escaped per RFC 4515.', type: 'string', default: '(uid={username})' },
+    userDnTemplate: { doc: 'Direct bind instead of search: DN template, {username} escaped per RFC 4514.', type: 'string', default: '' },
+    subjectAttribute: { doc: 'Attribute that becomes the subject (sub).', type: 'string', default: 'uid' },
+    attributes: { doc: 'Principal attribute -> LDAP attribute.', type: 'string-map', default: {} },
+    groups: {
+      doc: 'Where groups come from: memberOfAttribute, or a group search.',
+      type: 'object',
+      default: {},
+      fields: {
+        memberOfAttribute: { doc: 'Attribute of the user entry listing group DNs (e.g. memberOf).', type: 'string', default: '' },
+        searchBase: { doc: 'Base DN of a group search.', type: 'string', default: '' },
+        searchFilter: { doc: 'Group search filter; {dn} and {username} are escaped.', type: 'string', default: '(member={dn})' },
+        nameAttribute: { doc: 'Attribute naming a group.', type: 'string', default: 'cn' },
+      },
+    },
+    groupScopes: { doc: 'Group name -> extra scopes members may be granted.', type: 'string-list-map', default: {} },
+    disabledFilter: { doc: 'Filter matching disabled entries, checked at login and refresh, e.g. (nsAccountLock=TRUE).', type: 'string', default: '' },
+    timeoutMs: { doc: 'Connect and operation timeout.', type: 'integer', default: 5000, min: 1 },
+    poolSize: { doc: 'Service-account connections kept open.', type: 'integer', default: 4, min: 1 },
+  },
+  http: {
+    ...commonValidator,
+    url: { doc: 'URL the credentials are POSTed to as JSON {username, password}.', type: 'string', required: true },
+    timeoutMs: { doc: 'Request timeout.', type: 'integer', default: 5000, min: 1 },
+    tlsCaFile: { doc: 'PEM CA bundle to verify the service certificate.', type: 'string', default: '' },
+    headersFile: { doc: 'YAML/JSON file of static headers to send (e.g. an API key), read at startup.', type: 'string', default: '' },
+  },
+};
+
+export const routeSpec: ItemSpec = {
+  path: { doc: 'Exact path, or a glob: `*` matches within one segment, `**` any number of segments.', type: 'string', required: true },
+  methods: { doc: 'HTTP methods the rule applies to (empty = all).', type: 'string-list', default: [] },
+  auth: { doc: 'bearer (a valid token), none (public), or bearer-or-basic (also HTTP Basic user credentials).', type: 'string', default: 'bearer', oneOf: ['bearer', 'none', 'bearer-or-basic'] },
+  scopes: { doc: 'Scopes the token must carry.', type: 'string-list', default: [] },
+  scopeMode: { doc: 'all: every scope is required; any: one of them suffices.', type: 'string', default: 'all', oneOf: ['all', 'any'] },
+  groups: { doc: 'The principal must be in one of these groups.', type: 'string-list', default: [] },
+  upstream: { doc: 'Upstream URL for this route (default: upstream.url).', type: 'string', default: '' },
+  basicClient: { doc: 'For bearer-or-basic: the client whose validator chain checks Basic credentials.', type: 'string', default: '' },
+};
+
+/** Checks one item against its spec; pushes problems and returns the item with defaults applied. */
+export function checkItem(spec: ItemSpec, value: unknown, where: string, problems: string[]): Record<string, unknown> {
+  if (!isPlainObject(value)) {
+    problems.push(`${where}: must be a map of keys to values`);
+    return {};
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    if (!(key in spec)) problems.push(`${where}.${key}: unknown key (not in the schema)`);
+  }
+  for (const [key, field] of Object.entries(spec)) {
+    const v = value[key];
+    if (v === undefined || v === null) {
+      if (field.required) problems.push(`${where}.${key}: is required`);
+      out[key] = structuredClone(field.default);
+      continue;
+    }
+    const problem = checkField(field, v);
+    if (problem) problems.push(`${where}.${key}: ${problem}`);
+    out[key] = field.type === 'object' && field.fields ? checkItem(field.fields, v, `${where}.${key}`, problems) : v;
+  }
+  return out;
+}
+
+function checkField(field: FieldSpec, v: unknown): string | null {
+  const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
+  switch (field.type) {
+    case 'string':
+      if (typeof v !== 'string') return 'must be a string';
+      if (field.required && v === '') return 'must not be empty';
+      if (field.oneOf && !field.oneOf.includes(v)) return `must be one of ${field.oneOf.join(', ')}`;
+      return null;
+    case 'boolean':
+      return typeof v === 'boolean' ? null : 'must be true or false';
+    case 'integer':
+      return Number.isInteger(v) && (v as number) >= (field.min ?? 0) ? null : `must be a whole number of at least ${field.min ?? 0}`;
+    case 'string-list': {
+      if (!strings(v)) return 'must be a list of strings';
+      const bad = field.oneOf ? v.filter((s) => !field.oneOf?.includes(s)) : [];
+      if (bad.length) return `unknown value ${bad.map((b) => JSON.stringify(b)).join(', ')} (allowed: ${field.oneOf?.join(', ')})`;
+      if (field.required && v.length === 0) return 'must name at least one value';
+      return null;
+    }
+    case 'string-map':
+      return isPlainObject(v) && Object.values(v).every((s) => typeof s === 'string') ? null : 'must be a map of names to strings';
+    case 'string-list-map':
+      return isPlainObject(v) && Object.values(v).every(strings) ? null : 'must be a map of names to lists of strings';
+    case 'object':
+      return isPlainObject(v) ? null : 'must be a map of keys to values';
+  }
+}

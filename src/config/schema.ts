@@ -1,0 +1,112 @@
+/**
+ * The configuration schema (DESIGN §6): the single source of truth for keys, defaults,
+ * formats, environment variables and docs. `docs/configuration.md` is generated from it
+ * (`npm run docs:config`). Every scalar key has an environment variable `ROPC_<PATH>`
+ * (added by `load.ts`); list items (clients, validators, routes) are described in `items.ts`.
+ */
+export const schema = {
+  server: {
+    host: { doc: 'Address the public listener binds to.', format: 'string', default: '0.0.0.0' },
+    port: { doc: 'Port of the public listener (token endpoint, OAuth endpoints and the protected proxy).', format: 'port', default: 9031 },
+    tls: {
+      certFile: { doc: 'PEM certificate chain for TLS on the public port; TLS is on when this and keyFile are set.', format: 'string', default: '' },
+      keyFile: { doc: 'PEM private key for TLS on the public port.', format: 'string', default: '' },
+    },
+    trustProxy: {
+      doc: 'Trust X-Forwarded-For from the peer: use its first address as the client IP and append to it upstream. Off: the socket address is the client IP and inbound X-Forwarded-* are replaced.',
+      format: 'boolean',
+      default: false,
+    },
+    drainSeconds: { doc: 'On SIGTERM: seconds during which /readyz already answers 503 but new requests are still served, before the listeners close.', format: 'non-negative-int', default: 5 },
+    limits: {
+      bodyBytes: { doc: 'Largest request body accepted by the OAuth endpoints (413 above it). The proxy streams bodies without a limit.', format: 'positive-int', default: 16384 },
+      headersTimeoutMs: { doc: 'Time a client has to send the complete request headers.', format: 'positive-int', default: 10000 },
+      requestTimeoutMs: { doc: 'Time a client has to send the complete request (headers and body).', format: 'positive-int', default: 30000 },
+      keepAliveTimeoutMs: { doc: 'How long an idle client keep-alive connection is kept open.', format: 'positive-int', default: 5000 },
+      maxHeaderBytes: { doc: 'Largest total size of request headers (431 above it).', format: 'positive-int', default: 16384 },
+    },
+  },
+  admin: {
+    host: { doc: 'Address the admin listener (/healthz, /readyz, /metrics) binds to. It is never proxied.', format: 'string', default: '0.0.0.0' },
+    port: { doc: 'Port of the admin listener.', format: 'port', default: 9091 },
+  },
+  log: {
+    level: { doc: 'Log level (pino): fatal, error, warn, info, debug, trace or silent.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+  },
+  oauth: {
+    issuer: { doc: 'Issuer identifier published in the RFC 8414 metadata; also the base of the endpoint URLs there.', format: 'http-url', default: 'http://localhost:9031' },
+    realm: { doc: 'Realm named in WWW-Authenticate challenges.', format: 'string', default: 'ropc-gateway' },
+    paths: {
+      token: { doc: 'Path of the token endpoint (RFC 6749 §3.2).', format: 'url-path', default: '/as/token.oauth2' },
+      revocation: { doc: 'Path of the revocation endpoint (RFC 7009).', format: 'url-path', default: '/as/revoke_token.oauth2' },
+      introspection: { doc: 'Path of the introspection endpoint (RFC 7662).', format: 'url-path', default: '/as/introspect.oauth2' },
+      metadata: { doc: 'Path of the authorization server metadata (RFC 8414).', format: 'url-path', default: '/.well-known/oauth-authorization-server' },
+    },
+    accessTokenTtl: { doc: 'Access token lifetime in seconds (expires_in).', format: 'positive-int', default: 14400 },
+    refreshTokenTtl: { doc: 'Absolute lifetime in seconds of a refresh token family, counted from the password grant.', format: 'positive-int', default: 2592000 },
+    refreshRotation: { doc: 'Issue a new refresh token on every refresh; presenting a rotated one revokes the family (RFC 9700 §4.14.2).', format: 'boolean', default: true },
+    clientAuthCacheSeconds: { doc: 'Seconds a successful client secret check is remembered (under an HMAC of the credentials, never the secret) so each request does not pay an argon2id verification. 0 disables.', format: 'non-negative-int', default: 60 },
+  },
+  clients: {
+    doc: 'OAuth clients allowed to use the token endpoint; see "clients[]" below for the fields of each.',
+    format: 'list',
+    default: [] as unknown[],
+  },
+  validators: {
+    doc: 'Password credential validators, tried in the order a client names them; see "validators[]" below.',
+    format: 'list',
+    default: [] as unknown[],
+  },
+  store: {
+    type: { doc: 'Token store: redis, or memory (one process only; the dev default). Required in production.', format: ['', 'redis', 'memory'], default: '' },
+    redis: {
+      url: { doc: 'Redis URL for a single node (redis:// or rediss:// for TLS), with the database number as its path.', format: 'redis-url', default: '' },
+      sentinels: { doc: 'Redis Sentinel addresses (host:port); used instead of url when set.', format: 'host-port-list', default: [] as string[] },
+      sentinelName: { doc: 'Name of the master the sentinels monitor.', format: 'string', default: 'mymaster' },
+      cluster: { doc: 'Redis Cluster seed nodes (host:port); used instead of url when set.', format: 'host-port-list', default: [] as string[] },
+      username: { doc: 'Redis ACL user name.', format: 'string', default: '' },
+      password: { doc: 'Redis password (prefer passwordFile).', format: 'string', default: '', sensitive: true },
+      passwordFile: { doc: 'File holding the Redis password (a Kubernetes secret mount); trailing newline ignored.', format: 'string', default: '' },
+      tls: { doc: 'Use TLS to Redis (also implied by a rediss:// URL).', format: 'boolean', default: false },
+      tlsCaFile: { doc: 'PEM CA bundle to verify the Redis server certificate.', format: 'string', default: '' },
+      keyPrefix: { doc: 'Prefix of every key the gateway writes.', format: 'string', default: 'ropc:' },
+      commandTimeoutMs: { doc: 'A Redis command that has not answered in this time fails (503), so a hung Redis fails fast.', format: 'positive-int', default: 1000 },
+      connectTimeoutMs: { doc: 'Timeout of a connection attempt to Redis.', format: 'positive-int', default: 2000 },
+    },
+    cacheTtlMs: { doc: 'Local cache of token lookups on the resource path, in ms (0 = off). Revocations invalidate it on every replica over Redis pub/sub; the TTL bounds the delay if a message is lost.', format: 'non-negative-int', default: 0 },
+  },
+  upstream: {
+    url: { doc: 'The protected application (http:// or https://). Required in production.', format: 'http-url', default: '' },
+    timeoutMs: { doc: 'Time the upstream has to start its answer before the gateway answers 504.', format: 'positive-int', default: 30000 },
+    caFile: { doc: 'PEM CA bundle to verify an https upstream.', format: 'string', default: '' },
+    maxSockets: { doc: 'Keep-alive connections kept to the upstream at most.', format: 'positive-int', default: 256 },
+  },
+  routes: {
+    doc: 'Route rules for the resource path, first match wins; no match requires a valid token. See "routes[]" below.',
+    format: 'list',
+    default: [] as unknown[],
+  },
+  decision: {
+    enabled: { doc: 'Answer auth-only decisions for nginx auth_request / Envoy ext_authz at decision.path.', format: 'boolean', default: false },
+    path: { doc: 'Path of the decision endpoint.', format: 'url-path', default: '/_ropc/auth' },
+  },
+  headers: {
+    removeAuthorization: { doc: 'Remove the Authorization header before proxying (the upstream gets identity headers instead).', format: 'boolean', default: true },
+    identity: {
+      doc: 'Identity headers injected upstream: header name -> principal field (sub, client_id, scope, groups, or attributes.NAME). Every one of them is stripped from inbound requests, in any case.',
+      format: 'string-map',
+      default: {
+        'X-Auth-Subject': 'sub',
+        'X-Auth-Client-Id': 'client_id',
+        'X-Auth-Scope': 'scope',
+        'X-Auth-Groups': 'groups',
+      } as Record<string, string>,
+    },
+  },
+  lockout: {
+    maxFailures: { doc: 'Consecutive failed logins of one username that lock it.', format: 'positive-int', default: 5 },
+    lockSeconds: { doc: 'First lock duration; it doubles with every further lockout.', format: 'positive-int', default: 60 },
+    maxLockSeconds: { doc: 'Longest lock duration.', format: 'positive-int', default: 900 },
+    ipMaxFailuresPerMinute: { doc: 'Failed logins allowed from one client IP per minute before its logins are refused.', format: 'positive-int', default: 100 },
+  },
+};

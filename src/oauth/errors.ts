@@ -1,0 +1,126 @@
+/**
+ * OAuth 2.0 errors, one class per error code.
+ *
+ * Everything on the token and resource paths throws these (or lets an unexpected error
+ * escape, which `error-response.ts` turns into `server_error`). Only `error-response.ts`
+ * turns them into HTTP answers.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ * @see https://www.rfc-editor.org/rfc/rfc7009#section-2.2.1
+ */
+export abstract class OAuthError extends Error {
+  /** The RFC error code sent as `error`. */
+  abstract readonly code: string;
+  /** HTTP status of the answer. */
+  abstract readonly status: number;
+
+  constructor(readonly description?: string) {
+    super(description ?? 'oauth error');
+  }
+}
+
+/** RFC 6749 §5.2: the request is missing a required parameter, repeats one, or is otherwise malformed. */
+export class InvalidRequestError extends OAuthError {
+  readonly code = 'invalid_request';
+  readonly status: number = 400;
+}
+
+/**
+ * RFC 6749 §5.2: client authentication failed. Answered with 401 and a
+ * `WWW-Authenticate: Basic` challenge (the only scheme the gateway accepts for clients).
+ */
+export class InvalidClientError extends OAuthError {
+  readonly code = 'invalid_client';
+  readonly status: number = 401;
+}
+
+/**
+ * RFC 6749 §5.2: the resource owner credentials or the refresh token are invalid, expired or
+ * revoked. The description is deliberately the same for every cause so an answer never
+ * tells an unknown user from a wrong password or a locked account.
+ */
+export class InvalidGrantError extends OAuthError {
+  readonly code = 'invalid_grant';
+  readonly status: number = 400;
+}
+
+/** RFC 6749 §5.2: the authenticated client may not use this grant type. */
+export class UnauthorizedClientError extends OAuthError {
+  readonly code = 'unauthorized_client';
+  readonly status: number = 400;
+}
+
+/** RFC 6749 §5.2: the grant type is not supported by this server. */
+export class UnsupportedGrantTypeError extends OAuthError {
+  readonly code = 'unsupported_grant_type';
+  readonly status: number = 400;
+}
+
+/** RFC 6749 §5.2: the requested scope is invalid, unknown or exceeds what may be granted. */
+export class InvalidScopeError extends OAuthError {
+  readonly code = 'invalid_scope';
+  readonly status: number = 400;
+}
+
+/** RFC 7009 §2.2.1: the server does not revoke this kind of token. */
+export class UnsupportedTokenTypeError extends OAuthError {
+  readonly code = 'unsupported_token_type';
+  readonly status: number = 400;
+}
+
+/**
+ * RFC 6749 §4.1.2.1 (used at the token endpoint as PingFederate does): a dependency — the
+ * token store or a password credential validator — is down or timed out. Answered with 503
+ * and `Retry-After`; it never counts as a failed login.
+ */
+export class TemporarilyUnavailableError extends OAuthError {
+  readonly code = 'temporarily_unavailable';
+  readonly status: number = 503;
+  constructor(description?: string, readonly retryAfterSeconds = 5) {
+    super(description);
+  }
+}
+
+/** RFC 6749 §5.2 extension used for anything unexpected; the cause goes to the log only. */
+export class ServerError extends OAuthError {
+  readonly code = 'server_error';
+  readonly status: number = 500;
+}
+
+/** RFC 6750 §3.1: the access token is missing-but-malformed, expired, revoked or unknown. */
+export class InvalidTokenError extends OAuthError {
+  readonly code = 'invalid_token';
+  readonly status: number = 401;
+}
+
+/** RFC 6750 §3.1: the token lacks the scope (or group) the route requires. */
+export class InsufficientScopeError extends OAuthError {
+  readonly code = 'insufficient_scope';
+  readonly status: number = 403;
+  constructor(description: string | undefined, readonly requiredScope: readonly string[]) {
+    super(description);
+  }
+}
+
+/**
+ * RFC 6750 §3: the request carried no credentials at all. The challenge then has no error
+ * code (§3.1: "the resource server SHOULD NOT include an error code").
+ */
+export class MissingTokenError extends OAuthError {
+  readonly code = '';
+  readonly status: number = 401;
+}
+
+/** Not an OAuth code: the body was larger than `server.limits.bodyBytes`. */
+export class PayloadTooLargeError extends InvalidRequestError {
+  override readonly status: number = 413;
+}
+
+/** Not an OAuth code: the endpoint exists but not for this method. */
+export class MethodNotAllowedError extends InvalidRequestError {
+  override readonly status: number = 405;
+  constructor(description: string, readonly allow: string) {
+    super(description);
+  }
+}

@@ -1,0 +1,38 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * Opaque token values (DESIGN §3 "Tokens").
+ *
+ * A token is the family id (16 random bytes, 22 base64url characters) followed by a secret of
+ * 32 random bytes (43 characters): 65 characters from a CSPRNG. The family id lets the store
+ * keep all keys of one family under one Redis Cluster hash tag; the secret alone carries 256
+ * bits. Stores keep only {@link hashToken} of a token, never the token itself.
+ */
+const FAMILY_CHARS = 22;
+const SECRET_CHARS = 43;
+export const TOKEN_LENGTH = FAMILY_CHARS + SECRET_CHARS;
+const SHAPE = /^[A-Za-z0-9_-]+$/;
+
+export function newFamilyId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export function newToken(familyId: string): string {
+  return familyId + randomBytes(32).toString('base64url');
+}
+
+export interface ParsedToken {
+  readonly familyId: string;
+  /** base64url SHA-256 of the whole token: the only form a store keeps. */
+  readonly hash: string;
+}
+
+/** Splits a presented token, or returns null when it cannot be one of ours (no store lookup then). */
+export function parseToken(token: string): ParsedToken | null {
+  if (token.length !== TOKEN_LENGTH || !SHAPE.test(token)) return null;
+  return { familyId: token.slice(0, FAMILY_CHARS), hash: hashToken(token) };
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
