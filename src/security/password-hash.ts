@@ -30,10 +30,21 @@ let dummy: Promise<string> | undefined;
 
 /**
  * Spends the time of one verification against a hash no secret matches, so an unknown user
- * answers in about the time of a wrong password (DESIGN §3). Uses the same argon2id
- * parameters as real hashes; pass a real hash of the store to mirror its cost exactly.
+ * answers in about the time of a wrong password (DESIGN §3). Pass a real hash of the store
+ * (argon2id or bcrypt) to mirror its kind and cost parameters exactly: it is verified against a
+ * fixed string and the result is discarded. Without one (or with a hash of an unknown kind) it
+ * uses an argon2id hash with the parameters of {@link hashSecret}.
  */
 export async function burnVerification(like?: string): Promise<void> {
-  const target = like && like.startsWith('$2') ? like : await (dummy ??= hashSecret('ropc-gateway dummy secret'));
+  const target = like !== undefined && isSupportedHash(like) ? like : await dummyHash();
   await verifySecret(target, 'not the secret');
+}
+
+function dummyHash(): Promise<string> {
+  // A failed attempt is not cached, so one transient failure does not disable the burn forever.
+  dummy ??= hashSecret('ropc-gateway dummy secret').catch((err: unknown) => {
+    dummy = undefined;
+    throw err;
+  });
+  return dummy;
 }

@@ -66,6 +66,12 @@ export interface TokenStore {
    * When `next.refresh` is absent (rotation off) the presented token stays current.
    */
   rotate(presented: string, next: { access: TokenToIssue; refresh?: TokenToIssue<RefreshRecord> }): Promise<RotateResult>;
+  /**
+   * Reuse detection for a presented refresh token that `getRefresh` did not return: when it is
+   * a refresh token of this store that was already rotated, revokes its whole family
+   * (RFC 9700 §4.14.2) and returns true; returns false for unknown or expired tokens.
+   */
+  revokeIfRotated(presented: string): Promise<boolean>;
   /** Revokes every token of a family. Unknown families are ignored. */
   revokeFamily(familyId: string): Promise<void>;
   /** Revokes every family of a subject; returns how many families were revoked. */

@@ -1,0 +1,54 @@
+/**
+ * The admin listener (DESIGN §2), never proxied:
+ * - `/healthz` liveness: the process serves;
+ * - `/readyz` readiness: 503 when the token store does not answer, or at once after SIGTERM.
+ *   Its body reports each validator; a directory outage degrades logins only, so it does
+ *   not make the pod unready;
+ * - `/metrics` Prometheus text.
+ */
+import http from 'node:http';
+import type { TokenStore } from '../tokens/types.js';
+import type { PasswordValidator } from '../validators/types.js';
+import type { Metrics } from '../observability/metrics.js';
+import { sendJson } from './send.js';
+
+export interface AdminOptions {
+  readonly store: TokenStore;
+  readonly validators: readonly PasswordValidator[];
+  readonly metrics: Metrics;
+  /** True once shutdown has begun. */
+  readonly draining: () => boolean;
+}
+
+export function createAdminServer(options: AdminOptions): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+    switch (path) {
+      case '/healthz':
+        return sendJson(res, 200, { status: 'ok' });
+      case '/readyz':
+        return void readiness(options).then(({ ready, body }) => sendJson(res, ready ? 200 : 503, body));
+      case '/metrics':
+        return void options.metrics.registry.metrics().then((text) => {
+          res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
+          res.end(text);
+        });
+      default:
+        return sendJson(res, 404, { error: 'not found' });
+    }
+  });
+}
+
+async function readiness(options: AdminOptions): Promise<{ ready: boolean; body: unknown }> {
+  const [store, validators] = await Promise.all([
+    options.store.ping().then(
+      () => ({ status: 'up' as const }),
+      (err: unknown) => ({ status: 'down' as const, detail: err instanceof Error ? err.message : String(err) }),
+    ),
+    Promise.all(options.validators.map((v) => v.health())),
+  ]);
+  const draining = options.draining();
+  const ready = store.status === 'up' && !draining;
+  return { ready, body: { status: ready ? 'ready' : draining ? 'draining' : 'not ready', store, validators } };
+}

@@ -1,0 +1,13 @@
+/** Per-request facts collected along the data path for the completion log line and metrics. */
+export interface RequestContext {
+  readonly id: string;
+  readonly clientIp: string;
+  readonly start: bigint;
+  /** Which handler took the request: token, revocation, introspection, metadata, decision, resource route label. */
+  kind: string;
+  clientId?: string;
+  subject?: string;
+  grantType?: string;
+  /** A short machine-readable reason for a non-2xx answer (error code). */
+  error?: string;
+}

@@ -1,0 +1,136 @@
+/**
+ * The command line: start | start-dev | check-config | hash-secret | config-docs.
+ * Bad configuration prints one line per problem and exits 2, without a stack trace.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Server } from 'node:http';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { GatewayConfig } from './config/types.js';
+import { configurationMarkdown } from './config/docs.js';
+import { createGateway } from './app.js';
+import { createLogger } from './observability/logger.js';
+import { hashSecret } from './security/password-hash.js';
+import { createEchoUpstream } from './dev/echo-upstream.js';
+
+const DEV_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../config/dev/gateway.yaml');
+const DEV_ECHO_PORT = 9032;
+
+const USAGE = `usage: ropc-gateway <command>
+
+  start --config FILE        run the gateway with a configuration file (production mode)
+  start-dev                  run with embedded dev defaults: memory store, example users, echo upstream
+  check-config --config FILE validate a configuration file; prints one line per problem
+  hash-secret                read a secret on stdin, print its argon2id hash (for clients[].secretHash)
+  config-docs                print the configuration reference (Markdown) generated from the schema
+`;
+
+export async function main(argv: readonly string[]): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await start(loadConfig({ mode: 'production', file: requireConfig(rest) }));
+      case 'start-dev':
+        return await startDev();
+      case 'check-config':
+        loadConfig({ mode: 'production', file: requireConfig(rest) });
+        process.stdout.write('configuration OK\n');
+        return 0;
+      case 'hash-secret':
+        return await printHash();
+      case 'config-docs':
+        process.stdout.write(configurationMarkdown());
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ropc-gateway: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n`);
+      for (const p of err.problems) process.stderr.write(`${p}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function requireConfig(args: readonly string[]): string {
+  const i = args.indexOf('--config');
+  const file = i === -1 ? undefined : args[i + 1];
+  if (!file) throw new ConfigError(['--config: a configuration file is required (ropc-gateway start --config FILE)']);
+  return file;
+}
+
+async function start(config: GatewayConfig, extra: { echo?: Server } = {}): Promise<undefined> {
+  const logger = createLogger(config.log.level);
+  const gateway = await createGateway(config, logger);
+  const { port, adminPort } = await gateway.listen();
+  logger.info({ port, adminPort, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, drainSeconds: config.server.drainSeconds }, 'shutting down: readiness fails now, draining');
+    gateway.shutdown().then(
+      () => {
+        extra.echo?.close();
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return undefined;
+}
+
+async function startDev(): Promise<undefined> {
+  const config = loadConfig({ mode: 'dev', file: DEV_CONFIG });
+  const echo = createEchoUpstream();
+  await new Promise<void>((res, rej) => echo.once('error', rej).listen(DEV_ECHO_PORT, '127.0.0.1', () => res()));
+  process.stderr.write(devBanner(config));
+  await start({ ...config, server: { ...config.server, drainSeconds: 0 } }, { echo });
+  return undefined;
+}
+
+function devBanner(config: GatewayConfig): string {
+  const base = `http://localhost:${config.server.port}`;
+  return `
+  ┌──────────────────────────────────────────────────────────────────────────┐
+  │  ropc-gateway — DEV MODE: memory store, example users, echo upstream.    │
+  │  Not for production: use \`ropc-gateway start --config FILE\`.             │
+  └──────────────────────────────────────────────────────────────────────────┘
+  Get a token (client ro_client/2Federate, user joe/2Federate):
+    curl -s -X POST ${base}${config.oauth.paths.token} \\
+      -H 'Authorization: Basic cm9fY2xpZW50OjJGZWRlcmF0ZQ==' \\
+      -d 'grant_type=password&username=joe&password=2Federate&scope=edit'
+  Call the echo upstream through the gateway:
+    curl -s ${base}/hello -H "Authorization: Bearer <access_token>"
+  Admin: http://localhost:${config.admin.port}/readyz  /metrics
+
+`;
+}
+
+async function printHash(): Promise<number> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const secret = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (!secret) {
+    process.stderr.write('hash-secret: give the secret on stdin, e.g. `printf %s "$SECRET" | ropc-gateway hash-secret`\n');
+    return 2;
+  }
+  process.stdout.write(`${await hashSecret(secret)}\n`);
+  return 0;
+}

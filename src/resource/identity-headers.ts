@@ -1,0 +1,98 @@
+/**
+ * Header mutation on the resource path (DESIGN §3): strip every header the gateway owns or
+ * that is hop-by-hop, then inject the trusted identity. Compiled once at startup.
+ *
+ * Stripped from every inbound request, in any case:
+ * - the configured identity headers (`headers.identity`) and any `X-Auth-*` header;
+ * - hop-by-hop headers and every header named in `Connection:` (RFC 9110 §7.6.1);
+ * - `Authorization` when `headers.removeAuthorization` (the default);
+ * - `Forwarded` and `X-Forwarded-*` unless `server.trustProxy` (then they are appended to).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { GrantRecord } from '../tokens/types.js';
+
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
+
+export interface ForwardFacts {
+  /** The address of the immediate peer (appended to X-Forwarded-For). */
+  readonly peerIp: string;
+  readonly proto: 'http' | 'https';
+  readonly requestId: string;
+  /** Keep `Upgrade`/`Connection: upgrade` (WebSocket). */
+  readonly upgrade: boolean;
+}
+
+export interface HeaderRules {
+  /** Removes spoofable and hop-by-hop headers, sets X-Forwarded-* and X-Request-Id; in place. */
+  scrub(headers: IncomingHttpHeaders, facts: ForwardFacts): void;
+  /** Adds the identity headers of a token's record; in place. */
+  inject(headers: IncomingHttpHeaders, record: GrantRecord): void;
+}
+
+type Field = (r: GrantRecord) => string | undefined;
+
+function fieldReader(field: string): Field {
+  switch (field) {
+    case 'sub':
+      return (r) => r.sub;
+    case 'client_id':
+      return (r) => r.clientId;
+    case 'scope':
+      return (r) => r.scope.join(' ');
+    case 'groups':
+      return (r) => r.groups.join(',');
+    default: {
+      const name = field.slice('attributes.'.length);
+      return (r) => r.attributes[name];
+    }
+  }
+}
+
+/** Header values must be visible ASCII; anything else is UTF-8 percent-encoded. */
+export function headerValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
+export function compileHeaderRules(options: {
+  readonly identity: Readonly<Record<string, string>>;
+  readonly removeAuthorization: boolean;
+  readonly trustProxy: boolean;
+}): HeaderRules {
+  const injected = Object.entries(options.identity).map(([name, field]) => [name.toLowerCase(), fieldReader(field)] as const);
+  const owned = new Set(injected.map(([name]) => name));
+  const alwaysStrip = [...HOP_BY_HOP];
+  if (options.removeAuthorization) alwaysStrip.push('authorization');
+  if (!options.trustProxy) alwaysStrip.push('forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port');
+
+  return {
+    scrub(headers, facts) {
+      const connection = headers.connection;
+      if (connection) {
+        for (const name of connection.split(',')) {
+          const n = name.trim().toLowerCase();
+          if (n !== 'upgrade' || !facts.upgrade) delete headers[n];
+        }
+      }
+      const upgrade = facts.upgrade ? headers.upgrade : undefined;
+      for (const name of alwaysStrip) delete headers[name];
+      for (const name of Object.keys(headers)) {
+        if (owned.has(name) || name.startsWith('x-auth-')) delete headers[name];
+      }
+      if (upgrade !== undefined) {
+        headers.connection = 'upgrade';
+        headers.upgrade = upgrade;
+      }
+      const priorFor = headers['x-forwarded-for'];
+      headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${facts.peerIp}` : facts.peerIp;
+      headers['x-forwarded-proto'] ??= facts.proto;
+      if (headers.host !== undefined) headers['x-forwarded-host'] ??= headers.host;
+      headers['x-request-id'] = facts.requestId;
+    },
+    inject(headers, record) {
+      for (const [name, read] of injected) {
+        const value = read(record);
+        if (value !== undefined) headers[name] = headerValue(value);
+      }
+    },
+  };
+}

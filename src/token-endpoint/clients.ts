@@ -1,0 +1,62 @@
+/**
+ * The client registry: looks clients up and verifies their secrets (argon2id/bcrypt hashes, or
+ * a plain secret from a file compared in constant time).
+ *
+ * A successful verification is remembered for `oauth.clientAuthCacheSeconds` under an HMAC
+ * of (client id, secret) with a per-process random key, so a busy client does not pay an
+ * argon2id verification per request; the secret itself is never kept.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { ClientConfig } from '../config/types.js';
+import { ConfigError, EXAMPLE_SECRET } from '../config/load.js';
+import { secretsEqual } from '../security/constant-time.js';
+import { burnVerification, verifySecret } from '../security/password-hash.js';
+
+export class ClientRegistry {
+  private readonly byId: ReadonlyMap<string, ClientConfig>;
+  private readonly cacheKey = randomBytes(32);
+  private readonly verified = new Map<string, number>();
+
+  constructor(clients: readonly ClientConfig[], private readonly cacheSeconds: number) {
+    this.byId = new Map(clients.map((c) => [c.id, c]));
+  }
+
+  /** Refuses, in production, clients whose hash matches the dev example secret. */
+  static async create(clients: readonly ClientConfig[], cacheSeconds: number, mode: 'dev' | 'production'): Promise<ClientRegistry> {
+    if (mode === 'production') {
+      const problems: string[] = [];
+      await Promise.all(
+        clients.map(async (c, i) => {
+          if (c.secretHash && (await verifySecret(c.secretHash, EXAMPLE_SECRET))) {
+            problems.push(`clients[${i}].secretHash: is a hash of the example secret of dev mode; set a secret of your own`);
+          }
+        }),
+      );
+      if (problems.length) throw new ConfigError(problems);
+    }
+    return new ClientRegistry(clients, cacheSeconds);
+  }
+
+  get(id: string): ClientConfig | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The client when `secret` is its secret; undefined otherwise (the time spent is alike for unknown clients). */
+  async authenticate(id: string, secret: string): Promise<ClientConfig | undefined> {
+    const client = this.byId.get(id);
+    if (!client || client.public) {
+      await burnVerification();
+      return undefined;
+    }
+    const key = createHmac('sha256', this.cacheKey).update(id).update('\0').update(secret).digest('base64url');
+    const until = this.verified.get(key);
+    if (until !== undefined && until > Date.now()) return client;
+    const ok = client.secretHash ? await verifySecret(client.secretHash, secret) : secretsEqual(client.secret, secret);
+    if (!ok) return undefined;
+    if (this.cacheSeconds > 0) {
+      if (this.verified.size > 10_000) this.verified.clear();
+      this.verified.set(key, Date.now() + this.cacheSeconds * 1000);
+    }
+    return client;
+  }
+}

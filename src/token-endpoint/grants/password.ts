@@ -1,0 +1,69 @@
+/**
+ * The Resource Owner Password Credentials grant (RFC 6749 §4.3).
+ *
+ * Steps: read username/password → validator chain → scope → new token family → store.
+ * Every way the credentials can fail answers the same `invalid_grant` (DESIGN §3).
+ */
+import type { TokenStore } from '../../tokens/types.js';
+import type { PasswordLogin } from '../../security/login.js';
+import { newFamilyId } from '../../tokens/token-value.js';
+import { InvalidGrantError, InvalidRequestError } from '../../oauth/errors.js';
+import { parseScope, resolveScope } from '../../oauth/scope.js';
+import { accessToken, nowSeconds, refreshToken, tokenResponse } from '../issue.js';
+import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
+
+export interface PasswordGrantOptions {
+  readonly store: TokenStore;
+  readonly login: PasswordLogin;
+  readonly accessTokenTtl: number;
+  readonly refreshTokenTtl: number;
+}
+
+/** The one description for every credential failure, so answers are identical byte for byte. */
+export const BAD_CREDENTIALS = 'authentication failed';
+
+export class PasswordGrant implements GrantHandler {
+  readonly grantType = 'password';
+
+  constructor(private readonly options: PasswordGrantOptions) {}
+
+  async handle({ params, client, clientIp }: GrantRequest): Promise<GrantOutcome> {
+    const username = required(params.get('username'), 'username');
+    const password = required(params.get('password'), 'password');
+    const requested = parseScope(params.get('scope'));
+    const outcome = await this.options.login(client.id, username, password, clientIp);
+    if (!outcome.valid) throw new InvalidGrantError(BAD_CREDENTIALS);
+
+    const { principal } = outcome;
+    const allowed = new Set([...client.scopes, ...(principal.extraScopes ?? [])]);
+    const scope = resolveScope(requested, allowed, client.defaultScopes);
+    const now = nowSeconds();
+    const familyId = newFamilyId();
+    const familyExp = now + this.options.refreshTokenTtl;
+    const fields = {
+      sub: principal.subject,
+      clientId: client.id,
+      scope,
+      groups: [...principal.groups],
+      attributes: { ...principal.attributes },
+      validator: outcome.validator,
+      familyId,
+    };
+    const access = accessToken(fields, now, this.options.accessTokenTtl);
+    const refresh = client.grantTypes.includes('refresh_token') ? refreshToken(fields, now, familyExp) : undefined;
+    await this.options.store.createFamily({
+      familyId,
+      sub: principal.subject,
+      clientId: client.id,
+      exp: familyExp,
+      access,
+      ...(refresh ? { refresh } : {}),
+    });
+    return { response: tokenResponse(access, refresh, requested), subject: principal.subject };
+  }
+}
+
+export function required(value: string | undefined, name: string): string {
+  if (value === undefined) throw new InvalidRequestError(`missing parameter: ${name}`);
+  return value;
+}

@@ -1,0 +1,69 @@
+/**
+ * The refresh token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+ *
+ * Steps: read refresh_token → look it up (a rotated one revokes its family) → bound to this
+ * client → scope may only narrow → re-check the user with its validator → rotate atomically.
+ */
+import type { Logger } from '../../observability/logger.js';
+import type { TokenStore } from '../../tokens/types.js';
+import type { ValidatorChain } from '../../validators/chain.js';
+import { InvalidGrantError, InvalidScopeError } from '../../oauth/errors.js';
+import { parseScope, resolveScope } from '../../oauth/scope.js';
+import { accessToken, nowSeconds, refreshToken, tokenResponse } from '../issue.js';
+import { required } from './password.js';
+import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
+
+export interface RefreshGrantOptions {
+  readonly store: TokenStore;
+  readonly chainFor: (clientId: string) => ValidatorChain;
+  readonly accessTokenTtl: number;
+  readonly rotation: boolean;
+  readonly logger: Logger;
+}
+
+const BAD_REFRESH = 'the refresh token is invalid, expired or revoked';
+
+export class RefreshTokenGrant implements GrantHandler {
+  readonly grantType = 'refresh_token';
+
+  constructor(private readonly options: RefreshGrantOptions) {}
+
+  async handle({ params, client }: GrantRequest): Promise<GrantOutcome> {
+    const { store, logger } = this.options;
+    const presented = required(params.get('refresh_token'), 'refresh_token');
+    const requested = parseScope(params.get('scope'));
+
+    const record = await store.getRefresh(presented);
+    if (!record) {
+      if (await store.revokeIfRotated(presented)) {
+        logger.warn({ event: 'refresh_token_reuse', clientId: client.id }, 'a rotated refresh token was presented again; its family is revoked');
+      }
+      throw new InvalidGrantError(BAD_REFRESH);
+    }
+    // RFC 6749 §6: the refresh token is bound to the client it was issued to.
+    if (record.clientId !== client.id) throw new InvalidGrantError(BAD_REFRESH);
+    let scope: string[];
+    try {
+      scope = resolveScope(requested, new Set(record.scope), record.scope);
+    } catch {
+      throw new InvalidScopeError('a refresh may narrow the scope, never widen it');
+    }
+    const status = await this.options.chainFor(client.id).recheck(record.validator, record.sub);
+    if (status === 'gone') {
+      await store.revokeFamily(record.familyId);
+      logger.info({ event: 'subject_gone', clientId: client.id, sub: record.sub }, 'the user no longer exists or is disabled; family revoked');
+      throw new InvalidGrantError(BAD_REFRESH);
+    }
+
+    const now = nowSeconds();
+    const fields = { ...record, scope };
+    const access = accessToken(fields, now, this.options.accessTokenTtl);
+    const refresh = this.options.rotation ? refreshToken({ ...record }, now, record.familyExp) : undefined;
+    const result = await store.rotate(presented, { access, ...(refresh ? { refresh } : {}) });
+    if (result === 'reused') {
+      logger.warn({ event: 'refresh_token_reuse', clientId: client.id, sub: record.sub }, 'a rotated refresh token was presented again; its family is revoked');
+    }
+    if (result !== 'rotated') throw new InvalidGrantError(BAD_REFRESH);
+    return { response: tokenResponse(access, refresh, requested), subject: record.sub };
+  }
+}

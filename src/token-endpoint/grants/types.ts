@@ -1,0 +1,32 @@
+import type { ClientConfig } from '../../config/types.js';
+import type { FormParams } from '../../http/read-form.js';
+
+/** What a grant handler gets: the parsed form and the authenticated client. */
+export interface GrantRequest {
+  readonly params: FormParams;
+  readonly client: ClientConfig;
+  /** The client's IP (per server.trustProxy), for brute-force budgets. */
+  readonly clientIp: string;
+}
+
+/** RFC 6749 §5.1 successful response. */
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly refresh_token?: string;
+  /** Present when the granted scope differs from the requested one (RFC 6749 §5.1). */
+  readonly scope?: string;
+}
+
+/** What the handler learned, for the completion log line and metrics. */
+export interface GrantOutcome {
+  readonly response: TokenResponse;
+  readonly subject: string;
+}
+
+/** One grant type (STYLE: a registry of modules with one contract). */
+export interface GrantHandler {
+  readonly grantType: string;
+  handle(request: GrantRequest): Promise<GrantOutcome>;
+}

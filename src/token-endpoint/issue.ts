@@ -1,0 +1,34 @@
+/** Building token records and the RFC 6749 §5.1 response from them. */
+import type { GrantRecord, RefreshRecord, TokenToIssue } from '../tokens/types.js';
+import { newToken } from '../tokens/token-value.js';
+import { formatScope, sameScope } from '../oauth/scope.js';
+import type { TokenResponse } from './grants/types.js';
+
+export type GrantFields = Omit<GrantRecord, 'iat' | 'exp'>;
+
+export function accessToken(fields: GrantFields, now: number, ttl: number): TokenToIssue {
+  return { token: newToken(fields.familyId), record: { ...fields, iat: now, exp: now + ttl } };
+}
+
+export function refreshToken(fields: GrantFields, now: number, familyExp: number): TokenToIssue<RefreshRecord> {
+  return { token: newToken(fields.familyId), record: { ...fields, iat: now, exp: familyExp, familyExp } };
+}
+
+export function tokenResponse(
+  access: TokenToIssue,
+  refresh: TokenToIssue | undefined,
+  requested: readonly string[] | undefined,
+): TokenResponse {
+  const granted = access.record.scope;
+  return {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.record.exp - access.record.iat,
+    ...(refresh ? { refresh_token: refresh.token } : {}),
+    ...(sameScope(requested, granted) ? {} : { scope: formatScope(granted) }),
+  };
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}

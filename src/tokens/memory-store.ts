@@ -1,0 +1,185 @@
+/**
+ * The in-memory token store (DESIGN §5): the dev-mode default, for one process only. Same
+ * semantics as the Redis store; records are kept under token hashes, never the tokens.
+ * Expired entries are dropped when read and by a periodic sweep.
+ */
+import { parseToken } from './token-value.js';
+import type { GrantRecord, NewFamily, RefreshRecord, RotateResult, TokenStore, TokenToIssue } from './types.js';
+
+interface Family {
+  readonly sub: string;
+  /** When the last member expires, ms since the epoch; the family is dropped then. */
+  end: number;
+  /** Hash of the current refresh token; null when the family has none. */
+  current: string | null;
+  readonly access: Set<string>;
+  readonly refresh: Set<string>;
+}
+
+export interface MemoryTokenStoreOptions {
+  /** Interval of the sweep that drops expired entries, in ms. Default 60 000. */
+  readonly sweepIntervalMs?: number;
+}
+
+/**
+ * {@link TokenStore} in process memory. Calls run one at a time on the event loop, so of
+ * concurrent `rotate()` calls with one refresh token the first returns `rotated`, the next
+ * `reused` (revoking the family, the winner's new tokens too) and the later ones `invalid`.
+ */
+export class MemoryTokenStore implements TokenStore {
+  /** Token hash → record. Refresh records stay until `familyExp`, rotated or not. */
+  private readonly access = new Map<string, GrantRecord>();
+  private readonly refresh = new Map<string, RefreshRecord>();
+  private readonly families = new Map<string, Family>();
+  /** Subject → ids of its families. */
+  private readonly subjects = new Map<string, Set<string>>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: MemoryTokenStoreOptions = {}) {
+    this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
+    this.sweeper.unref();
+  }
+
+  async createFamily(family: NewFamily): Promise<void> {
+    const { familyId, access, refresh } = family;
+    const accessHash = memberHash(access.token, familyId);
+    const refreshHash = refresh ? memberHash(refresh.token, familyId) : null;
+    const end = Math.max(family.exp, access.record.exp, refresh?.record.familyExp ?? 0) * 1000;
+    this.families.set(familyId, { sub: family.sub, end, current: refreshHash, access: new Set([accessHash]), refresh: new Set() });
+    this.access.set(accessHash, access.record);
+    if (refresh && refreshHash) this.addRefresh(familyId, refreshHash, refresh.record);
+    const index = this.subjects.get(family.sub) ?? new Set<string>();
+    this.subjects.set(family.sub, index.add(familyId));
+  }
+
+  async getAccess(token: string): Promise<GrantRecord | null> {
+    const parsed = parseToken(token);
+    const record = parsed && this.access.get(parsed.hash);
+    if (!parsed || !record) return null;
+    if (record.exp * 1000 > Date.now()) return record;
+    this.access.delete(parsed.hash);
+    return null;
+  }
+
+  async getRefresh(token: string): Promise<RefreshRecord | null> {
+    const parsed = parseToken(token);
+    if (!parsed || this.liveFamily(parsed.familyId)?.current !== parsed.hash) return null;
+    const record = this.knownRefresh(parsed.hash);
+    return record && record.exp * 1000 > Date.now() ? record : null;
+  }
+
+  async rotate(presented: string, next: { access: TokenToIssue; refresh?: TokenToIssue<RefreshRecord> }): Promise<RotateResult> {
+    const parsed = parseToken(presented);
+    const family = parsed && this.liveFamily(parsed.familyId);
+    const record = parsed && this.knownRefresh(parsed.hash);
+    if (!parsed || !family || !record || !family.refresh.has(parsed.hash)) return 'invalid';
+    if (family.current !== parsed.hash) {
+      this.drop(parsed.familyId);
+      return 'reused';
+    }
+    if (record.exp * 1000 <= Date.now()) return 'invalid';
+    const accessHash = memberHash(next.access.token, parsed.familyId);
+    family.access.add(accessHash);
+    family.end = Math.max(family.end, next.access.record.exp * 1000);
+    this.access.set(accessHash, next.access.record);
+    if (next.refresh) {
+      const refreshHash = memberHash(next.refresh.token, parsed.familyId);
+      this.addRefresh(parsed.familyId, refreshHash, next.refresh.record);
+      family.current = refreshHash;
+    }
+    return 'rotated';
+  }
+
+  async revokeIfRotated(presented: string): Promise<boolean> {
+    const parsed = parseToken(presented);
+    const family = parsed && this.liveFamily(parsed.familyId);
+    if (!parsed || !family || !family.refresh.has(parsed.hash) || !this.knownRefresh(parsed.hash)) return false;
+    if (family.current === parsed.hash) return false;
+    this.drop(parsed.familyId);
+    return true;
+  }
+
+  async revokeFamily(familyId: string): Promise<void> {
+    this.drop(familyId);
+  }
+
+  async revokeSubject(sub: string): Promise<number> {
+    let revoked = 0;
+    for (const familyId of [...(this.subjects.get(sub) ?? [])]) {
+      if (this.liveFamily(familyId)) revoked++;
+      this.drop(familyId);
+    }
+    this.subjects.delete(sub);
+    return revoked;
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+
+  private addRefresh(familyId: string, hash: string, record: RefreshRecord): void {
+    const family = this.families.get(familyId);
+    if (!family) return;
+    family.refresh.add(hash);
+    family.end = Math.max(family.end, record.familyExp * 1000);
+    this.refresh.set(hash, record);
+  }
+
+  /** A refresh record still kept (rotated or not), i.e. before its family's end. */
+  private knownRefresh(hash: string): RefreshRecord | undefined {
+    const record = this.refresh.get(hash);
+    return record && record.familyExp * 1000 > Date.now() ? record : undefined;
+  }
+
+  private liveFamily(familyId: string): Family | undefined {
+    const family = this.families.get(familyId);
+    if (family && family.end <= Date.now()) {
+      this.drop(familyId);
+      return undefined;
+    }
+    return family;
+  }
+
+  /** Removes a family and all its tokens. */
+  private drop(familyId: string): void {
+    const family = this.families.get(familyId);
+    if (!family) return;
+    for (const hash of family.access) this.access.delete(hash);
+    for (const hash of family.refresh) this.refresh.delete(hash);
+    this.families.delete(familyId);
+    const index = this.subjects.get(family.sub);
+    index?.delete(familyId);
+    if (index?.size === 0) this.subjects.delete(family.sub);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [familyId, family] of this.families) {
+      if (family.end <= now) {
+        this.drop(familyId);
+        continue;
+      }
+      for (const hash of family.access) {
+        if ((this.access.get(hash)?.exp ?? 0) * 1000 > now) continue;
+        this.access.delete(hash);
+        family.access.delete(hash);
+      }
+      for (const hash of family.refresh) {
+        if ((this.refresh.get(hash)?.familyExp ?? 0) * 1000 > now) continue;
+        this.refresh.delete(hash);
+        family.refresh.delete(hash);
+      }
+    }
+  }
+}
+
+/** The hash of a token to add to `familyId`; a token of another family is a caller bug. */
+function memberHash(token: string, familyId: string): string {
+  const parsed = parseToken(token);
+  if (!parsed || parsed.familyId !== familyId) {
+    throw new TypeError('a token to store must come from newToken(familyId) of its family');
+  }
+  return parsed.hash;
+}

@@ -1,0 +1,137 @@
+/**
+ * Builds the ioredis client of the token store (DESIGN §5, §9): single node, Sentinel or
+ * Cluster; fail fast (command timeout, no offline queue, one retry) and reconnect forever, so
+ * an outage answers 503 at once and the gateway recovers without a restart.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { GatewayConfig } from '../config/types.js';
+
+export type RedisConfig = GatewayConfig['store']['redis'];
+
+/** ioredis options without `replyMapping`: its constructors reject an explicit `undefined` there. */
+type Options = Omit<RedisOptions, 'replyMapping'>;
+
+/** Delay before reconnect attempt `times`: 100 ms more each time, at most 1 s, never giving up. */
+export function reconnectDelay(times: number): number {
+  return Math.min(times * 100, 1000);
+}
+
+/**
+ * A connected (not lazy) client for `cfg`: Cluster when `cluster` is set, else Sentinel when
+ * `sentinels` is set, else the single node of `url`. Credentials in `username`/`password`
+ * override those of the URL. TLS when `tls` is set or the URL is `rediss://`, verified against
+ * `tlsCaFile` when given.
+ *
+ * An `error` listener is always attached, so ioredis never throws an unhandled 'error' event;
+ * `onError` (to log them) receives each error through {@link redactRedisError}.
+ */
+export function createRedisClient(cfg: RedisConfig, onError?: (err: Error) => void): Redis | Cluster {
+  const client = cfg.cluster.length > 0 ? clusterClient(cfg) : new Redis(nodeOptions(cfg));
+  client.on('error', (err: unknown) => onError?.(redactRedisError(err)));
+  // Cluster reports each node's failures separately; without a listener they are silent.
+  if (client instanceof Cluster) client.on('node error', (err: unknown) => onError?.(redactRedisError(err)));
+  return client;
+}
+
+/**
+ * Resolves once `client` is ready for commands, or rejects after `timeoutMs`. With the offline
+ * queue off, commands sent before that fail, so callers that need the store at once wait here.
+ */
+export async function waitForReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+  });
+}
+
+/** Options shared by every mode: timeouts, fail-fast, credentials, TLS. */
+function commonOptions(cfg: RedisConfig, urlTls: boolean): Options {
+  const options: Options = {
+    commandTimeout: cfg.commandTimeoutMs,
+    connectTimeout: cfg.connectTimeoutMs,
+    maxRetriesPerRequest: 1,
+    // After a Sentinel/ElastiCache failover the old master turns replica: reconnect to the new one.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  };
+  if (cfg.username) options.username = cfg.username;
+  if (cfg.password) options.password = cfg.password;
+  const tls = tlsOptions(cfg, urlTls);
+  if (tls) options.tls = tls;
+  return options;
+}
+
+/** Single node (from `url`) or Sentinel (from `sentinels` + `sentinelName`). */
+function nodeOptions(cfg: RedisConfig): Options {
+  const failFast = { enableOfflineQueue: false, retryStrategy: reconnectDelay, lazyConnect: false };
+  if (cfg.sentinels.length > 0) {
+    const options: Options = {
+      ...commonOptions(cfg, false),
+      ...failFast,
+      sentinels: cfg.sentinels.map(hostPort),
+      name: cfg.sentinelName,
+      sentinelCommandTimeout: cfg.commandTimeoutMs,
+    };
+    if (options.tls) {
+      // TLS to the sentinels and to the master they name.
+      options.enableTLSForSentinelMode = true;
+      options.sentinelTLS = options.tls;
+    }
+    return options;
+  }
+  const url = new URL(cfg.url);
+  const options: Options = { ...commonOptions(cfg, url.protocol === 'rediss:'), ...failFast };
+  options.host = url.hostname.replace(/^\[|\]$/g, '');
+  options.port = url.port ? Number(url.port) : 6379;
+  const db = url.pathname.slice(1);
+  if (db) options.db = Number(db);
+  if (url.username && !cfg.username) options.username = decodeURIComponent(url.username);
+  if (url.password && !cfg.password) options.password = decodeURIComponent(url.password);
+  return options;
+}
+
+function clusterClient(cfg: RedisConfig): Cluster {
+  const { tls, ...redisOptions } = commonOptions(cfg, false);
+  return new Cluster(cfg.cluster.map(hostPort), {
+    enableOfflineQueue: false,
+    clusterRetryStrategy: reconnectDelay,
+    lazyConnect: false,
+    redisOptions: tls ? { ...redisOptions, tls } : redisOptions,
+    // With TLS, keep node host names (not resolved IPs) so certificates verify.
+    ...(tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+  });
+}
+
+function tlsOptions(cfg: RedisConfig, urlTls: boolean): ConnectionOptions | undefined {
+  if (!cfg.tls && !urlTls) return undefined;
+  return cfg.tlsCaFile ? { ca: readFileSync(cfg.tlsCaFile) } : {};
+}
+
+/** "host:port" as validated by the config's `host-port-list` format. */
+function hostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+}
+
+/**
+ * A plain copy of an ioredis error with its name, message, code and stack only: ioredis attaches
+ * the failed command with its arguments, and those of AUTH/HELLO hold the password.
+ */
+export function redactRedisError(err: unknown): Error {
+  if (!(err instanceof Error)) return new Error(String(err));
+  const copy = new Error(err.message);
+  copy.name = err.name;
+  if (err.stack) copy.stack = err.stack;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') Object.assign(copy, { code });
+  return copy;
+}

@@ -1,0 +1,89 @@
+/**
+ * A client's ordered chain of password credential validators (DESIGN §4, PingFederate
+ * semantics): "invalid" tries the next validator, "valid" stops, an outage stops.
+ *
+ * An outage is never skipped over: if the directory is down, falling through to a weaker
+ * validator (say, a local file holding a stale password) would let the outage change who can
+ * log in. And a validator that throws anything else has a bug; that must not read as a wrong
+ * password either (no `invalid_grant`, no lockout count), so it becomes an outage too.
+ */
+import {
+  ValidatorUnavailableError,
+  type PasswordValidator,
+  type Principal,
+  type RecheckOutcome,
+  type ValidationOutcome,
+} from './types.js';
+
+const RECHECK_OUTCOMES: ReadonlySet<string> = new Set<RecheckOutcome>(['active', 'gone', 'unsupported']);
+
+/** The chain's answer: which validator accepted the credentials, or none did. */
+export type ChainOutcome =
+  | { readonly valid: true; readonly principal: Principal; readonly validator: string }
+  | { readonly valid: false };
+
+/** Built once at startup per client; holds no per-request state. */
+export class ValidatorChain {
+  readonly #validators: readonly PasswordValidator[];
+  readonly #byName: ReadonlyMap<string, PasswordValidator>;
+
+  /** @throws Error when the chain is empty or names a validator twice. */
+  constructor(validators: readonly PasswordValidator[]) {
+    if (validators.length === 0) throw new Error('a validator chain needs at least one validator');
+    const byName = new Map<string, PasswordValidator>();
+    for (const v of validators) {
+      if (byName.has(v.name)) throw new Error(`validator ${v.name} appears twice in a chain`);
+      byName.set(v.name, v);
+    }
+    this.#validators = [...validators];
+    this.#byName = byName;
+  }
+
+  /** The validators' names, in chain order. */
+  get names(): readonly string[] {
+    return this.#validators.map((v) => v.name);
+  }
+
+  /**
+   * Tries each validator in order until one answers valid.
+   * @throws ValidatorUnavailableError when a validator is down or fails unexpectedly; the
+   *   validators after it are not tried.
+   */
+  async validate(username: string, password: string): Promise<ChainOutcome> {
+    for (const validator of this.#validators) {
+      // Typed, but checked anyway: a malformed answer is a bug, and a bug is not "invalid".
+      const outcome: ValidationOutcome | undefined = await guarded(validator, () => validator.validate(username, password));
+      if (outcome?.valid === true && outcome.principal !== undefined) {
+        return { valid: true, principal: outcome.principal, validator: validator.name };
+      }
+      if (outcome?.valid !== false) throw new ValidatorUnavailableError(validator.name, 'returned a malformed outcome');
+    }
+    return { valid: false };
+  }
+
+  /**
+   * Re-checks a subject with the validator that authenticated it (refresh, DESIGN §3).
+   * A validator no longer in the chain answers `gone`: its users cannot be re-checked.
+   * @throws ValidatorUnavailableError as for {@link validate}.
+   */
+  async recheck(validatorName: string, subject: string): Promise<RecheckOutcome> {
+    const validator = this.#byName.get(validatorName);
+    if (validator === undefined) return 'gone';
+    const outcome = await guarded(validator, () => validator.recheck(subject));
+    if (!RECHECK_OUTCOMES.has(outcome)) throw new ValidatorUnavailableError(validator.name, 'returned a malformed recheck outcome');
+    return outcome;
+  }
+}
+
+/** Runs a validator call; anything thrown other than an outage is turned into one. */
+async function guarded<T>(validator: PasswordValidator, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ValidatorUnavailableError) throw err;
+    // The cause keeps the stack for the log; the message names only the error's kind, since a
+    // library's message may quote the request (e.g. an LDAP filter with the username).
+    const kind = err instanceof Error ? err.name : typeof err;
+    throw new ValidatorUnavailableError(validator.name, `unexpected ${kind}`, { cause: err });
+  }
+}

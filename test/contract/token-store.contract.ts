@@ -1,0 +1,313 @@
+/**
+ * The contract every token store must pass (DESIGN §3, §5; STYLE habit 5): run it against each
+ * implementation (memory, Redis). It only uses the {@link TokenStore} interface, plus an
+ * optional text dump of the backend to prove that no token is kept in clear.
+ *
+ * Concurrent rotation: of N calls with one refresh token exactly one returns `rotated`. The
+ * stores here answer the second `reused` (which revokes the family, the winner's new tokens
+ * too) and the rest `invalid` (the family is gone by then); the contract requires exactly one
+ * `rotated`, at least one `reused` and nothing but `reused`/`invalid` for the others.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hashToken, newFamilyId, newToken } from '../../src/tokens/token-value.js';
+import type { GrantRecord, NewFamily, RefreshRecord, TokenStore, TokenToIssue } from '../../src/tokens/types.js';
+
+export interface StoreUnderTest {
+  readonly store: TokenStore;
+  /** Called after `store.close()`: removes what the store left behind. */
+  cleanup(): Promise<void>;
+  /** Everything the backend holds for this store, as text; omit to skip the clear-token check. */
+  dump?(): Promise<string>;
+}
+
+/** Seconds since the epoch, as the token endpoint computes them. */
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface IssueOptions {
+  readonly sub?: string;
+  /** Lifetimes in seconds from now. */
+  readonly accessTtl?: number;
+  readonly refreshTtl?: number;
+  readonly familyTtl?: number;
+  /** false: a family without a refresh token. */
+  readonly withRefresh?: boolean;
+}
+
+interface Issued {
+  readonly family: NewFamily;
+  readonly access: string;
+  readonly refresh: string;
+}
+
+function grant(familyId: string, sub: string, ttl: number): GrantRecord {
+  const iat = nowSeconds();
+  return {
+    sub,
+    clientId: 'ro_client',
+    scope: ['edit', 'read'],
+    groups: ['editors'],
+    attributes: { email: `${sub}@example.org`, displayName: 'Jöe Ünïcode 😀' },
+    validator: 'local',
+    familyId,
+    iat,
+    exp: iat + ttl,
+  };
+}
+
+function issueAccess(familyId: string, sub: string, ttl = 3600): TokenToIssue {
+  return { token: newToken(familyId), record: grant(familyId, sub, ttl) };
+}
+
+function issueRefresh(familyId: string, sub: string, ttl: number, familyExp: number): TokenToIssue<RefreshRecord> {
+  return { token: newToken(familyId), record: { ...grant(familyId, sub, ttl), familyExp } };
+}
+
+/** A new family as the password grant builds it. */
+function issue(options: IssueOptions = {}): Issued {
+  const { sub = 'joe', accessTtl = 3600, familyTtl = 86_400, withRefresh = true } = options;
+  const familyId = newFamilyId();
+  const exp = nowSeconds() + familyTtl;
+  const access = issueAccess(familyId, sub, accessTtl);
+  const refresh = issueRefresh(familyId, sub, options.refreshTtl ?? familyTtl, exp);
+  const family: NewFamily = { familyId, sub, clientId: 'ro_client', exp, access, ...(withRefresh ? { refresh } : {}) };
+  return { family, access: access.token, refresh: withRefresh ? refresh.token : '' };
+}
+
+/** The tokens a refresh issues for `issued`'s family; without a new refresh token when `rotate` is false. */
+function next(issued: Issued, rotate = true): { access: TokenToIssue; refresh?: TokenToIssue<RefreshRecord> } {
+  const { familyId, sub, exp } = issued.family;
+  const access = issueAccess(familyId, sub);
+  return rotate ? { access, refresh: issueRefresh(familyId, sub, exp - nowSeconds(), exp) } : { access };
+}
+
+/** Registers the token store contract as a `describe` block; `make` runs before each test. */
+export function tokenStoreContract(name: string, make: () => Promise<StoreUnderTest>): void {
+  describe(`TokenStore contract: ${name}`, () => {
+    let fixture: StoreUnderTest;
+    let store: TokenStore;
+
+    beforeEach(async () => {
+      fixture = await make();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await store?.close();
+      await fixture?.cleanup();
+    });
+
+    async function created(options: IssueOptions = {}): Promise<Issued> {
+      const issued = issue(options);
+      await store.createFamily(issued.family);
+      return issued;
+    }
+
+    it('answers ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    it('returns the records of a new family', async () => {
+      const issued = await created();
+      expect(await store.getAccess(issued.access)).toEqual(issued.family.access.record);
+      expect(await store.getRefresh(issued.refresh)).toEqual(issued.family.refresh?.record);
+    });
+
+    it('keeps access and refresh tokens apart', async () => {
+      const issued = await created();
+      expect(await store.getAccess(issued.refresh)).toBeNull();
+      expect(await store.getRefresh(issued.access)).toBeNull();
+      expect(await store.rotate(issued.access, next(issued))).toBe('invalid');
+      expect(await store.getAccess(issued.access)).not.toBeNull();
+    });
+
+    it('stores a family without a refresh token', async () => {
+      const issued = await created({ withRefresh: false });
+      expect(await store.getAccess(issued.access)).toEqual(issued.family.access.record);
+      await store.revokeFamily(issued.family.familyId);
+      expect(await store.getAccess(issued.access)).toBeNull();
+    });
+
+    it('answers null or invalid for unknown tokens', async () => {
+      await created();
+      const unknown = newToken(newFamilyId());
+      expect(await store.getAccess(unknown)).toBeNull();
+      expect(await store.getRefresh(unknown)).toBeNull();
+      expect(await store.revokeIfRotated(unknown)).toBe(false);
+      expect(await store.rotate(unknown, { access: issueAccess(unknown.slice(0, 22), 'joe') })).toBe('invalid');
+    });
+
+    it.each([
+      ['empty', ''],
+      ['short', 'abc'],
+      ['one char too long', `${newToken(newFamilyId())}A`],
+      ['one char too short', newToken(newFamilyId()).slice(1)],
+      ['not base64url', `${newToken(newFamilyId()).slice(0, 64)}.`],
+      ['with a newline', `${newToken(newFamilyId()).slice(0, 64)}\n`],
+      ['with a brace', `{${newToken(newFamilyId()).slice(1)}`],
+    ])('answers null or invalid for a malformed token (%s)', async (_, token) => {
+      expect(await store.getAccess(token)).toBeNull();
+      expect(await store.getRefresh(token)).toBeNull();
+      expect(await store.revokeIfRotated(token)).toBe(false);
+      expect(await store.rotate(token, { access: issueAccess(newFamilyId(), 'joe') })).toBe('invalid');
+    });
+
+    it('does not let a forged secret with a real family id touch the family', async () => {
+      const issued = await created();
+      const forged = newToken(issued.family.familyId);
+      expect(await store.getAccess(forged)).toBeNull();
+      expect(await store.getRefresh(forged)).toBeNull();
+      expect(await store.revokeIfRotated(forged)).toBe(false);
+      expect(await store.rotate(forged, next(issued))).toBe('invalid');
+      expect(await store.getAccess(issued.access)).not.toBeNull();
+      expect(await store.getRefresh(issued.refresh)).not.toBeNull();
+    });
+
+    it('refuses to store a token of another family', async () => {
+      const issued = issue();
+      const stranger = { ...issued.family, access: issueAccess(newFamilyId(), 'joe') };
+      await expect(store.createFamily(stranger)).rejects.toThrow(TypeError);
+      const mine = await created();
+      await expect(store.rotate(mine.refresh, { access: issueAccess(newFamilyId(), 'joe') })).rejects.toThrow(TypeError);
+    });
+
+    it('expires records at their exp', async () => {
+      // Both families' tokens end 1–2 s from now; B's family lives on, so B's refresh record is
+      // still kept (for reuse detection) but no longer usable.
+      const a = await created({ accessTtl: 2, familyTtl: 2 });
+      const b = await created({ accessTtl: 2, refreshTtl: 2, familyTtl: 600 });
+      expect(await store.getAccess(a.access)).not.toBeNull();
+      expect(await store.getRefresh(a.refresh)).not.toBeNull();
+      expect(await store.getRefresh(b.refresh)).not.toBeNull();
+      await sleep(a.family.access.record.exp * 1000 - Date.now() + 100);
+      expect(await store.getAccess(a.access)).toBeNull();
+      expect(await store.getRefresh(a.refresh)).toBeNull();
+      expect(await store.rotate(a.refresh, next(a))).toBe('invalid');
+      expect(await store.getAccess(b.access)).toBeNull();
+      expect(await store.getRefresh(b.refresh)).toBeNull();
+      expect(await store.rotate(b.refresh, next(b))).toBe('invalid');
+      expect(await store.revokeIfRotated(b.refresh)).toBe(false);
+    });
+
+    it('rotates: the new refresh token replaces the presented one', async () => {
+      const issued = await created();
+      const tokens = next(issued);
+      expect(await store.rotate(issued.refresh, tokens)).toBe('rotated');
+      expect(await store.getRefresh(issued.refresh)).toBeNull();
+      expect(await store.getRefresh(tokens.refresh!.token)).toEqual(tokens.refresh!.record);
+      expect(await store.getAccess(tokens.access.token)).toEqual(tokens.access.record);
+      // Rotation does not end the access tokens issued before.
+      expect(await store.getAccess(issued.access)).not.toBeNull();
+    });
+
+    it('revokes the whole family when a rotated refresh token is rotated again', async () => {
+      const issued = await created();
+      const first = next(issued);
+      expect(await store.rotate(issued.refresh, first)).toBe('rotated');
+      const second = next(issued);
+      expect(await store.rotate(issued.refresh, second)).toBe('reused');
+      for (const token of [issued.access, first.access.token, second.access.token]) {
+        expect(await store.getAccess(token)).toBeNull();
+      }
+      expect(await store.getRefresh(first.refresh!.token)).toBeNull();
+      expect(await store.getRefresh(second.refresh!.token)).toBeNull();
+      expect(await store.rotate(first.refresh!.token, next(issued))).toBe('invalid');
+    });
+
+    it('revokeIfRotated revokes the family of a rotated token only', async () => {
+      const issued = await created();
+      const tokens = next(issued);
+      await store.rotate(issued.refresh, tokens);
+      expect(await store.revokeIfRotated(tokens.refresh!.token)).toBe(false);
+      expect(await store.getRefresh(tokens.refresh!.token)).not.toBeNull();
+      expect(await store.revokeIfRotated(issued.refresh)).toBe(true);
+      expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
+      expect(await store.getAccess(tokens.access.token)).toBeNull();
+      expect(await store.getAccess(issued.access)).toBeNull();
+      expect(await store.revokeIfRotated(issued.refresh)).toBe(false);
+    });
+
+    it('keeps the presented refresh token current when rotation is off', async () => {
+      const issued = await created();
+      const first = next(issued, false);
+      const second = next(issued, false);
+      expect(await store.rotate(issued.refresh, first)).toBe('rotated');
+      expect(await store.rotate(issued.refresh, second)).toBe('rotated');
+      expect(await store.getRefresh(issued.refresh)).toEqual(issued.family.refresh?.record);
+      expect(await store.getAccess(first.access.token)).toEqual(first.access.record);
+      expect(await store.revokeIfRotated(issued.refresh)).toBe(false);
+      // The new access tokens belong to the family.
+      await store.revokeFamily(issued.family.familyId);
+      expect(await store.getAccess(first.access.token)).toBeNull();
+      expect(await store.getAccess(second.access.token)).toBeNull();
+    });
+
+    it('lets exactly one of 25 concurrent rotations succeed', async () => {
+      const issued = await created();
+      const attempts = Array.from({ length: 25 }, () => next(issued));
+      const results = await Promise.all(attempts.map((tokens) => store.rotate(issued.refresh, tokens)));
+      const count = (r: string): number => results.filter((x) => x === r).length;
+      expect(count('rotated')).toBe(1);
+      expect(count('reused')).toBeGreaterThanOrEqual(1);
+      expect(count('reused') + count('invalid')).toBe(24);
+      // The reuse revoked the family, the winner's tokens included.
+      const winner = attempts[results.indexOf('rotated')]!;
+      expect(await store.getAccess(winner.access.token)).toBeNull();
+      expect(await store.getRefresh(winner.refresh!.token)).toBeNull();
+    });
+
+    it('revokeFamily removes every token of the family and ignores unknown ids', async () => {
+      const issued = await created();
+      const tokens = next(issued);
+      await store.rotate(issued.refresh, tokens);
+      const other = await created();
+      await store.revokeFamily(issued.family.familyId);
+      expect(await store.getAccess(issued.access)).toBeNull();
+      expect(await store.getAccess(tokens.access.token)).toBeNull();
+      expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
+      expect(await store.rotate(tokens.refresh!.token, next(issued))).toBe('invalid');
+      expect(await store.getAccess(other.access)).not.toBeNull();
+      await expect(store.revokeFamily(newFamilyId())).resolves.toBeUndefined();
+      await expect(store.revokeFamily('not a family {id}')).resolves.toBeUndefined();
+      await expect(store.revokeFamily('')).resolves.toBeUndefined();
+    });
+
+    it('revokeSubject revokes every live family of the subject and nobody else', async () => {
+      const joe = [await created({ sub: 'joe' }), await created({ sub: 'joe' }), await created({ sub: 'joe', withRefresh: false })];
+      const gone = await created({ sub: 'joe' });
+      await store.revokeFamily(gone.family.familyId);
+      const gina = await created({ sub: 'gina' });
+      const rotated = next(joe[0]!);
+      await store.rotate(joe[0]!.refresh, rotated);
+
+      expect(await store.revokeSubject('joe')).toBe(3);
+      for (const issued of joe) expect(await store.getAccess(issued.access)).toBeNull();
+      expect(await store.getAccess(rotated.access.token)).toBeNull();
+      expect(await store.getRefresh(rotated.refresh!.token)).toBeNull();
+      expect(await store.getRefresh(joe[1]!.refresh)).toBeNull();
+      expect(await store.getAccess(gina.access)).not.toBeNull();
+      expect(await store.getRefresh(gina.refresh)).not.toBeNull();
+      expect(await store.revokeSubject('joe')).toBe(0);
+      expect(await store.revokeSubject('nobody')).toBe(0);
+      // The subject can sign in again afterwards, and that family is revocable too.
+      await created({ sub: 'joe' });
+      expect(await store.revokeSubject('joe')).toBe(1);
+    });
+
+    it('never keeps a token in clear', async (context) => {
+      if (!fixture.dump) return context.skip();
+      const issued = await created();
+      const rotated = next(issued);
+      await store.rotate(issued.refresh, rotated);
+      const kept = next(issued, false);
+      await store.rotate(rotated.refresh!.token, kept);
+      const dump = await fixture.dump();
+      // The dump is real: it holds the hashes the records are kept under.
+      expect(dump).toContain(hashToken(issued.access));
+      for (const token of [issued.access, issued.refresh, rotated.access.token, rotated.refresh!.token, kept.access.token]) {
+        // The family id prefix is public by design; the 43-character secret must not appear.
+        expect(dump).not.toContain(token.slice(22));
+      }
+    });
+  });
+}

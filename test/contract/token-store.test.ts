@@ -1,0 +1,160 @@
+/**
+ * The token store contract run against the memory store and against the Redis store on a real
+ * redis-server (each store under its own key prefix), single node and a one-node Redis Cluster
+ * (which refuses cross-slot scripts), plus the Redis key layout and TTLs that the contract
+ * cannot see through the interface.
+ */
+import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MemoryTokenStore } from '../../src/tokens/memory-store.js';
+import { createRedisClient, waitForReady } from '../../src/tokens/redis-connection.js';
+import { RedisTokenStore } from '../../src/tokens/redis-store.js';
+import { hashToken, newFamilyId, newToken } from '../../src/tokens/token-value.js';
+import type { GrantRecord, NewFamily } from '../../src/tokens/types.js';
+import { redisStoreConfig, startRedis, type RedisProcess } from '../support/start-redis.js';
+import { tokenStoreContract } from './token-store.contract.js';
+
+let redis: RedisProcess;
+let cluster: RedisProcess;
+/** A client of its own for dumping and deleting keys, apart from the stores'. */
+let admin: Redis | Cluster;
+
+beforeAll(async () => {
+  [redis, cluster] = await Promise.all([startRedis(), startRedis({ cluster: true })]);
+  admin = await connect();
+});
+
+afterAll(async () => {
+  admin?.disconnect();
+  await Promise.all([redis?.stop(), cluster?.stop()]);
+});
+
+async function connect(server = redis): Promise<Redis | Cluster> {
+  const config = server.cluster ? redisStoreConfig('', { cluster: [`127.0.0.1:${server.port}`] }) : redisStoreConfig(server.url);
+  const client = createRedisClient(config);
+  await waitForReady(client, 5000);
+  return client;
+}
+
+const uniquePrefix = (): string => `test:${randomBytes(6).toString('hex')}:`;
+
+async function keysWith(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+/** Every key under `prefix` with its value, one per line. */
+async function dump(prefix: string): Promise<string> {
+  const lines: string[] = [];
+  for (const key of await keysWith(prefix)) {
+    const type = await admin.type(key);
+    const value = type === 'string' ? await admin.get(key) : type === 'hash' ? await admin.hgetall(key) : type === 'set' ? await admin.smembers(key) : type;
+    lines.push(`${key} ${JSON.stringify(value)}`);
+  }
+  return lines.join('\n');
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  const keys = await keysWith(prefix);
+  if (keys.length > 0) await admin.del(...keys);
+}
+
+tokenStoreContract('memory', async () => {
+  const store = new MemoryTokenStore();
+  return {
+    store,
+    cleanup: async () => {},
+    dump: async () => inspect(store, { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity }),
+  };
+});
+
+tokenStoreContract('redis', async () => {
+  const prefix = uniquePrefix();
+  const store = new RedisTokenStore(await connect(), prefix);
+  return { store, cleanup: () => deleteKeys(prefix), dump: () => dump(prefix) };
+});
+
+tokenStoreContract('redis cluster', async () => {
+  const store = new RedisTokenStore(await connect(cluster), uniquePrefix());
+  return { store, cleanup: async () => {} };
+});
+
+describe('RedisTokenStore key layout and TTLs', () => {
+  let prefix: string;
+  let store: RedisTokenStore;
+  const now = (): number => Math.floor(Date.now() / 1000);
+
+  beforeEach(async () => {
+    prefix = uniquePrefix();
+    store = new RedisTokenStore(await connect(), prefix);
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await deleteKeys(prefix);
+  });
+
+  function record(familyId: string, exp: number): GrantRecord {
+    return { sub: 'joe', clientId: 'ro_client', scope: ['edit'], groups: [], attributes: {}, validator: 'local', familyId, iat: now(), exp };
+  }
+
+  function family(accessTtl: number, familyTtl: number): NewFamily {
+    const familyId = newFamilyId();
+    const exp = now() + familyTtl;
+    return {
+      familyId,
+      sub: 'joe',
+      clientId: 'ro_client',
+      exp,
+      access: { token: newToken(familyId), record: record(familyId, now() + accessTtl) },
+      refresh: { token: newToken(familyId), record: { ...record(familyId, exp), familyExp: exp } },
+    };
+  }
+
+  /** Remaining life of `key` in seconds, rounded. */
+  const ttlOf = async (key: string): Promise<number> => Math.round((await admin.pttl(key)) / 1000);
+
+  it('keeps hashed keys under the family hash tag, each living as long as its token', async () => {
+    const f = family(100, 1000);
+    await store.createFamily(f);
+    const tag = `${prefix}{${f.familyId}}`;
+    const at = `${tag}:at:${hashToken(f.access.token)}`;
+    const rt = `${tag}:rt:${hashToken(f.refresh!.token)}`;
+    expect((await keysWith(prefix)).sort()).toEqual([`${prefix}sub:{joe}`, `${tag}:fam`, `${tag}:keys`, at, rt].sort());
+    expect(await ttlOf(at)).toBeCloseTo(100, -1);
+    for (const key of [rt, `${tag}:fam`, `${tag}:keys`, `${prefix}sub:{joe}`]) expect(await ttlOf(key)).toBeCloseTo(1000, -1);
+    expect(await admin.hgetall(`${tag}:fam`)).toEqual({ rt: hashToken(f.refresh!.token), sub: 'joe', cid: 'ro_client', exp: String(f.exp) });
+    expect((await admin.smembers(`${tag}:keys`)).sort()).toEqual([at, rt].sort());
+    expect(await admin.smembers(`${prefix}sub:{joe}`)).toEqual([f.familyId]);
+  });
+
+  it('keeps a rotated refresh token until the family ends, marked by the family hash', async () => {
+    const f = family(100, 1000);
+    await store.createFamily(f);
+    const refresh = { token: newToken(f.familyId), record: { ...record(f.familyId, f.exp), familyExp: f.exp } };
+    expect(await store.rotate(f.refresh!.token, { access: { token: newToken(f.familyId), record: record(f.familyId, now() + 100) }, refresh })).toBe('rotated');
+    const tag = `${prefix}{${f.familyId}}`;
+    expect(await ttlOf(`${tag}:rt:${hashToken(f.refresh!.token)}`)).toBeCloseTo(1000, -1);
+    expect(await admin.hget(`${tag}:fam`, 'rt')).toBe(hashToken(refresh.token));
+  });
+
+  it('extends the family and the subject index to an access token that outlives the family', async () => {
+    const f = family(5, 10);
+    await store.createFamily(f);
+    const access = { token: newToken(f.familyId), record: record(f.familyId, now() + 1000) };
+    expect(await store.rotate(f.refresh!.token, { access })).toBe('rotated');
+    const tag = `${prefix}{${f.familyId}}`;
+    for (const key of [`${tag}:fam`, `${tag}:keys`, `${prefix}sub:{joe}`]) expect(await ttlOf(key)).toBeCloseTo(1000, -1);
+    expect(await ttlOf(`${tag}:rt:${hashToken(f.refresh!.token)}`)).toBeCloseTo(10, -1);
+    expect(await store.revokeSubject('joe')).toBe(1);
+    expect(await store.getAccess(access.token)).toBeNull();
+  });
+});

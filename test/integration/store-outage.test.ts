@@ -1,0 +1,68 @@
+/**
+ * Fail closed (DESIGN §3): with Redis stopped or hung, both paths answer 503 within about
+ * two seconds and never let a request through; when Redis returns the gateway recovers
+ * without a restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
+import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { startRedis, type RedisProcess } from '../support/start-redis.js';
+
+let gw: TestGateway;
+let upstream: Upstream;
+let redis: RedisProcess;
+let upstreamHits = 0;
+
+beforeAll(async () => {
+  upstream = await startEchoUpstream((_req, res) => {
+    upstreamHits += 1;
+    res.end('ok');
+  });
+  redis = await startRedis();
+  gw = await startGateway({ upstream: upstream.url, redisUrl: redis.url });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await upstream?.close();
+  await redis?.stop();
+});
+
+const login = () => postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = Date.now();
+  const value = await fn();
+  return { value, ms: Date.now() - start };
+}
+
+describe.each(['stopped', 'hung'] as const)('Redis %s', (fault) => {
+  it('answers 503 on both paths, lets nothing through, and recovers', async () => {
+    const token = (await login()).json.access_token as string;
+    expect((await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    const hits = upstreamHits;
+
+    if (fault === 'stopped') await redis.stop();
+    else redis.pause();
+    try {
+      const resource = await timed(() => fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } }));
+      expect(resource.value.status).toBe(503);
+      expect(resource.value.headers.get('retry-after')).toBeTruthy();
+      expect(await resource.value.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable, retry later' });
+      expect(resource.ms).toBeLessThan(2500);
+      expect(upstreamHits).toBe(hits);
+
+      const token2 = await timed(login);
+      expect(token2.value.status).toBe(503);
+      expect(token2.value.json.error).toBe('temporarily_unavailable');
+      expect(token2.ms).toBeLessThan(4000);
+
+      const ready = await fetch(`${gw.adminUrl}/readyz`);
+      expect(ready.status).toBe(503);
+    } finally {
+      if (fault === 'stopped') await redis.restart();
+      else redis.resume();
+    }
+    await expect.poll(async () => (await login()).status, { timeout: 15_000, interval: 250 }).toBe(200);
+    expect((await fetch(`${gw.adminUrl}/readyz`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,125 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ValidatorChain } from '../../src/validators/chain.js';
+import {
+  ValidatorUnavailableError,
+  type PasswordValidator,
+  type Principal,
+  type RecheckOutcome,
+  type ValidationOutcome,
+} from '../../src/validators/types.js';
+
+const principal = (subject: string): Principal => ({ subject, groups: ['g'], attributes: {} });
+
+/** A validator answering from a table; `fail` makes every call throw it instead. */
+function fake(name: string, users: Record<string, string>, fail?: unknown): PasswordValidator & { validate: ReturnType<typeof vi.fn> } {
+  const validate = vi.fn(async (username: string, password: string): Promise<ValidationOutcome> => {
+    if (fail !== undefined) throw fail;
+    return users[username] === password ? { valid: true, principal: principal(`${name}:${username}`) } : { valid: false };
+  });
+  return {
+    name,
+    type: 'fake',
+    validate,
+    recheck: vi.fn(async (subject: string): Promise<RecheckOutcome> => {
+      if (fail !== undefined) throw fail;
+      return subject in users ? 'active' : 'gone';
+    }),
+    health: async () => ({ name, type: 'fake', status: 'up' }),
+    close: async () => undefined,
+  };
+}
+
+describe('ValidatorChain', () => {
+  it('stops at the first validator that answers valid and names it', async () => {
+    const a = fake('a', { joe: 'pw' });
+    const b = fake('b', { joe: 'pw' });
+    const outcome = await new ValidatorChain([a, b]).validate('joe', 'pw');
+    expect(outcome).toEqual({ valid: true, principal: principal('a:joe'), validator: 'a' });
+    expect(b.validate).not.toHaveBeenCalled();
+  });
+
+  it('tries the next validator on invalid (PingFederate semantics)', async () => {
+    const a = fake('a', {});
+    const b = fake('b', { joe: 'pw' });
+    await expect(new ValidatorChain([a, b]).validate('joe', 'pw')).resolves.toEqual({ valid: true, principal: principal('b:joe'), validator: 'b' });
+    expect(a.validate).toHaveBeenCalledWith('joe', 'pw');
+  });
+
+  it('answers invalid when every validator does', async () => {
+    await expect(new ValidatorChain([fake('a', {}), fake('b', { joe: 'other' })]).validate('joe', 'pw')).resolves.toEqual({ valid: false });
+  });
+
+  it('stops and rethrows an outage; never falls through to the next validator', async () => {
+    const outage = new ValidatorUnavailableError('a', 'connect ECONNREFUSED');
+    const b = fake('b', { joe: 'pw' });
+    await expect(new ValidatorChain([fake('a', {}, outage), b]).validate('joe', 'pw')).rejects.toBe(outage);
+    expect(b.validate).not.toHaveBeenCalled();
+  });
+
+  it('rethrows an outage of a later validator after earlier ones answered invalid', async () => {
+    const outage = new ValidatorUnavailableError('b', 'timeout');
+    await expect(new ValidatorChain([fake('a', {}), fake('b', {}, outage)]).validate('joe', 'pw')).rejects.toBe(outage);
+  });
+
+  it('turns any other error into an outage of that validator, keeping the cause', async () => {
+    const bug = new TypeError("Cannot read properties of undefined (reading 'uid') for (uid=joe)");
+    const b = fake('b', { joe: 'pw' });
+    const err = await new ValidatorChain([fake('a', {}, bug), b]).validate('joe', 'pw').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidatorUnavailableError);
+    expect(err).toMatchObject({ validator: 'a', cause: bug });
+    // The message names the kind, not the library's text (which may quote the username).
+    expect((err as Error).message).toBe('validator a unavailable: unexpected TypeError');
+    expect(b.validate).not.toHaveBeenCalled();
+  });
+
+  it('turns a thrown non-Error into an outage', async () => {
+    await expect(new ValidatorChain([fake('a', {}, 'boom')]).validate('joe', 'pw')).rejects.toBeInstanceOf(ValidatorUnavailableError);
+  });
+
+  it('treats a malformed outcome as an outage, not as invalid', async () => {
+    const broken = fake('a', {});
+    broken.validate.mockResolvedValueOnce(undefined as unknown as ValidationOutcome);
+    await expect(new ValidatorChain([broken]).validate('joe', 'pw')).rejects.toBeInstanceOf(ValidatorUnavailableError);
+    broken.validate.mockResolvedValueOnce({ valid: true } as unknown as ValidationOutcome);
+    await expect(new ValidatorChain([broken]).validate('joe', 'pw')).rejects.toBeInstanceOf(ValidatorUnavailableError);
+  });
+
+  describe('recheck', () => {
+    it('delegates to the named validator', async () => {
+      const a = fake('a', { joe: 'pw' });
+      const b = fake('b', { ann: 'pw' });
+      const chain = new ValidatorChain([a, b]);
+      await expect(chain.recheck('b', 'ann')).resolves.toBe('active');
+      await expect(chain.recheck('b', 'joe')).resolves.toBe('gone');
+      expect(a.recheck).not.toHaveBeenCalled();
+    });
+
+    it('answers gone for a validator that is not in the chain', async () => {
+      await expect(new ValidatorChain([fake('a', { joe: 'pw' })]).recheck('removed', 'joe')).resolves.toBe('gone');
+    });
+
+    it('passes unsupported through', async () => {
+      const a = fake('a', {});
+      vi.mocked(a.recheck).mockResolvedValueOnce('unsupported');
+      await expect(new ValidatorChain([a]).recheck('a', 'joe')).resolves.toBe('unsupported');
+    });
+
+    it('rethrows outages and wraps other errors and malformed answers', async () => {
+      const outage = new ValidatorUnavailableError('a', 'down');
+      await expect(new ValidatorChain([fake('a', {}, outage)]).recheck('a', 'joe')).rejects.toBe(outage);
+      await expect(new ValidatorChain([fake('a', {}, new Error('bug'))]).recheck('a', 'joe')).rejects.toMatchObject({ name: 'ValidatorUnavailableError', validator: 'a' });
+      const odd = fake('a', {});
+      vi.mocked(odd.recheck).mockResolvedValueOnce('maybe' as RecheckOutcome);
+      await expect(new ValidatorChain([odd]).recheck('a', 'joe')).rejects.toBeInstanceOf(ValidatorUnavailableError);
+    });
+  });
+
+  it('refuses an empty chain and a validator named twice', () => {
+    expect(() => new ValidatorChain([])).toThrow(/at least one validator/);
+    expect(() => new ValidatorChain([fake('a', {}), fake('a', {})])).toThrow(/a appears twice/);
+  });
+
+  it('lists its validators in order', () => {
+    expect(new ValidatorChain([fake('x', {}), fake('y', {})]).names).toEqual(['x', 'y']);
+  });
+});
