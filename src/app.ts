@@ -20,7 +20,7 @@ import { createPasswordLogin } from './security/login.js';
 import type { TokenStore } from './tokens/types.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { RedisTokenStore } from './tokens/redis-store.js';
-import { createRedisClient } from './tokens/redis-connection.js';
+import { createRedisClient, waitForReady } from './tokens/redis-connection.js';
 import { compileRoutes } from './resource/routes.js';
 import { compileHeaderRules } from './resource/identity-headers.js';
 import { createForwarder } from './resource/proxy.js';
@@ -38,7 +38,7 @@ export interface Gateway {
 
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const metrics = createMetrics();
-  const store = createStore(config, logger);
+  const store = await createStore(config, logger);
   const validators = await createValidators(config.validators, logger);
   const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode);
 
@@ -94,9 +94,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   };
 }
 
-function createStore(config: GatewayConfig, logger: Logger): TokenStore {
+async function createStore(config: GatewayConfig, logger: Logger): Promise<TokenStore> {
   if (config.store.type === 'memory') return new MemoryTokenStore();
   const client = createRedisClient(config.store.redis, (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  // Wait for the first connection so the first requests do not fail; if Redis is down the
+  // gateway starts anyway, fails closed (503) and recovers when Redis comes up.
+  await waitForReady(client, config.store.redis.connectTimeoutMs).catch(() => logger.warn('redis is not reachable yet; requests answer 503 until it is'));
   return new RedisTokenStore(client, config.store.redis.keyPrefix);
 }
 

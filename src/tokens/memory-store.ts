@@ -70,20 +70,21 @@ export class MemoryTokenStore implements TokenStore {
 
   async rotate(presented: string, next: { access: TokenToIssue; refresh?: TokenToIssue<RefreshRecord> }): Promise<RotateResult> {
     const parsed = parseToken(presented);
-    const family = parsed && this.liveFamily(parsed.familyId);
-    const record = parsed && this.knownRefresh(parsed.hash);
-    if (!parsed || !family || !record || !family.refresh.has(parsed.hash)) return 'invalid';
+    if (!parsed) return 'invalid';
+    const accessHash = memberHash(next.access.token, parsed.familyId);
+    const refreshHash = next.refresh ? memberHash(next.refresh.token, parsed.familyId) : null;
+    const family = this.liveFamily(parsed.familyId);
+    const record = this.knownRefresh(parsed.hash);
+    if (!family || !record || !family.refresh.has(parsed.hash)) return 'invalid';
     if (family.current !== parsed.hash) {
       this.drop(parsed.familyId);
       return 'reused';
     }
     if (record.exp * 1000 <= Date.now()) return 'invalid';
-    const accessHash = memberHash(next.access.token, parsed.familyId);
     family.access.add(accessHash);
     family.end = Math.max(family.end, next.access.record.exp * 1000);
     this.access.set(accessHash, next.access.record);
-    if (next.refresh) {
-      const refreshHash = memberHash(next.refresh.token, parsed.familyId);
+    if (next.refresh && refreshHash) {
       this.addRefresh(parsed.familyId, refreshHash, next.refresh.record);
       family.current = refreshHash;
     }

@@ -14,7 +14,7 @@ export type RedisConfig = GatewayConfig['store']['redis'];
 type Options = Omit<RedisOptions, 'replyMapping'>;
 
 /** Delay before reconnect attempt `times`: 100 ms more each time, at most 1 s, never giving up. */
-export function reconnectDelay(times: number): number {
+function reconnectDelay(times: number): number {
   return Math.min(times * 100, 1000);
 }
 
@@ -54,6 +54,20 @@ export async function waitForReady(client: Redis | Cluster, timeoutMs: number): 
   });
 }
 
+/**
+ * A plain copy of an ioredis error with its name, message, code and stack only: ioredis attaches
+ * the failed command with its arguments, and those of AUTH/HELLO hold the password.
+ */
+export function redactRedisError(err: unknown): Error {
+  if (!(err instanceof Error)) return new Error(String(err));
+  const copy = new Error(err.message);
+  copy.name = err.name;
+  if (err.stack) copy.stack = err.stack;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') Object.assign(copy, { code });
+  return copy;
+}
+
 /** Options shared by every mode: timeouts, fail-fast, credentials, TLS. */
 function commonOptions(cfg: RedisConfig, urlTls: boolean): Options {
   const options: Options = {
@@ -88,7 +102,7 @@ function nodeOptions(cfg: RedisConfig): Options {
     }
     return options;
   }
-  const url = new URL(cfg.url);
+  const url = parseUrl(cfg.url);
   const options: Options = { ...commonOptions(cfg, url.protocol === 'rediss:'), ...failFast };
   options.host = url.hostname.replace(/^\[|\]$/g, '');
   options.port = url.port ? Number(url.port) : 6379;
@@ -100,15 +114,26 @@ function nodeOptions(cfg: RedisConfig): Options {
 }
 
 function clusterClient(cfg: RedisConfig): Cluster {
-  const { tls, ...redisOptions } = commonOptions(cfg, false);
+  // No lazyConnect in redisOptions: ioredis keeps node connections lazy, and an eager one made
+  // the cluster's ready check fail now and then with "Connection is closed".
+  const redisOptions = commonOptions(cfg, false);
   return new Cluster(cfg.cluster.map(hostPort), {
     enableOfflineQueue: false,
     clusterRetryStrategy: reconnectDelay,
     lazyConnect: false,
-    redisOptions: tls ? { ...redisOptions, tls } : redisOptions,
+    redisOptions,
     // With TLS, keep node host names (not resolved IPs) so certificates verify.
-    ...(tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+    ...(redisOptions.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
   });
+}
+
+/** The URL; a parse error would carry the input, password included, so it is replaced. */
+function parseUrl(url: string): URL {
+  try {
+    return new URL(url);
+  } catch {
+    throw new Error('store.redis.url is not a valid redis:// or rediss:// URL');
+  }
 }
 
 function tlsOptions(cfg: RedisConfig, urlTls: boolean): ConnectionOptions | undefined {
@@ -120,18 +145,4 @@ function tlsOptions(cfg: RedisConfig, urlTls: boolean): ConnectionOptions | unde
 function hostPort(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(':');
   return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
-}
-
-/**
- * A plain copy of an ioredis error with its name, message, code and stack only: ioredis attaches
- * the failed command with its arguments, and those of AUTH/HELLO hold the password.
- */
-export function redactRedisError(err: unknown): Error {
-  if (!(err instanceof Error)) return new Error(String(err));
-  const copy = new Error(err.message);
-  copy.name = err.name;
-  if (err.stack) copy.stack = err.stack;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') Object.assign(copy, { code });
-  return copy;
 }

@@ -1,6 +1,6 @@
 /**
- * The Redis token store (DESIGN §5). Every write and every rotation-state read runs as one Lua
- * script, so rotation and reuse detection are atomic, also under Redis Cluster.
+ * The Redis token store (DESIGN §5). Every family operation (write, revocation, rotation-state
+ * read) runs as one Lua script, so rotation and reuse detection are atomic, also under Cluster.
  *
  * Key layout (P = keyPrefix, F = family id, H = SHA-256 of a token, S = subject):
  * - `P{F}:at:H`  access record (JSON), expires at the record's `exp`

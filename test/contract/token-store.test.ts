@@ -18,33 +18,42 @@ import { tokenStoreContract } from './token-store.contract.js';
 
 let redis: RedisProcess;
 let cluster: RedisProcess;
-/** A client of its own for dumping and deleting keys, apart from the stores'. */
+/** Plain clients of their own for dumping and deleting keys, apart from the stores'. */
 let admin: Redis | Cluster;
+/** The one cluster node holds every slot, so a plain client reaches all its keys. */
+let clusterAdmin: Redis | Cluster;
 
 beforeAll(async () => {
   [redis, cluster] = await Promise.all([startRedis(), startRedis({ cluster: true })]);
-  admin = await connect();
+  [admin, clusterAdmin] = await Promise.all([connect(), connectPlain(cluster)]);
 });
 
 afterAll(async () => {
   admin?.disconnect();
+  clusterAdmin?.disconnect();
   await Promise.all([redis?.stop(), cluster?.stop()]);
 });
 
 async function connect(server = redis): Promise<Redis | Cluster> {
-  const config = server.cluster ? redisStoreConfig('', { cluster: [`127.0.0.1:${server.port}`] }) : redisStoreConfig(server.url);
-  const client = createRedisClient(config);
+  if (!server.cluster) return connectPlain(server);
+  const client = createRedisClient(redisStoreConfig('', { cluster: [`127.0.0.1:${server.port}`] }));
+  await waitForReady(client, 5000);
+  return client;
+}
+
+async function connectPlain(server: RedisProcess): Promise<Redis | Cluster> {
+  const client = createRedisClient(redisStoreConfig(server.url));
   await waitForReady(client, 5000);
   return client;
 }
 
 const uniquePrefix = (): string => `test:${randomBytes(6).toString('hex')}:`;
 
-async function keysWith(prefix: string): Promise<string[]> {
+async function keysWith(prefix: string, client = admin): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     cursor = next;
     keys.push(...batch);
   } while (cursor !== '0');
@@ -52,19 +61,19 @@ async function keysWith(prefix: string): Promise<string[]> {
 }
 
 /** Every key under `prefix` with its value, one per line. */
-async function dump(prefix: string): Promise<string> {
+async function dump(prefix: string, client = admin): Promise<string> {
   const lines: string[] = [];
-  for (const key of await keysWith(prefix)) {
-    const type = await admin.type(key);
-    const value = type === 'string' ? await admin.get(key) : type === 'hash' ? await admin.hgetall(key) : type === 'set' ? await admin.smembers(key) : type;
+  for (const key of await keysWith(prefix, client)) {
+    const type = await client.type(key);
+    const value = type === 'string' ? await client.get(key) : type === 'hash' ? await client.hgetall(key) : type === 'set' ? await client.smembers(key) : type;
     lines.push(`${key} ${JSON.stringify(value)}`);
   }
   return lines.join('\n');
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
-  const keys = await keysWith(prefix);
-  if (keys.length > 0) await admin.del(...keys);
+async function deleteKeys(prefix: string, client = admin): Promise<void> {
+  // One key at a time: a multi-key DEL across slots is refused by a cluster node.
+  for (const key of await keysWith(prefix, client)) await client.del(key);
 }
 
 tokenStoreContract('memory', async () => {
@@ -83,8 +92,9 @@ tokenStoreContract('redis', async () => {
 });
 
 tokenStoreContract('redis cluster', async () => {
-  const store = new RedisTokenStore(await connect(cluster), uniquePrefix());
-  return { store, cleanup: async () => {} };
+  const prefix = uniquePrefix();
+  const store = new RedisTokenStore(await connect(cluster), prefix);
+  return { store, cleanup: () => deleteKeys(prefix, clusterAdmin), dump: () => dump(prefix, clusterAdmin) };
 });
 
 describe('RedisTokenStore key layout and TTLs', () => {
