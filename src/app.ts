@@ -2,7 +2,6 @@
  * The composition root: builds the store, validators, clients, endpoints and listeners from
  * the configuration. No logic lives here; every piece is built once, before serving.
  */
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from './config/types.js';
@@ -17,14 +16,26 @@ import { RefreshTokenGrant } from './token-endpoint/grants/refresh-token.js';
 import { createValidators } from './validators/registry.js';
 import { ValidatorChain } from './validators/chain.js';
 import { createPasswordLogin } from './security/login.js';
+import { Lockout } from './security/lockout.js';
+import type { AttemptStore } from './security/attempt-store.js';
+import { MemoryAttemptStore } from './security/attempt-store-memory.js';
+import { RedisAttemptStore } from './security/attempt-store-redis.js';
+import { revocationEndpoint } from './token-endpoint/revocation.js';
+import { introspectionEndpoint } from './token-endpoint/introspection.js';
+import { metadataEndpoint } from './token-endpoint/metadata.js';
+import { TokenCache } from './tokens/cache.js';
 import type { TokenStore } from './tokens/types.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { RedisTokenStore } from './tokens/redis-store.js';
 import { createRedisClient, waitForReady } from './tokens/redis-connection.js';
-import { compileRoutes } from './resource/routes.js';
+import { compileRoutes, upstreamTargets } from './resource/routes.js';
 import { compileHeaderRules } from './resource/identity-headers.js';
 import { createForwarder } from './resource/proxy.js';
-import { resourceHandler } from './resource/handler.js';
+import { resourceHandler, resourceUpgradeHandler } from './resource/handler.js';
+import { createBasicBridge } from './resource/basic-bridge.js';
+import { decisionEndpoint } from './resource/decision.js';
+import { gracefulShutdown, Lifecycle } from './http/lifecycle.js';
+import { instrumentStore, instrumentValidators } from './observability/instrument.js';
 
 export interface Gateway {
   readonly server: Server;
@@ -32,20 +43,27 @@ export interface Gateway {
   readonly store: TokenStore;
   /** Starts both listeners; resolves with the bound ports (useful with port 0). */
   listen(): Promise<{ port: number; adminPort: number }>;
-  /** Graceful stop: readiness fails at once, new requests are served for `drainMs`, then everything closes. */
+  /**
+   * Graceful stop (src/http/lifecycle.ts): readiness fails at once, requests are served for
+   * `drainMs` (default server.drainSeconds), the listener closes, in-flight requests get
+   * server.shutdownTimeoutSeconds, then the store and validators close.
+   */
   shutdown(drainMs?: number): Promise<void>;
 }
 
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const metrics = createMetrics();
-  const store = await createStore(config, logger);
-  const validators = await createValidators(config.validators, logger);
+  const backend = await createStore(config, logger);
+  const store = instrumentStore(backend.tokens, metrics);
+  const validators = instrumentValidators(await createValidators(config.validators, logger), metrics);
   const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode);
 
   const chains = new Map(config.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!))]));
   const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
 
-  const login = createPasswordLogin(chainFor);
+  // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
+  const lockout = new Lockout(backend.attempts, config.lockout);
+  const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind) });
 
   const { oauth } = config;
   const grants = [
@@ -54,21 +72,44 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   ];
   const endpoints = new Map<string, Endpoint>([
     [oauth.paths.token, { kind: 'token', errors: 'oauth', handle: tokenEndpoint({ clients, grants, bodyLimit: config.server.limits.bodyBytes }) }],
+    [oauth.paths.revocation, { kind: 'revocation', errors: 'oauth', handle: revocationEndpoint({ clients, store, bodyLimit: config.server.limits.bodyBytes, logger }) }],
+    [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: introspectionEndpoint({ clients, store, bodyLimit: config.server.limits.bodyBytes, issuer: oauth.issuer }) }],
+    [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config) }],
   ]);
+  // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
+  const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs }) : undefined;
+  const lookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
 
-  const forwarder = createForwarder({ ...config.upstream, logger });
-  const tls = config.server.tls.certFile ? { cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) } : undefined;
-  const resource = resourceHandler({
-    match: compileRoutes(config.routes, config.upstream.url),
-    lookup: (token) => store.getAccess(token),
-    headers: compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy }),
-    forwarder,
-    tls: tls !== undefined,
+  // The resource path (src/resource/handler.ts): routes, credentials, identity headers, upstreams.
+  const lifecycle = new Lifecycle();
+  const tls = config.server.tls.certFile ? config.server.tls : undefined;
+  const upstreamDefaults = { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs, caFile: config.upstream.caFile };
+  const match = compileRoutes(config.routes, upstreamDefaults);
+  const forwarder = createForwarder({
+    maxSockets: config.upstream.maxSockets,
+    logger,
+    targets: upstreamTargets(config.routes, upstreamDefaults),
+    closing: () => lifecycle.draining,
+    observe: (upstream, outcome, seconds) => metrics.observeUpstream(upstream, outcome, seconds),
   });
+  const headers = compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy });
+  const basic = createBasicBridge({ login, clients: config.clients, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
+  const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
+  const resource = resourceHandler(resourceOptions);
+  const prefixEndpoints: [string, Endpoint][] = [];
+  if (config.decision.enabled) {
+    const decision: Endpoint = {
+      kind: 'decision',
+      errors: 'resource',
+      handle: decisionEndpoint({ ...resourceOptions, path: config.decision.path, removeAuthorization: config.headers.removeAuthorization, identityHeaders: Object.keys(config.headers.identity).map((h) => h.toLowerCase()) }),
+    };
+    endpoints.set(config.decision.path, decision);
+    prefixEndpoints.push([`${config.decision.path.replace(/\/+$/, '')}/`, decision]);
+  }
 
-  let draining = false;
-  const server = createPublicServer({ config, logger, metrics, endpoints, resource, ...(tls ? { tls } : {}) });
-  const admin = createAdminServer({ store, validators: [...validators.values()], metrics, draining: () => draining });
+  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade: resourceUpgradeHandler(resourceOptions), lifecycle, ...(tls ? { tls } : {}) });
+  const admin = createAdminServer({ store, validators: [...validators.values()], metrics, draining: () => lifecycle.draining });
+  let stopping: Promise<void> | undefined;
 
   return {
     server,
@@ -79,28 +120,33 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       await listenOn(admin, config.admin.port, config.admin.host);
       return { port: (server.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
     },
-    async shutdown(drainMs = config.server.drainSeconds * 1000) {
-      draining = true;
-      if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
-      const closed = Promise.all([closeServer(server), closeServer(admin)]);
-      server.closeIdleConnections();
-      // In-flight requests get the request timeout to finish, then their sockets are cut.
-      const cut = setTimeout(() => server.closeAllConnections(), config.server.limits.requestTimeoutMs).unref();
-      await closed;
-      clearTimeout(cut);
-      forwarder.close();
-      await Promise.allSettled([store.close(), ...[...validators.values()].map((v) => v.close())]);
+    shutdown(drainMs = config.server.drainSeconds * 1000) {
+      // See src/http/lifecycle.ts for the steps; a second call waits for the first.
+      stopping ??= gracefulShutdown({
+        server,
+        admin,
+        lifecycle,
+        drainMs,
+        timeoutMs: config.server.shutdownTimeoutSeconds * 1000,
+        logger,
+        closeResources: async () => {
+          forwarder.close();
+          await Promise.allSettled([cache?.close(), backend.attempts.close(), store.close(), ...[...validators.values()].map((v) => v.close())]);
+        },
+      });
+      return stopping;
     },
   };
 }
 
-async function createStore(config: GatewayConfig, logger: Logger): Promise<TokenStore> {
-  if (config.store.type === 'memory') return new MemoryTokenStore();
+/** The token store and the lockout counters, on one backend (one Redis client and key prefix). */
+async function createStore(config: GatewayConfig, logger: Logger): Promise<{ tokens: TokenStore; attempts: AttemptStore }> {
+  if (config.store.type === 'memory') return { tokens: new MemoryTokenStore(), attempts: new MemoryAttemptStore() };
   const client = createRedisClient(config.store.redis, (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
   // Wait for the first connection so the first requests do not fail; if Redis is down the
   // gateway starts anyway, fails closed (503) and recovers when Redis comes up.
   await waitForReady(client, config.store.redis.connectTimeoutMs).catch(() => logger.warn('redis is not reachable yet; requests answer 503 until it is'));
-  return new RedisTokenStore(client, config.store.redis.keyPrefix);
+  return { tokens: new RedisTokenStore(client, config.store.redis.keyPrefix), attempts: new RedisAttemptStore(client, config.store.redis.keyPrefix) };
 }
 
 function listenOn(server: Server, port: number, host: string): Promise<void> {
@@ -111,8 +157,4 @@ function listenOn(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
 }

@@ -1,5 +1,5 @@
 /**
- * The command line: start | start-dev | check-config | hash-secret | config-docs.
+ * The command line: start | start-dev | check-config | hash-secret | config-docs | revoke.
  * Bad configuration prints one line per problem and exits 2, without a stack trace.
  */
 import { dirname, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { createGateway } from './app.js';
 import { createLogger } from './observability/logger.js';
 import { hashSecret } from './security/password-hash.js';
 import { createEchoUpstream } from './dev/echo-upstream.js';
+import { revokeCommand } from './cli/revoke.js';
 
 const DEV_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../config/dev/gateway.yaml');
 const DEV_ECHO_PORT = 9032;
@@ -23,6 +24,9 @@ const USAGE = `usage: ropc-gateway <command>
   check-config --config FILE validate a configuration file; prints one line per problem
   hash-secret                read a secret on stdin, print its argon2id hash (for clients[].secretHash)
   config-docs                print the configuration reference (Markdown) generated from the schema
+  revoke --config FILE --subject USER | --token TOKEN
+                             revoke every token of a user, or the whole family (grant) of one token,
+                             in the configured Redis store; --token - reads the token from stdin
 `;
 
 export async function main(argv: readonly string[]): Promise<number | undefined> {
@@ -42,6 +46,8 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       case 'config-docs':
         process.stdout.write(configurationMarkdown());
         return 0;
+      case 'revoke':
+        return await revokeCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -74,11 +80,22 @@ async function start(config: GatewayConfig, extra: { echo?: Server } = {}): Prom
   const gateway = await createGateway(config, logger);
   const { port, adminPort } = await gateway.listen();
   logger.info({ port, adminPort, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');
+  // Graceful shutdown (src/http/lifecycle.ts): /readyz 503 at once, serve for drainSeconds,
+  // close the listener, give in-flight requests shutdownTimeoutSeconds, close Redis and the
+  // validators, exit 0. A second signal exits at once (1); so does a shutdown that hangs.
   let stopping = false;
   const stop = (signal: string): void => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal, drainSeconds: config.server.drainSeconds }, 'shutting down: readiness fails now, draining');
+    const { drainSeconds, shutdownTimeoutSeconds } = config.server;
+    logger.info({ signal, drainSeconds, shutdownTimeoutSeconds }, 'shutting down: readiness fails now, draining');
+    setTimeout(() => {
+      logger.error('shutdown did not complete in time; exiting');
+      process.exit(1);
+    }, (drainSeconds + shutdownTimeoutSeconds + 10) * 1000).unref();
     gateway.shutdown().then(
       () => {
         extra.echo?.close();

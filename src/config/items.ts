@@ -30,6 +30,11 @@ export const clientSpec: ItemSpec = {
   scopes: { doc: 'Scopes the client may request.', type: 'string-list', default: [] },
   defaultScopes: { doc: 'Scopes granted when the request names none.', type: 'string-list', default: [] },
   validators: { doc: 'Ordered password credential validator chain (names); empty = every validator in configuration order.', type: 'string-list', default: [] },
+  introspectAnyToken: {
+    doc: 'May introspect (RFC 7662) access tokens issued to any client, as a resource server does; otherwise a client introspects only its own tokens and others answer {"active":false}. Refresh tokens are only ever active to their own client. Public clients may not introspect.',
+    type: 'boolean',
+    default: false,
+  },
 };
 
 const commonValidator: ItemSpec = {
@@ -52,15 +57,15 @@ export const validatorSpecs: Readonly<Record<string, ItemSpec>> = {
     bindDn: { doc: 'Service account DN for search-then-bind.', type: 'string', default: '' },
     bindPassword: { doc: 'Service account password (prefer bindPasswordFile).', type: 'string', default: '', sensitive: true },
     bindPasswordFile: { doc: 'File holding the service account password.', type: 'string', default: '' },
-    userSearchBase: { doc: 'Base DN of the user search.', type: 'string', default: '' },
+    userSearchBase: { doc: 'Base DN of the user search (search-then-bind); also where refreshes re-check the subject.', type: 'string', default: '' },
     userSearchFilter: { doc: 'User search filter; {username} is escaped per RFC 4515.', type: 'string', default: '(uid={username})' },
-    userDnTemplate: { doc: 'Direct bind instead of search: DN template, {username} escaped per RFC 4514.', type: 'string', default: '' },
+    userDnTemplate: { doc: 'Direct bind instead of search: DN template, {username} escaped per RFC 4514; the entry and groups are then read with the user\'s own bind.', type: 'string', default: '' },
     subjectAttribute: { doc: 'Attribute that becomes the subject (sub).', type: 'string', default: 'uid' },
     attributes: { doc: 'Principal attribute -> LDAP attribute.', type: 'string-map', default: {} },
     groups: {
-      doc: 'Where groups come from: memberOfAttribute, or a group search.',
+      doc: 'Where groups come from: memberOfAttribute (group names are the first RDN value of each DN), or a group search (searchBase); neither = no groups.',
       type: 'object',
-      default: {},
+      default: { memberOfAttribute: '', searchBase: '', searchFilter: '(member={dn})', nameAttribute: 'cn' },
       fields: {
         memberOfAttribute: { doc: 'Attribute of the user entry listing group DNs (e.g. memberOf).', type: 'string', default: '' },
         searchBase: { doc: 'Base DN of a group search.', type: 'string', default: '' },
@@ -70,8 +75,8 @@ export const validatorSpecs: Readonly<Record<string, ItemSpec>> = {
     },
     groupScopes: { doc: 'Group name -> extra scopes members may be granted.', type: 'string-list-map', default: {} },
     disabledFilter: { doc: 'Filter matching disabled entries, checked at login and refresh, e.g. (nsAccountLock=TRUE).', type: 'string', default: '' },
-    timeoutMs: { doc: 'Connect and operation timeout.', type: 'integer', default: 5000, min: 1 },
-    poolSize: { doc: 'Service-account connections kept open.', type: 'integer', default: 4, min: 1 },
+    timeoutMs: { doc: 'Connect and operation timeout (ms), per URL tried and per operation.', type: 'integer', default: 5000, min: 1 },
+    poolSize: { doc: 'Service-account connections kept open for searches, and as many kept open for user binds.', type: 'integer', default: 4, min: 1 },
   },
   http: {
     ...commonValidator,
@@ -79,18 +84,21 @@ export const validatorSpecs: Readonly<Record<string, ItemSpec>> = {
     timeoutMs: { doc: 'Request timeout.', type: 'integer', default: 5000, min: 1 },
     tlsCaFile: { doc: 'PEM CA bundle to verify the service certificate.', type: 'string', default: '' },
     headersFile: { doc: 'YAML/JSON file of static headers to send (e.g. an API key), read at startup.', type: 'string', default: '' },
+    healthUrl: { doc: 'URL for /readyz to GET (2xx = up); empty: up unless the last login call failed with an outage.', type: 'string', default: '' },
   },
 };
 
 export const routeSpec: ItemSpec = {
-  path: { doc: 'Exact path, or a glob: `*` matches within one segment, `**` any number of segments.', type: 'string', required: true },
+  path: { doc: 'Exact path, or a glob: `*` matches within one segment, `**` (a whole segment) any number of segments; a trailing `/**` also matches the bare prefix. Matched against the raw, undecoded request path.', type: 'string', required: true },
   methods: { doc: 'HTTP methods the rule applies to (empty = all).', type: 'string-list', default: [] },
   auth: { doc: 'bearer (a valid token), none (public), or bearer-or-basic (also HTTP Basic user credentials).', type: 'string', default: 'bearer', oneOf: ['bearer', 'none', 'bearer-or-basic'] },
   scopes: { doc: 'Scopes the token must carry.', type: 'string-list', default: [] },
   scopeMode: { doc: 'all: every scope is required; any: one of them suffices.', type: 'string', default: 'all', oneOf: ['all', 'any'] },
   groups: { doc: 'The principal must be in one of these groups.', type: 'string-list', default: [] },
-  upstream: { doc: 'Upstream URL for this route (default: upstream.url).', type: 'string', default: '' },
-  basicClient: { doc: 'For bearer-or-basic: the client whose validator chain checks Basic credentials.', type: 'string', default: '' },
+  upstream: { doc: 'Upstream URL for this route (default: upstream.url); http:// or https://, without credentials, query or fragment. Its path is prepended to the request path.', type: 'string', default: '' },
+  upstreamTimeoutMs: { doc: 'Time this route\'s upstream has to start its answer (504 after it); 0 = upstream.timeoutMs.', type: 'integer', default: 0 },
+  upstreamCaFile: { doc: 'PEM CA bundle to verify this route\'s https upstream (default: upstream.caFile, else the system CAs). Verification is always on.', type: 'string', default: '' },
+  basicClient: { doc: 'For bearer-or-basic: the client whose validator chain checks Basic credentials; the identity carries its client_id and its defaultScopes (or all its scopes when defaultScopes is empty).', type: 'string', default: '' },
 };
 
 /** Checks one item against its spec; pushes problems and returns the item with defaults applied. */

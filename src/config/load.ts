@@ -7,9 +7,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import convict from 'convict';
 import { parse as parseYaml } from 'yaml';
-import { registerFormats, isUrl } from './formats.js';
+import { registerFormats } from './formats.js';
 import { schema } from './schema.js';
 import { checkItem, clientSpec, routeSpec, validatorSpecs } from './items.js';
+import { checkResourceConfig } from './resource-checks.js';
 import type { ClientConfig, GatewayConfig, RouteConfig, ValidatorConfig } from './types.js';
 
 export class ConfigError extends Error {
@@ -87,16 +88,24 @@ export function loadConfig(options: LoadOptions): GatewayConfig {
   const validators = (raw.validators as unknown[]).map((v, i) => loadValidator(v, `validators[${i}]`, base, readSecret, problems));
   const validatorNames = validators.map((v) => v.name);
   const clients = (raw.clients as unknown[]).map((c, i) => loadClient(c, `clients[${i}]`, validatorNames, readSecret, problems));
-  const routes = (raw.routes as unknown[]).map((r, i) => checkItem(routeSpec, r, `routes[${i}]`, problems) as unknown as RouteConfig);
+  const routes = (raw.routes as unknown[]).map((r, i) => {
+    const route = checkItem(routeSpec, r, `routes[${i}]`, problems);
+    const caFile = typeof route.upstreamCaFile === 'string' && route.upstreamCaFile ? resolvePath(base, route.upstreamCaFile) : '';
+    return { ...route, upstreamCaFile: caFile } as unknown as RouteConfig;
+  });
+  const filePath = (file: string): string => (file ? resolvePath(base, file) : '');
 
   const redisPassword = raw.store.redis.password || readSecret(raw.store.redis.passwordFile, 'store.redis.passwordFile');
+  const sentinelPassword = raw.store.redis.sentinelPassword || readSecret(raw.store.redis.sentinelPasswordFile, 'store.redis.sentinelPasswordFile');
   const config: GatewayConfig = {
     ...raw,
     mode: options.mode,
     clients,
     validators,
     routes,
-    store: { ...raw.store, type: raw.store.type || 'memory', redis: { ...raw.store.redis, password: redisPassword } },
+    store: { ...raw.store, type: raw.store.type || 'memory', redis: { ...raw.store.redis, password: redisPassword, sentinelPassword } },
+    server: { ...raw.server, tls: { certFile: filePath(raw.server.tls.certFile), keyFile: filePath(raw.server.tls.keyFile) } },
+    upstream: { ...raw.upstream, caFile: filePath(raw.upstream.caFile) },
   } as unknown as GatewayConfig;
   crossCheck(config, raw, options.mode, problems);
   if (problems.length) throw new ConfigError(problems);
@@ -225,14 +234,8 @@ function crossCheck(config: GatewayConfig, raw: Record<string, any>, mode: 'dev'
     const r = config.store.redis;
     if (!r.url && r.sentinels.length === 0 && r.cluster.length === 0) problems.push('store.redis: set url, sentinels or cluster for the redis store');
   }
-  config.routes.forEach((route, i) => {
-    if (!route.path.startsWith('/')) problems.push(`routes[${i}].path: must start with "/"`);
-    for (const m of route.methods) if (!/^[A-Z]+$/.test(m)) problems.push(`routes[${i}].methods: "${m}" is not an upper-case HTTP method`);
-    if (route.upstream && !isUrl(route.upstream, ['http:', 'https:'])) problems.push(`routes[${i}].upstream: must be an http:// or https:// URL`);
-    if (route.auth === 'bearer-or-basic' && !config.clients.some((c) => c.id === route.basicClient)) {
-      problems.push(`routes[${i}].basicClient: must name a configured client for auth: bearer-or-basic`);
-    }
-  });
+  // Route rules, decision endpoint, TLS files and listener limits: see resource-checks.ts.
+  checkResourceConfig(config, problems);
 
   if (mode === 'production') {
     if (!raw.store.type) problems.push('store.type: required in production (redis, or memory for a single process)');

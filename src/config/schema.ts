@@ -18,6 +18,11 @@ export const schema = {
       default: false,
     },
     drainSeconds: { doc: 'On SIGTERM: seconds during which /readyz already answers 503 but new requests are still served, before the listeners close.', format: 'non-negative-int', default: 5 },
+    shutdownTimeoutSeconds: {
+      doc: 'On SIGTERM, after drainSeconds: how long in-flight requests may still take before their connections are cut. Keep drainSeconds + shutdownTimeoutSeconds below the pod\'s terminationGracePeriodSeconds.',
+      format: 'non-negative-int',
+      default: 20,
+    },
     limits: {
       bodyBytes: { doc: 'Largest request body accepted by the OAuth endpoints (413 above it). The proxy streams bodies without a limit.', format: 'positive-int', default: 16384 },
       headersTimeoutMs: { doc: 'Time a client has to send the complete request headers.', format: 'positive-int', default: 10000 },
@@ -63,6 +68,8 @@ export const schema = {
       url: { doc: 'Redis URL for a single node (redis:// or rediss:// for TLS), with the database number as its path.', format: 'redis-url', default: '' },
       sentinels: { doc: 'Redis Sentinel addresses (host:port); used instead of url when set.', format: 'host-port-list', default: [] as string[] },
       sentinelName: { doc: 'Name of the master the sentinels monitor.', format: 'string', default: 'mymaster' },
+      sentinelPassword: { doc: 'Password of the sentinels themselves (their requirepass), when they need one; prefer sentinelPasswordFile. The master and replicas use password.', format: 'string', default: '', sensitive: true },
+      sentinelPasswordFile: { doc: 'File holding the sentinel password (a Kubernetes secret mount); trailing newline ignored.', format: 'string', default: '' },
       cluster: { doc: 'Redis Cluster seed nodes (host:port); used instead of url when set.', format: 'host-port-list', default: [] as string[] },
       username: { doc: 'Redis ACL user name.', format: 'string', default: '' },
       password: { doc: 'Redis password (prefer passwordFile).', format: 'string', default: '', sensitive: true },
@@ -87,8 +94,19 @@ export const schema = {
     default: [] as unknown[],
   },
   decision: {
-    enabled: { doc: 'Answer auth-only decisions for nginx auth_request / Envoy ext_authz at decision.path.', format: 'boolean', default: false },
-    path: { doc: 'Path of the decision endpoint.', format: 'url-path', default: '/_ropc/auth' },
+    enabled: { doc: 'Answer auth-only decisions for nginx auth_request / Envoy ext_authz at decision.path (see docs/routing.md).', format: 'boolean', default: false },
+    path: {
+      doc: 'Path of the decision endpoint: GET here with X-Original-Method/X-Original-URI (or X-Forwarded-Method/X-Forwarded-Uri); any method on a path below it (Envoy ext_authz path_prefix) checks the rest of the path. Reserved when enabled: never proxied.',
+      format: 'url-path',
+      default: '/_ropc/auth',
+    },
+  },
+  basicBridge: {
+    cacheSeconds: {
+      doc: 'Seconds a successful Basic-bridge login (routes with auth: bearer-or-basic) is remembered, under an HMAC of client, username and password with a per-process random key (never the password). During this time a disabled user or changed password is not noticed. 0 disables.',
+      format: 'non-negative-int',
+      default: 30,
+    },
   },
   headers: {
     removeAuthorization: { doc: 'Remove the Authorization header before proxying (the upstream gets identity headers instead).', format: 'boolean', default: true },
@@ -104,9 +122,18 @@ export const schema = {
     },
   },
   lockout: {
-    maxFailures: { doc: 'Consecutive failed logins of one username that lock it.', format: 'positive-int', default: 5 },
+    maxFailures: { doc: 'Consecutive failed logins of one username (every spelling: NFKC, case-insensitive) that lock it; a success resets the count. A locked user gets the same invalid_grant as a wrong password and the validators are not called.', format: 'positive-int', default: 5 },
     lockSeconds: { doc: 'First lock duration; it doubles with every further lockout.', format: 'positive-int', default: 60 },
     maxLockSeconds: { doc: 'Longest lock duration.', format: 'positive-int', default: 900 },
-    ipMaxFailuresPerMinute: { doc: 'Failed logins allowed from one client IP per minute before its logins are refused.', format: 'positive-int', default: 100 },
+    ipMaxFailuresPerMinute: {
+      doc: 'Failed logins allowed from one client IP (IPv6: one /64) in a one-minute window starting at its first failure; then every login from it is refused until the window ends. The client IP honours server.trustProxy.',
+      format: 'positive-int',
+      default: 100,
+    },
+    failureResetSeconds: {
+      doc: 'A username\'s failure count and lock doubling are forgotten this many seconds after its last failure (or the end of its last lock).',
+      format: 'positive-int',
+      default: 3600,
+    },
   },
 };

@@ -12,6 +12,8 @@ export interface ClientConfig {
   readonly defaultScopes: readonly string[];
   /** Resolved chain: never empty after loading. */
   readonly validators: readonly string[];
+  /** May introspect access tokens of every client (a resource server). */
+  readonly introspectAnyToken: boolean;
 }
 
 interface ValidatorCommon {
@@ -57,6 +59,8 @@ export interface HttpValidatorConfig extends ValidatorCommon {
   readonly tlsCaFile: string;
   /** Static headers read from headersFile. */
   readonly headers: Readonly<Record<string, string>>;
+  /** GET for health; '' = passive health from the last login call. */
+  readonly healthUrl: string;
 }
 
 export type ValidatorConfig = FileValidatorConfig | LdapValidatorConfig | HttpValidatorConfig;
@@ -69,6 +73,10 @@ export interface RouteConfig {
   readonly scopeMode: 'all' | 'any';
   readonly groups: readonly string[];
   readonly upstream: string;
+  /** 0 = upstream.timeoutMs. */
+  readonly upstreamTimeoutMs: number;
+  /** Resolved path; '' = upstream.caFile. */
+  readonly upstreamCaFile: string;
   readonly basicClient: string;
 }
 
@@ -81,6 +89,7 @@ export interface GatewayConfig {
     readonly tls: { readonly certFile: string; readonly keyFile: string };
     readonly trustProxy: boolean;
     readonly drainSeconds: number;
+    readonly shutdownTimeoutSeconds: number;
     readonly limits: {
       readonly bodyBytes: number;
       readonly headersTimeoutMs: number;
@@ -108,6 +117,8 @@ export interface GatewayConfig {
       readonly url: string;
       readonly sentinels: readonly string[];
       readonly sentinelName: string;
+      /** From sentinelPassword or sentinelPasswordFile. */
+      readonly sentinelPassword: string;
       readonly cluster: readonly string[];
       readonly username: string;
       readonly password: string;
@@ -122,11 +133,13 @@ export interface GatewayConfig {
   readonly upstream: { readonly url: string; readonly timeoutMs: number; readonly caFile: string; readonly maxSockets: number };
   readonly routes: readonly RouteConfig[];
   readonly decision: { readonly enabled: boolean; readonly path: string };
+  readonly basicBridge: { readonly cacheSeconds: number };
   readonly headers: { readonly removeAuthorization: boolean; readonly identity: Readonly<Record<string, string>> };
   readonly lockout: {
     readonly maxFailures: number;
     readonly lockSeconds: number;
     readonly maxLockSeconds: number;
     readonly ipMaxFailuresPerMinute: number;
+    readonly failureResetSeconds: number;
   };
 }

@@ -21,7 +21,7 @@ export interface AdminOptions {
 }
 
 export function createAdminServer(options: AdminOptions): http.Server {
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
     switch (path) {
@@ -38,6 +38,8 @@ export function createAdminServer(options: AdminOptions): http.Server {
         return sendJson(res, 404, { error: 'not found' });
     }
   });
+  options.metrics.trackConnections(server, 'admin');
+  return server;
 }
 
 async function readiness(options: AdminOptions): Promise<{ ready: boolean; body: unknown }> {

@@ -3,8 +3,10 @@ export interface RequestContext {
   readonly id: string;
   readonly clientIp: string;
   readonly start: bigint;
-  /** Which handler took the request: token, revocation, introspection, metadata, decision, resource route label. */
+  /** Which handler took the request: token, revocation, introspection, metadata, decision, resource, websocket. */
   kind: string;
+  /** Resource path: the label of the route rule that matched. */
+  route?: string;
   clientId?: string;
   subject?: string;
   grantType?: string;

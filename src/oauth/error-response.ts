@@ -3,24 +3,28 @@
  *
  * - token-side endpoints: RFC 6749 §5.2 JSON bodies, `WWW-Authenticate: Basic` on 401
  *   `invalid_client`, `Retry-After` on 503;
- * - resource path: RFC 6750 §3 `WWW-Authenticate: Bearer` challenges.
+ * - resource path: RFC 6750 §3 `WWW-Authenticate: Bearer` challenges (plus `Basic` on routes
+ *   that accept Basic user credentials), on a response or on the raw socket of an upgrade.
  *
  * Anything that is not an OAuthError becomes `server_error` (its stack goes to the log only),
  * except a dependency outage, which becomes 503 `temporarily_unavailable`.
  */
-import type { ServerResponse, OutgoingHttpHeaders } from 'node:http';
+import { STATUS_CODES, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger.js';
 import { StoreUnavailableError } from '../tokens/types.js';
 import { ValidatorUnavailableError } from '../validators/types.js';
 import {
   InsufficientScopeError,
+  InvalidUserCredentialsError,
   MethodNotAllowedError,
+  MissingCredentialsError,
   MissingTokenError,
   OAuthError,
   ServerError,
   TemporarilyUnavailableError,
 } from './errors.js';
-import { sendJson } from '../http/send.js';
+import { NO_STORE, sendJson } from '../http/send.js';
 
 /** Classifies any thrown value as an OAuthError, logging what the client must not see. */
 export function toOAuthError(err: unknown, logger: Logger): OAuthError {
@@ -40,7 +44,7 @@ export function oauthErrorBody(err: OAuthError): Record<string, string> {
 /** Writes an RFC 6749 §5.2 error answer (token, revocation and introspection endpoints). */
 export function sendOAuthError(res: ServerResponse, err: OAuthError, realm: string): void {
   const headers: OutgoingHttpHeaders = {};
-  if (err.status === 401) headers['www-authenticate'] = `Basic realm="${quote(realm)}", charset="UTF-8"`;
+  if (err.status === 401) headers['www-authenticate'] = basicChallenge(realm);
   if (err instanceof TemporarilyUnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
   if (err instanceof MethodNotAllowedError) headers.allow = err.allow;
   sendJson(res, err.status, oauthErrorBody(err), headers);
@@ -49,7 +53,8 @@ export function sendOAuthError(res: ServerResponse, err: OAuthError, realm: stri
 /** Builds the RFC 6750 §3 challenge for an error on the resource path. */
 export function bearerChallenge(err: OAuthError, realm: string): string {
   const parts = [`realm="${quote(realm)}"`];
-  if (!(err instanceof MissingTokenError) && err.code) {
+  // No error code when no Bearer token was presented (§3.1), which includes refused Basic credentials.
+  if (!(err instanceof MissingTokenError) && !(err instanceof InvalidUserCredentialsError) && err.code) {
     parts.push(`error="${err.code}"`);
     if (err.description) parts.push(`error_description="${quote(err.description)}"`);
   }
@@ -57,17 +62,64 @@ export function bearerChallenge(err: OAuthError, realm: string): string {
   return `Bearer ${parts.join(', ')}`;
 }
 
+/** The RFC 7617 §2 challenge (token endpoint clients, and users on `bearer-or-basic` routes). */
+export function basicChallenge(realm: string): string {
+  return `Basic realm="${quote(realm)}", charset="UTF-8"`;
+}
+
+/** A complete error answer: status, headers and body. */
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly headers: OutgoingHttpHeaders;
+  readonly body: string;
+}
+
+/**
+ * The answer to an error on the resource path (RFC 6750 §3.1): a Bearer challenge on 401, 403
+ * and `invalid_request`; also a Basic challenge (RFC 7617) where the route accepts Basic user
+ * credentials. No body when no token was presented.
+ */
+export function resourceErrorAnswer(err: OAuthError, realm: string): ErrorAnswer {
+  const challenges: string[] = [];
+  // Basic first where it is accepted: clients that send Basic only after a challenge need it,
+  // and an ingress may pass on just the first one (nginx 1.22 auth_request does).
+  if (err instanceof MissingCredentialsError || err instanceof InvalidUserCredentialsError) challenges.push(basicChallenge(realm));
+  if (err.status === 401 || err.status === 403 || err.code === 'invalid_request') challenges.push(bearerChallenge(err, realm));
+  const headers: OutgoingHttpHeaders = {};
+  if (challenges.length) headers['www-authenticate'] = challenges.length === 1 ? challenges[0] : challenges;
+  if (err instanceof TemporarilyUnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
+  if (err instanceof MethodNotAllowedError) headers.allow = err.allow;
+  if (err instanceof MissingTokenError || err instanceof InvalidUserCredentialsError) {
+    return { status: 401, headers: { ...headers, 'cache-control': 'no-store', 'content-length': 0 }, body: '' };
+  }
+  const body = JSON.stringify(oauthErrorBody(err));
+  return {
+    status: err.status,
+    headers: { ...NO_STORE, 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(body), ...headers },
+    body,
+  };
+}
+
 /** Writes an error answer on the resource path (RFC 6750 §3.1). */
 export function sendResourceError(res: ServerResponse, err: OAuthError, realm: string): void {
-  const headers: OutgoingHttpHeaders = {};
-  if (err.status === 401 || err.status === 403 || err.code === 'invalid_request') headers['www-authenticate'] = bearerChallenge(err, realm);
-  if (err instanceof TemporarilyUnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
-  if (err instanceof MissingTokenError) {
-    res.writeHead(401, { ...headers, 'cache-control': 'no-store', 'content-length': 0 });
-    res.end();
-    return;
+  const answer = resourceErrorAnswer(err, realm);
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
+}
+
+/**
+ * Writes an error answer on a raw socket and closes it: a WebSocket upgrade refused before
+ * the upgrade (no ServerResponse exists for an upgrade request).
+ */
+export function sendResourceErrorOnSocket(socket: Duplex, err: OAuthError, realm: string): void {
+  const answer = resourceErrorAnswer(err, realm);
+  const lines = [`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}`];
+  for (const [name, value] of Object.entries({ ...answer.headers, connection: 'close' })) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`);
   }
-  sendJson(res, err.status, oauthErrorBody(err), headers);
+  if (socket.writable) socket.end(`${lines.join('\r\n')}\r\n\r\n${answer.body}`);
+  else socket.destroy();
 }
 
 /** RFC 7230 quoted-string content: escape backslash and double quote, drop controls. */

@@ -112,6 +112,22 @@ export class MissingTokenError extends OAuthError {
   readonly status: number = 401;
 }
 
+/**
+ * RFC 6750 §3 with RFC 7617: a route that also accepts HTTP Basic user credentials
+ * (`auth: bearer-or-basic`) got no credentials. Challenges for both schemes, no error code.
+ */
+export class MissingCredentialsError extends MissingTokenError {}
+
+/**
+ * Not an OAuth code (RFC 7617 §2): HTTP Basic user credentials on a `bearer-or-basic` route
+ * were refused — wrong, unknown, locked out or malformed, all alike. Answered 401 with the
+ * Basic and Bearer challenges and no body, so a refusal never says why.
+ */
+export class InvalidUserCredentialsError extends OAuthError {
+  readonly code = 'invalid_credentials';
+  readonly status: number = 401;
+}
+
 /** Not an OAuth code: the body was larger than `server.limits.bodyBytes`. */
 export class PayloadTooLargeError extends InvalidRequestError {
   override readonly status: number = 413;

@@ -1,37 +1,127 @@
 /**
- * Prometheus metrics (prom-client) served on the admin port. One registry per gateway so tests
- * can run several gateways in one process.
+ * Prometheus metrics (prom-client) served on the admin port's `/metrics`. One registry per
+ * gateway so tests can run several gateways in one process. Every label value comes from the
+ * configuration or a fixed set (never from a request), so cardinality is bounded.
+ * docs/operations.md lists every metric.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Latency buckets in seconds, from a cached lookup to a slow directory bind. */
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Grant types that get their own label value; anything else a client sends is `other`. */
+const GRANTS = new Set(['password', 'refresh_token']);
+
+export type ValidatorOutcome = 'valid' | 'invalid' | 'unavailable';
 
 export interface Metrics {
   readonly registry: Registry;
-  /** Counts and times one completed request (kind: token, revocation, …, or the route label). */
-  observeRequest(kind: string, status: number, seconds: number): void;
+  /**
+   * One completed request on the public port. `kind`: token, revocation, introspection,
+   * metadata, decision, resource or websocket; `route`: the matching rule's label on the
+   * resource path (also counted in `ropc_resource_requests_total`).
+   */
+  observeRequest(kind: string, status: number, seconds: number, route?: string): void;
+  /** One token endpoint request: its grant_type and `success` or the OAuth error code. */
+  observeToken(grantType: string | undefined, outcome: string): void;
+  /** One call to a password credential validator. */
+  observeValidator(validator: string, outcome: ValidatorOutcome, seconds: number): void;
+  /** One token store operation (`ok` or `error`: the store was unavailable). */
+  observeStore(operation: string, outcome: 'ok' | 'error', seconds: number): void;
+  /** Time to the upstream's response headers; outcome `2xx`…, `101`, `error`, `timeout`, `aborted`. */
+  observeUpstream(upstream: string, outcome: string, seconds: number): void;
+  /** One Basic-bridge login: `cached`, `valid` or `invalid`. */
+  observeBasic(outcome: string): void;
+  /** A lockout began (`user`: a username locked; `ip`: a client IP's failure budget ran out). */
+  recordLockout(kind: 'user' | 'ip'): void;
+  /** Open WebSocket connections proxied now (+1 on 101, -1 on close). */
+  websocketDelta(delta: 1 | -1): void;
+  /** Counts the open connections of a listener in `ropc_open_connections{listener}`. */
+  trackConnections(server: Server, listener: string): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ropc_' });
-  const requests = new Histogram({
+  const registers = [registry];
+
+  const requestDuration = new Histogram({
     name: 'ropc_http_request_duration_seconds',
-    help: 'Requests on the public port by handler (OAuth endpoint or route) and status',
+    help: 'Requests on the public port by handler kind and status',
     labelNames: ['kind', 'status'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
+    buckets: BUCKETS,
+    registers,
   });
-  const total = new Counter({
-    name: 'ropc_http_requests_total',
-    help: 'Requests on the public port by handler and status',
-    labelNames: ['kind', 'status'] as const,
-    registers: [registry],
+  const requests = new Counter({ name: 'ropc_http_requests_total', help: 'Requests on the public port by handler kind and status', labelNames: ['kind', 'status'] as const, registers });
+  const resource = new Counter({
+    name: 'ropc_resource_requests_total',
+    help: 'Resource path requests (proxy, WebSocket and decision endpoint) by route rule and status',
+    labelNames: ['route', 'status'] as const,
+    registers,
   });
+  const tokens = new Counter({ name: 'ropc_token_requests_total', help: 'Token endpoint requests by grant type and outcome (success or the OAuth error code)', labelNames: ['grant_type', 'outcome'] as const, registers });
+  const validators = new Histogram({
+    name: 'ropc_validator_duration_seconds',
+    help: 'Password credential validator calls by validator and outcome (valid, invalid, unavailable)',
+    labelNames: ['validator', 'outcome'] as const,
+    buckets: BUCKETS,
+    registers,
+  });
+  const store = new Histogram({ name: 'ropc_store_duration_seconds', help: 'Token store operations by operation and outcome (ok, error)', labelNames: ['operation', 'outcome'] as const, buckets: BUCKETS, registers });
+  const storeErrors = new Counter({ name: 'ropc_store_errors_total', help: 'Token store operations that failed because the store was unavailable', labelNames: ['operation'] as const, registers });
+  const upstream = new Histogram({
+    name: 'ropc_upstream_duration_seconds',
+    help: 'Time to the upstream response headers by upstream and outcome (status class, error, timeout, aborted)',
+    labelNames: ['upstream', 'outcome'] as const,
+    buckets: BUCKETS,
+    registers,
+  });
+  const basic = new Counter({ name: 'ropc_basic_auth_total', help: 'Basic-bridge logins by outcome (cached, valid, invalid)', labelNames: ['outcome'] as const, registers });
+  const lockouts = new Counter({ name: 'ropc_lockouts_total', help: 'Lockouts begun, by kind (user, ip)', labelNames: ['kind'] as const, registers });
+  const connections = new Gauge({ name: 'ropc_open_connections', help: 'Open client connections by listener', labelNames: ['listener'] as const, registers });
+  const websockets = new Gauge({ name: 'ropc_websocket_connections', help: 'Open proxied WebSocket connections', registers });
+  lockouts.inc({ kind: 'user' }, 0);
+  lockouts.inc({ kind: 'ip' }, 0);
+  websockets.set(0);
+
   return {
     registry,
-    observeRequest(kind, status, seconds) {
+    observeRequest(kind, status, seconds, route) {
       const labels = { kind, status: String(status) };
-      requests.observe(labels, seconds);
-      total.inc(labels);
+      requestDuration.observe(labels, seconds);
+      requests.inc(labels);
+      if (route !== undefined) resource.inc({ route, status: String(status) });
+    },
+    observeToken(grantType, outcome) {
+      const grant = grantType === undefined ? 'none' : GRANTS.has(grantType) ? grantType : 'other';
+      tokens.inc({ grant_type: grant, outcome });
+    },
+    observeValidator(validator, outcome, seconds) {
+      validators.observe({ validator, outcome }, seconds);
+    },
+    observeStore(operation, outcome, seconds) {
+      store.observe({ operation, outcome }, seconds);
+      if (outcome === 'error') storeErrors.inc({ operation });
+    },
+    observeUpstream(url, outcome, seconds) {
+      upstream.observe({ upstream: url, outcome }, seconds);
+    },
+    observeBasic(outcome) {
+      basic.inc({ outcome });
+    },
+    recordLockout(kind) {
+      lockouts.inc({ kind });
+    },
+    websocketDelta(delta) {
+      websockets.inc(delta);
+    },
+    trackConnections(server, listener) {
+      connections.set({ listener }, 0);
+      server.on('connection', (socket: NodeJS.EventEmitter) => {
+        connections.inc({ listener });
+        socket.once('close', () => connections.dec({ listener }));
+      });
     },
   };
 }

@@ -1,9 +1,13 @@
 /** Route requirements against a token's record (RFC 6750 §3.1 `insufficient_scope`). */
 import { InsufficientScopeError } from '../oauth/errors.js';
-import type { GrantRecord } from '../tokens/types.js';
+import type { Identity } from './identity-headers.js';
 import type { CompiledRoute } from './routes.js';
 
-export function authorize(route: CompiledRoute, record: GrantRecord): void {
+/**
+ * Checks the route's scopes (all, or any with `scopeMode: any`) and groups (any of them).
+ * @throws InsufficientScopeError naming the missing scopes (403).
+ */
+export function authorize(route: CompiledRoute, record: Identity): void {
   if (route.scopes.length) {
     const has = (s: string) => record.scope.includes(s);
     const ok = route.scopeMode === 'any' ? route.scopes.some(has) : route.scopes.every(has);

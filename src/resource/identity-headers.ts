@@ -11,7 +11,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GrantRecord } from '../tokens/types.js';
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
+/** Who a request acts for: a token's record, or a Basic-bridge login (basic-bridge.ts). */
+export type Identity = Pick<GrantRecord, 'sub' | 'clientId' | 'scope' | 'groups' | 'attributes'>;
+
+// `expect` too: Node has already answered 100-continue to the client, so the body is coming
+// anyway; forwarding the expectation would only make the upstream request wait for a 100.
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'expect'];
 
 export interface ForwardFacts {
   /** The address of the immediate peer (appended to X-Forwarded-For). */
@@ -25,11 +30,15 @@ export interface ForwardFacts {
 export interface HeaderRules {
   /** Removes spoofable and hop-by-hop headers, sets X-Forwarded-* and X-Request-Id; in place. */
   scrub(headers: IncomingHttpHeaders, facts: ForwardFacts): void;
-  /** Adds the identity headers of a token's record; in place. */
-  inject(headers: IncomingHttpHeaders, record: GrantRecord): void;
+  /** Adds the identity headers of a token's record (or a Basic login); in place. */
+  inject(headers: IncomingHttpHeaders, identity: Identity): void;
+  /** The identity headers for `identity`, lower-case names (decision endpoint answers). */
+  values(identity: Identity): [name: string, value: string][];
+  /** Whether the gateway owns this (lower-case) header name: identity headers and X-Auth-*. */
+  owns(name: string): boolean;
 }
 
-type Field = (r: GrantRecord) => string | undefined;
+type Field = (r: Identity) => string | undefined;
 
 function fieldReader(field: string): Field {
   switch (field) {
@@ -60,6 +69,15 @@ export function compileHeaderRules(options: {
 }): HeaderRules {
   const injected = Object.entries(options.identity).map(([name, field]) => [name.toLowerCase(), fieldReader(field)] as const);
   const owned = new Set(injected.map(([name]) => name));
+  const owns = (name: string): boolean => owned.has(name) || name.startsWith('x-auth-');
+  const values = (identity: Identity): [string, string][] => {
+    const out: [string, string][] = [];
+    for (const [name, read] of injected) {
+      const value = read(identity);
+      if (value !== undefined) out.push([name, headerValue(value)]);
+    }
+    return out;
+  };
   const alwaysStrip = [...HOP_BY_HOP];
   if (options.removeAuthorization) alwaysStrip.push('authorization');
   if (!options.trustProxy) alwaysStrip.push('forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port');
@@ -76,7 +94,7 @@ export function compileHeaderRules(options: {
       const upgrade = facts.upgrade ? headers.upgrade : undefined;
       for (const name of alwaysStrip) delete headers[name];
       for (const name of Object.keys(headers)) {
-        if (owned.has(name) || name.startsWith('x-auth-')) delete headers[name];
+        if (owns(name)) delete headers[name];
       }
       if (upgrade !== undefined) {
         headers.connection = 'upgrade';
@@ -88,11 +106,10 @@ export function compileHeaderRules(options: {
       if (headers.host !== undefined) headers['x-forwarded-host'] ??= headers.host;
       headers['x-request-id'] = facts.requestId;
     },
-    inject(headers, record) {
-      for (const [name, read] of injected) {
-        const value = read(record);
-        if (value !== undefined) headers[name] = headerValue(value);
-      }
+    inject(headers, identity) {
+      for (const [name, value] of values(identity)) headers[name] = value;
     },
+    values,
+    owns,
   };
 }

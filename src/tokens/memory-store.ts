@@ -4,7 +4,17 @@
  * Expired entries are dropped when read and by a periodic sweep.
  */
 import { parseToken } from './token-value.js';
-import type { GrantRecord, NewFamily, RefreshRecord, RotateResult, TokenStore, TokenToIssue } from './types.js';
+import type {
+  GrantRecord,
+  NewFamily,
+  RefreshRecord,
+  RevocationEvent,
+  RevocationWatch,
+  RotateResult,
+  TokenInfo,
+  TokenStore,
+  TokenToIssue,
+} from './types.js';
 
 interface Family {
   readonly sub: string;
@@ -25,6 +35,7 @@ export interface MemoryTokenStoreOptions {
  * {@link TokenStore} in process memory. Calls run one at a time on the event loop, so of
  * concurrent `rotate()` calls with one refresh token the first returns `rotated`, the next
  * `reused` (revoking the family, the winner's new tokens too) and the later ones `invalid`.
+ * Revocation watchers hear every revocation synchronously (there is no other process).
  */
 export class MemoryTokenStore implements TokenStore {
   /** Token hash → record. Refresh records stay until `familyExp`, rotated or not. */
@@ -34,6 +45,7 @@ export class MemoryTokenStore implements TokenStore {
   /** Subject → ids of its families. */
   private readonly subjects = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly watchers = new Set<(event: RevocationEvent) => void>();
 
   constructor(options: MemoryTokenStoreOptions = {}) {
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
@@ -77,7 +89,7 @@ export class MemoryTokenStore implements TokenStore {
     const record = this.knownRefresh(parsed.hash);
     if (!family || !record || !family.refresh.has(parsed.hash)) return 'invalid';
     if (family.current !== parsed.hash) {
-      this.drop(parsed.familyId);
+      this.revoke(parsed.familyId);
       return 'reused';
     }
     if (record.exp * 1000 <= Date.now()) return 'invalid';
@@ -91,33 +103,76 @@ export class MemoryTokenStore implements TokenStore {
     return 'rotated';
   }
 
-  async revokeIfRotated(presented: string): Promise<boolean> {
+  async revokeIfRotated(presented: string): Promise<RefreshRecord | null> {
     const parsed = parseToken(presented);
     const family = parsed && this.liveFamily(parsed.familyId);
-    if (!parsed || !family || !family.refresh.has(parsed.hash) || !this.knownRefresh(parsed.hash)) return false;
-    if (family.current === parsed.hash) return false;
-    this.drop(parsed.familyId);
-    return true;
+    const record = parsed && this.knownRefresh(parsed.hash);
+    if (!parsed || !family || !family.refresh.has(parsed.hash) || !record) return null;
+    if (family.current === parsed.hash) return null;
+    this.revoke(parsed.familyId);
+    return record;
   }
 
-  async revokeFamily(familyId: string): Promise<void> {
-    this.drop(familyId);
+  async revokeFamily(familyId: string): Promise<boolean> {
+    return this.liveFamily(familyId) !== undefined && this.revoke(familyId);
   }
 
   async revokeSubject(sub: string): Promise<number> {
     let revoked = 0;
     for (const familyId of [...(this.subjects.get(sub) ?? [])]) {
-      if (this.liveFamily(familyId)) revoked++;
-      this.drop(familyId);
+      if (this.liveFamily(familyId) && this.revoke(familyId)) revoked++;
     }
     this.subjects.delete(sub);
     return revoked;
+  }
+
+  async describeToken(token: string): Promise<TokenInfo | null> {
+    const parsed = parseToken(token);
+    if (!parsed) return null;
+    const access = await this.getAccess(token);
+    if (access) return { type: 'access', record: access };
+    const family = this.liveFamily(parsed.familyId);
+    const record = this.knownRefresh(parsed.hash);
+    if (!family || !record || !family.refresh.has(parsed.hash)) return null;
+    return { type: 'refresh', record, current: family.current === parsed.hash };
+  }
+
+  async revokeAccess(token: string): Promise<boolean> {
+    const parsed = parseToken(token);
+    if (!parsed || !(await this.getAccess(token))) return false;
+    this.access.delete(parsed.hash);
+    this.families.get(parsed.familyId)?.access.delete(parsed.hash);
+    this.emit({ kind: 'token', hash: parsed.hash });
+    return true;
+  }
+
+  watchRevocations(listener: (event: RevocationEvent) => void): RevocationWatch {
+    this.watchers.add(listener);
+    const watchers = this.watchers;
+    return {
+      live: true,
+      async close() {
+        watchers.delete(listener);
+      },
+    };
   }
 
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    this.watchers.clear();
+  }
+
+  /** Drops a family as a revocation (watchers hear of it); true when it existed. */
+  private revoke(familyId: string): boolean {
+    if (!this.drop(familyId)) return false;
+    this.emit({ kind: 'family', familyId });
+    return true;
+  }
+
+  private emit(event: RevocationEvent): void {
+    for (const watcher of this.watchers) watcher(event);
   }
 
   private addRefresh(familyId: string, hash: string, record: RefreshRecord): void {
@@ -143,16 +198,17 @@ export class MemoryTokenStore implements TokenStore {
     return family;
   }
 
-  /** Removes a family and all its tokens. */
-  private drop(familyId: string): void {
+  /** Removes a family and all its tokens (expiry or revocation); true when it existed. */
+  private drop(familyId: string): boolean {
     const family = this.families.get(familyId);
-    if (!family) return;
+    if (!family) return false;
     for (const hash of family.access) this.access.delete(hash);
     for (const hash of family.refresh) this.refresh.delete(hash);
     this.families.delete(familyId);
     const index = this.subjects.get(family.sub);
     index?.delete(familyId);
     if (index?.size === 0) this.subjects.delete(family.sub);
+    return true;
   }
 
   private sweep(): void {

@@ -12,18 +12,26 @@
  * The `{F}` hash tag puts all keys of a family in one Cluster slot. `fam` and `keys` live as
  * long as the longest-lived member; `sub:{S}` as long as the subject's longest-lived family.
  *
+ * Revocations: the script that revokes also PUBLISHes on the channel `P` + `revocations`
+ * (`f:F` for a family, `t:H` for one access token), atomically with the revocation, so every
+ * replica's cache hears of it — also of revocations by the `revoke` CLI or reuse detection.
+ *
  * Every client error is rethrown as {@link StoreUnavailableError}, its cause a plain copy of the
  * ioredis error without the command arguments (records hold personal attributes).
  */
 import type { Cluster, Redis } from 'ioredis';
 import { redactRedisError } from './redis-connection.js';
+import { RedisRevocationFeed, familyMessage, tokenMessage } from './revocation-feed.js';
 import { parseToken } from './token-value.js';
 import {
   StoreUnavailableError,
   type GrantRecord,
   type NewFamily,
   type RefreshRecord,
+  type RevocationEvent,
+  type RevocationWatch,
   type RotateResult,
+  type TokenInfo,
   type TokenStore,
   type TokenToIssue,
 } from './types.js';
@@ -41,11 +49,14 @@ local function put(key, value, ttl)
   extend(KEYS[1], ttl)
   extend(KEYS[2], ttl)
 end
+-- ARGV[1] is the revocation channel and ARGV[2] the message naming the family, in every
+-- script that may revoke.
 local function revoke()
   local existed = redis.call('EXISTS', KEYS[1])
   local members = redis.call('SMEMBERS', KEYS[2])
   for i = 1, #members do redis.call('DEL', members[i]) end
   redis.call('DEL', KEYS[1], KEYS[2])
+  if existed == 1 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
   return existed
 end
 local function state(refreshKey, hash)
@@ -68,26 +79,42 @@ return 1`,
   getRefresh: `
 if redis.call('HGET', KEYS[1], 'rt') ~= ARGV[1] then return false end
 return redis.call('GET', KEYS[2])`,
-  /** KEYS: fam, keys, presented rt, new at[, new rt]. ARGV: rtHash, nowMs, atJson, atTtl[, newRtHash, rtJson, rtTtl]. */
+  /** KEYS: fam, keys, presented rt, new at[, new rt]. ARGV: channel, message, rtHash, nowMs, atJson, atTtl[, newRtHash, rtJson, rtTtl]. */
   rotate: `${FAMILY_LUA}
-local s = state(KEYS[3], ARGV[1])
+local s = state(KEYS[3], ARGV[3])
 if s == 'unknown' then return 'invalid' end
 if s == 'rotated' then revoke() return 'reused' end
-if cjson.decode(redis.call('GET', KEYS[3])).exp * 1000 <= tonumber(ARGV[2]) then return 'invalid' end
-put(KEYS[4], ARGV[3], tonumber(ARGV[4]))
+if cjson.decode(redis.call('GET', KEYS[3])).exp * 1000 <= tonumber(ARGV[4]) then return 'invalid' end
+put(KEYS[4], ARGV[5], tonumber(ARGV[6]))
 if KEYS[5] then
-  put(KEYS[5], ARGV[6], tonumber(ARGV[7]))
-  redis.call('HSET', KEYS[1], 'rt', ARGV[5])
+  put(KEYS[5], ARGV[8], tonumber(ARGV[9]))
+  redis.call('HSET', KEYS[1], 'rt', ARGV[7])
 end
 return 'rotated'`,
-  /** KEYS: fam, keys, rt. ARGV: rtHash. 1 when the token was rotated and its family is now revoked. */
+  /** KEYS: fam, keys, rt. ARGV: channel, message, rtHash. The token's record when it was rotated and its family is now revoked. */
   revokeIfRotated: `${FAMILY_LUA}
-if state(KEYS[3], ARGV[1]) ~= 'rotated' then return 0 end
+if state(KEYS[3], ARGV[3]) ~= 'rotated' then return false end
+local record = redis.call('GET', KEYS[3])
 revoke()
-return 1`,
-  /** KEYS: fam, keys. 1 when the family existed. */
+return record`,
+  /** KEYS: fam, keys. ARGV: channel, message. 1 when the family existed. */
   revoke: `${FAMILY_LUA}
 return revoke()`,
+  /** KEYS: keys, at. ARGV: channel, message. 1 when the access token existed (and is now gone). */
+  revokeAccess: `
+if redis.call('DEL', KEYS[2]) == 0 then return 0 end
+redis.call('SREM', KEYS[1], KEYS[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1`,
+  /** KEYS: fam, at, rt. ARGV: rtHash. {'access', json} | {'refresh', json, current 0/1} | nil. */
+  describe: `
+local at = redis.call('GET', KEYS[2])
+if at then return {'access', at} end
+local rt = redis.call('GET', KEYS[3])
+if not rt then return false end
+local current = 0
+if redis.call('HGET', KEYS[1], 'rt') == ARGV[1] then current = 1 end
+return {'refresh', rt, current}`,
   /** KEYS: sub index. ARGV: familyId ('' to only extend), ttl. */
   subject: `
 if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) end
@@ -117,10 +144,15 @@ const RESULTS: readonly string[] = ['rotated', 'reused', 'invalid'] satisfies Ro
  * next finds the token rotated, revokes the family (the winner's new tokens too) and returns
  * `reused`; the later ones find no family and return `invalid`.
  *
- * `close()` quits the client: give each store a client of its own.
+ * `close()` quits the client (and the subscriber of `watchRevocations`): give each store a
+ * client of its own.
  */
 export class RedisTokenStore implements TokenStore {
   private readonly scripts: Record<ScriptName, ScriptCommand>;
+  /** The pub/sub channel of revocations: `keyPrefix` + `revocations`. */
+  readonly channel: string;
+  private readonly watchers = new Set<(event: RevocationEvent) => void>();
+  private feed: RedisRevocationFeed | undefined;
 
   /**
    * @param client from `createRedisClient()`; commands fail fast while it is not connected.
@@ -140,6 +172,7 @@ export class RedisTokenStore implements TokenStore {
       scripts[name] = fn.bind(client);
     }
     this.scripts = scripts as Record<ScriptName, ScriptCommand>;
+    this.channel = `${keyPrefix}revocations`;
   }
 
   async createFamily(family: NewFamily): Promise<void> {
@@ -184,7 +217,7 @@ export class RedisTokenStore implements TokenStore {
     const now = Date.now();
     const k = this.keysOf(familyId);
     const keys = [k.fam, k.members, k.rt(hash), k.at(memberHash(next.access.token, familyId))];
-    const args: (string | number)[] = [hash, now, JSON.stringify(next.access.record), ttl(next.access.record.exp, now)];
+    const args: (string | number)[] = [this.channel, familyMessage(familyId), hash, now, JSON.stringify(next.access.record), ttl(next.access.record.exp, now)];
     if (next.refresh) {
       const newHash = memberHash(next.refresh.token, familyId);
       keys.push(k.rt(newHash));
@@ -197,27 +230,31 @@ export class RedisTokenStore implements TokenStore {
       return this.run('rotate', keys, args);
     });
     if (typeof result !== 'string' || !RESULTS.includes(result)) throw new StoreUnavailableError(`rotate: unexpected reply ${String(result)}`);
+    if (result === 'reused') this.emit({ kind: 'family', familyId });
     return result as RotateResult;
   }
 
-  async revokeIfRotated(presented: string): Promise<boolean> {
+  async revokeIfRotated(presented: string): Promise<RefreshRecord | null> {
     const parsed = parseToken(presented);
-    if (!parsed) return false;
+    if (!parsed) return null;
     const { familyId, hash } = parsed;
     const k = this.keysOf(familyId);
     const keys = [k.fam, k.members, k.rt(hash)];
-    return (await this.call('revokeIfRotated', () => this.run('revokeIfRotated', keys, [hash]))) === 1;
+    const reply = await this.call('revokeIfRotated', () => this.run('revokeIfRotated', keys, [this.channel, familyMessage(familyId), hash]));
+    if (typeof reply !== 'string') return null;
+    this.emit({ kind: 'family', familyId });
+    return decode<RefreshRecord>(reply);
   }
 
-  async revokeFamily(familyId: string): Promise<void> {
-    if (!FAMILY_ID.test(familyId)) return;
-    await this.call('revokeFamily', () => this.revoke(familyId));
+  async revokeFamily(familyId: string): Promise<boolean> {
+    if (!FAMILY_ID.test(familyId)) return false;
+    return (await this.call('revokeFamily', () => this.revoke(familyId))) === 1;
   }
 
   async revokeSubject(sub: string): Promise<number> {
     const index = this.subjectKey(sub);
     return this.call('revokeSubject', async () => {
-      const familyIds = await this.client.smembers(index);
+      const familyIds = (await this.client.smembers(index)).filter((id) => FAMILY_ID.test(id));
       const revoked = await Promise.all(familyIds.map((id) => this.revoke(id)));
       // Only the ids read: a family created meanwhile stays indexed.
       if (familyIds.length > 0) await this.client.srem(index, ...familyIds);
@@ -225,11 +262,61 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
+  async describeToken(token: string): Promise<TokenInfo | null> {
+    const parsed = parseToken(token);
+    if (!parsed) return null;
+    const k = this.keysOf(parsed.familyId);
+    const reply = await this.call('describeToken', () => this.run('describe', [k.fam, k.at(parsed.hash), k.rt(parsed.hash)], [parsed.hash]));
+    if (!Array.isArray(reply)) return null;
+    const [type, raw, current] = reply as unknown[];
+    if (type === 'access') {
+      const record = liveRecord<GrantRecord>(raw);
+      return record && { type: 'access', record };
+    }
+    const record = decode<RefreshRecord>(raw);
+    if (type !== 'refresh' || !record || typeof record.familyExp !== 'number' || record.familyExp * 1000 <= Date.now()) return null;
+    return { type: 'refresh', record, current: current === 1 };
+  }
+
+  async revokeAccess(token: string): Promise<boolean> {
+    const parsed = parseToken(token);
+    if (!parsed) return false;
+    const k = this.keysOf(parsed.familyId);
+    const args = [this.channel, tokenMessage(parsed.hash)];
+    const revoked = (await this.call('revokeAccess', () => this.run('revokeAccess', [k.members, k.at(parsed.hash)], args))) === 1;
+    if (revoked) this.emit({ kind: 'token', hash: parsed.hash });
+    return revoked;
+  }
+
+  /**
+   * Local revocations are delivered at once; those of other processes through a subscriber
+   * connection (a duplicate of the client) on {@link channel}, checked every second. While the
+   * subscriber is disconnected or does not answer, the watch is not `live`, and each loss of
+   * the subscription is delivered as a `reset`.
+   */
+  watchRevocations(listener: (event: RevocationEvent) => void): RevocationWatch {
+    this.watchers.add(listener);
+    const feed = (this.feed ??= new RedisRevocationFeed(this.client, this.channel, (event) => {
+      for (const watcher of this.watchers) watcher(event);
+    }));
+    const watchers = this.watchers;
+    return {
+      get live() {
+        return feed.live;
+      },
+      async close() {
+        watchers.delete(listener);
+      },
+    };
+  }
+
   async ping(): Promise<void> {
     await this.call('ping', () => this.client.ping());
   }
 
   async close(): Promise<void> {
+    this.watchers.clear();
+    this.feed?.close();
     try {
       await this.client.quit();
     } catch {
@@ -237,11 +324,17 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
-  /** 1 when the family existed. */
+  /** 1 when the family existed (its revocation is then published and delivered locally). */
   private async revoke(familyId: string): Promise<number> {
     const k = this.keysOf(familyId);
-    const result = await this.run('revoke', [k.fam, k.members], []);
-    return result === 1 ? 1 : 0;
+    const result = await this.run('revoke', [k.fam, k.members], [this.channel, familyMessage(familyId)]);
+    if (result !== 1) return 0;
+    this.emit({ kind: 'family', familyId });
+    return 1;
+  }
+
+  private emit(event: RevocationEvent): void {
+    for (const watcher of this.watchers) watcher(event);
   }
 
   private run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
@@ -286,12 +379,16 @@ function ttl(exp: number, now: number): number {
 
 /** The decoded record, or null when absent, unreadable or past its `exp`. */
 function liveRecord<R extends GrantRecord>(raw: unknown): R | null {
+  const record = decode<R>(raw);
+  return record && typeof record.exp === 'number' && record.exp * 1000 > Date.now() ? record : null;
+}
+
+function decode<R extends GrantRecord>(raw: unknown): R | null {
   if (typeof raw !== 'string') return null;
-  let record: R;
   try {
-    record = JSON.parse(raw) as R;
+    const record: unknown = JSON.parse(raw);
+    return typeof record === 'object' && record !== null ? (record as R) : null;
   } catch {
     return null;
   }
-  return typeof record.exp === 'number' && record.exp * 1000 > Date.now() ? record : null;
 }

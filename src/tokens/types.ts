@@ -53,6 +53,35 @@ export type RotateResult =
   /** Unknown, expired or revoked. */
   | 'invalid';
 
+/**
+ * What a presented token is, as far as the store knows: a live access token, or a refresh
+ * token of a family that has not ended — the current one, or a rotated one (kept until the
+ * family ends so a reuse can be detected). Used by revocation and introspection.
+ */
+export type TokenInfo =
+  | { readonly type: 'access'; readonly record: GrantRecord }
+  | { readonly type: 'refresh'; readonly record: RefreshRecord; readonly current: boolean };
+
+/**
+ * A revocation, as local caches must learn it (DESIGN §5): a whole family, one access token
+ * (by its hash), or `reset` — revocations may have been missed (the feed was disconnected),
+ * so forget everything.
+ */
+export type RevocationEvent =
+  | { readonly kind: 'family'; readonly familyId: string }
+  | { readonly kind: 'token'; readonly hash: string }
+  | { readonly kind: 'reset' };
+
+/** A subscription to revocations, from {@link TokenStore.watchRevocations}. */
+export interface RevocationWatch {
+  /**
+   * True while every revocation is delivered: always for a one-process store; for Redis while
+   * the subscription is connected and answers. A cache must not serve entries while false.
+   */
+  readonly live: boolean;
+  close(): Promise<void>;
+}
+
 export interface TokenStore {
   /** Stores the first tokens of a new family (password grant). */
   createFamily(family: NewFamily): Promise<void>;
@@ -69,13 +98,26 @@ export interface TokenStore {
   /**
    * Reuse detection for a presented refresh token that `getRefresh` did not return: when it is
    * a refresh token of this store that was already rotated, revokes its whole family
-   * (RFC 9700 §4.14.2) and returns true; returns false for unknown or expired tokens.
+   * (RFC 9700 §4.14.2) and returns the presented token's record (for the security log);
+   * returns null for unknown or expired tokens.
    */
-  revokeIfRotated(presented: string): Promise<boolean>;
-  /** Revokes every token of a family. Unknown families are ignored. */
-  revokeFamily(familyId: string): Promise<void>;
+  revokeIfRotated(presented: string): Promise<RefreshRecord | null>;
+  /** Revokes every token of a family; true when it existed. Unknown families are ignored. */
+  revokeFamily(familyId: string): Promise<boolean>;
   /** Revokes every family of a subject; returns how many families were revoked. */
   revokeSubject(sub: string): Promise<number>;
+  /** What `token` is (see {@link TokenInfo}), or null for unknown, expired and revoked tokens. */
+  describeToken(token: string): Promise<TokenInfo | null>;
+  /** Revokes one live access token (not its family); true when it was one. */
+  revokeAccess(token: string): Promise<boolean>;
+  /**
+   * Calls `listener` for every revocation (family revocations of every kind — explicit, by
+   * subject, by refresh-token reuse — and single access tokens). Revocations made through THIS
+   * instance are delivered before the revoking call resolves, so the replica that answers a
+   * revocation never serves the token again; revocations made by other processes sharing the
+   * backend arrive as the backend reports them (Redis pub/sub). Closed by `close()` too.
+   */
+  watchRevocations(listener: (event: RevocationEvent) => void): RevocationWatch;
   /** Resolves when the backend answers; throws StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

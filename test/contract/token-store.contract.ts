@@ -7,10 +7,14 @@
  * stores here answer the second `reused` (which revokes the family, the winner's new tokens
  * too) and the rest `invalid` (the family is gone by then); the contract requires exactly one
  * `rotated`, at least one `reused` and nothing but `reused`/`invalid` for the others.
+ *
+ * Revocation events: every revocation made through an instance reaches its watchers before
+ * the revoking call resolves; a store shared by several processes (Redis) also delivers the
+ * revocations of the others (`peer`), as the backend reports them.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken, newFamilyId, newToken } from '../../src/tokens/token-value.js';
-import type { GrantRecord, NewFamily, RefreshRecord, TokenStore, TokenToIssue } from '../../src/tokens/types.js';
+import type { GrantRecord, NewFamily, RefreshRecord, RevocationEvent, TokenStore, TokenToIssue } from '../../src/tokens/types.js';
 
 export interface StoreUnderTest {
   readonly store: TokenStore;
@@ -18,6 +22,8 @@ export interface StoreUnderTest {
   cleanup(): Promise<void>;
   /** Everything the backend holds for this store, as text; omit to skip the clear-token check. */
   dump?(): Promise<string>;
+  /** Another instance on the same backend (another replica); omit for one-process stores. Closed by `cleanup`. */
+  peer?(): Promise<TokenStore>;
 }
 
 /** Seconds since the epoch, as the token endpoint computes them. */
@@ -133,7 +139,7 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       const unknown = newToken(newFamilyId());
       expect(await store.getAccess(unknown)).toBeNull();
       expect(await store.getRefresh(unknown)).toBeNull();
-      expect(await store.revokeIfRotated(unknown)).toBe(false);
+      expect(await store.revokeIfRotated(unknown)).toBeNull();
       expect(await store.rotate(unknown, { access: issueAccess(unknown.slice(0, 22), 'joe') })).toBe('invalid');
     });
 
@@ -148,7 +154,7 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
     ])('answers null or invalid for a malformed token (%s)', async (_, token) => {
       expect(await store.getAccess(token)).toBeNull();
       expect(await store.getRefresh(token)).toBeNull();
-      expect(await store.revokeIfRotated(token)).toBe(false);
+      expect(await store.revokeIfRotated(token)).toBeNull();
       expect(await store.rotate(token, { access: issueAccess(newFamilyId(), 'joe') })).toBe('invalid');
     });
 
@@ -157,7 +163,7 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       const forged = newToken(issued.family.familyId);
       expect(await store.getAccess(forged)).toBeNull();
       expect(await store.getRefresh(forged)).toBeNull();
-      expect(await store.revokeIfRotated(forged)).toBe(false);
+      expect(await store.revokeIfRotated(forged)).toBeNull();
       expect(await store.rotate(forged, next(issued))).toBe('invalid');
       expect(await store.getAccess(issued.access)).not.toBeNull();
       expect(await store.getRefresh(issued.refresh)).not.toBeNull();
@@ -186,7 +192,7 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       expect(await store.getAccess(b.access)).toBeNull();
       expect(await store.getRefresh(b.refresh)).toBeNull();
       expect(await store.rotate(b.refresh, next(b))).toBe('invalid');
-      expect(await store.revokeIfRotated(b.refresh)).toBe(false);
+      expect(await store.revokeIfRotated(b.refresh)).toBeNull();
     });
 
     it('rotates: the new refresh token replaces the presented one', async () => {
@@ -218,13 +224,13 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       const issued = await created();
       const tokens = next(issued);
       await store.rotate(issued.refresh, tokens);
-      expect(await store.revokeIfRotated(tokens.refresh!.token)).toBe(false);
+      expect(await store.revokeIfRotated(tokens.refresh!.token)).toBeNull();
       expect(await store.getRefresh(tokens.refresh!.token)).not.toBeNull();
-      expect(await store.revokeIfRotated(issued.refresh)).toBe(true);
+      expect(await store.revokeIfRotated(issued.refresh)).toEqual(issued.family.refresh?.record);
       expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
       expect(await store.getAccess(tokens.access.token)).toBeNull();
       expect(await store.getAccess(issued.access)).toBeNull();
-      expect(await store.revokeIfRotated(issued.refresh)).toBe(false);
+      expect(await store.revokeIfRotated(issued.refresh)).toBeNull();
     });
 
     it('keeps the presented refresh token current when rotation is off', async () => {
@@ -235,7 +241,7 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       expect(await store.rotate(issued.refresh, second)).toBe('rotated');
       expect(await store.getRefresh(issued.refresh)).toEqual(issued.family.refresh?.record);
       expect(await store.getAccess(first.access.token)).toEqual(first.access.record);
-      expect(await store.revokeIfRotated(issued.refresh)).toBe(false);
+      expect(await store.revokeIfRotated(issued.refresh)).toBeNull();
       // The new access tokens belong to the family.
       await store.revokeFamily(issued.family.familyId);
       expect(await store.getAccess(first.access.token)).toBeNull();
@@ -267,9 +273,122 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
       expect(await store.rotate(tokens.refresh!.token, next(issued))).toBe('invalid');
       expect(await store.getAccess(other.access)).not.toBeNull();
-      await expect(store.revokeFamily(newFamilyId())).resolves.toBeUndefined();
-      await expect(store.revokeFamily('not a family {id}')).resolves.toBeUndefined();
-      await expect(store.revokeFamily('')).resolves.toBeUndefined();
+      await expect(store.revokeFamily(newFamilyId())).resolves.toBe(false);
+      await expect(store.revokeFamily('not a family {id}')).resolves.toBe(false);
+      await expect(store.revokeFamily('')).resolves.toBe(false);
+      await expect(store.revokeFamily(issued.family.familyId)).resolves.toBe(false);
+      await expect(store.revokeFamily(other.family.familyId)).resolves.toBe(true);
+    });
+
+    it('describeToken tells access from current and rotated refresh tokens', async () => {
+      const issued = await created();
+      const tokens = next(issued);
+      expect(await store.describeToken(issued.access)).toEqual({ type: 'access', record: issued.family.access.record });
+      expect(await store.describeToken(issued.refresh)).toEqual({ type: 'refresh', record: issued.family.refresh?.record, current: true });
+      await store.rotate(issued.refresh, tokens);
+      expect(await store.describeToken(issued.refresh)).toEqual({ type: 'refresh', record: issued.family.refresh?.record, current: false });
+      expect(await store.describeToken(tokens.refresh!.token)).toEqual({ type: 'refresh', record: tokens.refresh!.record, current: true });
+      expect(await store.describeToken(tokens.access.token)).toEqual({ type: 'access', record: tokens.access.record });
+      for (const unknown of [newToken(newFamilyId()), newToken(issued.family.familyId), '', 'abc', `${issued.access}A`]) {
+        expect(await store.describeToken(unknown)).toBeNull();
+      }
+      await store.revokeFamily(issued.family.familyId);
+      for (const token of [issued.access, issued.refresh, tokens.access.token, tokens.refresh!.token]) expect(await store.describeToken(token)).toBeNull();
+    });
+
+    it('describeToken forgets expired access tokens', async () => {
+      const issued = await created({ accessTtl: 1, familyTtl: 600 });
+      await sleep(issued.family.access.record.exp * 1000 - Date.now() + 100);
+      expect(await store.describeToken(issued.access)).toBeNull();
+      expect((await store.describeToken(issued.refresh))?.type).toBe('refresh');
+    });
+
+    it('revokeAccess revokes one access token, not its family', async () => {
+      const issued = await created();
+      const tokens = next(issued);
+      await store.rotate(issued.refresh, tokens);
+      expect(await store.revokeAccess(issued.access)).toBe(true);
+      expect(await store.getAccess(issued.access)).toBeNull();
+      expect(await store.describeToken(issued.access)).toBeNull();
+      expect(await store.getAccess(tokens.access.token)).not.toBeNull();
+      expect(await store.getRefresh(tokens.refresh!.token)).not.toBeNull();
+      expect(await store.revokeAccess(issued.access)).toBe(false);
+      // A refresh token is not an access token; unknown and malformed tokens are ignored.
+      expect(await store.revokeAccess(tokens.refresh!.token)).toBe(false);
+      expect(await store.getRefresh(tokens.refresh!.token)).not.toBeNull();
+      expect(await store.revokeAccess(newToken(issued.family.familyId))).toBe(false);
+      expect(await store.revokeAccess('abc')).toBe(false);
+      // The family still ends as a whole.
+      expect(await store.revokeFamily(issued.family.familyId)).toBe(true);
+      expect(await store.getAccess(tokens.access.token)).toBeNull();
+    });
+
+    it('tells its watchers of every revocation before the revoking call resolves', async () => {
+      const events: RevocationEvent[] = [];
+      const watch = store.watchRevocations((event) => events.push(event));
+      // What each call delivered, once each: a store may deliver an event twice (its own
+      // revocation at once, then the pub/sub echo), and an echo of an earlier call is dropped.
+      const earlier = new Set<string>();
+      const taken = (): RevocationEvent[] => {
+        const fresh: RevocationEvent[] = [];
+        for (const e of events.splice(0)) {
+          if (e.kind === 'reset' || earlier.has(JSON.stringify(e))) continue;
+          earlier.add(JSON.stringify(e));
+          fresh.push(e);
+        }
+        return fresh;
+      };
+
+      const a = await created();
+      expect(await store.revokeAccess(a.access)).toBe(true);
+      expect(taken()).toEqual([{ kind: 'token', hash: hashToken(a.access) }]);
+      await store.revokeFamily(a.family.familyId);
+      expect(taken()).toEqual([{ kind: 'family', familyId: a.family.familyId }]);
+      await store.revokeFamily(a.family.familyId);
+      expect(taken()).toEqual([]);
+      await store.revokeFamily(newFamilyId());
+      expect(taken()).toEqual([]);
+
+      const b = await created();
+      await store.rotate(b.refresh, next(b));
+      expect(taken()).toEqual([]);
+      expect(await store.rotate(b.refresh, next(b))).toBe('reused');
+      expect(taken()).toEqual([{ kind: 'family', familyId: b.family.familyId }]);
+
+      const c = await created();
+      await store.rotate(c.refresh, next(c));
+      expect((await store.revokeIfRotated(c.refresh))?.familyId).toBe(c.family.familyId);
+      expect(taken()).toEqual([{ kind: 'family', familyId: c.family.familyId }]);
+
+      const d = [await created({ sub: 'dora' }), await created({ sub: 'dora' })];
+      expect(await store.revokeSubject('dora')).toBe(2);
+      const revoked = taken();
+      expect(revoked).toHaveLength(2);
+      expect(revoked).toEqual(expect.arrayContaining(d.map((x) => ({ kind: 'family', familyId: x.family.familyId }))));
+
+      await watch.close();
+      const e = await created();
+      await store.revokeFamily(e.family.familyId);
+      await sleep(50);
+      expect(taken()).toEqual([]);
+    });
+
+    it('delivers the revocations of another instance on the same backend', async (context) => {
+      if (!fixture.peer) return context.skip();
+      const peer = await fixture.peer();
+      const events: RevocationEvent[] = [];
+      const watch = store.watchRevocations((event) => events.push(event));
+      await expect.poll(() => watch.live, { timeout: 5000, interval: 20 }).toBe(true);
+      const issued = await created();
+      expect(await peer.revokeAccess(issued.access)).toBe(true);
+      expect(await peer.revokeFamily(issued.family.familyId)).toBe(true);
+      await expect
+        .poll(() => events.filter((e) => e.kind !== 'reset'), { timeout: 2000, interval: 10 })
+        .toEqual([
+          { kind: 'token', hash: hashToken(issued.access) },
+          { kind: 'family', familyId: issued.family.familyId },
+        ]);
+      await watch.close();
     });
 
     it('revokeSubject revokes every live family of the subject and nobody else', async () => {

@@ -85,17 +85,29 @@ tokenStoreContract('memory', async () => {
   };
 });
 
-tokenStoreContract('redis', async () => {
+/** A Redis store under a fresh prefix, with peers (other replicas) on the same prefix. */
+async function redisFixture(server: RedisProcess, plain: () => Redis | Cluster) {
   const prefix = uniquePrefix();
-  const store = new RedisTokenStore(await connect(), prefix);
-  return { store, cleanup: () => deleteKeys(prefix), dump: () => dump(prefix) };
-});
+  const store = new RedisTokenStore(await connect(server), prefix);
+  const peers: RedisTokenStore[] = [];
+  return {
+    store,
+    cleanup: async () => {
+      await Promise.all(peers.map((p) => p.close()));
+      await deleteKeys(prefix, plain());
+    },
+    dump: () => dump(prefix, plain()),
+    peer: async () => {
+      const peer = new RedisTokenStore(await connect(server), prefix);
+      peers.push(peer);
+      return peer;
+    },
+  };
+}
 
-tokenStoreContract('redis cluster', async () => {
-  const prefix = uniquePrefix();
-  const store = new RedisTokenStore(await connect(cluster), prefix);
-  return { store, cleanup: () => deleteKeys(prefix, clusterAdmin), dump: () => dump(prefix, clusterAdmin) };
-});
+tokenStoreContract('redis', () => redisFixture(redis, () => admin));
+
+tokenStoreContract('redis cluster', () => redisFixture(cluster, () => clusterAdmin));
 
 describe('RedisTokenStore key layout and TTLs', () => {
   let prefix: string;

@@ -63,6 +63,8 @@ describe('RedisTokenStore when Redis fails', () => {
       ['revokeIfRotated', () => store.revokeIfRotated(refresh)],
       ['revokeFamily', () => store.revokeFamily(f.familyId)],
       ['revokeSubject', () => store.revokeSubject('joe')],
+      ['describeToken', () => store.describeToken(f.access.token)],
+      ['revokeAccess', () => store.revokeAccess(f.access.token)],
     ];
     await Promise.all(
       calls.map(async ([name, call]) => {
@@ -135,8 +137,10 @@ describe('RedisTokenStore when Redis fails', () => {
       expect(await store.getAccess('not-a-token')).toBeNull();
       expect(await store.getRefresh('')).toBeNull();
       expect(await store.rotate('x'.repeat(66), { access: family().access })).toBe('invalid');
-      expect(await store.revokeIfRotated('{}')).toBe(false);
-      await expect(store.revokeFamily('no such family')).resolves.toBeUndefined();
+      expect(await store.revokeIfRotated('{}')).toBeNull();
+      await expect(store.revokeFamily('no such family')).resolves.toBe(false);
+      expect(await store.describeToken('not-a-token')).toBeNull();
+      expect(await store.revokeAccess('')).toBe(false);
     } finally {
       await redis.restart();
     }

@@ -36,6 +36,7 @@ export function redisStoreConfig(url: string, overrides: Partial<RedisConfig> = 
     url,
     sentinels: [],
     sentinelName: 'mymaster',
+    sentinelPassword: '',
     cluster: [],
     username: '',
     password: '',

@@ -35,8 +35,12 @@ export class RefreshTokenGrant implements GrantHandler {
 
     const record = await store.getRefresh(presented);
     if (!record) {
-      if (await store.revokeIfRotated(presented)) {
-        logger.warn({ event: 'refresh_token_reuse', clientId: client.id }, 'a rotated refresh token was presented again; its family is revoked');
+      const reused = await store.revokeIfRotated(presented);
+      if (reused) {
+        logger.warn(
+          { event: 'refresh_token_reuse', clientId: client.id, sub: reused.sub, ownerClientId: reused.clientId },
+          'a rotated refresh token was presented again; its family is revoked',
+        );
       }
       throw new InvalidGrantError(BAD_REFRESH);
     }

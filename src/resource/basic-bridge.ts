@@ -1,0 +1,135 @@
+/**
+ * The Basic bridge (`routes[].auth: bearer-or-basic`): legacy clients that can only send
+ * `Authorization: Basic base64(user:password)` (RFC 7617) are let through on the routes that
+ * allow it, with the same identity headers as a token.
+ *
+ * - The credentials are checked by `createPasswordLogin` for the route's `basicClient` — the
+ *   one function every password login goes through — so its validator chain, its lockout
+ *   and its per-IP failure budget apply exactly as at the token endpoint.
+ * - A success is remembered for `basicBridge.cacheSeconds` under an HMAC-SHA-256 (random
+ *   per-process key) of client, username and password; the password itself is never kept.
+ *   Failures are never cached: each one reaches the login (and its lockout counter).
+ *   Concurrent requests with the same credentials share one login.
+ * - The identity: `sub` from the validator, `client_id` = basicClient, `scope` = the client's
+ *   defaultScopes (all its scopes when defaultScopes is empty) plus the scopes the validator
+ *   grants the user (LDAP groupScopes), groups and attributes from the validator.
+ * - Every refusal — malformed value, empty password, unknown user, wrong password, locked
+ *   out — is the same {@link InvalidUserCredentialsError}; an outage is thrown as is (503).
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { InvalidUserCredentialsError } from '../oauth/errors.js';
+import type { PasswordLogin } from '../security/login.js';
+import type { Identity } from './identity-headers.js';
+
+/** The client fields the bridge needs (a `clients[]` entry). */
+export interface BasicClient {
+  readonly id: string;
+  readonly scopes: readonly string[];
+  readonly defaultScopes: readonly string[];
+}
+
+export type BasicOutcome = 'cached' | 'valid' | 'invalid';
+
+export interface BasicBridgeOptions {
+  readonly login: PasswordLogin;
+  readonly clients: readonly BasicClient[];
+  /** 0 disables the success cache. */
+  readonly cacheSeconds: number;
+  /** Most cached successes kept (default 10,000); the oldest go first. */
+  readonly maxEntries?: number;
+  readonly observe?: (outcome: BasicOutcome) => void;
+  /** Clock in ms (tests). */
+  readonly now?: () => number;
+}
+
+export interface BasicBridge {
+  /**
+   * The identity of `Authorization: Basic …` for the route's basicClient.
+   * @throws InvalidUserCredentialsError for every kind of refusal.
+   * @throws ValidatorUnavailableError (or StoreUnavailableError) on an outage.
+   */
+  authenticate(clientId: string, authorization: string, clientIp: string): Promise<Identity>;
+}
+
+const REFUSED = 'the Basic credentials were refused';
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses `Basic token68` (RFC 7617 §2): base64 of UTF-8 `user-id ":" password`, split at the
+ * first colon. Unlike client authentication at the token endpoint (RFC 6749 §2.3.1) nothing
+ * is form-decoded. Null when malformed, empty, or holding control characters.
+ */
+export function parseBasicUser(value: string): { username: string; password: string } | null {
+  const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(value);
+  if (!match?.[1] || match[1].length % 4 === 1) return null;
+  let decoded: string;
+  try {
+    decoded = UTF8.decode(Buffer.from(match[1], 'base64'));
+  } catch {
+    return null;
+  }
+  const colon = decoded.indexOf(':');
+  if (colon <= 0 || colon === decoded.length - 1) return null;
+  // RFC 7617 §2: neither part may contain control characters.
+  if (/[\x00-\x1f\x7f]/.test(decoded)) return null;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
+  const key = randomBytes(32);
+  const now = options.now ?? Date.now;
+  const maxEntries = options.maxEntries ?? 10_000;
+  const ttlMs = options.cacheSeconds * 1000;
+  const clients = new Map(options.clients.map((c) => [c.id, c]));
+  const cache = new Map<string, { readonly identity: Identity; readonly until: number }>();
+  const inFlight = new Map<string, Promise<Identity>>();
+
+  const login = async (client: BasicClient, username: string, password: string, clientIp: string, cacheKey: string): Promise<Identity> => {
+    const outcome = await options.login(client.id, username, password, clientIp);
+    if (!outcome.valid) {
+      options.observe?.('invalid');
+      throw new InvalidUserCredentialsError(REFUSED);
+    }
+    options.observe?.('valid');
+    const { principal } = outcome;
+    const base = client.defaultScopes.length ? client.defaultScopes : client.scopes;
+    const identity: Identity = {
+      sub: principal.subject,
+      clientId: client.id,
+      scope: [...new Set([...base, ...(principal.extraScopes ?? [])])],
+      groups: [...principal.groups],
+      attributes: { ...principal.attributes },
+    };
+    if (ttlMs > 0) {
+      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+      cache.set(cacheKey, { identity, until: now() + ttlMs });
+    }
+    return identity;
+  };
+
+  return {
+    async authenticate(clientId, authorization, clientIp) {
+      const client = clients.get(clientId);
+      const credentials = parseBasicUser(authorization);
+      if (!client || !credentials) {
+        options.observe?.('invalid');
+        throw new InvalidUserCredentialsError(REFUSED);
+      }
+      const cacheKey = createHmac('sha256', key).update(client.id).update('\0').update(credentials.username).update('\0').update(credentials.password).digest('base64url');
+      const hit = cache.get(cacheKey);
+      if (hit) {
+        if (hit.until > now()) {
+          options.observe?.('cached');
+          return hit.identity;
+        }
+        cache.delete(cacheKey);
+      }
+      let pending = inFlight.get(cacheKey);
+      if (!pending) {
+        pending = login(client, credentials.username, credentials.password, clientIp, cacheKey).finally(() => inFlight.delete(cacheKey));
+        inFlight.set(cacheKey, pending);
+      }
+      return pending;
+    },
+  };
+}

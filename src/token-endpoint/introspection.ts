@@ -1,0 +1,96 @@
+/**
+ * Token introspection (RFC 7662), as named steps in data-path order:
+ *
+ *   1. method, form  POST, strict form, body limit (readOAuthForm)
+ *   2. client        a confidential client, authenticated (§2.1 "the endpoint MUST also require
+ *                    some form of authorization"); public clients and bad credentials → 401
+ *                    `invalid_client` with a Basic challenge
+ *   3. token         `token` is required; `token_type_hint` is ignored (§2.1 allows it)
+ *   4. lookup        the store finds an access or refresh token in one round trip
+ *   5. visibility    an access token is active to the client it was issued to, and to every
+ *                    client with `introspectAnyToken` (resource servers); a refresh token only
+ *                    to its own client, and only while it is the family's current one.
+ *                    Anything else — unknown, expired, revoked, rotated, not visible — is
+ *                    inactive (§2.2: "the authorization server MAY respond differently to
+ *                    different protected resources making the same request")
+ *   6. respond       §2.2 JSON: exactly `{"active":false}`, or `active`, `scope`, `client_id`,
+ *                    `sub`, `exp`, `iat`, `iss`, `token_type`, and the extension `groups`
+ *
+ * `token_type` is, as §2.2 defines it, the type of §5.1 of RFC 6749: `Bearer` for access
+ * tokens. A refresh token is not an access token of any type, so it answers `N_A` — the value
+ * RFC 8693 §2.2.1 registered for "not an access token" — and a resource server that checks
+ * `token_type` cannot mistake a refresh token for an access token.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestContext } from '../http/context.js';
+import { sendJson } from '../http/send.js';
+import { InvalidClientError, InvalidRequestError } from '../oauth/errors.js';
+import { formatScope } from '../oauth/scope.js';
+import type { TokenInfo, TokenStore } from '../tokens/types.js';
+import type { ClientConfig } from '../config/types.js';
+import { authenticateClient } from './client-auth.js';
+import type { ClientRegistry } from './clients.js';
+import { readOAuthForm } from './handler.js';
+
+export interface IntrospectionEndpointOptions {
+  readonly clients: ClientRegistry;
+  readonly store: TokenStore;
+  readonly bodyLimit: number;
+  /** `oauth.issuer`, answered as `iss`. */
+  readonly issuer: string;
+}
+
+/** RFC 7662 §2.2 answer for an active token. */
+export interface ActiveIntrospection {
+  readonly active: true;
+  readonly scope: string;
+  readonly client_id: string;
+  readonly sub: string;
+  readonly exp: number;
+  readonly iat: number;
+  readonly iss: string;
+  readonly token_type: 'Bearer' | 'N_A';
+  readonly groups: readonly string[];
+}
+
+export const INACTIVE = Object.freeze({ active: false as const });
+
+export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
+  const { clients, store, bodyLimit, issuer } = options;
+
+  return async function handleIntrospection(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const params = await readOAuthForm(req, bodyLimit);
+    const client = await authenticateClient(req.headers, params, clients);
+    if (client.public) throw new InvalidClientError('a public client may not introspect tokens');
+    ctx.clientId = client.id;
+
+    const token = params.get('token');
+    if (token === undefined) throw new InvalidRequestError('missing parameter: token');
+
+    const found = await store.describeToken(token);
+    sendJson(res, 200, found && visible(found, client) ? active(found, issuer) : INACTIVE);
+  };
+}
+
+/** Step 5: whether `client` may see `found` as active. */
+function visible(found: TokenInfo, client: ClientConfig): boolean {
+  const own = found.record.clientId === client.id;
+  if (found.record.exp * 1000 <= Date.now()) return false;
+  if (found.type === 'refresh') return own && found.current;
+  return own || client.introspectAnyToken;
+}
+
+function active(found: TokenInfo, issuer: string): ActiveIntrospection {
+  const { record } = found;
+  return {
+    active: true,
+    scope: formatScope(record.scope),
+    client_id: record.clientId,
+    sub: record.sub,
+    exp: record.exp,
+    iat: record.iat,
+    iss: issuer,
+    token_type: found.type === 'access' ? 'Bearer' : 'N_A',
+    groups: [...record.groups],
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Authorization server metadata (RFC 8414), served at `oauth.paths.metadata`
+ * (default `/.well-known/oauth-authorization-server`, §3). The document is built once from the
+ * configuration at startup; GET and HEAD only.
+ *
+ * Choices where RFC 8414 §2 leaves room:
+ * - Endpoint URLs are `oauth.issuer` + the configured path, so an issuer with a path (a gateway
+ *   behind a path-stripping ingress) keeps its prefix. With such an issuer, §3 puts the
+ *   document at `/.well-known/oauth-authorization-server/<issuer path>`: set
+ *   `oauth.paths.metadata` to match.
+ * - `response_types_supported` is REQUIRED, but there is no authorization endpoint: every
+ *   response type belongs to it. The truthful value is the empty list `[]`, which keeps the
+ *   member present for parsers that require it and tells clients not to try one.
+ * - `grant_types_supported` is the server's capability: `password` and `refresh_token`.
+ * - `scopes_supported`: every scope a client may be configured to request, plus the extra
+ *   scopes LDAP `groupScopes` can grant, sorted.
+ * - Auth methods: `client_secret_basic` and `client_secret_post`; `none` is added for the token
+ *   and revocation endpoints when a public client is configured. Introspection never
+ *   accepts public clients.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayConfig } from '../config/types.js';
+import type { RequestContext } from '../http/context.js';
+import { sendJson } from '../http/send.js';
+import { MethodNotAllowedError } from '../oauth/errors.js';
+
+export interface AuthorizationServerMetadata {
+  readonly issuer: string;
+  readonly token_endpoint: string;
+  readonly token_endpoint_auth_methods_supported: readonly string[];
+  readonly grant_types_supported: readonly string[];
+  readonly response_types_supported: readonly string[];
+  readonly scopes_supported: readonly string[];
+  readonly revocation_endpoint: string;
+  readonly revocation_endpoint_auth_methods_supported: readonly string[];
+  readonly introspection_endpoint: string;
+  readonly introspection_endpoint_auth_methods_supported: readonly string[];
+}
+
+type MetadataConfig = Pick<GatewayConfig, 'oauth' | 'clients' | 'validators'>;
+
+export function authorizationServerMetadata(config: MetadataConfig): AuthorizationServerMetadata {
+  const { issuer, paths } = config.oauth;
+  const base = issuer.replace(/\/+$/, '');
+  const confidential = ['client_secret_basic', 'client_secret_post'];
+  const withPublic = config.clients.some((c) => c.public) ? [...confidential, 'none'] : confidential;
+  const scopes = new Set(config.clients.flatMap((c) => c.scopes));
+  for (const v of config.validators) {
+    if (v.type === 'ldap') for (const extra of Object.values(v.groupScopes)) for (const s of extra) scopes.add(s);
+  }
+  return {
+    issuer,
+    token_endpoint: base + paths.token,
+    token_endpoint_auth_methods_supported: withPublic,
+    grant_types_supported: ['password', 'refresh_token'],
+    response_types_supported: [],
+    scopes_supported: [...scopes].sort(),
+    revocation_endpoint: base + paths.revocation,
+    revocation_endpoint_auth_methods_supported: withPublic,
+    introspection_endpoint: base + paths.introspection,
+    introspection_endpoint_auth_methods_supported: confidential,
+  };
+}
+
+export function metadataEndpoint(config: MetadataConfig) {
+  const document = authorizationServerMetadata(config);
+  return async function handleMetadata(req: IncomingMessage, res: ServerResponse, _ctx: RequestContext): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowedError('use GET', 'GET, HEAD');
+    sendJson(res, 200, document);
+  };
+}

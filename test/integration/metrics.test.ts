@@ -1,0 +1,114 @@
+/**
+ * Metrics on the admin port after real traffic (issue "Operations"): every family that
+ * docs/operations.md lists is there, with the labels it documents.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
+import { deadPort, startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+
+let gw: TestGateway;
+let upstream: Upstream;
+let text: string;
+
+/** The value of one sample, e.g. sample('ropc_token_requests_total', { grant_type: 'password', outcome: 'success' }). */
+function sample(name: string, labels: Record<string, string> = {}): number | undefined {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || line.startsWith('#')) continue;
+    const m = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = (m[2] ?? '').split(/,(?=[a-z_]+=")/).filter(Boolean);
+    if (wanted.every((w) => have.includes(w))) return Number(m[3]);
+  }
+  return undefined;
+}
+
+beforeAll(async () => {
+  upstream = await startEchoUpstream();
+  const dead = await deadPort();
+  gw = await startGateway({
+    upstream: upstream.url,
+    config: {
+      lockout: { maxFailures: 2 },
+      routes: [
+        { path: '/public/**', auth: 'none' },
+        { path: '/dead', upstream: `http://127.0.0.1:${dead}` },
+      ],
+    },
+  });
+  const token = (body: string, auth = basicAuth()) => postForm(`${gw.url}/as/token.oauth2`, body, { authorization: auth });
+  const ok = await token(`grant_type=password&username=joe&password=${USERS.joe.password}`);
+  await token('grant_type=password&username=joe&password=wrong');
+  await token('grant_type=password&username=alice&password=wrong-1');
+  await token('grant_type=password&username=alice&password=wrong-2');
+  await token(`grant_type=password&username=joe&password=${USERS.joe.password}`, basicAuth('app', 'bad-secret'));
+  await token('grant_type=magic');
+  await token(`grant_type=refresh_token&refresh_token=${ok.json.refresh_token as string}`);
+  const access = ok.json.access_token as string;
+  for (const path of ['/api/a', '/api/b']) await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${access}` } });
+  await fetch(`${gw.url}/api/a`);
+  await fetch(`${gw.url}/public/x`);
+  await fetch(`${gw.url}/dead`, { headers: { authorization: `Bearer ${access}` } });
+  const res = await fetch(`${gw.adminUrl}/metrics`);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  text = await res.text();
+});
+afterAll(async () => {
+  await gw?.stop();
+  await upstream?.close();
+});
+
+describe('/metrics after traffic', () => {
+  it('counts token requests by grant type and outcome', () => {
+    expect(sample('ropc_token_requests_total', { grant_type: 'password', outcome: 'success' })).toBe(1);
+    expect(sample('ropc_token_requests_total', { grant_type: 'password', outcome: 'invalid_grant' })).toBe(3);
+    expect(sample('ropc_token_requests_total', { grant_type: 'none', outcome: 'invalid_client' })).toBe(1);
+    expect(sample('ropc_token_requests_total', { grant_type: 'other', outcome: 'unsupported_grant_type' })).toBe(1);
+    expect(sample('ropc_token_requests_total', { grant_type: 'refresh_token', outcome: 'success' })).toBe(1);
+  });
+
+  it('times validator calls by validator and outcome', () => {
+    expect(sample('ropc_validator_duration_seconds_count', { validator: 'local', outcome: 'valid' })).toBe(1);
+    expect(sample('ropc_validator_duration_seconds_count', { validator: 'local', outcome: 'invalid' })).toBe(3);
+    expect(sample('ropc_validator_duration_seconds_sum', { validator: 'local', outcome: 'valid' })).toBeGreaterThan(0);
+  });
+
+  it('times token store operations', () => {
+    expect(sample('ropc_store_duration_seconds_count', { operation: 'createFamily', outcome: 'ok' })).toBe(1);
+    expect(sample('ropc_store_duration_seconds_count', { operation: 'getAccess', outcome: 'ok' })).toBeGreaterThanOrEqual(3);
+    expect(text).toContain('# TYPE ropc_store_errors_total counter');
+  });
+
+  it('counts resource requests by route and status', () => {
+    expect(sample('ropc_resource_requests_total', { route: '(default)', status: '200' })).toBe(2);
+    expect(sample('ropc_resource_requests_total', { route: '(default)', status: '401' })).toBe(1);
+    expect(sample('ropc_resource_requests_total', { route: '/public/**', status: '200' })).toBe(1);
+    expect(sample('ropc_resource_requests_total', { route: '/dead', status: '502' })).toBe(1);
+    expect(sample('ropc_http_request_duration_seconds_count', { kind: 'token', status: '200' })).toBe(2);
+    expect(sample('ropc_http_requests_total', { kind: 'resource', status: '200' })).toBe(3);
+  });
+
+  it('times the upstream by upstream and outcome', () => {
+    expect(sample('ropc_upstream_duration_seconds_count', { upstream: upstream.url, outcome: '2xx' })).toBe(3);
+    expect(text).toMatch(/ropc_upstream_duration_seconds_count\{upstream="http:\/\/127\.0\.0\.1:\d+",outcome="error"\} 1/);
+  });
+
+  it('counts lockouts', () => {
+    expect(sample('ropc_lockouts_total', { kind: 'user' })).toBe(1);
+    expect(sample('ropc_lockouts_total', { kind: 'ip' })).toBe(0);
+  });
+
+  it('reports open connections, WebSocket connections and Node process metrics', () => {
+    expect(sample('ropc_open_connections', { listener: 'public' })).toBeGreaterThanOrEqual(0);
+    expect(sample('ropc_websocket_connections')).toBe(0);
+    for (const name of ['ropc_process_cpu_user_seconds_total', 'ropc_process_resident_memory_bytes', 'ropc_nodejs_eventloop_lag_seconds', 'ropc_nodejs_heap_size_used_bytes']) {
+      expect(sample(name), name).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('never puts a request-controlled value in a label', () => {
+    expect(text).not.toContain('magic');
+    expect(text).not.toContain('/api/a');
+    expect(text).not.toContain('alice');
+  });
+});

@@ -1,0 +1,260 @@
+/**
+ * Brute-force protection in the one login function (security/login.ts, lockout.ts), with a
+ * counting fake validator and the memory attempt store; the clock is faked (Date only, so the
+ * argon2id dummy verification still runs for real).
+ */
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MemoryAttemptStore } from '../../src/security/attempt-store-memory.js';
+import type { AttemptStore } from '../../src/security/attempt-store.js';
+import { ipBucket, ipKey, Lockout, userKey, type LockoutSettings } from '../../src/security/lockout.js';
+import { createPasswordLogin, type LockoutEvent, type PasswordLogin } from '../../src/security/login.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { ValidatorChain } from '../../src/validators/chain.js';
+import { ValidatorUnavailableError, type PasswordValidator, type ValidationOutcome } from '../../src/validators/types.js';
+import { StoreUnavailableError } from '../../src/tokens/types.js';
+
+const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeconds: 900, ipMaxFailuresPerMinute: 100, failureResetSeconds: 3600 };
+const IP = '198.51.100.7';
+
+/** Knows gina/right and joe/right (case-insensitive, as LDAP); counts its calls. */
+class FakeValidator implements PasswordValidator {
+  readonly name = 'fake';
+  readonly type = 'fake';
+  calls = 0;
+  down = false;
+  async validate(username: string, password: string): Promise<ValidationOutcome> {
+    this.calls++;
+    if (this.down) throw new ValidatorUnavailableError(this.name, 'connection refused');
+    const user = username.toLowerCase();
+    if ((user === 'gina' || user === 'joe') && password === 'right') return { valid: true, principal: { subject: user, groups: [], attributes: {} } };
+    return { valid: false };
+  }
+  async recheck(): Promise<'active'> {
+    return 'active';
+  }
+  async health() {
+    return { name: this.name, type: this.type, status: 'up' as const };
+  }
+  async close(): Promise<void> {}
+}
+
+let validator: FakeValidator;
+let store: MemoryAttemptStore;
+let logText: string;
+let events: LockoutEvent[];
+
+function makeLogin(settings: Partial<LockoutSettings> = {}, attempts: AttemptStore = store): PasswordLogin {
+  const chain = new ValidatorChain([validator]);
+  logText = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logText += chunk.toString();
+      done();
+    },
+  });
+  return createPasswordLogin(() => chain, {
+    lockout: new Lockout(attempts, { ...SETTINGS, ...settings }),
+    logger: createLogger('debug', sink),
+    onLockout: (e) => events.push(e),
+  });
+}
+
+const advance = (seconds: number): void => {
+  vi.setSystemTime(Date.now() + seconds * 1000);
+};
+
+async function fail(login: PasswordLogin, times: number, username = 'gina', ip = IP): Promise<void> {
+  for (let i = 0; i < times; i++) expect((await login('app', username, 'wrong', ip)).valid).toBe(false);
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
+  validator = new FakeValidator();
+  store = new MemoryAttemptStore();
+  events = [];
+});
+afterEach(async () => {
+  await store.close();
+  vi.useRealTimers();
+});
+
+describe('per-username lockout', () => {
+  it('locks after maxFailures: the right password is refused and the validator is not called', async () => {
+    const login = makeLogin();
+    await fail(login, 4);
+    expect((await login('app', 'gina', 'right', IP)).valid).toBe(true);
+    await fail(login, 5);
+    expect(events).toEqual(['user']);
+    const calls = validator.calls;
+    expect(await login('app', 'gina', 'right', IP)).toEqual({ valid: false });
+    expect(validator.calls).toBe(calls);
+    // Other users are not affected.
+    expect((await login('app', 'joe', 'right', IP)).valid).toBe(true);
+  });
+
+  it('counts every spelling of a username on one counter (NFKC, case-insensitive)', async () => {
+    const login = makeLogin();
+    for (const spelling of ['GINA', 'ｇｉｎａ', 'Gina', 'ＧＩＮＡ', 'gina']) await fail(login, 1, spelling);
+    for (const spelling of ['gina', 'GINA', 'ｇｉｎａ']) expect((await login('app', spelling, 'right', IP)).valid).toBe(false);
+    expect(userKey('ｇｉｎａ')).toBe(userKey('GINA'));
+    expect(userKey('gina')).not.toBe(userKey('gina '));
+  });
+
+  it('a success resets the count', async () => {
+    const login = makeLogin();
+    await fail(login, 4);
+    expect((await login('app', 'gina', 'right', IP)).valid).toBe(true);
+    await fail(login, 4);
+    expect((await login('app', 'gina', 'right', IP)).valid).toBe(true);
+    expect(events).toEqual([]);
+  });
+
+  it('doubles the lock with every further lockout, up to maxLockSeconds', async () => {
+    const login = makeLogin({ lockSeconds: 60, maxLockSeconds: 200 });
+    const lockedFor = async (): Promise<number> => {
+      let seconds = 0;
+      while (!(await login('app', 'gina', 'right', IP)).valid) {
+        advance(10);
+        seconds += 10;
+      }
+      // That success reset everything: fail again to reach the next level.
+      return seconds;
+    };
+    await fail(login, 5);
+    expect(await lockedFor()).toBe(60);
+    // A success resets the doubling too, so lock twice in a row without one.
+    await fail(login, 5);
+    advance(61);
+    await fail(login, 5);
+    let seconds = 0;
+    while ((await store.userState(userKey('gina'))).lockedMs > 0) {
+      advance(10);
+      seconds += 10;
+    }
+    expect(seconds).toBe(120);
+    await fail(login, 5);
+    expect((await store.userState(userKey('gina'))).lockedMs).toBe(200_000);
+    advance(201);
+    await fail(login, 5);
+    expect((await store.userState(userKey('gina'))).lockedMs).toBe(200_000);
+  });
+
+  it('does not count failures while locked, nor extend the lock', async () => {
+    const login = makeLogin();
+    await fail(login, 5);
+    advance(30);
+    await fail(login, 10);
+    advance(31);
+    expect((await login('app', 'gina', 'right', IP)).valid).toBe(true);
+  });
+
+  it('forgets failures and the lock level failureResetSeconds after the last failure', async () => {
+    const login = makeLogin({ failureResetSeconds: 600 });
+    await fail(login, 4);
+    advance(601);
+    await fail(login, 4);
+    expect((await login('app', 'gina', 'right', IP)).valid).toBe(true);
+    // The level too: lock, wait for the lock and the reset window, lock again: 60 s, not 120 s.
+    await fail(login, 5);
+    advance(60 + 601);
+    await fail(login, 5);
+    expect((await store.userState(userKey('gina'))).lockedMs).toBe(60_000);
+  });
+
+  it('logs the lock by counter key, never the username', async () => {
+    const login = makeLogin();
+    await fail(login, 5, 'correct horse battery staple');
+    expect(logText).toContain('"event":"user_locked"');
+    expect(logText).toContain(userKey('correct horse battery staple'));
+    expect(logText).not.toContain('correct horse');
+  });
+
+  it('spends a verification on a locked user, as on a wrong password', async () => {
+    vi.useRealTimers();
+    const login = makeLogin();
+    await fail(login, 5);
+    const start = performance.now();
+    await login('app', 'gina', 'right', IP);
+    // argon2id (64 MiB, t=3) takes well over a few milliseconds; an instant answer would tell.
+    expect(performance.now() - start).toBeGreaterThan(5);
+  });
+});
+
+describe('outages never count', () => {
+  it('a validator outage is thrown, not counted', async () => {
+    const login = makeLogin();
+    validator.down = true;
+    for (let i = 0; i < 10; i++) await expect(login('app', 'gina', 'wrong', IP)).rejects.toBeInstanceOf(ValidatorUnavailableError);
+    expect(await store.userState(userKey('gina'))).toEqual({ lockedMs: 0, recorded: false });
+    expect(await store.ipFailures(ipKey(IP))).toBe(0);
+    validator.down = false;
+    expect((await login('app', 'gina', 'right', IP)).valid).toBe(true);
+  });
+
+  it('an attempt store outage fails closed: 503 before the validator is called', async () => {
+    const broken: AttemptStore = {
+      userState: () => Promise.reject(new StoreUnavailableError('connection refused')),
+      userFailure: () => Promise.reject(new StoreUnavailableError('connection refused')),
+      userSuccess: () => Promise.reject(new StoreUnavailableError('connection refused')),
+      ipFailures: () => Promise.reject(new StoreUnavailableError('connection refused')),
+      ipFailure: () => Promise.reject(new StoreUnavailableError('connection refused')),
+      close: async () => {},
+    };
+    const login = makeLogin({}, broken);
+    await expect(login('app', 'gina', 'right', IP)).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(validator.calls).toBe(0);
+  });
+});
+
+describe('per-IP failure budget', () => {
+  it('refuses every login from an IP over its budget until the minute ends; other IPs are not affected', async () => {
+    const login = makeLogin({ ipMaxFailuresPerMinute: 3, maxFailures: 100 });
+    await fail(login, 1, 'a');
+    await fail(login, 1, 'b');
+    await fail(login, 1, 'c');
+    expect(events).toEqual(['ip']);
+    const calls = validator.calls;
+    expect((await login('app', 'joe', 'right', IP)).valid).toBe(false);
+    expect(validator.calls).toBe(calls);
+    expect((await login('app', 'joe', 'right', '198.51.100.8')).valid).toBe(true);
+    advance(61);
+    expect((await login('app', 'joe', 'right', IP)).valid).toBe(true);
+  });
+
+  it('counts attempts on a locked user against the IP', async () => {
+    const login = makeLogin({ ipMaxFailuresPerMinute: 8, maxFailures: 5 });
+    await fail(login, 5);
+    await fail(login, 3);
+    expect((await login('app', 'joe', 'right', IP)).valid).toBe(false);
+  });
+
+  it('counts IPv4-mapped addresses as IPv4 and IPv6 per /64', () => {
+    expect(ipBucket('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(ipBucket('192.0.2.1')).toBe('192.0.2.1');
+    expect(ipBucket('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(ipBucket('2001:0DB8:0001:0002::9')).toBe('2001:db8:1:2::/64');
+    expect(ipBucket('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(ipBucket('::1')).toBe('0:0:0:0::/64');
+    expect(ipBucket('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(ipBucket('::ffff:10.0.0.1.example')).toBe('::ffff:10.0.0.1.example');
+    expect(ipKey('2001:db8:1:2::1')).toBe(ipKey('2001:db8:1:2:ffff::'));
+    expect(ipKey('2001:db8:1:3::1')).not.toBe(ipKey('2001:db8:1:2::1'));
+    expect(ipKey('')).toBe(ipKey(''));
+  });
+});
+
+describe('MemoryAttemptStore', () => {
+  it('keeps at most maxEntries counters, dropping the oldest', async () => {
+    const small = new MemoryAttemptStore({ maxEntries: 3 });
+    const policy = { maxFailures: 5, lockMs: 1000, maxLockMs: 1000, resetMs: 60_000 };
+    for (const u of ['a', 'b', 'c', 'd']) await small.userFailure(u, policy);
+    expect((await small.userState('a')).recorded).toBe(false);
+    expect((await small.userState('d')).recorded).toBe(true);
+    for (const ip of ['1', '2', '3', '4']) await small.ipFailure(ip, 60_000);
+    expect(await small.ipFailures('1')).toBe(0);
+    expect(await small.ipFailures('4')).toBe(1);
+    await small.close();
+  });
+});
