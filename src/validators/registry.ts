@@ -6,13 +6,15 @@
 import type { ValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { FileValidator } from './file.js';
+import { HttpValidator } from './http.js';
+import { LdapValidator } from './ldap.js';
 import type { PasswordValidator } from './types.js';
 
 /**
  * Builds every validator in configuration order, keyed by `validators[].name`.
  * If one cannot be built, those already built are closed and the error is rethrown with each
  * line prefixed by `validators[i] (name): `, so the operator sees which entry is at fault.
- * @throws Error when a validator cannot be built (bad users file, type not in this build…).
+ * @throws Error when a validator cannot be built (bad users file, bad LDAP or HTTP settings…).
  */
 export async function createValidators(configs: readonly ValidatorConfig[], logger: Logger): Promise<Map<string, PasswordValidator>> {
   const built = new Map<string, PasswordValidator>();
@@ -38,17 +40,13 @@ function createValidator(config: ValidatorConfig, logger: Logger): Promise<Passw
   switch (config.type) {
     case 'file':
       return FileValidator.open(config, logger);
-    case 'ldap': // → return LdapValidator.open(config, logger);
-      throw notInThisBuild(config.type);
-    case 'http': // → return HttpValidator.open(config, logger);
-      throw notInThisBuild(config.type);
+    case 'ldap':
+      return LdapValidator.open(config, logger);
+    case 'http':
+      return HttpValidator.open(config, logger);
     default: {
       const unknown: never = config;
       throw new Error(`unknown validator type ${JSON.stringify((unknown as { type: unknown }).type)}`);
     }
   }
-}
-
-function notInThisBuild(type: string): Error {
-  return new Error(`the ${type} validator is not available in this build`);
 }

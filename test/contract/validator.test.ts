@@ -1,5 +1,7 @@
 /**
- * The validator contract run against the `file` validator, with a users file in a temp dir.
+ * The validator contract run against every validator that can pass it: the `file` validator
+ * (a users file in a temp dir) and the `ldap` validator (a real slapd). The `http` validator
+ * cannot re-check subjects, so it has its own tests (test/integration/http-validator.test.ts).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +10,11 @@ import bcrypt from 'bcryptjs';
 import { stringify } from 'yaml';
 import { createLogger } from '../../src/observability/logger.js';
 import { hashSecret } from '../../src/security/password-hash.js';
+import type { LdapValidatorConfig } from '../../src/config/types.js';
 import { FileValidator } from '../../src/validators/file.js';
+import { LdapValidator } from '../../src/validators/ldap.js';
+import { GROUPS, PEOPLE, USERS as DIR } from '../fixtures/ldap/directory.js';
+import { ldapValidatorConfig, startSlapd } from '../support/start-slapd.js';
 import { validatorContract, type ContractUser } from './validator.contract.js';
 
 const USERS: ContractUser[] = [
@@ -49,4 +55,37 @@ validatorContract('file', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
+});
+
+// ---------------------------------------------------------------------------------------------
+// The `ldap` validator against a real slapd (test/support/start-slapd.ts), in its three shapes.
+// Each run has a slapd of its own: the last contract test deletes a user.
+
+const LDAP_USERS: ContractUser[] = [DIR.alice, DIR.gina, DIR.joe].map((u) => ({ username: u.uid, password: u.password, subject: u.uid, groups: u.groups }));
+
+function ldapContract(name: string, overrides: Partial<LdapValidatorConfig>): void {
+  validatorContract(name, async () => {
+    const slapd = await startSlapd();
+    const validator = await LdapValidator.open(ldapValidatorConfig(slapd, overrides), createLogger('silent'));
+    return {
+      validator,
+      users: LDAP_USERS,
+      async removeUser(username) {
+        const user = Object.values(DIR).find((u) => u.uid === username);
+        if (!user) throw new Error(`no fixture user ${username}`);
+        await slapd.deleteEntry(user.dn);
+      },
+      cleanup: () => slapd.stop(),
+    };
+  });
+}
+
+ldapContract('ldap, search-then-bind, groups from memberOf', {});
+ldapContract('ldap, search-then-bind, groups from a group search', {
+  groups: { memberOfAttribute: '', searchBase: GROUPS, searchFilter: '(member={dn})', nameAttribute: 'cn' },
+});
+ldapContract('ldap, direct bind (userDnTemplate), groups from a group search as the user', {
+  userDnTemplate: `uid={username},${PEOPLE}`,
+  userSearchBase: '',
+  groups: { memberOfAttribute: '', searchBase: GROUPS, searchFilter: '(member={dn})', nameAttribute: 'cn' },
 });

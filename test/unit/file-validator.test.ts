@@ -362,12 +362,12 @@ describe('createValidators', () => {
     );
   });
 
-  it('names the entry of a validator type not in this build', async () => {
+  it('names the entry of a validator that cannot be built', async () => {
     await writeUsers([joe()]);
     const ldap = { name: 'directory', type: 'ldap' } as unknown as ValidatorConfig;
-    await expect(createValidators([config(), ldap], logger)).rejects.toThrow('validators[1] (directory): the ldap validator is not available in this build');
+    await expect(createValidators([config(), ldap], logger)).rejects.toThrow('validators[1] (directory): urls: name at least one ldap:// or ldaps:// URL');
     const http = { name: 'legacy', type: 'http' } as unknown as ValidatorConfig;
-    await expect(createValidators([http], logger)).rejects.toThrow('validators[0] (legacy): the http validator is not available in this build');
+    await expect(createValidators([http], logger)).rejects.toThrow('validators[0] (legacy): url: is required');
   });
 
   it('refuses a name used twice', async () => {

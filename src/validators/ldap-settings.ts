@@ -1,0 +1,139 @@
+/**
+ * The LDAP validator's settings, checked once at startup: every problem at once, one line each,
+ * naming the key (the registry prefixes the validator entry). Reads the CA file; never
+ * connects, so the gateway starts while the directory is down.
+ */
+import { readFile } from 'node:fs/promises';
+import { FilterParser } from 'ldapts';
+import { validatorSpecs, type ItemSpec } from '../config/items.js';
+import type { LdapValidatorConfig } from '../config/types.js';
+import { escapeFilterValue, fillTemplate } from './ldap-escape.js';
+
+/** A configuration the LDAP validator cannot work with; one line per problem. */
+export class LdapConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'LdapConfigError';
+  }
+}
+
+/** The configuration, checked and normalised once at startup. */
+export interface Settings {
+  readonly config: LdapValidatorConfig;
+  readonly mode: 'search' | 'direct';
+  readonly ca: Buffer | undefined;
+  readonly groups: LdapValidatorConfig['groups'];
+  /** The user filter with the disabled filter folded in, `{username}` still to fill. */
+  readonly loginFilter: string;
+  readonly userAttributes: string[];
+  readonly groupScopes: ReadonlyMap<string, readonly string[]>;
+}
+
+const ATTRIBUTE_NAME = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)(;[A-Za-z0-9-]+)*$/;
+
+/**
+ * Checks and normalises the configuration (defaults filled in for keys a configuration built in
+ * code leaves out).
+ * @throws LdapConfigError with one line per problem.
+ */
+export async function checkSettings(raw: LdapValidatorConfig): Promise<Settings> {
+  const problems: string[] = [];
+  const merged = withDefaults(validatorSpecs['ldap']!, raw);
+  const config = { ...merged, urls: merged['urls'] ?? [] } as unknown as LdapValidatorConfig;
+  const groups = withDefaults(validatorSpecs['ldap']!['groups']!.fields!, config.groups) as unknown as LdapValidatorConfig['groups'];
+
+  if (config.urls.length === 0) problems.push('urls: name at least one ldap:// or ldaps:// URL');
+  config.urls.forEach((url, i) => {
+    const problem = urlProblem(url);
+    if (problem) problems.push(`urls[${i}]: ${JSON.stringify(url)} ${problem}`);
+    else if (config.startTls && /^ldaps:/i.test(url)) problems.push(`urls[${i}]: startTls applies to ldap:// URLs; ${url} is already TLS`);
+  });
+
+  let ca: Buffer | undefined;
+  if (config.tlsCaFile) {
+    try {
+      ca = await readFile(config.tlsCaFile);
+      if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) problems.push(`tlsCaFile: ${config.tlsCaFile} holds no PEM certificate`);
+    } catch (err) {
+      problems.push(`tlsCaFile: cannot read ${config.tlsCaFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+
+  if (config.bindDn && !config.bindPassword) {
+    problems.push('bindPassword: bindDn is set but no bindPassword or bindPasswordFile is (an empty password is an unauthenticated bind, RFC 4513 §5.1.2)');
+  }
+  if (!config.bindDn && config.bindPassword) problems.push('bindDn: a bind password is set without bindDn');
+
+  const mode = config.userDnTemplate ? 'direct' : 'search';
+  if (mode === 'direct') {
+    if (!config.userDnTemplate.includes('{username}')) problems.push('userDnTemplate: must contain {username}');
+  } else {
+    if (!config.userSearchBase) problems.push('userSearchBase: required for search-then-bind (or set userDnTemplate for a direct bind)');
+    if (!config.userSearchFilter.includes('{username}')) problems.push('userSearchFilter: must contain {username}');
+    filterProblem('userSearchFilter', config.userSearchFilter, problems);
+  }
+  if (config.disabledFilter) filterProblem('disabledFilter', config.disabledFilter, problems);
+
+  attributeProblem('subjectAttribute', config.subjectAttribute, problems);
+  for (const [key, attribute] of Object.entries(config.attributes)) attributeProblem(`attributes.${key}`, attribute, problems);
+  if (groups.memberOfAttribute && groups.searchBase) problems.push('groups: set memberOfAttribute or searchBase (a group search), not both');
+  if (groups.memberOfAttribute) attributeProblem('groups.memberOfAttribute', groups.memberOfAttribute, problems);
+  if (groups.searchBase) {
+    filterProblem('groups.searchFilter', groups.searchFilter, problems);
+    attributeProblem('groups.nameAttribute', groups.nameAttribute, problems);
+  }
+  if (problems.length > 0) throw new LdapConfigError(problems);
+
+  const filter = config.disabledFilter ? `(&${config.userSearchFilter}(!${config.disabledFilter}))` : config.userSearchFilter;
+  const userAttributes = unique([config.subjectAttribute, ...Object.values(config.attributes), ...(groups.memberOfAttribute ? [groups.memberOfAttribute] : [])]);
+  const groupScopes = new Map<string, string[]>();
+  for (const [group, scopes] of Object.entries(config.groupScopes)) {
+    const key = group.toLowerCase();
+    groupScopes.set(key, unique([...(groupScopes.get(key) ?? []), ...scopes]));
+  }
+  return { config: { ...config, groups }, mode, ca, groups, loginFilter: filter, userAttributes, groupScopes };
+}
+
+/** `value` with the spec's default for each key it lacks. */
+function withDefaults(spec: ItemSpec, value: object | undefined): Record<string, unknown> {
+  const defaults = Object.fromEntries(Object.entries(spec).flatMap(([key, field]) => (field.default === undefined ? [] : [[key, structuredClone(field.default)]])));
+  return { ...defaults, ...Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) };
+}
+
+function urlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'is not a URL';
+  }
+  if (parsed.protocol !== 'ldap:' && parsed.protocol !== 'ldaps:') return 'must start with ldap:// or ldaps://';
+  if (!parsed.hostname) return 'has no host';
+  if (parsed.username || parsed.password || parsed.search || parsed.hash || (parsed.pathname !== '' && parsed.pathname !== '/')) {
+    return 'must hold only a scheme, a host and a port (the base DN and filter are separate keys)';
+  }
+  return undefined;
+}
+
+const FILTER_EXAMPLES: Readonly<Record<string, string>> = { disabledFilter: '(nsAccountLock=TRUE)', 'groups.searchFilter': '(member={dn})' };
+
+/** A filter template must parse once its placeholders hold ordinary values. */
+function filterProblem(key: string, template: string, problems: string[]): void {
+  if (!template.startsWith('(') || !template.endsWith(')')) {
+    problems.push(`${key}: must be a filter in parentheses, e.g. ${FILTER_EXAMPLES[key] ?? '(uid={username})'}`);
+    return;
+  }
+  try {
+    FilterParser.parseString(fillTemplate(template, { username: 'probe', dn: 'cn=probe' }, escapeFilterValue));
+  } catch (err) {
+    problems.push(`${key}: not a valid LDAP filter (RFC 4515): ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+function attributeProblem(key: string, attribute: string, problems: string[]): void {
+  if (!ATTRIBUTE_NAME.test(attribute)) problems.push(`${key}: ${JSON.stringify(attribute)} is not an LDAP attribute name`);
+}
+
+function unique(items: readonly string[]): string[] {
+  return [...new Set(items)];
+}

@@ -1,0 +1,301 @@
+/**
+ * The `ldap` password credential validator (DESIGN §4), PingFederate's LDAP PCV:
+ *
+ * - **search-then-bind** (default): a pooled connection bound as the service account
+ *   searches `userSearchBase` with `userSearchFilter` (`{username}` escaped per RFC 4515);
+ *   exactly one entry must match; then that entry's DN is bound with the user's password on a
+ *   connection of the separate bind pool. A login costs one search and one bind.
+ * - **direct bind** (`userDnTemplate`, `{username}` escaped per RFC 4514): the user's DN is
+ *   bound directly; the entry and its groups are then read with the user's own bind.
+ *
+ * Outcomes: a wrong password, an unknown, ambiguous or disabled user are `invalid` (the chain
+ * moves on). A directory that is unreachable, times out, or refuses the service account throws
+ * {@link ValidatorUnavailableError}: 503, never a failed login. No ldapts error crosses this
+ * interface.
+ *
+ * Enumeration: an unknown user (or one matching twice, or a disabled one) still costs one bind:
+ * the password is bound against a DN that does not exist (a random `cn` under
+ * `userSearchBase`), which the directory refuses as it refuses a wrong password. So every
+ * refusal is one search plus one bind, on the same pools, in about the same time.
+ *
+ * An empty password is refused before the directory is touched: a simple bind with a DN and an
+ * empty password is an *unauthenticated* bind (RFC 4513 §5.1.2), which many servers accept.
+ */
+import { randomBytes } from 'node:crypto';
+import { InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError, type Entry } from 'ldapts';
+import type { LdapValidatorConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { canonicalUsername } from '../security/canonical-username.js';
+import { describeLdapError, LdapConnector, type LdapConnection } from './ldap-connection.js';
+import { escapeDnValue, escapeFilterValue, fillTemplate, firstRdnValue } from './ldap-escape.js';
+import { LdapPool } from './ldap-pool.js';
+import { checkSettings, type Settings } from './ldap-settings.js';
+import {
+  ValidatorUnavailableError,
+  type PasswordValidator,
+  type Principal,
+  type RecheckOutcome,
+  type ValidationOutcome,
+  type ValidatorHealth,
+} from './types.js';
+
+/** Tuning that is not configuration; tests shorten it. */
+export interface LdapValidatorOptions {
+  /** A URL that failed is tried after the others for this long (default 30 000 ms). */
+  readonly retryFailedUrlAfterMs?: number;
+}
+
+const INVALID: ValidationOutcome = Object.freeze({ valid: false });
+/** The longest a health check keeps `/readyz` waiting. */
+const HEALTH_WAIT_MS = 1000;
+/**
+ * Usernames a directory would match as another spelling of some user: RFC 4518 string
+ * preparation drops ignorable code points and controls, makes spaces at the ends insignificant
+ * and collapses runs of them. Refused, so that one user has one spelling and lockout counters
+ * cannot be sidestepped with `" alice"` or `"al\u00adice"`. Lone surrogates cannot be sent.
+ */
+const UNPREPARED = /^ | $| {2}|[^\S ]|[\p{Cc}\p{Cf}\p{Cs}\p{Default_Ignorable_Code_Point}]/u;
+
+export class LdapValidator implements PasswordValidator {
+  readonly type = 'ldap';
+  readonly name: string;
+  readonly #settings: Settings;
+  readonly #config: LdapValidatorConfig;
+  readonly #log: Logger;
+  /** Bound as the service account (or anonymous without `bindDn`); only ever searches. */
+  readonly #service: LdapPool;
+  /** Only ever carries user binds (and direct-bind mode's reads right after them). */
+  readonly #binds: LdapPool;
+  /** Bound with the password of unknown users; see the module comment. */
+  readonly #noSuchUserDn: string;
+  #healthCheck: Promise<ValidatorHealth> | undefined;
+
+  private constructor(settings: Settings, logger: Logger, options: LdapValidatorOptions) {
+    const { config } = settings;
+    this.name = config.name;
+    this.#settings = settings;
+    this.#config = config;
+    this.#log = logger.child({ validator: config.name });
+    const connector = new LdapConnector({
+      urls: config.urls,
+      startTls: config.startTls,
+      tls: { rejectUnauthorized: config.tlsRejectUnauthorized, ...(settings.ca ? { ca: settings.ca } : {}) },
+      timeoutMs: config.timeoutMs,
+      retryFailedUrlAfterMs: options.retryFailedUrlAfterMs ?? 30_000,
+      onUrlFailed: (url, reason) => this.#log.warn({ url, reason }, 'LDAP server did not answer; the other URLs are tried first for a while'),
+      onUrlRecovered: (url) => this.#log.info({ url }, 'LDAP server answers again'),
+    });
+    const serviceBind = config.bindDn ? (c: LdapConnection) => c.bind(config.bindDn, config.bindPassword) : undefined;
+    const pool = { connector, size: config.poolSize, waitMs: config.timeoutMs };
+    this.#service = new LdapPool({ ...pool, ...(serviceBind ? { prepare: serviceBind } : {}) });
+    this.#binds = new LdapPool(pool);
+    this.#noSuchUserDn = `cn=ropc-gateway-no-such-user-${randomBytes(12).toString('hex')},${config.userSearchBase}`;
+  }
+
+  /**
+   * Checks the configuration (every problem at once) and reads the CA file. Does not connect:
+   * the gateway starts while the directory is down, and logins answer 503 until it is back.
+   * @throws LdapConfigError with one line per problem.
+   */
+  static async open(raw: LdapValidatorConfig, logger: Logger, options: LdapValidatorOptions = {}): Promise<LdapValidator> {
+    const settings = await checkSettings(raw);
+    const { config } = settings;
+    const validator = new LdapValidator(settings, logger, options);
+    const log = validator.#log;
+    if (!config.startTls && config.urls.some((u) => /^ldap:/i.test(u))) {
+      log.warn({ urls: config.urls }, 'plain ldap:// without startTls: passwords cross the network in clear');
+    }
+    if (!config.tlsRejectUnauthorized) log.warn('tlsRejectUnauthorized is false: the directory certificate is not verified');
+    log.info({ urls: config.urls, mode: settings.mode }, 'LDAP validator ready');
+    return validator;
+  }
+
+  async validate(username: string, password: string): Promise<ValidationOutcome> {
+    // RFC 4513 §5.1.2: a DN with an empty password is an unauthenticated bind; never send one.
+    if (password === '') return INVALID;
+    const name = canonicalUsername(username, this.#config.caseSensitive);
+    if (name === '' || UNPREPARED.test(name)) return INVALID;
+    return this.#settings.mode === 'direct' ? this.#directBind(name, password) : this.#searchThenBind(name, password);
+  }
+
+  /**
+   * Searches the subject (`subjectAttribute`, escaped) with the service account: `gone` when no
+   * entry has it or it matches `disabledFilter`. In direct-bind mode without a service
+   * account there is nobody to search as: `unsupported`.
+   */
+  async recheck(subject: string): Promise<RecheckOutcome> {
+    const { config } = this.#settings;
+    if (this.#settings.mode === 'direct' && !config.bindDn) return 'unsupported';
+    const filter = this.#withoutDisabled(`(${config.subjectAttribute}=${escapeFilterValue(subject)})`);
+    const [base, scope] = config.userSearchBase
+      ? [config.userSearchBase, 'sub' as const]
+      : [fillTemplate(config.userDnTemplate, { username: subject }, escapeDnValue), 'base' as const];
+    const entries = await this.#call('re-checking a subject', () =>
+      this.#service.use((c) =>
+        c.search(base, { scope, filter, attributes: ['1.1'], sizeLimit: 1 }).catch((err: unknown) => {
+          // A base-scope read of a DN that no longer exists.
+          if (scope === 'base' && err instanceof NoSuchObjectError) return [];
+          throw err;
+        }),
+      ),
+    );
+    return entries.length > 0 ? 'active' : 'gone';
+  }
+
+  /**
+   * One root DSE read on a service connection. `/readyz` waits at most {@link HEALTH_WAIT_MS}
+   * (a probe's own timeout is often 1 s); a check still running then is shared by the next
+   * calls instead of piling up.
+   */
+  async health(): Promise<ValidatorHealth> {
+    const wait = Math.min(this.#config.timeoutMs, HEALTH_WAIT_MS);
+    this.#healthCheck ??= this.#checkHealth().finally(() => {
+      this.#healthCheck = undefined;
+    });
+    const late: ValidatorHealth = { name: this.name, type: this.type, status: 'down', detail: `no answer within ${wait} ms` };
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<ValidatorHealth>((resolve) => (timer = setTimeout(() => resolve(late), wait)));
+    try {
+      return await Promise.race([this.#healthCheck, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #checkHealth(): Promise<ValidatorHealth> {
+    const base = { name: this.name, type: this.type };
+    try {
+      await this.#call('health check', () => this.#service.use((c) => c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] })));
+      return { ...base, status: 'up', detail: `${this.#service.lastUrl ?? ''} answers` };
+    } catch (err) {
+      const reason = err instanceof ValidatorUnavailableError ? err.message.replace(/^validator \S+ unavailable: /, '') : describeLdapError(err);
+      return { ...base, status: 'down', detail: reason };
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#service.close(), this.#binds.close()]);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  async #searchThenBind(name: string, password: string): Promise<ValidationOutcome> {
+    const { config, loginFilter, userAttributes } = this.#settings;
+    const filter = fillTemplate(loginFilter, { username: name }, escapeFilterValue);
+    // sizeLimit 2: enough to tell "exactly one" from "more than one" without reading them all.
+    const entries = await this.#call('searching the user', () =>
+      this.#service.use((c) => c.search(config.userSearchBase, { scope: 'sub', filter, attributes: userAttributes, sizeLimit: 2 })),
+    );
+    const entry = entries.length === 1 ? entries[0]! : undefined;
+    if (entry === undefined) {
+      if (entries.length > 1) {
+        this.#log.warn({ dns: entries.map((e) => e.dn) }, 'the user search matched more than one entry; login refused (make userSearchFilter unique)');
+      }
+      await this.#bindUser(this.#noSuchUserDn, password, 'search');
+      return INVALID;
+    }
+    if (!(await this.#bindUser(entry.dn, password, 'search'))) return INVALID;
+    const groups = await this.#groups(entry, name, undefined);
+    return { valid: true, principal: this.#principal(entry, groups) };
+  }
+
+  async #directBind(name: string, password: string): Promise<ValidationOutcome> {
+    const { config, userAttributes } = this.#settings;
+    const dn = fillTemplate(config.userDnTemplate, { username: name }, escapeDnValue);
+    return this.#call('direct bind', () =>
+      this.#binds.use(async (c) => {
+        if (!(await bindAs(c, dn, password, 'direct'))) return INVALID;
+        // The user reads its own entry: gone from the answer when it matches disabledFilter.
+        const filter = config.disabledFilter ? `(!${config.disabledFilter})` : '(objectClass=*)';
+        const entry = (await c.search(dn, { scope: 'base', filter, attributes: userAttributes }))[0];
+        if (entry === undefined) return INVALID;
+        const groups = await this.#groups(entry, name, c);
+        return { valid: true, principal: this.#principal(entry, groups) };
+      }),
+    );
+  }
+
+  /** Binds `dn` on the bind pool: true when accepted, false when the credentials are refused. */
+  #bindUser(dn: string, password: string, mode: 'search' | 'direct'): Promise<boolean> {
+    return this.#call('binding the user', () => this.#binds.use((c) => bindAs(c, dn, password, mode)));
+  }
+
+  /** Group names from `memberOfAttribute`, or from a group search (none when neither is set). */
+  async #groups(entry: Entry, name: string, userConnection: LdapConnection | undefined): Promise<string[]> {
+    const { groups } = this.#settings;
+    if (groups.memberOfAttribute) {
+      return unique(values(entry, groups.memberOfAttribute).flatMap((dn) => firstRdnValue(dn) ?? []));
+    }
+    if (!groups.searchBase) return [];
+    const filter = fillTemplate(groups.searchFilter, { dn: entry.dn, username: name }, escapeFilterValue);
+    const search = (c: LdapConnection): Promise<Entry[]> => c.search(groups.searchBase, { scope: 'sub', filter, attributes: [groups.nameAttribute] });
+    const found = userConnection ? await search(userConnection) : await this.#call('searching groups', () => this.#service.use(search));
+    return unique(found.flatMap((g) => values(g, groups.nameAttribute)[0] ?? firstRdnValue(g.dn) ?? []));
+  }
+
+  #principal(entry: Entry, groups: readonly string[]): Principal {
+    const { config, groupScopes } = this.#settings;
+    const subject = values(entry, config.subjectAttribute)[0];
+    if (subject === undefined || subject === '') {
+      throw new ValidatorUnavailableError(this.name, `the user entry has no ${config.subjectAttribute} (subjectAttribute); check the configuration`);
+    }
+    const attributes: Record<string, string> = {};
+    for (const [key, attribute] of Object.entries(config.attributes)) {
+      const value = values(entry, attribute)[0];
+      if (value !== undefined) attributes[key] = value;
+    }
+    const extraScopes = unique(groups.flatMap((g) => groupScopes.get(g.toLowerCase()) ?? []));
+    return Object.freeze({
+      subject,
+      groups: Object.freeze([...groups]),
+      attributes: Object.freeze(attributes),
+      ...(extraScopes.length > 0 ? { extraScopes: Object.freeze(extraScopes) } : {}),
+    });
+  }
+
+  #withoutDisabled(filter: string): string {
+    const disabled = this.#config.disabledFilter;
+    return disabled ? `(&${filter}(!${disabled}))` : filter;
+  }
+
+  /** Runs a directory call; anything but our own outage error becomes one, with a log-safe reason. */
+  async #call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof ValidatorUnavailableError) throw err;
+      // User binds answer false on InvalidCredentials, so one that gets here is the service bind.
+      const hint = err instanceof InvalidCredentialsError ? ' (the service account bind was refused: check bindDn and bindPassword)' : '';
+      throw new ValidatorUnavailableError(this.name, `${what}: ${describeLdapError(err)}${hint}`, { cause: err });
+    }
+  }
+}
+
+/**
+ * Binds as a user. InvalidCredentials means a wrong password (or, for the made-up DN, an
+ * unknown user). In direct-bind mode the DN comes from the username, so a DN the server cannot
+ * parse or does not know is the user's mistake too; in search mode it came from the directory.
+ */
+async function bindAs(connection: LdapConnection, dn: string, password: string, mode: 'search' | 'direct'): Promise<boolean> {
+  try {
+    await connection.bind(dn, password);
+    return true;
+  } catch (err) {
+    if (err instanceof InvalidCredentialsError) return false;
+    if (mode === 'direct' && (err instanceof InvalidDNSyntaxError || err instanceof NoSuchObjectError)) return false;
+    throw err;
+  }
+}
+
+/** An attribute's values as strings, whatever the case of its name in the entry. */
+function values(entry: Entry, attribute: string): string[] {
+  const wanted = attribute.toLowerCase();
+  const key = Object.keys(entry).find((k) => k !== 'dn' && k.toLowerCase() === wanted);
+  const raw = key === undefined ? undefined : entry[key];
+  if (raw === undefined) return [];
+  return (Array.isArray(raw) ? raw : [raw]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+}
+
+function unique(items: readonly string[]): string[] {
+  return [...new Set(items)];
+}
