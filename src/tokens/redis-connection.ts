@@ -24,11 +24,14 @@ function reconnectDelay(times: number): number {
  * override those of the URL. TLS when `tls` is set or the URL is `rediss://`, verified against
  * `tlsCaFile` when given.
  *
+ * A Sentinel client follows a failover as soon as the sentinels announce it (see followFailovers).
+ *
  * An `error` listener is always attached, so ioredis never throws an unhandled 'error' event;
  * `onError` (to log them) receives each error through {@link redactRedisError}.
  */
 export function createRedisClient(cfg: RedisConfig, onError?: (err: Error) => void): Redis | Cluster {
   const client = cfg.cluster.length > 0 ? clusterClient(cfg) : new Redis(nodeOptions(cfg));
+  if (client instanceof Redis && cfg.sentinels.length > 0) followFailovers(client, cfg);
   client.on('error', (err: unknown) => onError?.(redactRedisError(err)));
   // Cluster reports each node's failures separately; without a listener they are silent.
   if (client instanceof Cluster) client.on('node error', (err: unknown) => onError?.(redactRedisError(err)));
@@ -95,6 +98,8 @@ function nodeOptions(cfg: RedisConfig): Options {
       name: cfg.sentinelName,
       sentinelCommandTimeout: cfg.commandTimeoutMs,
     };
+    // `password` is the master's and replicas'; the sentinels may have one of their own.
+    if (cfg.sentinelPassword) options.sentinelPassword = cfg.sentinelPassword;
     if (options.tls) {
       // TLS to the sentinels and to the master they name.
       options.enableTLSForSentinelMode = true;
@@ -111,6 +116,36 @@ function nodeOptions(cfg: RedisConfig): Options {
   if (url.username && !cfg.username) options.username = decodeURIComponent(url.username);
   if (url.password && !cfg.password) options.password = decodeURIComponent(url.password);
   return options;
+}
+
+/**
+ * Reconnects a Sentinel client as soon as a sentinel announces a new master (`+switch-master`):
+ * after `SENTINEL FAILOVER` the old master goes on accepting writes until the sentinel demotes
+ * it, up to ~10 s later, and what it accepts meanwhile is lost when it resyncs. (Not ioredis'
+ * own `failoverDetector`: when the announcement arrives while the client is reconnecting — a
+ * crashed master — it ends the client for good.) Only a ready client is reconnected; one that
+ * is reconnecting asks the sentinels anyway. The watchers close with the client.
+ */
+function followFailovers(client: Redis, cfg: RedisConfig): void {
+  const tls = tlsOptions(cfg, false);
+  const watchers = cfg.sentinels.map((address) => {
+    const watcher = new Redis({
+      ...hostPort(address),
+      ...(cfg.sentinelPassword ? { password: cfg.sentinelPassword } : {}),
+      ...(tls ? { tls } : {}),
+      connectTimeout: cfg.connectTimeoutMs,
+      retryStrategy: reconnectDelay,
+      maxRetriesPerRequest: null,
+    });
+    // Outages are the data connection's to report; a watcher just retries.
+    watcher.on('error', () => {});
+    watcher.subscribe('+switch-master').catch(() => {});
+    watcher.on('message', (_channel: string, message: string) => {
+      if (message.split(' ')[0] === cfg.sentinelName && client.status === 'ready') client.disconnect(true);
+    });
+    return watcher;
+  });
+  client.once('end', () => watchers.forEach((watcher) => watcher.disconnect()));
 }
 
 function clusterClient(cfg: RedisConfig): Cluster {
