@@ -6,7 +6,8 @@
  * - the configured identity headers (`headers.identity`) and any `X-Auth-*` header;
  * - hop-by-hop headers and every header named in `Connection:` (RFC 9110 §7.6.1);
  * - `Authorization` when `headers.removeAuthorization` (the default);
- * - `Forwarded` and `X-Forwarded-*` unless `server.trustProxy` (then they are appended to).
+ * - `Forwarded` and `X-Forwarded-*` unless `server.trustProxy` (then they are appended to);
+ * - the `_` spellings of all of these and of `X-Forwarded-*`/`X-Request-Id` (see cgiName).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GrantRecord } from '../tokens/types.js';
@@ -57,6 +58,15 @@ function fieldReader(field: string): Field {
   }
 }
 
+/**
+ * A header name as CGI, WSGI and PHP upstreams read it: `X_Auth_Subject` and `X-Auth-Subject`
+ * both become `HTTP_X_AUTH_SUBJECT`, so an underscore spelling of an owned header is stripped
+ * like the header itself (CVE-2025-64484 in oauth2-proxy).
+ */
+function cgiName(name: string): string {
+  return name.replace(/_/g, '-');
+}
+
 /** Header values must be visible ASCII; anything else is UTF-8 percent-encoded. */
 export function headerValue(value: string): string {
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
@@ -69,7 +79,10 @@ export function compileHeaderRules(options: {
 }): HeaderRules {
   const injected = Object.entries(options.identity).map(([name, field]) => [name.toLowerCase(), fieldReader(field)] as const);
   const owned = new Set(injected.map(([name]) => name));
-  const owns = (name: string): boolean => owned.has(name) || name.startsWith('x-auth-');
+  const owns = (name: string): boolean => {
+    const n = cgiName(name);
+    return owned.has(n) || n.startsWith('x-auth-');
+  };
   const values = (identity: Identity): [string, string][] => {
     const out: [string, string][] = [];
     for (const [name, read] of injected) {
@@ -81,6 +94,8 @@ export function compileHeaderRules(options: {
   const alwaysStrip = [...HOP_BY_HOP];
   if (options.removeAuthorization) alwaysStrip.push('authorization');
   if (!options.trustProxy) alwaysStrip.push('forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port');
+  // Underscore spellings of the headers the gateway strips or sets, whatever trustProxy says.
+  const managed = new Set([...alwaysStrip, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-request-id']);
 
   return {
     scrub(headers, facts) {
@@ -94,7 +109,7 @@ export function compileHeaderRules(options: {
       const upgrade = facts.upgrade ? headers.upgrade : undefined;
       for (const name of alwaysStrip) delete headers[name];
       for (const name of Object.keys(headers)) {
-        if (owns(name)) delete headers[name];
+        if (owns(name) || (name.includes('_') && managed.has(cgiName(name)))) delete headers[name];
       }
       if (upgrade !== undefined) {
         headers.connection = 'upgrade';

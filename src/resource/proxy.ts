@@ -91,12 +91,20 @@ export function createForwarder(options: ProxyOptions): Forwarder {
     const timeoutMs = pending.get(req)?.upstream.timeoutMs ?? 30_000;
     proxyReq.setTimeout(timeoutMs, () => proxyReq.destroy(new UpstreamTimeoutError('upstream timed out')));
   });
-  proxy.on('proxyRes', (proxyRes, req) => {
+  proxy.on('proxyRes', (proxyRes, req, res) => {
     const headers = proxyRes.headers;
     const named = typeof headers.connection === 'string' ? headers.connection.split(',').map((n) => n.trim().toLowerCase()) : [];
     for (const name of [...HOP_BY_HOP, ...named]) delete headers[name];
     if (options.closing?.()) headers.connection = 'close';
     finish(req, `${Math.floor((proxyRes.statusCode ?? 0) / 100)}xx`);
+    // An answer the upstream cuts short (reset mid-body) raises no error on the proxy request
+    // and piping never ends the client's response: cut the client's connection, or it would
+    // wait for the rest forever.
+    proxyRes.once('close', () => {
+      if (proxyRes.complete || res.destroyed) return;
+      options.logger.warn({ reqId: req.headers['x-request-id'] }, 'upstream answer cut short');
+      res.destroy();
+    });
   });
   proxy.on('proxyReqWs', (proxyReq, req) => {
     const p = pending.get(req);

@@ -35,8 +35,10 @@ export function tokenEndpoint(options: TokenEndpointOptions) {
 
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw new InvalidRequestError('missing parameter: grant_type');
-    ctx.grantType = grantType;
     const grant = grants.get(grantType);
+    // Logged and counted as sent only when it names a grant: any other value (it may hold
+    // anything, a secret included) is `other`.
+    ctx.grantType = grant ? grantType : 'other';
     if (!grant) throw new UnsupportedGrantTypeError(`grant_type "${grantType.slice(0, 40)}" is not supported`);
     if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClientError(`the client may not use the ${grantType} grant`);
 
