@@ -12,7 +12,7 @@
  * So a service connection is never left bound as a user, and a user bind never waits for a
  * fresh TCP and TLS handshake.
  */
-import { isConnectionLost, isServerAnswer, type LdapConnection, type LdapConnector, type PrepareConnection } from './ldap-connection.js';
+import { isConnectionLost, isServerAnswer, isTimeout, type LdapConnection, type LdapConnector, type PrepareConnection } from './ldap-connection.js';
 
 export interface PoolOptions {
   readonly connector: LdapConnector;
@@ -96,6 +96,10 @@ export class LdapPool {
       this.#putBack(connection);
       return result;
     } catch (err) {
+      // A hung server: callers queued for a connection would only get theirs when this one
+      // gave up and then wait a whole timeout more. Refuse them now, so every login answers
+      // within about one timeout.
+      if (isTimeout(err)) for (const waiter of this.#waiters.splice(0)) waiter.refuse(err as Error);
       if (isServerAnswer(err)) this.#putBack(connection);
       else await connection.close();
       throw err;

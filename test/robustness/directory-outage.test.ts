@@ -21,7 +21,8 @@ const TIMEOUT_MS = 1000;
 /** What "within timeoutMs" allows on a busy two-core machine: the timeout plus scheduling slack. */
 const SLACK_MS = 600;
 const MAX_FAILURES = 3;
-const IP_BUDGET = 5;
+// Three outage tests each end with MAX_FAILURES - 1 wrong passwords from this IP within a minute.
+const IP_BUDGET = 7;
 /** Logins tried during each outage: more than either limit. */
 const ATTEMPTS = 6;
 
@@ -82,8 +83,7 @@ async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }
 /**
  * During the outage: one login, then ATTEMPTS logins at once (right and wrong passwords), then
  * one Basic-bridge request — every one a clean 503. A lone request answers within timeoutMs;
- * one of several at once may also have queued for a pooled connection first (`poolSize`): up
- * to twice timeoutMs (see the known-bug test below).
+ * several at once are bounded more loosely here (queued ones are pinned by the regression test below).
  */
 async function duringOutage(): Promise<void> {
   const expect503 = (res: Awaited<ReturnType<typeof login>>): void => {
@@ -143,18 +143,14 @@ describe('the directory', () => {
     }
     await nothingCounted();
     // The IP's failures of both rounds together: still within the budget, so none was an outage's.
-    expect(2 * (MAX_FAILURES - 1)).toBeLessThan(IP_BUDGET);
+    expect(3 * (MAX_FAILURES - 1)).toBeLessThan(IP_BUDGET);
   });
 
-  // KNOWN BUG (src/validators/ldap-pool.ts, not this suite's to fix): a login that waits for a
-  // pooled connection (up to `waitMs` = timeoutMs) and then gets one from the hung server
-  // spends another timeoutMs on its operation, so it answers after up to 2 × timeoutMs, where
-  // docs/validators.md promises "about timeoutMs". Deterministic here: poolSize (2) logins hold
-  // both service connections from t=0 to t=timeoutMs; a third, sent at t=250 ms (its wait would
-  // end at t=1250), is granted a connection at t≈timeoutMs and answers at t≈2 × timeoutMs,
-  // ~1750 ms after it was sent (measured: 1.75–1.8 s).
-  // `it.fails` passes while the bug is there; once fixed, turn it into `it`.
-  it.fails('hung: a login that queued for a pooled connection still answers within timeoutMs', async () => {
+  // Regression: a login that waited for a pooled connection used to get one from the hung
+  // server only when an earlier login timed out, and then spent another timeoutMs (≈ 2 ×
+  // timeoutMs in all). The pool now refuses its waiters as soon as an operation times out.
+  // poolSize (2) logins hold both service connections from t=0; a third is sent at t=250 ms.
+  it('hung: a login that queued for a pooled connection still answers within timeoutMs', async () => {
     await slapd.pause();
     try {
       const holders = [login(alice.password), login(alice.password)];
