@@ -31,6 +31,7 @@ import { createRedisClient, waitForReady } from './tokens/redis-connection.js';
 import { compileRoutes, upstreamTargets } from './resource/routes.js';
 import { compileHeaderRules } from './resource/identity-headers.js';
 import { createForwarder } from './resource/proxy.js';
+import { createUndiciForwarder } from './resource/undici-forwarder.js';
 import { resourceHandler, resourceUpgradeHandler } from './resource/handler.js';
 import { createBasicBridge } from './resource/basic-bridge.js';
 import { decisionEndpoint } from './resource/decision.js';
@@ -85,13 +86,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const tls = config.server.tls.certFile ? config.server.tls : undefined;
   const upstreamDefaults = { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs, caFile: config.upstream.caFile };
   const match = compileRoutes(config.routes, upstreamDefaults);
-  const forwarder = createForwarder({
+  const proxyOptions = {
     maxSockets: config.upstream.maxSockets,
     logger,
     targets: upstreamTargets(config.routes, upstreamDefaults),
     closing: () => lifecycle.draining,
-    observe: (upstream, outcome, seconds) => metrics.observeUpstream(upstream, outcome, seconds),
-  });
+    observe: (upstream: string, outcome: string, seconds: number) => metrics.observeUpstream(upstream, outcome, seconds),
+  };
+  // http-proxy-3 always carries WebSocket upgrades; plain HTTP goes through undici unless configured otherwise.
+  const httpProxy = createForwarder(proxyOptions);
+  const forwarder = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
   const headers = compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy });
   const basic = createBasicBridge({ login, clients: config.clients, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
   const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };

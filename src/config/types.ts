@@ -99,7 +99,7 @@ export interface GatewayConfig {
     };
   };
   readonly admin: { readonly host: string; readonly port: number };
-  readonly log: { readonly level: string };
+  readonly log: { readonly level: string; readonly requests: 'all' | 'errors' };
   readonly oauth: {
     readonly issuer: string;
     readonly realm: string;
@@ -130,7 +130,7 @@ export interface GatewayConfig {
     };
     readonly cacheTtlMs: number;
   };
-  readonly upstream: { readonly url: string; readonly timeoutMs: number; readonly caFile: string; readonly maxSockets: number };
+  readonly upstream: { readonly url: string; readonly timeoutMs: number; readonly caFile: string; readonly maxSockets: number; readonly engine: 'undici' | 'http-proxy' };
   readonly routes: readonly RouteConfig[];
   readonly decision: { readonly enabled: boolean; readonly path: string };
   readonly basicBridge: { readonly cacheSeconds: number };

@@ -55,6 +55,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
   const { config, logger, metrics } = options;
   const lifecycle = options.lifecycle ?? new Lifecycle();
   const realm = config.oauth.realm;
+  const errorsOnly = config.log.requests === 'errors';
   const limits = config.server.limits;
   const serverOptions: http.ServerOptions = {
     headersTimeout: limits.headersTimeoutMs,
@@ -102,7 +103,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     const ms = Number(process.hrtime.bigint() - ctx.start) / 1e6;
     metrics.observeRequest(ctx.kind, status, ms / 1000, ctx.route);
     if (ctx.kind === 'token') metrics.observeToken(ctx.grantType, status < 400 ? 'success' : (ctx.error ?? String(status)));
-    if (!logger.isLevelEnabled('info')) return;
+    if (!logger.isLevelEnabled('info') || (errorsOnly && status < 400)) return;
     logger.info(
       {
         reqId: ctx.id,

@@ -45,3 +45,19 @@ describe('secrets never reach the log', () => {
     expect(gw.logs().some((l) => l.event === 'refresh_token_reuse')).toBe(true);
   });
 });
+
+describe('log.requests: errors', () => {
+  it('writes completion lines only for answers of 400 and above', async () => {
+    const quiet = await startGateway({ upstream: upstream.url, config: { log: { level: 'info', requests: 'errors' } } });
+    try {
+      const login = await postForm(`${quiet.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+      expect(login.status).toBe(200);
+      expect((await fetch(`${quiet.url}/api`, { headers: { authorization: `Bearer ${login.json.access_token as string}` } })).status).toBe(200);
+      expect((await fetch(`${quiet.url}/api`)).status).toBe(401);
+      await expect.poll(() => quiet.logs().filter((l) => l.msg === 'request').length).toBe(1);
+      expect(quiet.logs().filter((l) => l.msg === 'request')[0]).toMatchObject({ status: 401, method: 'GET' });
+    } finally {
+      await quiet.stop();
+    }
+  });
+});

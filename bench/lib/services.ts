@@ -1,0 +1,366 @@
+/**
+ * The servers of the benchmark, each a child process pinned to the server CPU on a private
+ * 127.0.0.1 port under one temp dir: the upstream, redis-server, slapd, nginx, the bare Node
+ * proxies, the LDAP-bind+SETEX reference and the gateways (from dist/, as `ropc-gateway start`).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, chmodSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { stringify } from 'yaml';
+import { freePort, hasCommand, SERVER_CPU, sleep, spawnChild, tail, waitForPort, type Child } from './proc.js';
+
+export interface Env {
+  /** Repository root. */
+  readonly root: string;
+  /** Private temp dir of this run. */
+  readonly dir: string;
+  /** Compiled bench files (.tmp/bench). */
+  readonly benchOut: string;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  /** Processes to account CPU and RSS to. */
+  readonly pids: readonly number[];
+  readonly children: readonly Child[];
+  /** Empties the service's log (between cases). */
+  truncateLog(): void;
+  logTail(): string;
+}
+
+function service(name: string, port: number, children: Child[], url = `http://127.0.0.1:${port}`): Service {
+  return {
+    name,
+    url,
+    port,
+    // The process itself first (RSS and "main" CPU are read from it), then its log sink.
+    pids: children.flatMap((c) => (c.sinkPid === undefined ? [c.pid] : [c.pid, c.sinkPid])),
+    children,
+    truncateLog: () => {
+      for (const c of children) {
+        try {
+          truncateSync(c.logFile, 0);
+        } catch {
+          // gone
+        }
+      }
+    },
+    logTail: () => children.map((c) => `--- ${c.name} (${c.logFile})\n${tail(c.logFile)}`).join('\n'),
+  };
+}
+
+/** Extra node flags (e.g. --cpu-prof) per service name, set by the profile mode. */
+export const nodeFlags = new Map<string, string[]>();
+
+function nodeArgs(name: string, script: string, args: readonly string[]): string[] {
+  return [...(nodeFlags.get(name) ?? []), script, ...args];
+}
+
+export async function startNodeServer(env: Env, name: string, script: string, args: (port: number) => string[]): Promise<Service> {
+  const port = await freePort();
+  const child = spawnChild(name, process.execPath, nodeArgs(name, join(env.benchOut, 'servers', script), args(port)), {
+    cpu: SERVER_CPU,
+    logFile: join(env.dir, `${name}.log`),
+    cwd: env.root,
+  });
+  await waitForPort(port, child);
+  return service(name, port, [child]);
+}
+
+export async function startRedis(env: Env): Promise<Service> {
+  const port = await freePort();
+  const dir = join(env.dir, 'redis');
+  mkdirSync(dir, { recursive: true });
+  const child = spawnChild('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], {
+    cpu: SERVER_CPU,
+    logFile: join(env.dir, 'redis.log'),
+  });
+  await waitForPort(port, child);
+  return service('redis-server', port, [child], `redis://127.0.0.1:${port}`);
+}
+
+export const LDAP_SUFFIX = 'dc=example,dc=org';
+export const LDAP_DN_TEMPLATE = `uid={username},ou=people,${LDAP_SUFFIX}`;
+
+/** Whether slapd and its tools are installed; the reason when not. */
+export function slapdMissing(): string | undefined {
+  for (const bin of ['/usr/sbin/slapd', '/usr/sbin/slapadd', '/usr/sbin/slappasswd']) {
+    if (!existsSync(bin)) return `${bin} not found (apt-get install -y slapd ldap-utils)`;
+  }
+  return undefined;
+}
+
+/** A minimal slapd (../shared/SERVICES.md): mdb, one user `uid=USER` with PASSWORD, no overlays. */
+export async function startSlapd(env: Env, user: string, password: string): Promise<Service> {
+  const port = await freePort();
+  const dir = join(env.dir, 'slapd');
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const hash = execFileSync('/usr/sbin/slappasswd', ['-s', password], { encoding: 'utf8' }).trim();
+  const conf = join(dir, 'slapd.conf');
+  writeFileSync(
+    conf,
+    [
+      'include /etc/ldap/schema/core.schema',
+      'include /etc/ldap/schema/cosine.schema',
+      'include /etc/ldap/schema/inetorgperson.schema',
+      'include /etc/ldap/schema/nis.schema',
+      `pidfile ${dir}/slapd.pid`,
+      `argsfile ${dir}/slapd.args`,
+      'modulepath /usr/lib/ldap',
+      'moduleload back_mdb',
+      'database mdb',
+      'maxsize 104857600',
+      `suffix "${LDAP_SUFFIX}"`,
+      `rootdn "cn=admin,${LDAP_SUFFIX}"`,
+      'rootpw bench-admin',
+      `directory ${dir}/data`,
+      'index objectClass,uid eq',
+      'access to attrs=userPassword by self write by anonymous auth by * none',
+      'access to * by * read',
+      '',
+    ].join('\n'),
+  );
+  const ldif = join(dir, 'seed.ldif');
+  writeFileSync(
+    ldif,
+    [
+      `dn: ${LDAP_SUFFIX}`,
+      'objectClass: dcObject',
+      'objectClass: organization',
+      'o: Example',
+      'dc: example',
+      '',
+      `dn: ou=people,${LDAP_SUFFIX}`,
+      'objectClass: organizationalUnit',
+      'ou: people',
+      '',
+      `dn: uid=${user},ou=people,${LDAP_SUFFIX}`,
+      'objectClass: inetOrgPerson',
+      `uid: ${user}`,
+      'cn: Bench User',
+      'sn: User',
+      `mail: ${user}@example.org`,
+      `userPassword: ${hash}`,
+      '',
+    ].join('\n'),
+  );
+  execFileSync('/usr/sbin/slapadd', ['-q', '-f', conf, '-l', ldif], { stdio: 'pipe' });
+  // As root, slapd drops to the openldap user, which must own its files.
+  const args = ['-d', '0', '-f', conf, '-h', `ldap://127.0.0.1:${port}/`];
+  if (process.getuid?.() === 0 && spawnSync('id', ['openldap'], { stdio: 'ignore' }).status === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'openldap'], { encoding: 'utf8' }));
+    const gid = Number(execFileSync('id', ['-g', 'openldap'], { encoding: 'utf8' }));
+    for (const p of [dir, join(dir, 'data'), ...readdirSync(join(dir, 'data')).map((f) => join(dir, 'data', f)), conf, ldif]) chownSync(p, uid, gid);
+    chownSync(env.dir, uid, gid);
+    args.push('-u', 'openldap', '-g', 'openldap');
+  }
+  const child = spawnChild('slapd', '/usr/sbin/slapd', args, { cpu: SERVER_CPU, logFile: join(env.dir, 'slapd.log') });
+  await waitForPort(port, child);
+  return service('slapd', port, [child], `ldap://127.0.0.1:${port}`);
+}
+
+export function nginxMissing(): string | undefined {
+  return hasCommand('nginx', ['-v']) ? undefined : 'nginx not installed (apt-get install -y nginx-light): the nginx case is skipped';
+}
+
+/** nginx as a keep-alive reverse proxy (keepalive 64, HTTP/1.1 upstream), one worker, no access log. */
+export async function startNginx(env: Env, upstreamPort: number): Promise<Service> {
+  const port = await freePort();
+  const dir = join(env.dir, 'nginx');
+  for (const sub of ['', 'logs', 'body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
+    mkdirSync(join(dir, sub), { recursive: true });
+    chmodSync(join(dir, sub), 0o777);
+  }
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const child = spawnChild('nginx', 'nginx', ['-p', dir, '-c', conf], { cpu: SERVER_CPU, logFile: join(env.dir, 'nginx.log') });
+  await waitForPort(port, child);
+  return service('nginx', port, [child]);
+}
+
+/** What the compiled gateway in dist/ offers: detected, not assumed (other work lands meanwhile). */
+export interface GatewayFeatures {
+  /** `upstream.engine` in the schema, with its allowed values; undefined when absent. */
+  readonly engineKey: readonly string[] | undefined;
+  /** dist/resource/undici-forwarder.js exists. */
+  readonly undiciForwarder: boolean;
+  /** dist/app.js already builds the undici forwarder itself (no key to choose). */
+  readonly undiciWired: boolean;
+  /** `store.cacheTtlMs` is in the schema. */
+  readonly cacheKey: boolean;
+  /** The composition root reads it (a local cache is wired on the resource path). */
+  readonly cacheWired: boolean;
+  /** The ldap validator is built by the registry. */
+  readonly ldapValidator: boolean;
+}
+
+export async function detectFeatures(root: string): Promise<GatewayFeatures> {
+  const dist = join(root, 'dist');
+  const read = (p: string): string => (existsSync(join(dist, p)) ? readFileSync(join(dist, p), 'utf8') : '');
+  const { schema } = (await import(pathToFileURL(join(dist, 'config/schema.js')).href)) as { schema: Record<string, Record<string, { format?: unknown }>> };
+  const engine = schema['upstream']?.['engine'];
+  const app = read('app.js');
+  const registry = read('validators/registry.js');
+  return {
+    engineKey: engine && Array.isArray(engine.format) ? (engine.format as string[]) : undefined,
+    undiciForwarder: existsSync(join(dist, 'resource/undici-forwarder.js')),
+    undiciWired: app.includes('createUndiciForwarder'),
+    cacheKey: schema['store']?.['cacheTtlMs'] !== undefined,
+    cacheWired: /cacheTtlMs/.test(app) || /cacheTtlMs/.test(read('tokens/cache.js')),
+    ldapValidator: existsSync(join(dist, 'validators/ldap.js')) && /LdapValidator/.test(registry) && !/case 'ldap':\s*\/\/[^\n]*\n\s*throw/.test(registry),
+  };
+}
+
+export type Engine = 'http-proxy-3' | 'undici';
+
+export interface GatewaySpec {
+  readonly name: string;
+  readonly engine: Engine;
+  readonly cacheTtlMs: number;
+  readonly logLevel: string;
+  /** Add the LDAP validator and the `bench-ldap` client. */
+  readonly ldapUrl?: string;
+  /** Another build's entry point (an experiment's patched copy); default bin/ropc-gateway.js. */
+  readonly bin?: string;
+}
+
+export interface Credentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly clientHash: string;
+  readonly user: string;
+  readonly password: string;
+  readonly passwordHash: string;
+}
+
+export interface GatewayService extends Service {
+  readonly adminUrl: string;
+  /** How the engine was chosen: config key, loader hook, or as built. */
+  readonly engineBy: string;
+  /** A live access token of the `bench` client (file validator). */
+  readonly accessToken: string;
+}
+
+/** argon2id hashes for the gateway's client and user, made by the gateway's own CLI. */
+export function hashWithCli(root: string, secret: string): string {
+  return execFileSync(process.execPath, [join(root, 'bin/ropc-gateway.js'), 'hash-secret'], { input: secret, encoding: 'utf8' }).trim();
+}
+
+export async function startGateway(env: Env, spec: GatewaySpec, features: GatewayFeatures, creds: Credentials, upstreamUrl: string, redisUrl: string): Promise<GatewayService> {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const dir = join(env.dir, spec.name);
+  mkdirSync(dir, { recursive: true });
+  const usersFile = join(dir, 'users.yaml');
+  writeFileSync(usersFile, stringify({ users: [{ username: creds.user, passwordHash: creds.passwordHash, groups: ['benchers'] }] }));
+
+  let engineBy: string;
+  const nodeExtra: string[] = [];
+  const upstream: Record<string, unknown> = { url: upstreamUrl, timeoutMs: 30000 };
+  if (features.engineKey) {
+    const value = features.engineKey.find((v) => (spec.engine === 'undici' ? v === 'undici' : v !== 'undici'));
+    if (!value) throw new Error(`upstream.engine allows ${features.engineKey.join(', ')}: none for ${spec.engine}`);
+    upstream['engine'] = value;
+    engineBy = `upstream.engine: ${value}`;
+  } else if (spec.engine === 'undici' && !features.undiciWired) {
+    if (!features.undiciForwarder) throw new Error('dist/resource/undici-forwarder.js is missing: run npm run build');
+    nodeExtra.push('--import', pathToFileURL(join(env.benchOut, 'lib/engine-hook.js')).href);
+    engineBy = 'loader hook (dist/app.js unchanged)';
+  } else if (spec.engine === 'http-proxy-3' && features.undiciWired) {
+    throw new Error('dist/app.js always builds the undici forwarder and there is no upstream.engine key: cannot run the http-proxy-3 gateway');
+  } else {
+    engineBy = 'as built';
+  }
+
+  const clients: Record<string, unknown>[] = [
+    { id: creds.clientId, secretHash: creds.clientHash, scopes: ['read'], defaultScopes: ['read'], validators: ['local'] },
+  ];
+  const validators: Record<string, unknown>[] = [{ name: 'local', type: 'file', path: usersFile }];
+  if (spec.ldapUrl) {
+    clients.push({ id: `${creds.clientId}-ldap`, secretHash: creds.clientHash, scopes: ['read'], defaultScopes: ['read'], validators: ['directory'] });
+    validators.push({ name: 'directory', type: 'ldap', urls: [spec.ldapUrl], userDnTemplate: LDAP_DN_TEMPLATE, subjectAttribute: 'uid', attributes: { email: 'mail', name: 'cn' }, timeoutMs: 5000 });
+  }
+  const config = {
+    server: { host: '127.0.0.1', port, drainSeconds: 0 },
+    admin: { host: '127.0.0.1', port: adminPort },
+    log: { level: spec.logLevel },
+    oauth: { accessTokenTtl: 7200, refreshTokenTtl: 14400 },
+    store: { type: 'redis', redis: { url: redisUrl, keyPrefix: `bench-${spec.name}:` }, cacheTtlMs: spec.cacheTtlMs },
+    upstream,
+    clients,
+    validators,
+    routes: [{ path: '/**', scopes: ['read'] }],
+  };
+  const configFile = join(dir, 'gateway.yaml');
+  writeFileSync(configFile, stringify(config));
+  const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROPC_')));
+  const child = spawnChild(spec.name, process.execPath, [...nodeExtra, ...nodeArgs(spec.name, spec.bin ?? join(env.root, 'bin/ropc-gateway.js'), ['start', '--config', configFile])], {
+    cpu: SERVER_CPU,
+    env: { ...childEnv, NODE_ENV: 'production' },
+    logFile: join(env.dir, `${spec.name}.log`),
+    pipeLog: true,
+    cwd: env.root,
+  });
+  await waitForPort(port, child, 30_000);
+  await waitForPort(adminPort, child, 10_000);
+  const url = `http://127.0.0.1:${port}`;
+  const accessToken = await passwordGrant(url, creds.clientId, creds);
+  return { ...service(spec.name, port, [child]), adminUrl: `http://127.0.0.1:${adminPort}`, engineBy, accessToken };
+}
+
+export function basic(id: string, secret: string): string {
+  const enc = (s: string): string => encodeURIComponent(s).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
+export function passwordForm(creds: Pick<Credentials, 'user' | 'password'>): string {
+  return `grant_type=password&username=${encodeURIComponent(creds.user)}&password=${encodeURIComponent(creds.password)}`;
+}
+
+async function passwordGrant(url: string, clientId: string, creds: Credentials): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${url}/as/token.oauth2`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, creds.clientSecret) },
+      body: passwordForm(creds),
+    });
+    const text = await res.text();
+    if (res.status === 200) return (JSON.parse(text) as { access_token: string }).access_token;
+    // Redis may still be connecting (503): retry a few times.
+    if (attempt >= 20 || res.status !== 503) throw new Error(`password grant failed: ${res.status} ${text}`);
+    await sleep(250);
+  }
+}
