@@ -84,16 +84,16 @@ export async function decide(options: DecideOptions, req: IncomingMessage, metho
   return { route, identity };
 }
 
+/** Step 5: strip what the gateway owns, then inject the identity (none on public routes). */
+function mutateHeaders(options: ResourceOptions, req: IncomingMessage, ctx: RequestContext, identity: Identity | null, upgrade: boolean): void {
+  options.headers.scrub(req.headers, { peerIp: req.socket.remoteAddress ?? '', proto: options.tls ? 'https' : 'http', requestId: ctx.id, upgrade });
+  if (identity) options.headers.inject(req.headers, identity);
+}
+
 export function resourceHandler(options: ResourceOptions) {
   return async function handleResource(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const { route, identity } = await decide(options, req, req.method ?? 'GET', req.url ?? '/', ctx);
-    options.headers.scrub(req.headers, {
-      peerIp: req.socket.remoteAddress ?? '',
-      proto: options.tls ? 'https' : 'http',
-      requestId: ctx.id,
-      upgrade: false,
-    });
-    if (identity) options.headers.inject(req.headers, identity);
+    mutateHeaders(options, req, ctx, identity, false);
     options.forwarder.web(req, res, route.upstream);
   };
 }
@@ -109,13 +109,7 @@ export function resourceUpgradeHandler(options: ResourceOptions) {
       throw new InvalidRequestError('only WebSocket upgrades (GET with Upgrade: websocket) are supported');
     }
     const { route, identity } = await decide(options, req, 'GET', req.url ?? '/', ctx);
-    options.headers.scrub(req.headers, {
-      peerIp: req.socket.remoteAddress ?? '',
-      proto: options.tls ? 'https' : 'http',
-      requestId: ctx.id,
-      upgrade: true,
-    });
-    if (identity) options.headers.inject(req.headers, identity);
+    mutateHeaders(options, req, ctx, identity, true);
     options.forwarder.ws(req, socket, head, route.upstream, outcome);
   };
 }

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, poll, startRedisNode, type RedisNode } from './start-redis-sentinel.js';
+import { poll, startRedisNode, type RedisNode } from './start-redis-sentinel.js';
+import { freePort } from './ports.js';
 
 /** `REDIS_CLI` overrides the binary; otherwise `redis-cli` from PATH. */
 const CLI = process.env['REDIS_CLI'] ?? 'redis-cli';

@@ -11,10 +11,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
 
 /** `REDIS_SERVER` overrides the binary; otherwise `redis-server` from PATH. */
 const BINARY = process.env['REDIS_SERVER'] ?? 'redis-server';
@@ -350,18 +350,6 @@ export async function poll(what: string, check: () => Promise<boolean>, timeoutM
   }
 }
 
-/** A port the kernel just handed out on 127.0.0.1, never 6379 (callers retry on collision). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    server.close();
-    await once(server, 'close');
-    if (typeof address === 'object' && address !== null && address.port !== 6379) return address.port;
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

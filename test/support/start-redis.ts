@@ -6,10 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RedisConfig } from '../../src/tokens/redis-connection.js';
+import { freePort } from './ports.js';
 
 /** A running test Redis. */
 export interface RedisProcess {
@@ -205,18 +206,6 @@ class RedisServer implements RedisProcess {
   }
 }
 
-/** A port the kernel just handed out on 127.0.0.1 (free a moment ago; callers retry on collision). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    server.close();
-    await once(server, 'close');
-    if (typeof address === 'object' && address !== null && address.port !== 6379) return address.port;
-  }
-}
 
 /**
  * Sends one inline command to the Redis on `port` and resolves with what `answer` finds in the

@@ -12,12 +12,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LdapValidatorConfig } from '../../src/config/types.js';
 import { ADMIN, DISABLED_FILTER, PEOPLE, SERVICE, SUFFIX } from '../fixtures/ldap/directory.js';
+import { freePort } from './ports.js';
 
 /** `SLAPD` overrides the binary; otherwise Debian's `/usr/sbin/slapd`. */
 const SLAPD = process.env['SLAPD'] ?? '/usr/sbin/slapd';
@@ -376,17 +377,6 @@ function run(command: string, args: readonly string[], input?: string, env: Node
   });
 }
 
-/** A port the kernel just handed out on 127.0.0.1 (free a moment ago; callers retry on collision). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
