@@ -44,8 +44,7 @@ const REFUSED: ChainOutcome = Object.freeze({ valid: false });
  * The login function of the gateway. Without `protection` (unit tests of other parts) it only
  * runs the chain.
  */
-export function createPasswordLogin(chainFor: (clientId: string) => ValidatorChain, protection?: LoginProtection): PasswordLogin {
-  if (!protection) return (clientId, username, password) => chainFor(clientId).validate(username.normalize('NFKC'), password);
+export function createPasswordLogin(chainFor: (clientId: string) => ValidatorChain, protection: LoginProtection): PasswordLogin {
   const { lockout, logger, onLockout } = protection;
 
   return async function login(clientId, username, password, clientIp) {
