@@ -63,7 +63,11 @@ for (const instruction of instructions(dockerfile)) {
     (stages[stages.length - 1]!.instructions as Instruction[]).push(instruction);
   }
 }
-const expand = (text: string): string => text.replace(/\$\{(\w+)\}/g, (_, name: string) => globalArgs.get(name) ?? `\${${name}}`);
+/** `text` with the global ARGs' defaults substituted (ARG defaults may use earlier ARGs). */
+const expand = (text: string): string => {
+  const once = text.replace(/\$\{(\w+)\}/g, (_, name: string) => globalArgs.get(name) ?? `\${${name}}`);
+  return once === text ? text : expand(once);
+};
 const runtime = stages[stages.length - 1]!;
 const all = (stage: Stage, keyword: string): string[] => stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
 const stageNamed = (name: string): Stage => {
@@ -90,8 +94,13 @@ describe('Dockerfile', () => {
     const end = NODE_LTS_END[major];
     expect(end, `no end-of-life date known for Node.js ${major}; add it`).toBeDefined();
     expect(new Date(end!).getTime(), `Node.js ${major} is past its end of life (${end}): raise NODE_MAJOR`).toBeGreaterThan(Date.now());
+    // By default; BUILD_IMAGE / RUNTIME_IMAGE substitute mirrors or CI's local bases (.ci/image.sh).
+    expect(runtime.from).toBe('${RUNTIME_IMAGE}');
     expect(expand(runtime.from)).toBe(`gcr.io/distroless/nodejs${major}-debian12:nonroot`);
-    for (const stage of stages.slice(0, -1)) expect(expand(stage.from)).toBe(`node:${major}-bookworm-slim`);
+    for (const stage of stages.slice(0, -1)) {
+      expect(stage.from).toBe('${BUILD_IMAGE}');
+      expect(expand(stage.from)).toBe(`node:${major}-bookworm-slim`);
+    }
   });
 
   it('takes only production dependencies and compiled code into the runtime stage', () => {

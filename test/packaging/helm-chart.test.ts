@@ -239,10 +239,15 @@ describe.each(SCENARIOS)('chart scenario %s', (scenario, valuesFile) => {
     expect(annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
     const chartSecret = manifests.some((m) => m.kind === 'Secret');
     expect(annotations['checksum/secret'] !== undefined).toBe(chartSecret);
-    // The Service reaches the gateway's listeners only.
-    const service = find<Service>(manifests, 'Service');
-    for (const port of service.spec.ports) expect(['http', 'admin']).toContain(port.targetPort);
+    // The client Service reaches the public listener only; the admin port has a Service of its own.
+    const service = find<Service>(manifests, 'Service', FULLNAME);
+    expect(service.spec.ports.map((p) => p.targetPort)).toEqual(['http']);
     expect(service.spec.selector).toEqual({ 'app.kubernetes.io/name': 'ropc-gateway', 'app.kubernetes.io/instance': 'rel' });
+    const metrics = manifests.find((m) => m.kind === 'Service' && m.metadata?.name === `${FULLNAME}-metrics`) as Service | undefined;
+    if (metrics) {
+      expect(metrics.spec.ports.map((p) => p.targetPort)).toEqual(['admin']);
+      expect(metrics.spec.selector).toEqual(service.spec.selector);
+    }
     // The helm test pod is not selected by the Service (it would become an endpoint).
     const testPod = manifests.find((m) => m.kind === 'Pod') as { metadata: { labels: Record<string, string> } } | undefined;
     if (testPod) expect(Object.entries(service.spec.selector).every(([k, v]) => testPod.metadata.labels[k] === v)).toBe(false);
@@ -290,12 +295,43 @@ describe('sidecar mode', () => {
     const service = find<Service>(manifests, 'Service');
     expect(service.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
     const policy = find<NetworkPolicy>(manifests, 'NetworkPolicy');
-    expect(policy.spec.ingress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual(['http', 'admin']);
+    // adminFrom is empty: no rule admits any pod to the admin port (the kubelet's probes come from the node).
+    expect(policy.spec.ingress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual(['http']);
   });
 
   it('follows app.port', () => {
     const rendered = template(['-f', 'ci/sidecar-ldap-values.yaml', '--set', 'app.port=3000']);
     expect(find<ConfigMap>(rendered, 'ConfigMap').data['gateway.yaml']).toContain('url: http://127.0.0.1:3000');
+  });
+});
+
+describe('the admin port and metrics', () => {
+  const minimal = ['--set', 'config.store.type=memory', '--set', 'replicaCount=1', '--set', 'config.upstream.url=http://app:8080'];
+  const monitoring = ['--set', 'networkPolicy.adminFrom[0].namespaceSelector.matchLabels.team=monitoring'];
+
+  it('gives metrics a Service of their own, which the ServiceMonitor alone selects', () => {
+    const manifests = template([...minimal, ...monitoring, '--set', 'serviceMonitor.enabled=true']);
+    const services = manifests.filter((m) => m.kind === 'Service') as Service[];
+    expect(services.map((s) => [s.metadata?.name, s.spec.ports.map((p) => p.targetPort)])).toEqual([
+      [FULLNAME, ['http']],
+      [`${FULLNAME}-metrics`, ['admin']],
+    ]);
+    const monitor = find<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } }>(manifests, 'ServiceMonitor');
+    const selected = services.filter((s) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => (s.metadata?.labels as Record<string, string> | undefined)?.[k] === v));
+    expect(selected.map((s) => s.metadata?.name)).toEqual([`${FULLNAME}-metrics`]);
+    expect(monitor.spec.endpoints.map((e) => e.port)).toEqual(['admin']);
+  });
+
+  it('admits no pod to the admin port unless networkPolicy.adminFrom lists it', () => {
+    type Rule = { ports: { port: string | number }[]; from?: unknown[] };
+    const rules = (args: string[]): Rule[] => find<Manifest & { spec: { ingress: Rule[] } }>(template([...minimal, ...args]), 'NetworkPolicy').spec.ingress;
+    expect(rules([]).filter((r) => r.ports.some((p) => p.port === 'admin'))).toEqual([]);
+    expect(rules(monitoring).filter((r) => r.ports.some((p) => p.port === 'admin'))).toEqual([
+      { ports: [{ port: 'admin', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }] },
+    ]);
+    expect(templateError([...minimal, '--set', 'serviceMonitor.enabled=true'])).toMatch(/networkPolicy\.adminFrom: the NetworkPolicy admits no pod to the admin port/);
+    // Without a NetworkPolicy there is nothing to admit through.
+    expect(template([...minimal, '--set', 'serviceMonitor.enabled=true', '--set', 'networkPolicy.enabled=false']).some((m) => m.kind === 'ServiceMonitor')).toBe(true);
   });
 });
 

@@ -28,6 +28,10 @@ app.kubernetes.io/name: {{ include "ropc-gateway.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{- define "ropc-gateway.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "ropc-gateway.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
 {{- define "ropc-gateway.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "ropc-gateway.fullname" .) .Values.serviceAccount.name }}
@@ -123,6 +127,9 @@ every mode runs them). The gateway checks its configuration again at startup.
 {{- $shutdown := dig "server" "shutdownTimeoutSeconds" 20 $config | int }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (add (int .Values.preStopSleepSeconds) $drain $shutdown) }}
 {{- fail (printf "terminationGracePeriodSeconds %d: must exceed preStopSleepSeconds %d + config.server.drainSeconds %d + config.server.shutdownTimeoutSeconds %d, or in-flight requests are killed" (int .Values.terminationGracePeriodSeconds) (int .Values.preStopSleepSeconds) $drain $shutdown) }}
+{{- end }}
+{{- if and .Values.deployment.enabled .Values.serviceMonitor.enabled .Values.networkPolicy.enabled (not .Values.networkPolicy.adminFrom) }}
+{{- fail "networkPolicy.adminFrom: the NetworkPolicy admits no pod to the admin port unless listed there; add your Prometheus (e.g. a namespaceSelector of its namespace) for serviceMonitor.enabled" }}
 {{- end }}
 {{- if and .Values.secrets.existingSecret .Values.secrets.data }}
 {{- fail "secrets: set existingSecret or data, not both" }}
