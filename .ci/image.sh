@@ -12,7 +12,9 @@
 #   3. .ci/image/rehearse.mjs: the image run with a hand-written config (plain), then with the
 #      container spec of the rendered Helm chart (standalone and sidecar): read-only root,
 #      user 65532, tmpfs /tmp, config and secrets mounted as files, probes, token request,
-#      proxied call, preStop + SIGTERM drain to exit 0.
+#      proxied call, preStop + SIGTERM drain to exit 0; then the chart's manifests broken on
+#      purpose (wrong mount path, unreadable secret, wrong probe port, refused config key),
+#      each of which must fail.
 #
 # Needs root (podman rootful, apt-get). Installs podman runc debootstrap uidmap when missing.
 # Base images and the Debian root filesystem are cached in $ROPC_IMAGE_CACHE
@@ -145,6 +147,8 @@ pm build --network host -q \
   --build-arg RUNTIME_IMAGE="$runtime_image" \
   -t "$image" . >/dev/null
 build_seconds=$((SECONDS - build_started))
+# Intermediate images of earlier builds (kept as the build cache) older than a day.
+pm image prune -f --filter until=24h >/dev/null 2>&1 || true
 size=$(pm image inspect --format '{{.Size}}' "$image")
 say "built $image in ${build_seconds}s; size $((size / 1000000)) MB ($size bytes)"
 
@@ -177,7 +181,7 @@ node -e '
 rm -f "$listing"
 
 # ---- 3. run it as Kubernetes would --------------------------------------------------------
-for mode in plain standalone sidecar; do
+for mode in plain standalone sidecar breaks; do
   say "rehearsal: $mode"
   node .ci/image/rehearse.mjs "$mode" "$image" "$runtime_image"
 done

@@ -12,6 +12,9 @@
 // sidecar     the same with sidecar.enabled: the app container of the Deployment (APP_IMAGE, a
 //             node one-liner HTTP server) beside the gateway in one network namespace; only
 //             the gateway's port answers from the pod's address, unauthenticated with 401.
+// breaks      standalone with the rendered manifests broken on purpose (a wrong mount path, a
+//             secret the user cannot read, no fsGroup, a probe on the wrong port, a config key
+//             the gateway refuses): each must fail for that reason, or the rehearsal proves nothing.
 //
 // Redis (own redis-server, password from the Secret) and the standalone upstream run outside
 // the containers on free ports, on the host network. Every step either passes or throws; the
@@ -25,9 +28,27 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
-const [mode, image, appImage] = process.argv.slice(2);
-if (!['plain', 'standalone', 'sidecar'].includes(mode) || !image || !appImage) {
-  console.error('usage: rehearse.mjs plain|standalone|sidecar IMAGE APP_IMAGE');
+// The chart mistakes the rehearsal must catch: each breaks the rendered manifests the way a
+// faulty template would, and `rehearse.mjs breaks` checks that every one of them fails.
+const BREAKS = {
+  'secret-mount-path': [/cannot read \/secrets\/\S+: ENOENT/, (m) => (mount(m, 'ropc-gateway-secrets').mountPath = '/secret')],
+  'secret-unreadable': [/cannot read \/secrets\/\S+: EACCES/, (m) => (volume(m, 'ropc-gateway-secrets').secret.defaultMode = 0o400)],
+  'no-fsgroup': [/cannot read \/secrets\/\S+: EACCES/, (m) => delete m.find((x) => x.kind === 'Deployment').spec.template.spec.securityContext.fsGroup],
+  'probe-port': [/did not answer within \d+s \(last: 401/, (m) => (gatewayOf(m).startupProbe.httpGet.port = 'http')],
+  'admin-container-port': [/did not answer within \d+s \(last: ECONNREFUSED/, (m) => (gatewayOf(m).ports.find((p) => p.name === 'admin').containerPort += 1)],
+  'config-key': [/noSuchKey/, (m) => {
+    const cm = m.find((x) => x.kind === 'ConfigMap');
+    cm.data['gateway.yaml'] = cm.data['gateway.yaml'].replace(/^server:\n/m, 'server:\n  noSuchKey: 1\n');
+  }],
+};
+const gatewayOf = (m) => m.find((x) => x.kind === 'Deployment').spec.template.spec.containers.find((c) => c.name === 'ropc-gateway');
+const mount = (m, name) => gatewayOf(m).volumeMounts.find((x) => x.name === name);
+const volume = (m, name) => m.find((x) => x.kind === 'Deployment').spec.template.spec.volumes.find((v) => v.name === name);
+
+const [mode, image, appImage, breakArg] = process.argv.slice(2);
+const broken = breakArg?.replace(/^--break=/, '');
+if (!['plain', 'standalone', 'sidecar', 'breaks'].includes(mode) || !image || !appImage || (broken && !BREAKS[broken])) {
+  console.error(`usage: rehearse.mjs plain|standalone|sidecar|breaks IMAGE APP_IMAGE [--break=${Object.keys(BREAKS).join('|')}]`);
   process.exit(2);
 }
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -361,6 +382,7 @@ async function chart(sidecar) {
     image: { repository, tag: imageTag, pullPolicy: 'Never' },
     replicaCount: 1,
     preStopSleepSeconds: 1,
+    probes: { startup: { periodSeconds: 1, failureThreshold: 15 } },
     terminationGracePeriodSeconds: 15,
     config: {
       server: { port, drainSeconds: 2, shutdownTimeoutSeconds: 5 },
@@ -389,6 +411,7 @@ async function chart(sidecar) {
       : {}),
   };
   const manifests = render(values);
+  if (broken) BREAKS[broken][1](manifests);
   const deployment = one(manifests, 'Deployment');
   const pod = deployment.spec.template.spec;
   const gateway = pod.containers.find((c) => c.name === 'ropc-gateway');
@@ -455,10 +478,23 @@ async function chart(sidecar) {
 
 // ---- main -----------------------------------------------------------------------------------
 
+/** Every BREAKS entry, each in a process of its own: the rehearsal must fail on each. */
+function breaks() {
+  for (const name of Object.keys(BREAKS)) {
+    const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), 'standalone', image, appImage, `--break=${name}`], { encoding: 'utf8' });
+    const [pattern] = BREAKS[name];
+    const failure = run.stderr.slice(run.stderr.indexOf('FAILED'));
+    expect(run.status !== 0 && run.stderr.includes('FAILED'), `the rehearsal passed with the chart broken (${name}):\n${run.stdout}`);
+    expect(pattern.test(failure), `the rehearsal failed with the chart broken (${name}), but not for that reason:\n${failure}`);
+    log(`${name}: caught (${pattern.exec(failure)[0]})`);
+  }
+}
+
 try {
   if (mode === 'plain') await plain();
+  else if (mode === 'breaks') breaks();
   else await chart(mode === 'sidecar');
-  log('passed');
+  log(broken ? `passed with --break=${broken}` : 'passed');
 } catch (err) {
   console.error(`[${mode}] FAILED: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
