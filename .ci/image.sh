@@ -55,7 +55,7 @@ rootfs=$cache/rootfs-bookworm
 if [ ! -x "$rootfs/usr/bin/apt-get" ]; then
   say "debootstrap --variant=minbase bookworm (first run on this machine)"
   rm -rf "$rootfs.partial"
-  mirror=$(sed -n 's/^URIs: *//p; s/^deb \(\[[^]]*\] \)\?\(http[^ ]*\) bookworm .*/\2/p' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -1)
+  mirror=$(sed -n 's/^URIs: *//p; s/^deb \(\[[^]]*\] \)\?\(http[^ ]*\) bookworm .*/\2/p' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -1 || true)
   debootstrap --variant=minbase bookworm "$rootfs.partial" "${mirror:-http://deb.debian.org/debian}" >"$cache/debootstrap.log" 2>&1 \
     || { tail -20 "$cache/debootstrap.log" >&2; exit 1; }
   mv "$rootfs.partial" "$rootfs"

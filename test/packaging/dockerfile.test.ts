@@ -1,8 +1,10 @@
 /**
- * The Dockerfile (DESIGN §7), checked without a Docker engine: its stages, the runtime stage's
- * base (a supported Node.js LTS), non-root USER, production dependencies only, ports,
- * entrypoint and OCI labels, the .dockerignore — and the runtime stage's recipe replayed here
- * (`npm ci --omit=dev --ignore-scripts` + dist/ compiled apart), which must start the gateway.
+ * The Dockerfile (docs/deployment.md), read: its stages, the default bases (a supported
+ * Node.js LTS) and the build arguments that replace them, non-root USER, production
+ * dependencies only, ports, entrypoint and OCI labels, the .dockerignore — and the runtime
+ * stage's recipe replayed here (`npm ci --omit=dev --ignore-scripts` + dist/ compiled apart),
+ * which must start the gateway. .ci/image.sh builds the file for real with podman and runs
+ * the image as the chart's pod.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
