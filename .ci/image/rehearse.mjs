@@ -12,6 +12,7 @@
 // sidecar     the same with sidecar.enabled: the app container of the Deployment (APP_IMAGE, a
 //             node one-liner HTTP server) beside the gateway in one network namespace; only
 //             the gateway's port answers from the pod's address, unauthenticated with 401.
+//             Both also run the chart's `helm test` Pod against the rehearsed gateway.
 // breaks      standalone with the rendered manifests broken on purpose (a wrong mount path, a
 //             secret the user cannot read, no fsGroup, a probe on the wrong port, a config key
 //             the gateway refuses): each must fail for that reason, or the rehearsal proves nothing.
@@ -343,7 +344,7 @@ function podmanArgs(pod, container, manifests) {
       args.push('--tmpfs', `${mount.mountPath}:rw${size},mode=1777`);
       continue;
     }
-    const dir = join(work, `volume-${mount.name}`);
+    const dir = join(work, `volume-${container.name}-${mount.name}`);
     mkdirSync(dir, { mode: 0o755 });
     if (volume.configMap) {
       const cm = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === volume.configMap.name);
@@ -373,6 +374,36 @@ function probeUrl(container, probe, address) {
   return `http://${address}:${number}${path}`;
 }
 
+/**
+ * `helm test`: the chart's test Pod run like the gateway, its Service URL sent where the
+ * Service would send it (the one substitution: this rehearsal has no cluster DNS or kube-proxy).
+ */
+async function helmTest(manifests, services, resolvePort, address) {
+  const testPod = manifests.find((m) => m.kind === 'Pod' && m.metadata.annotations?.['helm.sh/hook'] === 'test');
+  expect(testPod, 'the chart renders no helm test Pod');
+  const [container] = testPod.spec.containers;
+  const env = (container.env ?? []).map((e) => {
+    const m = /^http:\/\/([\w.-]+):(\d+)$/.exec(e.value ?? '');
+    const service = m && services.find((s) => s.metadata.name === m[1]);
+    const port = service?.spec.ports.find((p) => p.port === Number(m[2]));
+    if (!m || !service) return e;
+    expect(port, `${e.name}: Service ${m[1]} has no port ${m[2]}`);
+    return { ...e, value: `http://${address}:${resolvePort(port.targetPort)}` };
+  });
+  const name = `${tag}-helm-test`;
+  cleanups.push(() => podman(['rm', '-f', '-t', '0', name], { allowFailure: true }));
+  // Asynchronously: the standalone upstream answers from this process.
+  const child = spawn('podman', ['--runtime', 'runc', 'run', '--name', name, ...podmanArgs(testPod.spec, { ...container, env }, manifests)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = { stdout: '', stderr: '' };
+  child.stdout.on('data', (c) => (run.stdout += c));
+  child.stderr.on('data', (c) => (run.stderr += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  run.status = await new Promise((res) => child.on('exit', (code) => res(code)));
+  clearTimeout(timer);
+  expect(run.status === 0, `the helm test Pod failed (${run.status}):\n${run.stdout}${run.stderr}`);
+  log(`helm test Pod: exit 0 (${run.stdout.trim().split('\n').pop()})`);
+}
+
 async function chart(sidecar) {
   const [redisPort, port, adminPort] = [await startRedis(), await freePort(), await freePort()];
   const appPort = sidecar ? await freePort() : undefined;
@@ -394,7 +425,8 @@ async function chart(sidecar) {
       routes: [{ path: '/health', auth: 'none' }, { path: '/**', scopes: ['read'] }],
     },
     files: { 'users.yaml': usersFile(hashWithImage(USER.password)) },
-    secrets: { data: { 'redis-password': REDIS_PASSWORD, 'client-secret': CLIENT.secret } },
+    secrets: { data: { 'redis-password': REDIS_PASSWORD, 'client-secret': CLIENT.secret, 'user-password': USER.password } },
+    tests: { enabled: true, clientId: CLIENT.id, clientSecretKey: 'client-secret', username: USER.name, passwordKey: 'user-password', scope: 'read', path: '/orders/1', expectStatus: 200 },
     serviceMonitor: { enabled: true },
     networkPolicy: { adminFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
     ...(sidecar
@@ -473,6 +505,7 @@ async function chart(sidecar) {
     expect(open.status === 200 && JSON.parse(open.text).upstream === 'app', `the auth: none route answered ${open.status}`);
   }
   const { accessToken } = await roundTrip(base, { expectUpstream: sidecar ? 'app' : 'host' });
+  await helmTest(manifests, services, resolvePort, address);
   await drain(name, { admin: `http://${address}:${adminPort}`, base, accessToken, graceSeconds: pod.terminationGracePeriodSeconds, preStop: gateway.lifecycle?.preStop?.exec?.command });
 }
 
