@@ -21,7 +21,6 @@
 # (/var/tmp/ropc-gateway-ci) and in podman's image store, so later runs skip step 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
 NODE_MAJOR=${NODE_MAJOR:-24}
 cache=${ROPC_IMAGE_CACHE:-/var/tmp/ropc-gateway-ci}
@@ -43,6 +42,8 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 export PATH=$PATH:/usr/sbin:/sbin
+# The rehearsal reads the rendered chart with the project's yaml package.
+[ -d node_modules/yaml ] || npm ci --no-audit --no-fund
 
 # crun (podman's default) fails on this machine's hybrid cgroups and rlimits; runc works
 # with podman's default ulimits dropped.
