@@ -77,6 +77,12 @@ describe('RFC 7009 §2.1 revocation request', () => {
   //  [RFC6749]."
   it('authenticates the client: 401 invalid_client with a Basic challenge otherwise', async () => {
     const { access_token } = await login();
+    // RFC 6749 §5.2: 401 and a challenge where the Authorization header was used (or nothing
+    // was sent); 400 and none where the client authenticated in the body.
+    const body = await postForm(revokeUrl, `token=${access_token}&client_id=app&client_secret=wrong`);
+    expect(body.status).toBe(400);
+    expect(body.json.error).toBe('invalid_client');
+    expect(body.headers.get('www-authenticate')).toBeNull();
     for (const headers of [{}, { authorization: basicAuth('app', 'wrong') }, { authorization: basicAuth('nobody') }]) {
       const res = await postForm(revokeUrl, `token=${access_token}`, headers);
       expect(res.status).toBe(401);
