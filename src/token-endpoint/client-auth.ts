@@ -54,7 +54,10 @@ export async function authenticateClient(headers: IncomingHttpHeaders, params: F
   }
   if (basic) return authenticateBasic(basicCandidates(basic, bodyId, clients), clients);
   if (bodyId === undefined) throw new InvalidClientError('no client authentication included');
-  if (bodySecret !== undefined) return orFail(await clients.authenticate(bodyId, bodySecret), false);
+  // An empty client_secret is no secret: a public client sending one is using method none.
+  if (bodySecret !== undefined && !(bodySecret === '' && clients.get(bodyId)?.public)) {
+    return orFail(await clients.authenticate(bodyId, bodySecret), false);
+  }
   const client = clients.get(bodyId);
   if (!client?.public) throw new InvalidClientError(BAD_CLIENT, false);
   return client;
