@@ -59,17 +59,18 @@ export class ClientRegistry {
    * its time does not tell which ids exist.
    */
   async authenticateAny(candidates: readonly ClientCredentials[]): Promise<ClientConfig | undefined> {
-    const readings = candidates.map((c) => ({ ...c, client: this.byId.get(c.id), key: this.rememberKey(c) }));
-    const verifiable = readings.filter((r) => r.client && !r.client.public && r.secret !== '');
+    const verifiable = candidates.flatMap(({ id, secret }) => {
+      const client = this.byId.get(id);
+      return client && !client.public && secret !== '' ? [{ client, secret, key: this.rememberKey({ id, secret }) }] : [];
+    });
     for (const r of verifiable) if (this.remembered(r.key)) return r.client;
     for (const { client, secret, key } of verifiable) {
-      if (!client) continue;
       const ok = client.secretHash ? await verifySecret(client.secretHash, secret) : secretsEqual(client.secret, secret);
       if (!ok) continue;
       this.remember(key);
       return client;
     }
-    for (let i = verifiable.length; i < Math.max(1, readings.length); i++) await burnVerification();
+    for (let i = verifiable.length; i < Math.max(1, candidates.length); i++) await burnVerification();
     return undefined;
   }
 
