@@ -2,7 +2,8 @@
  * The ONLY place that turns errors into HTTP answers (STYLE habit 1).
  *
  * - token-side endpoints: RFC 6749 §5.2 JSON bodies, `WWW-Authenticate: Basic` on 401
- *   `invalid_client`, `Retry-After` on 503;
+ *   `invalid_client` (a client that authenticated in the body gets 400 and no challenge,
+ *   `InvalidClientError.challenge`), `Retry-After` on 503;
  * - resource path: RFC 6750 §3 `WWW-Authenticate: Bearer` challenges (plus `Basic` on routes
  *   that accept Basic user credentials), on a response or on the raw socket of an upgrade.
  *
@@ -16,6 +17,7 @@ import { StoreUnavailableError } from '../tokens/types.js';
 import { ValidatorUnavailableError } from '../validators/types.js';
 import {
   InsufficientScopeError,
+  InvalidClientError,
   InvalidUserCredentialsError,
   MethodNotAllowedError,
   MissingCredentialsError,
@@ -44,7 +46,8 @@ export function oauthErrorBody(err: OAuthError): Record<string, string> {
 /** Writes an RFC 6749 §5.2 error answer (token, revocation and introspection endpoints). */
 export function sendOAuthError(res: ServerResponse, err: OAuthError, realm: string): void {
   const headers: OutgoingHttpHeaders = {};
-  if (err.status === 401) headers['www-authenticate'] = basicChallenge(realm);
+  // RFC 6749 §5.2 with RFC 9110 §15.5.2: every 401 here is a challenged invalid_client.
+  if (err.status === 401 || (err instanceof InvalidClientError && err.challenge)) headers['www-authenticate'] = basicChallenge(realm);
   if (err instanceof TemporarilyUnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
   if (err instanceof MethodNotAllowedError) headers.allow = err.allow;
   sendJson(res, err.status, oauthErrorBody(err), headers);

@@ -27,12 +27,21 @@ export class InvalidRequestError extends OAuthError {
 }
 
 /**
- * RFC 6749 §5.2: client authentication failed. Answered with 401 and a
- * `WWW-Authenticate: Basic` challenge (the only scheme the gateway accepts for clients).
+ * RFC 6749 §5.2: client authentication failed. "If the client attempted to authenticate via
+ * the "Authorization" request header field, the authorization server MUST respond with an
+ * HTTP 401 (Unauthorized) status code and include the "WWW-Authenticate" response header
+ * field". With `challenge` (the client used the header, or sent no credentials at all) the
+ * answer is 401 with `WWW-Authenticate: Basic`; without (it authenticated in the body:
+ * `client_secret_post`, or a `client_id` that is not a public client) it is 400 and no
+ * challenge — a 401 must carry one (RFC 9110 §15.5.2). See docs/security.md.
  */
 export class InvalidClientError extends OAuthError {
   readonly code = 'invalid_client';
-  readonly status: number = 401;
+  readonly status: number;
+  constructor(description?: string, readonly challenge = true) {
+    super(description);
+    this.status = challenge ? 401 : 400;
+  }
 }
 
 /**

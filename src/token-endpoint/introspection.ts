@@ -3,8 +3,9 @@
  *
  *   1. method, form  POST, strict form, body limit (readOAuthForm)
  *   2. client        a confidential client, authenticated (§2.1 "the endpoint MUST also require
- *                    some form of authorization"); public clients and bad credentials → 401
- *                    `invalid_client` with a Basic challenge
+ *                    some form of authorization"); public clients and bad credentials →
+ *                    `invalid_client` (401 with a Basic challenge, or 400 to a client that
+ *                    authenticated in the body; RFC 6749 §5.2)
  *   3. token         `token` is required; `token_type_hint` is ignored (§2.1 allows it)
  *   4. lookup        the store finds an access or refresh token in one round trip
  *   5. visibility    an access token is active to the client it was issued to, and to every
@@ -61,7 +62,7 @@ export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
   return async function handleIntrospection(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, bodyLimit);
     const client = await authenticateClient(req.headers, params, clients);
-    if (client.public) throw new InvalidClientError('a public client may not introspect tokens');
+    if (client.public) throw new InvalidClientError('a public client may not introspect tokens', req.headers.authorization !== undefined);
     ctx.clientId = client.id;
 
     const token = params.get('token');

@@ -9,8 +9,11 @@
  *   document at `/.well-known/oauth-authorization-server/<issuer path>`: set
  *   `oauth.paths.metadata` to match.
  * - `response_types_supported` is REQUIRED, but there is no authorization endpoint: every
- *   response type belongs to it. The truthful value is the empty list `[]`, which keeps the
- *   member present for parsers that require it and tells clients not to try one.
+ *   response type belongs to it. It is `["none"]` (OAuth 2.0 Multiple Response Type Encoding
+ *   Practices §4: no code and no token come back from the authorization endpoint), the one
+ *   registered value that promises nothing this server does not do. Omitting the member
+ *   breaks §2, and an empty list is refused by strict parsers (authlib's validate()); see
+ *   docs/client-libraries.md.
  * - `grant_types_supported` is the server's capability: `password` and `refresh_token`.
  * - `scopes_supported`: every scope a client may be configured to request, plus the extra
  *   scopes LDAP `groupScopes` can grant, sorted.
@@ -53,7 +56,7 @@ export function authorizationServerMetadata(config: MetadataConfig): Authorizati
     token_endpoint: base + paths.token,
     token_endpoint_auth_methods_supported: withPublic,
     grant_types_supported: ['password', 'refresh_token'],
-    response_types_supported: [],
+    response_types_supported: ['none'],
     scopes_supported: [...scopes].sort(),
     revocation_endpoint: base + paths.revocation,
     revocation_endpoint_auth_methods_supported: withPublic,

@@ -15,7 +15,9 @@
  *                    token only (§2.1 "MAY revoke the respective refresh token as well": a
  *                    client logs a user out by revoking the refresh token; revoking one
  *                    access token, e.g. one that leaked, need not end the user's session)
- *   6. respond       200 with an empty body (§2.2), no-store
+ *   6. respond       200 with `{}` as JSON, no-store (§2.2: "The content of the response body
+ *                    is ignored by the client"; an empty body breaks clients that insist on
+ *                    JSON, such as simple-oauth2 — docs/client-libraries.md)
  *
  * Every revocation reaches the caches of all replicas (TokenStore.watchRevocations). Errors
  * are RFC 6749 §5.2 bodies (§2.2.1); a store outage is 503 with Retry-After, and the client
@@ -23,7 +25,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from '../http/context.js';
-import { NO_STORE } from '../http/send.js';
+import { sendJson } from '../http/send.js';
 import type { Logger } from '../observability/logger.js';
 import { InvalidRequestError } from '../oauth/errors.js';
 import type { TokenStore } from '../tokens/types.js';
@@ -61,7 +63,6 @@ export function revocationEndpoint(options: RevocationEndpointOptions) {
       }
     }
 
-    res.writeHead(200, { ...NO_STORE, 'content-length': 0 });
-    res.end();
+    sendJson(res, 200, {});
   };
 }

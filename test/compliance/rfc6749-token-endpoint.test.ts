@@ -137,10 +137,11 @@ describe('RFC 6749 §2.3.1 client password authentication', () => {
       try {
         const res = await postForm(`${local.url}/as/token.oauth2`, joe, { authorization: basicAuth(id, secret) });
         expect(res.status, `${id}:${secret}`).toBe(200);
-        // The same secret not form-encoded: '+' would stand for a space.
+        // Form-encoded, a space is '+': sent as '+', it must not be taken literally... unless
+        // it is the raw reading (docs/security.md): here no secret holds a '+', so it fails.
         if (secret.includes(' ')) {
-          const raw = `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
-          const wrong = await postForm(`${local.url}/as/token.oauth2`, joe, { authorization: raw.replace(/ /g, '+') });
+          const plus = `Basic ${Buffer.from(`${id}:${secret.replace(/ /g, '%2B')}`).toString('base64')}`;
+          const wrong = await postForm(`${local.url}/as/token.oauth2`, joe, { authorization: plus });
           expect(wrong.status).toBe(401);
         }
       } finally {
@@ -163,15 +164,32 @@ describe('RFC 6749 §2.3.1 client password authentication', () => {
     expect(res.json).toEqual({ error: 'invalid_request', error_description: 'the client authenticated with both Basic and client_secret; use one method' });
   });
 
-  // §5.2 invalid_client: "... the authorization server MUST respond with an HTTP 401 ... and
-  //  include the "WWW-Authenticate" response header field matching the authentication scheme used by the client."
-  it('answers 401 invalid_client with a Basic challenge for a wrong secret, an unknown client, or none', async () => {
-    for (const headers of [{ authorization: basicAuth(CLIENT.id, 'wrong') }, { authorization: basicAuth('nobody', 'x') }, {}]) {
+  // §5.2 invalid_client: "The authorization server MAY return an HTTP 401 (Unauthorized) status
+  //  code to indicate which HTTP authentication schemes are supported. If the client attempted
+  //  to authenticate via the "Authorization" request header field, the authorization server
+  //  MUST respond with an HTTP 401 (Unauthorized) status code and include the
+  //  "WWW-Authenticate" response header field matching the authentication scheme used by the client."
+  it('answers 401 invalid_client with a Basic challenge to a client that used the Authorization header, or sent nothing', async () => {
+    for (const headers of [{ authorization: basicAuth(CLIENT.id, 'wrong') }, { authorization: basicAuth('nobody', 'x') }, { authorization: basicAuth(CLIENT.id, '') }, {}]) {
       const res = await postForm(tokenUrl, joe, headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Basic realm="ropc-gateway", charset="UTF-8"');
       expectNoStore(res.headers);
       expect(res.json.error).toBe('invalid_client');
+    }
+  });
+
+  // §5.2: "The authorization server responds with an HTTP 400 (Bad Request) status code (unless
+  //  specified otherwise)" — a client that authenticated in the body did not use the header, so
+  //  there is no challenge; and a 401 without one is not HTTP (RFC 9110 §15.5.2 "MUST send a
+  //  WWW-Authenticate header field"). Strict clients (oauth4webapi) then surface invalid_client.
+  it('answers 400 invalid_client without a challenge to a client that authenticated in the body', async () => {
+    for (const body of [`${joe}&client_id=${CLIENT.id}&client_secret=wrong`, `${joe}&client_id=nobody&client_secret=x`, `${joe}&client_id=nobody`, `${joe}&client_id=${CLIENT.id}`]) {
+      const res = await postForm(tokenUrl, body);
+      expect(res.status, body).toBe(400);
+      expect(res.headers.get('www-authenticate')).toBeNull();
+      expectNoStore(res.headers);
+      expect(res.text).toBe('{"error":"invalid_client","error_description":"client authentication failed"}');
     }
   });
 
@@ -187,7 +205,8 @@ describe('RFC 6749 §2.3.1 client password authentication', () => {
     const res = await postForm(tokenUrl, `${joe}&client_id=spa`);
     expect(res.status).toBe(200);
     const confidential = await postForm(tokenUrl, `${joe}&client_id=${CLIENT.id}`);
-    expect(confidential.status).toBe(401);
+    expect(confidential.status).toBe(400);
+    expect(confidential.json.error).toBe('invalid_client');
   });
 });
 

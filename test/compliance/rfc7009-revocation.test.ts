@@ -41,9 +41,13 @@ const refresh = (token: string, client = 'app') => postForm(tokenUrl, `grant_typ
 const revoke = (body: string, client = 'app') => postForm(revokeUrl, body, { authorization: basicAuth(client) });
 const resource = async (token: string): Promise<number> => (await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
 
-function expectEmpty200(res: { status: number; headers: Headers; text: string }): void {
+// §2.2: "The content of the response body is ignored by the client as all necessary
+// information is conveyed in the response code." The body is `{}` as JSON, for clients that
+// refuse a body that is not JSON (simple-oauth2).
+function expectRevoked200(res: { status: number; headers: Headers; text: string }): void {
   expect(res.status).toBe(200);
-  expect(res.text).toBe('');
+  expect(res.text).toBe('{}');
+  expect(res.headers.get('content-type')).toBe('application/json;charset=UTF-8');
   expect(res.headers.get('cache-control')).toBe('no-store');
   expect(res.headers.get('pragma')).toBe('no-cache');
 }
@@ -77,6 +81,12 @@ describe('RFC 7009 §2.1 revocation request', () => {
   //  [RFC6749]."
   it('authenticates the client: 401 invalid_client with a Basic challenge otherwise', async () => {
     const { access_token } = await login();
+    // RFC 6749 §5.2: 401 and a challenge where the Authorization header was used (or nothing
+    // was sent); 400 and none where the client authenticated in the body.
+    const body = await postForm(revokeUrl, `token=${access_token}&client_id=app&client_secret=wrong`);
+    expect(body.status).toBe(400);
+    expect(body.json.error).toBe('invalid_client');
+    expect(body.headers.get('www-authenticate')).toBeNull();
     for (const headers of [{}, { authorization: basicAuth('app', 'wrong') }, { authorization: basicAuth('nobody') }]) {
       const res = await postForm(revokeUrl, `token=${access_token}`, headers);
       expect(res.status).toBe(401);
@@ -90,7 +100,7 @@ describe('RFC 7009 §2.1 revocation request', () => {
   //  valid client credentials, in the case of a confidential client."
   it('lets a public client revoke its own token with its client_id', async () => {
     const tokens = await login('spa');
-    expectEmpty200(await postForm(revokeUrl, `token=${tokens.refresh_token}&client_id=spa`));
+    expectRevoked200(await postForm(revokeUrl, `token=${tokens.refresh_token}&client_id=spa`));
     expect(await resource(tokens.access_token)).toBe(401);
   });
 });
@@ -103,7 +113,7 @@ describe('RFC 7009 §2.1 what is revoked', () => {
     const first = await login();
     const second = (await refresh(first.refresh_token)).json as unknown as Tokens;
     expect(await resource(second.access_token)).toBe(200);
-    expectEmpty200(await revoke(`token=${second.refresh_token}&token_type_hint=refresh_token`));
+    expectRevoked200(await revoke(`token=${second.refresh_token}&token_type_hint=refresh_token`));
     expect(await resource(first.access_token)).toBe(401);
     expect(await resource(second.access_token)).toBe(401);
     expect((await refresh(second.refresh_token)).json.error).toBe('invalid_grant');
@@ -114,7 +124,7 @@ describe('RFC 7009 §2.1 what is revoked', () => {
   it('revoking an access token revokes that token only', async () => {
     const first = await login();
     const second = (await refresh(first.refresh_token)).json as unknown as Tokens;
-    expectEmpty200(await revoke(`token=${first.access_token}&token_type_hint=access_token`));
+    expectRevoked200(await revoke(`token=${first.access_token}&token_type_hint=access_token`));
     expect(await resource(first.access_token)).toBe(401);
     expect(await resource(second.access_token)).toBe(200);
     expect((await refresh(second.refresh_token)).status).toBe(200);
@@ -123,7 +133,7 @@ describe('RFC 7009 §2.1 what is revoked', () => {
   it('revoking an already rotated refresh token still revokes the family', async () => {
     const first = await login();
     const second = (await refresh(first.refresh_token)).json as unknown as Tokens;
-    expectEmpty200(await revoke(`token=${first.refresh_token}`));
+    expectRevoked200(await revoke(`token=${first.refresh_token}`));
     expect(await resource(second.access_token)).toBe(401);
     expect((await refresh(second.refresh_token)).json.error).toBe('invalid_grant');
   });
@@ -134,10 +144,10 @@ describe('RFC 7009 §2.1 what is revoked', () => {
   //  influence the revocation response."
   it('ignores a wrong or unknown token_type_hint', async () => {
     const a = await login();
-    expectEmpty200(await revoke(`token=${a.access_token}&token_type_hint=refresh_token`));
+    expectRevoked200(await revoke(`token=${a.access_token}&token_type_hint=refresh_token`));
     expect(await resource(a.access_token)).toBe(401);
     const b = await login();
-    expectEmpty200(await revoke(`token=${b.refresh_token}&token_type_hint=id_token`));
+    expectRevoked200(await revoke(`token=${b.refresh_token}&token_type_hint=id_token`));
     expect((await refresh(b.refresh_token)).json.error).toBe('invalid_grant');
   });
 
@@ -148,9 +158,9 @@ describe('RFC 7009 §2.1 what is revoked', () => {
   // a client learns nothing about tokens it should not hold (docs/security.md).
   it('revokes nothing for another client, and answers as for an invalid token', async () => {
     const tokens = await login('app');
-    expectEmpty200(await revoke(`token=${tokens.refresh_token}`, 'other'));
-    expectEmpty200(await revoke(`token=${tokens.access_token}`, 'other'));
-    expectEmpty200(await postForm(revokeUrl, `token=${tokens.access_token}&client_id=spa`));
+    expectRevoked200(await revoke(`token=${tokens.refresh_token}`, 'other'));
+    expectRevoked200(await revoke(`token=${tokens.access_token}`, 'other'));
+    expectRevoked200(await postForm(revokeUrl, `token=${tokens.access_token}&client_id=spa`));
     expect(await resource(tokens.access_token)).toBe(200);
     expect((await refresh(tokens.refresh_token)).status).toBe(200);
     expect(gw.logs().some((l) => l.event === 'revocation_foreign_token' && l.clientId === 'other')).toBe(true);
@@ -161,12 +171,12 @@ describe('RFC 7009 §2.2 revocation response', () => {
   // "The authorization server responds with HTTP status code 200 if the token has been revoked
   //  successfully or if the client submitted an invalid token. Note: invalid tokens do not
   //  cause an error response ... The content of the response body is ignored by the client"
-  it('answers 200 with an empty body for unknown, malformed and already revoked tokens', async () => {
+  it('answers the same 200 {} for unknown, malformed and already revoked tokens', async () => {
     const tokens = await login();
-    expectEmpty200(await revoke(`token=${tokens.refresh_token}`));
-    expectEmpty200(await revoke(`token=${tokens.refresh_token}`));
-    expectEmpty200(await revoke(`token=${'A'.repeat(65)}`));
-    expectEmpty200(await revoke('token=not-a-token'));
+    expectRevoked200(await revoke(`token=${tokens.refresh_token}`));
+    expectRevoked200(await revoke(`token=${tokens.refresh_token}`));
+    expectRevoked200(await revoke(`token=${'A'.repeat(65)}`));
+    expectRevoked200(await revoke('token=not-a-token'));
   });
 
   it('never logs the token', async () => {

@@ -78,8 +78,14 @@ describe('RFC 7662 §2.1 introspection request', () => {
   // §2.3 "If the protected resource uses OAuth 2.0 client credentials to authenticate to the
   //  introspection endpoint and its credentials are invalid, the authorization server responds
   //  with an HTTP 401 (Unauthorized) as described in Section 5.2 of OAuth 2.0 [RFC6749]."
-  it('answers 401 invalid_client without valid client credentials, and to public clients', async () => {
+  it('answers invalid_client without valid client credentials, and to public clients', async () => {
     const { access_token } = await login();
+    // RFC 6749 §5.2: 401 and a challenge where the Authorization header was used (or nothing
+    // was sent); 400 and none where the client authenticated in the body.
+    const body = await postForm(introspectUrl, `token=${access_token}&client_id=app&client_secret=wrong`);
+    expect(body.status).toBe(400);
+    expect(body.json.error).toBe('invalid_client');
+    expect(body.headers.get('www-authenticate')).toBeNull();
     for (const headers of [{}, { authorization: basicAuth('app', 'wrong') }, { authorization: basicAuth('nobody') }]) {
       const res = await postForm(introspectUrl, `token=${access_token}`, headers);
       expect(res.status).toBe(401);
@@ -87,8 +93,12 @@ describe('RFC 7662 §2.1 introspection request', () => {
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
     }
     const pub = await postForm(introspectUrl, `token=${access_token}&client_id=spa`);
-    expect(pub.status).toBe(401);
+    expect(pub.status).toBe(400);
     expect(pub.json.error).toBe('invalid_client');
+    const pubBasic = await postForm(introspectUrl, `token=${access_token}`, { authorization: basicAuth('spa', '') });
+    expect(pubBasic.status).toBe(401);
+    expect(pubBasic.json.error).toBe('invalid_client');
+    expect(pubBasic.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
   });
 });
 

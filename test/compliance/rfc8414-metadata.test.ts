@@ -40,7 +40,7 @@ describe('RFC 8414 §3 obtaining the metadata', () => {
       token_endpoint: `${ISSUER}/as/token.oauth2`,
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       grant_types_supported: ['password', 'refresh_token'],
-      response_types_supported: [],
+      response_types_supported: ['none'],
       scopes_supported: ['admin', 'edit', 'read'],
       revocation_endpoint: `${ISSUER}/as/revoke_token.oauth2`,
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
@@ -88,10 +88,12 @@ describe('RFC 8414 §2 metadata values', () => {
   // "response_types_supported REQUIRED. JSON array containing a list of the OAuth 2.0
   //  "response_type" values that this authorization server supports."
   // Every response_type belongs to the authorization endpoint, which an ROPC-only server does
-  // not have: the list is present and empty.
-  it('lists no response types: there is no authorization endpoint', async () => {
+  // not have. OAuth 2.0 Multiple Response Type Encoding Practices §4 registers "none": "the
+  // Authorization Server SHOULD NOT return an OAuth 2.0 Authorization Code, Access Token,
+  // Access Token Type, or ID Token". The list is that, non-empty for strict parsers.
+  it('lists only the response type none: there is no authorization endpoint', async () => {
     const meta = (await (await fetch(wellKnown())).json()) as Record<string, unknown>;
-    expect(meta.response_types_supported).toEqual([]);
+    expect(meta.response_types_supported).toEqual(['none']);
     expect(meta).not.toHaveProperty('authorization_endpoint');
   });
 
