@@ -45,14 +45,17 @@ export function scopeWarnings(config: ScopeConfig): string[] {
     if (c.grantTypes.includes('password') && c.defaultScopes.length === 0) {
       warnings.push(`clients[${i}].defaultScopes: empty: a password grant that names no scope is refused with invalid_scope (RFC 6749 §3.3)`);
     }
+    // Subjects tell validators apart only when no prefix of the chain starts another (and at
+    // most one validator has none): otherwise `ldap:jdoe` may be the directory's jdoe or a
+    // user named "ldap:jdoe" of an unprefixed validator.
     const chain = c.validators.map((name) => config.validators.find((v) => v.name === name)).filter((v) => v !== undefined);
-    const byPrefix = new Map<string, string[]>();
-    for (const v of chain) byPrefix.set(v.subjectPrefix, [...(byPrefix.get(v.subjectPrefix) ?? []), v.name]);
-    for (const [prefix, names] of byPrefix) {
-      if (names.length < 2) continue;
-      warnings.push(
-        `clients[${i}].validators: ${names.join(', ')} issue subjects with the same prefix ${JSON.stringify(prefix)}: the same name from each is one sub upstream and to revoke --subject; set validators[].subjectPrefix`,
-      );
+    for (const [j, a] of chain.entries()) {
+      for (const b of chain.slice(j + 1)) {
+        if (!a.subjectPrefix.startsWith(b.subjectPrefix) && !b.subjectPrefix.startsWith(a.subjectPrefix)) continue;
+        warnings.push(
+          `clients[${i}].validators: the subjects of ${a.name} (prefix ${JSON.stringify(a.subjectPrefix)}) and ${b.name} (prefix ${JSON.stringify(b.subjectPrefix)}) can be the same sub upstream and to revoke --subject; give each validator of the chain its own validators[].subjectPrefix, none the start of another`,
+        );
+      }
     }
   });
   return warnings;

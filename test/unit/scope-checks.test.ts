@@ -41,12 +41,19 @@ describe('scopeWarnings', () => {
     expect(warnings).toEqual(['clients[0].defaultScopes: empty: a password grant that names no scope is refused with invalid_scope (RFC 6749 §3.3)']);
   });
 
-  it('warns when two validators of one chain issue subjects with the same prefix', () => {
-    const validators = [validator({ name: 'directory' }), validator({ name: 'local' })];
-    const same = scopeWarnings(config({ validators, clients: [client({ scopes: ['read'], validators: ['directory', 'local'] })] }));
-    expect(same).toEqual([expect.stringMatching(/^clients\[0\]\.validators: directory, local issue subjects with the same prefix ""/)]);
-    const apart = [validator({ name: 'directory', subjectPrefix: 'ldap:' }), validator({ name: 'local' })];
-    expect(scopeWarnings(config({ validators: apart, clients: [client({ scopes: ['read'], validators: ['directory', 'local'] })] }))).toEqual([]);
+  it('warns when the subjects of two validators of one chain can be the same sub (a prefix that starts another)', () => {
+    const chainOf = (...prefixes: string[]) => {
+      const validators = prefixes.map((p, k) => validator({ name: `v${k}`, subjectPrefix: p }));
+      return scopeWarnings(config({ validators, clients: [client({ scopes: ['read'], validators: validators.map((v) => v.name) })] }));
+    };
+    expect(chainOf('', '')).toEqual([
+      'clients[0].validators: the subjects of v0 (prefix "") and v1 (prefix "") can be the same sub upstream and to revoke --subject; give each validator of the chain its own validators[].subjectPrefix, none the start of another',
+    ]);
+    // An unprefixed validator's user named "ldap:jdoe" would be the directory's jdoe.
+    expect(chainOf('ldap:', '')).toHaveLength(1);
+    expect(chainOf('ad:', 'ad:eu:')).toHaveLength(1);
+    expect(chainOf('ldap:', 'file:')).toEqual([]);
+    expect(chainOf('ldap:')).toEqual([]);
   });
 });
 
