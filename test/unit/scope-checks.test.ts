@@ -43,8 +43,9 @@ describe('scopeWarnings', () => {
 
   it('warns when the subjects of two validators of one chain can be the same sub (a prefix that starts another)', () => {
     const chainOf = (...prefixes: string[]) => {
-      const validators = prefixes.map((p, k) => validator({ name: `v${k}`, subjectPrefix: p }));
-      return scopeWarnings(config({ validators, clients: [client({ scopes: ['read'], validators: validators.map((v) => v.name) })] }));
+      const names = prefixes.map((_, k) => `v${k}`);
+      const validators = prefixes.map((p, k) => validator({ name: names[k], subjectPrefix: p }));
+      return scopeWarnings(config({ validators, clients: [client({ scopes: ['read'], validators: names })] }));
     };
     expect(chainOf('', '')).toEqual([
       'clients[0].validators: the subjects of v0 (prefix "") and v1 (prefix "") can be the same sub upstream and to revoke --subject; give each validator of the chain its own validators[].subjectPrefix, none the start of another',
