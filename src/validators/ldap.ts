@@ -9,7 +9,8 @@
  *   bound directly; the entry and its groups are then read with the user's own bind.
  *
  * Outcomes: no entry found is `unknown-user` (the chain may ask the next validator); a wrong
- * password, an ambiguous or disabled entry is `invalid-password` (the chain stops). A directory that is unreachable, times out, or refuses the service account throws
+ * password, an ambiguous or disabled entry is `invalid-password` (the chain stops). A
+ * directory that is unreachable, times out, or refuses the service account throws
  * {@link ValidatorUnavailableError}: 503, never a failed login. No ldapts error crosses this
  * interface.
  *
@@ -308,7 +309,8 @@ export class LdapValidator implements PasswordValidator {
 /**
  * Binds as a user. InvalidCredentials means a wrong password (or, for the made-up DN, an
  * unknown user). In direct-bind mode the DN comes from the username, so a DN the server cannot
- * parse or does not know is the user's mistake too; in search mode it came from the directory.
+ * parse or does not know is the user's mistake too (`no-such-dn`: no such user); in search mode
+ * it came from the directory.
  */
 async function bindAs(connection: LdapConnection, dn: string, password: string, mode: 'search' | 'direct'): Promise<'bound' | 'refused' | 'no-such-dn'> {
   try {
