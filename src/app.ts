@@ -15,6 +15,7 @@ import { PasswordGrant } from './token-endpoint/grants/password.js';
 import { RefreshTokenGrant } from './token-endpoint/grants/refresh-token.js';
 import { createValidators } from './validators/registry.js';
 import { ValidatorChain } from './validators/chain.js';
+import { ScopePolicy } from './oauth/scope-policy.js';
 import { createPasswordLogin } from './security/login.js';
 import { Lockout } from './security/lockout.js';
 import type { AttemptStore } from './security/attempt-store.js';
@@ -59,7 +60,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const validators = instrumentValidators(await createValidators(config.validators, logger), metrics);
   const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode);
 
-  const chains = new Map(config.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!))]));
+  const chains = new Map(config.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!), c.validatorChainMode)]));
+  const scopePolicy = new ScopePolicy(config.validators);
   const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
 
   // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
@@ -68,8 +70,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
 
   const { oauth } = config;
   const grants = [
-    new PasswordGrant({ store, login, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
-    new RefreshTokenGrant({ store, chainFor, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, logger }),
+    new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
+    new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, logger }),
   ];
   const endpoints = new Map<string, Endpoint>([
     [oauth.paths.token, { kind: 'token', errors: 'oauth', handle: tokenEndpoint({ clients, grants, bodyLimit: config.server.limits.bodyBytes }) }],
@@ -97,7 +99,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const httpProxy = createForwarder(proxyOptions);
   const forwarder = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
   const headers = compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy });
-  const basic = createBasicBridge({ login, clients: config.clients, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
+  const basic = createBasicBridge({ login, clients: config.clients, scopePolicy, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
   const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
   const resource = resourceHandler(resourceOptions);
   const prefixEndpoints: [string, Endpoint][] = [];

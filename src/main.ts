@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { GatewayConfig } from './config/types.js';
 import { configurationMarkdown } from './config/docs.js';
+import { scopeWarnings } from './config/scope-checks.js';
 import { createGateway } from './app.js';
 import { createLogger } from './observability/logger.js';
 import { hashSecret } from './security/password-hash.js';
@@ -37,10 +38,12 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
         return await start(loadConfig({ mode: 'production', file: requireConfig(rest) }));
       case 'start-dev':
         return await startDev();
-      case 'check-config':
-        loadConfig({ mode: 'production', file: requireConfig(rest) });
+      case 'check-config': {
+        const config = loadConfig({ mode: 'production', file: requireConfig(rest) });
+        for (const w of scopeWarnings(config)) process.stderr.write(`warning: ${w}\n`);
         process.stdout.write('configuration OK\n');
         return 0;
+      }
       case 'hash-secret':
         return await printHash();
       case 'config-docs':
@@ -77,6 +80,7 @@ function requireConfig(args: readonly string[]): string {
 
 async function start(config: GatewayConfig, extra: { echo?: Server } = {}): Promise<undefined> {
   const logger = createLogger(config.log.level);
+  for (const warning of scopeWarnings(config)) logger.warn({ event: 'config_warning' }, warning);
   const gateway = await createGateway(config, logger);
   const { port, adminPort } = await gateway.listen();
   logger.info({ port, adminPort, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');

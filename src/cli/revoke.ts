@@ -3,7 +3,8 @@
  * against the configured Redis store, without a running gateway.
  *
  * - `--subject USER` revokes every token family of the subject (the `sub` the gateway issued
- *   tokens to, as introspection shows it).
+ *   tokens to, as introspection shows it — with its validator's `subjectPrefix`, e.g.
+ *   `ldap:jdoe`; the unprefixed `jdoe` is another identity).
  * - `--token TOKEN` revokes the whole family of the token — every access and refresh token of
  *   that grant — whether it is an access or a refresh token, current, rotated or expired: the
  *   family id is part of the token. `--token -` reads the token from stdin, so it stays out of

@@ -27,9 +27,23 @@ export const clientSpec: ItemSpec = {
   secretFile: { doc: 'File holding the plain client secret (a Kubernetes secret mount); trailing newline ignored.', type: 'string', default: '' },
   public: { doc: 'A public client (no secret; token endpoint auth method `none`).', type: 'boolean', default: false },
   grantTypes: { doc: 'Grant types the client may use.', type: 'string-list', default: ['password', 'refresh_token'], oneOf: ['password', 'refresh_token'] },
-  scopes: { doc: 'Scopes the client may request.', type: 'string-list', default: [] },
-  defaultScopes: { doc: 'Scopes granted when the request names none.', type: 'string-list', default: [] },
+  scopes: {
+    doc: 'Scopes the client may request: its ceiling. A scope that any validator\'s groupScopes names is granted only to members of a group mapped to it (docs/validators.md, "Scopes and groups").',
+    type: 'string-list',
+    default: [],
+  },
+  defaultScopes: {
+    doc: 'Scopes granted when the request names none (those the user may have). Empty: a password grant without `scope` is refused with invalid_scope (RFC 6749 §3.3).',
+    type: 'string-list',
+    default: [],
+  },
   validators: { doc: 'Ordered password credential validator chain (names); empty = every validator in configuration order.', type: 'string-list', default: [] },
+  validatorChainMode: {
+    doc: 'first-known: the first validator that knows the username answers (a wrong password stops the chain; only an unknown user goes on). any: every refusal tries the next validator (PingFederate\'s behaviour).',
+    type: 'string',
+    default: 'first-known',
+    oneOf: ['first-known', 'any'],
+  },
   introspectAnyToken: {
     doc: 'May introspect (RFC 7662) access tokens issued to any client, as a resource server does; otherwise a client introspects only its own tokens and others answer {"active":false}. Refresh tokens are only ever active to their own client. Public clients may not introspect.',
     type: 'boolean',
@@ -41,6 +55,16 @@ const commonValidator: ItemSpec = {
   name: { doc: 'Name the clients use to refer to this validator.', type: 'string', required: true },
   type: { doc: 'Validator kind.', type: 'string', required: true, oneOf: ['file', 'ldap', 'http'] },
   caseSensitive: { doc: 'Compare usernames case-sensitively (default: usernames are case-insensitive, as in LDAP).', type: 'boolean', default: false },
+  subjectPrefix: {
+    doc: 'Prepended to the subject (sub) of this validator\'s users, e.g. `ldap:` gives `ldap:jdoe`, so the upstream and `revoke --subject` can tell the same name from two validators apart. Letters, digits and `.:_@/-`.',
+    type: 'string',
+    default: '',
+  },
+  groupScopes: {
+    doc: 'Group name (ignoring case) -> scopes. A scope named here, by any validator, is granted only to members of a group mapped to it, and only by a client that lists it in scopes.',
+    type: 'string-list-map',
+    default: {},
+  },
 };
 
 export const validatorSpecs: Readonly<Record<string, ItemSpec>> = {
@@ -73,7 +97,6 @@ export const validatorSpecs: Readonly<Record<string, ItemSpec>> = {
         nameAttribute: { doc: 'Attribute naming a group.', type: 'string', default: 'cn' },
       },
     },
-    groupScopes: { doc: 'Group name -> extra scopes members may be granted.', type: 'string-list-map', default: {} },
     disabledFilter: { doc: 'Filter matching disabled entries, checked at login and refresh, e.g. (nsAccountLock=TRUE).', type: 'string', default: '' },
     timeoutMs: { doc: 'Connect and operation timeout (ms), per URL tried and per operation.', type: 'integer', default: 5000, min: 1 },
     poolSize: { doc: 'Service-account connections kept open for searches, and as many kept open for user binds.', type: 'integer', default: 4, min: 1 },

@@ -11,6 +11,7 @@ import { registerFormats } from './formats.js';
 import { schema } from './schema.js';
 import { checkItem, clientSpec, routeSpec, validatorSpecs } from './items.js';
 import { checkResourceConfig } from './resource-checks.js';
+import { scopeProblems } from './scope-checks.js';
 import type { ClientConfig, GatewayConfig, RouteConfig, ValidatorConfig } from './types.js';
 
 export class ConfigError extends Error {
@@ -161,7 +162,7 @@ function loadValidator(
   const spec = typeof type === 'string' ? validatorSpecs[type] : undefined;
   if (!spec) {
     problems.push(`${where}.type: must be one of ${Object.keys(validatorSpecs).join(', ')}`);
-    return { type: 'file', name: `#invalid${where}`, path: '', caseSensitive: false };
+    return { type: 'file', name: `#invalid${where}`, path: '', caseSensitive: false, subjectPrefix: '', groupScopes: {} };
   }
   const v = checkItem(spec, value, where, problems);
   if (type === 'file') return { ...v, path: v.path ? resolvePath(base, v.path as string) : '' } as unknown as ValidatorConfig;
@@ -236,6 +237,7 @@ function crossCheck(config: GatewayConfig, raw: Record<string, any>, mode: 'dev'
   }
   // Route rules, decision endpoint, TLS files and listener limits: see resource-checks.ts.
   checkResourceConfig(config, problems);
+  problems.push(...scopeProblems(config));
 
   if (mode === 'production') {
     if (!raw.store.type) problems.push('store.type: required in production (redis, or memory for a single process)');

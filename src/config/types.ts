@@ -12,6 +12,8 @@ export interface ClientConfig {
   readonly defaultScopes: readonly string[];
   /** Resolved chain: never empty after loading. */
   readonly validators: readonly string[];
+  /** How the chain treats a refusal (docs/validators.md, "The chain"). */
+  readonly validatorChainMode: 'first-known' | 'any';
   /** May introspect access tokens of every client (a resource server). */
   readonly introspectAnyToken: boolean;
 }
@@ -19,6 +21,10 @@ export interface ClientConfig {
 interface ValidatorCommon {
   readonly name: string;
   readonly caseSensitive: boolean;
+  /** Prepended to every subject of this validator ('' = none). */
+  readonly subjectPrefix: string;
+  /** Group name -> the scopes its members may be granted; see src/oauth/scope-policy.ts. */
+  readonly groupScopes: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface FileValidatorConfig extends ValidatorCommon {
@@ -46,7 +52,6 @@ export interface LdapValidatorConfig extends ValidatorCommon {
     readonly searchFilter: string;
     readonly nameAttribute: string;
   };
-  readonly groupScopes: Readonly<Record<string, readonly string[]>>;
   readonly disabledFilter: string;
   readonly timeoutMs: number;
   readonly poolSize: number;

@@ -24,6 +24,7 @@ export function instrumentValidator(validator: PasswordValidator, metrics: Metri
         throw err;
       }
     },
+    ...(validator.imitateRefusal ? { imitateRefusal: () => validator.imitateRefusal!() } : {}),
     recheck: (subject) => validator.recheck(subject),
     health: () => validator.health(),
     close: () => validator.close(),

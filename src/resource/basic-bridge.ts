@@ -11,13 +11,15 @@
  *   Failures are never cached: each one reaches the login (and its lockout counter).
  *   Concurrent requests with the same credentials share one login.
  * - The identity: `sub` from the validator, `client_id` = basicClient, `scope` = the client's
- *   defaultScopes (all its scopes when defaultScopes is empty) plus the scopes the validator
- *   grants the user (LDAP groupScopes), groups and attributes from the validator.
+ *   defaultScopes (all its scopes when defaultScopes is empty) less the gated scopes the user's
+ *   groups do not map to (groupScopes, src/oauth/scope-policy.ts: the same rule as the token
+ *   endpoint), groups and attributes from the validator.
  * - Every refusal — malformed value, empty password, unknown user, wrong password, locked
  *   out — is the same {@link InvalidUserCredentialsError}; an outage is thrown as is (503).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { InvalidUserCredentialsError } from '../oauth/errors.js';
+import type { ScopePolicy } from '../oauth/scope-policy.js';
 import type { PasswordLogin } from '../security/login.js';
 import type { Identity } from './identity-headers.js';
 
@@ -33,6 +35,7 @@ export type BasicOutcome = 'cached' | 'valid' | 'invalid';
 export interface BasicBridgeOptions {
   readonly login: PasswordLogin;
   readonly clients: readonly BasicClient[];
+  readonly scopePolicy: ScopePolicy;
   /** 0 disables the success cache. */
   readonly cacheSeconds: number;
   /** Most cached successes kept (default 10,000); the oldest go first. */
@@ -93,10 +96,11 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
     options.observe?.('valid');
     const { principal } = outcome;
     const base = client.defaultScopes.length ? client.defaultScopes : client.scopes;
+    const grantable = options.scopePolicy.grantable(client, outcome.validator, principal.groups);
     const identity: Identity = {
       sub: principal.subject,
       clientId: client.id,
-      scope: [...new Set([...base, ...(principal.extraScopes ?? [])])],
+      scope: base.filter((s) => grantable.has(s)),
       groups: [...principal.groups],
       attributes: { ...principal.attributes },
     };

@@ -15,8 +15,8 @@
  *   breaks §2, and an empty list is refused by strict parsers (authlib's validate()); see
  *   docs/client-libraries.md.
  * - `grant_types_supported` is the server's capability: `password` and `refresh_token`.
- * - `scopes_supported`: every scope a client may be configured to request, plus the extra
- *   scopes LDAP `groupScopes` can grant, sorted.
+ * - `scopes_supported`: every scope some client may grant (`clients[].scopes`, the ceiling;
+ *   `groupScopes` only narrows it), sorted.
  * - Auth methods: `client_secret_basic` and `client_secret_post`; `none` is added for the token
  *   and revocation endpoints when a public client is configured. Introspection never
  *   accepts public clients.
@@ -48,9 +48,6 @@ export function authorizationServerMetadata(config: MetadataConfig): Authorizati
   const confidential = ['client_secret_basic', 'client_secret_post'];
   const withPublic = config.clients.some((c) => c.public) ? [...confidential, 'none'] : confidential;
   const scopes = new Set(config.clients.flatMap((c) => c.scopes));
-  for (const v of config.validators) {
-    if (v.type === 'ldap') for (const extra of Object.values(v.groupScopes)) for (const s of extra) scopes.add(s);
-  }
   return {
     issuer,
     token_endpoint: base + paths.token,

@@ -1,6 +1,16 @@
 /**
- * A client's ordered chain of password credential validators (DESIGN §4, PingFederate
- * semantics): "invalid" tries the next validator, "valid" stops, an outage stops.
+ * A client's ordered chain of password credential validators (docs/validators.md, "The
+ * chain"). "valid" stops, an outage stops, and a refusal depends on the client's
+ * `validatorChainMode`:
+ *
+ * - `first-known` (default): the first validator that knows the username answers. Its
+ *   `invalid-password` stops the chain; only `unknown-user` goes on to the next validator. So
+ *   a later validator can never answer for a name an earlier one owns (a wrong directory
+ *   password never logs in from a users file), and a password is sent only to the validators
+ *   up to the one that owns the name. The validators not asked then spend what refusing an
+ *   unknown user costs them (`imitateRefusal`), so the time of a refusal does not tell which
+ *   validator knew the name.
+ * - `any`: PingFederate's behaviour: every refusal tries the next validator.
  *
  * An outage is never skipped over: if the directory is down, falling through to a weaker
  * validator (say, a local file holding a stale password) would let the outage change who can
@@ -11,6 +21,7 @@ import {
   ValidatorUnavailableError,
   type PasswordValidator,
   type Principal,
+  type RefusalReason,
   type RecheckOutcome,
   type ValidationOutcome,
 } from './types.js';
@@ -22,13 +33,18 @@ export type ChainOutcome =
   | { readonly valid: true; readonly principal: Principal; readonly validator: string }
   | { readonly valid: false };
 
+export type ChainMode = 'first-known' | 'any';
+
+const REFUSAL_REASONS: ReadonlySet<unknown> = new Set<RefusalReason>(['unknown-user', 'invalid-password']);
+
 /** Built once at startup per client; holds no per-request state. */
 export class ValidatorChain {
   readonly #validators: readonly PasswordValidator[];
   readonly #byName: ReadonlyMap<string, PasswordValidator>;
+  readonly #mode: ChainMode;
 
   /** @throws Error when the chain is empty or names a validator twice. */
-  constructor(validators: readonly PasswordValidator[]) {
+  constructor(validators: readonly PasswordValidator[], mode: ChainMode = 'first-known') {
     if (validators.length === 0) throw new Error('a validator chain needs at least one validator');
     const byName = new Map<string, PasswordValidator>();
     for (const v of validators) {
@@ -37,6 +53,7 @@ export class ValidatorChain {
     }
     this.#validators = [...validators];
     this.#byName = byName;
+    this.#mode = mode;
   }
 
   /** The validators' names, in chain order. */
@@ -45,20 +62,34 @@ export class ValidatorChain {
   }
 
   /**
-   * Tries each validator in order until one answers valid.
+   * Tries the validators in order until one answers valid, or (first-known) one refuses a
+   * name it knows.
    * @throws ValidatorUnavailableError when a validator is down or fails unexpectedly; the
    *   validators after it are not tried.
    */
   async validate(username: string, password: string): Promise<ChainOutcome> {
-    for (const validator of this.#validators) {
+    for (const [i, validator] of this.#validators.entries()) {
       // Typed, but checked anyway: a malformed answer is a bug, and a bug is not "invalid".
       const outcome: ValidationOutcome | undefined = await guarded(validator, () => validator.validate(username, password));
       if (outcome?.valid === true && outcome.principal !== undefined) {
         return { valid: true, principal: outcome.principal, validator: validator.name };
       }
-      if (outcome?.valid !== false) throw new ValidatorUnavailableError(validator.name, 'returned a malformed outcome');
+      if (outcome?.valid !== false || !REFUSAL_REASONS.has(outcome.reason)) {
+        throw new ValidatorUnavailableError(validator.name, 'returned a malformed outcome');
+      }
+      if (this.#mode === 'first-known' && outcome.reason === 'invalid-password') {
+        await this.#imitateRest(i + 1);
+        return { valid: false };
+      }
     }
     return { valid: false };
+  }
+
+  /** The cost of the refusals the validators after `from` would have answered. */
+  async #imitateRest(from: number): Promise<void> {
+    for (const validator of this.#validators.slice(from)) {
+      if (validator.imitateRefusal) await guarded(validator, () => validator.imitateRefusal!());
+    }
   }
 
   /**

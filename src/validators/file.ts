@@ -26,7 +26,7 @@ import type { FileValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { burnVerification, verifySecret } from '../security/password-hash.js';
 import { canonicalUsername } from '../security/canonical-username.js';
-import type { PasswordValidator, Principal, RecheckOutcome, ValidationOutcome, ValidatorHealth } from './types.js';
+import { INVALID_PASSWORD, UNKNOWN_USER, type PasswordValidator, type Principal, type RecheckOutcome, type ValidationOutcome, type ValidatorHealth } from './types.js';
 
 /** Reload tuning; the defaults suit production, tests shorten them. */
 export interface FileValidatorOptions {
@@ -35,8 +35,6 @@ export interface FileValidatorOptions {
   /** Stat poll for filesystems without change events; 0 turns it off (default 5000 ms). */
   readonly pollIntervalMs?: number;
 }
-
-const INVALID: ValidationOutcome = Object.freeze({ valid: false });
 
 /** Validates passwords against a YAML users file; see the module comment for the format. */
 export class FileValidator implements PasswordValidator {
@@ -85,16 +83,22 @@ export class FileValidator implements PasswordValidator {
 
   /**
    * Unknown, disabled and empty-password logins still spend one hash verification, so every
-   * failure takes about the time of a wrong password (DESIGN §3).
+   * failure takes about the time of a wrong password (DESIGN §3). A name not in the file is
+   * `unknown-user`; a disabled user or a wrong password is `invalid-password`.
    */
   async validate(username: string, password: string): Promise<ValidationOutcome> {
     const table = this.#table;
     const user = table.byName.get(canonicalUsername(username, this.#config.caseSensitive));
     if (user === undefined || user.disabled || password === '') {
       await burnVerification(user?.passwordHash ?? table.burnHash);
-      return INVALID;
+      return user === undefined ? UNKNOWN_USER : INVALID_PASSWORD;
     }
-    return (await verifySecret(user.passwordHash, password)) ? { valid: true, principal: user.principal } : INVALID;
+    return (await verifySecret(user.passwordHash, password)) ? { valid: true, principal: user.principal } : INVALID_PASSWORD;
+  }
+
+  /** What refusing an unknown user costs: one verification of the file's dummy hash. */
+  async imitateRefusal(): Promise<void> {
+    await burnVerification(this.#table.burnHash);
   }
 
   /** `active` while the subject is in the file and not disabled, `gone` otherwise. */

@@ -8,7 +8,7 @@
  * {"username":"joe","password":"…"}
  *
  * 200 {"subject":"joe","groups":["editors"],"attributes":{"email":"joe@example.org"}} → valid
- * 401 or 403                                                                          → invalid
+ * 401 or 403                                                                          → invalid (the chain stops)
  * anything else, a malformed 200, a redirect, a timeout, a connection error           → unavailable (503)
  * ```
  *
@@ -24,6 +24,7 @@ import type { HttpValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { canonicalUsername } from '../security/canonical-username.js';
 import {
+  INVALID_PASSWORD,
   ValidatorUnavailableError,
   type PasswordValidator,
   type Principal,
@@ -40,7 +41,8 @@ export class HttpValidatorConfigError extends Error {
   }
 }
 
-const INVALID: ValidationOutcome = Object.freeze({ valid: false });
+/** A 401/403 cannot tell an unknown user from a wrong password: the chain stops (docs/validators.md). */
+const INVALID = INVALID_PASSWORD;
 /** The longest a health check keeps `/readyz` waiting. */
 const HEALTH_WAIT_MS = 1000;
 /** The largest answer read; a principal is a few hundred bytes. */

@@ -23,10 +23,7 @@ export interface Settings {
   readonly mode: 'search' | 'direct';
   readonly ca: Buffer | undefined;
   readonly groups: LdapValidatorConfig['groups'];
-  /** The user filter with the disabled filter folded in, `{username}` still to fill. */
-  readonly loginFilter: string;
   readonly userAttributes: string[];
-  readonly groupScopes: ReadonlyMap<string, readonly string[]>;
 }
 
 const ATTRIBUTE_NAME = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)(;[A-Za-z0-9-]+)*$/;
@@ -84,14 +81,8 @@ export async function checkSettings(raw: LdapValidatorConfig): Promise<Settings>
   }
   if (problems.length > 0) throw new LdapConfigError(problems);
 
-  const filter = config.disabledFilter ? `(&${config.userSearchFilter}(!${config.disabledFilter}))` : config.userSearchFilter;
   const userAttributes = unique([config.subjectAttribute, ...Object.values(config.attributes), ...(groups.memberOfAttribute ? [groups.memberOfAttribute] : [])]);
-  const groupScopes = new Map<string, string[]>();
-  for (const [group, scopes] of Object.entries(config.groupScopes)) {
-    const key = group.toLowerCase();
-    groupScopes.set(key, unique([...(groupScopes.get(key) ?? []), ...scopes]));
-  }
-  return { config: { ...config, groups }, mode, ca, groups, loginFilter: filter, userAttributes, groupScopes };
+  return { config: { ...config, groups }, mode, ca, groups, userAttributes };
 }
 
 /** `value` with the spec's default for each key it lacks. */

@@ -8,15 +8,18 @@
  * - **direct bind** (`userDnTemplate`, `{username}` escaped per RFC 4514): the user's DN is
  *   bound directly; the entry and its groups are then read with the user's own bind.
  *
- * Outcomes: a wrong password, an unknown, ambiguous or disabled user are `invalid` (the chain
- * moves on). A directory that is unreachable, times out, or refuses the service account throws
+ * Outcomes: no entry found is `unknown-user` (the chain may ask the next validator); a wrong
+ * password, an ambiguous or disabled entry is `invalid-password` (the chain stops). A
+ * directory that is unreachable, times out, or refuses the service account throws
  * {@link ValidatorUnavailableError}: 503, never a failed login. No ldapts error crosses this
  * interface.
  *
- * Enumeration: an unknown user (or one matching twice, or a disabled one) still costs one bind:
+ * Enumeration: an unknown user (or one matching twice) still costs one bind:
  * the password is bound against a DN that does not exist (a random `cn` under
  * `userSearchBase`), which the directory refuses as it refuses a wrong password. So every
- * refusal is one search plus one bind, on the same pools, in about the same time.
+ * refusal is one search plus one bind, on the same pools, in about the same time. A disabled
+ * user is found, bound like any other, and `disabledFilter` is checked only after a bind that
+ * succeeded: a wrong password costs the same whether the entry is disabled or not.
  *
  * An empty password is refused before the directory is touched: a simple bind with a DN and an
  * empty password is an *unauthenticated* bind (RFC 4513 §5.1.2), which many servers accept.
@@ -31,6 +34,8 @@ import { escapeDnValue, escapeFilterValue, fillTemplate, firstRdnValue } from '.
 import { LdapPool } from './ldap-pool.js';
 import { checkSettings, type Settings } from './ldap-settings.js';
 import {
+  INVALID_PASSWORD,
+  UNKNOWN_USER,
   ValidatorUnavailableError,
   type PasswordValidator,
   type Principal,
@@ -45,7 +50,6 @@ export interface LdapValidatorOptions {
   readonly retryFailedUrlAfterMs?: number;
 }
 
-const INVALID: ValidationOutcome = Object.freeze({ valid: false });
 /** The longest a health check keeps `/readyz` waiting. */
 const HEALTH_WAIT_MS = 1000;
 /**
@@ -110,11 +114,17 @@ export class LdapValidator implements PasswordValidator {
     return validator;
   }
 
+  /**
+   * `unknown-user` only when the directory says no entry has the name (search-then-bind: the
+   * search finds none; direct bind: see {@link #directRefusal}). Everything else that is
+   * refused — a wrong password, a disabled or ambiguous entry, an empty password, a spelling
+   * the directory would fold into another name — is `invalid-password`: the chain stops.
+   */
   async validate(username: string, password: string): Promise<ValidationOutcome> {
     // RFC 4513 §5.1.2: a DN with an empty password is an unauthenticated bind; never send one.
-    if (password === '') return INVALID;
+    if (password === '') return INVALID_PASSWORD;
     const name = canonicalUsername(username, this.#config.caseSensitive);
-    if (name === '' || UNPREPARED.test(name)) return INVALID;
+    if (name === '' || UNPREPARED.test(name)) return INVALID_PASSWORD;
     return this.#settings.mode === 'direct' ? this.#directBind(name, password) : this.#searchThenBind(name, password);
   }
 
@@ -180,8 +190,10 @@ export class LdapValidator implements PasswordValidator {
   // -------------------------------------------------------------------------------------------
 
   async #searchThenBind(name: string, password: string): Promise<ValidationOutcome> {
-    const { config, loginFilter, userAttributes } = this.#settings;
-    const filter = fillTemplate(loginFilter, { username: name }, escapeFilterValue);
+    const { config, userAttributes } = this.#settings;
+    // The user filter without disabledFilter: a disabled user is still this directory's user,
+    // so the chain must stop at it (disabledFilter is checked after the bind, below).
+    const filter = fillTemplate(config.userSearchFilter, { username: name }, escapeFilterValue);
     // sizeLimit 2: enough to tell "exactly one" from "more than one" without reading them all.
     const entries = await this.#call('searching the user', () =>
       this.#service.use((c) => c.search(config.userSearchBase, { scope: 'sub', filter, attributes: userAttributes, sizeLimit: 2 })),
@@ -192,9 +204,10 @@ export class LdapValidator implements PasswordValidator {
         this.#log.warn({ dns: entries.map((e) => e.dn) }, 'the user search matched more than one entry; login refused (make userSearchFilter unique)');
       }
       await this.#bindUser(this.#noSuchUserDn, password, 'search');
-      return INVALID;
+      return entries.length === 0 ? UNKNOWN_USER : INVALID_PASSWORD;
     }
-    if (!(await this.#bindUser(entry.dn, password, 'search'))) return INVALID;
+    if (!(await this.#bindUser(entry.dn, password, 'search'))) return INVALID_PASSWORD;
+    if (config.disabledFilter && (await this.#isDisabled(entry.dn))) return INVALID_PASSWORD;
     const groups = await this.#groups(entry, name, undefined);
     return { valid: true, principal: this.#principal(entry, groups) };
   }
@@ -203,21 +216,49 @@ export class LdapValidator implements PasswordValidator {
     const { config, userAttributes } = this.#settings;
     const dn = fillTemplate(config.userDnTemplate, { username: name }, escapeDnValue);
     return this.#call('direct bind', () =>
-      this.#binds.use(async (c) => {
-        if (!(await bindAs(c, dn, password, 'direct'))) return INVALID;
+      this.#binds.use(async (c): Promise<ValidationOutcome | null> => {
+        const bound = await bindAs(c, dn, password, 'direct');
+        if (bound === 'no-such-dn') return UNKNOWN_USER;
+        if (bound === 'refused') return null;
         // The user reads its own entry: gone from the answer when it matches disabledFilter.
         const filter = config.disabledFilter ? `(!${config.disabledFilter})` : '(objectClass=*)';
         const entry = (await c.search(dn, { scope: 'base', filter, attributes: userAttributes }))[0];
-        if (entry === undefined) return INVALID;
+        if (entry === undefined) return INVALID_PASSWORD;
         const groups = await this.#groups(entry, name, c);
         return { valid: true, principal: this.#principal(entry, groups) };
       }),
+    ).then((outcome) => outcome ?? this.#directRefusal(dn));
+  }
+
+  /**
+   * A direct bind refused with invalidCredentials cannot tell an unknown DN from a wrong
+   * password. With a service account the DN is looked up: no entry is `unknown-user`. Without
+   * one the validator cannot tell and answers `invalid-password`, so the chain stops: a direct
+   * bind validator without `bindDn` owns every name (docs/validators.md, "The chain").
+   */
+  async #directRefusal(dn: string): Promise<ValidationOutcome> {
+    if (!this.#config.bindDn) return INVALID_PASSWORD;
+    const entries = await this.#call('looking up a refused DN', () =>
+      this.#service.use((c) =>
+        c.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] }).catch((err: unknown) => {
+          if (err instanceof NoSuchObjectError) return [];
+          throw err;
+        }),
+      ),
     );
+    return entries.length === 0 ? UNKNOWN_USER : INVALID_PASSWORD;
+  }
+
+  /** True when the entry matches `disabledFilter` (a base search with the service account). */
+  async #isDisabled(dn: string): Promise<boolean> {
+    const filter = `(!${this.#config.disabledFilter})`;
+    const entries = await this.#call('checking disabledFilter', () => this.#service.use((c) => c.search(dn, { scope: 'base', filter, attributes: ['1.1'] })));
+    return entries.length === 0;
   }
 
   /** Binds `dn` on the bind pool: true when accepted, false when the credentials are refused. */
-  #bindUser(dn: string, password: string, mode: 'search' | 'direct'): Promise<boolean> {
-    return this.#call('binding the user', () => this.#binds.use((c) => bindAs(c, dn, password, mode)));
+  async #bindUser(dn: string, password: string, mode: 'search' | 'direct'): Promise<boolean> {
+    return (await this.#call('binding the user', () => this.#binds.use((c) => bindAs(c, dn, password, mode)))) === 'bound';
   }
 
   /** Group names from `memberOfAttribute`, or from a group search (none when neither is set). */
@@ -234,7 +275,7 @@ export class LdapValidator implements PasswordValidator {
   }
 
   #principal(entry: Entry, groups: readonly string[]): Principal {
-    const { config, groupScopes } = this.#settings;
+    const { config } = this.#settings;
     const subject = values(entry, config.subjectAttribute)[0];
     if (subject === undefined || subject === '') {
       throw new ValidatorUnavailableError(this.name, `the user entry has no ${config.subjectAttribute} (subjectAttribute); check the configuration`);
@@ -244,13 +285,7 @@ export class LdapValidator implements PasswordValidator {
       const value = values(entry, attribute)[0];
       if (value !== undefined) attributes[key] = value;
     }
-    const extraScopes = unique(groups.flatMap((g) => groupScopes.get(g.toLowerCase()) ?? []));
-    return Object.freeze({
-      subject,
-      groups: Object.freeze([...groups]),
-      attributes: Object.freeze(attributes),
-      ...(extraScopes.length > 0 ? { extraScopes: Object.freeze(extraScopes) } : {}),
-    });
+    return Object.freeze({ subject, groups: Object.freeze([...groups]), attributes: Object.freeze(attributes) });
   }
 
   #withoutDisabled(filter: string): string {
@@ -274,15 +309,16 @@ export class LdapValidator implements PasswordValidator {
 /**
  * Binds as a user. InvalidCredentials means a wrong password (or, for the made-up DN, an
  * unknown user). In direct-bind mode the DN comes from the username, so a DN the server cannot
- * parse or does not know is the user's mistake too; in search mode it came from the directory.
+ * parse or does not know is the user's mistake too (`no-such-dn`: no such user); in search mode
+ * it came from the directory.
  */
-async function bindAs(connection: LdapConnection, dn: string, password: string, mode: 'search' | 'direct'): Promise<boolean> {
+async function bindAs(connection: LdapConnection, dn: string, password: string, mode: 'search' | 'direct'): Promise<'bound' | 'refused' | 'no-such-dn'> {
   try {
     await connection.bind(dn, password);
-    return true;
+    return 'bound';
   } catch (err) {
-    if (err instanceof InvalidCredentialsError) return false;
-    if (mode === 'direct' && (err instanceof InvalidDNSyntaxError || err instanceof NoSuchObjectError)) return false;
+    if (err instanceof InvalidCredentialsError) return 'refused';
+    if (mode === 'direct' && (err instanceof InvalidDNSyntaxError || err instanceof NoSuchObjectError)) return 'no-such-dn';
     throw err;
   }
 }

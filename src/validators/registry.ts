@@ -9,6 +9,7 @@ import { FileValidator } from './file.js';
 import { HttpValidator } from './http.js';
 import { LdapValidator } from './ldap.js';
 import type { PasswordValidator } from './types.js';
+import { withSubjectPrefix } from './subject-prefix.js';
 
 /**
  * Builds every validator in configuration order, keyed by `validators[].name`.
@@ -23,7 +24,7 @@ export async function createValidators(configs: readonly ValidatorConfig[], logg
       const prefix = `validators[${i}] (${config.name}): `;
       if (built.has(config.name)) throw new Error(`${prefix}the name is used by an earlier validator`);
       try {
-        built.set(config.name, await createValidator(config, logger));
+        built.set(config.name, withSubjectPrefix(await createValidator(config, logger), config.subjectPrefix));
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         throw new Error(message.split('\n').map((line) => prefix + line).join('\n'), { cause: err });

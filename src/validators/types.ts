@@ -12,13 +12,25 @@ export interface Principal {
   readonly subject: string;
   readonly groups: readonly string[];
   readonly attributes: Readonly<Record<string, string>>;
-  /** Extra scopes this principal may be granted (LDAP `groupScopes`), on top of the client's. */
-  readonly extraScopes?: readonly string[];
 }
+
+/**
+ * Why a validator refused, for the chain (docs/validators.md, "The chain"):
+ * - `unknown-user`: this validator has no user of that name; in `first-known` mode the chain
+ *   asks the next validator.
+ * - `invalid-password`: the name may be one of this validator's users and the credentials are
+ *   refused (wrong password, disabled, ambiguous, or the backend cannot tell); the chain stops.
+ * When in doubt a validator answers `invalid-password`: a refusal that stops is the safe one.
+ */
+export type RefusalReason = 'unknown-user' | 'invalid-password';
 
 export type ValidationOutcome =
   | { readonly valid: true; readonly principal: Principal }
-  | { readonly valid: false };
+  | { readonly valid: false; readonly reason: RefusalReason };
+
+/** The two refusals, frozen, for validators to return. */
+export const UNKNOWN_USER: ValidationOutcome = Object.freeze({ valid: false, reason: 'unknown-user' });
+export const INVALID_PASSWORD: ValidationOutcome = Object.freeze({ valid: false, reason: 'invalid-password' });
 
 export type RecheckOutcome = 'active' | 'gone' | 'unsupported';
 
@@ -33,6 +45,13 @@ export interface PasswordValidator {
    * @throws ValidatorUnavailableError when the backend cannot answer.
    */
   validate(username: string, password: string): Promise<ValidationOutcome>;
+  /**
+   * Optional: spends about what {@link validate} spends refusing an unknown user (e.g. one hash
+   * verification), touching no backend and no credentials. The chain calls it for the
+   * validators it does not ask after an earlier one stopped it, so a refusal costs the same
+   * whichever validator knew the name.
+   */
+  imitateRefusal?(): Promise<void>;
   /**
    * Re-checks a subject on refresh (DESIGN §3: a removed user loses access at the next
    * refresh). `unsupported` means the backend cannot tell; the refresh then proceeds.

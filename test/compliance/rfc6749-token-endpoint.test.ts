@@ -59,7 +59,7 @@ describe('RFC 6749 §4.3.2/§5.1 successful response', () => {
   });
 
   it('does not issue a refresh token to a client without the refresh_token grant', async () => {
-    const res = await postForm(tokenUrl, joe, { authorization: basicAuth('pw-only') });
+    const res = await postForm(tokenUrl, `${joe}&scope=read`, { authorization: basicAuth('pw-only') });
     expect(res.status).toBe(200);
     expect(res.json).not.toHaveProperty('refresh_token');
   });
@@ -132,7 +132,7 @@ describe('RFC 6749 §2.3.1 client password authentication', () => {
     for (const [id, secret] of cases) {
       const local = await startGateway({
         upstream: upstream.url,
-        config: { clients: [{ id, secretFile: await writeSecret(secret), scopes: ['read'] }] },
+        config: { clients: [{ id, secretFile: await writeSecret(secret), scopes: ['read'], defaultScopes: ['read'] }] },
       });
       try {
         const res = await postForm(`${local.url}/as/token.oauth2`, joe, { authorization: basicAuth(id, secret) });
@@ -233,6 +233,17 @@ describe('RFC 6749 §5.2 error responses', () => {
     const res = await postForm(tokenUrl, `${joe}&scope=read%20delete`, { authorization: basicAuth() });
     expect(res.status).toBe(400);
     expect(res.json).toEqual({ error: 'invalid_scope', error_description: 'scope "delete" is not allowed' });
+  });
+
+  // §3.3 "If the client omits the scope parameter when requesting authorization, the
+  //  authorization server MUST either process the request using a pre-defined default value
+  //  or fail the request indicating an invalid scope."
+  it('invalid_scope when the request names no scope and the client has no default scope (never "scope":"")', async () => {
+    for (const body of [joe, `${joe}&scope=`]) {
+      const res = await postForm(tokenUrl, body, { authorization: basicAuth('pw-only') });
+      expect(res.status).toBe(400);
+      expect(res.json).toEqual({ error: 'invalid_scope', error_description: 'no scope was requested and the client has no default scope' });
+    }
   });
 
   // §5.2 invalid_grant: "The provided authorization grant (e.g., ... resource owner credentials)

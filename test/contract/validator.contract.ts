@@ -70,23 +70,24 @@ export function validatorContract(name: string, make: () => Promise<ContractFixt
       }
     });
 
-    it('rejects a wrong password', async () => {
+    it('rejects a wrong password as invalid-password', async () => {
       const user = first();
-      await expect(validator.validate(user.username, `${user.password}x`)).resolves.toEqual({ valid: false });
-      await expect(validator.validate(user.username, user.password.toUpperCase() + 'X')).resolves.toEqual({ valid: false });
+      await expect(validator.validate(user.username, `${user.password}x`)).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+      await expect(validator.validate(user.username, user.password.toUpperCase() + 'X')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
     });
 
     it("rejects another user's password", async () => {
       const [a, b] = fixture.users;
-      await expect(validator.validate(a!.username, b!.password)).resolves.toEqual({ valid: false });
+      await expect(validator.validate(a!.username, b!.password)).resolves.toEqual({ valid: false, reason: 'invalid-password' });
     });
 
-    it('rejects an unknown user', async () => {
-      await expect(validator.validate('no-such-user-4711', first().password)).resolves.toEqual({ valid: false });
+    // The chain (src/validators/chain.ts) goes on only past an unknown user: every backend must tell.
+    it('rejects an unknown user as unknown-user', async () => {
+      await expect(validator.validate('no-such-user-4711', first().password)).resolves.toEqual({ valid: false, reason: 'unknown-user' });
     });
 
     it('rejects an empty password (never an unauthenticated bind)', async () => {
-      await expect(validator.validate(first().username, '')).resolves.toEqual({ valid: false });
+      await expect(validator.validate(first().username, '')).resolves.toMatchObject({ valid: false });
     });
 
     it('resolves usernames differing only in case or width (NFKC) to the same user', async () => {
@@ -105,7 +106,7 @@ export function validatorContract(name: string, make: () => Promise<ContractFixt
       const passwords = [first().password, '*'];
       for (const username of usernames) {
         for (const password of passwords) {
-          await expect(validator.validate(username, password), JSON.stringify(username)).resolves.toEqual({ valid: false });
+          await expect(validator.validate(username, password), JSON.stringify(username)).resolves.toMatchObject({ valid: false });
         }
       }
     });
@@ -116,8 +117,8 @@ export function validatorContract(name: string, make: () => Promise<ContractFixt
       const outcome = await validator.validate(special!.username, special!.password);
       expect(outcome.valid).toBe(true);
       // A decoded or re-encoded form of it is a different password.
-      await expect(validator.validate(special!.username, encodeURIComponent(special!.password))).resolves.toEqual({ valid: false });
-      await expect(validator.validate(special!.username, special!.password.normalize('NFD') + '\u0301')).resolves.toEqual({ valid: false });
+      await expect(validator.validate(special!.username, encodeURIComponent(special!.password))).resolves.toMatchObject({ valid: false });
+      await expect(validator.validate(special!.username, special!.password.normalize('NFD') + '\u0301')).resolves.toMatchObject({ valid: false });
     });
 
     it('answers concurrent logins independently', async () => {
@@ -141,7 +142,7 @@ export function validatorContract(name: string, make: () => Promise<ContractFixt
       await expect(validator.recheck(removed.subject)).resolves.toBe('active');
       await fixture.removeUser(removed.username);
       await expect(validator.recheck(removed.subject)).resolves.toBe('gone');
-      await expect(validator.validate(removed.username, removed.password)).resolves.toEqual({ valid: false });
+      await expect(validator.validate(removed.username, removed.password)).resolves.toEqual({ valid: false, reason: 'unknown-user' });
       // The others are untouched.
       await expect(validator.recheck(first().subject)).resolves.toBe('active');
     });

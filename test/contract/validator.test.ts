@@ -37,7 +37,7 @@ validatorContract('file', async () => {
   );
   let present = entries;
   await writeFile(path, stringify({ users: present }));
-  const validator = await FileValidator.open({ name: 'local', type: 'file', path, caseSensitive: false }, createLogger('silent'), { debounceMs: 20 });
+  const validator = await FileValidator.open({ name: 'local', type: 'file', path, caseSensitive: false, subjectPrefix: '', groupScopes: {} }, createLogger('silent'), { debounceMs: 20 });
 
   return {
     validator,

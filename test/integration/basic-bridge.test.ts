@@ -9,6 +9,7 @@ import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { createBasicBridge, parseBasicUser, type BasicClient } from '../../src/resource/basic-bridge.js';
 import { InvalidUserCredentialsError } from '../../src/oauth/errors.js';
 import type { PasswordLogin } from '../../src/security/login.js';
+import { ScopePolicy } from '../../src/oauth/scope-policy.js';
 import type { ChainOutcome } from '../../src/validators/chain.js';
 
 /** RFC 7617: base64 of UTF-8 "user:password", nothing form-encoded. */
@@ -28,8 +29,11 @@ describe('parseBasicUser (RFC 7617 §2)', () => {
 });
 
 describe('createBasicBridge', () => {
-  const client: BasicClient = { id: 'legacy', scopes: ['read', 'edit'], defaultScopes: ['read'] };
-  const valid: ChainOutcome = { valid: true, validator: 'local', principal: { subject: 'joe', groups: ['editors'], attributes: { mail: 'joe@x' }, extraScopes: ['admin'] } };
+  const client: BasicClient = { id: 'legacy', scopes: ['read', 'edit', 'admin'], defaultScopes: ['read', 'admin'] };
+  // `admin` is gated (only admins), `edit` too (only editors): groupScopes narrows, never widens.
+  const scopePolicy = new ScopePolicy([{ name: 'local', groupScopes: { Admins: ['admin'], editors: ['edit'] } }]);
+  const valid: ChainOutcome = { valid: true, validator: 'local', principal: { subject: 'joe', groups: ['editors'], attributes: { mail: 'joe@x' } } };
+  const admin: ChainOutcome = { valid: true, validator: 'local', principal: { subject: 'ann', groups: ['admins'], attributes: {} } };
   const setup = (options: { cacheSeconds?: number; maxEntries?: number; answer?: (u: string, p: string) => ChainOutcome } = {}) => {
     let now = 1_000_000;
     const login = vi.fn<PasswordLogin>(async (_c, u, p) => {
@@ -38,7 +42,8 @@ describe('createBasicBridge', () => {
     });
     const bridge = createBasicBridge({
       login,
-      clients: [client, { id: 'all', scopes: ['read', 'edit'], defaultScopes: [] }],
+      clients: [client, { id: 'all', scopes: ['read', 'edit', 'admin'], defaultScopes: [] }, { id: 'narrow', scopes: ['read'], defaultScopes: [] }],
+      scopePolicy,
       cacheSeconds: options.cacheSeconds ?? 30,
       ...(options.maxEntries ? { maxEntries: options.maxEntries } : {}),
       now: () => now,
@@ -51,11 +56,18 @@ describe('createBasicBridge', () => {
     expect(await bridge.authenticate('legacy', basicUser('joe', 'right'), '10.0.0.1')).toEqual({
       sub: 'joe',
       clientId: 'legacy',
-      scope: ['read', 'admin'],
+      scope: ['read'],
       groups: ['editors'],
       attributes: { mail: 'joe@x' },
     });
-    expect((await bridge.authenticate('all', basicUser('joe', 'right'), '10.0.0.1')).scope).toEqual(['read', 'edit', 'admin']);
+    expect((await bridge.authenticate('all', basicUser('joe', 'right'), '10.0.0.1')).scope).toEqual(['read', 'edit']);
+  });
+
+  it('grants a gated scope to members of a group mapped to it, and never beyond the client\'s scopes', async () => {
+    const { bridge } = setup({ answer: () => admin });
+    expect((await bridge.authenticate('legacy', basicUser('ann', 'x'), 'ip')).scope).toEqual(['read', 'admin']);
+    expect((await bridge.authenticate('all', basicUser('ann', 'y'), 'ip')).scope).toEqual(['read', 'admin']);
+    expect((await bridge.authenticate('narrow', basicUser('ann', 'z'), 'ip')).scope).toEqual(['read']);
   });
 
   it('passes client, username, password and client IP to the login (lockout counts per IP)', async () => {
@@ -110,7 +122,7 @@ describe('createBasicBridge', () => {
 
   it('lets an outage through as an outage (503), never as a refusal', async () => {
     const outage = new Error('directory down');
-    const bridge = createBasicBridge({ login: () => Promise.reject(outage), clients: [client], cacheSeconds: 30 });
+    const bridge = createBasicBridge({ login: () => Promise.reject(outage), clients: [client], scopePolicy, cacheSeconds: 30 });
     await expect(bridge.authenticate('legacy', basicUser('joe', 'right'), 'ip')).rejects.toBe(outage);
   });
 });

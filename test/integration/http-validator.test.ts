@@ -73,7 +73,7 @@ async function listen(s: http.Server): Promise<number> {
 
 async function open(overrides: Partial<HttpValidatorConfig> = {}): Promise<HttpValidator> {
   const v = await HttpValidator.open(
-    { name: 'legacy', type: 'http', caseSensitive: false, url: `${url}/verify`, timeoutMs: 500, tlsCaFile: '', headers: { 'X-Api-Key': 'k-123' }, healthUrl: '', ...overrides },
+    { name: 'legacy', type: 'http', caseSensitive: false, subjectPrefix: '', groupScopes: {}, url: `${url}/verify`, timeoutMs: 500, tlsCaFile: '', headers: { 'X-Api-Key': 'k-123' }, healthUrl: '', ...overrides },
     logger,
   );
   opened.push(v);
@@ -123,7 +123,7 @@ describe('what it sends', () => {
 
   it('refuses an empty password without calling the service', async () => {
     const v = await open();
-    await expect(v.validate('joe', '')).resolves.toEqual({ valid: false });
+    await expect(v.validate('joe', '')).resolves.toMatchObject({ valid: false });
     expect(received).toHaveLength(0);
   });
 });
@@ -135,10 +135,10 @@ describe('how answers map', () => {
     await expect(v.validate('joe', 'pw')).resolves.toEqual({ valid: true, principal: { subject: 'joe', groups: [], attributes: {} } });
   });
 
-  it.each([401, 403])('%i is invalid (the chain moves on)', async (status) => {
+  it.each([401, 403])('%i is invalid-password: it cannot tell an unknown user, so a first-known chain stops', async (status) => {
     const v = await open();
     behave = json(status, { error: 'bad credentials' });
-    await expect(v.validate('joe', 'wrong')).resolves.toEqual({ valid: false });
+    await expect(v.validate('joe', 'wrong')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
   });
 
   it.each([

@@ -56,7 +56,7 @@ beforeAll(async () => {
         },
         { name: 'service-users', type: 'file', path: usersFile },
       ],
-      clients: [{ id: 'app', secretFile: clientSecretFile, scopes: ['read', 'edit'], defaultScopes: ['read'], validators: ['directory', 'service-users'] }],
+      clients: [{ id: 'app', secretFile: clientSecretFile, scopes: ['read', 'edit', 'admin'], defaultScopes: ['read'], validators: ['directory', 'service-users'] }],
     },
   });
 });
@@ -93,7 +93,7 @@ describe('password grant with an LDAP validator', () => {
     expect(seen.headers).toMatchObject({ 'x-auth-subject': 'alice', 'x-auth-groups': 'admins,editors', 'x-auth-scope': 'read admin', 'x-auth-client-id': 'app' });
   });
 
-  it('grants a groupScopes scope to members only: a non-member asking for it gets invalid_scope', async () => {
+  it('grants a groupScopes scope to members only, though the client lists it: a non-member asking for it gets invalid_scope', async () => {
     const res = await login('joe', USERS.joe.password, 'admin');
     expect(res.status).toBe(400);
     expect(res.json.error).toBe('invalid_scope');
@@ -117,7 +117,7 @@ describe('password grant with an LDAP validator', () => {
     expect(answers[0]!.json.error).toBe('invalid_grant');
   });
 
-  it('falls through to the next validator when the directory answers invalid (the chain)', async () => {
+  it('falls through to the next validator when the directory does not know the user (the chain)', async () => {
     const res = await login(SERVICE_USER.username, SERVICE_USER.password);
     expect(res.status).toBe(200);
     expect((await upstreamSees(res.json.access_token as string)).headers).toMatchObject({ 'x-auth-subject': 'svc-report', 'x-auth-groups': 'robots' });

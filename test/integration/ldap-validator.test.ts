@@ -59,15 +59,13 @@ describe('directory data', () => {
     await slapd?.stop();
   });
 
-  it('maps the entry into the principal: subject as stored, attributes, memberOf groups, group scopes', async () => {
+  it('maps the entry into the principal: subject as stored, attributes, memberOf groups (scopes are the policy\'s, src/oauth/scope-policy.ts)', async () => {
     const v = await open(ldapValidatorConfig(slapd));
     expect(principalOf(await v.validate('ALICE', USERS.alice.password))).toEqual({
       subject: 'alice',
       groups: ['admins', 'editors'],
       attributes: { email: 'alice@example.org', name: 'Alice Liddell' },
-      extraScopes: ['admin'],
     });
-    // joe is not in admins: no extra scopes at all.
     expect(principalOf(await v.validate('joe', USERS.joe.password))).toEqual({
       subject: 'joe',
       groups: ['editors'],
@@ -75,9 +73,25 @@ describe('directory data', () => {
     });
   });
 
-  it('matches groupScopes keys to group names ignoring case, and merges several groups', async () => {
-    const v = await open(ldapValidatorConfig(slapd, { groupScopes: { ADMINS: ['admin'], Editors: ['edit', 'admin'] } }));
-    expect(principalOf(await v.validate('alice', USERS.alice.password)).extraScopes).toEqual(['admin', 'edit']);
+  it('tells an unknown user (no entry) from a refused known one (wrong password, disabled, ambiguous) for the chain', async () => {
+    const v = await open(ldapValidatorConfig(slapd));
+    await expect(v.validate('no-such-user', 'whatever')).resolves.toEqual({ valid: false, reason: 'unknown-user' });
+    await expect(v.validate('alice', 'wrong')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+    // dora matches disabledFilter: still this directory's user, so the chain stops at her.
+    await expect(v.validate('dora', USERS.dora.password)).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+    await expect(v.validate('dora', 'wrong')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+    await expect(v.validate(TWIN.uid, TWIN.password)).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+    await expect(v.validate('alice', '')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+  });
+
+  it('direct bind: an unknown DN is unknown-user only when a service account can look it up', async () => {
+    const template = { userSearchBase: '', userDnTemplate: `uid={username},${PEOPLE}` };
+    const withService = await open(ldapValidatorConfig(slapd, template));
+    await expect(withService.validate('no-such-user', 'whatever')).resolves.toEqual({ valid: false, reason: 'unknown-user' });
+    await expect(withService.validate('alice', 'wrong')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+    const anonymous = await open(ldapValidatorConfig(slapd, { ...template, bindDn: '', bindPassword: '' }));
+    await expect(anonymous.validate('no-such-user', 'whatever')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+    await expect(anonymous.validate('alice', 'wrong')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
   });
 
   it('accepts a non-ASCII uid in any case and width, and a password with &=+% and non-ASCII characters', async () => {
@@ -105,7 +119,7 @@ describe('directory data', () => {
     const direct = await open(ldapValidatorConfig(slapd, { userDnTemplate: `uid={username},${PEOPLE}` }));
     // Unescaped, these would bind as alice (a DN of her entry, or the same DN with extra RDNs).
     for (const username of ['alice,ou=people,dc=example,dc=org', 'alice,ou=people', 'alice+cn=Alice Liddell', 'alice\u0000', '#616c696365', 'uid=alice']) {
-      await expect(direct.validate(username, USERS.alice.password), JSON.stringify(username)).resolves.toEqual({ valid: false });
+      await expect(direct.validate(username, USERS.alice.password), JSON.stringify(username)).resolves.toMatchObject({ valid: false });
     }
   });
 
@@ -115,7 +129,7 @@ describe('directory data', () => {
     const spellings = [' alice', 'alice ', '  alice', 'al\u00adice', 'al\u200bice', 'alice\t', 'alice\n', '\u2028alice', 'a+b,c ', 'a+b,  c'];
     for (const v of [search, direct]) {
       for (const username of spellings) {
-        await expect(v.validate(username, username.startsWith('a+b') ? USERS.special.password : USERS.alice.password), JSON.stringify(username)).resolves.toEqual({ valid: false });
+        await expect(v.validate(username, username.startsWith('a+b') ? USERS.special.password : USERS.alice.password), JSON.stringify(username)).resolves.toMatchObject({ valid: false });
       }
     }
     // Inner single spaces are fine.
@@ -126,7 +140,7 @@ describe('directory data', () => {
   it('refuses a login whose filter matches two entries, and says so in the log (never with the password)', async () => {
     const { logger, text } = capturingLogger();
     const v = await open(ldapValidatorConfig(slapd), logger);
-    await expect(v.validate(TWIN.uid, TWIN.password)).resolves.toEqual({ valid: false });
+    await expect(v.validate(TWIN.uid, TWIN.password)).resolves.toMatchObject({ valid: false });
     expect(text()).toContain('the user search matched more than one entry');
     expect(text()).toContain('cn=Twin One,ou=people,dc=example,dc=org');
     expect(text()).not.toContain(TWIN.password);
@@ -134,7 +148,7 @@ describe('directory data', () => {
 
   it('refuses an entry that matches disabledFilter at login and re-checks it as gone', async () => {
     const v = await open(ldapValidatorConfig(slapd));
-    await expect(v.validate('dora', USERS.dora.password)).resolves.toEqual({ valid: false });
+    await expect(v.validate('dora', USERS.dora.password)).resolves.toMatchObject({ valid: false });
     await expect(v.recheck('dora')).resolves.toBe('gone');
     // Without the filter dora is an ordinary user.
     const lax = await open(ldapValidatorConfig(slapd, { disabledFilter: '' }));
@@ -149,7 +163,7 @@ describe('directory data', () => {
     await slapd.modify(`dn: ${USERS.jurgen.dn}\nchangetype: modify\nadd: employeeType\nemployeeType: disabled\n`);
     try {
       await expect(v.recheck('jürgen')).resolves.toBe('gone');
-      await expect(v.validate('jürgen', USERS.jurgen.password)).resolves.toEqual({ valid: false });
+      await expect(v.validate('jürgen', USERS.jurgen.password)).resolves.toMatchObject({ valid: false });
     } finally {
       await slapd.modify(`dn: ${USERS.jurgen.dn}\nchangetype: modify\ndelete: employeeType\n`);
     }
@@ -236,7 +250,7 @@ describe('enumeration: an unknown user costs what a wrong password costs', () =>
       const times: number[] = [];
       for (let i = 0; i < 7; i++) {
         const { value, ms } = await timed(() => v.validate(username, password));
-        expect(value).toEqual({ valid: false });
+        expect(value).toMatchObject({ valid: false });
         times.push(ms);
       }
       return times.sort((a, b) => a - b)[3]!;
@@ -278,7 +292,7 @@ describe('outages, failover and recovery', () => {
       await expect(v.recheck('alice')).rejects.toBeInstanceOf(ValidatorUnavailableError);
       expect(await v.health()).toMatchObject({ status: 'down', detail: expect.stringMatching(/ECONNREFUSED/) });
       // An empty password still answers invalid: it never reaches the directory.
-      await expect(v.validate('alice', '')).resolves.toEqual({ valid: false });
+      await expect(v.validate('alice', '')).resolves.toMatchObject({ valid: false });
     } finally {
       await slapd.restart();
     }

@@ -94,6 +94,7 @@ export function ldapValidatorConfig(slapd: Pick<SlapdProcess, 'url'>, overrides:
     name: 'directory',
     type: 'ldap',
     caseSensitive: false,
+    subjectPrefix: '',
     urls: [slapd.url],
     startTls: false,
     tlsCaFile: '',

@@ -10,16 +10,21 @@ import {
 
 const principal = (subject: string): Principal => ({ subject, groups: ['g'], attributes: {} });
 
-/** A validator answering from a table; `fail` makes every call throw it instead. */
-function fake(name: string, users: Record<string, string>, fail?: unknown): PasswordValidator & { validate: ReturnType<typeof vi.fn> } {
+/**
+ * A validator answering from a table (a name not in it is unknown-user, a wrong password
+ * invalid-password); `fail` makes every call throw it instead.
+ */
+function fake(name: string, users: Record<string, string>, fail?: unknown): PasswordValidator & { validate: ReturnType<typeof vi.fn>; imitateRefusal: ReturnType<typeof vi.fn> } {
   const validate = vi.fn(async (username: string, password: string): Promise<ValidationOutcome> => {
     if (fail !== undefined) throw fail;
-    return users[username] === password ? { valid: true, principal: principal(`${name}:${username}`) } : { valid: false };
+    if (!(username in users)) return { valid: false, reason: 'unknown-user' };
+    return users[username] === password ? { valid: true, principal: principal(`${name}:${username}`) } : { valid: false, reason: 'invalid-password' };
   });
   return {
     name,
     type: 'fake',
     validate,
+    imitateRefusal: vi.fn(async () => undefined),
     recheck: vi.fn(async (subject: string): Promise<RecheckOutcome> => {
       if (fail !== undefined) throw fail;
       return subject in users ? 'active' : 'gone';
@@ -38,15 +43,63 @@ describe('ValidatorChain', () => {
     expect(b.validate).not.toHaveBeenCalled();
   });
 
-  it('tries the next validator on invalid (PingFederate semantics)', async () => {
+  it('tries the next validator when the first does not know the user', async () => {
     const a = fake('a', {});
     const b = fake('b', { joe: 'pw' });
     await expect(new ValidatorChain([a, b]).validate('joe', 'pw')).resolves.toEqual({ valid: true, principal: principal('b:joe'), validator: 'b' });
     expect(a.validate).toHaveBeenCalledWith('joe', 'pw');
+    expect(new ValidatorChain([a, b], 'any')).toBeDefined();
   });
 
   it('answers invalid when every validator does', async () => {
     await expect(new ValidatorChain([fake('a', {}), fake('b', { joe: 'other' })]).validate('joe', 'pw')).resolves.toEqual({ valid: false });
+  });
+
+  describe('first-known (the default): the first validator that knows the user answers', () => {
+    it('stops at a wrong password for a known user: a later validator never answers for that name', async () => {
+      const a = fake('a', { joe: 'directory-pw' });
+      const b = fake('b', { joe: 'file-pw' });
+      await expect(new ValidatorChain([a, b]).validate('joe', 'file-pw')).resolves.toEqual({ valid: false });
+      await expect(new ValidatorChain([a, b], 'first-known').validate('joe', 'file-pw')).resolves.toEqual({ valid: false });
+      // The password is never sent to b; b spends what refusing an unknown user costs instead.
+      expect(b.validate).not.toHaveBeenCalled();
+      expect(b.imitateRefusal).toHaveBeenCalledTimes(2);
+      expect(a.imitateRefusal).not.toHaveBeenCalled();
+    });
+
+    it('spends the imitated refusals of every validator after the one that stopped', async () => {
+      const a = fake('a', {});
+      const b = fake('b', { joe: 'pw' });
+      const c = fake('c', {});
+      const d = fake('d', {});
+      await new ValidatorChain([a, b, c, d]).validate('joe', 'wrong');
+      expect([a, b, c, d].map((v) => v.imitateRefusal.mock.calls.length)).toEqual([0, 0, 1, 1]);
+      expect(c.validate).not.toHaveBeenCalled();
+    });
+
+    it('treats a refusal without a known reason as an outage (a bug must not read as unknown-user)', async () => {
+      const odd = fake('a', {});
+      odd.validate.mockResolvedValueOnce({ valid: false } as unknown as ValidationOutcome);
+      await expect(new ValidatorChain([odd, fake('b', { joe: 'pw' })]).validate('joe', 'pw')).rejects.toBeInstanceOf(ValidatorUnavailableError);
+      odd.validate.mockResolvedValueOnce({ valid: false, reason: 'maybe' } as unknown as ValidationOutcome);
+      await expect(new ValidatorChain([odd]).validate('joe', 'pw')).rejects.toBeInstanceOf(ValidatorUnavailableError);
+    });
+  });
+
+  describe("any (PingFederate's behaviour, opt-in)", () => {
+    it('tries the next validator on every refusal, a wrong password included', async () => {
+      const a = fake('a', { joe: 'directory-pw' });
+      const b = fake('b', { joe: 'file-pw' });
+      await expect(new ValidatorChain([a, b], 'any').validate('joe', 'file-pw')).resolves.toEqual({ valid: true, principal: principal('b:joe'), validator: 'b' });
+      expect(b.imitateRefusal).not.toHaveBeenCalled();
+    });
+
+    it('still stops at an outage', async () => {
+      const outage = new ValidatorUnavailableError('a', 'down');
+      const b = fake('b', { joe: 'pw' });
+      await expect(new ValidatorChain([fake('a', {}, outage), b], 'any').validate('joe', 'pw')).rejects.toBe(outage);
+      expect(b.validate).not.toHaveBeenCalled();
+    });
   });
 
   it('stops and rethrows an outage; never falls through to the next validator', async () => {

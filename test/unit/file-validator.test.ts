@@ -44,7 +44,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const config = (over: Partial<FileValidatorConfig> = {}): FileValidatorConfig => ({ name: 'local', type: 'file', path, caseSensitive: false, ...over });
+const config = (over: Partial<FileValidatorConfig> = {}): FileValidatorConfig => ({ name: 'local', type: 'file', path, caseSensitive: false, subjectPrefix: '', groupScopes: {}, ...over });
 
 async function open(over: Partial<FileValidatorConfig> = {}): Promise<FileValidator> {
   const v = await FileValidator.open(config(over), logger, { debounceMs: 20 });
@@ -82,7 +82,7 @@ const valid = async (v: FileValidator, username: string, password: string) => (a
 
 describe('FileValidator: users and passwords', () => {
   it('verifies both argon2id and bcrypt hashes (the dev users file)', async () => {
-    const v = await FileValidator.open({ name: 'dev', type: 'file', path: DEV_USERS, caseSensitive: false }, logger);
+    const v = await FileValidator.open({ name: 'dev', type: 'file', path: DEV_USERS, caseSensitive: false, subjectPrefix: '', groupScopes: {} }, logger);
     opened.push(v);
     const outcome = await v.validate('joe', '2Federate');
     expect(outcome).toEqual({

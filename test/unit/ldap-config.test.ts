@@ -111,6 +111,8 @@ describe('HttpValidator.open: configuration checks', () => {
     name: 'legacy',
     type: 'http',
     caseSensitive: false,
+    subjectPrefix: '',
+    groupScopes: {},
     url: 'http://127.0.0.1:1/verify',
     timeoutMs: 1000,
     tlsCaFile: '',

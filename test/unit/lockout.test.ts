@@ -28,7 +28,7 @@ class FakeValidator implements PasswordValidator {
     if (this.down) throw new ValidatorUnavailableError(this.name, 'connection refused');
     const user = username.toLowerCase();
     if ((user === 'gina' || user === 'joe') && password === 'right') return { valid: true, principal: { subject: user, groups: [], attributes: {} } };
-    return { valid: false };
+    return { valid: false, reason: 'invalid-password' };
   }
   async recheck(): Promise<'active'> {
     return 'active';

@@ -1,20 +1,24 @@
 /**
  * The Resource Owner Password Credentials grant (RFC 6749 §4.3).
  *
- * Steps: read username/password → validator chain → scope → new token family → store.
- * Every way the credentials can fail answers the same `invalid_grant` (DESIGN §3).
+ * Steps: read username/password/scope → scope within the client's ceiling (before any
+ * validator is asked) → validator chain → the scopes this user may have (groupScopes,
+ * src/oauth/scope-policy.ts) → new token family → store. Every way the credentials can fail
+ * answers the same `invalid_grant` (docs/security.md).
  */
 import type { TokenStore } from '../../tokens/types.js';
 import type { PasswordLogin } from '../../security/login.js';
 import { newFamilyId } from '../../tokens/token-value.js';
 import { InvalidGrantError, InvalidRequestError } from '../../oauth/errors.js';
-import { parseScope, resolveScope } from '../../oauth/scope.js';
+import { checkScopeRequest, grantScope, parseScope } from '../../oauth/scope.js';
+import type { ScopePolicy } from '../../oauth/scope-policy.js';
 import { accessToken, nowSeconds, refreshToken, tokenResponse } from '../issue.js';
 import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
 
 export interface PasswordGrantOptions {
   readonly store: TokenStore;
   readonly login: PasswordLogin;
+  readonly scopePolicy: ScopePolicy;
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
 }
@@ -31,12 +35,13 @@ export class PasswordGrant implements GrantHandler {
     const username = required(params.get('username'), 'username');
     const password = required(params.get('password'), 'password');
     const requested = parseScope(params.get('scope'));
+    checkScopeRequest(requested, client);
     const outcome = await this.options.login(client.id, username, password, clientIp);
     if (!outcome.valid) throw new InvalidGrantError(BAD_CREDENTIALS);
 
     const { principal } = outcome;
-    const allowed = new Set([...client.scopes, ...(principal.extraScopes ?? [])]);
-    const scope = resolveScope(requested, allowed, client.defaultScopes);
+    const grantable = this.options.scopePolicy.grantable(client, outcome.validator, principal.groups);
+    const scope = grantScope(requested, client.defaultScopes, grantable);
     const now = nowSeconds();
     const familyId = newFamilyId();
     const familyExp = now + this.options.refreshTokenTtl;

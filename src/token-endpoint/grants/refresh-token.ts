@@ -2,13 +2,15 @@
  * The refresh token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
  *
  * Steps: read refresh_token → look it up (a rotated one revokes its family) → bound to this
- * client → scope may only narrow → re-check the user with its validator → rotate atomically.
+ * client → scope may only narrow, and loses what today's configuration no longer grants the
+ * user (src/oauth/scope-policy.ts) → re-check the user with its validator → rotate atomically.
  */
 import type { Logger } from '../../observability/logger.js';
 import type { TokenStore } from '../../tokens/types.js';
 import type { ValidatorChain } from '../../validators/chain.js';
-import { InvalidGrantError, InvalidScopeError } from '../../oauth/errors.js';
-import { parseScope, resolveScope } from '../../oauth/scope.js';
+import { InvalidGrantError } from '../../oauth/errors.js';
+import { parseScope, refreshScope } from '../../oauth/scope.js';
+import type { ScopePolicy } from '../../oauth/scope-policy.js';
 import { accessToken, nowSeconds, refreshToken, tokenResponse } from '../issue.js';
 import { required } from './password.js';
 import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
@@ -16,6 +18,7 @@ import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
 export interface RefreshGrantOptions {
   readonly store: TokenStore;
   readonly chainFor: (clientId: string) => ValidatorChain;
+  readonly scopePolicy: ScopePolicy;
   readonly accessTokenTtl: number;
   readonly rotation: boolean;
   readonly logger: Logger;
@@ -46,12 +49,9 @@ export class RefreshTokenGrant implements GrantHandler {
     }
     // RFC 6749 §6: the refresh token is bound to the client it was issued to.
     if (record.clientId !== client.id) throw new InvalidGrantError(BAD_REFRESH);
-    let scope: string[];
-    try {
-      scope = resolveScope(requested, new Set(record.scope), record.scope);
-    } catch {
-      throw new InvalidScopeError('a refresh may narrow the scope, never widen it');
-    }
+    // The groups are those of the login: a refresh re-checks that the user exists, not their groups.
+    const grantable = this.options.scopePolicy.grantable(client, record.validator, record.groups);
+    const { scope, kept } = refreshScope(requested, record.scope, grantable);
     const status = await this.options.chainFor(client.id).recheck(record.validator, record.sub);
     if (status === 'gone') {
       await store.revokeFamily(record.familyId);
@@ -62,7 +62,7 @@ export class RefreshTokenGrant implements GrantHandler {
     const now = nowSeconds();
     const fields = { ...record, scope };
     const access = accessToken(fields, now, this.options.accessTokenTtl);
-    const refresh = this.options.rotation ? refreshToken({ ...record }, now, record.familyExp) : undefined;
+    const refresh = this.options.rotation ? refreshToken({ ...record, scope: kept }, now, record.familyExp) : undefined;
     const result = await store.rotate(presented, { access, ...(refresh ? { refresh } : {}) });
     if (result === 'reused') {
       logger.warn({ event: 'refresh_token_reuse', clientId: client.id, sub: record.sub }, 'a rotated refresh token was presented again; its family is revoked');
