@@ -85,7 +85,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const lifecycle = new Lifecycle();
   const tls = config.server.tls.certFile ? config.server.tls : undefined;
   const upstreamDefaults = { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs, caFile: config.upstream.caFile };
-  const match = compileRoutes(config.routes, upstreamDefaults);
+  const match = compileRoutes(config.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
   const proxyOptions = {
     maxSockets: config.upstream.maxSockets,
     logger,

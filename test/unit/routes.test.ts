@@ -11,7 +11,7 @@ import { compileRoutes, globToRegExp, upstreamTargets } from '../../src/resource
 const DEFAULTS = { url: 'http://127.0.0.1:8080', timeoutMs: 30000, caFile: '' };
 
 function rule(r: Partial<RouteConfig> & { path: string }): RouteConfig {
-  return { methods: [], auth: 'bearer', scopes: [], scopeMode: 'all', groups: [], upstream: '', upstreamTimeoutMs: 0, upstreamCaFile: '', basicClient: '', ...r };
+  return { methods: [], auth: 'bearer', scopes: [], scopeMode: 'all', groups: [], upstream: '', upstreamTimeoutMs: 0, upstreamCaFile: '', basicClient: '', pathParameters: 'refuse', ...r };
 }
 
 describe('globToRegExp', () => {
