@@ -268,13 +268,22 @@ describe('path bypass spellings against real upstreams', () => {
     const viaTomcat = await gatewayFor(tomcat.url);
     stops.push(() => viaTomcat.gateway.stop());
     setups.push({ name: 'tomcat', upstream: tomcat, ...viaTomcat });
+    const lenient = await gatewayFor(tomcat.url, {
+      routes: [
+        { path: '/public/**', auth: 'none', pathParameters: 'allow' },
+        { path: '/admin/**', scopes: ['admin'] },
+        { path: '/api/**', scopes: ['read'], pathParameters: 'allow' },
+      ],
+    });
+    stops.push(() => lenient.gateway.stop());
+    setups.push({ name: 'tomcat, pathParameters: allow', upstream: tomcat, ...lenient });
   }, 120_000);
 
   afterAll(async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   });
 
-  for (const name of ['node (undici)', 'node (http-proxy)', 'nginx → wsgi', 'tomcat']) {
+  for (const name of ['node (undici)', 'node (http-proxy)', 'nginx → wsgi', 'tomcat', 'tomcat, pathParameters: allow']) {
     it(`${name}: every spelling is refused or forwarded exactly as judged, never to the admin page`, async () => {
       const setup = setups.find((s) => s.name === name);
       if (!setup) throw new Error(`${name} did not start`);
@@ -286,6 +295,35 @@ describe('path bypass spellings against real upstreams', () => {
       expect(setup.upstream.hits.slice(before)).toEqual([...forwarded, sentinel]);
     }, 60_000);
   }
+
+  it('pathParameters: allow forwards ";" parameters as sent, only where every reading of the path allows them', async () => {
+    const setup = setups.find((s) => s.name === 'tomcat, pathParameters: allow') as Setup;
+    const read = { authorization: `Bearer ${setup.tokens.read}` };
+    const cases: [string, Record<string, string>, number, string | null][] = [
+      ['/public/x;jsessionid=AB12', {}, 200, '/public'],
+      ['/api/x;v=1/y', read, 200, '/api'],
+      ['/api/;x/admin', read, 200, '/api'],
+      // The stripped reading is public, the other is not a rule that allows parameters.
+      ['/public;x/admin', {}, 400, null],
+      ['/admin;x/panel', read, 400, null],
+      ['/api;x/../admin', read, 400, null],
+      ['/public/..;/admin/x', {}, 400, null],
+      ['/public/%2e%2e;/admin/x', {}, 400, null],
+      ['/api/x%3bv=1', read, 400, null],
+    ];
+    for (const [target, headers, status, servletPath] of cases) {
+      const answer = await rawRequest(setup.gateway.url, target, headers);
+      expect(answer.status, target).toBe(status);
+      const view = viewOf(answer) as (UpstreamView & { servletPath?: string }) | null;
+      if (servletPath === null) {
+        expect(view, target).toBeNull();
+      } else {
+        expect(view?.raw, target).toBe(target);
+        expect(view?.servletPath, target).toBe(servletPath);
+        expect(view?.admin, target).toBe(false);
+      }
+    }
+  });
 
   it('the issue examples: refused with 400 invalid_request or 403, the reason logged', async () => {
     const setup = setups[0] as Setup;

@@ -84,6 +84,47 @@ describe('globProblem', () => {
     expect(globProblem('/a/**b')).toMatch(/whole path segment/);
     expect(globProblem('/a/***')).toMatch(/whole path segment/);
   });
+  it('wants the canonical spelling, which is what rules are matched against', () => {
+    expect(globProblem('/%61dmin/**')).toBe('must be written in canonical form, as /admin/**');
+    expect(globProblem('//admin')).toBe('must be written in canonical form, as /admin');
+    expect(globProblem('/caf%c3%a9')).toBe('must be written in canonical form, as /caf%C3%A9');
+    expect(globProblem('/a%2fb')).toMatch(/no canonical form: has an encoded slash/);
+    expect(globProblem('/a\\b')).toMatch(/no canonical form: has a backslash/);
+  });
+});
+
+describe('case and the readings of a path', () => {
+  const routes = [
+    rule({ path: '/public/**', auth: 'none' }),
+    rule({ path: '/admin/**', scopes: ['admin'] }),
+    rule({ path: '/api/**', scopes: ['read'], pathParameters: 'allow' }),
+  ];
+
+  it('ignores case by default (IIS, ASP.NET and Express serve /ADMIN as /admin)', () => {
+    const match = compileRoutes(routes, DEFAULTS);
+    for (const p of ['/admin/x', '/ADMIN/x', '/Admin', '/aDmIn/x/y']) expect(match('GET', p), p).toMatchObject({ index: 1 });
+  });
+
+  it('matches case exactly with server.caseSensitivePaths', () => {
+    const match = compileRoutes(routes, DEFAULTS, { caseSensitive: true });
+    expect(match('GET', '/admin/x')).toMatchObject({ index: 1 });
+    expect(match('GET', '/ADMIN/x')).toMatchObject({ index: -1 });
+    expect(match.judging('GET', ['/ADMIN/x'])).toEqual([match('GET', '/ADMIN/x')]);
+  });
+
+  it('judges a request by every rule a reading could mean: the exact case too', () => {
+    const match = compileRoutes(routes, DEFAULTS);
+    // A case-sensitive upstream may serve /PUBLIC/x as another resource: the default rule applies as well.
+    expect(match.judging('GET', ['/PUBLIC/x']).map((r) => r.index)).toEqual([0, -1]);
+    expect(match.judging('GET', ['/public/x']).map((r) => r.index)).toEqual([0]);
+    expect(match.judging('GET', ['/ADMIN/x']).map((r) => r.index)).toEqual([1, -1]);
+  });
+
+  it('and the path without ";" parameters (Tomcat\'s reading)', () => {
+    const match = compileRoutes(routes, DEFAULTS);
+    expect(match.judging('GET', ['/api/x;v=1', '/api/x']).map((r) => [r.index, r.allowsParameters])).toEqual([[2, true]]);
+    expect(match.judging('GET', ['/admin;x/panel', '/admin/panel']).map((r) => r.index)).toEqual([-1, 1]);
+  });
 });
 
 describe('route rules at startup', () => {
