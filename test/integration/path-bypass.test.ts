@@ -415,3 +415,55 @@ describe('WebSocket upgrades and the decision endpoint take the same canonical p
     }
   });
 });
+
+describe('nginx auth_request in front of a WSGI app: the decision judges what nginx forwards', () => {
+  let gateway: TestGateway;
+  let tokens: Record<Who, string | undefined>;
+  let wsgi: PathUpstream;
+  let nginx: NginxProcess;
+
+  beforeAll(async () => {
+    if (!nginxAvailable()) throw new Error('nginx is not installed: apt-get install -y nginx-light (bash .ci/run does it)');
+    wsgi = await startWsgiApp();
+    ({ gateway, tokens } = await gatewayFor(wsgi.url));
+    // docs/routing.md's nginx example: X-Original-URI is $request_uri, the raw target nginx
+    // then passes to the app (proxy_pass without a URI part).
+    nginx = await startNginx(`
+  server {
+    listen 127.0.0.1:{{PORT}};
+    location = /_ropc/auth {
+      internal;
+      proxy_pass http://127.0.0.1:${new URL(gateway.url).port};
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Original-URI $request_uri;
+    }
+    location / {
+      auth_request /_ropc/auth;
+      proxy_pass http://127.0.0.1:${new URL(wsgi.url).port};
+    }
+  }`);
+  }, 60_000);
+  afterAll(async () => {
+    await nginx?.stop();
+    await gateway?.stop();
+    await wsgi?.stop();
+  });
+
+  it('no spelling reaches the admin page without the admin scope', async () => {
+    const problems: string[] = [];
+    for (const [target, who] of SPELLINGS) {
+      const token = tokens[who];
+      const answer = await rawRequest(nginx.url, target, token ? { authorization: `Bearer ${token}` } : {});
+      const view = viewOf(answer);
+      if (view?.admin && who !== 'admin') problems.push(`${JSON.stringify(target)} as ${who} → ${answer.status}: ADMIN PAGE (PATH_INFO ${JSON.stringify(view.view)})`);
+    }
+    expect(problems).toEqual([]);
+    // The control: the admin token does get there, in any spelling nginx and the gateway agree on.
+    for (const target of ['/admin/panel', '/%61dmin/panel', '//admin/panel']) {
+      const answer = await rawRequest(nginx.url, target, { authorization: `Bearer ${tokens.admin}` });
+      expect(viewOf(answer)?.admin, target).toBe(true);
+    }
+  });
+});
