@@ -98,9 +98,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const forwarder = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
   const headers = compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy });
   const basic = createBasicBridge({ login, clients: config.clients, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
-  const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
-  const resource = resourceHandler(resourceOptions);
   const prefixEndpoints: [string, Endpoint][] = [];
+  // The gateway's own paths (filled in below, before anything serves), for the resource path
+  // to refuse them in another spelling rather than proxy them.
+  const reserved = (path: string): boolean => {
+    const p = path.toLowerCase();
+    for (const own of endpoints.keys()) if (own.toLowerCase() === p) return true;
+    return prefixEndpoints.some(([prefix]) => p.startsWith(prefix.toLowerCase()) || `${p}/` === prefix.toLowerCase());
+  };
+  const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
+  const resource = resourceHandler({ ...resourceOptions, reserved });
   if (config.decision.enabled) {
     const decision: Endpoint = {
       kind: 'decision',
@@ -111,7 +118,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     prefixEndpoints.push([`${config.decision.path.replace(/\/+$/, '')}/`, decision]);
   }
 
-  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade: resourceUpgradeHandler(resourceOptions), lifecycle, ...(tls ? { tls } : {}) });
+  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }), lifecycle, ...(tls ? { tls } : {}) });
   const admin = createAdminServer({ store, validators: [...validators.values()], metrics, draining: () => lifecycle.draining });
   let stopping: Promise<void> | undefined;
 

@@ -40,6 +40,12 @@ export interface DecideOptions {
 }
 
 export interface ResourceOptions extends DecideOptions {
+  /**
+   * True for a canonical path that names one of the gateway's own endpoints (OAuth, decision),
+   * compared ignoring case: such a request arrived in another spelling (`//as/token.oauth2`)
+   * and is refused, never proxied.
+   */
+  readonly reserved?: (path: string) => boolean;
   readonly headers: HeaderRules;
   readonly forwarder: Forwarder;
   readonly tls: boolean;
@@ -107,6 +113,13 @@ export async function decide(options: DecideOptions, req: IncomingMessage, metho
   return { route, identity, target };
 }
 
+/** Step 6's precondition: the gateway's own endpoints are never proxied, however spelled. */
+function refuseReserved(options: ResourceOptions, target: CanonicalTarget, ctx: RequestContext): void {
+  if (!options.reserved?.(target.path)) return;
+  ctx.reason = "the request path names one of the gateway's endpoints in another spelling";
+  throw new InvalidRequestError("the request path names one of the gateway's endpoints: send it in canonical form");
+}
+
 /** Step 5: strip what the gateway owns, then inject the identity (none on public routes). */
 function mutateHeaders(options: ResourceOptions, req: IncomingMessage, ctx: RequestContext, identity: Identity | null, upgrade: boolean): void {
   options.headers.scrub(req.headers, { peerIp: req.socket.remoteAddress ?? '', proto: options.tls ? 'https' : 'http', requestId: ctx.id, upgrade });
@@ -116,6 +129,7 @@ function mutateHeaders(options: ResourceOptions, req: IncomingMessage, ctx: Requ
 export function resourceHandler(options: ResourceOptions) {
   return async function handleResource(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const { route, identity, target } = await decide(options, req, req.method ?? 'GET', req.url ?? '/', ctx);
+    refuseReserved(options, target, ctx);
     req.url = target.url;
     mutateHeaders(options, req, ctx, identity, false);
     options.forwarder.web(req, res, route.upstream);
@@ -133,6 +147,7 @@ export function resourceUpgradeHandler(options: ResourceOptions) {
       throw new InvalidRequestError('only WebSocket upgrades (GET with Upgrade: websocket) are supported');
     }
     const { route, identity, target } = await decide(options, req, 'GET', req.url ?? '/', ctx);
+    refuseReserved(options, target, ctx);
     req.url = target.url;
     mutateHeaders(options, req, ctx, identity, true);
     options.forwarder.ws(req, socket, head, route.upstream, outcome);

@@ -351,6 +351,18 @@ describe('path bypass spellings against real upstreams', () => {
     }
   });
 
+  it("the gateway's own endpoints are never proxied, however spelled", async () => {
+    const setup = setups[0] as Setup;
+    const before = setup.upstream.hits.length;
+    const read = { authorization: `Bearer ${setup.tokens.read}` };
+    for (const target of ['//as/token.oauth2', '/as//token.oauth2', '/AS/token.oauth2', '/as/%74oken.oauth2', '//_ropc/auth', '/_ROPC/auth/api/x', '//_ropc/auth/api/x']) {
+      const answer = await rawRequest(setup.gateway.url, target, { ...read, 'content-type': 'application/x-www-form-urlencoded', 'content-length': '0' }, 'POST');
+      expect(answer.status, target).toBe(400);
+      expect(answer.body, target).toContain('invalid_request');
+    }
+    expect(setup.upstream.hits.slice(before)).toEqual([]);
+  });
+
   it('the issue examples: refused with 400 invalid_request or 403, the reason logged', async () => {
     const setup = setups[0] as Setup;
     const read = { authorization: `Bearer ${setup.tokens.read}` };
