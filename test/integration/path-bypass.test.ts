@@ -505,3 +505,23 @@ describe('nginx auth_request in front of a WSGI app: the decision judges what ng
     }
   });
 });
+
+describe('server.caseSensitivePaths: true', () => {
+  it('matches the exact case only, and still forwards the canonical path', async () => {
+    const upstream = await startNodePathUpstream();
+    const { gateway, tokens } = await gatewayFor(upstream.url, { server: { caseSensitivePaths: true } });
+    try {
+      const read = { authorization: `Bearer ${tokens.read}` };
+      expect((await rawRequest(gateway.url, '/admin/panel', read)).status).toBe(403);
+      expect((await rawRequest(gateway.url, '/%61dmin/panel', read)).status).toBe(403);
+      // For a case-sensitive upstream /ADMIN/panel is another resource: the default rule (a valid token) judges it.
+      const other = await rawRequest(gateway.url, '//ADMIN//panel', read);
+      expect(other.status).toBe(200);
+      expect(viewOf(other)?.raw).toBe('/ADMIN/panel');
+      expect((await rawRequest(gateway.url, '/PUBLIC/x')).status).toBe(401);
+    } finally {
+      await gateway.stop();
+      await upstream.stop();
+    }
+  });
+});
