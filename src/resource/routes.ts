@@ -58,6 +58,23 @@ export interface RouteMatcher {
   judging(method: string, paths: readonly string[]): CompiledRoute[];
 }
 
+/**
+ * What a case-insensitive upstream compares, for a canonical path (or rule): percent-encoded
+ * non-ASCII decoded to its characters (IIS and .NET fold `%C3%89` É onto `%C3%A9` é), then
+ * case folded (upper then lower, so `ß` and `SS` meet too). Encoded ASCII (`%3F`…) stays
+ * encoded, so no separator can appear.
+ */
+export function caseFoldKey(path: string): string {
+  const decoded = path.replace(/(?:%[89A-F][0-9A-F])+/g, (sequence) => {
+    try {
+      return decodeURIComponent(sequence);
+    } catch {
+      return sequence;
+    }
+  });
+  return decoded.toUpperCase().toLowerCase();
+}
+
 export function globToRegExp(glob: string, flags = ''): RegExp {
   let source = '';
   for (let i = 0; i < glob.length; ) {
@@ -89,7 +106,7 @@ export function compileRoutes(routes: readonly RouteConfig[], defaults: Upstream
     let exact: RegExp;
     try {
       exact = globToRegExp(r.path);
-      pattern = options.caseSensitive ? exact : globToRegExp(r.path, 'i');
+      pattern = options.caseSensitive ? exact : globToRegExp(caseFoldKey(r.path));
     } catch (err) {
       throw new Error(`routes[${index}].path: cannot be compiled: ${(err as Error).message}`, { cause: err });
     }
@@ -122,8 +139,9 @@ export function compileRoutes(routes: readonly RouteConfig[], defaults: Upstream
     allowsParameters: false,
   };
   const first = (method: string, path: string, exactCase: boolean): CompiledRoute => {
+    const key = exactCase || options.caseSensitive ? path : caseFoldKey(path);
     for (const rule of rules) {
-      if ((rule.methods === null || rule.methods.has(method)) && (exactCase ? rule.exact : rule.pattern).test(path)) return rule.route;
+      if ((rule.methods === null || rule.methods.has(method)) && (exactCase ? rule.exact : rule.pattern).test(key)) return rule.route;
     }
     return fallback;
   };

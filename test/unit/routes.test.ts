@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import type { RouteConfig } from '../../src/config/types.js';
 import { globProblem } from '../../src/config/resource-checks.js';
-import { compileRoutes, globToRegExp, upstreamTargets } from '../../src/resource/routes.js';
+import { caseFoldKey, compileRoutes, globToRegExp, upstreamTargets } from '../../src/resource/routes.js';
 
 const DEFAULTS = { url: 'http://127.0.0.1:8080', timeoutMs: 30000, caFile: '' };
 
@@ -103,6 +103,14 @@ describe('case and the readings of a path', () => {
   it('ignores case by default (IIS, ASP.NET and Express serve /ADMIN as /admin)', () => {
     const match = compileRoutes(routes, DEFAULTS);
     for (const p of ['/admin/x', '/ADMIN/x', '/Admin', '/aDmIn/x/y']) expect(match('GET', p), p).toMatchObject({ index: 1 });
+  });
+
+  it('folds non-ASCII case too, as IIS and .NET compare (the escapes are decoded first)', () => {
+    const match = compileRoutes([rule({ path: '/caf%C3%A9/**', scopes: ['admin'] }), rule({ path: '/stra%C3%9Fe/*', scopes: ['admin'] })], DEFAULTS);
+    for (const p of ['/caf%C3%A9/x', '/CAF%C3%89/x', '/Caf%C3%89', '/STRASSE/x', '/strasse/x', '/STRA%C3%9FE/x']) expect(match('GET', p).index, p).not.toBe(-1);
+    expect(match('GET', '/cafe/x').index).toBe(-1);
+    // An encoded ASCII character is never decoded into a separator.
+    expect(caseFoldKey('/a%3F%2Fb/%C3%89')).toBe('/a%3f%2fb/é');
   });
 
   it('matches case exactly with server.caseSensitivePaths', () => {
