@@ -42,7 +42,7 @@ export interface UpstreamView {
 export const PYTHON = '/usr/bin/python3';
 export const TOMCAT_JAR = '/usr/share/java/tomcat10-embed-core.jar';
 
-/** (a) Node: the raw target, and admin when the raw path (case ignored, as Express by default) starts with /admin. */
+/** (a) Node: echoes the raw target; its view is the decoded path with slashes merged, the admin page when that starts with /admin ignoring case (as Express by default). */
 export async function startNodePathUpstream(): Promise<PathUpstream & { readonly server: http.Server }> {
   const hits: string[] = [];
   const server = http.createServer((req, res) => {
