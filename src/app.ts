@@ -87,7 +87,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const lifecycle = new Lifecycle();
   const tls = config.server.tls.certFile ? config.server.tls : undefined;
   const upstreamDefaults = { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs, caFile: config.upstream.caFile };
-  const match = compileRoutes(config.routes, upstreamDefaults);
+  const match = compileRoutes(config.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
   const proxyOptions = {
     maxSockets: config.upstream.maxSockets,
     logger,
@@ -100,9 +100,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const forwarder = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
   const headers = compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy });
   const basic = createBasicBridge({ login, clients: config.clients, scopePolicy, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
-  const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
-  const resource = resourceHandler(resourceOptions);
   const prefixEndpoints: [string, Endpoint][] = [];
+  // The gateway's own paths (filled in below, before anything serves), for the resource path
+  // to refuse them in another spelling rather than proxy them.
+  const reserved = (path: string): boolean => {
+    const p = path.toLowerCase();
+    for (const own of endpoints.keys()) if (own.toLowerCase() === p) return true;
+    return prefixEndpoints.some(([prefix]) => p.startsWith(prefix.toLowerCase()) || `${p}/` === prefix.toLowerCase());
+  };
+  const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
+  const resource = resourceHandler({ ...resourceOptions, reserved });
   if (config.decision.enabled) {
     const decision: Endpoint = {
       kind: 'decision',
@@ -113,7 +120,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     prefixEndpoints.push([`${config.decision.path.replace(/\/+$/, '')}/`, decision]);
   }
 
-  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade: resourceUpgradeHandler(resourceOptions), lifecycle, ...(tls ? { tls } : {}) });
+  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }), lifecycle, ...(tls ? { tls } : {}) });
   const admin = createAdminServer({ store, validators: [...validators.values()], metrics, draining: () => lifecycle.draining });
   let stopping: Promise<void> | undefined;
 

@@ -112,7 +112,7 @@ export const validatorSpecs: Readonly<Record<string, ItemSpec>> = {
 };
 
 export const routeSpec: ItemSpec = {
-  path: { doc: 'Exact path, or a glob: `*` matches within one segment, `**` (a whole segment) any number of segments; a trailing `/**` also matches the bare prefix. Matched against the raw, undecoded request path.', type: 'string', required: true },
+  path: { doc: 'Exact path, or a glob: `*` matches within one segment, `**` (a whole segment) any number of segments; a trailing `/**` also matches the bare prefix. Matched against the canonical request path (docs/routing.md), ignoring case unless server.caseSensitivePaths; write it in canonical form.', type: 'string', required: true },
   methods: { doc: 'HTTP methods the rule applies to (empty = all).', type: 'string-list', default: [] },
   auth: { doc: 'bearer (a valid token), none (public), or bearer-or-basic (also HTTP Basic user credentials).', type: 'string', default: 'bearer', oneOf: ['bearer', 'none', 'bearer-or-basic'] },
   scopes: { doc: 'Scopes the token must carry.', type: 'string-list', default: [] },
@@ -121,6 +121,12 @@ export const routeSpec: ItemSpec = {
   upstream: { doc: 'Upstream URL for this route (default: upstream.url); http:// or https://, without credentials, query or fragment. Its path is prepended to the request path.', type: 'string', default: '' },
   upstreamTimeoutMs: { doc: 'Time this route\'s upstream has to start its answer (504 after it); 0 = upstream.timeoutMs.', type: 'integer', default: 0 },
   upstreamCaFile: { doc: 'PEM CA bundle to verify this route\'s https upstream (default: upstream.caFile, else the system CAs). Verification is always on.', type: 'string', default: '' },
+  pathParameters: {
+    doc: 'refuse: a request with a ";" path parameter (/a;x=1/b) gets 400 on this rule. allow: it is accepted (e.g. Tomcat\'s ;jsessionid) and forwarded as sent, but only when the rule matched by the path with every ";…" parameter stripped (as Tomcat reads it) also allows it, and the request satisfies both rules. Dot-segments before a ";" (/..;/) are refused either way.',
+    type: 'string',
+    default: 'refuse',
+    oneOf: ['refuse', 'allow'],
+  },
   basicClient: { doc: 'For bearer-or-basic: the client whose validator chain checks Basic credentials; the identity carries its client_id and its defaultScopes (or all its scopes when defaultScopes is empty).', type: 'string', default: '' },
 };
 

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { GatewayConfig, RouteConfig } from './types.js';
+import { canonicalPath } from '../resource/canonical-path.js';
 
 /** A method token (RFC 9110 §9.1), upper case by convention and here by rule. */
 const METHOD = /^[A-Z][A-Z0-9_-]*$/;
@@ -31,6 +32,14 @@ export function globProblem(path: string): string | null {
     if (segment === '.' || segment === '..') return 'must not contain "." or ".." segments (such requests are refused before matching)';
     if (segment.includes('**') && segment !== '**') return '"**" must be a whole path segment (as in /a/**/b or /a/**)';
   }
+  // Rules match canonical paths (docs/routing.md): a rule in another spelling would never match.
+  let canonical: string;
+  try {
+    canonical = canonicalPath(path);
+  } catch (err) {
+    return `has no canonical form: ${(err as Error).message.replace(/^the request path /, '')}`;
+  }
+  if (canonical !== path) return `must be written in canonical form, as ${canonical}`;
   return null;
 }
 

@@ -17,6 +17,11 @@ export const schema = {
       format: 'boolean',
       default: false,
     },
+    caseSensitivePaths: {
+      doc: 'Match route rules case-sensitively. Off (the default): /ADMIN/x matches the rule /admin/**, because case-insensitive upstreams (IIS, ASP.NET, Express\'s default router, Spring with some settings) serve it as /admin/x; the request must then also satisfy the rule its exact case matches, and the path goes upstream in the client\'s case. Turn on only when every upstream is case-sensitive.',
+      format: 'boolean',
+      default: false,
+    },
     drainSeconds: { doc: 'On SIGTERM: seconds during which /readyz already answers 503 but new requests are still served, before the listeners close.', format: 'non-negative-int', default: 5 },
     shutdownTimeoutSeconds: {
       doc: 'On SIGTERM, after drainSeconds: how long in-flight requests may still take before their connections are cut. Keep drainSeconds + shutdownTimeoutSeconds below the pod\'s terminationGracePeriodSeconds.',

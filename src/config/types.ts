@@ -83,6 +83,8 @@ export interface RouteConfig {
   /** Resolved path; '' = upstream.caFile. */
   readonly upstreamCaFile: string;
   readonly basicClient: string;
+  /** `;` path parameters: refused (default) or allowed on this rule. */
+  readonly pathParameters: 'refuse' | 'allow';
 }
 
 export interface GatewayConfig {
@@ -93,6 +95,7 @@ export interface GatewayConfig {
     readonly port: number;
     readonly tls: { readonly certFile: string; readonly keyFile: string };
     readonly trustProxy: boolean;
+    readonly caseSensitivePaths: boolean;
     readonly drainSeconds: number;
     readonly shutdownTimeoutSeconds: number;
     readonly limits: {

@@ -12,4 +12,6 @@ export interface RequestContext {
   grantType?: string;
   /** A short machine-readable reason for a non-2xx answer (error code). */
   error?: string;
+  /** Why a request was refused before any credential was read (e.g. a non-canonical path); never holds request data. */
+  reason?: string;
 }

@@ -116,6 +116,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
         ...(ctx.subject ? { sub: ctx.subject } : {}),
         ...(ctx.grantType ? { grantType: ctx.grantType } : {}),
         ...(ctx.error ? { error: ctx.error } : {}),
+        ...(ctx.reason ? { reason: ctx.reason } : {}),
       },
       'request',
     );

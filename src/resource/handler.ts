@@ -1,13 +1,15 @@
 /**
  * The resource path (DESIGN §2), as named steps in data-path order:
  *
- *   1. route        first matching rule (routes.ts); unsafe paths refused
+ *   1. route        the canonical path (canonical-path.ts; what has none is refused), then
+ *                   the first matching rule (routes.ts) of every reading of it
  *   2. credentials  Bearer from the Authorization header (bearer.ts), or Basic user
  *                   credentials on `bearer-or-basic` routes (basic-bridge.ts)
  *   3. lookup       token → record (store, or the local cache)
  *   4. authorize    scopes and groups of the route (authorize.ts)
  *   5. mutate       strip spoofable headers, inject identity (identity-headers.ts)
- *   6. forward      to the route's upstream, HTTP or WebSocket (proxy.ts)
+ *   6. forward      the canonical path and the query as sent, to the route's upstream,
+ *                   HTTP or WebSocket (proxy.ts): what the rules judged is what goes upstream
  *
  * Steps 1–4 are {@link decide}, shared by the proxy, WebSocket upgrades and the decision
  * endpoint (decision.ts). Errors are thrown as OAuthErrors and written by error-response.ts
@@ -24,6 +26,7 @@ import type { BasicBridge } from './basic-bridge.js';
 import type { HeaderRules, Identity } from './identity-headers.js';
 import type { Forwarder, UpgradeOutcome } from './proxy.js';
 import type { CompiledRoute, RouteMatcher } from './routes.js';
+import { canonicalTarget, NonCanonicalPathError, type CanonicalTarget } from './canonical-path.js';
 
 /** Resolves an access token to its live record, or null. Throws StoreUnavailableError on outage. */
 export type TokenLookup = (token: string) => Promise<GrantRecord | null>;
@@ -37,34 +40,60 @@ export interface DecideOptions {
 }
 
 export interface ResourceOptions extends DecideOptions {
+  /**
+   * True for a canonical path that names one of the gateway's own endpoints (OAuth, decision),
+   * compared ignoring case: such a request arrived in another spelling (`//as/token.oauth2`)
+   * and is refused, never proxied.
+   */
+  readonly reserved?: (path: string) => boolean;
   readonly headers: HeaderRules;
   readonly forwarder: Forwarder;
   readonly tls: boolean;
 }
 
 export interface Decision {
+  /** The first rule that matched: its upstream takes the request. */
   readonly route: CompiledRoute;
-  /** Null on public routes (`auth: none`). */
+  /** Null when every rule that matched is public (`auth: none`). */
   readonly identity: Identity | null;
+  /** The request target that was judged, canonical: the only one that may go upstream. */
+  readonly target: CanonicalTarget;
 }
-
-/** Dot-segments and encoded slashes could make the upstream see another path than the rules did. */
-const UNSAFE_PATH = /(?:^|\/)\.\.?(?:\/|$)|%2e|%2f|%5c|\\/i;
 
 export function splitUrl(url: string): { path: string; query: string } {
   const q = url.indexOf('?');
   return q === -1 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
-/** Steps 1–4: the decision for `method` and `url` (origin-form), with `req`'s credentials. */
-export async function decide(options: DecideOptions, req: IncomingMessage, method: string, url: string, ctx: RequestContext): Promise<Decision> {
-  const { path, query } = splitUrl(url);
-  if (!path.startsWith('/') || UNSAFE_PATH.test(path)) throw new InvalidRequestError('the request path has dot-segments or encoded slashes');
-  const route = options.match(method, path);
-  ctx.route = route.label;
-  if (route.auth === 'none') return { route, identity: null };
+/** Step 1: the canonical target; a refusal names its reason on the completion log line. */
+function canonical(url: string, ctx: RequestContext): CanonicalTarget {
+  try {
+    return canonicalTarget(url);
+  } catch (err) {
+    if (err instanceof NonCanonicalPathError) ctx.reason = err.description ?? 'non-canonical path';
+    throw err;
+  }
+}
 
-  const credentials = readCredentials(req, query);
+/**
+ * Steps 1–4: the decision for `method` and `url` (origin-form), with `req`'s credentials.
+ * Every rule a reading of the path could mean (routes.ts `judging`) must be satisfied.
+ */
+export async function decide(options: DecideOptions, req: IncomingMessage, method: string, url: string, ctx: RequestContext): Promise<Decision> {
+  const target = canonical(url, ctx);
+  const routes = options.match.judging(method, target.withoutParameters === null ? [target.path] : [target.path, target.withoutParameters]);
+  const route = routes[0] as CompiledRoute;
+  ctx.route = route.label;
+  if (target.withoutParameters !== null && !routes.every((r) => r.allowsParameters)) {
+    ctx.reason = 'the request path has a ";" parameter';
+    throw new InvalidRequestError('the request path has a ";" parameter, which this route does not allow');
+  }
+  const guarded = routes.filter((r) => r.auth !== 'none');
+  if (guarded.length === 0) return { route, identity: null, target };
+
+  const credentials = readCredentials(req, target.query ?? '');
+  // Basic only when every rule that needs credentials takes it from the same client.
+  const basicRoute = guarded.every((r) => r.auth === 'bearer-or-basic' && r.basicClient === guarded[0]?.basicClient) ? guarded[0] : undefined;
   let identity: Identity;
   if (credentials.kind === 'bearer') {
     const record = await options.lookup(credentials.token);
@@ -72,16 +101,23 @@ export async function decide(options: DecideOptions, req: IncomingMessage, metho
     identity = record;
   } else if (credentials.kind === 'malformed') {
     throw new InvalidTokenError('the Authorization header is not a valid Bearer token');
-  } else if (credentials.kind === 'basic' && route.auth === 'bearer-or-basic' && options.basic) {
-    identity = await options.basic.authenticate(route.basicClient, credentials.value, ctx.clientIp);
+  } else if (credentials.kind === 'basic' && basicRoute && options.basic) {
+    identity = await options.basic.authenticate(basicRoute.basicClient, credentials.value, ctx.clientIp);
   } else {
     // No credentials, or Basic on a route that does not accept it (the same as none).
-    throw route.auth === 'bearer-or-basic' ? new MissingCredentialsError() : new MissingTokenError();
+    throw basicRoute ? new MissingCredentialsError() : new MissingTokenError();
   }
   ctx.clientId = identity.clientId;
   ctx.subject = identity.sub;
-  authorize(route, identity);
-  return { route, identity };
+  for (const r of guarded) authorize(r, identity);
+  return { route, identity, target };
+}
+
+/** Step 6's precondition: the gateway's own endpoints are never proxied, however spelled. */
+function refuseReserved(options: ResourceOptions, target: CanonicalTarget, ctx: RequestContext): void {
+  if (!options.reserved?.(target.path)) return;
+  ctx.reason = "the request path names one of the gateway's endpoints in another spelling";
+  throw new InvalidRequestError("the request path names one of the gateway's endpoints: send it in canonical form");
 }
 
 /** Step 5: strip what the gateway owns, then inject the identity (none on public routes). */
@@ -92,7 +128,9 @@ function mutateHeaders(options: ResourceOptions, req: IncomingMessage, ctx: Requ
 
 export function resourceHandler(options: ResourceOptions) {
   return async function handleResource(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const { route, identity } = await decide(options, req, req.method ?? 'GET', req.url ?? '/', ctx);
+    const { route, identity, target } = await decide(options, req, req.method ?? 'GET', req.url ?? '/', ctx);
+    refuseReserved(options, target, ctx);
+    req.url = target.url;
     mutateHeaders(options, req, ctx, identity, false);
     options.forwarder.web(req, res, route.upstream);
   };
@@ -108,7 +146,9 @@ export function resourceUpgradeHandler(options: ResourceOptions) {
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       throw new InvalidRequestError('only WebSocket upgrades (GET with Upgrade: websocket) are supported');
     }
-    const { route, identity } = await decide(options, req, 'GET', req.url ?? '/', ctx);
+    const { route, identity, target } = await decide(options, req, 'GET', req.url ?? '/', ctx);
+    refuseReserved(options, target, ctx);
+    req.url = target.url;
     mutateHeaders(options, req, ctx, identity, true);
     options.forwarder.ws(req, socket, head, route.upstream, outcome);
   };

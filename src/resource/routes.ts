@@ -1,11 +1,13 @@
 /**
- * Route rules (DESIGN §6 `routes`): an ordered list, first match wins, compiled once at
+ * Route rules (docs/routing.md): an ordered list, first match wins, compiled once at
  * startup. No match → a valid token is required (the secure default).
  *
- * Globs, matched against the raw (undecoded) request path: `*` matches within one path
- * segment, `**` (a whole segment) any number of segments, zero included: `/admin/**`
- * matches `/admin`, and a `**` between two segments matches `/a/z` as well as `/a/b/c/z`. The config loader has already refused malformed rules
- * (resource-checks.ts); compiling trusts it but still names the rule if a pattern fails.
+ * Globs, matched against the canonical request path (canonical-path.ts), case-insensitively
+ * unless `server.caseSensitivePaths`: `*` matches within one path segment, `**` (a whole
+ * segment) any number of segments, zero included: `/admin/**` matches `/admin`, and a `**`
+ * between two segments matches `/a/z` as well as `/a/b/c/z`. The config loader has already
+ * refused malformed rules (resource-checks.ts); compiling trusts it but still names the rule
+ * if a pattern fails.
  */
 import type { RouteConfig } from '../config/types.js';
 
@@ -31,17 +33,49 @@ export interface CompiledRoute {
   readonly upstream: UpstreamTarget;
   /** For `bearer-or-basic`: the client whose validator chain checks Basic credentials. */
   readonly basicClient: string;
+  /** `pathParameters: allow`: a `;` path parameter is accepted on this rule. */
+  readonly allowsParameters: boolean;
 }
 
 interface Rule {
   readonly pattern: RegExp;
+  /** The same glob, case-sensitive: a case-insensitive matcher also asks it (see {@link RouteMatcher.judging}). */
+  readonly exact: RegExp;
   readonly methods: ReadonlySet<string> | null;
   readonly route: CompiledRoute;
 }
 
-export type RouteMatcher = (method: string, path: string) => CompiledRoute;
+export interface RouteMatcher {
+  /** The first rule matching `method` and the canonical `path`. */
+  (method: string, path: string): CompiledRoute;
+  /**
+   * Every rule that some reading of the request could mean, the first one first: the rule
+   * for each of `paths` (the canonical path, and the path without `;` parameters when it has
+   * them), and when matching ignores case, also the rule the exact case matches. A
+   * case-sensitive upstream may serve `/PUBLIC/x` as another resource than `/public/x`: the
+   * request must satisfy both rules, so ignoring case never makes a rule more permissive.
+   */
+  judging(method: string, paths: readonly string[]): CompiledRoute[];
+}
 
-export function globToRegExp(glob: string): RegExp {
+/**
+ * What a case-insensitive upstream compares, for a canonical path (or rule): percent-encoded
+ * non-ASCII decoded to its characters (IIS and .NET fold `%C3%89` É onto `%C3%A9` é), then
+ * case folded (upper then lower, so `ß` and `SS` meet too). Encoded ASCII (`%3F`…) stays
+ * encoded, so no separator can appear.
+ */
+export function caseFoldKey(path: string): string {
+  const decoded = path.replace(/(?:%[89A-F][0-9A-F])+/g, (sequence) => {
+    try {
+      return decodeURIComponent(sequence);
+    } catch {
+      return sequence;
+    }
+  });
+  return decoded.toUpperCase().toLowerCase();
+}
+
+export function globToRegExp(glob: string, flags = ''): RegExp {
   let source = '';
   for (let i = 0; i < glob.length; ) {
     if (glob.startsWith('/**', i) && (i + 3 === glob.length || glob[i + 3] === '/')) {
@@ -59,23 +93,26 @@ export function globToRegExp(glob: string): RegExp {
       i += 1;
     }
   }
-  return new RegExp(`^${source}$`);
+  return new RegExp(`^${source}$`, flags);
 }
 
 /**
  * Compiles the rules. `defaults` is the top-level `upstream` (url, timeoutMs, caFile).
  * @throws Error naming the rule's index when a rule cannot be compiled.
  */
-export function compileRoutes(routes: readonly RouteConfig[], defaults: UpstreamTarget): RouteMatcher {
+export function compileRoutes(routes: readonly RouteConfig[], defaults: UpstreamTarget, options: { caseSensitive: boolean } = { caseSensitive: false }): RouteMatcher {
   const rules: Rule[] = routes.map((r, index) => {
     let pattern: RegExp;
+    let exact: RegExp;
     try {
-      pattern = globToRegExp(r.path);
+      exact = globToRegExp(r.path);
+      pattern = options.caseSensitive ? exact : globToRegExp(caseFoldKey(r.path));
     } catch (err) {
       throw new Error(`routes[${index}].path: cannot be compiled: ${(err as Error).message}`, { cause: err });
     }
     return {
       pattern,
+      exact,
       methods: r.methods.length ? new Set(r.methods) : null,
       route: {
         index,
@@ -86,6 +123,7 @@ export function compileRoutes(routes: readonly RouteConfig[], defaults: Upstream
         groups: r.groups,
         upstream: targetOf(r, defaults),
         basicClient: r.basicClient,
+        allowsParameters: r.pathParameters === 'allow',
       },
     };
   });
@@ -98,13 +136,25 @@ export function compileRoutes(routes: readonly RouteConfig[], defaults: Upstream
     groups: [],
     upstream: defaults,
     basicClient: '',
+    allowsParameters: false,
   };
-  return (method, path) => {
+  const first = (method: string, path: string, exactCase: boolean): CompiledRoute => {
+    const key = exactCase || options.caseSensitive ? path : caseFoldKey(path);
     for (const rule of rules) {
-      if ((rule.methods === null || rule.methods.has(method)) && rule.pattern.test(path)) return rule.route;
+      if ((rule.methods === null || rule.methods.has(method)) && (exactCase ? rule.exact : rule.pattern).test(key)) return rule.route;
     }
     return fallback;
   };
+  const match = (method: string, path: string): CompiledRoute => first(method, path, false);
+  const judging = (method: string, paths: readonly string[]): CompiledRoute[] => {
+    const found = new Set<CompiledRoute>();
+    for (const path of paths) {
+      found.add(first(method, path, false));
+      if (!options.caseSensitive) found.add(first(method, path, true));
+    }
+    return [...found];
+  };
+  return Object.assign(match, { judging });
 }
 
 /** Every distinct upstream the rules name (and the default), so agents are built at startup. */

@@ -6,12 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import type { RouteConfig } from '../../src/config/types.js';
 import { globProblem } from '../../src/config/resource-checks.js';
-import { compileRoutes, globToRegExp, upstreamTargets } from '../../src/resource/routes.js';
+import { caseFoldKey, compileRoutes, globToRegExp, upstreamTargets } from '../../src/resource/routes.js';
 
 const DEFAULTS = { url: 'http://127.0.0.1:8080', timeoutMs: 30000, caFile: '' };
 
 function rule(r: Partial<RouteConfig> & { path: string }): RouteConfig {
-  return { methods: [], auth: 'bearer', scopes: [], scopeMode: 'all', groups: [], upstream: '', upstreamTimeoutMs: 0, upstreamCaFile: '', basicClient: '', ...r };
+  return { methods: [], auth: 'bearer', scopes: [], scopeMode: 'all', groups: [], upstream: '', upstreamTimeoutMs: 0, upstreamCaFile: '', basicClient: '', pathParameters: 'refuse', ...r };
 }
 
 describe('globToRegExp', () => {
@@ -83,6 +83,55 @@ describe('globProblem', () => {
     expect(globProblem('/a/../b')).toMatch(/"\." or "\.\." segments/);
     expect(globProblem('/a/**b')).toMatch(/whole path segment/);
     expect(globProblem('/a/***')).toMatch(/whole path segment/);
+  });
+  it('wants the canonical spelling, which is what rules are matched against', () => {
+    expect(globProblem('/%61dmin/**')).toBe('must be written in canonical form, as /admin/**');
+    expect(globProblem('//admin')).toBe('must be written in canonical form, as /admin');
+    expect(globProblem('/caf%c3%a9')).toBe('must be written in canonical form, as /caf%C3%A9');
+    expect(globProblem('/a%2fb')).toMatch(/no canonical form: has an encoded slash/);
+    expect(globProblem('/a\\b')).toMatch(/no canonical form: has a backslash/);
+  });
+});
+
+describe('case and the readings of a path', () => {
+  const routes = [
+    rule({ path: '/public/**', auth: 'none' }),
+    rule({ path: '/admin/**', scopes: ['admin'] }),
+    rule({ path: '/api/**', scopes: ['read'], pathParameters: 'allow' }),
+  ];
+
+  it('ignores case by default (IIS, ASP.NET and Express serve /ADMIN as /admin)', () => {
+    const match = compileRoutes(routes, DEFAULTS);
+    for (const p of ['/admin/x', '/ADMIN/x', '/Admin', '/aDmIn/x/y']) expect(match('GET', p), p).toMatchObject({ index: 1 });
+  });
+
+  it('folds non-ASCII case too, as IIS and .NET compare (the escapes are decoded first)', () => {
+    const match = compileRoutes([rule({ path: '/caf%C3%A9/**', scopes: ['admin'] }), rule({ path: '/stra%C3%9Fe/*', scopes: ['admin'] })], DEFAULTS);
+    for (const p of ['/caf%C3%A9/x', '/CAF%C3%89/x', '/Caf%C3%89', '/STRASSE/x', '/strasse/x', '/STRA%C3%9FE/x']) expect(match('GET', p).index, p).not.toBe(-1);
+    expect(match('GET', '/cafe/x').index).toBe(-1);
+    // An encoded ASCII character is never decoded into a separator.
+    expect(caseFoldKey('/a%3F%2Fb/%C3%89')).toBe('/a%3f%2fb/é');
+  });
+
+  it('matches case exactly with server.caseSensitivePaths', () => {
+    const match = compileRoutes(routes, DEFAULTS, { caseSensitive: true });
+    expect(match('GET', '/admin/x')).toMatchObject({ index: 1 });
+    expect(match('GET', '/ADMIN/x')).toMatchObject({ index: -1 });
+    expect(match.judging('GET', ['/ADMIN/x'])).toEqual([match('GET', '/ADMIN/x')]);
+  });
+
+  it('judges a request by every rule a reading could mean: the exact case too', () => {
+    const match = compileRoutes(routes, DEFAULTS);
+    // A case-sensitive upstream may serve /PUBLIC/x as another resource: the default rule applies as well.
+    expect(match.judging('GET', ['/PUBLIC/x']).map((r) => r.index)).toEqual([0, -1]);
+    expect(match.judging('GET', ['/public/x']).map((r) => r.index)).toEqual([0]);
+    expect(match.judging('GET', ['/ADMIN/x']).map((r) => r.index)).toEqual([1, -1]);
+  });
+
+  it('and the path without ";" parameters (Tomcat\'s reading)', () => {
+    const match = compileRoutes(routes, DEFAULTS);
+    expect(match.judging('GET', ['/api/x;v=1', '/api/x']).map((r) => [r.index, r.allowsParameters])).toEqual([[2, true]]);
+    expect(match.judging('GET', ['/admin;x/panel', '/admin/panel']).map((r) => r.index)).toEqual([-1, 1]);
   });
 });
 
