@@ -16,6 +16,8 @@ import { RefreshTokenGrant } from './token-endpoint/grants/refresh-token.js';
 import { createValidators } from './validators/registry.js';
 import { ValidatorChain } from './validators/chain.js';
 import { createPasswordLogin } from './security/login.js';
+import { burnVerification, mostExpensiveHash, setHashLimits } from './security/password-hash.js';
+import { FileValidator } from './validators/file.js';
 import { Lockout } from './security/lockout.js';
 import type { AttemptStore } from './security/attempt-store.js';
 import { MemoryAttemptStore } from './security/attempt-store-memory.js';
@@ -56,15 +58,25 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const metrics = createMetrics();
   const backend = await createStore(config, logger);
   const store = instrumentStore(backend.tokens, metrics);
-  const validators = instrumentValidators(await createValidators(config.validators, logger), metrics);
-  const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode);
+  // Every hash verification of the process shares these limits (security/password-hash.ts).
+  setHashLimits({ concurrency: config.security.hashConcurrency, queue: config.security.hashQueue });
+  const rawValidators = await createValidators(config.validators, logger);
+  const validators = instrumentValidators(rawValidators, metrics);
 
   const chains = new Map(config.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!))]));
   const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
 
   // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
   const lockout = new Lockout(backend.attempts, config.lockout);
-  const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind) });
+  // Failed client authentication counts in the same per-IP budget (token-endpoint/clients.ts).
+  const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode, lockout);
+  // A locked user's dummy verification costs what the client's users files would spend: their
+  // most expensive hash (read at each login: the files reload); argon2id without a users file.
+  const usersFilesOf = new Map(
+    config.clients.map((c) => [c.id, c.validators.map((name) => rawValidators.get(name)).filter((v): v is FileValidator => v instanceof FileValidator)]),
+  );
+  const burn = (clientId: string): Promise<void> => burnVerification(mostExpensiveHash((usersFilesOf.get(clientId) ?? []).map((f) => f.burnHash)));
+  const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind), burn });
 
   const { oauth } = config;
   const grants = [

@@ -42,8 +42,11 @@ export function parseBasic(headers: IncomingHttpHeaders): BasicCredentials | und
   }
 }
 
-/** Authenticates the client of a token-side request by exactly one method. */
-export async function authenticateClient(headers: IncomingHttpHeaders, params: FormParams, clients: ClientRegistry): Promise<ClientConfig> {
+/**
+ * Authenticates the client of a token-side request by exactly one method. A failure counts in
+ * the failure budget of `clientIp`, and an IP over budget is refused before any hash (clients.ts).
+ */
+export async function authenticateClient(headers: IncomingHttpHeaders, params: FormParams, clients: ClientRegistry, clientIp: string): Promise<ClientConfig> {
   const basic = parseBasic(headers);
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
@@ -52,13 +55,11 @@ export async function authenticateClient(headers: IncomingHttpHeaders, params: F
   }
   if (basic) {
     if (bodyId !== undefined && bodyId !== basic.id) throw new InvalidRequestError('client_id does not match the Basic credentials');
-    return orFail(await clients.authenticate(basic.id, basic.secret));
+    return orFail(await clients.authenticate(basic.id, basic.secret, clientIp));
   }
   if (bodyId === undefined) throw new InvalidClientError('no client authentication included');
-  if (bodySecret !== undefined) return orFail(await clients.authenticate(bodyId, bodySecret));
-  const client = clients.get(bodyId);
-  if (!client?.public) throw new InvalidClientError(BAD_CLIENT);
-  return client;
+  if (bodySecret !== undefined) return orFail(await clients.authenticate(bodyId, bodySecret, clientIp));
+  return orFail(await clients.publicClient(bodyId, clientIp));
 }
 
 function orFail(client: ClientConfig | undefined): ClientConfig {

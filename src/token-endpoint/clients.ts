@@ -5,24 +5,43 @@
  * A successful verification is remembered for `oauth.clientAuthCacheSeconds` under an HMAC
  * of (client id, secret) with a per-process random key, so a busy client does not pay an
  * argon2id verification per request; the secret itself is never kept.
+ *
+ * Failed client authentication (a wrong secret, an unknown client id) counts in the client
+ * IP's failure budget (`lockout.ipMaxFailuresPerMinute`, shared with user logins: lockout.ts),
+ * and an IP over budget is refused BEFORE any hash is verified, so one IP cannot keep the CPU
+ * busy with argon2id. The refusal is the same `invalid_client` as a wrong secret (RFC 6749
+ * §5.2): it tells an attacker nothing new, and a legitimate client already holding a cached
+ * success (above) is not refused, since that check costs no hash (docs/security.md).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ClientConfig } from '../config/types.js';
 import { ConfigError, EXAMPLE_SECRET } from '../config/load.js';
 import { secretsEqual } from '../security/constant-time.js';
+import type { IpAttempt } from '../security/lockout.js';
 import { burnVerification, verifySecret } from '../security/password-hash.js';
+
+/** The client IP's failure budget (a {@link import('../security/lockout.js').Lockout}). */
+export interface ClientAuthBudget {
+  /** Reserves one attempt of `ip`; undefined when the IP is over its budget. */
+  reserveIp(ip: string): Promise<IpAttempt | undefined>;
+}
 
 export class ClientRegistry {
   private readonly byId: ReadonlyMap<string, ClientConfig>;
   private readonly cacheKey = randomBytes(32);
   private readonly verified = new Map<string, number>();
 
-  constructor(clients: readonly ClientConfig[], private readonly cacheSeconds: number) {
+  /** @param budget counts failed client authentication per client IP; none: not counted (unit tests). */
+  constructor(
+    clients: readonly ClientConfig[],
+    private readonly cacheSeconds: number,
+    private readonly budget?: ClientAuthBudget,
+  ) {
     this.byId = new Map(clients.map((c) => [c.id, c]));
   }
 
   /** Refuses, in production, clients whose hash matches the dev example secret. */
-  static async create(clients: readonly ClientConfig[], cacheSeconds: number, mode: 'dev' | 'production'): Promise<ClientRegistry> {
+  static async create(clients: readonly ClientConfig[], cacheSeconds: number, mode: 'dev' | 'production', budget?: ClientAuthBudget): Promise<ClientRegistry> {
     if (mode === 'production') {
       const problems: string[] = [];
       await Promise.all(
@@ -34,29 +53,63 @@ export class ClientRegistry {
       );
       if (problems.length) throw new ConfigError(problems);
     }
-    return new ClientRegistry(clients, cacheSeconds);
+    return new ClientRegistry(clients, cacheSeconds, budget);
   }
 
   get(id: string): ClientConfig | undefined {
     return this.byId.get(id);
   }
 
-  /** The client when `secret` is its secret; undefined otherwise (the time spent is alike for unknown clients). */
-  async authenticate(id: string, secret: string): Promise<ClientConfig | undefined> {
+  /**
+   * The client when `secret` is its secret; undefined otherwise, also when `clientIp` is over
+   * its failure budget (the time spent is alike for unknown clients).
+   * @throws TemporarilyUnavailableError when the hash verification queue is full (password-hash.ts).
+   */
+  async authenticate(id: string, secret: string, clientIp: string): Promise<ClientConfig | undefined> {
     const client = this.byId.get(id);
-    if (!client || client.public) {
-      await burnVerification();
-      return undefined;
-    }
+    const confidential = client && !client.public ? client : undefined;
     const key = createHmac('sha256', this.cacheKey).update(id).update('\0').update(secret).digest('base64url');
     const until = this.verified.get(key);
-    if (until !== undefined && until > Date.now()) return client;
-    const ok = client.secretHash ? await verifySecret(client.secretHash, secret) : secretsEqual(client.secret, secret);
-    if (!ok) return undefined;
+    if (confidential && until !== undefined && until > Date.now()) return confidential;
+    const ok = await this.#budgeted(clientIp, async () => {
+      if (!confidential) {
+        await burnVerification();
+        return false;
+      }
+      return confidential.secretHash ? verifySecret(confidential.secretHash, secret) : secretsEqual(confidential.secret, secret);
+    });
+    if (!ok || !confidential) return undefined;
     if (this.cacheSeconds > 0) {
       if (this.verified.size > 10_000) this.verified.clear();
       this.verified.set(key, Date.now() + this.cacheSeconds * 1000);
     }
-    return client;
+    return confidential;
+  }
+
+  /**
+   * A public client named by `client_id` alone (no secret). Any other id is a failed client
+   * authentication, counted in the IP's budget like a wrong secret.
+   */
+  async publicClient(id: string, clientIp: string): Promise<ClientConfig | undefined> {
+    const client = this.byId.get(id);
+    if (client?.public) return client;
+    await this.#budgeted(clientIp, async () => false);
+    return undefined;
+  }
+
+  /** Runs `verify` inside a reservation of the IP's budget: false counts a failure; over budget it is not run. */
+  async #budgeted(clientIp: string, verify: () => Promise<boolean>): Promise<boolean> {
+    if (!this.budget) return verify();
+    const attempt = await this.budget.reserveIp(clientIp);
+    if (!attempt) return false;
+    let ok: boolean;
+    try {
+      ok = await verify();
+    } catch (err) {
+      await attempt.settle('released').catch(() => undefined);
+      throw err;
+    }
+    await attempt.settle(ok ? 'success' : 'failure');
+    return ok;
   }
 }

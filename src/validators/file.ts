@@ -24,7 +24,7 @@ import { dirname } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { FileValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { burnVerification, verifySecret } from '../security/password-hash.js';
+import { burnVerification, mostExpensiveHash, verifySecret } from '../security/password-hash.js';
 import { canonicalUsername } from '../security/canonical-username.js';
 import type { PasswordValidator, Principal, RecheckOutcome, ValidationOutcome, ValidatorHealth } from './types.js';
 
@@ -85,7 +85,8 @@ export class FileValidator implements PasswordValidator {
 
   /**
    * Unknown, disabled and empty-password logins still spend one hash verification, so every
-   * failure takes about the time of a wrong password (DESIGN §3).
+   * failure takes about the time of a wrong password; an unknown user burns the file's most
+   * expensive hash (docs/security.md).
    */
   async validate(username: string, password: string): Promise<ValidationOutcome> {
     const table = this.#table;
@@ -95,6 +96,11 @@ export class FileValidator implements PasswordValidator {
       return INVALID;
     }
     return (await verifySecret(user.passwordHash, password)) ? { valid: true, principal: user.principal } : INVALID;
+  }
+
+  /** The hash an unknown user's dummy verification uses: the file's most expensive (login.ts burns it for a locked user too). */
+  get burnHash(): string | undefined {
+    return this.#table.burnHash;
   }
 
   /** `active` while the subject is in the file and not disabled, `gone` otherwise. */
@@ -225,7 +231,10 @@ interface FileUser {
 interface UsersTable {
   /** Keyed by {@link canonicalUsername}. */
   readonly byName: ReadonlyMap<string, FileUser>;
-  /** A hash of the file's most common kind, burnt for unknown users to mirror its cost. */
+  /**
+   * The file's most expensive hash (kind and cost), burnt for unknown users: an unknown name
+   * never answers faster than a wrong password of any user in the file.
+   */
   readonly burnHash: string | undefined;
 }
 
@@ -264,7 +273,7 @@ function parseUsersFile(file: string, text: string, caseSensitive: boolean): Use
     byName.set(key, user);
   });
   if (problems.length > 0) throw new UsersFileError(file, problems);
-  return { byName, burnHash: commonestHash([...byName.values()].map((u) => u.passwordHash)) };
+  return { byName, burnHash: mostExpensiveHash([...byName.values()].map((u) => u.passwordHash)) };
 }
 
 function parseYaml(text: string, problems: string[]): unknown {
@@ -320,12 +329,6 @@ function parseUser(entry: unknown, at: string, problems: string[]): FileUser | u
       attributes: Object.freeze(Object.fromEntries(Object.entries(attributes as Record<string, string>))),
     }),
   };
-}
-
-function commonestHash(hashes: readonly string[]): string | undefined {
-  const argon2 = hashes.filter((h) => h.startsWith('$argon2id$'));
-  const bcrypt = hashes.filter((h) => !h.startsWith('$argon2id$'));
-  return (argon2.length >= bcrypt.length ? argon2 : bcrypt)[0];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
