@@ -10,6 +10,7 @@ import type { AttemptStore } from '../../src/security/attempt-store.js';
 import { ipBucket, ipKey, Lockout, userKey, type LockoutSettings } from '../../src/security/lockout.js';
 import { createPasswordLogin, type LockoutEvent, type PasswordLogin } from '../../src/security/login.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { setHashLimits } from '../../src/security/password-hash.js';
 import { ValidatorChain } from '../../src/validators/chain.js';
 import { ValidatorUnavailableError, type PasswordValidator, type ValidationOutcome } from '../../src/validators/types.js';
 import { StoreUnavailableError } from '../../src/tokens/types.js';
@@ -76,6 +77,8 @@ beforeEach(() => {
   vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
   validator = new FakeValidator();
   store = new MemoryAttemptStore();
+  // Room for every dummy verification of the concurrency tests (the cap is tested in client-auth-budget.test.ts).
+  setHashLimits({ concurrency: 4, queue: 10_000 });
   events = [];
 });
 afterEach(async () => {
@@ -172,6 +175,17 @@ describe('per-username lockout', () => {
     expect(logText).toContain('"event":"user_locked"');
     expect(logText).toContain(userKey('correct horse battery staple'));
     expect(logText).not.toContain('correct horse');
+  });
+
+  it('spends the burn of the client (the cost its users files would) on a locked user, and on no one else', async () => {
+    const chain = new ValidatorChain([validator]);
+    const burnt: string[] = [];
+    const sink = new Writable({ write: (_c, _e, done) => done() });
+    const login = createPasswordLogin(() => chain, { lockout: new Lockout(store, SETTINGS), logger: createLogger('info', sink), burn: async (clientId) => void burnt.push(clientId) });
+    await fail(login, 5);
+    expect(burnt).toEqual([]);
+    expect(await login('app', 'gina', 'right', IP)).toEqual({ valid: false });
+    expect(burnt).toEqual(['app']);
   });
 
   it('spends a verification on a locked user, as on a wrong password', async () => {
