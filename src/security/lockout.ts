@@ -19,9 +19,9 @@
  *
  * Why two steps and not one: the keys of a user and of an IP hash to different Redis Cluster
  * slots, and a script may only touch one slot. The IP goes first, so a flood from an IP over
- * budget never touches (or holds) a user's slots; when the user then refuses (locked, or its
- * remaining slots taken by attempts in flight) the IP reservation is settled as a failure (an
- * attempt on a locked user counts against the IP, as before), and when the user step fails
+ * budget never touches (or holds) a user's slots; when the user then refuses as locked the IP
+ * reservation is settled as a failure (an attempt on a locked user counts against the IP, as
+ * before), when it stays busy it is released, and when the user step fails
  * (store outage) the IP reservation is released. Between the two steps the IP slot is held, so
  * an interleaving can only over-refuse, never admit one too many.
  *
@@ -56,8 +56,9 @@ export interface AdmittedAttempt {
 }
 
 /**
- * A login refused before any validator: `ip-blocked` (nothing counted), `user-locked` or
- * `user-busy` (the user's remaining attempts are all in flight) — both counted against the IP.
+ * A login refused before any validator: `ip-blocked` (nothing counted); `user-locked` (counted
+ * against the IP); `user-busy` — the user's remaining attempts stayed in flight for as long as
+ * it waited (nothing counted: nothing failed).
  */
 export interface RefusedAttempt {
   readonly admitted: false;
@@ -75,6 +76,8 @@ export interface IpAttempt {
 }
 
 const IP_WINDOW_MS = 60_000;
+/** Waits before asking again for a busy user's slot (about 1.6 s in all); then the attempt is refused. */
+const BUSY_RETRY_MS = [25, 50, 100, 200, 400, 800] as const;
 
 /** The counter key of a username: SHA-256 of its canonical form (case-insensitive). */
 export function userKey(username: string): string {
@@ -122,15 +125,26 @@ export class Lockout {
     let reserved;
     try {
       reserved = await this.store.reserveUser(user, id, this.#policy);
+      // Busy: the user's remaining attempts are all in flight. Wait for them to settle rather
+      // than refuse at once — one user's legitimate parallel logins (a service account's
+      // workers) then all get through as the first succeed and reset the count — while a
+      // burst of guesses sees the lock its first failures began and is refused.
+      for (const delay of BUSY_RETRY_MS) {
+        if (reserved !== 'busy') break;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        reserved = await this.store.reserveUser(user, id, this.#policy);
+      }
     } catch (err) {
       // The user step did not happen; give the IP slot back (it lapses anyway if this fails too).
       await ipAttempt.settle('released').catch(() => undefined);
       throw err;
     }
-    if (reserved !== 'reserved') {
-      const ipFailures = await ipAttempt.settle('failure');
-      return { admitted: false, reason: reserved === 'locked' ? 'user-locked' : 'user-busy', ipFailures };
+    if (reserved === 'busy') {
+      // Nothing failed: the attempt only found no free slot. Give the IP slot back.
+      await ipAttempt.settle('released');
+      return { admitted: false, reason: 'user-busy', ipFailures: 0 };
     }
+    if (reserved === 'locked') return { admitted: false, reason: 'user-locked', ipFailures: await ipAttempt.settle('failure') };
     const store = this.store;
     const policy = this.#policy;
     return {

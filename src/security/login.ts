@@ -6,9 +6,10 @@
  * Steps:
  *   1. reserve    one atomic store step each for the client IP's budget and then the user's
  *                 remaining failures; the attempt holds both slots until step 4 (lockout.ts)
- *   2. refuse     IP over budget → `{valid:false}` at once; user locked (or its remaining
- *                 attempts all in flight) → `{valid:false}` after a dummy verification (the
- *                 time of a wrong password), the validators NOT called
+ *   2. refuse     IP over budget → `{valid:false}` at once; user locked → `{valid:false}`
+ *                 after a dummy verification (the time of a wrong password); the user's
+ *                 remaining attempts all still in flight after a short wait → 503
+ *                 (TemporarilyUnavailableError); the validators NOT called
  *   3. validate   the client's validator chain
  *   4. settle     `{valid:false}` → the reservation becomes one failure for the user and the
  *                 IP; valid → given back, the user's failures reset; outage → given back
@@ -21,6 +22,7 @@
  * from step 1 or 4 — both answer 503, and a login never runs without its protection (fail
  * closed).
  */
+import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { ChainOutcome, ValidatorChain } from '../validators/chain.js';
 import type { Lockout } from './lockout.js';
@@ -66,6 +68,12 @@ export function createPasswordLogin(chainFor: (clientId: string) => ValidatorCha
         // nothing about a user: do not spend a verification on an attacker's flood.
         logger.debug({ event: 'login_refused', reason: attempt.reason, clientIp, clientId }, 'login refused: the client IP is over its failure budget');
         return REFUSED;
+      }
+      if (attempt.reason === 'user-busy') {
+        // Not a refusal of the credentials: the user's remaining attempts stayed in flight
+        // while this one waited (a slow directory). Ask the client to retry.
+        logger.debug({ event: 'login_refused', reason: attempt.reason, userKey: userKey(username), clientIp, clientId }, 'login refused: the user has as many logins in flight as failures left');
+        throw new TemporarilyUnavailableError('too many logins of this user in progress, retry shortly', 1);
       }
       reportIpBudget(attempt.ipFailures);
       await burn(clientId);

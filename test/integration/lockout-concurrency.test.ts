@@ -122,8 +122,9 @@ describe('N concurrent guesses across two replicas sharing Redis', () => {
     const joe = LDAP_USERS.joe;
     const before = slapd.bindCount(joe.dn);
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => token(bases()[i % 2]!, 'joe', `wrong-${i}`, `198.18.1.${i}`)));
-    expect(answers.map((r) => r.status).filter((s) => s !== 400)).toEqual([]);
-    expect(new Set(answers.map((r) => r.text))).toEqual(new Set(['{"error":"invalid_grant","error_description":"authentication failed"}']));
+    // invalid_grant, or (a guess that found the user's last slots still taken after its wait) 503.
+    expect(answers.map((r) => r.status).filter((s) => s !== 400 && s !== 503)).toEqual([]);
+    expect(answers.filter((r) => r.status === 400).every((r) => r.text === '{"error":"invalid_grant","error_description":"authentication failed"}')).toBe(true);
     await settled();
     const binds = slapd.bindCount(joe.dn) - before;
     expect(binds).toBeGreaterThan(0);
@@ -155,7 +156,7 @@ describe('N concurrent guesses across two replicas sharing Redis', () => {
     const gina = LDAP_USERS.gina;
     const before = slapd.bindCount(gina.dn);
     const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => basic(bases()[i % 2]!, gina.uid, `wrong-${i}`, `198.18.4.${i}`)));
-    expect(statuses.filter((s) => s !== 401)).toEqual([]);
+    expect(statuses.filter((s) => s !== 401 && s !== 503)).toEqual([]);
     await settled();
     const binds = slapd.bindCount(gina.dn) - before;
     expect(binds).toBeGreaterThan(0);

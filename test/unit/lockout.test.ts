@@ -14,6 +14,7 @@ import { setHashLimits } from '../../src/security/password-hash.js';
 import { ValidatorChain } from '../../src/validators/chain.js';
 import { ValidatorUnavailableError, type PasswordValidator, type ValidationOutcome } from '../../src/validators/types.js';
 import { StoreUnavailableError } from '../../src/tokens/types.js';
+import { TemporarilyUnavailableError } from '../../src/oauth/errors.js';
 
 const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeconds: 900, ipMaxFailuresPerMinute: 100, failureResetSeconds: 3600, reservationSeconds: 60 };
 const IP = '198.51.100.7';
@@ -229,11 +230,22 @@ describe('concurrency cannot race past the limits (memory store, one process)', 
     validator.down = true;
     const login = makeLogin();
     const results = await Promise.allSettled(Array.from({ length: 40 }, () => login('app', 'gina', 'wrong', IP)));
-    // The first maxFailures were admitted and hit the outage; the rest waited behind them as busy.
-    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(SETTINGS.maxFailures);
+    // None was judged: each waited for a slot and met the outage (giving its slot back), or
+    // found none free for as long as it waited (503, nothing counted).
+    expect(results.every((r) => r.status === 'rejected' && (r.reason instanceof ValidatorUnavailableError || r.reason instanceof TemporarilyUnavailableError))).toBe(true);
+    expect(validator.calls).toBeGreaterThan(SETTINGS.maxFailures);
     expect(await store.userState(userKey('gina'))).toEqual({ lockedMs: 0, recorded: false });
+    expect(await store.ipFailures(ipKey(IP))).toBe(0);
     validator.down = false;
     expect((await login('app', 'gina', 'right', IP)).valid).toBe(true);
+  });
+
+  it('one user\'s legitimate parallel logins all get through: those beyond maxFailures wait for a slot', async () => {
+    validator.delayMs = 20;
+    const login = makeLogin();
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => login('app', 'gina', 'right', IP)));
+    expect(outcomes.every((o) => o.valid)).toBe(true);
+    expect(validator.calls).toBe(20);
   });
 });
 
