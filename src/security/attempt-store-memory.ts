@@ -7,7 +7,7 @@
  * first, which only ever forgets failures of idle names). Reservations are held only while an
  * attempt is in flight, so their number is bounded by the concurrent logins.
  */
-import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy, UserReservation, UserState } from './attempt-store.js';
+import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
 
 interface UserEntry {
   failures: number;
@@ -87,11 +87,13 @@ export class MemoryAttemptStore implements AttemptStore {
     return this.#ip(ip, Date.now())?.count ?? 0;
   }
 
-  async reserveIp(ip: string, id: string, policy: IpPolicy): Promise<boolean> {
+  async reserveIp(ip: string, id: string, policy: IpPolicy): Promise<IpReservation> {
     const now = Date.now();
-    if ((this.#ip(ip, now)?.count ?? 0) + inFlight(this.#ipReservations, ip, now) >= policy.budget) return false;
+    const failures = this.#ip(ip, now)?.count ?? 0;
+    if (failures >= policy.budget) return 'blocked';
+    if (failures + inFlight(this.#ipReservations, ip, now) >= policy.budget) return 'busy';
     reserve(this.#ipReservations, ip, id, now + policy.ttlMs);
-    return true;
+    return 'reserved';
   }
 
   async settleIp(ip: string, id: string, result: AttemptResult, policy: IpPolicy): Promise<number> {

@@ -20,7 +20,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { redactRedisError } from '../tokens/redis-connection.js';
 import { StoreUnavailableError } from '../tokens/types.js';
-import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy, UserReservation, UserState } from './attempt-store.js';
+import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
 
 /** Drops the lapsed reservations of sorted set `key`; leaves the server time (ms) in `now`. */
 const IN_FLIGHT = `
@@ -67,12 +67,13 @@ if f >= tonumber(ARGV[3]) then
 end
 redis.call('PEXPIRE', KEYS[1], string.format('%d', ms + tonumber(ARGV[6])))
 return ms`,
-  /** KEYS: count, reservations. ARGV: id, budget, ttlMs. 1 when reserved, 0 when over budget. */
+  /** KEYS: count, reservations. ARGV: id, budget, ttlMs. 'reserved' | 'blocked' | 'busy'. */
   reserveIp: `${IN_FLIGHT}
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count + inFlight(KEYS[2]) >= tonumber(ARGV[2]) then return 0 end
+if count >= tonumber(ARGV[2]) then return 'blocked' end
+if count + inFlight(KEYS[2]) >= tonumber(ARGV[2]) then return 'busy' end
 reserve(KEYS[2], ARGV[1], tonumber(ARGV[3]))
-return 1`,
+return 'reserved'`,
   /** KEYS: count, reservations. ARGV: id, result, windowMs. The count in the window (0 unless a failure). */
   settleIp: `
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -129,8 +130,9 @@ export class RedisAttemptStore implements AttemptStore {
     return Number(await this.call('ipFailures', () => this.client.get(this.ipKeys(ip)[0]))) || 0;
   }
 
-  async reserveIp(ip: string, id: string, policy: IpPolicy): Promise<boolean> {
-    return (await this.call('reserveIp', () => this.scripts.reserveIp(2, ...this.ipKeys(ip), id, policy.budget, policy.ttlMs))) === 1;
+  async reserveIp(ip: string, id: string, policy: IpPolicy): Promise<IpReservation> {
+    const reply = await this.call('reserveIp', () => this.scripts.reserveIp(2, ...this.ipKeys(ip), id, policy.budget, policy.ttlMs));
+    return reply === 'reserved' ? 'reserved' : reply === 'busy' ? 'busy' : 'blocked';
   }
 
   async settleIp(ip: string, id: string, result: AttemptResult, policy: IpPolicy): Promise<number> {

@@ -62,6 +62,12 @@ export interface UserState {
  */
 export type UserReservation = 'reserved' | 'locked' | 'busy';
 
+/**
+ * The answer to an IP reservation: `reserved`; `blocked` — its failures alone reach the
+ * budget; or `busy` — they do not, but with the attempts in flight they do.
+ */
+export type IpReservation = 'reserved' | 'blocked' | 'busy';
+
 /** How a reserved attempt ended. `released`: it was not judged (an outage); nothing is counted. */
 export type AttemptResult = 'success' | 'failure' | 'released';
 
@@ -87,9 +93,8 @@ export interface AttemptStore {
   /**
    * Atomically: unless the failures of `ip` in its window plus its reservations in flight
    * reach `policy.budget`, records reservation `id` for it.
-   * @returns whether the reservation was granted.
    */
-  reserveIp(ip: string, id: string, policy: IpPolicy): Promise<boolean>;
+  reserveIp(ip: string, id: string, policy: IpPolicy): Promise<IpReservation>;
   /**
    * Settles reservation `id` of `ip`; `failure` counts one failure in the window (a window
    * starts with the first failure and lasts `windowMs`; the count starts again after it).

@@ -32,6 +32,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
 import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy } from './attempt-store.js';
+import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import { canonicalUsername } from './canonical-username.js';
 
 export type LockoutSettings = GatewayConfig['lockout'];
@@ -76,8 +77,8 @@ export interface IpAttempt {
 }
 
 const IP_WINDOW_MS = 60_000;
-/** Waits before asking again for a busy user's slot (about 1.6 s in all); then the attempt is refused. */
-const BUSY_RETRY_MS = [25, 50, 100, 200, 400, 800] as const;
+/** Waits before asking again for a busy user's slot (about 1.5 s in all); then the attempt answers 503. */
+const BUSY_RETRY_MS = [25, 50, ...Array<number>(14).fill(100)] as const;
 
 /** The counter key of a username: SHA-256 of its canonical form (case-insensitive). */
 export function userKey(username: string): string {
@@ -156,11 +157,18 @@ export class Lockout {
     };
   }
 
-  /** Reserves one attempt in the IP's budget alone; undefined when the IP is over budget. */
+  /**
+   * Reserves one attempt in the IP's budget alone; undefined when its failures use up the
+   * budget.
+   * @throws TemporarilyUnavailableError when only the attempts in flight fill the budget: they
+   *   may all succeed, so this one is not refused as a failure but asked to retry (503).
+   */
   async reserveIp(ip: string): Promise<IpAttempt | undefined> {
     const key = ipKey(ip);
     const id = reservationId();
-    if (!(await this.store.reserveIp(key, id, this.#ipPolicy))) return undefined;
+    const reserved = await this.store.reserveIp(key, id, this.#ipPolicy);
+    if (reserved === 'blocked') return undefined;
+    if (reserved === 'busy') throw new TemporarilyUnavailableError('too many logins from this address in progress, retry shortly', 1);
     const store = this.store;
     const policy = this.#ipPolicy;
     return { settle: (result) => store.settleIp(key, id, result, policy) };

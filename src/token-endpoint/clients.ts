@@ -22,7 +22,10 @@ import { burnVerification, verifySecret } from '../security/password-hash.js';
 
 /** The client IP's failure budget (a {@link import('../security/lockout.js').Lockout}). */
 export interface ClientAuthBudget {
-  /** Reserves one attempt of `ip`; undefined when the IP is over its budget. */
+  /**
+   * Reserves one attempt of `ip`; undefined when the IP is over its budget.
+   * @throws TemporarilyUnavailableError when attempts in flight fill the budget (503).
+   */
   reserveIp(ip: string): Promise<IpAttempt | undefined>;
 }
 

@@ -139,7 +139,8 @@ describe('N concurrent guesses across two replicas sharing Redis', () => {
     const ip = '198.18.3.3';
     const before = userBinds();
     const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => token(bases()[i % 2]!, `nobody${i % 100}`, 'guess', ip)));
-    expect(answers.map((r) => r.status).filter((s) => s !== 400)).toEqual([]);
+    // invalid_grant, or 503 for those that found the budget full of attempts in flight.
+    expect(answers.map((r) => r.status).filter((s) => s !== 400 && s !== 503)).toEqual([]);
     await settled();
     const binds = userBinds() - before;
     expect(binds).toBeGreaterThan(0);

@@ -102,23 +102,27 @@ function attemptStoreContract(name: string, make: () => Promise<AttemptStore>, p
         expect(await other.reserveUser(user, 'd', short)).toBe('reserved');
         const ip = ipKey(unique());
         const ipShort = { ...IP_POLICY, budget: 1, ttlMs: 200 };
-        expect(await store.reserveIp(ip, 'a', ipShort)).toBe(true);
-        expect(await store.reserveIp(ip, 'b', ipShort)).toBe(false);
+        expect(await store.reserveIp(ip, 'a', ipShort)).toBe('reserved');
+        expect(await store.reserveIp(ip, 'b', ipShort)).toBe('busy');
         await sleep(250);
-        expect(await other.reserveIp(ip, 'b', ipShort)).toBe(true);
+        expect(await other.reserveIp(ip, 'b', ipShort)).toBe('reserved');
       });
 
       it('admits exactly the budget of 300 concurrent IP reservations over two replicas; failures fill it, releases do not', async () => {
         const ip = ipKey(unique());
         const answers = await reserveMany(300, (s, id) => s.reserveIp(ip, id, IP_POLICY));
-        expect(answers.filter(Boolean)).toHaveLength(IP_POLICY.budget);
-        const granted = answers.flatMap((ok, i) => (ok ? [`r${i}`] : []));
+        expect(answers.filter((a) => a === 'reserved')).toHaveLength(IP_POLICY.budget);
+        expect(answers.filter((a) => a === 'busy')).toHaveLength(300 - IP_POLICY.budget);
+        const granted = answers.flatMap((a, i) => (a === 'reserved' ? [`r${i}`] : []));
         // Half fail, half are released (an outage): the budget then has room for the released half only.
         const settled = await Promise.all(granted.map((id, i) => store.settleIp(ip, id, i % 2 ? 'released' : 'failure', IP_POLICY)));
         expect(settled.filter((n) => n > 0).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
         expect(await store.ipFailures(ip)).toBe(5);
         const again = await reserveMany(50, (s, id) => s.reserveIp(ip, `again${id}`, IP_POLICY));
-        expect(again.filter(Boolean)).toHaveLength(5);
+        expect(again.filter((a) => a === 'reserved')).toHaveLength(5);
+        // Failures alone at the budget: blocked, not busy.
+        await Promise.all(again.flatMap((a, i) => (a === 'reserved' ? [store.settleIp(ip, `againr${i}`, 'failure', IP_POLICY)] : [])));
+        expect(await store.reserveIp(ip, 'late', IP_POLICY)).toBe('blocked');
       });
     });
 

@@ -218,8 +218,12 @@ describe('concurrency cannot race past the limits (memory store, one process)', 
   it('300 concurrent guesses from one IP with a budget of 100: at most 100 reach the validator, then the right password is refused', async () => {
     validator.delayMs = 20;
     const login = makeLogin({ maxFailures: 1000, ipMaxFailuresPerMinute: 100 });
-    await parallel(login, 300, (i) => `user${i % 7}`);
+    const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => login('app', `user${i % 7}`, 'wrong', IP)));
     expect(validator.calls).toBe(100);
+    // The rest found the budget full of attempts in flight: 503 (retry), not counted.
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused).toHaveLength(200);
+    for (const r of refused) expect(r.reason).toBeInstanceOf(TemporarilyUnavailableError);
     expect(await store.ipFailures(ipKey(IP))).toBe(100);
     expect(await login('app', 'joe', 'right', IP)).toEqual({ valid: false });
     expect(validator.calls).toBe(100);
