@@ -1,7 +1,7 @@
 /**
  * Brute-force protection under real concurrency (docs/security.md): hundreds of parallel
  * guesses spread over TWO gateways — one in this process, one the real CLI in a child process
- * (the compiled dist/, built here) — sharing one real redis-server, with an LDAP validator on a
+ * (compiled from this tree here, into .tmp/) — sharing one real redis-server, with an LDAP validator on a
  * real slapd. What reached the directory is counted by slapd itself: it runs with `-d stats`
  * and the test counts the BIND lines of user DNs in its log, not anything inside the gateway.
  *
@@ -9,7 +9,7 @@
  * reservation (lockout.ts) at most `maxFailures` per user and at most the IP budget per IP do.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,11 +32,16 @@ let replica: ChildProcess;
 let replicaOut = '';
 let bUrl = '';
 let dir: string;
+let build: string;
 
 beforeAll(async () => {
-  // The replica runs the CLI from dist/: build it from this tree, so it runs this code.
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+  // The replica runs the CLI compiled from this tree, into a private directory under .tmp/ (so
+  // node_modules resolves, and a dist/ another test runs from is never rewritten under it).
+  mkdirSync('.tmp', { recursive: true });
+  build = mkdtempSync(join('.tmp', 'lockout-race-'));
+  const compiled = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', join(build, 'dist')], { encoding: 'utf8' });
+  if (compiled.status !== 0) throw new Error(`build failed: ${compiled.stdout}${compiled.stderr}`);
+  writeFileSync(join(build, 'cli.mjs'), "import { main } from './dist/main.js';\nmain(process.argv.slice(2)).then((code) => { if (typeof code === 'number') process.exitCode = code; });\n");
   dir = mkdtempSync(join(tmpdir(), 'ropc-race-'));
   const bindPasswordFile = join(dir, 'ldap-bind');
   const clientSecretFile = join(dir, 'app-secret');
@@ -73,7 +78,7 @@ beforeAll(async () => {
     },
   });
   // The second replica: the same configuration file (same Redis, same key prefix).
-  replica = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', join(a.dir, 'gateway.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  replica = spawn(process.execPath, [join(build, 'cli.mjs'), 'start', '--config', join(a.dir, 'gateway.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
   replica.stdout?.on('data', (c: Buffer) => (replicaOut += c.toString()));
   replica.stderr?.on('data', (c: Buffer) => (replicaOut += c.toString()));
   const listening = (): { port?: number } | undefined =>
@@ -95,7 +100,7 @@ afterAll(async () => {
   }
   await a?.stop();
   await Promise.all([upstream?.close(), redis?.stop(), slapd?.stop()]);
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const d of [dir, build]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
 /** Simple binds of user DNs slapd logged (every bind but the service account's). */
