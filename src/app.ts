@@ -69,7 +69,15 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
   const lockout = new Lockout(backend.attempts, config.lockout);
   // Failed client authentication counts in the same per-IP budget (token-endpoint/clients.ts).
-  const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode, lockout);
+  const clientBudget = {
+    reserveIp: (ip: string) => lockout.reserveIp(ip),
+    ipBudget: lockout.ipBudget,
+    onIpBlocked: (clientIp: string) => {
+      metrics.recordLockout('ip');
+      logger.warn({ event: 'ip_blocked', clientIp }, 'too many failed client authentications from this client IP: its logins are refused for the rest of the minute');
+    },
+  };
+  const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode, clientBudget);
   // A locked user's dummy verification costs what the client's users files would spend: their
   // most expensive hash (read at each login: the files reload); argon2id without a users file.
   const usersFilesOf = new Map(

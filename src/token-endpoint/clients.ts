@@ -20,13 +20,17 @@ import { secretsEqual } from '../security/constant-time.js';
 import type { IpAttempt } from '../security/lockout.js';
 import { burnVerification, verifySecret } from '../security/password-hash.js';
 
-/** The client IP's failure budget (a {@link import('../security/lockout.js').Lockout}). */
+/** The client IP's failure budget (a {@link import('../security/lockout.js').Lockout} and what to do when it runs out). */
 export interface ClientAuthBudget {
   /**
    * Reserves one attempt of `ip`; undefined when the IP is over its budget.
    * @throws TemporarilyUnavailableError when attempts in flight fill the budget (503).
    */
   reserveIp(ip: string): Promise<IpAttempt | undefined>;
+  /** Failures at which an IP is refused. */
+  readonly ipBudget: number;
+  /** Called when a failed client authentication used up the IP's budget (log, metric). */
+  readonly onIpBlocked?: (clientIp: string) => void;
 }
 
 export class ClientRegistry {
@@ -111,7 +115,8 @@ export class ClientRegistry {
       await attempt.settle('released').catch(() => undefined);
       throw err;
     }
-    await attempt.settle(ok ? 'success' : 'failure');
+    const failures = await attempt.settle(ok ? 'success' : 'failure');
+    if (failures === this.budget.ipBudget) this.budget.onIpBlocked?.(clientIp);
     return ok;
   }
 }

@@ -41,6 +41,9 @@ describe('failed client authentication is budgeted per IP', () => {
     expect(refused.text).toBe(BAD_CLIENT);
     expect(refused.headers.get('www-authenticate')).toMatch(/^Basic /);
     expect((await login(gw, '203.0.113.51', basicAuth())).status).toBe(200);
+    expect(gw.logs().filter((l) => l.event === 'ip_blocked' && l.clientIp === ip)).toHaveLength(1);
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/ropc_lockouts_total\{kind="ip"\} 1/);
   });
 });
 

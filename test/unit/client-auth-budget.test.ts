@@ -22,12 +22,14 @@ const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeco
 const IP = '198.51.100.20';
 let secretHash: string;
 let store: MemoryAttemptStore;
+let blocked: string[];
 
 beforeAll(async () => {
   secretHash = await bcrypt.hash('right-secret', 4);
 });
 beforeEach(() => {
   store = new MemoryAttemptStore();
+  blocked = [];
   vi.mocked(verifySecret).mockClear();
   vi.mocked(burnVerification).mockClear();
   setHashLimits({ concurrency: 4, queue: 10_000 });
@@ -37,7 +39,8 @@ afterEach(() => store.close());
 function registry(settings: Partial<LockoutSettings> = {}, cacheSeconds = 0): { clients: ClientRegistry; lockout: Lockout } {
   const client = { id: 'app', secretHash, secret: '', public: false, scopes: ['read'], defaultScopes: [], grantTypes: ['password'], validators: [] } as unknown as ClientConfig;
   const lockout = new Lockout(store, { ...SETTINGS, ...settings });
-  return { clients: new ClientRegistry([client], cacheSeconds, lockout), lockout };
+  const budget = { reserveIp: (ip: string) => lockout.reserveIp(ip), ipBudget: lockout.ipBudget, onIpBlocked: (ip: string) => void blocked.push(ip) };
+  return { clients: new ClientRegistry([client], cacheSeconds, budget), lockout };
 }
 
 describe('failed client authentication is budgeted per client IP', () => {
@@ -48,6 +51,8 @@ describe('failed client authentication is budgeted per client IP', () => {
     expect(await clients.publicClient('nobody-else', IP)).toBeUndefined();
     expect(vi.mocked(verifySecret)).toHaveBeenCalledTimes(1);
     expect(vi.mocked(burnVerification)).toHaveBeenCalledTimes(1);
+    // The third failure used the budget up: reported once (log line and metric in app.ts).
+    expect(blocked).toEqual([IP]);
 
     expect(await clients.authenticate('app', 'right-secret', IP)).toBeUndefined();
     expect(await clients.authenticate('nobody', 'whatever', IP)).toBeUndefined();
