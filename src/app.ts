@@ -17,6 +17,8 @@ import { createValidators } from './validators/registry.js';
 import { ValidatorChain } from './validators/chain.js';
 import { ScopePolicy } from './oauth/scope-policy.js';
 import { createPasswordLogin } from './security/login.js';
+import { burnVerification, mostExpensiveHash, setHashLimits } from './security/password-hash.js';
+import type { PasswordValidator } from './validators/types.js';
 import { Lockout } from './security/lockout.js';
 import type { AttemptStore } from './security/attempt-store.js';
 import { MemoryAttemptStore } from './security/attempt-store-memory.js';
@@ -57,8 +59,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const metrics = createMetrics();
   const backend = await createStore(config, logger);
   const store = instrumentStore(backend.tokens, metrics);
-  const validators = instrumentValidators(await createValidators(config.validators, logger), metrics);
-  const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode);
+  // Every hash verification of the process shares these limits (security/password-hash.ts).
+  setHashLimits({ concurrency: config.security.hashConcurrency, queue: config.security.hashQueue });
+  const rawValidators = await createValidators(config.validators, logger);
+  const validators = instrumentValidators(rawValidators, metrics);
 
   const chains = new Map(config.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!), c.validatorChainMode)]));
   const scopePolicy = new ScopePolicy(config.validators);
@@ -66,7 +70,23 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
 
   // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
   const lockout = new Lockout(backend.attempts, config.lockout);
-  const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind) });
+  // Failed client authentication counts in the same per-IP budget (token-endpoint/clients.ts).
+  const clientBudget = {
+    reserveIp: (ip: string) => lockout.reserveIp(ip),
+    ipBudget: lockout.ipBudget,
+    onIpBlocked: (clientIp: string) => {
+      metrics.recordLockout('ip');
+      logger.warn({ event: 'ip_blocked', clientIp }, 'too many failed client authentications from this client IP: its logins are refused for the rest of the minute');
+    },
+  };
+  const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode, clientBudget);
+  // A locked user's dummy verification costs what the client's users files would spend: their
+  // most expensive hash (read at each login: the files reload); argon2id without a users file.
+  const usersFilesOf = new Map(
+    config.clients.map((c) => [c.id, c.validators.map((name) => rawValidators.get(name)).filter((v): v is PasswordValidator => v !== undefined)]),
+  );
+  const burn = (clientId: string): Promise<void> => burnVerification(mostExpensiveHash((usersFilesOf.get(clientId) ?? []).map((f) => f.burnHash)));
+  const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind), burn });
 
   const { oauth } = config;
   const grants = [

@@ -150,5 +150,22 @@ export const schema = {
       format: 'positive-int',
       default: 3600,
     },
+    reservationSeconds: {
+      doc: 'A login reserves its attempt in the counters before the validators are called (so concurrent guesses cannot race past maxFailures or the IP budget); a reservation its replica never settled (the process died) lapses after this many seconds. Keep it above the longest validator call.',
+      format: 'positive-int',
+      default: 60,
+    },
+  },
+  security: {
+    hashConcurrency: {
+      doc: 'Password and client-secret hash verifications (argon2id, bcrypt: client secrets, users-file passwords, the dummy verifications of unknown or locked users) run at most this many at once; more wait in a queue.',
+      format: 'positive-int',
+      default: 4,
+    },
+    hashQueue: {
+      doc: 'Hash verifications that may wait for a slot; beyond it a login or client authentication answers 503 temporarily_unavailable rather than queueing without bound.',
+      format: 'non-negative-int',
+      default: 32,
+    },
   },
 };

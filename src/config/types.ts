@@ -149,5 +149,10 @@ export interface GatewayConfig {
     readonly maxLockSeconds: number;
     readonly ipMaxFailuresPerMinute: number;
     readonly failureResetSeconds: number;
+    readonly reservationSeconds: number;
+  };
+  readonly security: {
+    readonly hashConcurrency: number;
+    readonly hashQueue: number;
   };
 }

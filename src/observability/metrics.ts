@@ -6,6 +6,7 @@
  */
 import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { hashLoad } from '../security/password-hash.js';
 
 /** Latency buckets in seconds, from a cached lookup to a slow directory bind. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -81,6 +82,17 @@ export function createMetrics(): Metrics {
   const lockouts = new Counter({ name: 'ropc_lockouts_total', help: 'Lockouts begun, by kind (user, ip)', labelNames: ['kind'] as const, registers });
   const connections = new Gauge({ name: 'ropc_open_connections', help: 'Open client connections by listener', labelNames: ['listener'] as const, registers });
   const websockets = new Gauge({ name: 'ropc_websocket_connections', help: 'Open proxied WebSocket connections', registers });
+  new Gauge({
+    name: 'ropc_hash_verifications',
+    help: 'Password and client-secret hash verifications now, by state (running, waiting for a slot of security.hashConcurrency)',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const load = hashLoad();
+      this.set({ state: 'running' }, load.running);
+      this.set({ state: 'waiting' }, load.waiting);
+    },
+  });
   lockouts.inc({ kind: 'user' }, 0);
   lockouts.inc({ kind: 'ip' }, 0);
   websockets.set(0);

@@ -1,10 +1,13 @@
 /**
  * {@link AttemptStore} in process memory: the companion of the memory token store (dev mode,
- * one process). Expired counters are dropped when read and by a periodic sweep; the number of
+ * one process). Every operation runs synchronously from its check to its write (no `await` in
+ * between), so within the process a reservation is as atomic as the Redis scripts are across
+ * replicas. Expired counters are dropped when read and by a periodic sweep; the number of
  * counters is bounded so a spray of usernames cannot grow memory without end (the oldest go
- * first, which only ever forgets failures of idle names).
+ * first, which only ever forgets failures of idle names). Reservations are held only while an
+ * attempt is in flight, so their number is bounded by the concurrent logins.
  */
-import type { AttemptStore, LockPolicy, UserState } from './attempt-store.js';
+import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
 
 interface UserEntry {
   failures: number;
@@ -21,6 +24,9 @@ interface IpEntry {
   windowEnd: number;
 }
 
+/** Reservation id → when it lapses (ms since the epoch), per counter key. */
+type Reservations = Map<string, Map<string, number>>;
+
 export interface MemoryAttemptStoreOptions {
   /** Counters kept at most, users and IPs each. Default 100 000. */
   readonly maxEntries?: number;
@@ -31,6 +37,8 @@ export interface MemoryAttemptStoreOptions {
 export class MemoryAttemptStore implements AttemptStore {
   readonly #users = new Map<string, UserEntry>();
   readonly #ips = new Map<string, IpEntry>();
+  readonly #userReservations: Reservations = new Map();
+  readonly #ipReservations: Reservations = new Map();
   readonly #maxEntries: number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -46,7 +54,19 @@ export class MemoryAttemptStore implements AttemptStore {
     return { lockedMs: Math.max(0, entry.lockedUntil - Date.now()), recorded: true };
   }
 
-  async userFailure(user: string, policy: LockPolicy): Promise<number> {
+  async reserveUser(user: string, id: string, policy: LockPolicy): Promise<UserReservation> {
+    const now = Date.now();
+    const entry = this.#user(user, now);
+    if (entry && entry.lockedUntil > now) return 'locked';
+    if ((entry?.failures ?? 0) + inFlight(this.#userReservations, user, now) >= policy.maxFailures) return 'busy';
+    reserve(this.#userReservations, user, id, now + policy.ttlMs);
+    return 'reserved';
+  }
+
+  async settleUser(user: string, id: string, result: AttemptResult, policy: LockPolicy): Promise<number> {
+    unreserve(this.#userReservations, user, id);
+    if (result === 'success') this.#users.delete(user);
+    if (result !== 'failure') return 0;
     const now = Date.now();
     const entry = this.#user(user, now) ?? { failures: 0, level: 0, lockedUntil: 0, expires: 0 };
     if (entry.lockedUntil > now) return 0;
@@ -63,17 +83,24 @@ export class MemoryAttemptStore implements AttemptStore {
     return lockMs;
   }
 
-  async userSuccess(user: string): Promise<void> {
-    this.#users.delete(user);
-  }
-
   async ipFailures(ip: string): Promise<number> {
     return this.#ip(ip, Date.now())?.count ?? 0;
   }
 
-  async ipFailure(ip: string, windowMs: number): Promise<number> {
+  async reserveIp(ip: string, id: string, policy: IpPolicy): Promise<IpReservation> {
     const now = Date.now();
-    const entry = this.#ip(ip, now) ?? { count: 0, windowEnd: now + windowMs };
+    const failures = this.#ip(ip, now)?.count ?? 0;
+    if (failures >= policy.budget) return 'blocked';
+    if (failures + inFlight(this.#ipReservations, ip, now) >= policy.budget) return 'busy';
+    reserve(this.#ipReservations, ip, id, now + policy.ttlMs);
+    return 'reserved';
+  }
+
+  async settleIp(ip: string, id: string, result: AttemptResult, policy: IpPolicy): Promise<number> {
+    unreserve(this.#ipReservations, ip, id);
+    if (result !== 'failure') return 0;
+    const now = Date.now();
+    const entry = this.#ip(ip, now) ?? { count: 0, windowEnd: now + policy.windowMs };
     entry.count += 1;
     this.#set(this.#ips, ip, entry);
     return entry.count;
@@ -116,5 +143,28 @@ export class MemoryAttemptStore implements AttemptStore {
     const now = Date.now();
     for (const [key, entry] of this.#users) if (entry.expires <= now) this.#users.delete(key);
     for (const [key, entry] of this.#ips) if (entry.windowEnd <= now) this.#ips.delete(key);
+    for (const reservations of [this.#userReservations, this.#ipReservations]) for (const key of [...reservations.keys()]) inFlight(reservations, key, now);
   }
+}
+
+/** Reservations of `key` still in flight at `now` (lapsed ones are dropped). */
+function inFlight(reservations: Reservations, key: string, now: number): number {
+  const ids = reservations.get(key);
+  if (!ids) return 0;
+  for (const [id, lapses] of ids) if (lapses <= now) ids.delete(id);
+  if (ids.size === 0) reservations.delete(key);
+  return ids.size;
+}
+
+function reserve(reservations: Reservations, key: string, id: string, lapses: number): void {
+  let ids = reservations.get(key);
+  if (!ids) reservations.set(key, (ids = new Map()));
+  ids.set(id, lapses);
+}
+
+function unreserve(reservations: Reservations, key: string, id: string): void {
+  const ids = reservations.get(key);
+  if (!ids) return;
+  ids.delete(id);
+  if (ids.size === 0) reservations.delete(key);
 }

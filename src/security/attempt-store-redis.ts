@@ -1,21 +1,39 @@
 /**
  * {@link AttemptStore} on Redis, sharing the token store's client and key prefix, so every
- * replica counts into the same counters (DESIGN §7). Counting and locking run as Lua scripts,
- * atomically; locks are keys with a PX expiry, so no replica's clock is involved.
+ * replica counts into the same counters. Each reservation and each settlement is one Lua
+ * script, so checking the limit and taking a slot is one atomic step across all replicas
+ * (attempt-store.ts). Locks are keys with a PX expiry and reservations lapse by the server's
+ * clock (`TIME`), so no replica's clock is involved.
  *
  * Key layout (P = keyPrefix, U = user key, I = IP key, both hashes from lockout.ts):
  * - `P lockout:{u:U}:n`     hash: `f` consecutive failures, `n` locks so far (the doubling
  *                           level); expires `resetMs` after the last failure or lock end
  * - `P lockout:{u:U}:lock`  present while the user is locked (PX = the lock)
+ * - `P lockout:{u:U}:r`     sorted set: the user's attempts in flight, scored by when they lapse
  * - `P lockout:{ip:I}`      failures in the IP's current window (PX = the rest of the window)
- * The two keys of a user share a Cluster hash tag; every counter is in a slot of its own.
+ * - `P lockout:{ip:I}:r`    sorted set: the IP's attempts in flight, scored by when they lapse
+ * The keys of a user share a Cluster hash tag, and so do the keys of an IP; a user and an IP
+ * are in different slots, which is why they are reserved by two scripts (lockout.ts).
  *
  * Client errors are rethrown as StoreUnavailableError (the login answers 503).
  */
 import type { Cluster, Redis } from 'ioredis';
 import { redactRedisError } from '../tokens/redis-connection.js';
 import { StoreUnavailableError } from '../tokens/types.js';
-import type { AttemptStore, LockPolicy, UserState } from './attempt-store.js';
+import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
+
+/** Drops the lapsed reservations of sorted set `key`; leaves the server time (ms) in `now`. */
+const IN_FLIGHT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function inFlight(key)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key)
+end
+local function reserve(key, id, ttl)
+  redis.call('ZADD', key, now + ttl, id)
+  redis.call('PEXPIRE', key, ttl)
+end`;
 
 const SCRIPTS = {
   /** KEYS: n, lock. {remaining lock ms (0 when none), 1 when anything is recorded}. */
@@ -23,23 +41,45 @@ const SCRIPTS = {
 local left = redis.call('PTTL', KEYS[2])
 if left < 0 then left = 0 end
 return {left, redis.call('EXISTS', KEYS[1])}`,
-  /** KEYS: n, lock. ARGV: maxFailures, lockMs, maxLockMs, resetMs. The lock begun, ms (0: none). */
-  userFailure: `
+  /** KEYS: n, lock, reservations. ARGV: id, maxFailures, ttlMs. 'reserved' | 'locked' | 'busy'. */
+  reserveUser: `${IN_FLIGHT}
+if redis.call('PTTL', KEYS[2]) > 0 then return 'locked' end
+local f = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
+if f + inFlight(KEYS[3]) >= tonumber(ARGV[2]) then return 'busy' end
+reserve(KEYS[3], ARGV[1], tonumber(ARGV[3]))
+return 'reserved'`,
+  /** KEYS: n, lock, reservations. ARGV: id, result, maxFailures, lockMs, maxLockMs, resetMs. The lock begun, ms (0: none). */
+  settleUser: `
+redis.call('ZREM', KEYS[3], ARGV[1])
+if ARGV[2] == 'success' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 0
+end
+if ARGV[2] ~= 'failure' then return 0 end
 if redis.call('PTTL', KEYS[2]) > 0 then return 0 end
 local f = redis.call('HINCRBY', KEYS[1], 'f', 1)
 local ms = 0
-if f >= tonumber(ARGV[1]) then
+if f >= tonumber(ARGV[3]) then
   local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-  ms = math.min(tonumber(ARGV[2]) * math.pow(2, n - 1), tonumber(ARGV[3]))
+  ms = math.min(tonumber(ARGV[4]) * math.pow(2, n - 1), tonumber(ARGV[5]))
   redis.call('SET', KEYS[2], '1', 'PX', string.format('%d', ms))
   redis.call('HSET', KEYS[1], 'f', 0)
 end
-redis.call('PEXPIRE', KEYS[1], string.format('%d', ms + tonumber(ARGV[4])))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ms + tonumber(ARGV[6])))
 return ms`,
-  /** KEYS: ip. ARGV: windowMs. The count in the window. */
-  ipFailure: `
+  /** KEYS: count, reservations. ARGV: id, budget, ttlMs. 'reserved' | 'blocked' | 'busy'. */
+  reserveIp: `${IN_FLIGHT}
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[2]) then return 'blocked' end
+if count + inFlight(KEYS[2]) >= tonumber(ARGV[2]) then return 'busy' end
+reserve(KEYS[2], ARGV[1], tonumber(ARGV[3]))
+return 'reserved'`,
+  /** KEYS: count, reservations. ARGV: id, result, windowMs. The count in the window (0 unless a failure). */
+  settleIp: `
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] ~= 'failure' then return 0 end
 local count = redis.call('INCR', KEYS[1])
-if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return count`,
 } as const;
 
@@ -69,38 +109,47 @@ export class RedisAttemptStore implements AttemptStore {
   }
 
   async userState(user: string): Promise<UserState> {
-    const reply = await this.call('userState', () => this.scripts.userState(2, ...this.userKeys(user)));
+    const [n, lock] = this.userKeys(user);
+    const reply = await this.call('userState', () => this.scripts.userState(2, n, lock));
     const [lockedMs, recorded] = Array.isArray(reply) ? (reply as unknown[]) : [];
     return { lockedMs: Number(lockedMs) || 0, recorded: recorded === 1 };
   }
 
-  async userFailure(user: string, policy: LockPolicy): Promise<number> {
-    const args = [policy.maxFailures, policy.lockMs, policy.maxLockMs, policy.resetMs];
-    return Number(await this.call('userFailure', () => this.scripts.userFailure(2, ...this.userKeys(user), ...args))) || 0;
+  async reserveUser(user: string, id: string, policy: LockPolicy): Promise<UserReservation> {
+    const reply = await this.call('reserveUser', () => this.scripts.reserveUser(3, ...this.userKeys(user), id, policy.maxFailures, policy.ttlMs));
+    // Anything but the two refusals is unexpected: refuse rather than let the attempt through.
+    return reply === 'reserved' ? 'reserved' : reply === 'locked' ? 'locked' : 'busy';
   }
 
-  async userSuccess(user: string): Promise<void> {
-    await this.call('userSuccess', () => this.client.del(...this.userKeys(user)));
+  async settleUser(user: string, id: string, result: AttemptResult, policy: LockPolicy): Promise<number> {
+    const args = [id, result, policy.maxFailures, policy.lockMs, policy.maxLockMs, policy.resetMs];
+    return Number(await this.call('settleUser', () => this.scripts.settleUser(3, ...this.userKeys(user), ...args))) || 0;
   }
 
   async ipFailures(ip: string): Promise<number> {
-    return Number(await this.call('ipFailures', () => this.client.get(this.ipKey(ip)))) || 0;
+    return Number(await this.call('ipFailures', () => this.client.get(this.ipKeys(ip)[0]))) || 0;
   }
 
-  async ipFailure(ip: string, windowMs: number): Promise<number> {
-    return Number(await this.call('ipFailure', () => this.scripts.ipFailure(1, this.ipKey(ip), windowMs))) || 0;
+  async reserveIp(ip: string, id: string, policy: IpPolicy): Promise<IpReservation> {
+    const reply = await this.call('reserveIp', () => this.scripts.reserveIp(2, ...this.ipKeys(ip), id, policy.budget, policy.ttlMs));
+    return reply === 'reserved' ? 'reserved' : reply === 'busy' ? 'busy' : 'blocked';
+  }
+
+  async settleIp(ip: string, id: string, result: AttemptResult, policy: IpPolicy): Promise<number> {
+    return Number(await this.call('settleIp', () => this.scripts.settleIp(2, ...this.ipKeys(ip), id, result, policy.windowMs))) || 0;
   }
 
   /** The client belongs to the token store, which closes it. */
   async close(): Promise<void> {}
 
-  private userKeys(user: string): [string, string] {
+  private userKeys(user: string): [string, string, string] {
     const tag = `${this.keyPrefix}lockout:{u:${user}}`;
-    return [`${tag}:n`, `${tag}:lock`];
+    return [`${tag}:n`, `${tag}:lock`, `${tag}:r`];
   }
 
-  private ipKey(ip: string): string {
-    return `${this.keyPrefix}lockout:{ip:${ip}}`;
+  private ipKeys(ip: string): [string, string] {
+    const key = `${this.keyPrefix}lockout:{ip:${ip}}`;
+    return [key, `${key}:r`];
   }
 
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {

@@ -4,16 +4,25 @@
  * (lockout.ts) applies to both alike.
  *
  * Steps:
- *   1. gate       the client IP's failure budget and the user's lock (one read each, in parallel)
- *   2. refuse     IP over budget → `{valid:false}` at once; user locked → `{valid:false}` after a
- *                 dummy verification (the time of a wrong password), the validators NOT called
+ *   1. reserve    one atomic store step each for the client IP's budget and then the user's
+ *                 remaining failures; the attempt holds both slots until step 4 (lockout.ts)
+ *   2. refuse     IP over budget → `{valid:false}` at once; user locked → `{valid:false}`
+ *                 after a dummy verification (the time of a wrong password); the user's
+ *                 remaining attempts all still in flight after a short wait → 503
+ *                 (TemporarilyUnavailableError); the validators NOT called
  *   3. validate   the client's validator chain
- *   4. count      `{valid:false}` → one failure for the user and the IP; valid → reset the user
+ *   4. settle     `{valid:false}` → the reservation becomes one failure for the user and the
+ *                 IP; valid → given back, the user's failures reset; outage → given back
  *
- * Outages never count: a validator outage (ValidatorUnavailableError) is thrown on before
- * step 4, and an attempt store outage (StoreUnavailableError) is thrown from step 1 or 4 —
- * both answer 503, and a login never runs without its protection (fail closed).
+ * Because step 1 reserves before step 3 runs, N concurrent guesses get at most `maxFailures`
+ * (and at most the IP budget) to a validator, on one replica or many (docs/security.md).
+ *
+ * Outages never count: a validator outage (ValidatorUnavailableError) releases the
+ * reservation and is thrown on, and an attempt store outage (StoreUnavailableError) is thrown
+ * from step 1 or 4 — both answer 503, and a login never runs without its protection (fail
+ * closed).
  */
+import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { ChainOutcome, ValidatorChain } from '../validators/chain.js';
 import type { Lockout } from './lockout.js';
@@ -36,39 +45,55 @@ export interface LoginProtection {
   readonly logger: Logger;
   /** Called when a user is locked or an IP uses up its budget (e.g. a metrics counter). */
   readonly onLockout?: (event: LockoutEvent) => void;
+  /**
+   * The dummy verification for a locked user of `clientId`: it should cost what the client's
+   * validators spend on a wrong password (app.ts passes the users file's most expensive hash
+   * kind). Default: an argon2id verification ({@link burnVerification}).
+   */
+  readonly burn?: (clientId: string) => Promise<void>;
 }
 
 const REFUSED: ChainOutcome = Object.freeze({ valid: false });
 
-/**
- * The login function of the gateway. Without `protection` (unit tests of other parts) it only
- * runs the chain.
- */
+/** The login function of the gateway. */
 export function createPasswordLogin(chainFor: (clientId: string) => ValidatorChain, protection: LoginProtection): PasswordLogin {
   const { lockout, logger, onLockout } = protection;
+  const burn = protection.burn ?? (() => burnVerification());
 
   return async function login(clientId, username, password, clientIp) {
-    const gate = await lockout.check(username, clientIp);
-    if (!gate.open) {
-      if (gate.reason === 'ip-blocked') {
+    const attempt = await lockout.reserve(username, clientIp);
+    if (!attempt.admitted) {
+      if (attempt.reason === 'ip-blocked') {
         // Every login from this IP is refused whoever the user is, so the answer's time tells
         // nothing about a user: do not spend a verification on an attacker's flood.
-        logger.debug({ event: 'login_refused', reason: gate.reason, clientIp, clientId }, 'login refused: the client IP is over its failure budget');
+        logger.debug({ event: 'login_refused', reason: attempt.reason, clientIp, clientId }, 'login refused: the client IP is over its failure budget');
         return REFUSED;
       }
-      await burnVerification();
-      const ipFailures = await lockout.ipFailure(clientIp);
-      logger.debug({ event: 'login_refused', reason: gate.reason, userKey: userKey(username), clientIp, clientId }, 'login refused: the user is locked');
-      reportIpBudget(ipFailures);
+      if (attempt.reason === 'user-busy') {
+        // Not a refusal of the credentials: the user's remaining attempts stayed in flight
+        // while this one waited (a slow directory). Ask the client to retry.
+        logger.debug({ event: 'login_refused', reason: attempt.reason, userKey: userKey(username), clientIp, clientId }, 'login refused: the user has as many logins in flight as failures left');
+        throw new TemporarilyUnavailableError('too many logins of this user in progress, retry shortly', 1);
+      }
+      reportIpBudget(attempt.ipFailures);
+      await burn(clientId);
+      logger.debug({ event: 'login_refused', reason: attempt.reason, userKey: userKey(username), clientIp, clientId }, 'login refused: the user is locked');
       return REFUSED;
     }
 
-    const outcome = await chainFor(clientId).validate(username.normalize('NFKC'), password);
+    let outcome: ChainOutcome;
+    try {
+      outcome = await chainFor(clientId).validate(username.normalize('NFKC'), password);
+    } catch (err) {
+      // An outage judged nothing: give the slots back (they lapse anyway if the store is down too).
+      await attempt.settle('released').catch(() => undefined);
+      throw err;
+    }
     if (outcome.valid) {
-      if (gate.recorded) await lockout.success(username);
+      await attempt.settle('success');
       return outcome;
     }
-    const counted = await lockout.failure(username, clientIp);
+    const counted = await attempt.settle('failure');
     if (counted.userLockedMs > 0) {
       onLockout?.('user');
       // The username is logged as its counter key: a password typed into the username field

@@ -44,23 +44,24 @@ export function parseBasic(headers: IncomingHttpHeaders): BasicCredentials | und
   return { userPass };
 }
 
-/** Authenticates the client of a token-side request by exactly one method. */
-export async function authenticateClient(headers: IncomingHttpHeaders, params: FormParams, clients: ClientRegistry): Promise<ClientConfig> {
+/**
+ * Authenticates the client of a token-side request by exactly one method. A failure counts in
+ * the failure budget of `clientIp`, and an IP over budget is refused before any hash (clients.ts).
+ */
+export async function authenticateClient(headers: IncomingHttpHeaders, params: FormParams, clients: ClientRegistry, clientIp: string): Promise<ClientConfig> {
   const basic = parseBasic(headers);
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
   if (basic && bodySecret !== undefined) {
     throw new InvalidRequestError('the client authenticated with both Basic and client_secret; use one method');
   }
-  if (basic) return authenticateBasic(basicCandidates(basic, bodyId, clients), clients);
+  if (basic) return authenticateBasic(basicCandidates(basic, bodyId, clients), clients, clientIp);
   if (bodyId === undefined) throw new InvalidClientError('no client authentication included');
   // An empty client_secret is no secret: a public client sending one is using method none.
   if (bodySecret !== undefined && !(bodySecret === '' && clients.get(bodyId)?.public)) {
-    return orFail(await clients.authenticate(bodyId, bodySecret), false);
+    return orFail(await clients.authenticate(bodyId, bodySecret, clientIp), false);
   }
-  const client = clients.get(bodyId);
-  if (!client?.public) throw new InvalidClientError(BAD_CLIENT, false);
-  return client;
+  return orFail(await clients.publicClient(bodyId, clientIp), false);
 }
 
 /** The readings of the header; a `client_id` also sent in the body must be one of their ids. */
@@ -76,10 +77,10 @@ function basicCandidates(basic: BasicCredentials, bodyId: string | undefined, cl
  * A public client with an empty password is taken as if it had sent `client_id` (method
  * `none`); anything else is one secret verification over all readings — one attempt.
  */
-async function authenticateBasic(candidates: readonly ClientCredentials[], clients: ClientRegistry): Promise<ClientConfig> {
+async function authenticateBasic(candidates: readonly ClientCredentials[], clients: ClientRegistry, clientIp: string): Promise<ClientConfig> {
   const publicClient = publicByEmptyPassword(candidates, clients);
   if (publicClient) return publicClient;
-  return orFail(await clients.authenticateAny(candidates), true);
+  return orFail(await clients.authenticateAny(candidates, clientIp), true);
 }
 
 function publicByEmptyPassword(candidates: readonly ClientCredentials[], clients: ClientRegistry): ClientConfig | undefined {

@@ -30,7 +30,7 @@ export function tokenEndpoint(options: TokenEndpointOptions) {
 
   return async function handleToken(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, options.bodyLimit);
-    const client = await authenticateClient(req.headers, params, options.clients);
+    const client = await authenticateClient(req.headers, params, options.clients, ctx.clientIp);
     ctx.clientId = client.id;
 
     const grantType = params.get('grant_type');

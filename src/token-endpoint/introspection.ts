@@ -61,7 +61,7 @@ export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
 
   return async function handleIntrospection(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, bodyLimit);
-    const client = await authenticateClient(req.headers, params, clients);
+    const client = await authenticateClient(req.headers, params, clients, ctx.clientIp);
     if (client.public) throw new InvalidClientError('a public client may not introspect tokens', req.headers.authorization !== undefined);
     ctx.clientId = client.id;
 

@@ -45,7 +45,7 @@ export function revocationEndpoint(options: RevocationEndpointOptions) {
 
   return async function handleRevocation(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, bodyLimit);
-    const client = await authenticateClient(req.headers, params, clients);
+    const client = await authenticateClient(req.headers, params, clients, ctx.clientIp);
     ctx.clientId = client.id;
 
     const token = params.get('token');

@@ -24,7 +24,7 @@ import { dirname } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { FileValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { burnVerification, verifySecret } from '../security/password-hash.js';
+import { burnVerification, mostExpensiveHash, verifySecret } from '../security/password-hash.js';
 import { canonicalUsername } from '../security/canonical-username.js';
 import { INVALID_PASSWORD, UNKNOWN_USER, type PasswordValidator, type Principal, type RecheckOutcome, type ValidationOutcome, type ValidatorHealth } from './types.js';
 
@@ -83,8 +83,9 @@ export class FileValidator implements PasswordValidator {
 
   /**
    * Unknown, disabled and empty-password logins still spend one hash verification, so every
-   * failure takes about the time of a wrong password (DESIGN §3). A name not in the file is
-   * `unknown-user`; a disabled user or a wrong password is `invalid-password`.
+   * failure takes about the time of a wrong password; an unknown user burns the file's most
+   * expensive hash (docs/security.md). A name not in the file is `unknown-user`; a disabled
+   * user or a wrong password is `invalid-password`.
    */
   async validate(username: string, password: string): Promise<ValidationOutcome> {
     const table = this.#table;
@@ -99,6 +100,11 @@ export class FileValidator implements PasswordValidator {
   /** What refusing an unknown user costs: one verification of the file's dummy hash. */
   async imitateRefusal(): Promise<void> {
     await burnVerification(this.#table.burnHash);
+  }
+
+  /** The hash an unknown user's dummy verification uses: the file's most expensive (login.ts burns it for a locked user too). */
+  get burnHash(): string | undefined {
+    return this.#table.burnHash;
   }
 
   /** `active` while the subject is in the file and not disabled, `gone` otherwise. */
@@ -229,7 +235,10 @@ interface FileUser {
 interface UsersTable {
   /** Keyed by {@link canonicalUsername}. */
   readonly byName: ReadonlyMap<string, FileUser>;
-  /** A hash of the file's most common kind, burnt for unknown users to mirror its cost. */
+  /**
+   * The file's most expensive hash (kind and cost), burnt for unknown users: an unknown name
+   * never answers faster than a wrong password of any user in the file.
+   */
   readonly burnHash: string | undefined;
 }
 
@@ -268,7 +277,7 @@ function parseUsersFile(file: string, text: string, caseSensitive: boolean): Use
     byName.set(key, user);
   });
   if (problems.length > 0) throw new UsersFileError(file, problems);
-  return { byName, burnHash: commonestHash([...byName.values()].map((u) => u.passwordHash)) };
+  return { byName, burnHash: mostExpensiveHash([...byName.values()].map((u) => u.passwordHash)) };
 }
 
 function parseYaml(text: string, problems: string[]): unknown {
@@ -324,12 +333,6 @@ function parseUser(entry: unknown, at: string, problems: string[]): FileUser | u
       attributes: Object.freeze(Object.fromEntries(Object.entries(attributes as Record<string, string>))),
     }),
   };
-}
-
-function commonestHash(hashes: readonly string[]): string | undefined {
-  const argon2 = hashes.filter((h) => h.startsWith('$argon2id$'));
-  const bcrypt = hashes.filter((h) => !h.startsWith('$argon2id$'));
-  return (argon2.length >= bcrypt.length ? argon2 : bcrypt)[0];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

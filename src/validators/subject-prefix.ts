@@ -17,6 +17,9 @@ export const SUBJECT_PREFIX = /^[A-Za-z0-9.:_@/-]*$/;
 export function withSubjectPrefix(validator: PasswordValidator, prefix: string): PasswordValidator {
   if (prefix === '') return validator;
   return {
+    get burnHash() {
+      return validator.burnHash;
+    },
     name: validator.name,
     type: validator.type,
     async validate(username, password) {

@@ -53,6 +53,11 @@ export interface PasswordValidator {
    */
   imitateRefusal?(): Promise<void>;
   /**
+   * Optional: the hash an unknown user's refusal verifies (a users file: its most expensive),
+   * so a locked user's dummy verification costs the same (src/security/login.ts).
+   */
+  readonly burnHash?: string | undefined;
+  /**
    * Re-checks a subject on refresh (DESIGN §3: a removed user loses access at the next
    * refresh). `unsupported` means the backend cannot tell; the refresh then proceeds.
    * @throws ValidatorUnavailableError when the backend cannot answer.

@@ -27,10 +27,10 @@ beforeAll(async () => {
     upstream: upstream.url,
     config: {
       clients: [
-        { id: ODD.id, secretHash: await hashSecret(ODD.secret), scopes: ['read'] },
-        { id: PLUS.id, secretFile: plusFile, scopes: ['read'] },
-        { id: 'spa', public: true, scopes: ['read'] },
-        { id: 'app', secretHash: await hashSecret('app-secret'), scopes: ['read'] },
+        { id: ODD.id, secretHash: await hashSecret(ODD.secret), scopes: ['read'], defaultScopes: ['read'] },
+        { id: PLUS.id, secretFile: plusFile, scopes: ['read'], defaultScopes: ['read'] },
+        { id: 'spa', public: true, scopes: ['read'], defaultScopes: ['read'] },
+        { id: 'app', secretHash: await hashSecret('app-secret'), scopes: ['read'], defaultScopes: ['read'] },
       ],
     },
   });

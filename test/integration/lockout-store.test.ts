@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AttemptStore, LockPolicy } from '../../src/security/attempt-store.js';
+import type { AttemptStore, IpPolicy, LockPolicy } from '../../src/security/attempt-store.js';
 import { MemoryAttemptStore } from '../../src/security/attempt-store-memory.js';
 import { RedisAttemptStore } from '../../src/security/attempt-store-redis.js';
 import { ipKey, userKey } from '../../src/security/lockout.js';
@@ -33,18 +33,98 @@ async function connect(server: RedisProcess, asCluster = false): Promise<Redis |
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const POLICY: LockPolicy = { maxFailures: 3, lockMs: 300, maxLockMs: 700, resetMs: 60_000 };
+const POLICY: LockPolicy = { maxFailures: 3, lockMs: 300, maxLockMs: 700, resetMs: 60_000, ttlMs: 60_000 };
+const IP_POLICY: IpPolicy = { budget: 10, windowMs: 60_000, ttlMs: 60_000 };
 const unique = (): string => randomBytes(8).toString('hex');
 
-function attemptStoreContract(name: string, make: () => Promise<AttemptStore>): void {
+/** One failure settled without a reservation (the store settles unknown ids all the same). */
+const userFailure = (store: AttemptStore, user: string, policy: LockPolicy = POLICY): Promise<number> => store.settleUser(user, unique(), 'failure', policy);
+const userSuccess = (store: AttemptStore, user: string): Promise<number> => store.settleUser(user, unique(), 'success', POLICY);
+const ipFailure = (store: AttemptStore, ip: string, windowMs: number): Promise<number> => store.settleIp(ip, unique(), 'failure', { ...IP_POLICY, windowMs });
+
+/**
+ * @param make a store on fresh counters.
+ * @param peer a second store on the same counters through a connection of its own (another
+ *   replica); the memory store's peer is itself (it is one process's).
+ */
+function attemptStoreContract(name: string, make: () => Promise<AttemptStore>, peer: (store: AttemptStore) => Promise<AttemptStore>): void {
   describe(`AttemptStore contract: ${name}`, () => {
     let store: AttemptStore;
+    let other: AttemptStore;
     let user: string;
     beforeEach(async () => {
       store = await make();
+      other = await peer(store);
       user = userKey(unique());
     });
     afterEach(() => store.close());
+
+    describe('reservations: the check and the slot are one atomic step', () => {
+      const reserveMany = (count: number, reserve: (s: AttemptStore, id: string) => Promise<unknown>) =>
+        Promise.all(Array.from({ length: count }, (_, i) => reserve(i % 2 ? other : store, `r${i}`)));
+
+      it('admits exactly maxFailures of 200 concurrent user reservations over two replicas; the rest are busy', async () => {
+        const answers = await reserveMany(200, (s, id) => s.reserveUser(user, id, POLICY));
+        expect(answers.filter((a) => a === 'reserved')).toHaveLength(POLICY.maxFailures);
+        expect(answers.filter((a) => a === 'busy')).toHaveLength(200 - POLICY.maxFailures);
+      });
+
+      it('turns reservations into failures: the last one locks, then every reservation is refused as locked', async () => {
+        const ids = ['a', 'b', 'c'];
+        for (const id of ids) expect(await store.reserveUser(user, id, POLICY)).toBe('reserved');
+        const locks = await Promise.all(ids.map((id, i) => (i % 2 ? other : store).settleUser(user, id, 'failure', POLICY)));
+        expect(locks.sort((x, y) => x - y)).toEqual([0, 0, 300]);
+        expect(await other.reserveUser(user, 'd', POLICY)).toBe('locked');
+      });
+
+      it('gives a released slot back without counting, and a success forgets the failures', async () => {
+        expect(await store.reserveUser(user, 'a', POLICY)).toBe('reserved');
+        expect(await store.reserveUser(user, 'b', POLICY)).toBe('reserved');
+        expect(await store.reserveUser(user, 'c', POLICY)).toBe('reserved');
+        expect(await other.reserveUser(user, 'd', POLICY)).toBe('busy');
+        expect(await store.settleUser(user, 'a', 'released', POLICY)).toBe(0);
+        expect(await store.userState(user)).toEqual({ lockedMs: 0, recorded: false });
+        expect(await other.reserveUser(user, 'd', POLICY)).toBe('reserved');
+        await store.settleUser(user, 'b', 'failure', POLICY);
+        await store.settleUser(user, 'c', 'failure', POLICY);
+        // Two failures and one in flight: full.
+        expect(await store.reserveUser(user, 'e', POLICY)).toBe('busy');
+        await other.settleUser(user, 'd', 'success', POLICY);
+        expect(await store.userState(user)).toEqual({ lockedMs: 0, recorded: false });
+        for (const id of ['f', 'g', 'h']) expect(await store.reserveUser(user, id, POLICY)).toBe('reserved');
+      });
+
+      it('lets an unsettled reservation lapse after ttlMs (a replica that died)', async () => {
+        const short = { ...POLICY, ttlMs: 200 };
+        for (const id of ['a', 'b', 'c']) expect(await store.reserveUser(user, id, short)).toBe('reserved');
+        expect(await store.reserveUser(user, 'd', short)).toBe('busy');
+        await sleep(250);
+        expect(await other.reserveUser(user, 'd', short)).toBe('reserved');
+        const ip = ipKey(unique());
+        const ipShort = { ...IP_POLICY, budget: 1, ttlMs: 200 };
+        expect(await store.reserveIp(ip, 'a', ipShort)).toBe('reserved');
+        expect(await store.reserveIp(ip, 'b', ipShort)).toBe('busy');
+        await sleep(250);
+        expect(await other.reserveIp(ip, 'b', ipShort)).toBe('reserved');
+      });
+
+      it('admits exactly the budget of 300 concurrent IP reservations over two replicas; failures fill it, releases do not', async () => {
+        const ip = ipKey(unique());
+        const answers = await reserveMany(300, (s, id) => s.reserveIp(ip, id, IP_POLICY));
+        expect(answers.filter((a) => a === 'reserved')).toHaveLength(IP_POLICY.budget);
+        expect(answers.filter((a) => a === 'busy')).toHaveLength(300 - IP_POLICY.budget);
+        const granted = answers.flatMap((a, i) => (a === 'reserved' ? [`r${i}`] : []));
+        // Half fail, half are released (an outage): the budget then has room for the released half only.
+        const settled = await Promise.all(granted.map((id, i) => store.settleIp(ip, id, i % 2 ? 'released' : 'failure', IP_POLICY)));
+        expect(settled.filter((n) => n > 0).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+        expect(await store.ipFailures(ip)).toBe(5);
+        const again = await reserveMany(50, (s, id) => s.reserveIp(ip, `again${id}`, IP_POLICY));
+        expect(again.filter((a) => a === 'reserved')).toHaveLength(5);
+        // Failures alone at the budget: blocked, not busy.
+        await Promise.all(again.flatMap((a, i) => (a === 'reserved' ? [store.settleIp(ip, `againr${i}`, 'failure', IP_POLICY)] : [])));
+        expect(await store.reserveIp(ip, 'late', IP_POLICY)).toBe('blocked');
+      });
+    });
 
     it('knows nothing of a new user or IP', async () => {
       expect(await store.userState(user)).toEqual({ lockedMs: 0, recorded: false });
@@ -52,25 +132,25 @@ function attemptStoreContract(name: string, make: () => Promise<AttemptStore>): 
     });
 
     it('locks at the maxFailures-th consecutive failure and starts a new count', async () => {
-      expect(await store.userFailure(user, POLICY)).toBe(0);
+      expect(await userFailure(store, user, POLICY)).toBe(0);
       expect(await store.userState(user)).toEqual({ lockedMs: 0, recorded: true });
-      expect(await store.userFailure(user, POLICY)).toBe(0);
-      expect(await store.userFailure(user, POLICY)).toBe(300);
+      expect(await userFailure(store, user, POLICY)).toBe(0);
+      expect(await userFailure(store, user, POLICY)).toBe(300);
       const state = await store.userState(user);
       expect(state.lockedMs).toBeGreaterThan(200);
       expect(state.lockedMs).toBeLessThanOrEqual(300);
       // Failures while locked do not count.
-      expect(await store.userFailure(user, POLICY)).toBe(0);
+      expect(await userFailure(store, user, POLICY)).toBe(0);
       await sleep(320);
       expect((await store.userState(user)).lockedMs).toBe(0);
-      expect(await store.userFailure(user, POLICY)).toBe(0);
-      expect(await store.userFailure(user, POLICY)).toBe(0);
+      expect(await userFailure(store, user, POLICY)).toBe(0);
+      expect(await userFailure(store, user, POLICY)).toBe(0);
     });
 
     it('doubles each further lock up to maxLockMs', async () => {
       const lockOnce = async (): Promise<number> => {
         let locked = 0;
-        for (let i = 0; i < POLICY.maxFailures; i++) locked = await store.userFailure(user, POLICY);
+        for (let i = 0; i < POLICY.maxFailures; i++) locked = await userFailure(store, user, POLICY);
         return locked;
       };
       expect(await lockOnce()).toBe(300);
@@ -81,47 +161,55 @@ function attemptStoreContract(name: string, make: () => Promise<AttemptStore>): 
     });
 
     it('forgets failures and the level on success, and ends a lock', async () => {
-      for (let i = 0; i < 3; i++) await store.userFailure(user, POLICY);
+      for (let i = 0; i < 3; i++) await userFailure(store, user, POLICY);
       expect((await store.userState(user)).lockedMs).toBeGreaterThan(0);
-      await store.userSuccess(user);
+      await userSuccess(store, user);
       expect(await store.userState(user)).toEqual({ lockedMs: 0, recorded: false });
       let locked = 0;
-      for (let i = 0; i < 3; i++) locked = await store.userFailure(user, POLICY);
+      for (let i = 0; i < 3; i++) locked = await userFailure(store, user, POLICY);
       expect(locked).toBe(300);
     });
 
     it('forgets failures resetMs after the last one', async () => {
       const policy = { ...POLICY, resetMs: 250 };
-      await store.userFailure(user, policy);
-      await store.userFailure(user, policy);
+      await userFailure(store, user, policy);
+      await userFailure(store, user, policy);
       await sleep(300);
       expect(await store.userState(user)).toEqual({ lockedMs: 0, recorded: false });
-      expect(await store.userFailure(user, policy)).toBe(0);
-      expect(await store.userFailure(user, policy)).toBe(0);
+      expect(await userFailure(store, user, policy)).toBe(0);
+      expect(await userFailure(store, user, policy)).toBe(0);
     });
 
     it('counts exactly under concurrency: one lock from 20 parallel failures', async () => {
-      const results = await Promise.all(Array.from({ length: 20 }, () => store.userFailure(user, POLICY)));
+      const results = await Promise.all(Array.from({ length: 20 }, () => userFailure(store, user, POLICY)));
       expect(results.filter((ms) => ms > 0)).toEqual([300]);
     });
 
     it('counts IP failures in a window that starts with the first one', async () => {
       const ip = ipKey(unique());
-      expect(await store.ipFailure(ip, 300)).toBe(1);
-      expect(await store.ipFailure(ip, 300)).toBe(2);
-      const parallel = await Promise.all(Array.from({ length: 10 }, () => store.ipFailure(ip, 300)));
+      expect(await ipFailure(store, ip, 300)).toBe(1);
+      expect(await ipFailure(store, ip, 300)).toBe(2);
+      const parallel = await Promise.all(Array.from({ length: 10 }, () => ipFailure(store, ip, 300)));
       expect(parallel.sort((a, b) => a - b)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
       expect(await store.ipFailures(ip)).toBe(12);
       await sleep(350);
       expect(await store.ipFailures(ip)).toBe(0);
-      expect(await store.ipFailure(ip, 300)).toBe(1);
+      expect(await ipFailure(store, ip, 300)).toBe(1);
     });
   });
 }
 
-attemptStoreContract('memory', async () => new MemoryAttemptStore());
-attemptStoreContract('redis', async () => new RedisAttemptStore(await connect(redis), `t${unique()}:`));
-attemptStoreContract('redis cluster', async () => new RedisAttemptStore(await connect(cluster, true), `t${unique()}:`));
+/** Redis stores remember their prefix, so a peer can share the counters on a connection of its own. */
+const prefixes = new WeakMap<AttemptStore, string>();
+const redisStore = async (server: RedisProcess, asCluster: boolean, prefix = `t${unique()}:`): Promise<AttemptStore> => {
+  const store = new RedisAttemptStore(await connect(server, asCluster), prefix);
+  prefixes.set(store, prefix);
+  return store;
+};
+
+attemptStoreContract('memory', async () => new MemoryAttemptStore(), async (store) => store);
+attemptStoreContract('redis', () => redisStore(redis, false), (store) => redisStore(redis, false, prefixes.get(store)));
+attemptStoreContract('redis cluster', () => redisStore(cluster, true), (store) => redisStore(cluster, true, prefixes.get(store)));
 
 describe('RedisAttemptStore key layout', () => {
   it('keeps hash-tagged, opaque keys with expiries, and no username', async () => {
@@ -130,8 +218,8 @@ describe('RedisAttemptStore key layout', () => {
     const store = new RedisAttemptStore(client, prefix);
     const u = userKey('Gina@Example.org');
     const ip = ipKey('192.0.2.1');
-    for (let i = 0; i < 3; i++) await store.userFailure(u, POLICY);
-    await store.ipFailure(ip, 60_000);
+    for (let i = 0; i < 3; i++) await userFailure(store, u, POLICY);
+    await ipFailure(store, ip, 60_000);
     const keys = (await client.keys(`${prefix}*`)).sort();
     expect(keys).toEqual([`${prefix}lockout:{ip:${ip}}`, `${prefix}lockout:{u:${u}}:lock`, `${prefix}lockout:{u:${u}}:n`].sort());
     expect(keys.join(' ')).not.toMatch(/gina|192\.0\.2\.1/i);

@@ -98,6 +98,11 @@ describe('/metrics after traffic', () => {
     expect(sample('ropc_lockouts_total', { kind: 'ip' })).toBe(0);
   });
 
+  it('reports the hash verifications running and waiting (none once the requests are answered)', () => {
+    expect(sample('ropc_hash_verifications', { state: 'running' })).toBe(0);
+    expect(sample('ropc_hash_verifications', { state: 'waiting' })).toBe(0);
+  });
+
   it('reports open connections, WebSocket connections and Node process metrics', () => {
     expect(sample('ropc_open_connections', { listener: 'public' })).toBeGreaterThanOrEqual(0);
     expect(sample('ropc_websocket_connections')).toBe(0);

@@ -33,6 +33,11 @@ export interface StartSlapdOptions {
   readonly tls?: boolean;
   /** LDIF to load instead of the fixture. */
   readonly ldif?: string;
+  /**
+   * Run with `-d stats` and keep the whole log ({@link SlapdProcess.statsLog}), so a test can
+   * count the operations the directory really saw (e.g. the BINDs of one DN).
+   */
+  readonly logStats?: boolean;
 }
 
 /** A running test slapd. */
@@ -67,6 +72,10 @@ export interface SlapdProcess {
   deleteEntry(dn: string): Promise<void>;
   /** `ldapmodify` (LDIF with changetype lines) as the directory manager. */
   modify(ldif: string): Promise<void>;
+  /** With `logStats`: slapd's stats log since it started (all of it). */
+  statsLog(): string;
+  /** With `logStats`: how many simple BINDs of `dn` slapd logged (a real count, from the server). */
+  bindCount(dn: string): number;
 }
 
 /** Starts a slapd on free ports, retrying with other ports if one found is taken meanwhile. */
@@ -138,6 +147,7 @@ class Slapd implements SlapdProcess {
   #child: ChildProcess | undefined;
   #prepared = false;
   #output = '';
+  #stats = '';
   readonly #killOnExit = (): void => {
     this.#child?.kill('SIGKILL');
   };
@@ -157,10 +167,11 @@ class Slapd implements SlapdProcess {
     this.#output = '';
     const listen = [`${this.url}/`, ...(this.ldapsUrl ? [`${this.ldapsUrl}/`] : [])].join(' ');
     const user = process.getuid?.() === 0 ? ['-u', 'openldap', '-g', 'openldap'] : [];
-    const child = spawn(SLAPD, ['-d', '0', ...user, '-f', join(this.dir, 'slapd.conf'), '-h', listen], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(SLAPD, ['-d', this.options.logStats ? 'stats' : '0', ...user, '-f', join(this.dir, 'slapd.conf'), '-h', listen], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     const keep = (chunk: Buffer): void => {
       this.#output = (this.#output + chunk.toString()).slice(-4000);
+      if (this.options.logStats) this.#stats += chunk.toString();
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -209,6 +220,16 @@ class Slapd implements SlapdProcess {
 
   async kill(): Promise<void> {
     await this.#terminate('SIGKILL');
+  }
+
+  statsLog(): string {
+    return this.#stats;
+  }
+
+  bindCount(dn: string): number {
+    // Stats lines: `conn=1003 op=1 BIND dn="uid=joe,ou=people,dc=example,dc=org" method=128`.
+    const needle = `BIND dn="${dn}" method=128`;
+    return this.#stats.split('\n').filter((line) => line.includes(needle)).length;
   }
 
   deleteEntry(dn: string): Promise<void> {

@@ -21,16 +21,16 @@ describe('ClientRegistry.authenticateAny', () => {
       { id: 'my', secret: 'client:ab cd/ef==' },
       { id: 'my:client', secret: 'ab cd/ef==' },
       { id: 'my:client', secret: 'ab+cd/ef==' },
-    ]);
+    ], '127.0.0.1');
     expect(found?.id).toBe('my:client');
   });
 
   it('returns undefined when no reading verifies, and never for an empty secret or a public client', async () => {
     const r = await registry();
-    expect(await r.authenticateAny([{ id: 'my:client', secret: 'ab cd/ef==' }, { id: 'nobody', secret: 'x' }])).toBeUndefined();
-    expect(await r.authenticateAny([{ id: 'empty', secret: '' }])).toBeUndefined();
-    expect(await r.authenticateAny([{ id: 'spa', secret: '' }])).toBeUndefined();
-    expect(await r.authenticateAny([])).toBeUndefined();
+    expect(await r.authenticateAny([{ id: 'my:client', secret: 'ab cd/ef==' }, { id: 'nobody', secret: 'x' }], '127.0.0.1')).toBeUndefined();
+    expect(await r.authenticateAny([{ id: 'empty', secret: '' }], '127.0.0.1')).toBeUndefined();
+    expect(await r.authenticateAny([{ id: 'spa', secret: '' }], '127.0.0.1')).toBeUndefined();
+    expect(await r.authenticateAny([], '127.0.0.1')).toBeUndefined();
   });
 
   it('lists the configured ids that contain a colon', async () => {

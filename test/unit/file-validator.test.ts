@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { stringify } from 'yaml';
 import type { FileValidatorConfig, ValidatorConfig } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
-import { burnVerification, hashSecret, verifySecret } from '../../src/security/password-hash.js';
+import { burnVerification, hashCost, hashSecret, mostExpensiveHash, verifySecret } from '../../src/security/password-hash.js';
 import { FileValidator, UsersFileError } from '../../src/validators/file.js';
 import { createValidators } from '../../src/validators/registry.js';
 
@@ -149,24 +149,44 @@ describe('FileValidator: users and passwords', () => {
   });
 });
 
-describe('FileValidator: an unknown user costs a verification (DESIGN §3)', () => {
-  it('burns a verification mirroring the hashes of the file', async () => {
-    await writeUsers([joe(), ann()]);
+describe('FileValidator: an unknown user costs a verification of the most expensive kind', () => {
+  it('burns the most expensive hash of the file: an unknown name really runs bcrypt at cost 12 when a user has one', async () => {
+    const strong = await bcrypt.hash('bea-pw', 12);
+    await writeUsers([joe(), ann(), { username: 'bea', passwordHash: strong }]);
     const v = await open();
-    expect(await valid(v, 'nobody', '2Federate')).toBe(false);
-    expect(burnVerification).toHaveBeenCalledTimes(1);
-    expect(burnVerification).toHaveBeenCalledWith(joeHash);
-    // A wrong password of a known user verifies instead of burning.
+    expect(v.burnHash).toBe(strong);
+    const compare = vi.spyOn(bcrypt, 'compare');
+    try {
+      expect(await valid(v, 'nobody', '2Federate')).toBe(false);
+      expect(burnVerification).toHaveBeenCalledTimes(1);
+      expect(burnVerification).toHaveBeenCalledWith(strong);
+      // The verification that ran was bcrypt against that very hash (cost 12), not a cheaper kind.
+      expect(compare).toHaveBeenCalledTimes(1);
+      expect(compare.mock.calls[0]?.[1]).toBe(strong);
+    } finally {
+      compare.mockRestore();
+    }
+    // A wrong password of a known user verifies its own hash instead of burning.
     expect(await valid(v, 'joe', 'wrong')).toBe(false);
     expect(burnVerification).toHaveBeenCalledTimes(1);
     expect(verifySecret).toHaveBeenCalledWith(joeHash, 'wrong');
   });
 
-  it('burns a bcrypt hash when the file holds mostly bcrypt hashes', async () => {
-    await writeUsers([ann(), { ...ann(), username: 'bea' }, joe()]);
+  it('burns argon2id when it costs more than the bcrypt hashes, even if they are more common', async () => {
+    const cheap = await bcrypt.hash('x', 4);
+    await writeUsers([{ ...ann(), passwordHash: cheap }, { username: 'bea', passwordHash: cheap }, joe()]);
     const v = await open();
     expect(await valid(v, 'nobody', 'x')).toBe(false);
-    expect(burnVerification).toHaveBeenCalledWith(annHash);
+    expect(burnVerification).toHaveBeenCalledWith(joeHash);
+  });
+
+  it('ranks hash costs by kind and parameters', () => {
+    expect(hashCost(annHash)).toBeLessThan(hashCost(`$2b$12$${'a'.repeat(53)}`)!);
+    expect(hashCost(joeHash)).toBeGreaterThan(hashCost(`$2b$08$${'a'.repeat(53)}`)!);
+    expect(hashCost('$argon2id$v=19$m=65536,t=6,p=4$c2FsdA$aGFzaA')).toBeGreaterThan(hashCost(joeHash)!);
+    expect(hashCost('plain')).toBeUndefined();
+    expect(mostExpensiveHash([undefined, annHash, joeHash, 'plain'])).toBe(annHash);
+    expect(mostExpensiveHash([])).toBeUndefined();
   });
 
   it('awaits the burn before answering', async () => {

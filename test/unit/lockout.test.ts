@@ -10,11 +10,13 @@ import type { AttemptStore } from '../../src/security/attempt-store.js';
 import { ipBucket, ipKey, Lockout, userKey, type LockoutSettings } from '../../src/security/lockout.js';
 import { createPasswordLogin, type LockoutEvent, type PasswordLogin } from '../../src/security/login.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { setHashLimits } from '../../src/security/password-hash.js';
 import { ValidatorChain } from '../../src/validators/chain.js';
 import { ValidatorUnavailableError, type PasswordValidator, type ValidationOutcome } from '../../src/validators/types.js';
 import { StoreUnavailableError } from '../../src/tokens/types.js';
+import { TemporarilyUnavailableError } from '../../src/oauth/errors.js';
 
-const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeconds: 900, ipMaxFailuresPerMinute: 100, failureResetSeconds: 3600 };
+const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeconds: 900, ipMaxFailuresPerMinute: 100, failureResetSeconds: 3600, reservationSeconds: 60 };
 const IP = '198.51.100.7';
 
 /** Knows gina/right and joe/right (case-insensitive, as LDAP); counts its calls. */
@@ -23,8 +25,11 @@ class FakeValidator implements PasswordValidator {
   readonly type = 'fake';
   calls = 0;
   down = false;
+  /** Answers after this long (real time), so concurrent logins overlap in the validator. */
+  delayMs = 0;
   async validate(username: string, password: string): Promise<ValidationOutcome> {
     this.calls++;
+    if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (this.down) throw new ValidatorUnavailableError(this.name, 'connection refused');
     const user = username.toLowerCase();
     if ((user === 'gina' || user === 'joe') && password === 'right') return { valid: true, principal: { subject: user, groups: [], attributes: {} } };
@@ -73,6 +78,8 @@ beforeEach(() => {
   vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
   validator = new FakeValidator();
   store = new MemoryAttemptStore();
+  // Room for every dummy verification of the concurrency tests (the cap is tested in client-auth-budget.test.ts).
+  setHashLimits({ concurrency: 4, queue: 10_000 });
   events = [];
 });
 afterEach(async () => {
@@ -171,6 +178,17 @@ describe('per-username lockout', () => {
     expect(logText).not.toContain('correct horse');
   });
 
+  it('spends the burn of the client (the cost its users files would) on a locked user, and on no one else', async () => {
+    const chain = new ValidatorChain([validator]);
+    const burnt: string[] = [];
+    const sink = new Writable({ write: (_c, _e, done) => done() });
+    const login = createPasswordLogin(() => chain, { lockout: new Lockout(store, SETTINGS), logger: createLogger('info', sink), burn: async (clientId) => void burnt.push(clientId) });
+    await fail(login, 5);
+    expect(burnt).toEqual([]);
+    expect(await login('app', 'gina', 'right', IP)).toEqual({ valid: false });
+    expect(burnt).toEqual(['app']);
+  });
+
   it('spends a verification on a locked user, as on a wrong password', async () => {
     vi.useRealTimers();
     const login = makeLogin();
@@ -179,6 +197,59 @@ describe('per-username lockout', () => {
     await login('app', 'gina', 'right', IP);
     // argon2id (64 MiB, t=3) takes well over a few milliseconds; an instant answer would tell.
     expect(performance.now() - start).toBeGreaterThan(5);
+  });
+});
+
+describe('concurrency cannot race past the limits (memory store, one process)', () => {
+  const parallel = (login: PasswordLogin, count: number, user: (i: number) => string, ip = IP) =>
+    Promise.all(Array.from({ length: count }, (_, i) => login('app', user(i), 'wrong', ip)));
+
+  it('60 concurrent wrong guesses for one user: at most maxFailures reach the validator, and the user is locked', async () => {
+    validator.delayMs = 20;
+    const login = makeLogin();
+    const outcomes = await parallel(login, 60, () => 'gina');
+    expect(outcomes.every((o) => !o.valid)).toBe(true);
+    expect(validator.calls).toBe(SETTINGS.maxFailures);
+    expect(events).toEqual(['user']);
+    expect(await login('app', 'gina', 'right', IP)).toEqual({ valid: false });
+    expect(validator.calls).toBe(SETTINGS.maxFailures);
+  });
+
+  it('300 concurrent guesses from one IP with a budget of 100: at most 100 reach the validator, then the right password is refused', async () => {
+    validator.delayMs = 20;
+    const login = makeLogin({ maxFailures: 1000, ipMaxFailuresPerMinute: 100 });
+    const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => login('app', `user${i % 7}`, 'wrong', IP)));
+    expect(validator.calls).toBe(100);
+    // The rest found the budget full of attempts in flight: 503 (retry), not counted.
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused).toHaveLength(200);
+    for (const r of refused) expect(r.reason).toBeInstanceOf(TemporarilyUnavailableError);
+    expect(await store.ipFailures(ipKey(IP))).toBe(100);
+    expect(await login('app', 'joe', 'right', IP)).toEqual({ valid: false });
+    expect(validator.calls).toBe(100);
+  });
+
+  it('a validator outage gives the reservations back: nothing is counted, and the user can log in after', async () => {
+    validator.delayMs = 5;
+    validator.down = true;
+    const login = makeLogin();
+    const results = await Promise.allSettled(Array.from({ length: 40 }, () => login('app', 'gina', 'wrong', IP)));
+    // None was judged: each waited for a slot and met the outage (giving its slot back), or
+    // found none free for as long as it waited (503, nothing counted).
+    expect(results.every((r) => r.status === 'rejected' && (r.reason instanceof ValidatorUnavailableError || r.reason instanceof TemporarilyUnavailableError))).toBe(true);
+    expect(validator.calls).toBeGreaterThan(SETTINGS.maxFailures);
+    expect(await store.userState(userKey('gina'))).toEqual({ lockedMs: 0, recorded: false });
+    expect(await store.ipFailures(ipKey(IP))).toBe(0);
+    validator.down = false;
+    expect((await login('app', 'gina', 'right', IP)).valid).toBe(true);
+  });
+
+  it('one user\'s legitimate parallel logins all get through: those beyond maxFailures wait for a slot', async () => {
+    validator.delayMs = 20;
+    const login = makeLogin();
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => login('app', 'gina', 'right', IP)));
+    expect(outcomes.every((o) => o.valid)).toBe(true);
+    expect(validator.calls).toBe(20);
   });
 });
 
@@ -196,10 +267,11 @@ describe('outages never count', () => {
   it('an attempt store outage fails closed: 503 before the validator is called', async () => {
     const broken: AttemptStore = {
       userState: () => Promise.reject(new StoreUnavailableError('connection refused')),
-      userFailure: () => Promise.reject(new StoreUnavailableError('connection refused')),
-      userSuccess: () => Promise.reject(new StoreUnavailableError('connection refused')),
+      reserveUser: () => Promise.reject(new StoreUnavailableError('connection refused')),
+      settleUser: () => Promise.reject(new StoreUnavailableError('connection refused')),
       ipFailures: () => Promise.reject(new StoreUnavailableError('connection refused')),
-      ipFailure: () => Promise.reject(new StoreUnavailableError('connection refused')),
+      reserveIp: () => Promise.reject(new StoreUnavailableError('connection refused')),
+      settleIp: () => Promise.reject(new StoreUnavailableError('connection refused')),
       close: async () => {},
     };
     const login = makeLogin({}, broken);
@@ -248,11 +320,11 @@ describe('per-IP failure budget', () => {
 describe('MemoryAttemptStore', () => {
   it('keeps at most maxEntries counters, dropping the oldest', async () => {
     const small = new MemoryAttemptStore({ maxEntries: 3 });
-    const policy = { maxFailures: 5, lockMs: 1000, maxLockMs: 1000, resetMs: 60_000 };
-    for (const u of ['a', 'b', 'c', 'd']) await small.userFailure(u, policy);
+    const policy = { maxFailures: 5, lockMs: 1000, maxLockMs: 1000, resetMs: 60_000, ttlMs: 60_000 };
+    for (const u of ['a', 'b', 'c', 'd']) await small.settleUser(u, 'id', 'failure', policy);
     expect((await small.userState('a')).recorded).toBe(false);
     expect((await small.userState('d')).recorded).toBe(true);
-    for (const ip of ['1', '2', '3', '4']) await small.ipFailure(ip, 60_000);
+    for (const ip of ['1', '2', '3', '4']) await small.settleIp(ip, 'id', 'failure', { budget: 100, windowMs: 60_000, ttlMs: 60_000 });
     expect(await small.ipFailures('1')).toBe(0);
     expect(await small.ipFailures('4')).toBe(1);
     await small.close();
