@@ -94,7 +94,7 @@ export function resourceHandler(options: ResourceOptions) {
   return async function handleResource(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const { route, identity } = await decide(options, req, req.method ?? 'GET', req.url ?? '/', ctx);
     mutateHeaders(options, req, ctx, identity, false);
-    options.forwarder.web(req, res, route.upstream);
+    options.forwarder.web(req, res, route.upstream, ctx);
   };
 }
 

@@ -21,10 +21,11 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Pool, buildConnector, type Dispatcher } from 'undici';
 import { sendJson } from '../http/send.js';
+import { sendContinue } from '../http/continue.js';
 import type { Forwarder, ProxyOptions } from './proxy.js';
 import type { UpstreamTarget } from './routes.js';
 
-/** Request headers never sent upstream: hop-by-hop, and `expect` (Node has answered 100-continue). */
+/** Request headers never sent upstream: hop-by-hop, and `expect` (the gateway answers 100-continue itself, continue.ts). */
 const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
 /** Response headers never passed to the client. */
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -91,6 +92,8 @@ export function createUndiciForwarder(options: ProxyOptions, upgrades: Forwarder
         bodyTimeout: c.timeoutMs,
       };
       if (c.servername !== undefined) (dispatch as { servername?: string }).servername = c.servername;
+      // Authorized: now the client may send its body (RFC 9110 §10.1.1).
+      sendContinue(res);
       c.pool.dispatch(dispatch, handler);
     },
     ws(req, socket, head, upstream, outcome) {
@@ -188,6 +191,12 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: http.IncomingHttpHeaders, statusMessage?: string): void {
     // 1xx (other than 101, which undici treats as an upgrade) are informational: wait for the answer.
     if (statusCode < 200) return;
+    // The gateway has answered already (a 408 for a body that timed out): drop the upstream's.
+    if (this.res.headersSent) {
+      this.gone = true;
+      _controller.abort(new ClientGoneError('the client was answered already'));
+      return;
+    }
     this.finish(`${Math.floor(statusCode / 100)}xx`);
     const out = responseHeaders(headers);
     if (this.options.closing?.()) out.push('connection', 'close');
