@@ -213,18 +213,24 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     // process any further requests" on it): that request is served, the bytes are ignored.
     const afterClose = code === 'HPE_CLOSED_CONNECTION';
     const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    if (!afterClose) {
+    const current = answering.get(socket);
+    // A request whose body broke off gets its own completion line (with this status).
+    if (!afterClose && !(current && !current.req.complete)) {
       metrics.observeRequest('client-error', status, 0);
       logClientError({ status, code, peer: socket.remoteAddress ?? '' });
     }
-    const current = answering.get(socket);
+    if (current && !current.req.complete) {
+      // The body of the request being forwarded broke off (timed out, malformed, or the client
+      // closed its side): it cannot complete. Answer if nothing was sent yet, else cut it.
+      if (current.headersSent || afterClose) return socket.destroy();
+      current.writeHead(status, { connection: 'close', 'content-length': 0 });
+      current.end();
+      current.once('finish', () => closeAfterAnswer(socket));
+      return;
+    }
     if (current) {
-      // An earlier request's answer is under way (pipelining, or a body that timed out while
-      // forwarded): nothing may be written into it. A 408 still answers when nothing was sent.
-      if (status === 408 && !current.headersSent) {
-        current.writeHead(408, { connection: 'close', 'content-length': 0 });
-        current.end();
-      }
+      // The error follows a complete request whose answer is under way (pipelining): nothing
+      // may be written into that answer; the connection closes after it.
       if (current.writableFinished) closeAfterAnswer(socket);
       else current.once('close', () => closeAfterAnswer(socket));
       return;

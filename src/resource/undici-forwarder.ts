@@ -160,6 +160,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   private readonly start: bigint | undefined;
   private done = false;
   private gone = false;
+  /** The upstream's answer has started on `res`. */
+  private answered = false;
 
   constructor(
     private readonly options: ProxyOptions,
@@ -172,7 +174,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   private readonly onClientClose = (): void => {
-    if (this.res.writableFinished) return;
+    // Finished by the upstream's answer: nothing to abort. Finished by the gateway (a 408 for a
+    // body that broke off): the upstream request is aborted.
+    if (this.answered && this.res.writableFinished) return;
     this.gone = true;
     this.finish('aborted');
     // Before onRequestStart the request waits in the pool: it is aborted when it starts.
@@ -197,6 +201,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       _controller.abort(new ClientGoneError('the client was answered already'));
       return;
     }
+    this.answered = true;
     this.finish(`${Math.floor(statusCode / 100)}xx`);
     const out = responseHeaders(headers);
     if (this.options.closing?.()) out.push('connection', 'close');
