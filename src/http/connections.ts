@@ -24,7 +24,7 @@ export interface ConnectionGuardOptions {
   /** 0 = no limit. */
   readonly connectionsPerIp: number;
   readonly firstByteTimeoutMs: number;
-  /** TLS: the timer runs on the decrypted socket ('secureConnection'); the handshake has its own timeout. */
+  /** TLS: the handshake must finish within the timeout, then the timer runs on the decrypted socket. */
   readonly tls: boolean;
   /** A connection was refused for its peer's cap. */
   readonly onRefused: () => void;
@@ -34,6 +34,9 @@ export interface ConnectionGuardOptions {
 export function guardConnections(server: Server, options: ConnectionGuardOptions): (socket: Socket) => void {
   const perIp = new Map<string, number>();
   const waiting = new WeakSet<Socket>();
+  // TLS connections whose handshake has not finished, by peer address and port (the TLS
+  // socket of 'secureConnection' has the same ones as the TCP socket of 'connection').
+  const handshaking = new Map<string, () => void>();
 
   server.on('connection', (socket: Socket) => {
     const ip = socket.remoteAddress ?? '';
@@ -51,9 +54,22 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
         else perIp.set(ip, left);
       });
     }
-    if (!options.tls) awaitFirstRequest(socket);
+    if (!options.tls) return awaitFirstRequest(socket);
+    const key = peerKey(socket);
+    const timer = setTimeout(() => socket.destroy(), options.firstByteTimeoutMs).unref();
+    const done = (): void => {
+      clearTimeout(timer);
+      handshaking.delete(key);
+    };
+    handshaking.set(key, done);
+    socket.once('close', done);
   });
-  if (options.tls) server.on('secureConnection', (socket: Socket) => awaitFirstRequest(socket));
+  if (options.tls) {
+    server.on('secureConnection', (socket: Socket) => {
+      handshaking.get(peerKey(socket))?.();
+      awaitFirstRequest(socket);
+    });
+  }
 
   function awaitFirstRequest(socket: Socket): void {
     waiting.add(socket);
@@ -67,6 +83,10 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
     socket.removeListener('timeout', onIdle);
     socket.setTimeout(0);
   };
+}
+
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}\0${socket.remotePort ?? ''}`;
 }
 
 function onIdle(this: Socket): void {

@@ -6,9 +6,11 @@
  * docs/operations.md ("Connection limits") and docs/security.md describe the guarantees.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { makeCertificate } from '../support/certificates.js';
 import { connectionsOf, metricValue, rawRequest, request, settle, statusOf } from './support.js';
 
 let gw: TestGateway;
@@ -207,5 +209,42 @@ describe('the log line of a malformed request', () => {
     expect(lines.find((l) => l.status === 400)).toMatchObject({ msg: 'request', status: 400 });
     expect(gw.logText()).not.toContain('SECRET-IN-HEADER');
     expect(gw.logText()).not.toContain('sssssssss');
+  });
+});
+
+describe('with TLS', () => {
+  let secure: TestGateway;
+  let securePort: number;
+
+  beforeAll(async () => {
+    const cert = makeCertificate({ name: 'conns', cn: 'localhost' });
+    secure = await startGateway({
+      upstream: upstream.url,
+      config: { server: { tls: { certFile: cert.certFile, keyFile: cert.keyFile }, limits: { firstByteTimeoutMs: 300, headersTimeoutMs: 20000, requestTimeoutMs: 30000 } } },
+    });
+    securePort = Number(new URL(secure.url).port);
+  });
+  afterAll(async () => {
+    await secure?.stop();
+  });
+
+  it('closes a connection that never starts its handshake', async () => {
+    const exchange = await rawRequest(securePort, '');
+    expect(await exchange.closed(5000)).toBe(true);
+  });
+
+  it('closes a connection that finished its handshake and then sends nothing', async () => {
+    const socket = tls.connect({ port: securePort, host: '127.0.0.1', rejectUnauthorized: false });
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 5000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    expect(closed).toBe(true);
+    socket.destroy();
   });
 });
