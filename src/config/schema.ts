@@ -39,6 +39,11 @@ export const schema = {
         format: 'non-negative-int',
         default: 256,
       },
+      minBodyBytesPerSecond: {
+        doc: 'A request body (proxied or not) that arrives slower than this, measured over 5-second windows in which the gateway waits for it, is cut with 408 (a trickling upload would otherwise hold its upstream connection until requestTimeoutMs). 0 = no minimum.',
+        format: 'non-negative-int',
+        default: 100,
+      },
       maxConnections: { doc: 'Open connections on the public port at most (all peers together); beyond it new connections are closed at once. 0 = no limit.', format: 'non-negative-int', default: 0 },
     },
   },

@@ -97,6 +97,8 @@ export interface GatewayConfig {
       readonly keepAliveTimeoutMs: number;
       readonly maxHeaderBytes: number;
       readonly firstByteTimeoutMs: number;
+      /** 0 = no minimum. */
+      readonly minBodyBytesPerSecond: number;
       /** 0 = no limit. */
       readonly connectionsPerIp: number;
       /** 0 = no limit. */

@@ -6,10 +6,12 @@
  * - first-byte timeout (`server.limits.firstByteTimeoutMs`): a connection that sends nothing
  *   is destroyed; the first request lifts the timer (then Node's headers, request and
  *   keep-alive timeouts take over);
+ * - {@link watchBodyRate}: a body that trickles in below `server.limits.minBodyBytesPerSecond`
+ *   is reported, so the listener can cut it with 408;
  * - {@link closeAfterAnswer}: once a refusal is flushed the socket is destroyed, instead of
  *   half-closed and left to the peer (which could keep its descriptor forever).
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -91,6 +93,34 @@ function peerKey(socket: Socket): string {
 
 function onIdle(this: Socket): void {
   this.destroy();
+}
+
+/** Window over which a body's transfer rate is measured. */
+export const BODY_RATE_WINDOW_MS = 5000;
+
+/**
+ * Calls `tooSlow` once when, over a whole {@link BODY_RATE_WINDOW_MS} window, fewer than
+ * `minBytesPerSecond` per second of `req`'s body arrived while nothing of it was waiting to be
+ * read (a window in which the gateway's reader — the upstream — held the body back, or in which
+ * `notInvited()` holds because the client still waits for `100 Continue`, does not count). Stops when the body is complete or the request closes.
+ */
+export function watchBodyRate(req: IncomingMessage, minBytesPerSecond: number, tooSlow: () => void, notInvited: () => boolean): void {
+  const socket = req.socket;
+  let last = socket.bytesRead;
+  const timer = setInterval(() => {
+    const read = socket.bytesRead;
+    const arrived = read - last;
+    last = read;
+    if (req.complete) return stop();
+    const heldBack = req.readableLength > 0 || req.isPaused() || notInvited();
+    if (!heldBack && arrived < (minBytesPerSecond * BODY_RATE_WINDOW_MS) / 1000) {
+      stop();
+      tooSlow();
+    }
+  }, BODY_RATE_WINDOW_MS).unref();
+  const stop = (): void => clearInterval(timer);
+  req.once('end', stop);
+  req.once('close', stop);
 }
 
 /**

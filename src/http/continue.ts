@@ -13,6 +13,11 @@ export function expectContinue(res: ServerResponse): void {
   expecting.add(res);
 }
 
+/** The client asked for 100-continue and has not had it yet. */
+export function awaitingContinue(res: ServerResponse): boolean {
+  return expecting.has(res);
+}
+
 /** Sends `100 Continue` if the client waits for it (at most once). */
 export function sendContinue(res: ServerResponse): void {
   if (expecting.delete(res) && !res.headersSent) res.writeContinue();

@@ -29,8 +29,8 @@ import { clientIp } from './client-ip.js';
 import { requestId } from './request-id.js';
 import type { Metrics } from '../observability/metrics.js';
 import { Lifecycle } from './lifecycle.js';
-import { closeAfterAnswer, guardConnections, rateLimited } from './connections.js';
-import { expectContinue } from './continue.js';
+import { closeAfterAnswer, guardConnections, rateLimited, watchBodyRate } from './connections.js';
+import { awaitingContinue, expectContinue } from './continue.js';
 import { describeCertificate, readTlsPair, watchTlsFiles, type TlsFiles, type TlsWatchOptions } from './tls.js';
 
 /** Log lines for malformed requests (400/408/431) at most per second; the rest are counted and reported in the next line. */
@@ -106,6 +106,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
       lifecycle.inFlight -= 1;
       complete(req.method, res.writableFinished ? res.statusCode : 499, ctx);
     });
+    if (limits.minBodyBytesPerSecond > 0 && hasBody(req)) watchBodyRate(req, limits.minBodyBytesPerSecond, () => cutBody(req, res, 408), () => awaitingContinue(res));
     endpoint.handle(req, res, ctx).catch((err: unknown) => {
       const oauthError = toOAuthError(err, logger.child({ reqId: ctx.id }));
       ctx.error = oauthError.code || 'missing_token';
@@ -203,6 +204,14 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
       });
     });
   }
+  /** A body that cannot complete: answer `status` if nothing was sent yet, else cut the connection. */
+  const cutBody = (req: http.IncomingMessage, res: http.ServerResponse, status: number): void => {
+    if (res.headersSent) return void req.socket.destroy();
+    res.writeHead(status, { connection: 'close', 'content-length': 0 });
+    res.end();
+    res.once('finish', () => closeAfterAnswer(req.socket));
+  };
+
   const logClientError = rateLimited<{ status: number; code: string; peer: string }>(CLIENT_ERROR_LOGS_PER_SECOND, (entry, suppressed) => {
     if (!logger.isLevelEnabled('info')) return;
     logger.info({ kind: 'client-error', status: entry.status, error: entry.code, peer: entry.peer, ...(suppressed ? { suppressed } : {}) }, 'request');
@@ -222,11 +231,8 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     if (current && !current.req.complete) {
       // The body of the request being forwarded broke off (timed out, malformed, or the client
       // closed its side): it cannot complete. Answer if nothing was sent yet, else cut it.
-      if (current.headersSent || afterClose) return socket.destroy();
-      current.writeHead(status, { connection: 'close', 'content-length': 0 });
-      current.end();
-      current.once('finish', () => closeAfterAnswer(socket));
-      return;
+      if (afterClose) return socket.destroy();
+      return cutBody(current.req, current, status);
     }
     if (current) {
       // The error follows a complete request whose answer is under way (pipelining): nothing
@@ -240,6 +246,10 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     closeAfterAnswer(socket);
   });
   return server;
+}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 }
 
 /** The path of a request target, without its query. */

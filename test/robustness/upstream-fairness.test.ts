@@ -2,8 +2,9 @@
  * One caller cannot take every upstream connection (docs/operations.md, "Upstream fairness"):
  * a token holder with many slow uploads gets 429 beyond upstream.maxConcurrentPerSubject
  * while another user's request still goes through the same small pool; public routes are
- * shared per client IP; and a body that does not arrive within server.limits.requestTimeoutMs
- * is cut with 408 and its upstream request aborted. Real gateway, real upstream, raw sockets.
+ * shared per client IP; and a body that does not arrive within server.limits.requestTimeoutMs,
+ * or trickles in below server.limits.minBodyBytesPerSecond, is cut with 408 and its upstream
+ * request aborted. Real gateway, real upstream, raw sockets.
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,7 +68,7 @@ describe('fair shares of the upstream pool', () => {
     gw = await startGateway({
       upstream: upstream.url,
       config: {
-        server: { limits: { requestTimeoutMs: 60000, headersTimeoutMs: 20000, connectionsPerIp: 0 } },
+        server: { limits: { requestTimeoutMs: 60000, headersTimeoutMs: 20000, connectionsPerIp: 0, minBodyBytesPerSecond: 0 } },
         upstream: { maxSockets: 4, maxConcurrentPerSubject: 2, maxConcurrentPerIp: 2, timeoutMs: 20000 },
         routes: [{ path: '/public/**', auth: 'none' }],
       },
@@ -130,7 +131,7 @@ describe('a body that does not arrive in time', () => {
   let gw: TestGateway;
 
   beforeAll(async () => {
-    gw = await startGateway({ upstream: upstream.url, config: { server: { limits: { requestTimeoutMs: 1500, headersTimeoutMs: 1000 } } } });
+    gw = await startGateway({ upstream: upstream.url, config: { server: { limits: { requestTimeoutMs: 1500, headersTimeoutMs: 1000, minBodyBytesPerSecond: 0 } } } });
   });
   afterAll(async () => {
     await gw?.stop();
@@ -151,5 +152,49 @@ describe('a body that does not arrive in time', () => {
       3000,
     );
     expect(line).toMatchObject({ kind: 'resource', sub: 'joe' });
+  });
+});
+
+describe('a body that trickles in', () => {
+  let gw: TestGateway;
+  let port: number;
+
+  beforeAll(async () => {
+    gw = await startGateway({ upstream: upstream.url, config: { server: { limits: { requestTimeoutMs: 60000, headersTimeoutMs: 20000, minBodyBytesPerSecond: 100 } } } });
+    port = Number(new URL(gw.url).port);
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('is cut with 408 below server.limits.minBodyBytesPerSecond, long before the request timeout', async () => {
+    const joe = await tokenFor(gw, USERS.joe);
+    started = [];
+    const abortedBefore = aborted;
+    const upload = await slowUpload(port, '/up/trickle', joe);
+    const drip = setInterval(() => upload.socket.write('x'), 500);
+    try {
+      expect(await upload.closed(15000)).toBe(true);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(statusOf(upload.text())).toBe(408);
+    expect(started).toEqual(['POST /up/trickle']);
+    expect(await settle(() => aborted, (n) => n > abortedBefore, 3000)).toBe(abortedBefore + 1);
+  });
+
+  it('lets a body through that keeps above the minimum, however long it takes', async () => {
+    const joe = await tokenFor(gw, USERS.joe);
+    const chunk = 'y'.repeat(1000);
+    const total = 14;
+    const upload = await rawRequest(port, `POST /up/steady HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${joe}\r\nContent-Length: ${chunk.length * total}\r\nConnection: close\r\n\r\n`);
+    // 1000 bytes every 500 ms for 7 s: more than one rate window.
+    for (let i = 0; i < total; i += 1) {
+      upload.socket.write(chunk);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(await upload.closed(5000)).toBe(true);
+    expect(statusOf(upload.text())).toBe(200);
+    expect(upload.text()).toContain(`got ${chunk.length * total}`);
   });
 });
