@@ -2,7 +2,8 @@
  * Connections an anonymous client cannot hoard, at the real boundary (a real gateway, raw
  * node:net sockets, a real upstream): the first-byte timeout, refusals that close the socket
  * fully, the per-peer connection cap, `Expect: 100-continue` only after authorization, bytes
- * after `Connection: close`, pipelined garbage, and the log line of a malformed request.
+ * after `Connection: close`, pipelined garbage, the log line of a malformed request, TLS
+ * handshakes that never finish, server.limits.maxConnections, and 100-continue on both engines.
  * docs/operations.md ("Connection limits") and docs/security.md describe the guarantees.
  */
 import net from 'node:net';
@@ -246,5 +247,50 @@ describe('with TLS', () => {
     });
     expect(closed).toBe(true);
     socket.destroy();
+  });
+});
+
+describe('server.limits.maxConnections and the http-proxy engine', () => {
+  let other: TestGateway;
+  let otherPort: number;
+  let otherToken: string;
+
+  beforeAll(async () => {
+    other = await startGateway({ upstream: upstream.url, config: { server: { limits: { maxConnections: 3, headersTimeoutMs: 20000, requestTimeoutMs: 30000 } }, upstream: { engine: 'http-proxy' } } });
+    otherPort = Number(new URL(other.url).port);
+    const res = await postForm(`${other.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+    otherToken = res.json.access_token as string;
+    expect(await settle(() => connectionsOf(other.gateway.server), (n) => n === 0, 8000)).toBe(0);
+  });
+  afterAll(async () => {
+    await other?.stop();
+  });
+
+  it('closes connections beyond maxConnections at once and counts them', async () => {
+    const held = await Promise.all(Array.from({ length: 3 }, () => rawRequest(otherPort, 'GET /x HTTP/1.1\r\nHost: x\r\n')));
+    await settle(() => connectionsOf(other.gateway.server), (n) => n === 3, 3000);
+    const fourth = await rawRequest(otherPort, 'GET /x HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(await fourth.closed(3000)).toBe(true);
+    expect(fourth.text()).toBe('');
+    expect(await metricValue(other.adminUrl, 'ropc_connections_refused_total{reason="max"}')).toBe(1);
+    for (const h of held) h.socket.destroy();
+  });
+
+  it('sends 100 Continue only after authorization with the http-proxy engine too', async () => {
+    await settle(() => connectionsOf(other.gateway.server), (n) => n === 0, 5000);
+    const head = (auth: string) => `POST /api/upload HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`;
+    const refused = await rawRequest(otherPort, head(''));
+    await refused.received(12);
+    expect(refused.text()).not.toContain('100 Continue');
+    expect(statusOf(refused.text())).toBe(401);
+
+    const allowed = await rawRequest(otherPort, head(`Authorization: Bearer ${otherToken}\r\n`));
+    await allowed.received(12);
+    expect(allowed.text()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    allowed.socket.write('hello');
+    await settle(() => allowed.text(), (t) => t.includes('got hello'), 3000);
+    expect(allowed.text()).toContain('got hello');
+    allowed.socket.destroy();
+    refused.socket.destroy();
   });
 });
