@@ -35,6 +35,7 @@ import { compileRoutes, upstreamTargets } from './resource/routes.js';
 import { compileHeaderRules } from './resource/identity-headers.js';
 import { createForwarder } from './resource/proxy.js';
 import { createUndiciForwarder } from './resource/undici-forwarder.js';
+import { withFairShares } from './resource/fairness.js';
 import { resourceHandler, resourceUpgradeHandler } from './resource/handler.js';
 import { createBasicBridge } from './resource/basic-bridge.js';
 import { decisionEndpoint } from './resource/decision.js';
@@ -117,7 +118,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   };
   // http-proxy-3 always carries WebSocket upgrades; plain HTTP goes through undici unless configured otherwise.
   const httpProxy = createForwarder(proxyOptions);
-  const forwarder = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
+  const engine = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
+  const forwarder = withFairShares(engine, {
+    perSubject: config.upstream.maxConcurrentPerSubject,
+    perIp: config.upstream.maxConcurrentPerIp,
+    onThrottled: (by) => metrics.throttleUpstream(by),
+  });
   const headers = compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy });
   const basic = createBasicBridge({ login, clients: config.clients, scopePolicy, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
   const prefixEndpoints: [string, Endpoint][] = [];

@@ -34,10 +34,30 @@ export const schema = {
       requestTimeoutMs: { doc: 'Time a client has to send the complete request (headers and body).', format: 'positive-int', default: 30000 },
       keepAliveTimeoutMs: { doc: 'How long an idle client keep-alive connection is kept open.', format: 'positive-int', default: 5000 },
       maxHeaderBytes: { doc: 'Largest total size of request headers (431 above it).', format: 'positive-int', default: 16384 },
+      firstByteTimeoutMs: {
+        doc: 'A new connection that sends nothing for this long is closed (for TLS: that does not finish its handshake). Afterwards headersTimeoutMs and keepAliveTimeoutMs apply.',
+        format: 'positive-int',
+        default: 10000,
+      },
+      connectionsPerIp: {
+        doc: 'Open connections one peer address may hold on the public port; a connection beyond it is closed at once (ropc_connections_refused_total). Behind an ingress the peer is the ingress: raise this or set 0 (no limit). See docs/operations.md.',
+        format: 'non-negative-int',
+        default: 256,
+      },
+      minBodyBytesPerSecond: {
+        doc: 'A request body (proxied or not) that arrives slower than this, measured over 5-second windows in which the gateway waits for it, is cut with 408 (a trickling upload would otherwise hold its upstream connection until requestTimeoutMs). 0 = no minimum.',
+        format: 'non-negative-int',
+        default: 100,
+      },
+      maxConnections: { doc: 'Open connections on the public port at most (all peers together); beyond it new connections are closed at once. 0 = no limit.', format: 'non-negative-int', default: 0 },
     },
   },
   admin: {
-    host: { doc: 'Address the admin listener (/healthz, /readyz, /metrics) binds to. It is never proxied.', format: 'string', default: '0.0.0.0' },
+    host: {
+      doc: 'Address the admin listener (/healthz, /readyz, /metrics) binds to. It is never proxied. Loopback by default, so metrics are not open to the network by accident; containers whose probes come from outside (Kubernetes: the Helm chart sets it) need 0.0.0.0.',
+      format: 'string',
+      default: '127.0.0.1',
+    },
     port: { doc: 'Port of the admin listener.', format: 'port', default: 9091 },
   },
   log: {
@@ -97,6 +117,16 @@ export const schema = {
     timeoutMs: { doc: 'Time the upstream has to start its answer before the gateway answers 504.', format: 'positive-int', default: 30000 },
     caFile: { doc: 'PEM CA bundle to verify an https upstream.', format: 'string', default: '' },
     maxSockets: { doc: 'Keep-alive connections kept to the upstream at most.', format: 'positive-int', default: 256 },
+    maxConcurrentPerSubject: {
+      doc: 'Requests one subject (the token\'s or Basic user\'s sub) may have in flight to the upstreams at once; beyond it 429 with Retry-After, so one caller cannot hold every upstream connection. 0 = no limit. See docs/operations.md.',
+      format: 'non-negative-int',
+      default: 64,
+    },
+    maxConcurrentPerIp: {
+      doc: 'Requests on public routes (auth: none) one client IP may have in flight to the upstreams at once; beyond it 429 with Retry-After. The client IP honours server.trustProxy. 0 = no limit.',
+      format: 'non-negative-int',
+      default: 64,
+    },
     engine: {
       doc: 'Forwarding engine for plain HTTP: undici (measured about 1.3-1.9x faster here, see docs/performance.md) or http-proxy (http-proxy-3). WebSocket upgrades always use http-proxy-3.',
       format: ['undici', 'http-proxy'],

@@ -104,6 +104,13 @@ export interface GatewayConfig {
       readonly requestTimeoutMs: number;
       readonly keepAliveTimeoutMs: number;
       readonly maxHeaderBytes: number;
+      readonly firstByteTimeoutMs: number;
+      /** 0 = no minimum. */
+      readonly minBodyBytesPerSecond: number;
+      /** 0 = no limit. */
+      readonly connectionsPerIp: number;
+      /** 0 = no limit. */
+      readonly maxConnections: number;
     };
   };
   readonly admin: { readonly host: string; readonly port: number };
@@ -138,7 +145,17 @@ export interface GatewayConfig {
     };
     readonly cacheTtlMs: number;
   };
-  readonly upstream: { readonly url: string; readonly timeoutMs: number; readonly caFile: string; readonly maxSockets: number; readonly engine: 'undici' | 'http-proxy' };
+  readonly upstream: {
+    readonly url: string;
+    readonly timeoutMs: number;
+    readonly caFile: string;
+    readonly maxSockets: number;
+    /** 0 = no limit. */
+    readonly maxConcurrentPerSubject: number;
+    /** 0 = no limit. */
+    readonly maxConcurrentPerIp: number;
+    readonly engine: 'undici' | 'http-proxy';
+  };
   readonly routes: readonly RouteConfig[];
   readonly decision: { readonly enabled: boolean; readonly path: string };
   readonly basicBridge: { readonly cacheSeconds: number };

@@ -1,9 +1,11 @@
 /**
- * The admin listener (DESIGN §2), never proxied:
+ * The admin listener (docs/operations.md, "Admin port"), never proxied; it binds loopback
+ * unless `admin.host` says otherwise (the Helm chart sets 0.0.0.0 for the kubelet's probes):
  * - `/healthz` liveness: the process serves;
  * - `/readyz` readiness: 503 when the token store does not answer, or at once after SIGTERM.
- *   Its body reports each validator; a directory outage degrades logins only, so it does
- *   not make the pod unready;
+ *   The body is terse (`ok` / `not ready` / `draining`): store and directory error messages
+ *   name hosts and ports. `/readyz?verbose` adds the JSON report of the store and of each
+ *   validator; a directory outage degrades logins only, so it does not make the pod unready;
  * - `/metrics` Prometheus text.
  */
 import http from 'node:http';
@@ -22,13 +24,17 @@ export interface AdminOptions {
 
 export function createAdminServer(options: AdminOptions): http.Server {
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const [path, query = ''] = (req.url ?? '/').split('?', 2);
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
     switch (path) {
       case '/healthz':
         return sendJson(res, 200, { status: 'ok' });
       case '/readyz':
-        return void readiness(options).then(({ ready, body }) => sendJson(res, ready ? 200 : 503, body));
+        return void readiness(options).then(({ ready, body }) => {
+          if (new URLSearchParams(query).has('verbose')) return sendJson(res, ready ? 200 : 503, body);
+          res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+          res.end(`${ready ? 'ok' : body.status}\n`);
+        });
       case '/metrics':
         return void options.metrics.registry.metrics().then((text) => {
           res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
@@ -42,7 +48,7 @@ export function createAdminServer(options: AdminOptions): http.Server {
   return server;
 }
 
-async function readiness(options: AdminOptions): Promise<{ ready: boolean; body: unknown }> {
+async function readiness(options: AdminOptions): Promise<{ ready: boolean; body: { readonly status: string; readonly [detail: string]: unknown } }> {
   const [store, validators] = await Promise.all([
     options.store.ping().then(
       () => ({ status: 'up' as const }),

@@ -4,7 +4,13 @@
  * completion log line per request (never a secret: no bodies, no Authorization).
  *
  * - limits (`server.limits`): headers and request timeouts, keep-alive timeout, largest header
- *   section; the OAuth endpoints also bound their bodies (read-form.ts);
+ *   section; the OAuth endpoints also bound their bodies (read-form.ts); connections per peer,
+ *   a first-byte timeout, and refused connections destroyed once answered (connections.ts);
+ * - `Expect: 100-continue` is not answered by Node: the OAuth endpoints (whose body is the
+ *   credential) continue at once, the resource path only once the request is authorized
+ *   (continue.ts, called by the forwarders);
+ * - malformed requests (400), header overflow (431) and request timeouts (408) get a bare
+ *   answer, a rate-limited log line without header values, and a closed connection;
  * - WebSocket upgrades go to the upgrade handler; its refusals are written on the raw socket;
  * - TLS when `server.tls` is set, the certificate reloaded when its files change (tls.ts);
  * - shutdown state is shared through a {@link Lifecycle}: while draining, every answer
@@ -23,7 +29,12 @@ import { clientIp } from './client-ip.js';
 import { requestId } from './request-id.js';
 import type { Metrics } from '../observability/metrics.js';
 import { Lifecycle } from './lifecycle.js';
+import { closeAfterAnswer, guardConnections, rateLimited, watchBodyRate } from './connections.js';
+import { awaitingContinue, expectContinue } from './continue.js';
 import { describeCertificate, readTlsPair, watchTlsFiles, type TlsFiles, type TlsWatchOptions } from './tls.js';
+
+/** Log lines for malformed requests (400/408/431) at most per second; the rest are counted and reported in the next line. */
+const CLIENT_ERROR_LOGS_PER_SECOND = 10;
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext) => Promise<void>;
 /** Handles an upgrade request; calls `outcome` once with the handshake's status (101, or the refusal). */
@@ -75,16 +86,27 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     return resourceEndpoint;
   };
 
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  // The answer under way on each socket (the last one, for pipelined requests): a parse error
+  // after it must not be written into the middle of it.
+  const answering = new WeakMap<Duplex, http.ServerResponse>();
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expectsContinue = false): void => {
+    firstRequest(req.socket);
+    answering.set(req.socket, res);
     const ctx: RequestContext = { id: requestId(req), clientIp: clientIp(req, config.server.trustProxy), start: process.hrtime.bigint(), kind: 'resource' };
     const endpoint = route(pathOf(req.url));
     ctx.kind = endpoint.kind;
     lifecycle.inFlight += 1;
     if (lifecycle.draining) res.setHeader('connection', 'close');
+    // The body is the credential on the OAuth endpoints; the resource path continues once authorized.
+    if (expectsContinue && endpoint.errors === 'oauth') res.writeContinue();
+    else if (expectsContinue) expectContinue(res);
     res.once('close', () => {
+      if (answering.get(req.socket) === res) answering.delete(req.socket);
       lifecycle.inFlight -= 1;
       complete(req.method, res.writableFinished ? res.statusCode : 499, ctx);
     });
+    if (limits.minBodyBytesPerSecond > 0 && hasBody(req)) watchBodyRate(req, limits.minBodyBytesPerSecond, () => cutBody(req, res, 408), () => awaitingContinue(res));
     endpoint.handle(req, res, ctx).catch((err: unknown) => {
       const oauthError = toOAuthError(err, logger.child({ reqId: ctx.id }));
       ctx.error = oauthError.code || 'missing_token';
@@ -94,8 +116,9 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
       }
       if (endpoint.errors === 'oauth') sendOAuthError(res, oauthError, realm);
       else sendResourceError(res, oauthError, realm);
-      // An unread body (e.g. 413) must not keep the connection: close it after the answer.
-      if (!req.complete) res.once('finish', () => req.socket.destroySoon?.());
+      // An unread body (e.g. 413, or a refusal of an Expect: 100-continue request) must not
+      // keep the connection: close it once the answer is flushed.
+      if (!req.complete) res.once('finish', () => closeAfterAnswer(req.socket));
     });
   };
 
@@ -123,22 +146,36 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
   };
 
   let server: http.Server;
+  const handleRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => onRequest(req, res);
   if (options.tls) {
     const tls = options.tls;
     const pair = readTlsPair(tls);
-    const secure = https.createServer({ ...serverOptions, ...pair }, onRequest);
+    const secure = https.createServer({ ...serverOptions, ...pair, handshakeTimeout: limits.firstByteTimeoutMs }, handleRequest);
     logger.info({ certFile: tls.certFile, ...describeCertificate(pair.cert) }, 'TLS certificate loaded');
     const watcher = watchTlsFiles(secure, tls, logger, tls.watch);
     secure.once('close', () => watcher.close());
     server = secure;
   } else {
-    server = http.createServer(serverOptions, onRequest);
+    server = http.createServer(serverOptions, handleRequest);
   }
   metrics.trackConnections(server, 'public');
+  // With a 'checkContinue' listener Node sends no 100 Continue itself (RFC 9110 §10.1.1).
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => onRequest(req, res, true));
+  const firstRequest = guardConnections(server, {
+    connectionsPerIp: limits.connectionsPerIp,
+    firstByteTimeoutMs: limits.firstByteTimeoutMs,
+    tls: options.tls !== undefined,
+    onRefused: () => metrics.refuseConnection('per_ip'),
+  });
+  if (limits.maxConnections > 0) {
+    server.maxConnections = limits.maxConnections;
+    server.on('drop', () => metrics.refuseConnection('max'));
+  }
 
   if (options.upgrade) {
     const upgrade = options.upgrade;
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      firstRequest(req.socket);
       const ctx: RequestContext = { id: requestId(req), clientIp: clientIp(req, config.server.trustProxy), start: process.hrtime.bigint(), kind: 'websocket' };
       // The HTTP server has let go of this socket: an error on it must not crash the process.
       socket.on('error', (err: NodeJS.ErrnoException) => logger.debug({ reqId: ctx.id, code: err.code }, 'websocket client socket error'));
@@ -163,16 +200,57 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
         const oauthError = toOAuthError(err, logger.child({ reqId: ctx.id }));
         ctx.error = oauthError.code || 'missing_token';
         sendResourceErrorOnSocket(socket, oauthError, realm);
+        closeAfterAnswer(socket);
         outcome(oauthError.status);
       });
     });
   }
+  /** A body that cannot complete: answer `status` if nothing was sent yet, else cut the connection. */
+  const cutBody = (req: http.IncomingMessage, res: http.ServerResponse, status: number): void => {
+    if (res.headersSent) return void req.socket.destroy();
+    res.writeHead(status, { connection: 'close', 'content-length': 0 });
+    res.end();
+    res.once('finish', () => closeAfterAnswer(req.socket));
+  };
+
+  const logClientError = rateLimited<{ status: number; code: string; peer: string }>(CLIENT_ERROR_LOGS_PER_SECOND, (entry, suppressed) => {
+    if (!logger.isLevelEnabled('info')) return;
+    logger.info({ kind: 'client-error', status: entry.status, error: entry.code, peer: entry.peer, ...(suppressed ? { suppressed } : {}) }, 'request');
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const code = err.code ?? 'ERR';
+    // Bytes after a request that said `Connection: close` (RFC 9112 §9.6: the server "MUST NOT
+    // process any further requests" on it): that request is served, the bytes are ignored.
+    const afterClose = code === 'HPE_CLOSED_CONNECTION';
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const current = answering.get(socket);
+    // A request whose body broke off gets its own completion line (with this status).
+    if (!afterClose && !(current && !current.req.complete)) {
+      metrics.observeRequest('client-error', status, 0);
+      logClientError({ status, code, peer: socket.remoteAddress ?? '' });
+    }
+    if (current && !current.req.complete) {
+      // The body of the request being forwarded broke off (timed out, malformed, or the client
+      // closed its side): it cannot complete. Answer if nothing was sent yet, else cut it.
+      if (afterClose) return socket.destroy();
+      return cutBody(current.req, current, status);
+    }
+    if (current) {
+      // The error follows a complete request whose answer is under way (pipelining): nothing
+      // may be written into that answer; the connection closes after it.
+      if (current.writableFinished) closeAfterAnswer(socket);
+      else current.once('close', () => closeAfterAnswer(socket));
+      return;
+    }
+    if (afterClose || !socket.writable) return socket.destroy();
+    socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    closeAfterAnswer(socket);
   });
   return server;
+}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 }
 
 /** The path of a request target, without its query. */

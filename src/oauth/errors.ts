@@ -149,3 +149,12 @@ export class MethodNotAllowedError extends InvalidRequestError {
     super(description);
   }
 }
+
+/**
+ * Not an OAuth code (RFC 6585 §4): the caller (a subject, or a client IP on a public route)
+ * already has its share of requests in flight to the upstreams. Answered 429 with
+ * `Retry-After`, body `temporarily_unavailable`.
+ */
+export class TooManyRequestsError extends TemporarilyUnavailableError {
+  override readonly status: number = 429;
+}

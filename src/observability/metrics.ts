@@ -38,6 +38,10 @@ export interface Metrics {
   recordLockout(kind: 'user' | 'ip'): void;
   /** Open WebSocket connections proxied now (+1 on 101, -1 on close). */
   websocketDelta(delta: 1 | -1): void;
+  /** A public connection closed unread: `per_ip` (server.limits.connectionsPerIp) or `max` (server.limits.maxConnections). */
+  refuseConnection(reason: 'per_ip' | 'max'): void;
+  /** A request refused with 429 for its caller's upstream share (`subject` or `ip`, upstream.maxConcurrentPer*). */
+  throttleUpstream(by: 'subject' | 'ip'): void;
   /** Counts the open connections of a listener in `ropc_open_connections{listener}`. */
   trackConnections(server: Server, listener: string): void;
 }
@@ -81,6 +85,8 @@ export function createMetrics(): Metrics {
   const basic = new Counter({ name: 'ropc_basic_auth_total', help: 'Basic-bridge logins by outcome (cached, valid, invalid)', labelNames: ['outcome'] as const, registers });
   const lockouts = new Counter({ name: 'ropc_lockouts_total', help: 'Lockouts begun, by kind (user, ip)', labelNames: ['kind'] as const, registers });
   const connections = new Gauge({ name: 'ropc_open_connections', help: 'Open client connections by listener', labelNames: ['listener'] as const, registers });
+  const refusedConnections = new Counter({ name: 'ropc_connections_refused_total', help: 'Public connections closed before reading them, by reason (per_ip, max)', labelNames: ['reason'] as const, registers });
+  const throttled = new Counter({ name: 'ropc_upstream_throttled_total', help: 'Requests answered 429 because their caller had its share of upstream requests in flight, by caller kind (subject, ip)', labelNames: ['by'] as const, registers });
   const websockets = new Gauge({ name: 'ropc_websocket_connections', help: 'Open proxied WebSocket connections', registers });
   new Gauge({
     name: 'ropc_hash_verifications',
@@ -96,6 +102,8 @@ export function createMetrics(): Metrics {
   lockouts.inc({ kind: 'user' }, 0);
   lockouts.inc({ kind: 'ip' }, 0);
   websockets.set(0);
+  for (const reason of ['per_ip', 'max'] as const) refusedConnections.inc({ reason }, 0);
+  for (const by of ['subject', 'ip'] as const) throttled.inc({ by }, 0);
 
   return {
     registry,
@@ -127,6 +135,12 @@ export function createMetrics(): Metrics {
     },
     websocketDelta(delta) {
       websockets.inc(delta);
+    },
+    refuseConnection(reason) {
+      refusedConnections.inc({ reason });
+    },
+    throttleUpstream(by) {
+      throttled.inc({ by });
     },
     trackConnections(server, listener) {
       connections.set({ listener }, 0);

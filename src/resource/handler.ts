@@ -132,7 +132,7 @@ export function resourceHandler(options: ResourceOptions) {
     refuseReserved(options, target, ctx);
     req.url = target.url;
     mutateHeaders(options, req, ctx, identity, false);
-    options.forwarder.web(req, res, route.upstream);
+    options.forwarder.web(req, res, route.upstream, ctx);
   };
 }
 

@@ -22,6 +22,7 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from '../observability/logger.js';
 import { sendJson } from '../http/send.js';
+import { sendContinue } from '../http/continue.js';
 import type { UpstreamTarget } from './routes.js';
 
 export interface ProxyOptions {
@@ -42,8 +43,15 @@ export interface ProxyOptions {
 /** Called once with the status of a WebSocket handshake: 101, the upstream's refusal, or 502/504. */
 export type UpgradeOutcome = (status: number) => void;
 
+/** Who a forwarded request is for (the request's context): its upstream share is counted by subject, else by client IP. */
+export interface Caller {
+  readonly subject?: string;
+  readonly clientIp: string;
+}
+
 export interface Forwarder {
-  web(req: http.IncomingMessage, res: http.ServerResponse, upstream: UpstreamTarget): void;
+  /** Streams the request to `upstream`; the resource path passes its `caller` (fairness.ts). */
+  web(req: http.IncomingMessage, res: http.ServerResponse, upstream: UpstreamTarget, caller?: Caller): void;
   ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, upstream: UpstreamTarget, outcome?: UpgradeOutcome): void;
   /** Destroys the upstream connections. */
   close(): void;
@@ -152,6 +160,7 @@ export function createForwarder(options: ProxyOptions): Forwarder {
 
   return {
     web(req, res, upstream) {
+      sendContinue(res);
       pending.set(req, { upstream, start: process.hrtime.bigint(), done: false });
       res.once('close', () => finish(req, 'aborted'));
       proxy.web(req, res, { target: upstream.url, agent: agentFor(upstream) }, onError);

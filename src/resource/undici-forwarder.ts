@@ -21,10 +21,11 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Pool, buildConnector, type Dispatcher } from 'undici';
 import { sendJson } from '../http/send.js';
+import { sendContinue } from '../http/continue.js';
 import type { Forwarder, ProxyOptions } from './proxy.js';
 import type { UpstreamTarget } from './routes.js';
 
-/** Request headers never sent upstream: hop-by-hop, and `expect` (Node has answered 100-continue). */
+/** Request headers never sent upstream: hop-by-hop, and `expect` (the gateway answers 100-continue itself, continue.ts). */
 const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
 /** Response headers never passed to the client. */
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -91,6 +92,8 @@ export function createUndiciForwarder(options: ProxyOptions, upgrades: Forwarder
         bodyTimeout: c.timeoutMs,
       };
       if (c.servername !== undefined) (dispatch as { servername?: string }).servername = c.servername;
+      // Authorized: now the client may send its body (RFC 9110 §10.1.1).
+      sendContinue(res);
       c.pool.dispatch(dispatch, handler);
     },
     ws(req, socket, head, upstream, outcome) {
@@ -157,6 +160,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   private readonly start: bigint | undefined;
   private done = false;
   private gone = false;
+  /** The upstream's answer has started on `res`. */
+  private answered = false;
 
   constructor(
     private readonly options: ProxyOptions,
@@ -169,7 +174,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   private readonly onClientClose = (): void => {
-    if (this.res.writableFinished) return;
+    // Finished by the upstream's answer: nothing to abort. Finished by the gateway (a 408 for a
+    // body that broke off): the upstream request is aborted.
+    if (this.answered && this.res.writableFinished) return;
     this.gone = true;
     this.finish('aborted');
     // Before onRequestStart the request waits in the pool: it is aborted when it starts.
@@ -188,6 +195,13 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: http.IncomingHttpHeaders, statusMessage?: string): void {
     // 1xx (other than 101, which undici treats as an upgrade) are informational: wait for the answer.
     if (statusCode < 200) return;
+    // The gateway has answered already (a 408 for a body that timed out): drop the upstream's.
+    if (this.res.headersSent) {
+      this.gone = true;
+      _controller.abort(new ClientGoneError('the client was answered already'));
+      return;
+    }
+    this.answered = true;
     this.finish(`${Math.floor(statusCode / 100)}xx`);
     const out = responseHeaders(headers);
     if (this.options.closing?.()) out.push('connection', 'close');

@@ -64,7 +64,7 @@ describe('npm start (dev mode)', () => {
 
   it('serves the admin port', async () => {
     expect((await fetch('http://localhost:9091/healthz')).status).toBe(200);
-    const ready = await fetch('http://localhost:9091/readyz');
+    const ready = await fetch('http://localhost:9091/readyz?verbose');
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { validators: unknown[] }).validators).toMatchObject([{ name: 'local', type: 'file', status: 'up' }]);
   });

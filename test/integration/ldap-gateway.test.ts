@@ -79,7 +79,7 @@ async function upstreamSees(accessToken: string): Promise<{ status: number; head
   return { status: res.status, headers: body.headers };
 }
 async function readiness(): Promise<{ status: number; body: { validators: { name: string; status: string; detail?: string }[] } }> {
-  const res = await fetch(`${gw.adminUrl}/readyz`);
+  const res = await fetch(`${gw.adminUrl}/readyz?verbose`);
   return { status: res.status, body: (await res.json()) as { validators: { name: string; status: string }[] } };
 }
 

@@ -108,7 +108,8 @@ describe('SIGTERM', () => {
 
     // Readiness fails at once ...
     await expect.poll(async () => (await get(gw.adminPort, '/readyz')).status, { timeout: 300, interval: 20 }).toBe(503);
-    expect(JSON.parse((await get(gw.adminPort, '/readyz')).text)).toMatchObject({ status: 'draining' });
+    expect((await get(gw.adminPort, '/readyz')).text).toBe('draining\n');
+    expect(JSON.parse((await get(gw.adminPort, '/readyz?verbose')).text)).toMatchObject({ status: 'draining' });
     // ... while new connections are still served during the drain, told to close.
     const during = await get(gw.port, '/fast');
     expect(during).toMatchObject({ status: 200, text: 'done /fast', connection: 'close' });

@@ -347,6 +347,7 @@ describe('fail guards', () => {
     ['sidecar mode without an app image', ['--set', 'config.store.type=memory', '--set', 'replicaCount=1', '--set', 'sidecar.enabled=true'], /app\.image\.repository: sidecar mode needs/],
     ['the app on the gateway port', ['--set', 'config.store.type=memory', '--set', 'replicaCount=1', '--set', 'sidecar.enabled=true', '--set', 'app.image.repository=app', '--set', 'app.port=9091'], /app\.port 9091: the gateway listens there/],
     ['a loopback listener', [...minimal, '--set', 'config.admin.host=127.0.0.1'], /config\.admin\.host 127\.0\.0\.1: the Service and the probes reach the pod's IP/],
+    ['the admin listener left at its loopback default', [...minimal, '--set', 'config.admin.host=null'], /config\.admin\.host 127\.0\.0\.1: the Service and the probes reach the pod's IP/],
     ['a grace period shorter than the drain', [...minimal, '--set', 'terminationGracePeriodSeconds=20'], /terminationGracePeriodSeconds 20: must exceed preStopSleepSeconds 5 \+ config\.server\.drainSeconds 5 \+ config\.server\.shutdownTimeoutSeconds 20/],
     ['existingSecret and data', [...minimal, '--set', 'secrets.existingSecret=s', '--set', 'secrets.data.a=b'], /secrets: set existingSecret or data, not both/],
     ['both PDB bounds', [...minimal, '--set', 'podDisruptionBudget.minAvailable=1'], /podDisruptionBudget: set minAvailable or maxUnavailable, not both/],

@@ -118,7 +118,8 @@ every mode runs them). The gateway checks its configuration again at startup.
 {{- fail "config.upstream.url: required in standalone mode (the application to protect), or set sidecar.enabled" }}
 {{- end }}
 {{- range $listener := list "server" "admin" }}
-{{- $host := dig $listener "host" "0.0.0.0" $config }}
+{{- /* The gateway's own defaults: server.host 0.0.0.0, admin.host 127.0.0.1 (values.yaml sets 0.0.0.0). */}}
+{{- $host := dig $listener "host" (ternary "127.0.0.1" "0.0.0.0" (eq $listener "admin")) $config }}
 {{- if or (hasPrefix "127." $host) (eq $host "localhost") (eq $host "::1") }}
 {{- fail (printf "config.%s.host %s: the Service and the probes reach the pod's IP; use 0.0.0.0" $listener $host) }}
 {{- end }}
