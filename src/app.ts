@@ -56,8 +56,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const metrics = createMetrics();
   const backend = await createStore(config, logger);
   const store = instrumentStore(backend.tokens, metrics);
-  const validators = instrumentValidators(await createValidators(config.validators, logger), metrics);
-  const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode);
+  // validateConfig has checked every validator's settings; should building one still fail, the
+  // store opened above is closed, so nothing keeps the process alive.
+  const built = await createValidators(config.validators, logger).catch(async (err: unknown) => {
+    await Promise.allSettled([backend.attempts.close(), backend.tokens.close()]);
+    throw err;
+  });
+  const validators = instrumentValidators(built, metrics);
+  const clients = new ClientRegistry(config.clients, config.oauth.clientAuthCacheSeconds);
 
   const chains = new Map(config.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!))]));
   const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;

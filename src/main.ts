@@ -5,7 +5,8 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, type LoadOptions } from './config/load.js';
+import { validateConfig } from './config/validate.js';
 import type { GatewayConfig } from './config/types.js';
 import { configurationMarkdown } from './config/docs.js';
 import { createGateway } from './app.js';
@@ -34,11 +35,12 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   try {
     switch (command) {
       case 'start':
-        return await start(loadConfig({ mode: 'production', file: requireConfig(rest) }));
+        // The same check as check-config, before anything connects; then start only connects.
+        return await start(await checkedConfig({ mode: 'production', file: requireConfig(rest) }));
       case 'start-dev':
         return await startDev();
       case 'check-config':
-        loadConfig({ mode: 'production', file: requireConfig(rest) });
+        await checkedConfig({ mode: 'production', file: requireConfig(rest) });
         process.stdout.write('configuration OK\n');
         return 0;
       case 'hash-secret':
@@ -68,6 +70,17 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   }
 }
 
+/**
+ * Runs validateConfig (src/config/validate.ts): warnings go to stderr, problems are thrown as
+ * one ConfigError (printed one line each, exit 2).
+ */
+async function checkedConfig(options: LoadOptions): Promise<GatewayConfig> {
+  const { config, problems, warnings } = await validateConfig(options);
+  for (const w of warnings) process.stderr.write(`ropc-gateway: warning: ${w}\n`);
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
+  return config;
+}
+
 function requireConfig(args: readonly string[]): string {
   const i = args.indexOf('--config');
   const file = i === -1 ? undefined : args[i + 1];
@@ -77,8 +90,13 @@ function requireConfig(args: readonly string[]): string {
 
 async function start(config: GatewayConfig, extra: { echo?: Server } = {}): Promise<undefined> {
   const logger = createLogger(config.log.level);
+  // A failure from here on is not a configuration problem (validateConfig passed): createGateway
+  // closes what it opened, and bin/ropc-gateway.js exits 1, so no process is left behind.
   const gateway = await createGateway(config, logger);
-  const { port, adminPort } = await gateway.listen();
+  const { port, adminPort } = await gateway.listen().catch(async (err: unknown) => {
+    await gateway.shutdown(0).catch(() => undefined);
+    throw err;
+  });
   logger.info({ port, adminPort, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');
   // Graceful shutdown (src/http/lifecycle.ts): /readyz 503 at once, serve for drainSeconds,
   // close the listener, give in-flight requests shutdownTimeoutSeconds, close Redis and the
@@ -114,7 +132,7 @@ async function start(config: GatewayConfig, extra: { echo?: Server } = {}): Prom
 }
 
 async function startDev(): Promise<undefined> {
-  const config = loadConfig({ mode: 'dev', file: DEV_CONFIG });
+  const config = await checkedConfig({ mode: 'dev', file: DEV_CONFIG });
   const echo = createEchoUpstream();
   await new Promise<void>((res, rej) => echo.once('error', rej).listen(DEV_ECHO_PORT, '127.0.0.1', () => res()));
   process.stderr.write(devBanner(config));

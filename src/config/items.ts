@@ -119,10 +119,16 @@ export function checkItem(spec: ItemSpec, value: unknown, where: string, problem
       continue;
     }
     const problem = checkField(field, v);
-    if (problem) problems.push(`${where}.${key}: ${problem}`);
+    if (problem) problems.push(`${where}.${key}: ${problem}${wrongType(field, v) ? `: value was ${JSON.stringify(v)}` : ''}`);
     out[key] = field.type === 'object' && field.fields ? checkItem(field.fields, v, `${where}.${key}`, problems) : v;
   }
   return out;
+}
+
+/** Say what was given when a scalar of the wrong kind (`timeoutMs: "2s"`) was refused; never for secrets. */
+function wrongType(field: FieldSpec, v: unknown): boolean {
+  if (field.sensitive || (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')) return false;
+  return field.type === 'integer' || field.type === 'boolean' || (field.type === 'string' && typeof v !== 'string');
 }
 
 function checkField(field: FieldSpec, v: unknown): string | null {

@@ -1,6 +1,7 @@
 /**
  * The client registry: looks clients up and verifies their secrets (argon2id/bcrypt hashes, or
- * a plain secret from a file compared in constant time).
+ * a plain secret from a file compared in constant time). The configuration check
+ * (src/config/validate.ts) has already refused unusable or example secrets.
  *
  * A successful verification is remembered for `oauth.clientAuthCacheSeconds` under an HMAC
  * of (client id, secret) with a per-process random key, so a busy client does not pay an
@@ -8,7 +9,6 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ClientConfig } from '../config/types.js';
-import { ConfigError, EXAMPLE_SECRET } from '../config/load.js';
 import { secretsEqual } from '../security/constant-time.js';
 import { burnVerification, verifySecret } from '../security/password-hash.js';
 
@@ -19,22 +19,6 @@ export class ClientRegistry {
 
   constructor(clients: readonly ClientConfig[], private readonly cacheSeconds: number) {
     this.byId = new Map(clients.map((c) => [c.id, c]));
-  }
-
-  /** Refuses, in production, clients whose hash matches the dev example secret. */
-  static async create(clients: readonly ClientConfig[], cacheSeconds: number, mode: 'dev' | 'production'): Promise<ClientRegistry> {
-    if (mode === 'production') {
-      const problems: string[] = [];
-      await Promise.all(
-        clients.map(async (c, i) => {
-          if (c.secretHash && (await verifySecret(c.secretHash, EXAMPLE_SECRET))) {
-            problems.push(`clients[${i}].secretHash: is a hash of the example secret of dev mode; set a secret of your own`);
-          }
-        }),
-      );
-      if (problems.length) throw new ConfigError(problems);
-    }
-    return new ClientRegistry(clients, cacheSeconds);
   }
 
   get(id: string): ClientConfig | undefined {
