@@ -1,4 +1,4 @@
-/** Generates docs/configuration.md from the schema (`npm run docs:config`); a test keeps it fresh. */
+/** Generates docs/configuration.md from the schema (`npm run generate`); test/unit/generated-files.test.ts keeps it fresh. */
 import { schema } from './schema.js';
 import { clientSpec, routeSpec, validatorSpecs, type ItemSpec } from './items.js';
 import { envName } from './load.js';
@@ -42,7 +42,7 @@ export function configurationMarkdown(): string {
   const out: string[] = [
     '# Configuration reference',
     '',
-    '<!-- Generated from src/config/schema.ts and src/config/items.ts by `npm run docs:config`. Do not edit by hand. -->',
+    '<!-- Generated from src/config/schema.ts and src/config/items.ts by `npm run generate`. Do not edit by hand. -->',
     '',
     'Sources, later ones winning: the schema defaults, the YAML or JSON file given with `--config`, then environment',
     'variables. Every scalar key has an environment variable `ROPC_<PATH>` (camelCase split by `_`, upper case).',
