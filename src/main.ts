@@ -1,5 +1,6 @@
 /**
- * The command line: start | start-dev | check-config | hash-secret | config-docs | revoke.
+ * The command line: start | start-dev | check-config | hash-secret | config-docs | revoke |
+ * lockout status | unlock.
  * Bad configuration prints one line per problem and exits 2, without a stack trace.
  */
 import { dirname, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { createLogger } from './observability/logger.js';
 import { hashSecret } from './security/password-hash.js';
 import { createEchoUpstream } from './dev/echo-upstream.js';
 import { revokeCommand } from './cli/revoke.js';
+import { lockoutCommand } from './cli/lockout.js';
 
 const DEV_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../config/dev/gateway.yaml');
 const DEV_ECHO_PORT = 9032;
@@ -28,6 +30,10 @@ const USAGE = `usage: ropc-gateway <command>
   revoke --config FILE --subject USER | --token TOKEN
                              revoke every token of a user, or the whole family (grant) of one token,
                              in the configured Redis store; --token - reads the token from stdin
+  lockout status --config FILE --username NAME
+                             show whether a user is locked out (exit 1 when locked)
+  unlock --config FILE --username NAME
+                             end a user's lockout and forget its failures
 `;
 
 export async function main(argv: readonly string[]): Promise<number | undefined> {
@@ -50,6 +56,14 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
         return 0;
       case 'revoke':
         return await revokeCommand(rest);
+      case 'unlock':
+        return await lockoutCommand('unlock', rest);
+      case 'lockout':
+        if (rest[0] !== 'status') {
+          process.stderr.write(`unknown lockout command; use: ropc-gateway lockout status --config FILE --username NAME\n`);
+          return 2;
+        }
+        return await lockoutCommand('status', rest.slice(1));
       case undefined:
       case 'help':
       case '--help':

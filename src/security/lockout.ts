@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
-import type { AttemptStore, LockPolicy } from './attempt-store.js';
+import type { AttemptStore, LockPolicy, UserState } from './attempt-store.js';
 import { canonicalUsername } from './canonical-username.js';
 
 export type LockoutSettings = GatewayConfig['lockout'];
@@ -96,6 +96,16 @@ export class Lockout {
 
   /** A successful login resets the user's failures and lock level. */
   async success(username: string): Promise<void> {
+    await this.store.userSuccess(userKey(username));
+  }
+
+  /** The user's lock state, for `ropc-gateway lockout status` (any spelling of the name). */
+  async status(username: string): Promise<UserState> {
+    return this.store.userState(userKey(username));
+  }
+
+  /** Ends a lock and forgets the failures and lock level, as a success would (`ropc-gateway unlock`). */
+  async unlock(username: string): Promise<void> {
     await this.store.userSuccess(userKey(username));
   }
 }
