@@ -37,6 +37,7 @@ import { createBasicBridge } from './resource/basic-bridge.js';
 import { decisionEndpoint } from './resource/decision.js';
 import { gracefulShutdown, Lifecycle } from './http/lifecycle.js';
 import { instrumentStore, instrumentValidators } from './observability/instrument.js';
+import { OutageLog } from './observability/outage-log.js';
 
 export interface Gateway {
   readonly server: Server;
@@ -62,7 +63,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     await Promise.allSettled([backend.attempts.close(), backend.tokens.close()]);
     throw err;
   });
-  const validators = instrumentValidators(built, metrics);
+  const validators = instrumentValidators(built, metrics, logger);
   const clients = new ClientRegistry(config.clients, config.oauth.clientAuthCacheSeconds);
 
   const chains = new Map(config.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!))]));
@@ -152,10 +153,23 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
 /** The token store and the lockout counters, on one backend (one Redis client and key prefix). */
 async function createStore(config: GatewayConfig, logger: Logger): Promise<{ tokens: TokenStore; attempts: AttemptStore }> {
   if (config.store.type === 'memory') return { tokens: new MemoryTokenStore(), attempts: new MemoryAttemptStore() };
-  const client = createRedisClient(config.store.redis, (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  const outage = new OutageLog(logger, 'redis');
+  const client = createRedisClient(config.store.redis, (err) => {
+    outage.down();
+    logger.warn({ err: { message: err.message } }, 'redis connection error');
+  });
+  client.on('ready', () => outage.up());
+  // ioredis reconnects on its own, often without an error event; a lost connection is an outage too.
+  // ('reconnecting' follows a lost connection, never a shutdown's quit.)
+  client.on('reconnecting', () => {
+    if (outage.down()) logger.warn('redis connection lost; reconnecting');
+  });
   // Wait for the first connection so the first requests do not fail; if Redis is down the
   // gateway starts anyway, fails closed (503) and recovers when Redis comes up.
-  await waitForReady(client, config.store.redis.connectTimeoutMs).catch(() => logger.warn('redis is not reachable yet; requests answer 503 until it is'));
+  await waitForReady(client, config.store.redis.connectTimeoutMs).catch(() => {
+    outage.down();
+    logger.warn('redis is not reachable yet; requests answer 503 until it is');
+  });
   return { tokens: new RedisTokenStore(client, config.store.redis.keyPrefix), attempts: new RedisAttemptStore(client, config.store.redis.keyPrefix) };
 }
 
