@@ -9,9 +9,9 @@ import convict from 'convict';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { registerFormats } from './formats.js';
 import { schema } from './schema.js';
-import { checkItem, clientSpec, routeSpec, validatorSpecs } from './items.js';
+import { checkItem, clientSpec, routeSpec, validatorSpecByType, validatorSpecs } from './items.js';
 import { checkResourceConfig } from './resource-checks.js';
-import type { ClientConfig, GatewayConfig, RouteConfig, ValidatorConfig } from './types.js';
+import type { ClientConfig, GatewayConfig, ItemValues, RouteConfig, SchemaValues, ValidatorConfig } from './types.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -106,7 +106,8 @@ export function collectConfig(options: LoadOptions): Collected {
   }
   // A key the schema format already refused is not checked again by the cross-field checks.
   const refusedKeys = new Set(problems.map(keyOf));
-  const raw = conf.getProperties() as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- shape checked by convict above
+  // The shape convict checked above; the values' types are derived from the same schema.
+  const raw = conf.getProperties() as SchemaValues<typeof schema>;
 
   const readSecret = (file: string, where: string): string => {
     if (!file) return '';
@@ -131,10 +132,10 @@ export function collectConfig(options: LoadOptions): Collected {
     configuredPaths.set(resolved, file);
     return resolved;
   };
-  const validators = (raw.validators as unknown[]).map((v, i) => itemChecked(`validators[${i}]`, (p) => loadValidator(v, `validators[${i}]`, resolveFile, readSecret, p)));
+  const validators = raw.validators.map((v, i) => itemChecked(`validators[${i}]`, (p) => loadValidator(v, `validators[${i}]`, resolveFile, readSecret, p)));
   const validatorNames = validators.map((v) => v.name);
-  const clients = (raw.clients as unknown[]).map((c, i) => itemChecked(`clients[${i}]`, (p) => loadClient(c, `clients[${i}]`, validatorNames, readSecret, p)));
-  const routes = (raw.routes as unknown[]).map((r, i) => {
+  const clients = raw.clients.map((c, i) => itemChecked(`clients[${i}]`, (p) => loadClient(c, `clients[${i}]`, validatorNames, readSecret, p)));
+  const routes = raw.routes.map((r, i) => {
     const route = itemChecked(`routes[${i}]`, (p) => checkItem(routeSpec, r, `routes[${i}]`, p));
     const caFile = typeof route.upstreamCaFile === 'string' && route.upstreamCaFile ? resolveFile(route.upstreamCaFile) : '';
     return { ...route, upstreamCaFile: caFile } as unknown as RouteConfig;
@@ -152,7 +153,7 @@ export function collectConfig(options: LoadOptions): Collected {
     store: { ...raw.store, type: raw.store.type || 'memory', redis: { ...raw.store.redis, password: redisPassword, sentinelPassword } },
     server: { ...raw.server, tls: { certFile: filePath(raw.server.tls.certFile), keyFile: filePath(raw.server.tls.keyFile) } },
     upstream: { ...raw.upstream, caFile: filePath(raw.upstream.caFile) },
-  } as unknown as GatewayConfig;
+  };
   const before = problems.length;
   crossCheck(config, raw, options.mode, problems, warnings);
   const crossProblems = problems.splice(before).filter((line) => !refusedKeys.has(keyOf(line)));
@@ -290,7 +291,7 @@ function loadValidator(
   problems: string[],
 ): ValidatorConfig {
   const type = (value as { type?: unknown } | null)?.type;
-  const spec = typeof type === 'string' ? validatorSpecs[type] : undefined;
+  const spec = typeof type === 'string' ? validatorSpecByType[type] : undefined;
   if (!spec) {
     problems.push(`${where}.type: must be one of ${Object.keys(validatorSpecs).join(', ')}${type === undefined ? '' : `: value was ${JSON.stringify(type)}`}`);
     // Keep the entry's name, so clients naming it do not also report "no validator is named …".
@@ -324,7 +325,7 @@ function loadClient(
   readSecret: (file: string, where: string) => string,
   problems: string[],
 ): ClientConfig {
-  const c = checkItem(clientSpec, value, where, problems) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- checked by clientSpec
+  const c = checkItem(clientSpec, value, where, problems) as ItemValues<typeof clientSpec>; // checked by clientSpec, defaults applied
   const secret = readSecret(c.secretFile, `${where}.secretFile`);
   const hasSecret = Boolean(c.secretHash || c.secretFile);
   if (c.public && hasSecret) problems.push(`${where}: a public client must not have secretHash or secretFile`);
@@ -332,14 +333,14 @@ function loadClient(
   if (c.secretHash && !/^\$(argon2id\$|2[aby]\$)/.test(c.secretHash)) {
     problems.push(`${where}.secretHash: must be an argon2id ($argon2id$…) or bcrypt ($2b$…) hash; make one with \`ropc-gateway hash-secret\``);
   }
-  for (const s of c.defaultScopes as string[]) {
-    if (!(c.scopes as string[]).includes(s)) problems.push(`${where}.defaultScopes: "${s}" is not in scopes`);
+  for (const s of c.defaultScopes) {
+    if (!c.scopes.includes(s)) problems.push(`${where}.defaultScopes: "${s}" is not in scopes`);
   }
-  for (const name of c.validators as string[]) {
+  for (const name of c.validators) {
     if (!validatorNames.includes(name)) problems.push(`${where}.validators: no validator is named "${name}"`);
   }
-  const chain = (c.validators as string[]).length ? c.validators : validatorNames;
-  if ((c.grantTypes as string[]).includes('password') && chain.length === 0) {
+  const chain = c.validators.length ? c.validators : validatorNames;
+  if (c.grantTypes.includes('password') && chain.length === 0) {
     problems.push(`${where}: the password grant needs at least one validator (none is configured)`);
   }
   return { ...c, secret, validators: chain } as ClientConfig;
@@ -348,7 +349,7 @@ function loadClient(
 const IDENTITY_FIELDS = /^(sub|client_id|scope|groups|attributes\.[A-Za-z0-9_.-]+)$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-function crossCheck(config: GatewayConfig, raw: Record<string, any>, mode: 'dev' | 'production', problems: string[], warnings: string[]): void { // eslint-disable-line @typescript-eslint/no-explicit-any -- raw convict values
+function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mode: 'dev' | 'production', problems: string[], warnings: string[]): void {
   const dupes = (names: string[]) => names.filter((n, i) => names.indexOf(n) !== i);
   for (const id of new Set(dupes(config.clients.map((c) => c.id)))) problems.push(`clients: the id "${id}" is used twice`);
   for (const n of new Set(dupes(config.validators.map((v) => v.name)))) problems.push(`validators: the name "${n}" is used twice`);

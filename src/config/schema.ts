@@ -146,4 +146,4 @@ export const schema = {
       default: 3600,
     },
   },
-};
+} as const;
