@@ -6,9 +6,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from './config/types.js';
 import type { Logger } from './observability/logger.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createAdminServer } from './http/admin.js';
-import { createPublicServer, type Endpoint } from './http/server.js';
+import { createPublicServer, type Endpoint, type Handler, type UpgradeHandler } from './http/server.js';
+import type { PasswordValidator } from './validators/types.js';
 import { ClientRegistry } from './token-endpoint/clients.js';
 import { tokenEndpoint } from './token-endpoint/handler.js';
 import { PasswordGrant } from './token-endpoint/grants/password.js';
@@ -41,6 +42,7 @@ import { OutageLog } from './observability/outage-log.js';
 
 export interface Gateway {
   readonly server: Server;
+  readonly metrics: Metrics;
   readonly admin: Server;
   readonly store: TokenStore;
   /** Starts both listeners; resolves with the bound ports (useful with port 0). */
@@ -51,39 +53,35 @@ export interface Gateway {
    * server.shutdownTimeoutSeconds, then the store and validators close.
    */
   shutdown(drainMs?: number): Promise<void>;
+  /**
+   * Swaps validators, clients, routes, header rules and the Basic bridge for those of `next`
+   * (already checked by validateConfig); requests in flight finish with the previous ones.
+   * @throws when a validator of `next` cannot be built; the previous configuration keeps serving.
+   */
+  reload(next: GatewayConfig): Promise<void>;
 }
+
+/** The parts of the configuration a reload replaces, built together (see `build`). */
+interface Generation {
+  readonly validators: ReadonlyMap<string, PasswordValidator>;
+  readonly token: Handler;
+  readonly revocation: Handler;
+  readonly introspection: Handler;
+  readonly resource: Handler;
+  readonly upgrade: UpgradeHandler;
+  readonly decision: Handler;
+}
+
+/** How long the validators of a replaced configuration stay open for logins still in flight. */
+const RETIRE_MS = 30_000;
 
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const metrics = createMetrics();
   const backend = await createStore(config, logger);
   const store = instrumentStore(backend.tokens, metrics);
-  // validateConfig has checked every validator's settings; should building one still fail, the
-  // store opened above is closed, so nothing keeps the process alive.
-  const built = await createValidators(config.validators, logger).catch(async (err: unknown) => {
-    await Promise.allSettled([backend.attempts.close(), backend.tokens.close()]);
-    throw err;
-  });
-  const validators = instrumentValidators(built, metrics, logger);
-  const clients = new ClientRegistry(config.clients, config.oauth.clientAuthCacheSeconds);
-
-  const chains = new Map(config.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!))]));
-  const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
-
   // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
   const lockout = new Lockout(backend.attempts, config.lockout);
-  const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind) });
-
   const { oauth } = config;
-  const grants = [
-    new PasswordGrant({ store, login, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
-    new RefreshTokenGrant({ store, chainFor, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, logger }),
-  ];
-  const endpoints = new Map<string, Endpoint>([
-    [oauth.paths.token, { kind: 'token', errors: 'oauth', handle: tokenEndpoint({ clients, grants, bodyLimit: config.server.limits.bodyBytes }) }],
-    [oauth.paths.revocation, { kind: 'revocation', errors: 'oauth', handle: revocationEndpoint({ clients, store, bodyLimit: config.server.limits.bodyBytes, logger }) }],
-    [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: introspectionEndpoint({ clients, store, bodyLimit: config.server.limits.bodyBytes, issuer: oauth.issuer }) }],
-    [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config) }],
-  ]);
   // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
   const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs }) : undefined;
   const lookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
@@ -92,7 +90,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const lifecycle = new Lifecycle();
   const tls = config.server.tls.certFile ? config.server.tls : undefined;
   const upstreamDefaults = { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs, caFile: config.upstream.caFile };
-  const match = compileRoutes(config.routes, upstreamDefaults);
   const proxyOptions = {
     maxSockets: config.upstream.maxSockets,
     logger,
@@ -103,33 +100,105 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   // http-proxy-3 always carries WebSocket upgrades; plain HTTP goes through undici unless configured otherwise.
   const httpProxy = createForwarder(proxyOptions);
   const forwarder = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
-  const headers = compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy });
-  const basic = createBasicBridge({ login, clients: config.clients, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
-  const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
-  const resource = resourceHandler(resourceOptions);
+
+  /**
+   * What a reload swaps (docs/operations.md, "Configuration reload"): validators, clients, the
+   * grants and endpoints that hold them, routes, header rules and the Basic bridge, all built
+   * from `next`. Everything else (listeners, paths, store, lockout, upstream defaults, TTLs)
+   * stays as it was at startup.
+   */
+  const build = async (next: GatewayConfig): Promise<Generation> => {
+    const validators = instrumentValidators(await createValidators(next.validators, logger), metrics, logger);
+    const clients = new ClientRegistry(next.clients, oauth.clientAuthCacheSeconds);
+    const chains = new Map(next.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!))]));
+    const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
+    const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind) });
+    const grants = [
+      new PasswordGrant({ store, login, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
+      new RefreshTokenGrant({ store, chainFor, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, logger }),
+    ];
+    const bodyLimit = config.server.limits.bodyBytes;
+    const match = compileRoutes(next.routes, upstreamDefaults);
+    const headers = compileHeaderRules({ ...next.headers, trustProxy: config.server.trustProxy });
+    const basic = createBasicBridge({ login, clients: next.clients, cacheSeconds: next.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
+    const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
+    const identityHeaders = Object.keys(next.headers.identity).map((h) => h.toLowerCase());
+    return {
+      validators,
+      token: tokenEndpoint({ clients, grants, bodyLimit }),
+      revocation: revocationEndpoint({ clients, store, bodyLimit, logger }),
+      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer }),
+      resource: resourceHandler(resourceOptions),
+      upgrade: resourceUpgradeHandler(resourceOptions),
+      decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
+    };
+  };
+
+  // validateConfig has checked every validator's settings; should building one still fail, the
+  // store opened above is closed, so nothing keeps the process alive.
+  let current = await build(config).catch(async (err: unknown) => {
+    forwarder.close();
+    await Promise.allSettled([backend.attempts.close(), backend.tokens.close()]);
+    throw err;
+  });
+  /** Validators of replaced generations, closed after in-flight logins had time to finish. */
+  const retired = new Set<PasswordValidator>();
+
+  // The listeners dispatch through `current`, so a reload is one assignment: a request uses the
+  // generation it started with from start to end.
+  const endpoints = new Map<string, Endpoint>([
+    [oauth.paths.token, { kind: 'token', errors: 'oauth', handle: (req, res, ctx) => current.token(req, res, ctx) }],
+    [oauth.paths.revocation, { kind: 'revocation', errors: 'oauth', handle: (req, res, ctx) => current.revocation(req, res, ctx) }],
+    [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: (req, res, ctx) => current.introspection(req, res, ctx) }],
+    [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config) }],
+  ]);
   const prefixEndpoints: [string, Endpoint][] = [];
   if (config.decision.enabled) {
-    const decision: Endpoint = {
-      kind: 'decision',
-      errors: 'resource',
-      handle: decisionEndpoint({ ...resourceOptions, path: config.decision.path, removeAuthorization: config.headers.removeAuthorization, identityHeaders: Object.keys(config.headers.identity).map((h) => h.toLowerCase()) }),
-    };
+    const decision: Endpoint = { kind: 'decision', errors: 'resource', handle: (req, res, ctx) => current.decision(req, res, ctx) };
     endpoints.set(config.decision.path, decision);
     prefixEndpoints.push([`${config.decision.path.replace(/\/+$/, '')}/`, decision]);
   }
+  const resource: Handler = (req, res, ctx) => current.resource(req, res, ctx);
+  const upgrade: UpgradeHandler = (req, socket, head, ctx, outcome) => current.upgrade(req, socket, head, ctx, outcome);
 
-  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade: resourceUpgradeHandler(resourceOptions), lifecycle, ...(tls ? { tls } : {}) });
-  const admin = createAdminServer({ store, validators: [...validators.values()], metrics, draining: () => lifecycle.draining });
+  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade, lifecycle, ...(tls ? { tls } : {}) });
+  const admin = createAdminServer({
+    store,
+    get validators() {
+      return [...current.validators.values()];
+    },
+    metrics,
+    draining: () => lifecycle.draining,
+  });
+  let reloading: Promise<void> = Promise.resolve();
   let stopping: Promise<void> | undefined;
 
   return {
     server,
+    metrics,
     admin,
     store,
     async listen() {
       await listenOn(server, config.server.port, config.server.host);
       await listenOn(admin, config.admin.port, config.admin.host);
       return { port: (server.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
+    },
+    reload(next: GatewayConfig) {
+      // One reload at a time; a failed build leaves `current` untouched.
+      const run = reloading.then(async () => {
+        const previous = current;
+        current = await build(next).catch((err: unknown) => {
+          metrics.recordReload('failed');
+          throw err;
+        });
+        metrics.recordReload('ok');
+        for (const v of previous.validators.values()) retired.add(v);
+        setTimeout(() => {
+          for (const v of previous.validators.values()) void v.close().finally(() => retired.delete(v));
+        }, RETIRE_MS).unref();
+      });
+      reloading = run.catch(() => undefined);
+      return run;
     },
     shutdown(drainMs = config.server.drainSeconds * 1000) {
       // See src/http/lifecycle.ts for the steps; a second call waits for the first.
@@ -142,7 +211,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         logger,
         closeResources: async () => {
           forwarder.close();
-          await Promise.allSettled([cache?.close(), backend.attempts.close(), store.close(), ...[...validators.values()].map((v) => v.close())]);
+          const validators = [...current.validators.values(), ...retired];
+          await Promise.allSettled([cache?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
         },
       });
       return stopping;

@@ -10,8 +10,8 @@ import { ConfigError, type LoadOptions } from './config/load.js';
 import { validateConfig } from './config/validate.js';
 import type { GatewayConfig } from './config/types.js';
 import { configurationMarkdown } from './config/docs.js';
-import { createGateway } from './app.js';
-import { createLogger } from './observability/logger.js';
+import { createGateway, type Gateway } from './app.js';
+import { createLogger, type Logger } from './observability/logger.js';
 import { hashSecret } from './security/password-hash.js';
 import { createEchoUpstream } from './dev/echo-upstream.js';
 import { revokeCommand } from './cli/revoke.js';
@@ -22,7 +22,8 @@ const DEV_ECHO_PORT = 9032;
 
 const USAGE = `usage: ropc-gateway <command>
 
-  start --config FILE        run the gateway with a configuration file (production mode)
+  start --config FILE        run the gateway with a configuration file (production mode);
+                             SIGHUP reloads clients, validators, routes and header rules from it
   start-dev                  run with embedded dev defaults: memory store, example users, echo upstream
   check-config --config FILE validate a configuration file; prints one line per problem
   hash-secret                read a secret on stdin, print its argon2id hash (for clients[].secretHash)
@@ -42,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     switch (command) {
       case 'start':
         // The same check as check-config, before anything connects; then start only connects.
-        return await start(await checkedConfig({ mode: 'production', file: requireConfig(rest) }));
+        return await start(await checkedConfig({ mode: 'production', file: requireConfig(rest) }), { file: requireConfig(rest) });
       case 'start-dev':
         return await startDev();
       case 'check-config':
@@ -102,7 +103,7 @@ function requireConfig(args: readonly string[]): string {
   return file;
 }
 
-async function start(config: GatewayConfig, extra: { echo?: Server } = {}): Promise<undefined> {
+async function start(config: GatewayConfig, extra: { echo?: Server; file?: string } = {}): Promise<undefined> {
   const logger = createLogger(config.log.level);
   // A failure from here on is not a configuration problem (validateConfig passed): createGateway
   // closes what it opened, and bin/ropc-gateway.js exits 1, so no process is left behind.
@@ -140,9 +141,40 @@ async function start(config: GatewayConfig, extra: { echo?: Server } = {}): Prom
       },
     );
   };
+  if (extra.file) {
+    const file = extra.file;
+    process.on('SIGHUP', () => void reload(gateway, logger, config, file));
+  }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   return undefined;
+}
+
+/** Keys a reload does not apply (docs/operations.md, "Configuration reload"). */
+const RESTART_ONLY = ['server', 'admin', 'log', 'oauth', 'store', 'upstream', 'decision', 'lockout'] as const;
+
+/**
+ * SIGHUP: validateConfig on the file again; when it passes, the gateway swaps validators,
+ * clients, routes, header rules and the Basic bridge. Any problem keeps the running
+ * configuration and is logged, one line per problem.
+ */
+async function reload(gateway: Gateway, logger: Logger, running: GatewayConfig, file: string): Promise<void> {
+  const { config, problems, warnings } = await validateConfig({ mode: running.mode, file });
+  for (const warning of warnings) logger.warn({ warning }, 'configuration warning');
+  if (problems.length > 0 || config === undefined) {
+    gateway.metrics.recordReload('failed');
+    for (const problem of problems) logger.error({ problem }, 'configuration not reloaded; the running configuration stays');
+    return;
+  }
+  try {
+    await gateway.reload(config);
+  } catch (err) {
+    logger.error({ problem: err instanceof Error ? err.message : String(err) }, 'configuration not reloaded; the running configuration stays');
+    return;
+  }
+  const needRestart = RESTART_ONLY.filter((key) => JSON.stringify(config[key]) !== JSON.stringify(running[key]));
+  if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'changed keys that only a restart applies');
+  logger.info({ clients: config.clients.length, validators: config.validators.length, routes: config.routes.length }, 'configuration reloaded');
 }
 
 async function startDev(): Promise<undefined> {
@@ -150,7 +182,7 @@ async function startDev(): Promise<undefined> {
   const echo = createEchoUpstream();
   await new Promise<void>((res, rej) => echo.once('error', rej).listen(DEV_ECHO_PORT, '127.0.0.1', () => res()));
   process.stderr.write(devBanner(config));
-  await start({ ...config, server: { ...config.server, drainSeconds: 0 } }, { echo });
+  await start({ ...config, server: { ...config.server, drainSeconds: 0 } }, { echo, file: DEV_CONFIG });
   return undefined;
 }
 

@@ -35,6 +35,8 @@ export interface Metrics {
   observeBasic(outcome: string): void;
   /** A lockout began (`user`: a username locked; `ip`: a client IP's failure budget ran out). */
   recordLockout(kind: 'user' | 'ip'): void;
+  /** One configuration reload (SIGHUP) in `ropc_config_reloads_total{outcome}`: ok, or failed (the old configuration kept). */
+  recordReload(outcome: 'ok' | 'failed'): void;
   /** Open WebSocket connections proxied now (+1 on 101, -1 on close). */
   websocketDelta(delta: 1 | -1): void;
   /** Counts the open connections of a listener in `ropc_open_connections{listener}`. */
@@ -81,6 +83,9 @@ export function createMetrics(): Metrics {
   const lockouts = new Counter({ name: 'ropc_lockouts_total', help: 'Lockouts begun, by kind (user, ip)', labelNames: ['kind'] as const, registers });
   const connections = new Gauge({ name: 'ropc_open_connections', help: 'Open client connections by listener', labelNames: ['listener'] as const, registers });
   const websockets = new Gauge({ name: 'ropc_websocket_connections', help: 'Open proxied WebSocket connections', registers });
+  const reloads = new Counter({ name: 'ropc_config_reloads_total', help: 'Configuration reloads (SIGHUP) by outcome: ok, or failed (the previous configuration kept serving)', labelNames: ['outcome'] as const, registers });
+  reloads.inc({ outcome: 'ok' }, 0);
+  reloads.inc({ outcome: 'failed' }, 0);
   lockouts.inc({ kind: 'user' }, 0);
   lockouts.inc({ kind: 'ip' }, 0);
   websockets.set(0);
@@ -112,6 +117,9 @@ export function createMetrics(): Metrics {
     },
     recordLockout(kind) {
       lockouts.inc({ kind });
+    },
+    recordReload(outcome) {
+      reloads.inc({ outcome });
     },
     websocketDelta(delta) {
       websockets.inc(delta);
