@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.js';
@@ -150,6 +151,52 @@ describe('check-config and start agree', () => {
     const lines = await agree(path);
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(line).toMatch(new RegExp(`^${path}: not valid YAML or JSON: .+ at line \\d+, column \\d+$`));
+  });
+});
+
+describe('a backend that is down is not a configuration problem', () => {
+  it('check-config accepts a file whose Redis is unreachable; start listens and reports not ready', async () => {
+    const path = config('redis-down', file('users.yaml'));
+    const dead = await freePort();
+    writeFileSync(path, readFileSync(path, 'utf8').replace('store: { type: memory }', `store: { type: redis, redis: { url: "redis://127.0.0.1:${dead}", connectTimeoutMs: 200 } }`));
+    const check = await run(['check-config', '--config', path]);
+    expect(check.code, check.stderr).toBe(0);
+    const adminPort = /admin: \{ port: (\d+) \}/.exec(readFileSync(path, 'utf8'))?.[1];
+    const child = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    try {
+      await expect.poll(() => stdout.includes('ropc-gateway listening') || child.exitCode !== null, { timeout: HARNESS_WAIT_MS }).toBe(true);
+      expect(child.exitCode).toBeNull();
+      expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(503);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+});
+
+describe('a start that cannot serve', () => {
+  it('exits 1 when its port is taken, closing its Redis client instead of hanging', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '0.0.0.0', () => r()));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const path = config('port-taken', file('users.yaml'));
+      // With a Redis client reconnecting in the background, as a real deployment has.
+      const dead = await freePort();
+      const text = readFileSync(path, 'utf8')
+        .replace(/server: \{ port: \d+ \}/, `server: { port: ${port} }`)
+        .replace('store: { type: memory }', `store: { type: redis, redis: { url: "redis://127.0.0.1:${dead}", connectTimeoutMs: 200 } }`);
+      writeFileSync(path, text);
+      const start = await run(['start', '--config', path]);
+      expect(start.signal, 'start hung and was killed by the harness').toBeNull();
+      expect(start.code).toBe(1);
+      expect(start.stderr).toContain('EADDRINUSE');
+    } finally {
+      taken.close();
+    }
   });
 });
 
