@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { ConfigError, type LoadOptions } from './config/load.js';
 import { validateConfig } from './config/validate.js';
+import { watchFile } from './config/watch-file.js';
 import type { GatewayConfig } from './config/types.js';
 import { configurationMarkdown } from './config/docs.js';
 import { createGateway, type Gateway } from './app.js';
@@ -143,7 +144,26 @@ async function start(config: GatewayConfig, extra: { echo?: Server; file?: strin
   };
   if (extra.file) {
     const file = extra.file;
-    process.on('SIGHUP', () => void reload(gateway, logger, config, file));
+    // One reload at a time: a signal or a change during a reload runs one more afterwards.
+    let running: Promise<void> | undefined;
+    let again = false;
+    const reloadNow = (): void => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = reload(gateway, logger, config, file)
+        .catch((err: unknown) => logger.error({ err }, 'configuration reload failed'))
+        .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          reloadNow();
+        }
+      });
+    };
+    process.on('SIGHUP', reloadNow);
+    if (config.reload.watch) watchFile(file, reloadNow);
   }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -151,7 +171,7 @@ async function start(config: GatewayConfig, extra: { echo?: Server; file?: strin
 }
 
 /** Keys a reload does not apply (docs/operations.md, "Configuration reload"). */
-const RESTART_ONLY = ['server', 'admin', 'log', 'oauth', 'store', 'upstream', 'decision', 'lockout'] as const;
+const RESTART_ONLY = ['server', 'admin', 'log', 'oauth', 'store', 'upstream', 'decision', 'lockout', 'reload'] as const;
 
 /**
  * SIGHUP: validateConfig on the file again; when it passes, the gateway swaps validators,

@@ -5,7 +5,7 @@
  * running configuration, one log line per problem; /metrics counts both. Needs `npm run build`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,5 +140,32 @@ describe('SIGHUP', () => {
     expect(await metric('ropc_config_reloads_total{outcome="failed"}')).toBe(1);
     expect(await metric('ropc_config_reloads_total{outcome="ok"}')).toBe(1);
     expect(child.exitCode).toBeNull();
+  });
+});
+
+describe('reload.watch', () => {
+  it('reloads when the file changes, without a signal', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const watched = join(dir, 'watched.yaml');
+    const withRoute = (routePath: string): string =>
+      stringify({ ...config('new-client', routePath), server: { host: '127.0.0.1', port, drainSeconds: 0 }, admin: { host: '127.0.0.1', port: adminPort }, reload: { watch: true } });
+    writeFileSync(watched, withRoute('/before/**'));
+    const gw = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', watched], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    gw.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await waitFor(() => out.includes('ropc-gateway listening') || gw.exitCode !== null, 20_000, 'the watching gateway to listen');
+      const status = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => (await r.arrayBuffer(), r.status));
+      expect(await status('/after/x')).toBe(401);
+      writeFileSync(`${watched}.tmp`, withRoute('/after/**'));
+      renameSync(`${watched}.tmp`, watched); // an atomic replace, as editors and ConfigMaps do
+      await waitFor(() => out.includes('"msg":"configuration reloaded"'), 15_000, 'the watched reload');
+      expect(await status('/after/x')).toBe(200);
+      expect(await status('/before/x')).toBe(401);
+    } finally {
+      const exited = new Promise((r) => gw.once('exit', r));
+      gw.kill('SIGTERM');
+      await exited;
+    }
   });
 });
