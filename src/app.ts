@@ -6,9 +6,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from './config/types.js';
 import type { Logger } from './observability/logger.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createAdminServer } from './http/admin.js';
-import { createPublicServer, type Endpoint } from './http/server.js';
+import { createPublicServer, type Endpoint, type Handler, type UpgradeHandler } from './http/server.js';
+import type { PasswordValidator } from './validators/types.js';
 import { ClientRegistry } from './token-endpoint/clients.js';
 import { tokenEndpoint } from './token-endpoint/handler.js';
 import { PasswordGrant } from './token-endpoint/grants/password.js';
@@ -18,7 +19,6 @@ import { ValidatorChain } from './validators/chain.js';
 import { ScopePolicy } from './oauth/scope-policy.js';
 import { createPasswordLogin } from './security/login.js';
 import { burnVerification, mostExpensiveHash, setHashLimits } from './security/password-hash.js';
-import type { PasswordValidator } from './validators/types.js';
 import { Lockout } from './security/lockout.js';
 import type { AttemptStore } from './security/attempt-store.js';
 import { MemoryAttemptStore } from './security/attempt-store-memory.js';
@@ -41,9 +41,11 @@ import { createBasicBridge } from './resource/basic-bridge.js';
 import { decisionEndpoint } from './resource/decision.js';
 import { gracefulShutdown, Lifecycle } from './http/lifecycle.js';
 import { instrumentStore, instrumentValidators } from './observability/instrument.js';
+import { OutageLog } from './observability/outage-log.js';
 
 export interface Gateway {
   readonly server: Server;
+  readonly metrics: Metrics;
   readonly admin: Server;
   readonly store: TokenStore;
   /** Starts both listeners; resolves with the bound ports (useful with port 0). */
@@ -54,7 +56,27 @@ export interface Gateway {
    * server.shutdownTimeoutSeconds, then the store and validators close.
    */
   shutdown(drainMs?: number): Promise<void>;
+  /**
+   * Swaps validators, clients, routes, header rules and the Basic bridge for those of `next`
+   * (already checked by validateConfig); requests in flight finish with the previous ones.
+   * @throws when a validator of `next` cannot be built; the previous configuration keeps serving.
+   */
+  reload(next: GatewayConfig): Promise<void>;
 }
+
+/** The parts of the configuration a reload replaces, built together (see `build`). */
+interface Generation {
+  readonly validators: ReadonlyMap<string, PasswordValidator>;
+  readonly token: Handler;
+  readonly revocation: Handler;
+  readonly introspection: Handler;
+  readonly resource: Handler;
+  readonly upgrade: UpgradeHandler;
+  readonly decision: Handler;
+}
+
+/** How long the validators of a replaced configuration stay open for logins still in flight. */
+const RETIRE_MS = 30_000;
 
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const metrics = createMetrics();
@@ -62,13 +84,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const store = instrumentStore(backend.tokens, metrics);
   // Every hash verification of the process shares these limits (security/password-hash.ts).
   setHashLimits({ concurrency: config.security.hashConcurrency, queue: config.security.hashQueue });
-  const rawValidators = await createValidators(config.validators, logger);
-  const validators = instrumentValidators(rawValidators, metrics);
-
-  const chains = new Map(config.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!), c.validatorChainMode)]));
-  const scopePolicy = new ScopePolicy(config.validators);
-  const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
-
   // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
   const lockout = new Lockout(backend.attempts, config.lockout);
   // Failed client authentication counts in the same per-IP budget (token-endpoint/clients.ts).
@@ -80,26 +95,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       logger.warn({ event: 'ip_blocked', clientIp }, 'too many failed client authentications from this client IP: its logins are refused for the rest of the minute');
     },
   };
-  const clients = await ClientRegistry.create(config.clients, config.oauth.clientAuthCacheSeconds, config.mode, clientBudget);
-  // A locked user's dummy verification costs what the client's users files would spend: their
-  // most expensive hash (read at each login: the files reload); argon2id without a users file.
-  const usersFilesOf = new Map(
-    config.clients.map((c) => [c.id, c.validators.map((name) => rawValidators.get(name)).filter((v): v is PasswordValidator => v !== undefined)]),
-  );
-  const burn = (clientId: string): Promise<void> => burnVerification(mostExpensiveHash((usersFilesOf.get(clientId) ?? []).map((f) => f.burnHash)));
-  const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind), burn });
-
   const { oauth } = config;
-  const grants = [
-    new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
-    new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, logger }),
-  ];
-  const endpoints = new Map<string, Endpoint>([
-    [oauth.paths.token, { kind: 'token', errors: 'oauth', handle: tokenEndpoint({ clients, grants, bodyLimit: config.server.limits.bodyBytes }) }],
-    [oauth.paths.revocation, { kind: 'revocation', errors: 'oauth', handle: revocationEndpoint({ clients, store, bodyLimit: config.server.limits.bodyBytes, logger }) }],
-    [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: introspectionEndpoint({ clients, store, bodyLimit: config.server.limits.bodyBytes, issuer: oauth.issuer }) }],
-    [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config) }],
-  ]);
   // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
   const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs }) : undefined;
   const lookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
@@ -108,7 +104,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const lifecycle = new Lifecycle();
   const tls = config.server.tls.certFile ? config.server.tls : undefined;
   const upstreamDefaults = { url: config.upstream.url, timeoutMs: config.upstream.timeoutMs, caFile: config.upstream.caFile };
-  const match = compileRoutes(config.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
   const proxyOptions = {
     maxSockets: config.upstream.maxSockets,
     logger,
@@ -124,40 +119,120 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     perIp: config.upstream.maxConcurrentPerIp,
     onThrottled: (by) => metrics.throttleUpstream(by),
   });
-  const headers = compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy });
-  const basic = createBasicBridge({ login, clients: config.clients, scopePolicy, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
-  const prefixEndpoints: [string, Endpoint][] = [];
-  // The gateway's own paths (filled in below, before anything serves), for the resource path
-  // to refuse them in another spelling rather than proxy them.
+  // The gateway's own paths (`endpoints` and `prefixEndpoints` below, filled in before anything
+  // serves), for the resource path to refuse them in another spelling rather than proxy them.
   const reserved = (path: string): boolean => {
     const p = path.toLowerCase();
     for (const own of endpoints.keys()) if (own.toLowerCase() === p) return true;
     return prefixEndpoints.some(([prefix]) => p.startsWith(prefix.toLowerCase()) || `${p}/` === prefix.toLowerCase());
   };
-  const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
-  const resource = resourceHandler({ ...resourceOptions, reserved });
-  if (config.decision.enabled) {
-    const decision: Endpoint = {
-      kind: 'decision',
-      errors: 'resource',
-      handle: decisionEndpoint({ ...resourceOptions, path: config.decision.path, removeAuthorization: config.headers.removeAuthorization, identityHeaders: Object.keys(config.headers.identity).map((h) => h.toLowerCase()) }),
+
+  /**
+   * What a reload swaps (docs/operations.md, "Configuration reload"): validators, clients, the
+   * grants and endpoints that hold them, routes, header rules and the Basic bridge, all built
+   * from `next`. Everything else (listeners, paths, store, lockout, upstream defaults, TTLs)
+   * stays as it was at startup.
+   */
+  const build = async (next: GatewayConfig): Promise<Generation> => {
+    const rawValidators = await createValidators(next.validators, logger);
+    const validators = instrumentValidators(rawValidators, metrics, logger);
+    const clients = new ClientRegistry(next.clients, oauth.clientAuthCacheSeconds, clientBudget);
+    const chains = new Map(next.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!), c.validatorChainMode)]));
+    const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
+    const scopePolicy = new ScopePolicy(next.validators);
+    // A locked user's dummy verification costs what the client's users files would spend: their
+    // most expensive hash (read at each login: the files reload); argon2id without a users file.
+    const chainValidators = new Map(
+      next.clients.map((c) => [c.id, c.validators.map((name) => rawValidators.get(name)).filter((v): v is PasswordValidator => v !== undefined)]),
+    );
+    const burn = (clientId: string): Promise<void> => burnVerification(mostExpensiveHash((chainValidators.get(clientId) ?? []).map((v) => v.burnHash)));
+    const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind), burn });
+    const grants = [
+      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
+      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, logger }),
+    ];
+    const bodyLimit = config.server.limits.bodyBytes;
+    const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
+    const headers = compileHeaderRules({ ...next.headers, trustProxy: config.server.trustProxy });
+    const basic = createBasicBridge({ login, clients: next.clients, scopePolicy, cacheSeconds: next.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
+    const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
+    const identityHeaders = Object.keys(next.headers.identity).map((h) => h.toLowerCase());
+    return {
+      validators,
+      token: tokenEndpoint({ clients, grants, bodyLimit }),
+      revocation: revocationEndpoint({ clients, store, bodyLimit, logger }),
+      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer }),
+      resource: resourceHandler({ ...resourceOptions, reserved }),
+      upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
+      decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
     };
+  };
+
+  // validateConfig has checked every validator's settings; should building one still fail, the
+  // store opened above is closed, so nothing keeps the process alive.
+  let current = await build(config).catch(async (err: unknown) => {
+    forwarder.close();
+    await Promise.allSettled([backend.attempts.close(), backend.tokens.close()]);
+    throw err;
+  });
+  /** Validators of replaced generations, closed after in-flight logins had time to finish. */
+  const retired = new Set<PasswordValidator>();
+
+  // The listeners dispatch through `current`, so a reload is one assignment: a request uses the
+  // generation it started with from start to end.
+  const endpoints = new Map<string, Endpoint>([
+    [oauth.paths.token, { kind: 'token', errors: 'oauth', handle: (req, res, ctx) => current.token(req, res, ctx) }],
+    [oauth.paths.revocation, { kind: 'revocation', errors: 'oauth', handle: (req, res, ctx) => current.revocation(req, res, ctx) }],
+    [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: (req, res, ctx) => current.introspection(req, res, ctx) }],
+    [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config) }],
+  ]);
+  const prefixEndpoints: [string, Endpoint][] = [];
+  if (config.decision.enabled) {
+    const decision: Endpoint = { kind: 'decision', errors: 'resource', handle: (req, res, ctx) => current.decision(req, res, ctx) };
     endpoints.set(config.decision.path, decision);
     prefixEndpoints.push([`${config.decision.path.replace(/\/+$/, '')}/`, decision]);
   }
+  const resource: Handler = (req, res, ctx) => current.resource(req, res, ctx);
+  const upgrade: UpgradeHandler = (req, socket, head, ctx, outcome) => current.upgrade(req, socket, head, ctx, outcome);
 
-  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }), lifecycle, ...(tls ? { tls } : {}) });
-  const admin = createAdminServer({ store, validators: [...validators.values()], metrics, draining: () => lifecycle.draining });
+  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade, lifecycle, ...(tls ? { tls } : {}) });
+  const admin = createAdminServer({
+    store,
+    get validators() {
+      return [...current.validators.values()];
+    },
+    metrics,
+    draining: () => lifecycle.draining,
+  });
+  let reloading: Promise<void> = Promise.resolve();
   let stopping: Promise<void> | undefined;
 
   return {
     server,
+    metrics,
     admin,
     store,
     async listen() {
       await listenOn(server, config.server.port, config.server.host);
       await listenOn(admin, config.admin.port, config.admin.host);
       return { port: (server.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
+    },
+    reload(next: GatewayConfig) {
+      // One reload at a time; a failed build leaves `current` untouched.
+      const run = reloading.then(async () => {
+        const previous = current;
+        current = await build(next).catch((err: unknown) => {
+          metrics.recordReload('failed');
+          throw err;
+        });
+        metrics.recordReload('ok');
+        for (const v of previous.validators.values()) retired.add(v);
+        setTimeout(() => {
+          for (const v of previous.validators.values()) void v.close().finally(() => retired.delete(v));
+        }, RETIRE_MS).unref();
+      });
+      reloading = run.catch(() => undefined);
+      return run;
     },
     shutdown(drainMs = config.server.drainSeconds * 1000) {
       // See src/http/lifecycle.ts for the steps; a second call waits for the first.
@@ -170,7 +245,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         logger,
         closeResources: async () => {
           forwarder.close();
-          await Promise.allSettled([cache?.close(), backend.attempts.close(), store.close(), ...[...validators.values()].map((v) => v.close())]);
+          const validators = [...current.validators.values(), ...retired];
+          await Promise.allSettled([cache?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
         },
       });
       return stopping;
@@ -181,10 +257,23 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
 /** The token store and the lockout counters, on one backend (one Redis client and key prefix). */
 async function createStore(config: GatewayConfig, logger: Logger): Promise<{ tokens: TokenStore; attempts: AttemptStore }> {
   if (config.store.type === 'memory') return { tokens: new MemoryTokenStore(), attempts: new MemoryAttemptStore() };
-  const client = createRedisClient(config.store.redis, (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  const outage = new OutageLog(logger, 'redis');
+  const client = createRedisClient(config.store.redis, (err) => {
+    outage.down();
+    logger.warn({ err: { message: err.message } }, 'redis connection error');
+  });
+  client.on('ready', () => outage.up());
+  // ioredis reconnects on its own, often without an error event; a lost connection is an outage too.
+  // ('reconnecting' follows a lost connection, never a shutdown's quit.)
+  client.on('reconnecting', () => {
+    if (outage.down()) logger.warn('redis connection lost; reconnecting');
+  });
   // Wait for the first connection so the first requests do not fail; if Redis is down the
   // gateway starts anyway, fails closed (503) and recovers when Redis comes up.
-  await waitForReady(client, config.store.redis.connectTimeoutMs).catch(() => logger.warn('redis is not reachable yet; requests answer 503 until it is'));
+  await waitForReady(client, config.store.redis.connectTimeoutMs).catch(() => {
+    outage.down();
+    logger.warn('redis is not reachable yet; requests answer 503 until it is');
+  });
   return { tokens: new RedisTokenStore(client, config.store.redis.keyPrefix), attempts: new RedisAttemptStore(client, config.store.redis.keyPrefix) };
 }
 

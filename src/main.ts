@@ -1,26 +1,30 @@
 /**
- * The command line: start | start-dev | check-config | hash-secret | config-docs | revoke.
+ * The command line: start | start-dev | check-config | hash-secret | config-docs | revoke |
+ * lockout status | unlock.
  * Bad configuration prints one line per problem and exits 2, without a stack trace.
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, type LoadOptions } from './config/load.js';
+import { validateConfig } from './config/validate.js';
+import { watchFile } from './config/watch-file.js';
 import type { GatewayConfig } from './config/types.js';
 import { configurationMarkdown } from './config/docs.js';
-import { scopeWarnings } from './config/scope-checks.js';
-import { createGateway } from './app.js';
-import { createLogger } from './observability/logger.js';
+import { createGateway, type Gateway } from './app.js';
+import { createLogger, type Logger } from './observability/logger.js';
 import { hashSecret } from './security/password-hash.js';
 import { createEchoUpstream } from './dev/echo-upstream.js';
 import { revokeCommand } from './cli/revoke.js';
+import { lockoutCommand } from './cli/lockout.js';
 
 const DEV_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../config/dev/gateway.yaml');
 const DEV_ECHO_PORT = 9032;
 
 const USAGE = `usage: ropc-gateway <command>
 
-  start --config FILE        run the gateway with a configuration file (production mode)
+  start --config FILE        run the gateway with a configuration file (production mode);
+                             SIGHUP reloads clients, validators, routes and header rules from it
   start-dev                  run with embedded dev defaults: memory store, example users, echo upstream
   check-config --config FILE validate a configuration file; prints one line per problem
   hash-secret                read a secret on stdin, print its argon2id hash (for clients[].secretHash)
@@ -28,6 +32,10 @@ const USAGE = `usage: ropc-gateway <command>
   revoke --config FILE --subject USER | --token TOKEN
                              revoke every token of a user, or the whole family (grant) of one token,
                              in the configured Redis store; --token - reads the token from stdin
+  lockout status --config FILE --username NAME
+                             show whether a user is locked out (exit 1 when locked)
+  unlock --config FILE --username NAME
+                             end a user's lockout and forget its failures
 `;
 
 export async function main(argv: readonly string[]): Promise<number | undefined> {
@@ -35,12 +43,12 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   try {
     switch (command) {
       case 'start':
-        return await start(loadConfig({ mode: 'production', file: requireConfig(rest) }));
+        // The same check as check-config, before anything connects; then start only connects.
+        return await start(await checkedConfig({ mode: 'production', file: requireConfig(rest) }), { file: requireConfig(rest) });
       case 'start-dev':
         return await startDev();
       case 'check-config': {
-        const config = loadConfig({ mode: 'production', file: requireConfig(rest) });
-        for (const w of scopeWarnings(config)) process.stderr.write(`warning: ${w}\n`);
+        await checkedConfig({ mode: 'production', file: requireConfig(rest) });
         process.stdout.write('configuration OK\n');
         return 0;
       }
@@ -51,6 +59,14 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
         return 0;
       case 'revoke':
         return await revokeCommand(rest);
+      case 'unlock':
+        return await lockoutCommand('unlock', rest);
+      case 'lockout':
+        if (rest[0] !== 'status') {
+          process.stderr.write(`unknown lockout command; use: ropc-gateway lockout status --config FILE --username NAME\n`);
+          return 2;
+        }
+        return await lockoutCommand('status', rest.slice(1));
       case undefined:
       case 'help':
       case '--help':
@@ -71,6 +87,17 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   }
 }
 
+/**
+ * Runs validateConfig (src/config/validate.ts): warnings go to stderr, problems are thrown as
+ * one ConfigError (printed one line each, exit 2).
+ */
+async function checkedConfig(options: LoadOptions): Promise<GatewayConfig> {
+  const { config, problems, warnings } = await validateConfig(options);
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
+  return config;
+}
+
 function requireConfig(args: readonly string[]): string {
   const i = args.indexOf('--config');
   const file = i === -1 ? undefined : args[i + 1];
@@ -78,11 +105,15 @@ function requireConfig(args: readonly string[]): string {
   return file;
 }
 
-async function start(config: GatewayConfig, extra: { echo?: Server } = {}): Promise<undefined> {
+async function start(config: GatewayConfig, extra: { echo?: Server; file?: string } = {}): Promise<undefined> {
   const logger = createLogger(config.log.level);
-  for (const warning of scopeWarnings(config)) logger.warn({ event: 'config_warning' }, warning);
+  // A failure from here on is not a configuration problem (validateConfig passed): createGateway
+  // closes what it opened, and bin/ropc-gateway.js exits 1, so no process is left behind.
   const gateway = await createGateway(config, logger);
-  const { port, adminPort } = await gateway.listen();
+  const { port, adminPort } = await gateway.listen().catch(async (err: unknown) => {
+    await gateway.shutdown(0).catch(() => undefined);
+    throw err;
+  });
   logger.info({ port, adminPort, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');
   // Graceful shutdown (src/http/lifecycle.ts): /readyz 503 at once, serve for drainSeconds,
   // close the listener, give in-flight requests shutdownTimeoutSeconds, close Redis and the
@@ -112,17 +143,67 @@ async function start(config: GatewayConfig, extra: { echo?: Server } = {}): Prom
       },
     );
   };
+  if (extra.file) {
+    const file = extra.file;
+    // One reload at a time: a signal or a change during a reload runs one more afterwards.
+    let running: Promise<void> | undefined;
+    let again = false;
+    const reloadNow = (): void => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = reload(gateway, logger, config, file)
+        .catch((err: unknown) => logger.error({ err }, 'configuration reload failed'))
+        .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          reloadNow();
+        }
+      });
+    };
+    process.on('SIGHUP', reloadNow);
+    if (config.reload.watch) watchFile(file, reloadNow);
+  }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   return undefined;
 }
 
+/** Keys a reload does not apply (docs/operations.md, "Configuration reload"). */
+const RESTART_ONLY = ['server', 'admin', 'log', 'oauth', 'store', 'upstream', 'decision', 'lockout', 'reload'] as const;
+
+/**
+ * SIGHUP: validateConfig on the file again; when it passes, the gateway swaps validators,
+ * clients, routes, header rules and the Basic bridge. Any problem keeps the running
+ * configuration and is logged, one line per problem.
+ */
+async function reload(gateway: Gateway, logger: Logger, running: GatewayConfig, file: string): Promise<void> {
+  const { config, problems, warnings } = await validateConfig({ mode: running.mode, file });
+  for (const warning of warnings) logger.warn({ warning }, 'configuration warning');
+  if (problems.length > 0 || config === undefined) {
+    gateway.metrics.recordReload('failed');
+    for (const problem of problems) logger.error({ problem }, 'configuration not reloaded; the running configuration stays');
+    return;
+  }
+  try {
+    await gateway.reload(config);
+  } catch (err) {
+    logger.error({ problem: err instanceof Error ? err.message : String(err) }, 'configuration not reloaded; the running configuration stays');
+    return;
+  }
+  const needRestart = RESTART_ONLY.filter((key) => JSON.stringify(config[key]) !== JSON.stringify(running[key]));
+  if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'changed keys that only a restart applies');
+  logger.info({ clients: config.clients.length, validators: config.validators.length, routes: config.routes.length }, 'configuration reloaded');
+}
+
 async function startDev(): Promise<undefined> {
-  const config = loadConfig({ mode: 'dev', file: DEV_CONFIG });
+  const config = await checkedConfig({ mode: 'dev', file: DEV_CONFIG });
   const echo = createEchoUpstream();
   await new Promise<void>((res, rej) => echo.once('error', rej).listen(DEV_ECHO_PORT, '127.0.0.1', () => res()));
   process.stderr.write(devBanner(config));
-  await start({ ...config, server: { ...config.server, drainSeconds: 0 } }, { echo });
+  await start({ ...config, server: { ...config.server, drainSeconds: 0 } }, { echo, file: DEV_CONFIG });
   return undefined;
 }
 

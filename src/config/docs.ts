@@ -1,4 +1,4 @@
-/** Generates docs/configuration.md from the schema (`npm run docs:config`); a test keeps it fresh. */
+/** Generates docs/configuration.md from the schema (`npm run generate`); test/unit/generated-files.test.ts keeps it fresh. */
 import { schema } from './schema.js';
 import { clientSpec, routeSpec, validatorSpecs, type ItemSpec } from './items.js';
 import { envName } from './load.js';
@@ -42,13 +42,27 @@ export function configurationMarkdown(): string {
   const out: string[] = [
     '# Configuration reference',
     '',
-    '<!-- Generated from src/config/schema.ts and src/config/items.ts by `npm run docs:config`. Do not edit by hand. -->',
+    '<!-- Generated from src/config/schema.ts and src/config/items.ts by `npm run generate`. Do not edit by hand. -->',
     '',
     'Sources, later ones winning: the schema defaults, the YAML or JSON file given with `--config`, then environment',
     'variables. Every scalar key has an environment variable `ROPC_<PATH>` (camelCase split by `_`, upper case).',
     'Relative file paths in a configuration file resolve against the folder of that file. Keys ending in `File` read a',
     'secret from a file (a Kubernetes secret mount); a trailing newline is ignored. Unknown keys are errors, and every',
     'problem is reported at once, one line per problem, before anything starts.',
+    '',
+    '## Validation',
+    '',
+    '`ropc-gateway check-config --config FILE` runs the same check as `start`, without the network (src/config/validate.ts):',
+    'the keys and their formats, list items, cross-field rules, then every validator\'s settings (LDAP URLs, StartTLS,',
+    'search settings, filters and attribute names, CA files and their PEM content; HTTP validator URLs and headers), every',
+    'users file (readable, valid YAML, argon2id or bcrypt hashes only, no plain `password` key), `…File` secrets, and in',
+    'production a client `secretHash` of the dev example secret. Every problem is one line naming its key, reported once;',
+    'an entry whose `type` is wrong is not checked further. File problems name the configured and the resolved path, a',
+    'value from an environment variable names the variable, and an unknown `ROPC_*` variable is a problem (a typo would',
+    'otherwise be ignored). Problems exit 2; `start` exits 2 with the same lines before it opens any connection or',
+    'listener. Warnings (an `http://` issuer in production, RFC 8414 §2) are printed but do not stop the gateway. Once the',
+    'check passes, an unreachable Redis, directory or upstream is a runtime state (503, `/readyz`), never a configuration',
+    'error.',
     '',
     '## Keys',
     '',

@@ -21,7 +21,7 @@ export interface FieldSpec {
 }
 export type ItemSpec = Readonly<Record<string, FieldSpec>>;
 
-export const clientSpec: ItemSpec = {
+export const clientSpec = {
   id: { doc: 'client_id.', type: 'string', required: true },
   secretHash: { doc: 'argon2id or bcrypt hash of the client secret (`ropc-gateway hash-secret`).', type: 'string', default: '', sensitive: true },
   secretFile: { doc: 'File holding the plain client secret (a Kubernetes secret mount); trailing newline ignored.', type: 'string', default: '' },
@@ -49,9 +49,9 @@ export const clientSpec: ItemSpec = {
     type: 'boolean',
     default: false,
   },
-};
+} as const satisfies ItemSpec;
 
-const commonValidator: ItemSpec = {
+const commonValidator = {
   name: { doc: 'Name the clients use to refer to this validator.', type: 'string', required: true },
   type: { doc: 'Validator kind.', type: 'string', required: true, oneOf: ['file', 'ldap', 'http'] },
   caseSensitive: { doc: 'Compare usernames case-sensitively (default: usernames are case-insensitive, as in LDAP).', type: 'boolean', default: false },
@@ -65,9 +65,10 @@ const commonValidator: ItemSpec = {
     type: 'string-list-map',
     default: {},
   },
-};
+} as const satisfies ItemSpec;
 
-export const validatorSpecs: Readonly<Record<string, ItemSpec>> = {
+/** One spec per validator `type`; the loaded types are derived from them (types.ts). */
+export const validatorSpecs = {
   file: {
     ...commonValidator,
     path: { doc: 'YAML users file: `users: [{username, passwordHash, groups, attributes}]`; re-read when it changes.', type: 'string', required: true },
@@ -109,9 +110,12 @@ export const validatorSpecs: Readonly<Record<string, ItemSpec>> = {
     headersFile: { doc: 'YAML/JSON file of static headers to send (e.g. an API key), read at startup.', type: 'string', default: '' },
     healthUrl: { doc: 'URL for /readyz to GET (2xx = up); empty: up unless the last login call failed with an outage.', type: 'string', default: '' },
   },
-};
+} as const satisfies Readonly<Record<string, ItemSpec>>;
 
-export const routeSpec: ItemSpec = {
+/** The validator specs by a type name read from a file (undefined for an unknown type). */
+export const validatorSpecByType: Readonly<Record<string, ItemSpec | undefined>> = validatorSpecs;
+
+export const routeSpec = {
   path: { doc: 'Exact path, or a glob: `*` matches within one segment, `**` (a whole segment) any number of segments; a trailing `/**` also matches the bare prefix. Matched against the canonical request path (docs/routing.md), ignoring case unless server.caseSensitivePaths; write it in canonical form.', type: 'string', required: true },
   methods: { doc: 'HTTP methods the rule applies to (empty = all).', type: 'string-list', default: [] },
   auth: { doc: 'bearer (a valid token), none (public), or bearer-or-basic (also HTTP Basic user credentials).', type: 'string', default: 'bearer', oneOf: ['bearer', 'none', 'bearer-or-basic'] },
@@ -128,7 +132,7 @@ export const routeSpec: ItemSpec = {
     oneOf: ['refuse', 'allow'],
   },
   basicClient: { doc: 'For bearer-or-basic: the client whose validator chain checks Basic credentials; the identity carries its client_id and its defaultScopes (or all its scopes when defaultScopes is empty).', type: 'string', default: '' },
-};
+} as const satisfies ItemSpec;
 
 /** Checks one item against its spec; pushes problems and returns the item with defaults applied. */
 export function checkItem(spec: ItemSpec, value: unknown, where: string, problems: string[]): Record<string, unknown> {
@@ -148,10 +152,16 @@ export function checkItem(spec: ItemSpec, value: unknown, where: string, problem
       continue;
     }
     const problem = checkField(field, v);
-    if (problem) problems.push(`${where}.${key}: ${problem}`);
+    if (problem) problems.push(`${where}.${key}: ${problem}${wrongType(field, v) ? `: value was ${JSON.stringify(v)}` : ''}`);
     out[key] = field.type === 'object' && field.fields ? checkItem(field.fields, v, `${where}.${key}`, problems) : v;
   }
   return out;
+}
+
+/** Say what was given when a scalar of the wrong kind (`timeoutMs: "2s"`) was refused; never for secrets. */
+function wrongType(field: FieldSpec, v: unknown): boolean {
+  if (field.sensitive || (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')) return false;
+  return field.type === 'integer' || field.type === 'boolean' || (field.type === 'string' && typeof v !== 'string');
 }
 
 function checkField(field: FieldSpec, v: unknown): string | null {

@@ -6,13 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import convict from 'convict';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseDocument } from 'yaml';
 import { registerFormats } from './formats.js';
 import { schema } from './schema.js';
-import { checkItem, clientSpec, routeSpec, validatorSpecs } from './items.js';
+import { checkItem, clientSpec, routeSpec, validatorSpecByType, validatorSpecs } from './items.js';
 import { checkResourceConfig } from './resource-checks.js';
 import { scopeProblems } from './scope-checks.js';
-import type { ClientConfig, GatewayConfig, RouteConfig, ValidatorConfig } from './types.js';
+import type { ClientConfig, GatewayConfig, ItemValues, RouteConfig, SchemaValues, ValidatorConfig } from './types.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -57,44 +57,91 @@ export function schemaWithEnv(node: SchemaNode = schema, prefix = ''): SchemaNod
   return out;
 }
 
+/**
+ * The schema-level result of loading: the configuration built as far as it goes, and every
+ * problem found on the way (deduplicated; see {@link collectConfig}). `invalid` names the list
+ * items (`validators[1]`) whose type or shape was refused, so later checks skip them instead of
+ * cascading.
+ */
+export interface Collected {
+  /** Undefined only when the configuration file itself could not be read or parsed. */
+  readonly config: GatewayConfig | undefined;
+  readonly problems: readonly string[];
+  readonly warnings: readonly string[];
+  readonly invalid: ReadonlySet<string>;
+  /** Resolved absolute path -> the path as configured, for messages that name both. */
+  readonly configuredPaths: ReadonlyMap<string, string>;
+}
+
+/** Loads and checks the configuration; throws every problem at once (see validate.ts for the deep checks). */
 export function loadConfig(options: LoadOptions): GatewayConfig {
+  const { config, problems } = collectConfig(options);
+  if (problems.length || !config) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * Builds the configuration and collects every schema, item and cross-field problem without
+ * throwing. Reads the configuration file and `…File` secrets; never connects anywhere.
+ */
+export function collectConfig(options: LoadOptions): Collected {
   registerFormats();
   const problems: string[] = [];
+  const warnings: string[] = [];
+  const invalid = new Set<string>();
+  const configuredPaths = new Map<string, string>();
   const env = options.env ?? process.env;
   const base = options.file ? dirname(resolve(options.file)) : process.cwd();
   const conf = convict(schemaWithEnv() as convict.Schema<Record<string, unknown>>, { env, args: [] });
+  problems.push(...unknownEnvProblems(env));
   if (options.defaults) conf.load(options.defaults);
   if (options.file) {
     const fromFile = readConfigFile(options.file, problems);
     if (fromFile) conf.load(fromFile);
+    else return { config: undefined, problems: unique(problems), warnings, invalid, configuredPaths };
   }
-  if (problems.length) throw new ConfigError(problems);
   try {
     conf.validate({ allowed: 'strict' });
   } catch (err) {
-    problems.push(...convictProblems(err));
+    problems.push(...convictProblems(err, env));
   }
-  const raw = conf.getProperties() as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- shape checked by convict above
+  // A key the schema format already refused is not checked again by the cross-field checks.
+  const refusedKeys = new Set(problems.map(keyOf));
+  // The shape convict checked above; the values' types are derived from the same schema.
+  const raw = conf.getProperties() as SchemaValues<typeof schema>;
 
   const readSecret = (file: string, where: string): string => {
     if (!file) return '';
     try {
       return readFileSync(resolvePath(base, file), 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      problems.push(`${where}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      problems.push(`${where}: ${readFailure(file, resolvePath(base, file), err)}`);
       return '';
     }
   };
+  const itemChecked = <T>(where: string, check: (itemProblems: string[]) => T): T => {
+    const itemProblems: string[] = [];
+    const item = check(itemProblems);
+    // Without a known type nothing else about the item can be checked.
+    if (itemProblems.some((line) => line.startsWith(`${where}.type:`) || line.startsWith(`${where}: must be a map`))) invalid.add(where);
+    problems.push(...itemProblems);
+    return item;
+  };
 
-  const validators = (raw.validators as unknown[]).map((v, i) => loadValidator(v, `validators[${i}]`, base, readSecret, problems));
+  const resolveFile = (file: string): string => {
+    const resolved = resolvePath(base, file);
+    configuredPaths.set(resolved, file);
+    return resolved;
+  };
+  const validators = raw.validators.map((v, i) => itemChecked(`validators[${i}]`, (p) => loadValidator(v, `validators[${i}]`, resolveFile, readSecret, p)));
   const validatorNames = validators.map((v) => v.name);
-  const clients = (raw.clients as unknown[]).map((c, i) => loadClient(c, `clients[${i}]`, validatorNames, readSecret, problems));
-  const routes = (raw.routes as unknown[]).map((r, i) => {
-    const route = checkItem(routeSpec, r, `routes[${i}]`, problems);
-    const caFile = typeof route.upstreamCaFile === 'string' && route.upstreamCaFile ? resolvePath(base, route.upstreamCaFile) : '';
+  const clients = raw.clients.map((c, i) => itemChecked(`clients[${i}]`, (p) => loadClient(c, `clients[${i}]`, validatorNames, readSecret, p)));
+  const routes = raw.routes.map((r, i) => {
+    const route = itemChecked(`routes[${i}]`, (p) => checkItem(routeSpec, r, `routes[${i}]`, p));
+    const caFile = typeof route.upstreamCaFile === 'string' && route.upstreamCaFile ? resolveFile(route.upstreamCaFile) : '';
     return { ...route, upstreamCaFile: caFile } as unknown as RouteConfig;
   });
-  const filePath = (file: string): string => (file ? resolvePath(base, file) : '');
+  const filePath = (file: string): string => (file ? resolveFile(file) : '');
 
   const redisPassword = raw.store.redis.password || readSecret(raw.store.redis.passwordFile, 'store.redis.passwordFile');
   const sentinelPassword = raw.store.redis.sentinelPassword || readSecret(raw.store.redis.sentinelPasswordFile, 'store.redis.sentinelPasswordFile');
@@ -107,10 +154,78 @@ export function loadConfig(options: LoadOptions): GatewayConfig {
     store: { ...raw.store, type: raw.store.type || 'memory', redis: { ...raw.store.redis, password: redisPassword, sentinelPassword } },
     server: { ...raw.server, tls: { certFile: filePath(raw.server.tls.certFile), keyFile: filePath(raw.server.tls.keyFile) } },
     upstream: { ...raw.upstream, caFile: filePath(raw.upstream.caFile) },
-  } as unknown as GatewayConfig;
-  crossCheck(config, raw, options.mode, problems);
-  if (problems.length) throw new ConfigError(problems);
-  return config;
+  };
+  const before = problems.length;
+  crossCheck(config, raw, options.mode, problems, warnings);
+  const crossProblems = problems.splice(before).filter((line) => !refusedKeys.has(keyOf(line)));
+  problems.push(...crossProblems);
+  return { config, problems: unique(problems.map((line) => namingConfiguredPath(line, configuredPaths))), warnings: unique(warnings), invalid, configuredPaths };
+}
+
+/** Adds the configured form to a resolved path a problem line names ("… (resolved to …)"). */
+export function namingConfiguredPath(line: string, configuredPaths: ReadonlyMap<string, string>): string {
+  if (line.includes('(resolved to ')) return line;
+  for (const [resolved, configured] of configuredPaths) {
+    if (configured !== resolved && line.includes(resolved)) return line.replace(resolved, describePath(configured, resolved));
+  }
+  return line;
+}
+
+/** The key a problem line names: the text before its first ": ". */
+export function keyOf(line: string): string {
+  const i = line.indexOf(': ');
+  return i === -1 ? line : line.slice(0, i);
+}
+
+function unique(lines: readonly string[]): string[] {
+  return [...new Set(lines)];
+}
+
+/** "cannot read FILE (resolved to /abs/FILE): ENOENT (no such file)", naming both paths when they differ. */
+export function readFailure(configured: string, resolved: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'ENOENT (no such file)' : code === 'EACCES' ? 'EACCES (permission denied)' : code === 'EISDIR' ? 'EISDIR (a directory, not a file)' : (code ?? (err as Error).message);
+  return `cannot read ${describePath(configured, resolved)}: ${why}`;
+}
+
+/** A path as configured, with its resolved absolute form when they differ. */
+export function describePath(configured: string, resolved: string): string {
+  return configured === resolved ? resolved : `${configured} (resolved to ${resolved})`;
+}
+
+/** Every environment variable a configuration key reads. */
+export function knownEnvNames(node: SchemaNode = schemaWithEnv()): Set<string> {
+  const names = new Set<string>();
+  for (const child of Object.values(node)) {
+    if (isLeaf(child)) {
+      if (typeof child['env'] === 'string') names.add(child['env']);
+    } else {
+      for (const n of knownEnvNames(child as SchemaNode)) names.add(n);
+    }
+  }
+  return names;
+}
+
+/** A `ROPC_*` variable that is no configuration key is a typo that would be silently ignored. */
+function unknownEnvProblems(env: NodeJS.ProcessEnv): string[] {
+  const known = knownEnvNames();
+  return Object.keys(env)
+    .filter((name) => name.startsWith('ROPC_') && !known.has(name))
+    .sort()
+    .map((name) => {
+      const near = [...known].find((k) => editDistance(k, name) <= 2);
+      return `${name}: unknown environment variable (no configuration key reads it)${near ? `; did you mean ${near}?` : ''}`;
+    });
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length] ?? 0;
 }
 
 function readConfigFile(file: string, problems: string[]): Record<string, unknown> | null {
@@ -118,32 +233,50 @@ function readConfigFile(file: string, problems: string[]): Record<string, unknow
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    problems.push(`${file}: cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    problems.push(`${file}: ${readFailure(file, resolve(file), err).replace('cannot read', 'cannot read the configuration file')}`);
     return null;
   }
+  const doc = parseDocument(text);
+  if (doc.errors.length) {
+    // Every parser error, each on one line: the message and its position. The source excerpt
+    // the parser appends is left out (the line may hold a secret).
+    for (const err of doc.errors) problems.push(`${file}: not valid YAML or JSON: ${yamlMessage(err.message)}`);
+    return null;
+  }
+  let parsed: unknown;
   try {
-    const parsed: unknown = parseYaml(text);
-    if (parsed === null || parsed === undefined) return {};
-    if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-      problems.push(`${file}: must hold a map of configuration keys`);
-      return null;
-    }
-    return parsed as Record<string, unknown>;
+    parsed = doc.toJS();
   } catch (err) {
-    problems.push(`${file}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+    problems.push(`${file}: not valid YAML or JSON: ${yamlMessage((err as Error).message)}`);
     return null;
   }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`${file}: must hold a map of configuration keys`);
+    return null;
+  }
+  return parsed as Record<string, unknown>;
 }
 
-/** Convict reports all problems in one message; turn it into one line per problem. */
-function convictProblems(err: unknown): string[] {
+/** A YAML parser message on one line: "… at line 2, column 5" without the quoted excerpt. */
+function yamlMessage(message: string): string {
+  return (message.split('\n')[0] ?? message).replace(/:\s*$/, '');
+}
+
+/**
+ * Convict reports all problems in one message; turn it into one line per problem, naming the
+ * environment variable when the refused value came from one.
+ */
+function convictProblems(err: unknown, env: NodeJS.ProcessEnv): string[] {
   const message = err instanceof Error ? err.message : String(err);
   return message
     .split('\n')
     .filter(Boolean)
     .map((line) => {
       const undeclared = /^configuration param '(.+)' not declared in the schema$/.exec(line);
-      return undeclared ? `${undeclared[1]}: unknown key (not in the schema)` : line;
+      if (undeclared) return `${undeclared[1]}: unknown key (not in the schema)`;
+      const variable = envName(keyOf(line));
+      return env[variable] !== undefined ? `${line} (from the environment variable ${variable})` : line;
     });
 }
 
@@ -154,21 +287,23 @@ function resolvePath(base: string, file: string): string {
 function loadValidator(
   value: unknown,
   where: string,
-  base: string,
+  resolveFile: (file: string) => string,
   readSecret: (file: string, where: string) => string,
   problems: string[],
 ): ValidatorConfig {
   const type = (value as { type?: unknown } | null)?.type;
-  const spec = typeof type === 'string' ? validatorSpecs[type] : undefined;
+  const spec = typeof type === 'string' ? validatorSpecByType[type] : undefined;
   if (!spec) {
-    problems.push(`${where}.type: must be one of ${Object.keys(validatorSpecs).join(', ')}`);
-    return { type: 'file', name: `#invalid${where}`, path: '', caseSensitive: false, subjectPrefix: '', groupScopes: {} };
+    problems.push(`${where}.type: must be one of ${Object.keys(validatorSpecs).join(', ')}${type === undefined ? '' : `: value was ${JSON.stringify(type)}`}`);
+    // Keep the entry's name, so clients naming it do not also report "no validator is named …".
+    const name = (value as { name?: unknown } | null)?.name;
+    return { type: 'file', name: typeof name === 'string' ? name : `#invalid${where}`, path: '', caseSensitive: false, subjectPrefix: '', groupScopes: {} };
   }
   const v = checkItem(spec, value, where, problems);
-  if (type === 'file') return { ...v, path: v.path ? resolvePath(base, v.path as string) : '' } as unknown as ValidatorConfig;
+  if (type === 'file') return { ...v, path: v.path ? resolveFile(v.path as string) : '' } as unknown as ValidatorConfig;
   if (type === 'ldap') {
     const bindPassword = (v.bindPassword as string) || readSecret(v.bindPasswordFile as string, `${where}.bindPasswordFile`);
-    const tlsCaFile = v.tlsCaFile ? resolvePath(base, v.tlsCaFile as string) : '';
+    const tlsCaFile = v.tlsCaFile ? resolveFile(v.tlsCaFile as string) : '';
     return { ...v, bindPassword, tlsCaFile } as unknown as ValidatorConfig;
   }
   let headers: Record<string, string> = {};
@@ -176,11 +311,11 @@ function loadValidator(
   if (headersText) {
     try {
       headers = parseYaml(headersText) as Record<string, string>;
-    } catch {
-      problems.push(`${where}.headersFile: not valid YAML or JSON`);
+    } catch (err) {
+      problems.push(`${where}.headersFile: not valid YAML or JSON: ${yamlMessage((err as Error).message)}`);
     }
   }
-  const tlsCaFile = v.tlsCaFile ? resolvePath(base, v.tlsCaFile as string) : '';
+  const tlsCaFile = v.tlsCaFile ? resolveFile(v.tlsCaFile as string) : '';
   return { ...v, headers, tlsCaFile } as unknown as ValidatorConfig;
 }
 
@@ -191,7 +326,7 @@ function loadClient(
   readSecret: (file: string, where: string) => string,
   problems: string[],
 ): ClientConfig {
-  const c = checkItem(clientSpec, value, where, problems) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- checked by clientSpec
+  const c = checkItem(clientSpec, value, where, problems) as ItemValues<typeof clientSpec>; // checked by clientSpec, defaults applied
   const secret = readSecret(c.secretFile, `${where}.secretFile`);
   const hasSecret = Boolean(c.secretHash || c.secretFile);
   if (c.public && hasSecret) problems.push(`${where}: a public client must not have secretHash or secretFile`);
@@ -199,14 +334,14 @@ function loadClient(
   if (c.secretHash && !/^\$(argon2id\$|2[aby]\$)/.test(c.secretHash)) {
     problems.push(`${where}.secretHash: must be an argon2id ($argon2id$…) or bcrypt ($2b$…) hash; make one with \`ropc-gateway hash-secret\``);
   }
-  for (const s of c.defaultScopes as string[]) {
-    if (!(c.scopes as string[]).includes(s)) problems.push(`${where}.defaultScopes: "${s}" is not in scopes`);
+  for (const s of c.defaultScopes) {
+    if (!c.scopes.includes(s)) problems.push(`${where}.defaultScopes: "${s}" is not in scopes`);
   }
-  for (const name of c.validators as string[]) {
+  for (const name of c.validators) {
     if (!validatorNames.includes(name)) problems.push(`${where}.validators: no validator is named "${name}"`);
   }
-  const chain = (c.validators as string[]).length ? c.validators : validatorNames;
-  if ((c.grantTypes as string[]).includes('password') && chain.length === 0) {
+  const chain = c.validators.length ? c.validators : validatorNames;
+  if (c.grantTypes.includes('password') && chain.length === 0) {
     problems.push(`${where}: the password grant needs at least one validator (none is configured)`);
   }
   return { ...c, secret, validators: chain } as ClientConfig;
@@ -215,7 +350,7 @@ function loadClient(
 const IDENTITY_FIELDS = /^(sub|client_id|scope|groups|attributes\.[A-Za-z0-9_.-]+)$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-function crossCheck(config: GatewayConfig, raw: Record<string, any>, mode: 'dev' | 'production', problems: string[]): void { // eslint-disable-line @typescript-eslint/no-explicit-any -- raw convict values
+function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mode: 'dev' | 'production', problems: string[], warnings: string[]): void {
   const dupes = (names: string[]) => names.filter((n, i) => names.indexOf(n) !== i);
   for (const id of new Set(dupes(config.clients.map((c) => c.id)))) problems.push(`clients: the id "${id}" is used twice`);
   for (const n of new Set(dupes(config.validators.map((v) => v.name)))) problems.push(`validators: the name "${n}" is used twice`);
@@ -240,6 +375,9 @@ function crossCheck(config: GatewayConfig, raw: Record<string, any>, mode: 'dev'
   problems.push(...scopeProblems(config));
 
   if (mode === 'production') {
+    if (config.oauth.issuer.startsWith('http:')) {
+      warnings.push(`oauth.issuer: ${config.oauth.issuer} is not https:// (RFC 8414 §2: the issuer identifier is an https URL); set the public https:// address of the gateway`);
+    }
     if (!raw.store.type) problems.push('store.type: required in production (redis, or memory for a single process)');
     if (!config.upstream.url) problems.push('upstream.url: required in production (the application to protect)');
     config.clients.forEach((c, i) => {

@@ -198,4 +198,11 @@ export const schema = {
       default: 32,
     },
   },
-};
+  reload: {
+    watch: {
+      doc: 'Also reload (as on SIGHUP) when the --config file changes: its folder is watched, so a Kubernetes ConfigMap update (a ..data symlink swap) is seen; a 5 s stat poll backs it up. Off: only SIGHUP reloads. See docs/operations.md.',
+      format: 'boolean',
+      default: false,
+    },
+  },
+} as const;

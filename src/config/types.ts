@@ -1,175 +1,116 @@
-/** The loaded, validated configuration (see schema.ts and items.ts for every key's meaning). */
+/**
+ * The loaded, validated configuration, DERIVED from the schema (schema.ts) and the list item
+ * specs (items.ts): a key added there appears here with its type, so the two cannot drift
+ * apart. Only what the loader adds or narrows is written by hand below (`mode`, the secrets it
+ * reads from `…File` keys, the resolved validator chain, `store.type` without its empty default).
+ */
+import type { FieldSpec, ItemSpec } from './items.js';
+import type { clientSpec, routeSpec, validatorSpecs } from './items.js';
+import type { schema } from './schema.js';
 
-export interface ClientConfig {
-  readonly id: string;
-  /** argon2id/bcrypt hash; '' when the secret comes from secretFile or the client is public. */
-  readonly secretHash: string;
-  /** The plain secret read from secretFile (never logged); '' otherwise. */
-  readonly secret: string;
-  readonly public: boolean;
-  readonly grantTypes: readonly string[];
-  readonly scopes: readonly string[];
-  readonly defaultScopes: readonly string[];
-  /** Resolved chain: never empty after loading. */
-  readonly validators: readonly string[];
-  /** How the chain treats a refusal (docs/validators.md, "The chain"). */
-  readonly validatorChainMode: 'first-known' | 'any';
-  /** May introspect access tokens of every client (a resource server). */
-  readonly introspectAnyToken: boolean;
-}
+/** The value type of a schema leaf's `format`. */
+type FormatValue<F> = F extends readonly (infer U)[]
+  ? U
+  : F extends 'port' | 'positive-int' | 'non-negative-int'
+    ? number
+    : F extends 'boolean'
+      ? boolean
+      : F extends 'host-port-list'
+        ? readonly string[]
+        : F extends 'string-map'
+          ? Readonly<Record<string, string>>
+          : F extends 'list'
+            ? readonly unknown[]
+            : string;
 
-interface ValidatorCommon {
-  readonly name: string;
-  readonly caseSensitive: boolean;
-  /** Prepended to every subject of this validator ('' = none). */
-  readonly subjectPrefix: string;
-  /** Group name -> the scopes its members may be granted; see src/oauth/scope-policy.ts. */
-  readonly groupScopes: Readonly<Record<string, readonly string[]>>;
-}
+/** The values of a schema subtree: leaves (`{doc, format, default}`) become their value type. */
+export type SchemaValues<S> = {
+  readonly [K in keyof S]: S[K] extends { readonly doc: string; readonly format: infer F; readonly default: unknown } ? FormatValue<F> : SchemaValues<S[K]>;
+};
 
-export interface FileValidatorConfig extends ValidatorCommon {
-  readonly type: 'file';
-  readonly path: string;
-}
+type OneOf<F, Otherwise> = F extends { readonly oneOf: readonly (infer U)[] } ? U : Otherwise;
 
-export interface LdapValidatorConfig extends ValidatorCommon {
-  readonly type: 'ldap';
-  readonly urls: readonly string[];
-  readonly startTls: boolean;
-  readonly tlsCaFile: string;
-  readonly tlsRejectUnauthorized: boolean;
-  readonly bindDn: string;
-  /** From bindPassword or bindPasswordFile. */
-  readonly bindPassword: string;
-  readonly userSearchBase: string;
-  readonly userSearchFilter: string;
-  readonly userDnTemplate: string;
-  readonly subjectAttribute: string;
-  readonly attributes: Readonly<Record<string, string>>;
-  readonly groups: {
-    readonly memberOfAttribute: string;
-    readonly searchBase: string;
-    readonly searchFilter: string;
-    readonly nameAttribute: string;
-  };
-  readonly disabledFilter: string;
-  readonly timeoutMs: number;
-  readonly poolSize: number;
-}
+/** The value type of a list item field. */
+type FieldValue<F extends FieldSpec> = F['type'] extends 'string'
+  ? OneOf<F, string>
+  : F['type'] extends 'boolean'
+    ? boolean
+    : F['type'] extends 'integer'
+      ? number
+      : F['type'] extends 'string-list'
+        ? readonly OneOf<F, string>[]
+        : F['type'] extends 'string-map'
+          ? Readonly<Record<string, string>>
+          : F['type'] extends 'string-list-map'
+            ? Readonly<Record<string, readonly string[]>>
+            : F extends { readonly fields: infer N extends ItemSpec }
+              ? ItemValues<N>
+              : Readonly<Record<string, unknown>>;
 
-export interface HttpValidatorConfig extends ValidatorCommon {
-  readonly type: 'http';
-  readonly url: string;
-  readonly timeoutMs: number;
-  readonly tlsCaFile: string;
-  /** Static headers read from headersFile. */
-  readonly headers: Readonly<Record<string, string>>;
-  /** GET for health; '' = passive health from the last login call. */
-  readonly healthUrl: string;
-}
+/** The values of a list item, every field present (the loader applies the defaults). */
+export type ItemValues<S extends ItemSpec> = { readonly [K in keyof S]: S[K] extends FieldSpec ? FieldValue<S[K]> : never };
+
+type Override<T, U> = Omit<T, keyof U> & U;
+type Specs = typeof validatorSpecs;
+
+/**
+ * The `…File` secret keys are consumed by the loader: the secret they hold is in the key
+ * named below (`secret`, `bindPassword`, `headers`, `password`), so they are not part of the
+ * loaded types.
+ */
+export type ClientConfig = Override<
+  Omit<ItemValues<typeof clientSpec>, 'secretFile'>,
+  {
+    /** The plain secret read from secretFile (never logged); '' otherwise. */
+    readonly secret: string;
+    /** Resolved chain: never empty after loading for a client with the password grant. */
+    readonly validators: readonly string[];
+  }
+>;
+
+export type FileValidatorConfig = Override<ItemValues<Specs['file']>, { readonly type: 'file' }>;
+
+export type LdapValidatorConfig = Override<
+  Omit<ItemValues<Specs['ldap']>, 'bindPasswordFile'>,
+  {
+    readonly type: 'ldap';
+    /** From bindPassword or bindPasswordFile. */
+    readonly bindPassword: string;
+  }
+>;
+
+export type HttpValidatorConfig = Override<
+  Omit<ItemValues<Specs['http']>, 'headersFile'>,
+  {
+    readonly type: 'http';
+    /** Static headers read from headersFile. */
+    readonly headers: Readonly<Record<string, string>>;
+  }
+>;
 
 export type ValidatorConfig = FileValidatorConfig | LdapValidatorConfig | HttpValidatorConfig;
 
-export interface RouteConfig {
-  readonly path: string;
-  readonly methods: readonly string[];
-  readonly auth: 'bearer' | 'none' | 'bearer-or-basic';
-  readonly scopes: readonly string[];
-  readonly scopeMode: 'all' | 'any';
-  readonly groups: readonly string[];
-  readonly upstream: string;
-  /** 0 = upstream.timeoutMs. */
-  readonly upstreamTimeoutMs: number;
-  /** Resolved path; '' = upstream.caFile. */
-  readonly upstreamCaFile: string;
-  readonly basicClient: string;
-  /** `;` path parameters: refused (default) or allowed on this rule. */
-  readonly pathParameters: 'refuse' | 'allow';
-}
+/** `upstreamCaFile` is the resolved path; '' = upstream.caFile. `upstreamTimeoutMs` 0 = upstream.timeoutMs. */
+export type RouteConfig = ItemValues<typeof routeSpec>;
 
-export interface GatewayConfig {
-  /** dev: `start-dev` (embedded defaults); production: `start --config`. */
-  readonly mode: 'dev' | 'production';
-  readonly server: {
-    readonly host: string;
-    readonly port: number;
-    readonly tls: { readonly certFile: string; readonly keyFile: string };
-    readonly trustProxy: boolean;
-    readonly caseSensitivePaths: boolean;
-    readonly drainSeconds: number;
-    readonly shutdownTimeoutSeconds: number;
-    readonly limits: {
-      readonly bodyBytes: number;
-      readonly headersTimeoutMs: number;
-      readonly requestTimeoutMs: number;
-      readonly keepAliveTimeoutMs: number;
-      readonly maxHeaderBytes: number;
-      readonly firstByteTimeoutMs: number;
-      /** 0 = no minimum. */
-      readonly minBodyBytesPerSecond: number;
-      /** 0 = no limit. */
-      readonly connectionsPerIp: number;
-      /** 0 = no limit. */
-      readonly maxConnections: number;
-    };
-  };
-  readonly admin: { readonly host: string; readonly port: number };
-  readonly log: { readonly level: string; readonly requests: 'all' | 'errors' };
-  readonly oauth: {
-    readonly issuer: string;
-    readonly realm: string;
-    readonly paths: { readonly token: string; readonly revocation: string; readonly introspection: string; readonly metadata: string };
-    readonly accessTokenTtl: number;
-    readonly refreshTokenTtl: number;
-    readonly refreshRotation: boolean;
-    readonly clientAuthCacheSeconds: number;
-  };
-  readonly clients: readonly ClientConfig[];
-  readonly validators: readonly ValidatorConfig[];
-  readonly store: {
-    readonly type: 'redis' | 'memory';
-    readonly redis: {
-      readonly url: string;
-      readonly sentinels: readonly string[];
-      readonly sentinelName: string;
-      /** From sentinelPassword or sentinelPasswordFile. */
-      readonly sentinelPassword: string;
-      readonly cluster: readonly string[];
-      readonly username: string;
-      readonly password: string;
-      readonly tls: boolean;
-      readonly tlsCaFile: string;
-      readonly keyPrefix: string;
-      readonly commandTimeoutMs: number;
-      readonly connectTimeoutMs: number;
-    };
-    readonly cacheTtlMs: number;
-  };
-  readonly upstream: {
-    readonly url: string;
-    readonly timeoutMs: number;
-    readonly caFile: string;
-    readonly maxSockets: number;
-    /** 0 = no limit. */
-    readonly maxConcurrentPerSubject: number;
-    /** 0 = no limit. */
-    readonly maxConcurrentPerIp: number;
-    readonly engine: 'undici' | 'http-proxy';
-  };
-  readonly routes: readonly RouteConfig[];
-  readonly decision: { readonly enabled: boolean; readonly path: string };
-  readonly basicBridge: { readonly cacheSeconds: number };
-  readonly headers: { readonly removeAuthorization: boolean; readonly identity: Readonly<Record<string, string>> };
-  readonly lockout: {
-    readonly maxFailures: number;
-    readonly lockSeconds: number;
-    readonly maxLockSeconds: number;
-    readonly ipMaxFailuresPerMinute: number;
-    readonly failureResetSeconds: number;
-    readonly reservationSeconds: number;
-  };
-  readonly security: {
-    readonly hashConcurrency: number;
-    readonly hashQueue: number;
-  };
-}
+type Values = SchemaValues<typeof schema>;
+
+export type GatewayConfig = Override<
+  Values,
+  {
+    /** dev: `start-dev` (embedded defaults); production: `start --config`. */
+    readonly mode: 'dev' | 'production';
+    readonly clients: readonly ClientConfig[];
+    readonly validators: readonly ValidatorConfig[];
+    readonly routes: readonly RouteConfig[];
+    readonly store: Override<
+      Values['store'],
+      {
+        /** An empty store.type is memory once loaded (the dev default; production requires it). */
+        readonly type: 'redis' | 'memory';
+        /** password and sentinelPassword hold the secret of their `…File` key when that is set. */
+        readonly redis: Omit<Values['store']['redis'], 'passwordFile' | 'sentinelPasswordFile'>;
+      }
+    >;
+  }
+>;

@@ -3,13 +3,20 @@
  * times each `validate` by outcome, and a token store wrapper that times every operation.
  * Built once at startup in the composition root.
  */
-import type { PasswordValidator } from '../validators/types.js';
+import { ValidatorUnavailableError, type PasswordValidator } from '../validators/types.js';
+import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { OutageLog } from './outage-log.js';
 
 const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 
-/** The same validator, with `ropc_validator_duration_seconds{validator,outcome}` recorded per call. */
-export function instrumentValidator(validator: PasswordValidator, metrics: Metrics): PasswordValidator {
+/**
+ * The same validator, with `ropc_validator_duration_seconds{validator,outcome}` recorded per
+ * call and, given a logger, one line when it answers again after an outage (a login or a health
+ * check that was unavailable, then one that got an answer).
+ */
+export function instrumentValidator(validator: PasswordValidator, metrics: Metrics, logger?: Logger): PasswordValidator {
+  const outage = logger ? new OutageLog(logger, `validator ${validator.name}`, { validator: validator.name }) : undefined;
   return {
     name: validator.name,
     type: validator.type,
@@ -18,22 +25,29 @@ export function instrumentValidator(validator: PasswordValidator, metrics: Metri
       try {
         const outcome = await validator.validate(username, password);
         metrics.observeValidator(validator.name, outcome?.valid === true ? 'valid' : 'invalid', seconds(start));
+        outage?.up();
         return outcome;
       } catch (err) {
         metrics.observeValidator(validator.name, 'unavailable', seconds(start));
+        if (err instanceof ValidatorUnavailableError) outage?.down();
         throw err;
       }
     },
     ...(validator.imitateRefusal ? { imitateRefusal: () => validator.imitateRefusal!() } : {}),
     recheck: (subject) => validator.recheck(subject),
-    health: () => validator.health(),
+    async health() {
+      const health = await validator.health();
+      if (health.status === 'up') outage?.up();
+      else outage?.down();
+      return health;
+    },
     close: () => validator.close(),
   };
 }
 
 /** Wraps every validator of a registry (keeps names and order). */
-export function instrumentValidators(validators: ReadonlyMap<string, PasswordValidator>, metrics: Metrics): Map<string, PasswordValidator> {
-  return new Map([...validators].map(([name, v]) => [name, instrumentValidator(v, metrics)]));
+export function instrumentValidators(validators: ReadonlyMap<string, PasswordValidator>, metrics: Metrics, logger?: Logger): Map<string, PasswordValidator> {
+  return new Map([...validators].map(([name, v]) => [name, instrumentValidator(v, metrics, logger)]));
 }
 
 /** Operations not timed: closing is not traffic. */

@@ -36,6 +36,8 @@ export interface Metrics {
   observeBasic(outcome: string): void;
   /** A lockout began (`user`: a username locked; `ip`: a client IP's failure budget ran out). */
   recordLockout(kind: 'user' | 'ip'): void;
+  /** One configuration reload (SIGHUP) in `ropc_config_reloads_total{outcome}`: ok, or failed (the old configuration kept). */
+  recordReload(outcome: 'ok' | 'failed'): void;
   /** Open WebSocket connections proxied now (+1 on 101, -1 on close). */
   websocketDelta(delta: 1 | -1): void;
   /** A public connection closed unread: `per_ip` (server.limits.connectionsPerIp) or `max` (server.limits.maxConnections). */
@@ -99,6 +101,9 @@ export function createMetrics(): Metrics {
       this.set({ state: 'waiting' }, load.waiting);
     },
   });
+  const reloads = new Counter({ name: 'ropc_config_reloads_total', help: 'Configuration reloads (SIGHUP) by outcome: ok, or failed (the previous configuration kept serving)', labelNames: ['outcome'] as const, registers });
+  reloads.inc({ outcome: 'ok' }, 0);
+  reloads.inc({ outcome: 'failed' }, 0);
   lockouts.inc({ kind: 'user' }, 0);
   lockouts.inc({ kind: 'ip' }, 0);
   websockets.set(0);
@@ -132,6 +137,9 @@ export function createMetrics(): Metrics {
     },
     recordLockout(kind) {
       lockouts.inc({ kind });
+    },
+    recordReload(outcome) {
+      reloads.inc({ outcome });
     },
     websocketDelta(delta) {
       websockets.inc(delta);

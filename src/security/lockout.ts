@@ -31,7 +31,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
-import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy } from './attempt-store.js';
+import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy, UserState } from './attempt-store.js';
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import { canonicalUsername } from './canonical-username.js';
 
@@ -177,6 +177,16 @@ export class Lockout {
   /** Failures an IP may have in its window; at this count its logins are refused. */
   get ipBudget(): number {
     return this.settings.ipMaxFailuresPerMinute;
+  }
+
+  /** The user's lock state, for `ropc-gateway lockout status` (any spelling of the name). */
+  async status(username: string): Promise<UserState> {
+    return this.store.userState(userKey(username));
+  }
+
+  /** Ends a lock and forgets the failures and lock level, as a success would (`ropc-gateway unlock`). */
+  async unlock(username: string): Promise<void> {
+    await this.store.settleUser(userKey(username), reservationId(), 'success', this.#policy);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The client registry: looks clients up and verifies their secrets (argon2id/bcrypt hashes, or
- * a plain secret from a file compared in constant time).
+ * a plain secret from a file compared in constant time). The configuration check
+ * (src/config/validate.ts) has already refused unusable or example secrets.
  *
  * A successful verification is remembered for `oauth.clientAuthCacheSeconds` under an HMAC
  * of (client id, secret) with a per-process random key, so a busy client does not pay an
@@ -15,7 +16,6 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ClientConfig } from '../config/types.js';
-import { ConfigError, EXAMPLE_SECRET } from '../config/load.js';
 import { secretsEqual } from '../security/constant-time.js';
 import type { IpAttempt } from '../security/lockout.js';
 import { burnVerification, verifySecret } from '../security/password-hash.js';
@@ -49,21 +49,6 @@ export class ClientRegistry {
   ) {
     this.byId = new Map(clients.map((c) => [c.id, c]));
     this.idsWithColon = clients.map((c) => c.id).filter((id) => id.includes(':'));
-  }
-
-  /** Refuses, in production, clients whose hash matches the dev example secret. */
-  static async create(clients: readonly ClientConfig[], cacheSeconds: number, mode: 'dev' | 'production', budget?: ClientAuthBudget): Promise<ClientRegistry> {
-    if (mode === 'production') {
-      const problems: string[] = [];
-      // One at a time: the verifications share the capped slots of password-hash.ts.
-      for (const [i, c] of clients.entries()) {
-        if (c.secretHash && (await verifySecret(c.secretHash, EXAMPLE_SECRET))) {
-          problems.push(`clients[${i}].secretHash: is a hash of the example secret of dev mode; set a secret of your own`);
-        }
-      }
-      if (problems.length) throw new ConfigError(problems);
-    }
-    return new ClientRegistry(clients, cacheSeconds, budget);
   }
 
   get(id: string): ClientConfig | undefined {

@@ -40,7 +40,7 @@ export function tokenEndpoint(options: TokenEndpointOptions) {
     // anything, a secret included) is `other`.
     ctx.grantType = grant ? grantType : 'other';
     if (!grant) throw new UnsupportedGrantTypeError(`grant_type "${grantType.slice(0, 40)}" is not supported`);
-    if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClientError(`the client may not use the ${grantType} grant`);
+    if (!(client.grantTypes as readonly string[]).includes(grantType)) throw new UnauthorizedClientError(`the client may not use the ${grantType} grant`);
 
     const outcome = await grant.handle({ params, client, clientIp: ctx.clientIp });
     ctx.subject = outcome.subject;

@@ -18,7 +18,7 @@
  * changed. A slow stat poll backs up filesystems without change events. A reload that fails
  * keeps the previous users and logs a warning naming the file (never hashes or file content).
  */
-import { watch, type FSWatcher, type Stats } from 'node:fs';
+import { readFileSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -189,6 +189,27 @@ export class FileValidator implements PasswordValidator {
   }
 }
 
+/**
+ * Every problem of a users file (unreadable, not YAML, unknown keys, a plain `password`, hashes
+ * of an unknown kind or placeholders), one line each; [] when it loads. Run by the
+ * configuration check (src/config/validate.ts) before the gateway starts.
+ */
+export function usersFileProblems(path: string, caseSensitive: boolean): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return [readProblem(err)];
+  }
+  try {
+    parseUsersFile(path, text, caseSensitive);
+    return [];
+  } catch (err) {
+    if (err instanceof UsersFileError) return [...err.problems];
+    throw err;
+  }
+}
+
 async function loadUsers(config: FileValidatorConfig): Promise<UsersTable> {
   let text: string;
   try {
@@ -210,7 +231,7 @@ function readProblem(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') return 'cannot read the users file: no such file';
   if (code === 'EACCES') return 'cannot read the users file: permission denied';
-  if (code === 'ENOTFILE') return 'cannot read the users file: not a regular file';
+  if (code === 'ENOTFILE' || code === 'EISDIR') return 'cannot read the users file: not a regular file';
   return `cannot read the users file: ${code ?? (err as Error).message}`;
 }
 

@@ -18,7 +18,7 @@
  * unknown user cost what a wrong password costs. It cannot re-check a subject at refresh
  * (`unsupported`: the refresh proceeds).
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import type { HttpValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -78,21 +78,7 @@ export class HttpValidator implements PasswordValidator {
    * @throws HttpValidatorConfigError with one line per problem.
    */
   static async open(raw: HttpValidatorConfig, logger: Logger): Promise<HttpValidator> {
-    const problems: string[] = [];
-    // The loader fills in defaults; a configuration built in code may leave keys out.
-    const config = { ...raw, timeoutMs: raw.timeoutMs ?? 5000, tlsCaFile: raw.tlsCaFile ?? '', headers: raw.headers ?? {}, healthUrl: raw.healthUrl ?? '' };
-    urlProblem('url', config.url, problems);
-    if (config.healthUrl) urlProblem('healthUrl', config.healthUrl, problems);
-    headerProblems(config.headers, problems);
-    let ca: Buffer | undefined;
-    if (config.tlsCaFile) {
-      try {
-        ca = await readFile(config.tlsCaFile);
-        if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) problems.push(`tlsCaFile: ${config.tlsCaFile} holds no PEM certificate`);
-      } catch (err) {
-        problems.push(`tlsCaFile: cannot read ${config.tlsCaFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-    }
+    const { problems, config, ca } = examine(raw);
     if (problems.length > 0) throw new HttpValidatorConfigError(problems);
     const validator = new HttpValidator(config, ca, logger);
     if (config.url.startsWith('http:')) validator.#log.warn({ url: config.url }, 'plain http:// URL: passwords cross the network in clear');
@@ -216,6 +202,33 @@ function describeRequestError(err: unknown, timeoutMs: number): string {
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || /TIMEOUT/.test(e?.code ?? '')) return `no answer within ${timeoutMs} ms`;
   const code = e?.code ?? e?.cause?.code;
   return `request failed: ${code ?? e?.name ?? 'error'}${e?.message ? ` (${e.message.split('\n')[0]})` : ''}`;
+}
+
+/**
+ * Every problem of an HTTP validator entry, one line each, keys relative to the entry. Pure
+ * apart from reading the CA file; run by the configuration check (src/config/validate.ts).
+ */
+export function httpSettingsProblems(raw: HttpValidatorConfig): string[] {
+  return examine(raw).problems;
+}
+
+function examine(raw: HttpValidatorConfig): { problems: string[]; config: HttpValidatorConfig; ca: Buffer | undefined } {
+  const problems: string[] = [];
+  // The loader fills in defaults; a configuration built in code may leave keys out.
+  const config = { ...raw, timeoutMs: raw.timeoutMs ?? 5000, tlsCaFile: raw.tlsCaFile ?? '', headers: raw.headers ?? {}, healthUrl: raw.healthUrl ?? '' };
+  urlProblem('url', config.url, problems);
+  if (config.healthUrl) urlProblem('healthUrl', config.healthUrl, problems);
+  headerProblems(config.headers, problems);
+  let ca: Buffer | undefined;
+  if (config.tlsCaFile) {
+    try {
+      ca = readFileSync(config.tlsCaFile);
+      if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) problems.push(`tlsCaFile: ${config.tlsCaFile} holds no PEM certificate`);
+    } catch (err) {
+      problems.push(`tlsCaFile: cannot read ${config.tlsCaFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return { problems, config, ca };
 }
 
 function urlProblem(key: string, value: string | undefined, problems: string[]): void {

@@ -3,7 +3,7 @@
  * naming the key (the registry prefixes the validator entry). Reads the CA file; never
  * connects, so the gateway starts while the directory is down.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { FilterParser } from 'ldapts';
 import { validatorSpecs, type ItemSpec } from '../config/items.js';
 import type { LdapValidatorConfig } from '../config/types.js';
@@ -29,11 +29,27 @@ export interface Settings {
 const ATTRIBUTE_NAME = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)(;[A-Za-z0-9-]+)*$/;
 
 /**
+ * Every problem of an LDAP validator entry, one line each, keys relative to the entry
+ * (`urls[0]: …`). Pure apart from reading the CA file; run by the configuration check
+ * (src/config/validate.ts) before anything connects.
+ */
+export function ldapSettingsProblems(raw: LdapValidatorConfig): string[] {
+  return examine(raw).problems;
+}
+
+/**
  * Checks and normalises the configuration (defaults filled in for keys a configuration built in
- * code leaves out).
+ * code leaves out). `start` has already run {@link ldapSettingsProblems}, so this only throws
+ * for a configuration built in code.
  * @throws LdapConfigError with one line per problem.
  */
 export async function checkSettings(raw: LdapValidatorConfig): Promise<Settings> {
+  const { problems, settings } = examine(raw);
+  if (settings === undefined) throw new LdapConfigError(problems);
+  return settings;
+}
+
+function examine(raw: LdapValidatorConfig): { problems: string[]; settings?: Settings } {
   const problems: string[] = [];
   const merged = withDefaults(validatorSpecs['ldap']!, raw);
   const config = { ...merged, urls: merged['urls'] ?? [] } as unknown as LdapValidatorConfig;
@@ -49,7 +65,7 @@ export async function checkSettings(raw: LdapValidatorConfig): Promise<Settings>
   let ca: Buffer | undefined;
   if (config.tlsCaFile) {
     try {
-      ca = await readFile(config.tlsCaFile);
+      ca = readFileSync(config.tlsCaFile);
       if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) problems.push(`tlsCaFile: ${config.tlsCaFile} holds no PEM certificate`);
     } catch (err) {
       problems.push(`tlsCaFile: cannot read ${config.tlsCaFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
@@ -79,10 +95,10 @@ export async function checkSettings(raw: LdapValidatorConfig): Promise<Settings>
     filterProblem('groups.searchFilter', groups.searchFilter, problems);
     attributeProblem('groups.nameAttribute', groups.nameAttribute, problems);
   }
-  if (problems.length > 0) throw new LdapConfigError(problems);
+  if (problems.length > 0) return { problems };
 
   const userAttributes = unique([config.subjectAttribute, ...Object.values(config.attributes), ...(groups.memberOfAttribute ? [groups.memberOfAttribute] : [])]);
-  return { config: { ...config, groups }, mode, ca, groups, userAttributes };
+  return { problems, settings: { config: { ...config, groups }, mode, ca, groups, userAttributes } };
 }
 
 /** `value` with the spec's default for each key it lacks. */
@@ -96,6 +112,8 @@ function urlProblem(url: string): string | undefined {
   try {
     parsed = new URL(url);
   } catch {
+    const port = /^[a-z]+:\/\/[^/:]+:(\d+)\/?$/i.exec(url)?.[1];
+    if (port !== undefined && Number(port) > 65535) return `has the port ${port}, outside 1-65535`;
     return 'is not a URL';
   }
   if (parsed.protocol !== 'ldap:' && parsed.protocol !== 'ldaps:') return 'must start with ldap:// or ldaps://';

@@ -115,6 +115,8 @@ async function nothingCounted(): Promise<void> {
     expect(res.json.error).toBe('invalid_grant');
   }
   expect((await login(alice.password)).status).toBe(200);
+  // The directory's return is logged (once per outage), so the log does not just go quiet.
+  expect(gw.logs().some((l) => typeof l['msg'] === 'string' && /^validator \S+ is reachable again$/.test(l['msg']))).toBe(true);
   expect(await metricValue(gw.adminUrl, 'ropc_lockouts_total{kind="user"}')).toBe(0);
   expect(await metricValue(gw.adminUrl, 'ropc_lockouts_total{kind="ip"}')).toBe(0);
 }

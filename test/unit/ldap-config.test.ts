@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { checkItem, validatorSpecs } from '../../src/config/items.js';
+import { checkItem, validatorSpecByType } from '../../src/config/items.js';
 import type { HttpValidatorConfig, LdapValidatorConfig } from '../../src/config/types.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { HttpValidator } from '../../src/validators/http.js';
@@ -150,7 +150,7 @@ describe('docs/validators.md', () => {
     expect(checked.length).toBeGreaterThanOrEqual(5);
     for (const entry of checked) {
       const problems: string[] = [];
-      const item = checkItem(validatorSpecs[entry['type'] as string]!, entry, entry['name'] as string, problems);
+      const item = checkItem(validatorSpecByType[entry['type'] as string]!, entry, entry['name'] as string, problems);
       expect(problems).toEqual([]);
       // Secrets and CA files are read by the loader from files the docs only name.
       const config = { ...item, tlsCaFile: '', bindPassword: item['bindDn'] ? 'x' : '', headers: {} };

@@ -204,9 +204,9 @@ routes:
         'routes[5].upstream: must be an http:// or https:// URL',
         'routes[6].upstream: must not carry credentials',
         'routes[6].upstream: must not have a query or fragment',
-        `routes[7].upstreamCaFile: cannot read ${join(dir, 'missing.pem')}: ENOENT`,
+        `routes[7].upstreamCaFile: cannot read missing.pem (resolved to ${join(dir, 'missing.pem')}): ENOENT`,
         "routes[8].upstreamCaFile: has no effect: the route's upstream is not https://",
-        'routes[9].upstreamTimeoutMs: must be a whole number of at least 0',
+        'routes[9].upstreamTimeoutMs: must be a whole number of at least 0: value was -5',
       ]),
     );
   });
@@ -227,8 +227,8 @@ server: { tls: { certFile: nope.pem, keyFile: nope.key }, limits: { headersTimeo
     expect(found).toEqual(
       expect.arrayContaining([
         'decision.path: collides with oauth.paths.token (/as/token.oauth2); the decision endpoint owns its path and everything below it',
-        `server.tls.certFile: cannot read ${join(dir, 'nope.pem')}: ENOENT`,
-        `server.tls.keyFile: cannot read ${join(dir, 'nope.key')}: ENOENT`,
+        `server.tls.certFile: cannot read nope.pem (resolved to ${join(dir, 'nope.pem')}): ENOENT`,
+        `server.tls.keyFile: cannot read nope.key (resolved to ${join(dir, 'nope.key')}): ENOENT`,
         'server.limits.headersTimeoutMs: must not be larger than server.limits.requestTimeoutMs',
       ]),
     );

@@ -74,6 +74,7 @@ describe('check-config', () => {
     writeFileSync(
       file,
       [
+        'oauth: { issuer: "https://login.example.org" }',
         'store: { type: memory }',
         'upstream: { url: "http://127.0.0.1:9" }',
         'clients: [{ id: mobile, public: true, scopes: [read], defaultScopes: [read] }]',

@@ -2,12 +2,12 @@
  * The JSON Schema of the gateway configuration, generated from the convict schema
  * (src/config/schema.ts) and the list item specs (src/config/items.ts) — the single source of
  * truth (STYLE habit 3). The Helm chart's values.schema.json holds it under `properties.config`,
- * so `helm install` rejects an unknown or mistyped configuration key before a pod starts;
- * test/packaging/helm-chart.test.ts fails when the two drift apart and rewrites the chart's copy
- * with `UPDATE_HELM_SCHEMA=1`.
+ * so `helm install` rejects an unknown or mistyped configuration key before a pod starts.
+ * `npm run generate` writes it (src/config/generated-files.ts); test/unit/generated-files.test.ts
+ * fails when the chart's copy is stale.
  */
-import { schema } from '../../src/config/schema.js';
-import { clientSpec, routeSpec, validatorSpecs, type FieldSpec, type ItemSpec } from '../../src/config/items.js';
+import { schema } from './schema.js';
+import { clientSpec, routeSpec, validatorSpecs, type FieldSpec, type ItemSpec } from './items.js';
 
 export type JsonSchema = Record<string, unknown>;
 
