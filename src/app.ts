@@ -122,7 +122,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   // The gateway's own paths (`endpoints` and `prefixEndpoints` below, filled in before anything
   // serves), for the resource path to refuse them in another spelling rather than proxy them.
   const reserved = (path: string): boolean => {
-    const p = path.toLowerCase();
+    // Also with trailing slashes (`/as/token.oauth2/`): a spelling of the endpoint all the same.
+    const p = path.toLowerCase().replace(/\/+$/, '');
     for (const own of endpoints.keys()) if (own.toLowerCase() === p) return true;
     return prefixEndpoints.some(([prefix]) => p.startsWith(prefix.toLowerCase()) || `${p}/` === prefix.toLowerCase());
   };

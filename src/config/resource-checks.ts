@@ -127,3 +127,23 @@ function checkReadable(file: string, where: string, problems: string[]): Buffer 
     return null;
   }
 }
+
+/**
+ * Warnings about route rules that are valid but easy to misread: a rule with `methods` judges
+ * only those methods, and every other method on its path falls through to the rules after it
+ * (often a catch-all that asks for less). Silenced by a later rule for the same path without
+ * `methods`.
+ */
+export function routeWarnings(config: Pick<GatewayConfig, 'routes'>): string[] {
+  const warnings: string[] = [];
+  config.routes.forEach((rule, i) => {
+    if (rule.methods.length === 0) return;
+    const covered = config.routes.some((later, j) => j > i && later.path === rule.path && later.methods.length === 0);
+    if (!covered) {
+      warnings.push(
+        `routes[${i}].methods: only ${rule.methods.join(', ')} on ${rule.path} are judged by this rule; every other method falls through to the rules after it (add a rule for ${rule.path} without methods to cover them)`,
+      );
+    }
+  });
+  return warnings;
+}

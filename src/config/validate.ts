@@ -11,6 +11,7 @@
  * checked again, so one mistake yields one line.
  */
 import { scopeWarnings } from './scope-checks.js';
+import { routeWarnings } from './resource-checks.js';
 import type { GatewayConfig, ValidatorConfig } from './types.js';
 import { collectConfig, EXAMPLE_SECRET, keyOf, namingConfiguredPath, type LoadOptions } from './load.js';
 import { verifySecret } from '../security/password-hash.js';
@@ -44,7 +45,7 @@ export async function validateConfig(options: LoadOptions): Promise<ConfigValida
   }
   const lines = [...new Set(problems.map((line) => namingConfiguredPath(line, collected.configuredPaths)))];
   const valid = lines.length === 0 ? config : undefined;
-  return { config: valid, problems: lines, warnings: [...collected.warnings, ...(valid ? scopeWarnings(valid) : [])] };
+  return { config: valid, problems: lines, warnings: [...collected.warnings, ...(valid ? [...scopeWarnings(valid), ...routeWarnings(valid)] : [])] };
 }
 
 /** One check per validator kind, each the same function the validator itself relies on. */

@@ -99,7 +99,10 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     lifecycle.inFlight += 1;
     if (lifecycle.draining) res.setHeader('connection', 'close');
     // The body is the credential on the OAuth endpoints; the resource path continues once authorized.
-    if (expectsContinue && endpoint.errors === 'oauth') res.writeContinue();
+    // ...unless its declared body is over the limit: then the 413 comes without inviting it.
+    if (expectsContinue && endpoint.errors === 'oauth') {
+      if (!(Number(req.headers['content-length']) > limits.bodyBytes)) res.writeContinue();
+    }
     else if (expectsContinue) expectContinue(res);
     res.once('close', () => {
       if (answering.get(req.socket) === res) answering.delete(req.socket);

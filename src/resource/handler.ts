@@ -120,6 +120,20 @@ function refuseReserved(options: ResourceOptions, target: CanonicalTarget, ctx: 
   throw new InvalidRequestError("the request path names one of the gateway's endpoints: send it in canonical form");
 }
 
+/**
+ * An authority the upstream can read in one way only (RFC 9112 §3.2: exactly one Host; RFC 3986
+ * §3.2.2 host and port): no path, query, userinfo or space smuggled into it, never two.
+ */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
+
+/** Step 1's precondition on the proxy path: the Host header the upstream will see is sound. */
+function refuseBadHost(req: IncomingMessage, ctx: RequestContext): void {
+  const hosts = req.headersDistinct.host;
+  if (hosts === undefined || (hosts.length === 1 && HOST.test(hosts[0] as string))) return;
+  ctx.reason = hosts.length > 1 ? 'more than one Host header' : 'the Host header is not a host and port';
+  throw new InvalidRequestError(`${ctx.reason} (RFC 9112 §3.2)`);
+}
+
 /** Step 5: strip what the gateway owns, then inject the identity (none on public routes). */
 function mutateHeaders(options: ResourceOptions, req: IncomingMessage, ctx: RequestContext, identity: Identity | null, upgrade: boolean): void {
   options.headers.scrub(req.headers, { peerIp: req.socket.remoteAddress ?? '', proto: options.tls ? 'https' : 'http', requestId: ctx.id, upgrade });
@@ -128,6 +142,7 @@ function mutateHeaders(options: ResourceOptions, req: IncomingMessage, ctx: Requ
 
 export function resourceHandler(options: ResourceOptions) {
   return async function handleResource(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    refuseBadHost(req, ctx);
     const { route, identity, target } = await decide(options, req, req.method ?? 'GET', req.url ?? '/', ctx);
     refuseReserved(options, target, ctx);
     req.url = target.url;
@@ -146,6 +161,7 @@ export function resourceUpgradeHandler(options: ResourceOptions) {
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       throw new InvalidRequestError('only WebSocket upgrades (GET with Upgrade: websocket) are supported');
     }
+    refuseBadHost(req, ctx);
     const { route, identity, target } = await decide(options, req, 'GET', req.url ?? '/', ctx);
     refuseReserved(options, target, ctx);
     req.url = target.url;

@@ -1,0 +1,107 @@
+/**
+ * Edges of the boundary found by attacking it over the wire: the Host header the upstream
+ * would read, the gateway's endpoints spelt with a trailing slash, and `Expect: 100-continue`
+ * on a token request whose declared body is over the limit. Raw sockets, so nothing between
+ * the test and the gateway tidies the request.
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { basicAuth, postForm, startGateway, type TestGateway } from '../support/start-gateway.js';
+
+let upstream: Upstream;
+let gw: TestGateway;
+let hits: string[];
+let token: string;
+
+beforeAll(async () => {
+  hits = [];
+  upstream = await startEchoUpstream((req, res) => {
+    hits.push(`${req.method} ${req.url} host=${req.headers.host}`);
+    res.end('upstream');
+  });
+  gw = await startGateway({ upstream: upstream.url, config: { routes: [{ path: '/public/**', auth: 'none' }] } });
+  const issued = await postForm(`${gw.url}/as/token.oauth2`, 'grant_type=password&username=joe&password=joe-pw&scope=read', { authorization: basicAuth() });
+  token = issued.json['access_token'] as string;
+});
+afterAll(async () => {
+  await gw?.stop();
+  upstream?.server.close();
+});
+
+/** Sends `raw` and resolves with everything the gateway answered until it closed or went quiet. */
+function exchange(raw: string, quietMs = 1500): Promise<string> {
+  const { port } = new URL(gw.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let got = '';
+    let timer = setTimeout(() => socket.destroy(), quietMs);
+    socket.on('data', (chunk) => {
+      got += chunk.toString('latin1');
+      clearTimeout(timer);
+      timer = setTimeout(() => socket.destroy(), quietMs);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+    socket.on('error', reject);
+    socket.write(raw);
+  });
+}
+
+describe('the Host header the upstream reads', () => {
+  const cases: [string, string][] = [
+    ['two Host headers', 'Host: a.example\r\nHost: b.example\r\n'],
+    ['a path in the Host', 'Host: a.example/admin\r\n'],
+    ['userinfo in the Host', 'Host: user@a.example\r\n'],
+    ['a query in the Host', 'Host: a.example?x=1\r\n'],
+  ];
+  for (const [what, host] of cases) {
+    it(`refuses ${what} with 400 before anything reaches the upstream`, async () => {
+      const before = hits.length;
+      for (const path of ['/public/x', '/api/x']) {
+        const answer = await exchange(`GET ${path} HTTP/1.1\r\n${host}Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+        expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      }
+      expect(hits.slice(before)).toEqual([]);
+    });
+  }
+
+  it('forwards a sound Host, with a port and as an IPv6 literal', async () => {
+    for (const host of ['app.example:8443', '[::1]:9031', 'app.example']) {
+      const answer = await exchange(`GET /public/x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    }
+  });
+});
+
+describe("the gateway's own endpoints with a trailing slash", () => {
+  it('are refused, never proxied with their credentials', async () => {
+    const before = hits.length;
+    for (const path of ['/as/token.oauth2/', '/as/introspect.oauth2//', '/.well-known/oauth-authorization-server/']) {
+      const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=joe&password=joe-pw' });
+      expect(res.status, path).toBe(400);
+    }
+    expect(hits.slice(before)).toEqual([]);
+  });
+});
+
+describe('Expect: 100-continue on the token endpoint', () => {
+  it('answers a declared body over the limit with 413 and never invites it', async () => {
+    const answer = await exchange(
+      `POST /as/token.oauth2 HTTP/1.1\r\nHost: gw\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: ${basicAuth()}\r\nExpect: 100-continue\r\nContent-Length: 100000000\r\n\r\n`,
+    );
+    expect(answer).not.toContain('100 Continue');
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 413 Payload Too Large');
+  });
+
+  it('still continues a token request of a normal size', async () => {
+    const body = 'grant_type=password&username=joe&password=joe-pw&scope=read';
+    const answer = await exchange(
+      `POST /as/token.oauth2 HTTP/1.1\r\nHost: gw\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: ${basicAuth()}\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      300,
+    );
+    expect(answer.startsWith('HTTP/1.1 100 Continue\r\n')).toBe(true);
+  });
+});
