@@ -159,12 +159,13 @@ describe('gateway.shutdown() in process', () => {
       await new Promise((r, j) => ws.once('open', r).once('error', j));
       const closed = new Promise<number>((r) => ws.once('close', () => r(Date.now())));
       const started = Date.now();
-      const stopping = gw.gateway.shutdown(300);
+      // A drain long enough for the readiness probe below to land inside it on a busy machine.
+      const stopping = gw.gateway.shutdown(2000);
       expect((await fetch(`${gw.adminUrl}/readyz`)).status).toBe(503);
       expect(ws.readyState).toBe(WebSocket.OPEN);
       const at = await closed;
-      expect(at - started).toBeGreaterThanOrEqual(280);
-      expect(at - started).toBeLessThan(3000);
+      expect(at - started).toBeGreaterThanOrEqual(1980);
+      expect(at - started).toBeLessThan(10_000);
       await stopping;
     } finally {
       upstream.server.off('upgrade', onUpgrade);

@@ -89,7 +89,7 @@ describe('npm pack → npm install -g ./ropc-gateway-<version>.tgz', () => {
         'admin: { host: 127.0.0.1, port: 0 }',
         'store: { type: memory }',
         'upstream: { url: "http://127.0.0.1:9" }',
-        'clients: [{ id: app, public: true, scopes: [read] }]',
+        'clients: [{ id: app, public: true, scopes: [read], defaultScopes: [read] }]',
         'validators: [{ name: local, type: file, path: users.yaml }]',
         '',
       ].join('\n'),
