@@ -105,7 +105,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     const decision: Endpoint = {
       kind: 'decision',
       errors: 'resource',
-      handle: decisionEndpoint({ ...resourceOptions, path: config.decision.path, removeAuthorization: config.headers.removeAuthorization, identityHeaders: Object.keys(config.headers.identity).map((h) => h.toLowerCase()) }),
+      handle: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress, removeAuthorization: config.headers.removeAuthorization, identityHeaders: Object.keys(config.headers.identity).map((h) => h.toLowerCase()) }),
     };
     endpoints.set(config.decision.path, decision);
     prefixEndpoints.push([`${config.decision.path.replace(/\/+$/, '')}/`, decision]);

@@ -106,9 +106,14 @@ export const schema = {
   decision: {
     enabled: { doc: 'Answer auth-only decisions for nginx auth_request / Envoy ext_authz at decision.path (see docs/routing.md).', format: 'boolean', default: false },
     path: {
-      doc: 'Path of the decision endpoint: GET here with X-Original-Method/X-Original-URI (or X-Forwarded-Method/X-Forwarded-Uri); any method on a path below it (Envoy ext_authz path_prefix) checks the rest of the path. Reserved when enabled: never proxied.',
+      doc: 'Path of the decision endpoint: GET here with the headers decision.ingress names (nginx, traefik), or any method on a path below it (envoy: ext_authz path_prefix) for the rest of the path. This path and everything below it are reserved when enabled: never proxied.',
       format: 'url-path',
       default: '/_ropc/auth',
+    },
+    ingress: {
+      doc: 'Which ingress asks, and so the only place the original request is read from (docs/routing.md#the-decision-endpoint-nginx-envoy-traefik): nginx (GET decision.path with X-Original-Method and X-Original-URI, as auth_request sends them), traefik (GET decision.path with X-Forwarded-Method and X-Forwarded-Uri, as forwardAuth sends them) or envoy (the original method on decision.path + the original path, as ext_authz path_prefix sends it). Required when decision.enabled: each ingress passes the client\'s own headers along, so reading any other source would let the client name the request that is judged.',
+      format: ['', 'nginx', 'traefik', 'envoy'],
+      default: '',
     },
   },
   basicBridge: {

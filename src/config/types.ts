@@ -80,6 +80,9 @@ export interface RouteConfig {
   readonly basicClient: string;
 }
 
+/** Where the decision endpoint reads the original request from (docs/routing.md). */
+export type DecisionIngress = 'nginx' | 'traefik' | 'envoy';
+
 export interface GatewayConfig {
   /** dev: `start-dev` (embedded defaults); production: `start --config`. */
   readonly mode: 'dev' | 'production';
@@ -132,7 +135,7 @@ export interface GatewayConfig {
   };
   readonly upstream: { readonly url: string; readonly timeoutMs: number; readonly caFile: string; readonly maxSockets: number; readonly engine: 'undici' | 'http-proxy' };
   readonly routes: readonly RouteConfig[];
-  readonly decision: { readonly enabled: boolean; readonly path: string };
+  readonly decision: { readonly enabled: boolean; readonly path: string; readonly ingress: DecisionIngress };
   readonly basicBridge: { readonly cacheSeconds: number };
   readonly headers: { readonly removeAuthorization: boolean; readonly identity: Readonly<Record<string, string>> };
   readonly lockout: {

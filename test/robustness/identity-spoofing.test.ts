@@ -67,7 +67,7 @@ beforeAll(async () => {
     upstream: upstream.url,
     config: {
       log: { level: 'warn' },
-      decision: { enabled: true },
+      decision: { enabled: true, ingress: 'envoy' },
       headers: { identity: { 'X-Auth-Subject': 'sub', 'X-Auth-Client-Id': 'client_id', 'X-Auth-Scope': 'scope', 'X-Auth-Groups': 'groups', 'Remote-User': 'sub' } },
       routes: [
         { path: '/public/**', auth: 'none' },
