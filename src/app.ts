@@ -96,7 +96,13 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   // http-proxy-3 always carries WebSocket upgrades; plain HTTP goes through undici unless configured otherwise.
   const httpProxy = createForwarder(proxyOptions);
   const forwarder = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
-  const headers = compileHeaderRules({ ...config.headers, trustProxy: config.server.trustProxy });
+  const headers = compileHeaderRules({
+    identity: config.headers.identity,
+    removeAuthorization: config.headers.removeAuthorization,
+    trustProxy: config.server.trustProxy,
+    passThrough: config.headers.passThrough,
+    ...(config.headers.assertion.enabled ? { assertionHeader: config.headers.assertion.header } : {}),
+  });
   const basic = createBasicBridge({ login, clients: config.clients, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
   const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
   const resource = resourceHandler(resourceOptions);

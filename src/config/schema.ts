@@ -135,6 +135,26 @@ export const schema = {
         'X-Auth-Groups': 'groups',
       } as Record<string, string>,
     },
+    passThrough: {
+      doc: 'Inbound headers the gateway would strip as identity, client address or method/URL override (docs/routing.md#headers lists them) that the upstream may see anyway, because a proxy in front sets them and the upstream trusts it: exact names, any case; their _ spellings are still stripped. Owned headers (headers.identity, X-Auth-*, the assertion header), hop-by-hop headers, Authorization and the forwarding headers server.trustProxy governs cannot be named.',
+      format: 'header-name-list',
+      default: [] as string[],
+    },
+    assertion: {
+      enabled: {
+        doc: 'Add a signed identity assertion to every authenticated request upstream (and to decision answers): a short-lived ES256 JWT with iss (oauth.issuer), sub, client_id, scope, groups, iat, exp and, when set, aud, verifiable against the JWKS at GET /jwks.json on the admin port. For an upstream that can also be reached without the gateway. See docs/security.md#signed-identity-assertion.',
+        format: 'boolean',
+        default: false,
+      },
+      header: { doc: 'Header carrying the assertion. Stripped from every inbound request, like an identity header.', format: 'string', default: 'X-Auth-Assertion' },
+      keyFile: {
+        doc: 'PEM file with the EC P-256 private key (PKCS#8 or SEC1) that signs assertions. Empty: a key is generated at start, so each process (and each restart) has its own; use a file when several replicas serve one upstream.',
+        format: 'string',
+        default: '',
+      },
+      audience: { doc: 'The aud claim of the assertion (the upstream checks it); empty: no aud claim.', format: 'string', default: '' },
+      ttlSeconds: { doc: 'Lifetime of an assertion (exp - iat), in seconds.', format: 'positive-int', default: 60 },
+    },
   },
   lockout: {
     maxFailures: { doc: 'Consecutive failed logins of one username (every spelling: NFKC, case-insensitive) that lock it; a success resets the count. A locked user gets the same invalid_grant as a wrong password and the validators are not called.', format: 'positive-int', default: 5 },

@@ -137,7 +137,19 @@ export interface GatewayConfig {
   readonly routes: readonly RouteConfig[];
   readonly decision: { readonly enabled: boolean; readonly path: string; readonly ingress: DecisionIngress };
   readonly basicBridge: { readonly cacheSeconds: number };
-  readonly headers: { readonly removeAuthorization: boolean; readonly identity: Readonly<Record<string, string>> };
+  readonly headers: {
+    readonly removeAuthorization: boolean;
+    readonly identity: Readonly<Record<string, string>>;
+    readonly passThrough: readonly string[];
+    readonly assertion: {
+      readonly enabled: boolean;
+      readonly header: string;
+      /** Resolved path; '' = a key generated at start. */
+      readonly keyFile: string;
+      readonly audience: string;
+      readonly ttlSeconds: number;
+    };
+  };
   readonly lockout: {
     readonly maxFailures: number;
     readonly lockSeconds: number;

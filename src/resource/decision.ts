@@ -31,7 +31,7 @@ import { InvalidRequestError, MethodNotAllowedError } from '../oauth/errors.js';
 import type { RequestContext } from '../http/context.js';
 import type { DecisionIngress } from '../config/types.js';
 import { decide, splitUrl, type DecideOptions } from './handler.js';
-import type { HeaderRules } from './identity-headers.js';
+import { cgiName, FORWARDING, STRIPPED_NAMES, type HeaderRules } from './identity-headers.js';
 
 export interface DecisionOptions extends DecideOptions {
   /** `decision.path`. */
@@ -72,9 +72,13 @@ export function decisionEndpoint(options: DecisionOptions) {
     const set = identity ? options.headers.values(identity) : [];
     for (const [name, value] of set) headers[name] = value;
     if (options.ingress === 'envoy') {
+      // What the proxy path would strip (identity-headers.ts): the named ones always (Envoy
+      // removes a header only if it is listed), the inbound ones the check request carried.
+      // Not the forwarding headers, which Envoy sets itself, nor its own x-envoy-*.
       const remove = new Set<string>(options.removeAuthorization ? ['authorization'] : []);
-      for (const name of [...options.identityHeaders, ...Object.keys(req.headers)]) {
-        if (options.headers.owns(name) && headers[name] === undefined) remove.add(name);
+      for (const name of [...options.identityHeaders, ...Object.keys(req.headers), ...STRIPPED_NAMES]) {
+        const envoyOwn = FORWARDING.includes(name) || cgiName(name).startsWith('x-envoy-');
+        if (options.headers.strips(name) && !envoyOwn && headers[name] === undefined) remove.add(name);
       }
       if (remove.size) headers['x-envoy-auth-headers-to-remove'] = [...remove].join(', ');
     }
