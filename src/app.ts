@@ -35,6 +35,7 @@ import { createUndiciForwarder } from './resource/undici-forwarder.js';
 import { resourceHandler, resourceUpgradeHandler } from './resource/handler.js';
 import { createBasicBridge } from './resource/basic-bridge.js';
 import { decisionEndpoint } from './resource/decision.js';
+import { createAssertionSigner } from './resource/assertion.js';
 import { gracefulShutdown, Lifecycle } from './http/lifecycle.js';
 import { instrumentStore, instrumentValidators } from './observability/instrument.js';
 
@@ -104,7 +105,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     ...(config.headers.assertion.enabled ? { assertionHeader: config.headers.assertion.header } : {}),
   });
   const basic = createBasicBridge({ login, clients: config.clients, cacheSeconds: config.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
-  const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
+  const { assertion: assertionConfig } = config.headers;
+  const assertion = assertionConfig.enabled ? await createAssertionSigner({ ...assertionConfig, issuer: oauth.issuer }) : undefined;
+  const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
   const resource = resourceHandler(resourceOptions);
   const prefixEndpoints: [string, Endpoint][] = [];
   if (config.decision.enabled) {
@@ -118,7 +121,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   }
 
   const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade: resourceUpgradeHandler(resourceOptions), lifecycle, ...(tls ? { tls } : {}) });
-  const admin = createAdminServer({ store, validators: [...validators.values()], metrics, draining: () => lifecycle.draining });
+  const admin = createAdminServer({ store, validators: [...validators.values()], metrics, draining: () => lifecycle.draining, ...(assertion ? { jwks: assertion.jwks } : {}) });
   let stopping: Promise<void> | undefined;
 
   return {

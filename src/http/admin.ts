@@ -4,7 +4,8 @@
  * - `/readyz` readiness: 503 when the token store does not answer, or at once after SIGTERM.
  *   Its body reports each validator; a directory outage degrades logins only, so it does
  *   not make the pod unready;
- * - `/metrics` Prometheus text.
+ * - `/metrics` Prometheus text;
+ * - `/jwks.json` the public key of the identity assertion, when `headers.assertion.enabled`.
  */
 import http from 'node:http';
 import type { TokenStore } from '../tokens/types.js';
@@ -18,6 +19,8 @@ export interface AdminOptions {
   readonly metrics: Metrics;
   /** True once shutdown has begun. */
   readonly draining: () => boolean;
+  /** The public keys of the identity assertion (`headers.assertion`), served at /jwks.json. */
+  readonly jwks?: unknown;
 }
 
 export function createAdminServer(options: AdminOptions): http.Server {
@@ -34,6 +37,9 @@ export function createAdminServer(options: AdminOptions): http.Server {
           res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
           res.end(text);
         });
+      case '/jwks.json':
+        if (options.jwks) return sendJson(res, 200, options.jwks);
+        return sendJson(res, 404, { error: 'not found' });
       default:
         return sendJson(res, 404, { error: 'not found' });
     }

@@ -30,6 +30,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { InvalidRequestError, MethodNotAllowedError } from '../oauth/errors.js';
 import type { RequestContext } from '../http/context.js';
 import type { DecisionIngress } from '../config/types.js';
+import type { AssertionSigner } from './assertion.js';
 import { decide, splitUrl, type DecideOptions } from './handler.js';
 import { cgiName, FORWARDING, STRIPPED_NAMES, type HeaderRules } from './identity-headers.js';
 
@@ -39,6 +40,7 @@ export interface DecisionOptions extends DecideOptions {
   /** `decision.ingress`: the only source of the original request. */
   readonly ingress: DecisionIngress;
   readonly headers: HeaderRules;
+  readonly assertion?: AssertionSigner;
   /** `headers.removeAuthorization`: ask Envoy to drop Authorization upstream. */
   readonly removeAuthorization: boolean;
   /** Lower-case names of the configured identity headers. */
@@ -71,6 +73,7 @@ export function decisionEndpoint(options: DecisionOptions) {
     const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store', 'content-length': 0 };
     const set = identity ? options.headers.values(identity) : [];
     for (const [name, value] of set) headers[name] = value;
+    if (identity && options.assertion) headers[options.assertion.header] = await options.assertion.sign(identity);
     if (options.ingress === 'envoy') {
       // What the proxy path would strip (identity-headers.ts): the named ones always (Envoy
       // removes a header only if it is listed), the inbound ones the check request carried.

@@ -22,6 +22,7 @@ import { readCredentials } from './bearer.js';
 import { authorize } from './authorize.js';
 import type { BasicBridge } from './basic-bridge.js';
 import type { HeaderRules, Identity } from './identity-headers.js';
+import type { AssertionSigner } from './assertion.js';
 import type { Forwarder, UpgradeOutcome } from './proxy.js';
 import type { CompiledRoute, RouteMatcher } from './routes.js';
 
@@ -38,6 +39,8 @@ export interface DecideOptions {
 
 export interface ResourceOptions extends DecideOptions {
   readonly headers: HeaderRules;
+  /** `headers.assertion.enabled`: signs the identity into a header (assertion.ts). */
+  readonly assertion?: AssertionSigner;
   readonly forwarder: Forwarder;
   readonly tls: boolean;
 }
@@ -94,6 +97,7 @@ export function resourceHandler(options: ResourceOptions) {
   return async function handleResource(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const { route, identity } = await decide(options, req, req.method ?? 'GET', req.url ?? '/', ctx);
     mutateHeaders(options, req, ctx, identity, false);
+    if (identity && options.assertion) req.headers[options.assertion.header] = await options.assertion.sign(identity);
     options.forwarder.web(req, res, route.upstream);
   };
 }
@@ -110,6 +114,7 @@ export function resourceUpgradeHandler(options: ResourceOptions) {
     }
     const { route, identity } = await decide(options, req, 'GET', req.url ?? '/', ctx);
     mutateHeaders(options, req, ctx, identity, true);
+    if (identity && options.assertion) req.headers[options.assertion.header] = await options.assertion.sign(identity);
     options.forwarder.ws(req, socket, head, route.upstream, outcome);
   };
 }
