@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { GatewayConfig } from './config/types.js';
+import type { DecisionIngress, GatewayConfig } from './config/types.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createAdminServer } from './http/admin.js';
@@ -39,6 +39,7 @@ import { withFairShares } from './resource/fairness.js';
 import { resourceHandler, resourceUpgradeHandler } from './resource/handler.js';
 import { createBasicBridge } from './resource/basic-bridge.js';
 import { decisionEndpoint } from './resource/decision.js';
+import { createAssertionSigner } from './resource/assertion.js';
 import { gracefulShutdown, Lifecycle } from './http/lifecycle.js';
 import { instrumentStore, instrumentValidators } from './observability/instrument.js';
 import { OutageLog } from './observability/outage-log.js';
@@ -128,6 +129,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     return prefixEndpoints.some(([prefix]) => p.startsWith(prefix.toLowerCase()) || `${p}/` === prefix.toLowerCase());
   };
 
+  // The identity assertion's key is made once: a reload keeps it (a restart changes headers.assertion).
+  const assertion = config.headers.assertion.enabled ? await createAssertionSigner({ ...config.headers.assertion, issuer: oauth.issuer }) : undefined;
+
   /**
    * What a reload swaps (docs/operations.md, "Configuration reload"): validators, clients, the
    * grants and endpoints that hold them, routes, header rules and the Basic bridge, all built
@@ -154,9 +158,15 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     ];
     const bodyLimit = config.server.limits.bodyBytes;
     const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
-    const headers = compileHeaderRules({ ...next.headers, trustProxy: config.server.trustProxy });
+    const headers = compileHeaderRules({
+      identity: next.headers.identity,
+      removeAuthorization: next.headers.removeAuthorization,
+      trustProxy: config.server.trustProxy,
+      passThrough: next.headers.passThrough,
+      ...(assertion ? { assertionHeader: config.headers.assertion.header } : {}),
+    });
     const basic = createBasicBridge({ login, clients: next.clients, scopePolicy, cacheSeconds: next.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
-    const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined };
+    const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
     const identityHeaders = Object.keys(next.headers.identity).map((h) => h.toLowerCase());
     return {
       validators,
@@ -165,7 +175,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
       upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
-      decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
+      decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
     };
   };
 
@@ -204,6 +214,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     },
     metrics,
     draining: () => lifecycle.draining,
+    ...(assertion ? { jwks: assertion.jwks } : {}),
   });
   let reloading: Promise<void> = Promise.resolve();
   let stopping: Promise<void> | undefined;

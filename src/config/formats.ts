@@ -72,6 +72,14 @@ export function registerFormats(): void {
       },
       coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
     },
+    'header-name-list': {
+      validate(value: unknown) {
+        if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^[!#$%&'*+.^`|~0-9A-Za-z-]+$/.test(v))) {
+          throw new Error('must be a list of header names (letters, digits and -; no _)');
+        }
+      },
+      coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
+    },
     'string-map': {
       validate(value: unknown) {
         if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {

@@ -77,6 +77,8 @@ function formatSchema(format: unknown, path: string): JsonSchema {
       return { type: 'string', pattern: '^/[!-~]*$' };
     case 'host-port-list':
       return { type: 'array', items: { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$' } };
+    case 'header-name-list':
+      return { type: 'array', items: { type: 'string', pattern: "^[!#$%&'*+.^`|~0-9A-Za-z-]+$" } };
     case 'string-map':
       return { type: 'object', additionalProperties: { type: 'string' } };
     case 'list': {

@@ -3,6 +3,7 @@
  * then `…File` secrets, then every check. All problems are collected and thrown together as a
  * {@link ConfigError}, one line per problem naming the key.
  */
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import convict from 'convict';
@@ -11,6 +12,7 @@ import { registerFormats } from './formats.js';
 import { schema } from './schema.js';
 import { checkItem, clientSpec, routeSpec, validatorSpecByType, validatorSpecs } from './items.js';
 import { checkResourceConfig } from './resource-checks.js';
+import { compileHeaderRules, FORWARDING } from '../resource/identity-headers.js';
 import { scopeProblems } from './scope-checks.js';
 import type { ClientConfig, GatewayConfig, ItemValues, RouteConfig, SchemaValues, ValidatorConfig } from './types.js';
 
@@ -154,6 +156,7 @@ export function collectConfig(options: LoadOptions): Collected {
     store: { ...raw.store, type: raw.store.type || 'memory', redis: { ...raw.store.redis, password: redisPassword, sentinelPassword } },
     server: { ...raw.server, tls: { certFile: filePath(raw.server.tls.certFile), keyFile: filePath(raw.server.tls.keyFile) } },
     upstream: { ...raw.upstream, caFile: filePath(raw.upstream.caFile) },
+    headers: { ...raw.headers, assertion: { ...raw.headers.assertion, keyFile: filePath(raw.headers.assertion.keyFile) } },
   };
   const before = problems.length;
   crossCheck(config, raw, options.mode, problems, warnings);
@@ -347,6 +350,35 @@ function loadClient(
   return { ...c, secret, validators: chain } as ClientConfig;
 }
 
+/** headers.passThrough and headers.assertion: see src/resource/identity-headers.ts for what is stripped. */
+function checkHeaders(config: GatewayConfig, problems: string[]): void {
+  const { identity, passThrough, assertion } = config.headers;
+  const identityNames = Object.keys(identity).map((h) => h.toLowerCase());
+  const assertionHeader = assertion.enabled ? assertion.header.toLowerCase() : '';
+  const rules = compileHeaderRules({ identity, removeAuthorization: true, trustProxy: config.server.trustProxy, assertionHeader });
+  for (const name of passThrough) {
+    const n = name.toLowerCase();
+    if (rules.owns(n)) problems.push(`headers.passThrough: "${name}" is a header the gateway sets (headers.identity, X-Auth-*, the assertion header); it cannot come from the client`);
+    else if (FORWARDING.includes(n) || n === 'x-request-id') problems.push(`headers.passThrough: "${name}" is set by the gateway; server.trustProxy decides whether an inbound one is kept`);
+    else if (NOT_PASSABLE.includes(n)) problems.push(`headers.passThrough: "${name}" is hop-by-hop or Authorization, never passed this way`);
+    else if (!rules.strips(n)) problems.push(`headers.passThrough: "${name}" is not stripped; nothing to pass through`);
+  }
+  if (assertion.enabled) {
+    if (!HEADER_NAME.test(assertion.header)) problems.push(`headers.assertion.header: "${assertion.header}" is not a valid header name`);
+    if (identityNames.includes(assertionHeader)) problems.push(`headers.assertion.header: "${assertion.header}" is also in headers.identity`);
+    if (assertion.keyFile) {
+      try {
+        const key = createPrivateKey(readFileSync(assertion.keyFile));
+        if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') problems.push('headers.assertion.keyFile: must hold an EC P-256 private key (ES256)');
+      } catch (err) {
+        problems.push(`headers.assertion.keyFile: cannot read a PEM private key from ${assertion.keyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+  }
+}
+
+const NOT_PASSABLE = ['authorization', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'expect', 'host', 'transfer-encoding', 'content-length'];
+
 const IDENTITY_FIELDS = /^(sub|client_id|scope|groups|attributes\.[A-Za-z0-9_.-]+)$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -372,6 +404,7 @@ function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mod
   }
   // Route rules, decision endpoint, TLS files and listener limits: see resource-checks.ts.
   checkResourceConfig(config, problems);
+  checkHeaders(config, problems);
   problems.push(...scopeProblems(config));
 
   if (mode === 'production') {

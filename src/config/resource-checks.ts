@@ -97,6 +97,7 @@ function checkUpstreamUrl(value: string, where: string, problems: string[]): voi
 
 function checkDecision(config: GatewayConfig, problems: string[]): void {
   if (!config.decision.enabled) return;
+  if (!(config.decision.ingress as string)) problems.push('decision.ingress: required when decision.enabled (nginx, traefik or envoy: the only source the original request is read from)');
   const decision = config.decision.path;
   if (decision.replace(/\/+$/, '') === '') problems.push('decision.path: must not be "/" (the endpoint owns its path and everything below it)');
   for (const [name, path] of Object.entries(config.oauth.paths)) {

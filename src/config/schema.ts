@@ -141,9 +141,14 @@ export const schema = {
   decision: {
     enabled: { doc: 'Answer auth-only decisions for nginx auth_request / Envoy ext_authz at decision.path (see docs/routing.md).', format: 'boolean', default: false },
     path: {
-      doc: 'Path of the decision endpoint: GET here with X-Original-Method/X-Original-URI (or X-Forwarded-Method/X-Forwarded-Uri); any method on a path below it (Envoy ext_authz path_prefix) checks the rest of the path. Reserved when enabled: never proxied.',
+      doc: 'Path of the decision endpoint: GET here with the headers decision.ingress names (nginx, traefik), or any method on a path below it (envoy: ext_authz path_prefix) for the rest of the path. This path and everything below it are reserved when enabled: never proxied.',
       format: 'url-path',
       default: '/_ropc/auth',
+    },
+    ingress: {
+      doc: 'Which ingress asks, and so the only place the original request is read from (docs/routing.md#the-decision-endpoint-nginx-envoy-traefik): nginx (GET decision.path with X-Original-Method and X-Original-URI, as auth_request sends them), traefik (GET decision.path with X-Forwarded-Method and X-Forwarded-Uri, as forwardAuth sends them) or envoy (the original method on decision.path + the original path, as ext_authz path_prefix sends it). Required when decision.enabled: each ingress passes the client\'s own headers along, so reading any other source would let the client name the request that is judged.',
+      format: ['', 'nginx', 'traefik', 'envoy'],
+      default: '',
     },
   },
   basicBridge: {
@@ -164,6 +169,26 @@ export const schema = {
         'X-Auth-Scope': 'scope',
         'X-Auth-Groups': 'groups',
       } as Record<string, string>,
+    },
+    passThrough: {
+      doc: 'Inbound headers the gateway would strip as identity, client address or method/URL override (docs/routing.md#headers lists them) that the upstream may see anyway, because a proxy in front sets them and the upstream trusts it: exact names, any case; their _ spellings are still stripped. Owned headers (headers.identity, X-Auth-*, the assertion header), hop-by-hop headers, Authorization and the forwarding headers server.trustProxy governs cannot be named.',
+      format: 'header-name-list',
+      default: [] as string[],
+    },
+    assertion: {
+      enabled: {
+        doc: 'Add a signed identity assertion to every authenticated request upstream (and to decision answers): a short-lived ES256 JWT with iss (oauth.issuer), sub, client_id, scope, groups, iat, exp and, when set, aud, verifiable against the JWKS at GET /jwks.json on the admin port. For an upstream that can also be reached without the gateway. See docs/security.md#signed-identity-assertion.',
+        format: 'boolean',
+        default: false,
+      },
+      header: { doc: 'Header carrying the assertion. Stripped from every inbound request, like an identity header.', format: 'string', default: 'X-Auth-Assertion' },
+      keyFile: {
+        doc: 'PEM file with the EC P-256 private key (PKCS#8 or SEC1) that signs assertions. Empty: a key is generated at start, so each process (and each restart) has its own; use a file when several replicas serve one upstream.',
+        format: 'string',
+        default: '',
+      },
+      audience: { doc: 'The aud claim of the assertion (the upstream checks it); empty: no aud claim.', format: 'string', default: '' },
+      ttlSeconds: { doc: 'Lifetime of an assertion (exp - iat), in seconds.', format: 'positive-int', default: 60 },
     },
   },
   lockout: {

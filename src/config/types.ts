@@ -15,7 +15,7 @@ type FormatValue<F> = F extends readonly (infer U)[]
     ? number
     : F extends 'boolean'
       ? boolean
-      : F extends 'host-port-list'
+      : F extends 'host-port-list' | 'header-name-list'
         ? readonly string[]
         : F extends 'string-map'
           ? Readonly<Record<string, string>>
@@ -114,3 +114,6 @@ export type GatewayConfig = Override<
     >;
   }
 >;
+
+/** Where the decision endpoint reads the original request from (docs/routing.md); '' only while decision.enabled is false. */
+export type DecisionIngress = Exclude<GatewayConfig['decision']['ingress'], ''>;

@@ -6,7 +6,8 @@
  *   The body is terse (`ok` / `not ready` / `draining`): store and directory error messages
  *   name hosts and ports. `/readyz?verbose` adds the JSON report of the store and of each
  *   validator; a directory outage degrades logins only, so it does not make the pod unready;
- * - `/metrics` Prometheus text.
+ * - `/metrics` Prometheus text;
+ * - `/jwks.json` the public key of the identity assertion, when `headers.assertion.enabled`.
  */
 import http from 'node:http';
 import type { TokenStore } from '../tokens/types.js';
@@ -20,6 +21,8 @@ export interface AdminOptions {
   readonly metrics: Metrics;
   /** True once shutdown has begun. */
   readonly draining: () => boolean;
+  /** The public keys of the identity assertion (`headers.assertion`), served at /jwks.json. */
+  readonly jwks?: unknown;
 }
 
 export function createAdminServer(options: AdminOptions): http.Server {
@@ -40,6 +43,9 @@ export function createAdminServer(options: AdminOptions): http.Server {
           res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
           res.end(text);
         });
+      case '/jwks.json':
+        if (options.jwks) return sendJson(res, 200, options.jwks);
+        return sendJson(res, 404, { error: 'not found' });
       default:
         return sendJson(res, 404, { error: 'not found' });
     }

@@ -24,6 +24,7 @@ import { readCredentials } from './bearer.js';
 import { authorize } from './authorize.js';
 import type { BasicBridge } from './basic-bridge.js';
 import type { HeaderRules, Identity } from './identity-headers.js';
+import type { AssertionSigner } from './assertion.js';
 import type { Forwarder, UpgradeOutcome } from './proxy.js';
 import type { CompiledRoute, RouteMatcher } from './routes.js';
 import { canonicalTarget, NonCanonicalPathError, type CanonicalTarget } from './canonical-path.js';
@@ -47,6 +48,8 @@ export interface ResourceOptions extends DecideOptions {
    */
   readonly reserved?: (path: string) => boolean;
   readonly headers: HeaderRules;
+  /** `headers.assertion.enabled`: signs the identity into a header (assertion.ts). */
+  readonly assertion?: AssertionSigner;
   readonly forwarder: Forwarder;
   readonly tls: boolean;
 }
@@ -147,6 +150,7 @@ export function resourceHandler(options: ResourceOptions) {
     refuseReserved(options, target, ctx);
     req.url = target.url;
     mutateHeaders(options, req, ctx, identity, false);
+    if (identity && options.assertion) req.headers[options.assertion.header] = await options.assertion.sign(identity);
     options.forwarder.web(req, res, route.upstream, ctx);
   };
 }
@@ -166,6 +170,7 @@ export function resourceUpgradeHandler(options: ResourceOptions) {
     refuseReserved(options, target, ctx);
     req.url = target.url;
     mutateHeaders(options, req, ctx, identity, true);
+    if (identity && options.assertion) req.headers[options.assertion.header] = await options.assertion.sign(identity);
     options.forwarder.ws(req, socket, head, route.upstream, outcome);
   };
 }

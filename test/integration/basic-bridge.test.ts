@@ -138,7 +138,7 @@ describe('the Basic bridge in a real gateway', () => {
       upstream: upstream.url,
       config: {
         lockout: { maxFailures: 3 },
-        decision: { enabled: true },
+        decision: { enabled: true, ingress: 'nginx' },
         routes: [
           { path: '/legacy/**', auth: 'bearer-or-basic', basicClient: 'app' },
           { path: '/legacy-admin/**', auth: 'bearer-or-basic', basicClient: 'app', scopes: ['admin'] },

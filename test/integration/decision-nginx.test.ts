@@ -1,7 +1,8 @@
 /**
- * The decision endpoint behind a real nginx (Debian nginx-light): `auth_request` asks the
- * gateway, `auth_request_set` carries X-Auth-* to the upstream — the configuration shown in
- * docs/routing.md. Also the Traefik (X-Forwarded-*) and Envoy (path_prefix) forms, directly.
+ * The decision endpoint behind a real nginx (Debian nginx-light), `decision.ingress: nginx`:
+ * `auth_request` asks the gateway, `auth_request_set` carries X-Auth-* to the upstream — the
+ * configuration shown in docs/routing.md — and the headers of the other ingresses, sent by
+ * the client, never decide anything. The Traefik and Envoy modes: decision-ingress.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
@@ -13,6 +14,8 @@ let upstream: Upstream;
 let nginx: NginxProcess;
 let token: string;
 let adminToken: string;
+/** Requests the upstream has received. */
+let upstreamHits = 0;
 
 /** The http {} block of docs/routing.md's nginx example, with test ports. */
 function nginxConfig(gatewayPort: string, appPort: string): string {
@@ -55,10 +58,11 @@ function nginxConfig(gatewayPort: string, appPort: string): string {
 beforeAll(async () => {
   if (!nginxAvailable()) throw new Error('nginx is not installed: apt-get install -y nginx-light (bash .ci/run does it)');
   upstream = await startEchoUpstream();
+  upstream.server.prependListener('request', () => void (upstreamHits += 1));
   gw = await startGateway({
     upstream: upstream.url,
     config: {
-      decision: { enabled: true },
+      decision: { enabled: true, ingress: 'nginx' },
       routes: [
         { path: '/public/**', auth: 'none' },
         { path: '/admin/**', methods: ['POST', 'DELETE'], scopes: ['admin'] },
@@ -142,24 +146,61 @@ describe('nginx auth_request', () => {
   });
 });
 
-describe('the decision endpoint, directly', () => {
-  const decision = (path: string, init: RequestInit = {}) => fetch(`${gw.url}${path}`, init);
-
-  it('reads X-Forwarded-Method and X-Forwarded-Uri (Traefik ForwardAuth)', async () => {
-    const res = await decision('/_ropc/auth', { headers: { 'x-forwarded-method': 'DELETE', 'x-forwarded-uri': '/admin/x', authorization: `Bearer ${adminToken}` } });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('x-auth-scope')).toBe('admin');
-    expect(res.headers.get('cache-control')).toBe('no-store');
+describe('nginx mode: the client cannot name the request that is judged', () => {
+  it('an X-Original-URI or X-Original-Method the client sends is replaced by nginx', async () => {
+    // An anonymous GET /admin/secret naming a public path, and a DELETE posing as a GET.
+    const anonymous = await viaNginx('/admin/secret', { headers: { 'x-original-uri': '/public/x', 'x-original-method': 'GET' } });
+    expect(anonymous.status).toBe(401);
+    const del = await viaNginx('/admin/x', { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'x-original-method': 'GET' } });
+    expect(del.status).toBe(403);
+    expect(del.body.method).toBeUndefined();
   });
 
-  it('takes the original method and path from an Envoy ext_authz path_prefix request, and lists what Envoy must remove', async () => {
-    const res = await decision('/_ropc/auth/admin/x?y=1', { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'x-auth-forged': '1' } });
+  it('the Traefik headers, or a method override that disagrees, never let a request through', async () => {
+    const before = upstreamHits;
+    // The decision endpoint refuses (400), which nginx turns into a 500: closed either way.
+    const traefik = await viaNginx('/admin/secret', { headers: { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' } });
+    expect(traefik.status).toBe(500);
+    const override = await viaNginx('/admin/x', { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'x-http-method-override': 'GET' } });
+    expect(override.status).toBe(500);
+    const rewrite = await viaNginx('/api/items', { headers: { authorization: `Bearer ${token}`, 'x-original-url': '/admin/x' } });
+    expect(rewrite.status).toBe(500);
+    expect(upstreamHits).toBe(before);
+    expect(gw.logs().filter((l) => l.kind === 'decision' && l.status === 400).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a copy that agrees with the request nginx saw is harmless', async () => {
+    const res = await viaNginx('/api/items?x=1', { headers: { authorization: `Bearer ${token}`, 'x-forwarded-uri': '/api/items?x=1', 'x-http-method-override': 'get' } });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('the decision endpoint in nginx mode, directly', () => {
+  const decision = (path: string, init: RequestInit = {}) => fetch(`${gw.url}${path}`, init);
+
+  it('reads only X-Original-Method and X-Original-URI: the Traefik pair alone is refused', async () => {
+    const traefik = await decision('/_ropc/auth', { headers: { 'x-forwarded-method': 'DELETE', 'x-forwarded-uri': '/admin/x', authorization: `Bearer ${adminToken}` } });
+    expect(traefik.status).toBe(400);
+    expect(((await traefik.json()) as { error: string }).error).toBe('invalid_request');
+    const both = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/admin/secret', 'x-forwarded-uri': '/public/x' } });
+    expect(both.status).toBe(400);
+    const ok = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/public/x', 'x-forwarded-uri': '/admin/secret' } });
+    expect(ok.status).toBe(400);
+  });
+
+  it('refuses the Envoy path-prefix form', async () => {
+    const res = await decision('/_ropc/auth/public/x');
+    expect(res.status).toBe(400);
+    const post = await decision('/_ropc/auth/admin/x', { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } });
+    expect(post.status).toBe(400);
+  });
+
+  it('answers without x-envoy-auth-headers-to-remove (nginx ignores it)', async () => {
+    const res = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/x', authorization: `Bearer ${token}`, 'x-auth-forged': '1' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-auth-subject')).toBe('joe');
-    expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBe('authorization, x-auth-forged');
-    const denied = await decision('/_ropc/auth/admin/x', { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
-    expect(denied.status).toBe(403);
-    expect(denied.headers.get('www-authenticate')).toContain('scope="admin"');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBeNull();
   });
 
   it('refuses a decision request without the original method and URI, or with another method', async () => {

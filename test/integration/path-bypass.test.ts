@@ -194,7 +194,7 @@ const ROUTES = [
 ];
 
 async function gatewayFor(upstreamUrl: string, extra: Record<string, unknown> = {}): Promise<{ gateway: TestGateway; tokens: Record<Who, string | undefined> }> {
-  const gateway = await startGateway({ upstream: upstreamUrl, config: { routes: ROUTES, decision: { enabled: true }, ...extra } });
+  const gateway = await startGateway({ upstream: upstreamUrl, config: { routes: ROUTES, decision: { enabled: true, ingress: 'nginx' }, ...extra } });
   const issue = async (scope: string) =>
     (await postForm(`${gateway.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
   return { gateway, tokens: { anonymous: undefined, read: await issue('read'), admin: await issue('admin') } };
@@ -448,8 +448,15 @@ describe('WebSocket upgrades and the decision endpoint take the same canonical p
       ['/_ropc/auth/public/.%2e/admin', 'anonymous', 400],
       ['/_ropc/auth/api/%61', 'read', 200],
     ];
-    for (const [target, who, status] of envoyForm) {
-      expect((await rawRequest(gateway.url, target, who === 'read' ? read : {})).status, target).toBe(status);
+    // The Envoy form is read only by a gateway whose decision.ingress is envoy.
+    const envoy = await gatewayFor(upstream.url, { decision: { enabled: true, ingress: 'envoy' } });
+    try {
+      const envoyRead = { authorization: `Bearer ${envoy.tokens.read}` };
+      for (const [target, who, status] of envoyForm) {
+        expect((await rawRequest(envoy.gateway.url, target, who === 'read' ? envoyRead : {})).status, target).toBe(status);
+      }
+    } finally {
+      await envoy.gateway.stop();
     }
   });
 });

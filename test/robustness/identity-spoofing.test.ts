@@ -67,7 +67,7 @@ beforeAll(async () => {
     upstream: upstream.url,
     config: {
       log: { level: 'warn' },
-      decision: { enabled: true },
+      decision: { enabled: true, ingress: 'envoy' },
       headers: { identity: { 'X-Auth-Subject': 'sub', 'X-Auth-Client-Id': 'client_id', 'X-Auth-Scope': 'scope', 'X-Auth-Groups': 'groups', 'Remote-User': 'sub' } },
       routes: [
         { path: '/public/**', auth: 'none' },
@@ -109,6 +109,54 @@ function send(request: string): Promise<number> {
   });
 }
 
+/**
+ * Headers upstreams take as the user, the client address or an override of the method or URL
+ * (oauth2-proxy, Pomerium, Authelia, Kong, Apache/nginx setups, Tomcat valves, Rails/Laravel/
+ * Symfony/ASP.NET overrides, IIS URL Rewrite), in several spellings. None may reach the upstream.
+ */
+const SPOOFS = [
+  'X-Forwarded-User: admin',
+  'X-Forwarded-Email: admin@example.org',
+  'X-Forwarded-Preferred-Username: admin',
+  'X-Forwarded-Groups: admins',
+  'X-Forwarded-Access-Token: forged',
+  'X-Forwarded-Prefix: /admin',
+  'X-Forwarded-Ssl: on',
+  'x_forwarded_user: admin',
+  'Forwarded: for=10.6.6.6;proto=https',
+  'X-Remote-User: admin',
+  'x_remote_user: admin',
+  'X-Remote-Group: admins',
+  'Remote-Groups: admins',
+  'X-User: admin',
+  'X-Email: admin@example.org',
+  'X-Auth-Request-User: admin',
+  'X-Auth-Request-Email: admin@example.org',
+  'X-HTTP-Method-Override: DELETE',
+  'x-http-method: DELETE',
+  'X-Method-Override: DELETE',
+  'X_HTTP_Method_Override: DELETE',
+  'X-Original-URL: /admin/x',
+  'X-Rewrite-URL: /admin/x',
+  'X-Original-URI: /admin/x',
+  'X-Original-Method: DELETE',
+  'X-Real-IP: 10.6.6.6',
+  'True-Client-IP: 10.6.6.6',
+  'X-Pomerium-Jwt-Assertion: forged',
+  'Cf-Access-Authenticated-User-Email: admin@example.org',
+  'X-Webauth-User: admin',
+  'ssl_client_cert: forged',
+  'X-Ms-Client-Principal-Name: admin',
+  'OIDC_CLAIM_sub: admin',
+  'X-Consumer-Username: admin',
+  'X-Goog-Authenticated-User-Email: admin@example.org',
+  'X-Amzn-Oidc-Identity: admin',
+  'X-Envoy-Original-Path: /admin/x',
+];
+const SPOOFED = new Set(SPOOFS.map((l) => (l.split(':')[0] as string).toLowerCase().replace(/_/g, '-')));
+/** The X-Forwarded-* the gateway itself sets (checked by expectGatewayForwarding). */
+const GATEWAY_SET = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
+
 /** The forgeries every test sends: each spelling a gateway-owned header can take. */
 const FORGED = [
   'X-Auth-Subject: admin',
@@ -129,13 +177,20 @@ const FORGED = [
   'X_Forwarded_For: 10.6.6.6',
   'X_Forwarded_Proto: https',
   'X_Request_Id: forged-id',
+  ...SPOOFS,
 ];
 
-/** Every owned header line the upstream saw for `url`, as [lower-case name, value]. */
+/** Every owned header line the upstream saw for `url`, as [lower-case name, value]; and no spoofed one at all. */
 function ownedLines(url: string): [string, string][] {
   const hit = seen.filter((s) => s.url === url);
   expect(hit, `the upstream received ${url} exactly once`).toHaveLength(1);
-  return (hit[0] as Seen).raw.filter(([name]) => owned(name)).map(([name, value]) => [name.toLowerCase(), value]);
+  const raw = (hit[0] as Seen).raw;
+  const spoofed = raw.filter(([name]) => {
+    const n = name.toLowerCase().replace(/_/g, '-');
+    return SPOOFED.has(n) || (n.startsWith('x-forwarded-') && !(GATEWAY_SET.includes(n) && !name.includes('_')));
+  });
+  expect(spoofed, 'identity, address or override headers reached the upstream').toEqual([]);
+  return raw.filter(([name]) => owned(name)).map(([name, value]) => [name.toLowerCase(), value]);
 }
 
 /** The upstream saw exactly the gateway's identity for joe: one line per header, the right values, nothing else owned. */
@@ -220,9 +275,51 @@ describe('the decision endpoint (Envoy ext_authz)', () => {
     expect(res.status).toBe(200);
     const remove = (res.headers.get('x-envoy-auth-headers-to-remove') ?? '').split(', ');
     expect(remove).toEqual(expect.arrayContaining(['authorization', 'x_auth_subject', 'x-auth-anything', 'remote_user']));
+    expect(remove).not.toContain('x-forwarded-for');
     // The identity itself is in the answer, for the ingress to pass on.
     expect(res.headers.get('x-auth-subject')).toBe('joe');
     expect(res.headers.get('remote-user')).toBe('joe');
+  });
+});
+
+describe('the decision endpoint (Envoy ext_authz): identity, address and override headers', () => {
+  it('names each one the check request carried, and the fixed names always, for Envoy to remove', async () => {
+    const res = await fetch(`${gw.url}/_ropc/auth/api/items`, {
+      headers: { authorization: `Bearer ${token}`, 'x-forwarded-user': 'admin', x_forwarded_email: 'a@x', 'x-remote-user': 'admin', 'x-pomerium-claim-email': 'a@x', forwarded: 'for=1.2.3.4' },
+    });
+    expect(res.status).toBe(200);
+    const remove = (res.headers.get('x-envoy-auth-headers-to-remove') ?? '').split(', ');
+    expect(remove).toEqual(expect.arrayContaining(['x-forwarded-user', 'x_forwarded_email', 'x-remote-user', 'x-pomerium-claim-email', 'forwarded']));
+    // Not sent, but Envoy only removes what is listed, and its allowed_headers may not pass them to the check.
+    expect(remove).toEqual(expect.arrayContaining(['x-http-method-override', 'x-rewrite-url', 'x-real-ip', 'x-user']));
+  });
+});
+
+describe('headers.passThrough and server.trustProxy', () => {
+  let trusting: TestGateway;
+  beforeAll(async () => {
+    trusting = await startGateway({ upstream: upstream.url, config: { log: { level: 'warn' }, server: { trustProxy: true }, headers: { passThrough: ['X-Real-IP'] }, routes: [{ path: '/**', auth: 'none' }] } });
+  });
+  afterAll(async () => trusting?.stop());
+
+  it('lets through the named header in its exact spelling and the trusted forwarding headers; strips the rest', async () => {
+    const url = unique('/trusted/x');
+    const request = `GET ${url} HTTP/1.1\r\nHost: gw\r\nX-Real-IP: 203.0.113.7\r\nx_real_ip: 10.6.6.6\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-User: admin\r\nX-Forwarded-Prefix: /admin\r\nX-HTTP-Method-Override: DELETE\r\nConnection: close\r\n\r\n`;
+    const status = await new Promise<number>((resolve) => {
+      const socket = net.connect(Number(new URL(trusting.url).port), '127.0.0.1', () => socket.write(request));
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
+    });
+    expect(status).toBe(200);
+    const got = (seen.find((x) => x.url === url) as Seen).raw.map(([n, v]) => [n.toLowerCase(), v]);
+    expect(got.filter(([n]) => n === 'x-real-ip' || n === 'x_real_ip')).toEqual([['x-real-ip', '203.0.113.7']]);
+    expect(got.filter(([n]) => (n as string).startsWith('x-forwarded-'))).toEqual([
+      ['x-forwarded-for', '203.0.113.7, 127.0.0.1'],
+      ['x-forwarded-proto', 'https'],
+      ['x-forwarded-host', 'gw'],
+    ]);
+    expect(got.filter(([n]) => n === 'x-http-method-override')).toEqual([]);
   });
 });
 

@@ -230,8 +230,11 @@ server: { tls: { certFile: nope.pem, keyFile: nope.key }, limits: { headersTimeo
         `server.tls.certFile: cannot read nope.pem (resolved to ${join(dir, 'nope.pem')}): ENOENT`,
         `server.tls.keyFile: cannot read nope.key (resolved to ${join(dir, 'nope.key')}): ENOENT`,
         'server.limits.headersTimeoutMs: must not be larger than server.limits.requestTimeoutMs',
+        'decision.ingress: required when decision.enabled (nginx, traefik or envoy: the only source the original request is read from)',
       ]),
     );
     expect(problems('  []', 'decision: { enabled: false, path: /as }')).toEqual([]);
+    expect(problems('  []', 'decision: { enabled: true, ingress: traefik }')).toEqual([]);
+    expect(problems('  []', 'decision: { enabled: true, ingress: haproxy }')).toEqual([expect.stringMatching(/^decision\.ingress: must be one of the possible values/)]);
   });
 });
