@@ -44,6 +44,8 @@ export interface MemoryTokenStoreOptions {
  * concurrent `rotate()` calls with one refresh token the first returns `rotated`, the next
  * `reused` (revoking the family, the winner's new tokens too) and the later ones `invalid`.
  * Revocation watchers hear every revocation synchronously (there is no other process).
+ * With a reuse grace (`rotate(…, { graceSeconds })`) the losers answer `superseded` instead and
+ * `settleRotated` hands them the winner's successor until the window ends (the `now` clock).
  */
 export class MemoryTokenStore implements TokenStore {
   /** Token hash → record. Refresh records stay until `familyExp`, rotated or not. */

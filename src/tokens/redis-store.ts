@@ -186,7 +186,9 @@ const RESULTS: readonly string[] = ['rotated', 'superseded', 'reused', 'invalid'
  * {@link TokenStore} on Redis (single node, Sentinel or Cluster). Concurrent `rotate()` calls
  * with one refresh token run one after the other in Redis: the first returns `rotated`; the
  * next finds the token rotated, revokes the family (the winner's new tokens too) and returns
- * `reused`; the later ones find no family and return `invalid`.
+ * `reused`; the later ones find no family and return `invalid`. With a reuse grace
+ * (`rotate(…, { graceSeconds })`) the losers answer `superseded` and `settleRotated` hands them
+ * the winner's successor while the `grace` key lives (its TTL is the window).
  *
  * `close()` quits the client (and the subscriber of `watchRevocations`): give each store a
  * client of its own.
