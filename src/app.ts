@@ -141,7 +141,15 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const build = async (next: GatewayConfig): Promise<Generation> => {
     const rawValidators = await createValidators(next.validators, logger);
     const validators = instrumentValidators(rawValidators, metrics, logger);
-    const clients = new ClientRegistry(next.clients, oauth.clientAuthCacheSeconds, clientBudget);
+    const rotating = new Set(next.clients.filter((c) => c.secondarySecretHashes.length > 0).map((c) => c.id));
+    const clients = new ClientRegistry(next.clients, oauth.clientAuthCacheSeconds, clientBudget, {
+      onMatch: (clientId, secretIndex, cached) => {
+        metrics.recordClientSecret(clientId, secretIndex);
+        // For a client in rotation, one line per verification (a remembered success is not
+        // logged again) saying which secret matched — by index, never its value.
+        if (!cached && rotating.has(clientId)) logger.info({ event: 'client_secret_matched', clientId, secretIndex }, 'client authenticated with one of its secrets');
+      },
+    });
     const chains = new Map(next.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!), c.validatorChainMode)]));
     const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
     const scopePolicy = new ScopePolicy(next.validators);
@@ -154,7 +162,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind), burn });
     const grants = [
       new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
-      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, logger }),
+      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger }),
     ];
     const bodyLimit = config.server.limits.bodyBytes;
     const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });

@@ -106,3 +106,12 @@ export function isUrl(value: string, protocols: readonly string[]): boolean {
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** An ISO 8601 date or date-time with a zone (Z or ±hh:mm), as secondarySecretsNotAfter takes it. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/** The end of a secondary secret in ms since the epoch; undefined for none, NaN for an unreadable one. */
+export function secretNotAfter(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  return ISO_INSTANT.test(value) ? Date.parse(value) : Number.NaN;
+}

@@ -25,6 +25,17 @@ export const clientSpec = {
   id: { doc: 'client_id.', type: 'string', required: true },
   secretHash: { doc: 'argon2id or bcrypt hash of the client secret (`ropc-gateway hash-secret`).', type: 'string', default: '', sensitive: true },
   secretFile: { doc: 'File holding the plain client secret (a Kubernetes secret mount); trailing newline ignored.', type: 'string', default: '' },
+  secondarySecretHashes: {
+    doc: 'Secret rotation: argon2id or bcrypt hashes of further secrets the client may also authenticate with (at most 4), each until its secondarySecretsNotAfter. The log and ropc_client_secret_matches_total name the secret that matched by index: 0 is secretHash/secretFile, 1 the first of these. See docs/operations.md, "Client secret rotation".',
+    type: 'string-list',
+    default: [],
+    sensitive: true,
+  },
+  secondarySecretsNotAfter: {
+    doc: 'ISO 8601 instants (e.g. 2026-03-01T00:00:00Z), one per secondarySecretHashes entry in the same order: that secret is refused from then on. Missing or \'\' = no expiry.',
+    type: 'string-list',
+    default: [],
+  },
   public: { doc: 'A public client (no secret; token endpoint auth method `none`).', type: 'boolean', default: false },
   grantTypes: { doc: 'Grant types the client may use.', type: 'string-list', default: ['password', 'refresh_token'], oneOf: ['password', 'refresh_token'] },
   scopes: {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import convict from 'convict';
 import { parse as parseYaml, parseDocument } from 'yaml';
-import { registerFormats } from './formats.js';
+import { registerFormats, secretNotAfter } from './formats.js';
 import { schema } from './schema.js';
 import { checkItem, clientSpec, routeSpec, validatorSpecByType, validatorSpecs } from './items.js';
 import { checkResourceConfig } from './resource-checks.js';
@@ -322,6 +322,25 @@ function loadValidator(
   return { ...v, headers, tlsCaFile } as unknown as ValidatorConfig;
 }
 
+/** Most secondary secrets a client may have: each costs every failed attempt of every client a verification. */
+export const MAX_SECONDARY_SECRETS = 4;
+
+function secondarySecretProblems(c: ItemValues<typeof clientSpec>, where: string): string[] {
+  const problems: string[] = [];
+  const hashes = c.secondarySecretHashes;
+  if (c.public && hashes.length) problems.push(`${where}.secondarySecretHashes: a public client has no secrets`);
+  if (hashes.length > MAX_SECONDARY_SECRETS) problems.push(`${where}.secondarySecretHashes: at most ${MAX_SECONDARY_SECRETS} secrets`);
+  if (hashes.length && !c.secretHash && !c.secretFile) problems.push(`${where}.secondarySecretHashes: needs secretHash or secretFile beside it (the current secret)`);
+  hashes.forEach((hash, i) => {
+    if (!/^\$(argon2id\$|2[aby]\$)/.test(hash)) problems.push(`${where}.secondarySecretHashes[${i}]: must be an argon2id ($argon2id$…) or bcrypt ($2b$…) hash; make one with \`ropc-gateway hash-secret\``);
+  });
+  if (c.secondarySecretsNotAfter.length > hashes.length) problems.push(`${where}.secondarySecretsNotAfter: has more entries than secondarySecretHashes`);
+  c.secondarySecretsNotAfter.forEach((value, i) => {
+    if (Number.isNaN(secretNotAfter(value))) problems.push(`${where}.secondarySecretsNotAfter[${i}]: must be an ISO 8601 instant such as 2026-03-01T00:00:00Z`);
+  });
+  return problems;
+}
+
 function loadClient(
   value: unknown,
   where: string,
@@ -337,6 +356,7 @@ function loadClient(
   if (c.secretHash && !/^\$(argon2id\$|2[aby]\$)/.test(c.secretHash)) {
     problems.push(`${where}.secretHash: must be an argon2id ($argon2id$…) or bcrypt ($2b$…) hash; make one with \`ropc-gateway hash-secret\``);
   }
+  problems.push(...secondarySecretProblems(c, where));
   for (const s of c.defaultScopes) {
     if (!c.scopes.includes(s)) problems.push(`${where}.defaultScopes: "${s}" is not in scopes`);
   }

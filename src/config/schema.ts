@@ -80,6 +80,11 @@ export const schema = {
     accessTokenTtl: { doc: 'Access token lifetime in seconds (expires_in).', format: 'positive-int', default: 14400 },
     refreshTokenTtl: { doc: 'Absolute lifetime in seconds of a refresh token family, counted from the password grant.', format: 'positive-int', default: 2592000 },
     refreshRotation: { doc: 'Issue a new refresh token on every refresh; presenting a rotated one revokes the family (RFC 9700 §4.14.2).', format: 'boolean', default: true },
+    refreshReuseGraceSeconds: {
+      doc: 'Reuse interval for rotated refresh tokens: within this many seconds of a rotation, the just-rotated refresh token presented again by the same client (two tabs, a retry after a timeout) gets the same successor pair instead of revoking the family; later reuse still revokes it. 0 = strict RFC 9700 §4.14.2 reuse detection. Only with refreshRotation. See docs/security.md.',
+      format: 'non-negative-int',
+      default: 0,
+    },
     clientAuthCacheSeconds: { doc: 'Seconds a successful client secret check is remembered (under an HMAC of the credentials, never the secret) so each request does not pay an argon2id verification. 0 disables.', format: 'non-negative-int', default: 60 },
   },
   clients: {

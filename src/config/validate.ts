@@ -15,6 +15,7 @@ import { routeWarnings } from './resource-checks.js';
 import type { GatewayConfig, ValidatorConfig } from './types.js';
 import { collectConfig, EXAMPLE_SECRET, keyOf, namingConfiguredPath, type LoadOptions } from './load.js';
 import { verifySecret } from '../security/password-hash.js';
+import { secretNotAfter } from './formats.js';
 import { usersFileProblems } from '../validators/file.js';
 import { ldapSettingsProblems } from '../validators/ldap-settings.js';
 import { httpSettingsProblems } from '../validators/http.js';
@@ -45,7 +46,23 @@ export async function validateConfig(options: LoadOptions): Promise<ConfigValida
   }
   const lines = [...new Set(problems.map((line) => namingConfiguredPath(line, collected.configuredPaths)))];
   const valid = lines.length === 0 ? config : undefined;
-  return { config: valid, problems: lines, warnings: [...collected.warnings, ...(valid ? [...scopeWarnings(valid), ...routeWarnings(valid)] : [])] };
+  return {
+    config: valid,
+    problems: lines,
+    warnings: [...collected.warnings, ...(valid ? [...scopeWarnings(valid), ...routeWarnings(valid), ...expiredSecretWarnings(valid)] : [])],
+  };
+}
+
+/** A secondary client secret past its notAfter is refused already: time to remove it (docs/operations.md). */
+export function expiredSecretWarnings(config: GatewayConfig, now = Date.now()): string[] {
+  return config.clients.flatMap((client, i) =>
+    client.secondarySecretsNotAfter.flatMap((value, j) => {
+      const end = secretNotAfter(value);
+      return end !== undefined && end <= now
+        ? [`clients[${i}].secondarySecretsNotAfter[${j}]: secret ${j + 1} of client "${client.id}" expired at ${value} and is refused; remove it from secondarySecretHashes`]
+        : [];
+    }),
+  );
 }
 
 /** One check per validator kind, each the same function the validator itself relies on. */

@@ -36,6 +36,13 @@ export interface Metrics {
   observeBasic(outcome: string): void;
   /** A lockout began (`user`: a username locked; `ip`: a client IP's failure budget ran out). */
   recordLockout(kind: 'user' | 'ip'): void;
+  /**
+   * A successful client authentication in `ropc_client_secret_matches_total{client, secret}`:
+   * `secret` is the index of the secret that matched (0: secretHash/secretFile, 1…: the
+   * secondary secrets), never its value — counted for remembered successes too, so a secret
+   * whose count stops growing is no longer used by any caller.
+   */
+  recordClientSecret(clientId: string, secretIndex: number): void;
   /** One configuration reload (SIGHUP) in `ropc_config_reloads_total{outcome}`: ok, or failed (the old configuration kept). */
   recordReload(outcome: 'ok' | 'failed'): void;
   /** Open WebSocket connections proxied now (+1 on 101, -1 on close). */
@@ -85,6 +92,12 @@ export function createMetrics(): Metrics {
     registers,
   });
   const basic = new Counter({ name: 'ropc_basic_auth_total', help: 'Basic-bridge logins by outcome (cached, valid, invalid)', labelNames: ['outcome'] as const, registers });
+  const secretMatches = new Counter({
+    name: 'ropc_client_secret_matches_total',
+    help: 'Successful client authentications by client id and the index of the secret that matched (0: secretHash/secretFile, 1…: secondarySecretHashes)',
+    labelNames: ['client', 'secret'] as const,
+    registers,
+  });
   const lockouts = new Counter({ name: 'ropc_lockouts_total', help: 'Lockouts begun, by kind (user, ip)', labelNames: ['kind'] as const, registers });
   const connections = new Gauge({ name: 'ropc_open_connections', help: 'Open client connections by listener', labelNames: ['listener'] as const, registers });
   const refusedConnections = new Counter({ name: 'ropc_connections_refused_total', help: 'Public connections closed before reading them, by reason (per_ip, max)', labelNames: ['reason'] as const, registers });
@@ -134,6 +147,9 @@ export function createMetrics(): Metrics {
     },
     observeBasic(outcome) {
       basic.inc({ outcome });
+    },
+    recordClientSecret(clientId, secretIndex) {
+      secretMatches.inc({ client: clientId, secret: String(secretIndex) });
     },
     recordLockout(kind) {
       lockouts.inc({ kind });

@@ -13,6 +13,14 @@
  * busy with argon2id. The refusal is the same `invalid_client` as a wrong secret (RFC 6749
  * §5.2): it tells an attacker nothing new, and a legitimate client already holding a cached
  * success (above) is not refused, since that check costs no hash (docs/security.md).
+ *
+ * Secret rotation (docs/operations.md, "Client secret rotation"): a client may have secondary
+ * secrets (`secondarySecretHashes`), each accepted until its `secondarySecretsNotAfter`.
+ * Secret 0 is `secretHash`/`secretFile`, 1… the secondaries. A failed reading costs the same
+ * verifications whatever client it names and however many secrets that client has: secret 0,
+ * then one verification per *secondary slot* — the most secondaries any configured client has
+ * — burning a dummy verification for each slot the client leaves empty or whose secret expired.
+ * Without secondaries anywhere there are no slots and the cost is today's.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ClientConfig } from '../config/types.js';
@@ -20,6 +28,16 @@ import { secretsEqual } from '../security/constant-time.js';
 import type { IpAttempt } from '../security/lockout.js';
 import { burnVerification, verifySecret } from '../security/password-hash.js';
 import type { ClientCredentials } from './basic-credentials.js';
+import { secretNotAfter } from '../config/formats.js';
+
+/** A secondary secret: its hash and end (ms since the epoch; undefined = none). */
+interface SecondarySecret {
+  readonly hash: string;
+  readonly notAfter: number | undefined;
+}
+
+/** Told of every successful client authentication and which secret matched, by index (never its value). */
+export type SecretMatchObserver = (clientId: string, secretIndex: number, cached: boolean) => void;
 
 /** The client IP's failure budget (a {@link import('../security/lockout.js').Lockout} and what to do when it runs out). */
 export interface ClientAuthBudget {
@@ -37,18 +55,30 @@ export interface ClientAuthBudget {
 export class ClientRegistry {
   private readonly byId: ReadonlyMap<string, ClientConfig>;
   private readonly cacheKey = randomBytes(32);
-  private readonly verified = new Map<string, number>();
+  /** Remembered successes: until when (ms since the epoch) and which secret matched. */
+  private readonly verified = new Map<string, { readonly until: number; readonly index: number }>();
+  private readonly secondaries: ReadonlyMap<string, readonly SecondarySecret[]>;
+  /** Secondary verifications every reading costs: the most secondaries of any client. */
+  readonly secondarySlots: number;
   /** Configured ids that contain a colon (raw Basic readings, basic-credentials.ts). */
   readonly idsWithColon: readonly string[];
 
-  /** @param budget counts failed client authentication per client IP; none: not counted (unit tests). */
+  /**
+   * @param budget counts failed client authentication per client IP; none: not counted (unit tests).
+   * @param onMatch told which secret matched (log, metric); `now` is the clock for secret ends.
+   */
   constructor(
     clients: readonly ClientConfig[],
     private readonly cacheSeconds: number,
     private readonly budget?: ClientAuthBudget,
+    private readonly options: { readonly onMatch?: SecretMatchObserver; readonly now?: () => number } = {},
   ) {
     this.byId = new Map(clients.map((c) => [c.id, c]));
     this.idsWithColon = clients.map((c) => c.id).filter((id) => id.includes(':'));
+    this.secondaries = new Map(
+      clients.map((c) => [c.id, (c.secondarySecretHashes ?? []).map((hash, i) => ({ hash, notAfter: secretNotAfter(c.secondarySecretsNotAfter?.[i]) }))]),
+    );
+    this.secondarySlots = Math.max(0, ...[...this.secondaries.values()].map((list) => list.length));
   }
 
   get(id: string): ClientConfig | undefined {
@@ -79,22 +109,56 @@ export class ClientRegistry {
       const client = this.byId.get(id);
       return client && !client.public && secret !== '' ? [{ client, secret, key: this.rememberKey({ id, secret }) }] : [];
     });
-    for (const r of verifiable) if (this.remembered(r.key)) return r.client;
-    let matched: (typeof verifiable)[number] | undefined;
+    for (const r of verifiable) {
+      const index = this.remembered(r.key, r.client.id);
+      if (index === undefined) continue;
+      this.options.onMatch?.(r.client.id, index, true);
+      return r.client;
+    }
+    let matched: { readonly reading: (typeof verifiable)[number]; readonly index: number } | undefined;
     await this.#budgeted(clientIp, async () => {
       for (const r of verifiable) {
-        const ok = r.client.secretHash ? await verifySecret(r.client.secretHash, r.secret) : secretsEqual(r.client.secret, r.secret);
-        if (ok) {
-          matched = r;
+        const index = await this.#matchingSecret(r.client, r.secret);
+        if (index !== undefined) {
+          matched = { reading: r, index };
           return true;
         }
       }
-      for (let i = verifiable.length; i < Math.max(1, candidates.length); i++) await burnVerification();
+      const perReading = 1 + this.secondarySlots;
+      for (let i = verifiable.length * perReading; i < Math.max(1, candidates.length) * perReading; i++) await burnVerification();
       return false;
     });
     if (!matched) return undefined;
-    this.remember(matched.key);
-    return matched.client;
+    this.remember(matched.reading.key, matched.index);
+    this.options.onMatch?.(matched.reading.client.id, matched.index, false);
+    return matched.reading.client;
+  }
+
+  /**
+   * The index of the client's secret that `secret` is (0: secretHash/secretFile, 1…: the
+   * secondaries), or undefined. A miss always costs secret 0 plus every secondary slot.
+   */
+  async #matchingSecret(client: ClientConfig, secret: string): Promise<number | undefined> {
+    const primary = client.secretHash ? await verifySecret(client.secretHash, secret) : secretsEqual(client.secret, secret);
+    if (primary) return 0;
+    const secondaries = this.secondaries.get(client.id) ?? [];
+    for (let slot = 0; slot < this.secondarySlots; slot++) {
+      const candidate = secondaries[slot];
+      if (!candidate || !this.live(candidate)) {
+        await burnVerification();
+        continue;
+      }
+      if (await verifySecret(candidate.hash, secret)) return slot + 1;
+    }
+    return undefined;
+  }
+
+  private live(secret: SecondarySecret): boolean {
+    return secret.notAfter === undefined || this.now() < secret.notAfter;
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   /**
@@ -112,15 +176,19 @@ export class ClientRegistry {
     return createHmac('sha256', this.cacheKey).update(id).update('\0').update(secret).digest('base64url');
   }
 
-  private remembered(key: string): boolean {
-    const until = this.verified.get(key);
-    return until !== undefined && until > Date.now();
+  /** The index of the secret a remembered success matched, while remembered and that secret still lives. */
+  private remembered(key: string, clientId: string): number | undefined {
+    const entry = this.verified.get(key);
+    if (!entry || entry.until <= this.now()) return undefined;
+    const secondary = entry.index > 0 ? this.secondaries.get(clientId)?.[entry.index - 1] : undefined;
+    if (secondary && !this.live(secondary)) return undefined;
+    return entry.index;
   }
 
-  private remember(key: string): void {
+  private remember(key: string, index: number): void {
     if (this.cacheSeconds <= 0) return;
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, Date.now() + this.cacheSeconds * 1000);
+    this.verified.set(key, { until: this.now() + this.cacheSeconds * 1000, index });
   }
 
   /** Runs `verify` inside a reservation of the IP's budget: false counts a failure; over budget it is not run. */

@@ -18,12 +18,14 @@ export function tokenResponse(
   access: TokenToIssue,
   refresh: TokenToIssue | undefined,
   requested: readonly string[] | undefined,
+  /** When the tokens were issued earlier (a replay in the reuse grace window): now, so expires_in is what is left. */
+  now: number = access.record.iat,
 ): TokenResponse {
   const granted = access.record.scope;
   return {
     access_token: access.token,
     token_type: 'Bearer',
-    expires_in: access.record.exp - access.record.iat,
+    expires_in: Math.max(0, access.record.exp - now),
     ...(refresh ? { refresh_token: refresh.token } : {}),
     ...(sameScope(requested, granted) ? {} : { scope: formatScope(granted) }),
   };

@@ -3,6 +3,7 @@
  * semantics as the Redis store; records are kept under token hashes, never the tokens.
  * Expired entries are dropped when read and by a periodic sweep.
  */
+import { openSuccessor, sealSuccessor } from './successor-seal.js';
 import { parseToken } from './token-value.js';
 import type {
   GrantRecord,
@@ -10,25 +11,32 @@ import type {
   RefreshRecord,
   RevocationEvent,
   RevocationWatch,
+  RotateOptions,
   RotateResult,
+  RotatedOutcome,
+  Successor,
   TokenInfo,
   TokenStore,
-  TokenToIssue,
 } from './types.js';
 
 interface Family {
   readonly sub: string;
+  readonly clientId: string;
   /** When the last member expires, ms since the epoch; the family is dropped then. */
   end: number;
   /** Hash of the current refresh token; null when the family has none. */
   current: string | null;
   readonly access: Set<string>;
   readonly refresh: Set<string>;
+  /** The last rotation's successor, sealed for its presented token, until the grace window ends. */
+  grace?: { readonly from: string; readonly to: string; readonly until: number; readonly sealed: string } | undefined;
 }
 
 export interface MemoryTokenStoreOptions {
   /** Interval of the sweep that drops expired entries, in ms. Default 60 000. */
   readonly sweepIntervalMs?: number;
+  /** The clock, ms since the epoch (tests move it instead of sleeping). Default Date.now. */
+  readonly now?: () => number;
 }
 
 /**
@@ -36,6 +44,8 @@ export interface MemoryTokenStoreOptions {
  * concurrent `rotate()` calls with one refresh token the first returns `rotated`, the next
  * `reused` (revoking the family, the winner's new tokens too) and the later ones `invalid`.
  * Revocation watchers hear every revocation synchronously (there is no other process).
+ * With a reuse grace (`rotate(…, { graceSeconds })`) the losers answer `superseded` instead and
+ * `settleRotated` hands them the winner's successor until the window ends (the `now` clock).
  */
 export class MemoryTokenStore implements TokenStore {
   /** Token hash → record. Refresh records stay until `familyExp`, rotated or not. */
@@ -46,8 +56,10 @@ export class MemoryTokenStore implements TokenStore {
   private readonly subjects = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly watchers = new Set<(event: RevocationEvent) => void>();
+  private readonly now: () => number;
 
   constructor(options: MemoryTokenStoreOptions = {}) {
+    this.now = options.now ?? Date.now;
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
     this.sweeper.unref();
   }
@@ -57,7 +69,7 @@ export class MemoryTokenStore implements TokenStore {
     const accessHash = memberHash(access.token, familyId);
     const refreshHash = refresh ? memberHash(refresh.token, familyId) : null;
     const end = Math.max(family.exp, access.record.exp, refresh?.record.familyExp ?? 0) * 1000;
-    this.families.set(familyId, { sub: family.sub, end, current: refreshHash, access: new Set([accessHash]), refresh: new Set() });
+    this.families.set(familyId, { sub: family.sub, clientId: family.clientId, end, current: refreshHash, access: new Set([accessHash]), refresh: new Set() });
     this.access.set(accessHash, access.record);
     if (refresh && refreshHash) this.addRefresh(familyId, refreshHash, refresh.record);
     const index = this.subjects.get(family.sub) ?? new Set<string>();
@@ -68,7 +80,7 @@ export class MemoryTokenStore implements TokenStore {
     const parsed = parseToken(token);
     const record = parsed && this.access.get(parsed.hash);
     if (!parsed || !record) return null;
-    if (record.exp * 1000 > Date.now()) return record;
+    if (record.exp * 1000 > this.now()) return record;
     this.access.delete(parsed.hash);
     return null;
   }
@@ -77,10 +89,10 @@ export class MemoryTokenStore implements TokenStore {
     const parsed = parseToken(token);
     if (!parsed || this.liveFamily(parsed.familyId)?.current !== parsed.hash) return null;
     const record = this.knownRefresh(parsed.hash);
-    return record && record.exp * 1000 > Date.now() ? record : null;
+    return record && record.exp * 1000 > this.now() ? record : null;
   }
 
-  async rotate(presented: string, next: { access: TokenToIssue; refresh?: TokenToIssue<RefreshRecord> }): Promise<RotateResult> {
+  async rotate(presented: string, next: Successor, options: RotateOptions = {}): Promise<RotateResult> {
     const parsed = parseToken(presented);
     if (!parsed) return 'invalid';
     const accessHash = memberHash(next.access.token, parsed.familyId);
@@ -89,16 +101,20 @@ export class MemoryTokenStore implements TokenStore {
     const record = this.knownRefresh(parsed.hash);
     if (!family || !record || !family.refresh.has(parsed.hash)) return 'invalid';
     if (family.current !== parsed.hash) {
+      if (this.graced(family, parsed.hash, options.graceSeconds ?? 0)) return 'superseded';
       this.revoke(parsed.familyId);
       return 'reused';
     }
-    if (record.exp * 1000 <= Date.now()) return 'invalid';
+    if (record.exp * 1000 <= this.now()) return 'invalid';
     family.access.add(accessHash);
     family.end = Math.max(family.end, next.access.record.exp * 1000);
     this.access.set(accessHash, next.access.record);
     if (next.refresh && refreshHash) {
       this.addRefresh(parsed.familyId, refreshHash, next.refresh.record);
       family.current = refreshHash;
+      const graceMs = (options.graceSeconds ?? 0) * 1000;
+      family.grace =
+        graceMs > 0 ? { from: parsed.hash, to: refreshHash, until: this.now() + graceMs, sealed: sealSuccessor(presented, parsed.familyId, next) } : undefined;
     }
     return 'rotated';
   }
@@ -111,6 +127,20 @@ export class MemoryTokenStore implements TokenStore {
     if (family.current === parsed.hash) return null;
     this.revoke(parsed.familyId);
     return record;
+  }
+
+  async settleRotated(presented: string, clientId: string, graceSeconds: number): Promise<RotatedOutcome | null> {
+    const parsed = parseToken(presented);
+    const family = parsed && this.liveFamily(parsed.familyId);
+    const record = parsed && this.knownRefresh(parsed.hash);
+    if (!parsed || !family || !family.refresh.has(parsed.hash) || !record) return null;
+    if (family.current === parsed.hash) return null;
+    if (family.clientId === clientId && this.graced(family, parsed.hash, graceSeconds)) {
+      const successor = openSuccessor(presented, parsed.familyId, family.grace!.sealed);
+      if (successor) return { kind: 'replay', successor };
+    }
+    this.revoke(parsed.familyId);
+    return { kind: 'reused', record };
   }
 
   async revokeFamily(familyId: string): Promise<boolean> {
@@ -171,6 +201,12 @@ export class MemoryTokenStore implements TokenStore {
     return true;
   }
 
+  /** True when `hash` is the token rotated last, its successor is still current and the window is open. */
+  private graced(family: Family, hash: string, graceSeconds: number): boolean {
+    const grace = family.grace;
+    return graceSeconds > 0 && grace !== undefined && grace.from === hash && grace.to === family.current && grace.until > this.now();
+  }
+
   private emit(event: RevocationEvent): void {
     for (const watcher of this.watchers) watcher(event);
   }
@@ -186,12 +222,12 @@ export class MemoryTokenStore implements TokenStore {
   /** A refresh record still kept (rotated or not), i.e. before its family's end. */
   private knownRefresh(hash: string): RefreshRecord | undefined {
     const record = this.refresh.get(hash);
-    return record && record.familyExp * 1000 > Date.now() ? record : undefined;
+    return record && record.familyExp * 1000 > this.now() ? record : undefined;
   }
 
   private liveFamily(familyId: string): Family | undefined {
     const family = this.families.get(familyId);
-    if (family && family.end <= Date.now()) {
+    if (family && family.end <= this.now()) {
       this.drop(familyId);
       return undefined;
     }
@@ -212,7 +248,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = this.now();
     for (const [familyId, family] of this.families) {
       if (family.end <= now) {
         this.drop(familyId);

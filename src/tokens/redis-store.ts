@@ -7,7 +7,11 @@
  * - `P{F}:rt:H`  refresh record (JSON), expires at `familyExp`; rotated ones stay until then
  *                so a reuse can be detected
  * - `P{F}:fam`   hash: `rt` (H of the current refresh token, '' when none), `sub`, `cid`, `exp`
- * - `P{F}:keys`  set of the family's `at`/`rt` key names, for revocation
+ * - `P{F}:keys`  set of the family's `at`/`rt`/`grace` key names, for revocation
+ * - `P{F}:grace` JSON {from, to, sealed}: the last rotation's presented and new refresh token
+ *                hashes and its successor pair sealed for the presented token
+ *                (successor-seal.ts); only when `oauth.refreshReuseGraceSeconds` > 0, expires
+ *                with the grace window
  * - `Psub:{S}`   set of the subject's family ids, for revokeSubject
  * The `{F}` hash tag puts all keys of a family in one Cluster slot. `fam` and `keys` live as
  * long as the longest-lived member; `sub:{S}` as long as the subject's longest-lived family.
@@ -22,6 +26,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { redactRedisError } from './redis-connection.js';
 import { RedisRevocationFeed, familyMessage, tokenMessage } from './revocation-feed.js';
+import { openSuccessor, sealSuccessor } from './successor-seal.js';
 import { parseToken } from './token-value.js';
 import {
   StoreUnavailableError,
@@ -30,10 +35,12 @@ import {
   type RefreshRecord,
   type RevocationEvent,
   type RevocationWatch,
+  type RotateOptions,
   type RotateResult,
+  type RotatedOutcome,
+  type Successor,
   type TokenInfo,
   type TokenStore,
-  type TokenToIssue,
 } from './types.js';
 
 /** Helpers of the family scripts: KEYS[1] is the `fam` hash, KEYS[2] the `keys` set. */
@@ -59,6 +66,16 @@ local function revoke()
   if existed == 1 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
   return existed
 end
+-- The grace entry (a JSON {from, to, sealed}) names the token rotated last (from) and its
+-- successor (to); it counts while it lives (its TTL is the window) and 'to' is still current.
+local function graced(graceKey, hash, graceMs)
+  if graceMs <= 0 then return false end
+  local raw = redis.call('GET', graceKey)
+  if not raw then return false end
+  local grace = cjson.decode(raw)
+  if grace.from ~= hash or grace.to ~= redis.call('HGET', KEYS[1], 'rt') then return false end
+  return grace.sealed
+end
 local function state(refreshKey, hash)
   local current = redis.call('HGET', KEYS[1], 'rt')
   if not current or redis.call('EXISTS', refreshKey) == 0 then return 'unknown' end
@@ -79,18 +96,44 @@ return 1`,
   getRefresh: `
 if redis.call('HGET', KEYS[1], 'rt') ~= ARGV[1] then return false end
 return redis.call('GET', KEYS[2])`,
-  /** KEYS: fam, keys, presented rt, new at[, new rt]. ARGV: channel, message, rtHash, nowMs, atJson, atTtl[, newRtHash, rtJson, rtTtl]. */
+  /**
+   * KEYS: fam, keys, grace, presented rt, new at[, new rt].
+   * ARGV: channel, message, rtHash, nowMs, atJson, atTtl, graceMs, sealed successor[, newRtHash, rtJson, rtTtl].
+   */
   rotate: `${FAMILY_LUA}
-local s = state(KEYS[3], ARGV[3])
+local s = state(KEYS[4], ARGV[3])
+local graceMs = tonumber(ARGV[7])
 if s == 'unknown' then return 'invalid' end
-if s == 'rotated' then revoke() return 'reused' end
-if cjson.decode(redis.call('GET', KEYS[3])).exp * 1000 <= tonumber(ARGV[4]) then return 'invalid' end
-put(KEYS[4], ARGV[5], tonumber(ARGV[6]))
-if KEYS[5] then
-  put(KEYS[5], ARGV[8], tonumber(ARGV[9]))
-  redis.call('HSET', KEYS[1], 'rt', ARGV[7])
+if s == 'rotated' then
+  if graced(KEYS[3], ARGV[3], graceMs) then return 'superseded' end
+  revoke()
+  return 'reused'
+end
+if cjson.decode(redis.call('GET', KEYS[4])).exp * 1000 <= tonumber(ARGV[4]) then return 'invalid' end
+put(KEYS[5], ARGV[5], tonumber(ARGV[6]))
+if KEYS[6] then
+  put(KEYS[6], ARGV[10], tonumber(ARGV[11]))
+  redis.call('HSET', KEYS[1], 'rt', ARGV[9])
+  if graceMs > 0 then
+    put(KEYS[3], cjson.encode({ from = ARGV[3], to = ARGV[9], sealed = ARGV[8] }), graceMs)
+  else
+    redis.call('DEL', KEYS[3])
+  end
 end
 return 'rotated'`,
+  /**
+   * KEYS: fam, keys, grace, rt. ARGV: channel, message, rtHash, clientId, graceMs.
+   * {'replay', sealed} within the grace window; {'reused', record} after revoking; nil otherwise.
+   */
+  settleRotated: `${FAMILY_LUA}
+if state(KEYS[4], ARGV[3]) ~= 'rotated' then return false end
+if redis.call('HGET', KEYS[1], 'cid') == ARGV[4] then
+  local sealed = graced(KEYS[3], ARGV[3], tonumber(ARGV[5]))
+  if sealed then return {'replay', sealed} end
+end
+local record = redis.call('GET', KEYS[4])
+revoke()
+return {'reused', record}`,
   /** KEYS: fam, keys, rt. ARGV: channel, message, rtHash. The token's record when it was rotated and its family is now revoked. */
   revokeIfRotated: `${FAMILY_LUA}
 if state(KEYS[3], ARGV[3]) ~= 'rotated' then return false end
@@ -129,6 +172,7 @@ type ScriptName = keyof typeof SCRIPTS;
 interface FamilyKeys {
   readonly fam: string;
   readonly members: string;
+  readonly grace: string;
   at(hash: string): string;
   rt(hash: string): string;
 }
@@ -136,13 +180,15 @@ type ScriptCommand = (numKeys: number, ...keysAndArgs: (string | number)[]) => P
 
 /** A family id as `newFamilyId()` makes it; anything else cannot name a family. */
 const FAMILY_ID = /^[A-Za-z0-9_-]{22}$/;
-const RESULTS: readonly string[] = ['rotated', 'reused', 'invalid'] satisfies RotateResult[];
+const RESULTS: readonly string[] = ['rotated', 'superseded', 'reused', 'invalid'] satisfies RotateResult[];
 
 /**
  * {@link TokenStore} on Redis (single node, Sentinel or Cluster). Concurrent `rotate()` calls
  * with one refresh token run one after the other in Redis: the first returns `rotated`; the
  * next finds the token rotated, revokes the family (the winner's new tokens too) and returns
- * `reused`; the later ones find no family and return `invalid`.
+ * `reused`; the later ones find no family and return `invalid`. With a reuse grace
+ * (`rotate(…, { graceSeconds })`) the losers answer `superseded` and `settleRotated` hands them
+ * the winner's successor while the `grace` key lives (its TTL is the window).
  *
  * `close()` quits the client (and the subscriber of `watchRevocations`): give each store a
  * client of its own.
@@ -210,14 +256,25 @@ export class RedisTokenStore implements TokenStore {
     return liveRecord<RefreshRecord>(raw);
   }
 
-  async rotate(presented: string, next: { access: TokenToIssue; refresh?: TokenToIssue<RefreshRecord> }): Promise<RotateResult> {
+  async rotate(presented: string, next: Successor, options: RotateOptions = {}): Promise<RotateResult> {
     const parsed = parseToken(presented);
     if (!parsed) return 'invalid';
     const { familyId, hash } = parsed;
     const now = Date.now();
     const k = this.keysOf(familyId);
-    const keys = [k.fam, k.members, k.rt(hash), k.at(memberHash(next.access.token, familyId))];
-    const args: (string | number)[] = [this.channel, familyMessage(familyId), hash, now, JSON.stringify(next.access.record), ttl(next.access.record.exp, now)];
+    const keys = [k.fam, k.members, k.grace, k.rt(hash), k.at(memberHash(next.access.token, familyId))];
+    const graceMs = next.refresh ? Math.max(0, (options.graceSeconds ?? 0) * 1000) : 0;
+    const sealed = graceMs > 0 ? sealSuccessor(presented, familyId, next) : '';
+    const args: (string | number)[] = [
+      this.channel,
+      familyMessage(familyId),
+      hash,
+      now,
+      JSON.stringify(next.access.record),
+      ttl(next.access.record.exp, now),
+      graceMs,
+      sealed,
+    ];
     if (next.refresh) {
       const newHash = memberHash(next.refresh.token, familyId);
       keys.push(k.rt(newHash));
@@ -244,6 +301,28 @@ export class RedisTokenStore implements TokenStore {
     if (typeof reply !== 'string') return null;
     this.emit({ kind: 'family', familyId });
     return decode<RefreshRecord>(reply);
+  }
+
+  async settleRotated(presented: string, clientId: string, graceSeconds: number): Promise<RotatedOutcome | null> {
+    const parsed = parseToken(presented);
+    if (!parsed) return null;
+    const { familyId, hash } = parsed;
+    const k = this.keysOf(familyId);
+    const keys = [k.fam, k.members, k.grace, k.rt(hash)];
+    const args = [this.channel, familyMessage(familyId), hash, clientId, Math.max(0, graceSeconds * 1000)];
+    const reply = await this.call('settleRotated', () => this.run('settleRotated', keys, args));
+    if (!Array.isArray(reply)) return null;
+    const [kind, value] = reply as unknown[];
+    if (kind === 'replay' && typeof value === 'string') {
+      const successor = openSuccessor(presented, familyId, value);
+      if (successor) return { kind: 'replay', successor };
+      // A seal that does not open cannot come from this token's rotation: treat it as a reuse.
+      const record = await this.revokeIfRotated(presented);
+      return record ? { kind: 'reused', record } : null;
+    }
+    const record = decode<RefreshRecord>(value);
+    this.emit({ kind: 'family', familyId });
+    return record ? { kind: 'reused', record } : null;
   }
 
   async revokeFamily(familyId: string): Promise<boolean> {
@@ -355,7 +434,7 @@ export class RedisTokenStore implements TokenStore {
   /** The keys of one family, all under its `{familyId}` hash tag. */
   private keysOf(familyId: string): FamilyKeys {
     const tag = `${this.keyPrefix}{${familyId}}`;
-    return { fam: `${tag}:fam`, members: `${tag}:keys`, at: (hash) => `${tag}:at:${hash}`, rt: (hash) => `${tag}:rt:${hash}` };
+    return { fam: `${tag}:fam`, members: `${tag}:keys`, grace: `${tag}:grace`, at: (hash) => `${tag}:at:${hash}`, rt: (hash) => `${tag}:rt:${hash}` };
   }
 
   private subjectKey(sub: string): string {

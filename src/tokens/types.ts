@@ -48,10 +48,38 @@ export interface NewFamily {
 export type RotateResult =
   /** The presented refresh token was current; the new tokens are stored. */
   | 'rotated'
+  /**
+   * The presented refresh token is the one rotated last, within the reuse grace window:
+   * nothing is stored or revoked; {@link TokenStore.settleRotated} returns the successor.
+   */
+  | 'superseded'
   /** The presented refresh token was already rotated: the whole family is now revoked. */
   | 'reused'
   /** Unknown, expired or revoked. */
   | 'invalid';
+
+/** The tokens one rotation issued, as a replay within the grace window returns them. */
+export interface Successor {
+  readonly access: TokenToIssue;
+  readonly refresh?: TokenToIssue<RefreshRecord>;
+}
+
+/** Options of {@link TokenStore.rotate}. */
+export interface RotateOptions {
+  /**
+   * `oauth.refreshReuseGraceSeconds`: for this long after the rotation, the presented token
+   * (the one rotated last) may be presented again by its client and gets the same successor
+   * (docs/security.md "Refresh reuse grace"). 0 (the default): strict RFC 9700 §4.14.2.
+   */
+  readonly graceSeconds?: number;
+}
+
+/** What {@link TokenStore.settleRotated} decided for a rotated refresh token. */
+export type RotatedOutcome =
+  /** Within the grace window, the just-rotated token of the same client: the successor again. */
+  | { readonly kind: 'replay'; readonly successor: Successor }
+  /** Any other reuse: the whole family is now revoked; the presented token's record, for the log. */
+  | { readonly kind: 'reused'; readonly record: RefreshRecord };
 
 /**
  * What a presented token is, as far as the store knows: a live access token, or a refresh
@@ -94,7 +122,7 @@ export interface TokenStore {
    * `next.access`. Of concurrent calls with one refresh token exactly one returns `rotated`.
    * When `next.refresh` is absent (rotation off) the presented token stays current.
    */
-  rotate(presented: string, next: { access: TokenToIssue; refresh?: TokenToIssue<RefreshRecord> }): Promise<RotateResult>;
+  rotate(presented: string, next: Successor, options?: RotateOptions): Promise<RotateResult>;
   /**
    * Reuse detection for a presented refresh token that `getRefresh` did not return: when it is
    * a refresh token of this store that was already rotated, revokes its whole family
@@ -102,6 +130,15 @@ export interface TokenStore {
    * returns null for unknown or expired tokens.
    */
   revokeIfRotated(presented: string): Promise<RefreshRecord | null>;
+  /**
+   * {@link revokeIfRotated} with the reuse grace, in one atomic step: when `presented` is the
+   * refresh token rotated last, its rotation stored a successor (`graceSeconds` > 0), the
+   * window has not ended and `clientId` is the family's client, returns that successor
+   * (decrypted with a key only `presented` yields) and revokes nothing; any other rotated token
+   * revokes its family. Null for unknown, expired and current tokens.
+   * @param graceSeconds today's `oauth.refreshReuseGraceSeconds`; 0 turns every replay off.
+   */
+  settleRotated(presented: string, clientId: string, graceSeconds: number): Promise<RotatedOutcome | null>;
   /** Revokes every token of a family; true when it existed. Unknown families are ignored. */
   revokeFamily(familyId: string): Promise<boolean>;
   /** Revokes every family of a subject; returns how many families were revoked. */

@@ -105,6 +105,8 @@ describe('RFC 8414 §2 metadata values', () => {
     const client = (c: Partial<ClientConfig>): ClientConfig => ({
       id: 'c',
       secretHash: '',
+      secondarySecretHashes: [],
+      secondarySecretsNotAfter: [],
       secret: 's',
       public: false,
       grantTypes: ['password'],

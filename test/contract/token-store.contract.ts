@@ -8,6 +8,9 @@
  * too) and the rest `invalid` (the family is gone by then); the contract requires exactly one
  * `rotated`, at least one `reused` and nothing but `reused`/`invalid` for the others.
  *
+ * Reuse grace: with `graceSeconds` > 0, the losers of that race answer `superseded` and
+ * `settleRotated` hands each the winner's successor; after the window a reuse revokes.
+ *
  * Revocation events: every revocation made through an instance reaches its watchers before
  * the revoking call resolves; a store shared by several processes (Redis) also delivers the
  * revocations of the others (`peer`), as the backend reports them.
@@ -411,6 +414,119 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       // The subject can sign in again afterwards, and that family is revocable too.
       await created({ sub: 'joe' });
       expect(await store.revokeSubject('joe')).toBe(1);
+    });
+
+    describe('reuse grace (oauth.refreshReuseGraceSeconds)', () => {
+      const grace = { graceSeconds: 30 };
+
+      it('answers a concurrent rotation with the same successor, and the family lives', async () => {
+        const issued = await created();
+        const tokens = next(issued);
+        expect(await store.rotate(issued.refresh, tokens, grace)).toBe('rotated');
+        // The loser of the race: nothing is written, nothing revoked.
+        const loser = next(issued);
+        expect(await store.rotate(issued.refresh, loser, grace)).toBe('superseded');
+        expect(await store.getAccess(loser.access.token)).toBeNull();
+        expect(await store.settleRotated(issued.refresh, 'ro_client', 30)).toEqual({ kind: 'replay', successor: tokens });
+        expect(await store.settleRotated(issued.refresh, 'ro_client', 30)).toEqual({ kind: 'replay', successor: tokens });
+        expect(await store.getRefresh(tokens.refresh!.token)).toEqual(tokens.refresh!.record);
+        expect(await store.getAccess(tokens.access.token)).toEqual(tokens.access.record);
+        expect(await store.getAccess(issued.access)).not.toBeNull();
+        // The successor rotates as usual.
+        expect(await store.rotate(tokens.refresh!.token, next(issued), grace)).toBe('rotated');
+      });
+
+      it('lets one of 20 concurrent rotations win and hands the others its successor', async () => {
+        const issued = await created();
+        const attempts = Array.from({ length: 20 }, () => next(issued));
+        const results = await Promise.all(attempts.map((tokens) => store.rotate(issued.refresh, tokens, grace)));
+        expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
+        expect(results.filter((r) => r === 'superseded')).toHaveLength(19);
+        const winner = attempts[results.indexOf('rotated')]!;
+        const replays = await Promise.all(attempts.map(() => store.settleRotated(issued.refresh, 'ro_client', 30)));
+        for (const replay of replays) expect(replay).toEqual({ kind: 'replay', successor: winner });
+        expect(await store.getRefresh(winner.refresh!.token)).not.toBeNull();
+      });
+
+      it('gives the same successor through another instance on the same backend', async (context) => {
+        if (!fixture.peer) return context.skip();
+        const peer = await fixture.peer();
+        const issued = await created();
+        const attempts = Array.from({ length: 20 }, () => next(issued));
+        const results = await Promise.all(attempts.map((tokens, i) => (i % 2 ? peer : store).rotate(issued.refresh, tokens, grace)));
+        expect(results.filter((r) => r === 'rotated')).toHaveLength(1);
+        const winner = attempts[results.indexOf('rotated')]!;
+        expect(await peer.settleRotated(issued.refresh, 'ro_client', 30)).toEqual({ kind: 'replay', successor: winner });
+      });
+
+      it('revokes the family when another client presents the rotated token', async () => {
+        const issued = await created();
+        const tokens = next(issued);
+        await store.rotate(issued.refresh, tokens, grace);
+        expect(await store.settleRotated(issued.refresh, 'other_client', 30)).toEqual({ kind: 'reused', record: issued.family.refresh?.record });
+        expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
+        expect(await store.getAccess(tokens.access.token)).toBeNull();
+      });
+
+      it('replays only the token rotated last', async () => {
+        const issued = await created();
+        const first = next(issued);
+        await store.rotate(issued.refresh, first, grace);
+        const second = next(issued);
+        await store.rotate(first.refresh!.token, second, grace);
+        expect(await store.rotate(issued.refresh, next(issued), grace)).toBe('reused');
+        expect(await store.getRefresh(second.refresh!.token)).toBeNull();
+      });
+
+      it('revokes when the grace is 0 at the time of the reuse', async () => {
+        const issued = await created();
+        const tokens = next(issued);
+        await store.rotate(issued.refresh, tokens, grace);
+        expect(await store.settleRotated(issued.refresh, 'ro_client', 0)).toEqual({ kind: 'reused', record: issued.family.refresh?.record });
+        expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
+      });
+
+      it('stores no successor for a rotation without grace (today\'s strict behaviour)', async () => {
+        const issued = await created();
+        const tokens = next(issued);
+        await store.rotate(issued.refresh, tokens);
+        expect(await store.settleRotated(issued.refresh, 'ro_client', 30)).toEqual({ kind: 'reused', record: issued.family.refresh?.record });
+        expect(await store.getAccess(tokens.access.token)).toBeNull();
+      });
+
+      it('settles current and unknown tokens as null, touching nothing', async () => {
+        const issued = await created();
+        expect(await store.settleRotated(issued.refresh, 'ro_client', 30)).toBeNull();
+        expect(await store.settleRotated(newToken(newFamilyId()), 'ro_client', 30)).toBeNull();
+        expect(await store.settleRotated('not-a-token', 'ro_client', 30)).toBeNull();
+        expect(await store.getRefresh(issued.refresh)).not.toBeNull();
+      });
+
+      it('revokes on reuse after the window', async () => {
+        const issued = await created();
+        const tokens = next(issued);
+        await store.rotate(issued.refresh, tokens, { graceSeconds: 1 });
+        await sleep(1100);
+        expect(await store.rotate(issued.refresh, next(issued), { graceSeconds: 1 })).toBe('reused');
+        expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
+        expect(await store.settleRotated(issued.refresh, 'ro_client', 1)).toBeNull();
+      });
+
+      it('revocation ends the grace too', async () => {
+        const issued = await created();
+        await store.rotate(issued.refresh, next(issued), grace);
+        await store.revokeFamily(issued.family.familyId);
+        expect(await store.settleRotated(issued.refresh, 'ro_client', 30)).toBeNull();
+      });
+
+      it('keeps the successor only sealed', async (context) => {
+        if (!fixture.dump) return context.skip();
+        const issued = await created();
+        const tokens = next(issued);
+        await store.rotate(issued.refresh, tokens, grace);
+        const dump = await fixture.dump();
+        for (const token of [issued.refresh, tokens.access.token, tokens.refresh!.token]) expect(dump).not.toContain(token.slice(22));
+      });
     });
 
     it('never keeps a token in clear', async (context) => {

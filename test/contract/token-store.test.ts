@@ -85,6 +85,30 @@ tokenStoreContract('memory', async () => {
   };
 });
 
+describe('memory store reuse grace with a moved clock', () => {
+  it('replays within the window and revokes after it, without sleeping', async () => {
+    let now = Date.now();
+    const store = new MemoryTokenStore({ now: () => now });
+    try {
+      const familyId = newFamilyId();
+      const at = Math.floor(now / 1000);
+      const record: GrantRecord = { sub: 'joe', clientId: 'ro_client', scope: [], groups: [], attributes: {}, validator: 'local', familyId, iat: at, exp: at + 3600 };
+      const refresh = (): { token: string; record: GrantRecord & { familyExp: number } } => ({ token: newToken(familyId), record: { ...record, exp: at + 86_400, familyExp: at + 86_400 } });
+      const first = refresh();
+      await store.createFamily({ familyId, sub: 'joe', clientId: 'ro_client', exp: at + 86_400, access: { token: newToken(familyId), record }, refresh: first });
+      const successor = { access: { token: newToken(familyId), record }, refresh: refresh() };
+      expect(await store.rotate(first.token, successor, { graceSeconds: 10 })).toBe('rotated');
+      now += 9_999;
+      expect(await store.settleRotated(first.token, 'ro_client', 10)).toEqual({ kind: 'replay', successor });
+      now += 1;
+      expect(await store.settleRotated(first.token, 'ro_client', 10)).toMatchObject({ kind: 'reused' });
+      expect(await store.getRefresh(successor.refresh.token)).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 /** A Redis store under a fresh prefix, with peers (other replicas) on the same prefix. */
 async function redisFixture(server: RedisProcess, plain: () => Redis | Cluster) {
   const prefix = uniquePrefix();

@@ -4,9 +4,12 @@
  * Steps: read refresh_token → look it up (a rotated one revokes its family) → bound to this
  * client → scope may only narrow, and loses what today's configuration no longer grants the
  * user (src/oauth/scope-policy.ts) → re-check the user with its validator → rotate atomically.
+ * A rotated token presented again within `oauth.refreshReuseGraceSeconds` by its client gets
+ * the same successor pair instead (docs/security.md "Refresh reuse grace").
  */
 import type { Logger } from '../../observability/logger.js';
 import type { TokenStore } from '../../tokens/types.js';
+import type { ClientConfig } from '../../config/types.js';
 import type { ValidatorChain } from '../../validators/chain.js';
 import { InvalidGrantError } from '../../oauth/errors.js';
 import { parseScope, refreshScope } from '../../oauth/scope.js';
@@ -21,6 +24,8 @@ export interface RefreshGrantOptions {
   readonly scopePolicy: ScopePolicy;
   readonly accessTokenTtl: number;
   readonly rotation: boolean;
+  /** `oauth.refreshReuseGraceSeconds`; 0 = strict RFC 9700 §4.14.2 reuse detection. */
+  readonly reuseGraceSeconds?: number;
   readonly logger: Logger;
 }
 
@@ -37,16 +42,7 @@ export class RefreshTokenGrant implements GrantHandler {
     const requested = parseScope(params.get('scope'));
 
     const record = await store.getRefresh(presented);
-    if (!record) {
-      const reused = await store.revokeIfRotated(presented);
-      if (reused) {
-        logger.warn(
-          { event: 'refresh_token_reuse', clientId: client.id, sub: reused.sub, ownerClientId: reused.clientId },
-          'a rotated refresh token was presented again; its family is revoked',
-        );
-      }
-      throw new InvalidGrantError(BAD_REFRESH);
-    }
+    if (!record) return this.settleRotated(presented, client, requested);
     // RFC 6749 §6: the refresh token is bound to the client it was issued to.
     if (record.clientId !== client.id) throw new InvalidGrantError(BAD_REFRESH);
     // The groups are those of the login: a refresh re-checks that the user exists, not their groups.
@@ -63,11 +59,40 @@ export class RefreshTokenGrant implements GrantHandler {
     const fields = { ...record, scope };
     const access = accessToken(fields, now, this.options.accessTokenTtl);
     const refresh = this.options.rotation ? refreshToken({ ...record, scope: kept }, now, record.familyExp) : undefined;
-    const result = await store.rotate(presented, { access, ...(refresh ? { refresh } : {}) });
+    const result = await store.rotate(presented, { access, ...(refresh ? { refresh } : {}) }, { graceSeconds: this.graceSeconds });
+    // A concurrent refresh with the same token rotated it first, within the grace window.
+    if (result === 'superseded') return this.settleRotated(presented, client, requested);
     if (result === 'reused') {
       logger.warn({ event: 'refresh_token_reuse', clientId: client.id, sub: record.sub }, 'a rotated refresh token was presented again; its family is revoked');
     }
     if (result !== 'rotated') throw new InvalidGrantError(BAD_REFRESH);
     return { response: tokenResponse(access, refresh, requested), subject: record.sub };
+  }
+
+  private get graceSeconds(): number {
+    return this.options.rotation ? (this.options.reuseGraceSeconds ?? 0) : 0;
+  }
+
+  /**
+   * A presented refresh token that is not current: the successor of its rotation again when the
+   * store allows a replay (grace window, same client), otherwise reuse (family revoked) or
+   * unknown — invalid_grant either way.
+   */
+  private async settleRotated(presented: string, client: ClientConfig, requested: readonly string[] | undefined): Promise<GrantOutcome> {
+    const { store, logger } = this.options;
+    const outcome = await store.settleRotated(presented, client.id, this.graceSeconds);
+    if (outcome?.kind === 'replay') {
+      const { access, refresh } = outcome.successor;
+      logger.info({ event: 'refresh_token_replay', clientId: client.id, sub: access.record.sub }, 'a just-rotated refresh token was presented again within the grace window; the same successor is returned');
+      return { response: tokenResponse(access, refresh, requested, nowSeconds()), subject: access.record.sub };
+    }
+    if (outcome?.kind === 'reused') {
+      const reused = outcome.record;
+      logger.warn(
+        { event: 'refresh_token_reuse', clientId: client.id, sub: reused.sub, ownerClientId: reused.clientId },
+        'a rotated refresh token was presented again; its family is revoked',
+      );
+    }
+    throw new InvalidGrantError(BAD_REFRESH);
   }
 }
