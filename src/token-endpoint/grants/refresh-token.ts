@@ -6,6 +6,7 @@
  * user (src/oauth/scope-policy.ts) → re-check the user with its validator → rotate atomically.
  */
 import type { Logger } from '../../observability/logger.js';
+import { NO_AUDIT, type Audit } from '../../observability/audit.js';
 import type { TokenStore } from '../../tokens/types.js';
 import type { ValidatorChain } from '../../validators/chain.js';
 import { InvalidGrantError } from '../../oauth/errors.js';
@@ -22,6 +23,8 @@ export interface RefreshGrantOptions {
   readonly accessTokenTtl: number;
   readonly rotation: boolean;
   readonly logger: Logger;
+  /** Receives `refresh`, `refresh_reuse` and `family_revoked` events (docs/operations.md, "Audit events"). */
+  readonly audit?: Audit;
 }
 
 const BAD_REFRESH = 'the refresh token is invalid, expired or revoked';
@@ -31,8 +34,9 @@ export class RefreshTokenGrant implements GrantHandler {
 
   constructor(private readonly options: RefreshGrantOptions) {}
 
-  async handle({ params, client }: GrantRequest): Promise<GrantOutcome> {
-    const { store, logger } = this.options;
+  async handle({ params, client, clientIp, requestId }: GrantRequest): Promise<GrantOutcome> {
+    const { store, logger, audit = NO_AUDIT } = this.options;
+    const who = { client_id: client.id, client_ip: clientIp, ...(requestId ? { request_id: requestId } : {}) };
     const presented = required(params.get('refresh_token'), 'refresh_token');
     const requested = parseScope(params.get('scope'));
 
@@ -44,6 +48,7 @@ export class RefreshTokenGrant implements GrantHandler {
           { event: 'refresh_token_reuse', clientId: client.id, sub: reused.sub, ownerClientId: reused.clientId },
           'a rotated refresh token was presented again; its family is revoked',
         );
+        audit.emit({ event: 'refresh_reuse', outcome: 'refused', ...who, sub: reused.sub, token_client_id: reused.clientId });
       }
       throw new InvalidGrantError(BAD_REFRESH);
     }
@@ -55,6 +60,7 @@ export class RefreshTokenGrant implements GrantHandler {
     const status = await this.options.chainFor(client.id).recheck(record.validator, record.sub);
     if (status === 'gone') {
       await store.revokeFamily(record.familyId);
+      audit.emit({ event: 'family_revoked', outcome: 'success', reason: 'subject_gone', ...who, sub: record.sub, validator: record.validator });
       logger.info({ event: 'subject_gone', clientId: client.id, sub: record.sub }, 'the user no longer exists or is disabled; family revoked');
       throw new InvalidGrantError(BAD_REFRESH);
     }
@@ -66,8 +72,10 @@ export class RefreshTokenGrant implements GrantHandler {
     const result = await store.rotate(presented, { access, ...(refresh ? { refresh } : {}) });
     if (result === 'reused') {
       logger.warn({ event: 'refresh_token_reuse', clientId: client.id, sub: record.sub }, 'a rotated refresh token was presented again; its family is revoked');
+      audit.emit({ event: 'refresh_reuse', outcome: 'refused', ...who, sub: record.sub, token_client_id: record.clientId });
     }
     if (result !== 'rotated') throw new InvalidGrantError(BAD_REFRESH);
+    audit.emit({ event: 'refresh', outcome: 'success', ...who, sub: record.sub, validator: record.validator });
     return { response: tokenResponse(access, refresh, requested), subject: record.sub };
   }
 }
