@@ -43,12 +43,15 @@ import { createAssertionSigner } from './resource/assertion.js';
 import { gracefulShutdown, Lifecycle } from './http/lifecycle.js';
 import { instrumentStore, instrumentValidators } from './observability/instrument.js';
 import { OutageLog } from './observability/outage-log.js';
+import { createAudit, type Audit } from './observability/audit.js';
 
 export interface Gateway {
   readonly server: Server;
   readonly metrics: Metrics;
   readonly admin: Server;
   readonly store: TokenStore;
+  /** The audit events (docs/operations.md, "Audit events"); closed by shutdown. */
+  readonly audit: Audit;
   /** Starts both listeners; resolves with the bound ports (useful with port 0). */
   listen(): Promise<{ port: number; adminPort: number }>;
   /**
@@ -79,9 +82,19 @@ interface Generation {
 /** How long the validators of a replaced configuration stay open for logins still in flight. */
 const RETIRE_MS = 30_000;
 
-export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+export interface GatewayOptions {
+  /** Where audit.destination stdout writes; default process.stdout (the test harness passes its log capture). */
+  readonly stdout?: { write(line: string): unknown };
+}
+
+export async function createGateway(config: GatewayConfig, logger: Logger, options: GatewayOptions = {}): Promise<Gateway> {
   const metrics = createMetrics();
-  const backend = await createStore(config, logger);
+  // Opened before the store, so an unwritable audit file stops the start with nothing to close.
+  const audit = createAudit(config.audit, options.stdout);
+  const backend = await createStore(config, logger).catch((err: unknown) => {
+    audit.close();
+    throw err;
+  });
   const store = instrumentStore(backend.tokens, metrics);
   // Every hash verification of the process shares these limits (security/password-hash.ts).
   setHashLimits({ concurrency: config.security.hashConcurrency, queue: config.security.hashQueue });
@@ -94,6 +107,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     onIpBlocked: (clientIp: string) => {
       metrics.recordLockout('ip');
       logger.warn({ event: 'ip_blocked', clientIp }, 'too many failed client authentications from this client IP: its logins are refused for the rest of the minute');
+      audit.emit({ event: 'lockout', outcome: 'success', scope: 'ip', reason: 'client_auth_failures', client_ip: clientIp });
     },
   };
   const { oauth } = config;
@@ -159,10 +173,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       next.clients.map((c) => [c.id, c.validators.map((name) => rawValidators.get(name)).filter((v): v is PasswordValidator => v !== undefined)]),
     );
     const burn = (clientId: string): Promise<void> => burnVerification(mostExpensiveHash((chainValidators.get(clientId) ?? []).map((v) => v.burnHash)));
-    const login = createPasswordLogin(chainFor, { lockout, logger, onLockout: (kind) => metrics.recordLockout(kind), burn });
+    const login = createPasswordLogin(chainFor, { lockout, logger, audit, onLockout: (kind) => metrics.recordLockout(kind), burn });
     const grants = [
       new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
-      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger }),
+      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit }),
     ];
     const bodyLimit = config.server.limits.bodyBytes;
     const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
@@ -178,9 +192,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     const identityHeaders = Object.keys(next.headers.identity).map((h) => h.toLowerCase());
     return {
       validators,
-      token: tokenEndpoint({ clients, grants, bodyLimit }),
-      revocation: revocationEndpoint({ clients, store, bodyLimit, logger }),
-      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer }),
+      token: tokenEndpoint({ clients, grants, bodyLimit, audit }),
+      revocation: revocationEndpoint({ clients, store, bodyLimit, logger, audit }),
+      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
       upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
       decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
@@ -192,6 +206,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   let current = await build(config).catch(async (err: unknown) => {
     forwarder.close();
     await Promise.allSettled([backend.attempts.close(), backend.tokens.close()]);
+    audit.close();
     throw err;
   });
   /** Validators of replaced generations, closed after in-flight logins had time to finish. */
@@ -232,6 +247,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     metrics,
     admin,
     store,
+    audit,
     async listen() {
       await listenOn(server, config.server.port, config.server.host);
       await listenOn(admin, config.admin.port, config.admin.host);
@@ -243,9 +259,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         const previous = current;
         current = await build(next).catch((err: unknown) => {
           metrics.recordReload('failed');
+          audit.emit({ event: 'config_reload', outcome: 'failure', reason: 'build_failed' });
           throw err;
         });
         metrics.recordReload('ok');
+        audit.emit({ event: 'config_reload', outcome: 'success' });
         for (const v of previous.validators.values()) retired.add(v);
         setTimeout(() => {
           for (const v of previous.validators.values()) void v.close().finally(() => retired.delete(v));
@@ -267,6 +285,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
           forwarder.close();
           const validators = [...current.validators.values(), ...retired];
           await Promise.allSettled([cache?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
+          audit.close();
         },
       });
       return stopping;

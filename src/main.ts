@@ -172,7 +172,7 @@ async function start(config: GatewayConfig, extra: { echo?: Server; file?: strin
 }
 
 /** Keys a reload does not apply (docs/operations.md, "Configuration reload"). */
-const RESTART_ONLY = ['server', 'admin', 'log', 'oauth', 'store', 'upstream', 'decision', 'lockout', 'reload'] as const;
+const RESTART_ONLY = ['server', 'admin', 'log', 'oauth', 'store', 'upstream', 'decision', 'lockout', 'reload', 'audit'] as const;
 
 /**
  * SIGHUP: validateConfig on the file again; when it passes, the gateway swaps validators,
@@ -184,6 +184,7 @@ async function reload(gateway: Gateway, logger: Logger, running: GatewayConfig, 
   for (const warning of warnings) logger.warn({ warning }, 'configuration warning');
   if (problems.length > 0 || config === undefined) {
     gateway.metrics.recordReload('failed');
+    gateway.audit.emit({ event: 'config_reload', outcome: 'failure', reason: 'invalid_config' });
     for (const problem of problems) logger.error({ problem }, 'configuration not reloaded; the running configuration stays');
     return;
   }

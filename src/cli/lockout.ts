@@ -5,6 +5,9 @@
  * Any spelling of the name works (NFKC, case-insensitive, as the lockout counts it). The
  * output names the counter key, the digest the gateway logs for lockouts.
  *
+ * `unlock` writes an `unlock` audit event to audit.destination (stdout: after its own line;
+ * docs/operations.md, "Audit events").
+ *
  * Exit codes: 0 done (status: not locked), 1 status: locked, 2 usage or configuration error,
  * 3 Redis unreachable.
  */
@@ -13,6 +16,7 @@ import { Lockout, userKey } from '../security/lockout.js';
 import { RedisAttemptStore } from '../security/attempt-store-redis.js';
 import { createRedisClient, waitForReady } from '../tokens/redis-connection.js';
 import type { CommandIo } from './revoke.js';
+import { createAudit } from '../observability/audit.js';
 
 const processIo: Pick<CommandIo, 'stdout' | 'stderr'> = { stdout: process.stdout, stderr: process.stderr };
 
@@ -31,6 +35,8 @@ export async function lockoutCommand(action: 'status' | 'unlock', args: readonly
     io.stderr.write(`${command}: store.type is memory: the counters live inside the one gateway process; restarting it clears every lock\n`);
     return 2;
   }
+  // Opened before anything changes: an unwritable audit file stops the command.
+  const audit = action === 'unlock' ? createAudit(config.audit, io.stdout) : undefined;
   const client = createRedisClient(config.store.redis);
   const lockout = new Lockout(new RedisAttemptStore(client, config.store.redis.keyPrefix), config.lockout);
   const who = `${JSON.stringify(username)} (key ${userKey(username)})`;
@@ -40,6 +46,7 @@ export async function lockoutCommand(action: 'status' | 'unlock', args: readonly
       const before = await lockout.status(username);
       await lockout.unlock(username);
       io.stdout.write(before.lockedMs > 0 ? `unlocked ${who}; its failures and lock level are cleared\n` : `${who} was not locked; its failures and lock level are cleared\n`);
+      audit?.emit({ event: 'unlock', outcome: 'success', actor: 'cli', username_key: userKey(username), was_locked: before.lockedMs > 0 });
       return 0;
     }
     const state = await lockout.status(username);
@@ -53,6 +60,7 @@ export async function lockoutCommand(action: 'status' | 'unlock', args: readonly
     io.stderr.write(`${command}: cannot reach the Redis store: ${err instanceof Error ? err.message : String(err)}\n`);
     return 3;
   } finally {
+    audit?.close();
     client.disconnect();
   }
 }

@@ -157,6 +157,7 @@ export function collectConfig(options: LoadOptions): Collected {
     server: { ...raw.server, tls: { certFile: filePath(raw.server.tls.certFile), keyFile: filePath(raw.server.tls.keyFile) } },
     upstream: { ...raw.upstream, caFile: filePath(raw.upstream.caFile) },
     headers: { ...raw.headers, assertion: { ...raw.headers.assertion, keyFile: filePath(raw.headers.assertion.keyFile) } },
+    audit: { ...raw.audit, file: filePath(raw.audit.file) },
   };
   const before = problems.length;
   crossCheck(config, raw, options.mode, problems, warnings);
@@ -409,6 +410,7 @@ function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mod
 
   const { certFile, keyFile } = config.server.tls;
   if (Boolean(certFile) !== Boolean(keyFile)) problems.push('server.tls: certFile and keyFile must be set together');
+  if (config.audit.destination === 'file' && !config.audit.file) problems.push('audit.file: is required when audit.destination is file');
   if (config.lockout.maxLockSeconds < config.lockout.lockSeconds) problems.push('lockout.maxLockSeconds: must be at least lockout.lockSeconds');
   const paths = Object.values(config.oauth.paths);
   if (new Set(paths).size !== paths.length) problems.push('oauth.paths: every endpoint needs its own path');

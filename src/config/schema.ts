@@ -235,4 +235,16 @@ export const schema = {
       default: false,
     },
   },
+  audit: {
+    destination: {
+      doc: 'Where audit events go (one JSON line per login, lockout, refresh, revocation, … with "kind":"audit"; docs/operations.md, "Audit events"): stdout (beside the request log, told apart by kind), file (audit.file), or off.',
+      format: ['stdout', 'file', 'off'],
+      default: 'stdout',
+    },
+    file: {
+      doc: 'JSON-lines file the audit events are appended to when audit.destination is file (relative to the configuration file); opened once at startup, created with mode 0600.',
+      format: 'string',
+      default: '',
+    },
+  },
 } as const;

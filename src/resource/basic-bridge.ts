@@ -51,7 +51,8 @@ export interface BasicBridge {
    * @throws InvalidUserCredentialsError for every kind of refusal.
    * @throws ValidatorUnavailableError (or StoreUnavailableError) on an outage.
    */
-  authenticate(clientId: string, authorization: string, clientIp: string): Promise<Identity>;
+  /** @param requestId names the request in the login's audit event. */
+  authenticate(clientId: string, authorization: string, clientIp: string, requestId?: string): Promise<Identity>;
 }
 
 const REFUSED = 'the Basic credentials were refused';
@@ -87,8 +88,8 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
   const cache = new Map<string, { readonly identity: Identity; readonly until: number }>();
   const inFlight = new Map<string, Promise<Identity>>();
 
-  const login = async (client: BasicClient, username: string, password: string, clientIp: string, cacheKey: string): Promise<Identity> => {
-    const outcome = await options.login(client.id, username, password, clientIp);
+  const login = async (client: BasicClient, username: string, password: string, clientIp: string, cacheKey: string, requestId?: string): Promise<Identity> => {
+    const outcome = await options.login(client.id, username, password, clientIp, { via: 'basic_bridge', ...(requestId ? { requestId } : {}) });
     if (!outcome.valid) {
       options.observe?.('invalid');
       throw new InvalidUserCredentialsError(REFUSED);
@@ -112,7 +113,7 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
   };
 
   return {
-    async authenticate(clientId, authorization, clientIp) {
+    async authenticate(clientId, authorization, clientIp, requestId) {
       const client = clients.get(clientId);
       const credentials = parseBasicUser(authorization);
       if (!client || !credentials) {
@@ -130,7 +131,7 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
       }
       let pending = inFlight.get(cacheKey);
       if (!pending) {
-        pending = login(client, credentials.username, credentials.password, clientIp, cacheKey).finally(() => inFlight.delete(cacheKey));
+        pending = login(client, credentials.username, credentials.password, clientIp, cacheKey, requestId).finally(() => inFlight.delete(cacheKey));
         inFlight.set(cacheKey, pending);
       }
       return pending;

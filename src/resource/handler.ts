@@ -105,7 +105,7 @@ export async function decide(options: DecideOptions, req: IncomingMessage, metho
   } else if (credentials.kind === 'malformed') {
     throw new InvalidTokenError('the Authorization header is not a valid Bearer token');
   } else if (credentials.kind === 'basic' && basicRoute && options.basic) {
-    identity = await options.basic.authenticate(basicRoute.basicClient, credentials.value, ctx.clientIp);
+    identity = await options.basic.authenticate(basicRoute.basicClient, credentials.value, ctx.clientIp, ctx.id);
   } else {
     // No credentials, or Basic on a route that does not accept it (the same as none).
     throw basicRoute ? new MissingCredentialsError() : new MissingTokenError();

@@ -24,6 +24,8 @@
  */
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import type { Logger } from '../observability/logger.js';
+import { NO_AUDIT, type Audit, type AuditFields } from '../observability/audit.js';
+import { ValidatorUnavailableError } from '../validators/types.js';
 import type { ChainOutcome, ValidatorChain } from '../validators/chain.js';
 import type { Lockout } from './lockout.js';
 import { userKey } from './lockout.js';
@@ -35,7 +37,13 @@ import { burnVerification } from './password-hash.js';
  * throws ValidatorUnavailableError (or StoreUnavailableError) on an outage, which never counts
  * as a failed login.
  */
-export type PasswordLogin = (clientId: string, username: string, password: string, clientIp: string) => Promise<ChainOutcome>;
+export type PasswordLogin = (clientId: string, username: string, password: string, clientIp: string, context?: LoginContext) => Promise<ChainOutcome>;
+
+/** Where a login came from, for its audit event. */
+export interface LoginContext {
+  readonly via?: 'password_grant' | 'basic_bridge';
+  readonly requestId?: string;
+}
 
 /** A lockout that began: a username locked, or a client IP out of its failure budget. */
 export type LockoutEvent = 'user' | 'ip';
@@ -43,6 +51,8 @@ export type LockoutEvent = 'user' | 'ip';
 export interface LoginProtection {
   readonly lockout: Lockout;
   readonly logger: Logger;
+  /** Receives one `login` event per login and one `lockout` event per lockout (docs/operations.md, "Audit events"). */
+  readonly audit?: Audit;
   /** Called when a user is locked or an IP uses up its budget (e.g. a metrics counter). */
   readonly onLockout?: (event: LockoutEvent) => void;
   /**
@@ -58,26 +68,45 @@ const REFUSED: ChainOutcome = Object.freeze({ valid: false });
 /** The login function of the gateway. */
 export function createPasswordLogin(chainFor: (clientId: string) => ValidatorChain, protection: LoginProtection): PasswordLogin {
   const { lockout, logger, onLockout } = protection;
+  const audit = protection.audit ?? NO_AUDIT;
   const burn = protection.burn ?? (() => burnVerification());
 
-  return async function login(clientId, username, password, clientIp) {
-    const attempt = await lockout.reserve(username, clientIp);
+  return async function login(clientId, username, password, clientIp, context = {}) {
+    // The user is named by the lockout's digest of the name, never the name itself.
+    const who = {
+      client_id: clientId,
+      client_ip: clientIp,
+      username_key: userKey(username),
+      ...(context.via ? { via: context.via } : {}),
+      ...(context.requestId ? { request_id: context.requestId } : {}),
+    } as const;
+    const event = (fields: Omit<AuditFields, 'event' | keyof typeof who>): void => audit.emit({ event: 'login', ...who, ...fields });
+    let attempt;
+    try {
+      attempt = await lockout.reserve(username, clientIp);
+    } catch (err) {
+      event({ outcome: 'unavailable', reason: 'store_unavailable' });
+      throw err;
+    }
     if (!attempt.admitted) {
       if (attempt.reason === 'ip-blocked') {
         // Every login from this IP is refused whoever the user is, so the answer's time tells
         // nothing about a user: do not spend a verification on an attacker's flood.
         logger.debug({ event: 'login_refused', reason: attempt.reason, clientIp, clientId }, 'login refused: the client IP is over its failure budget');
+        event({ outcome: 'refused', reason: 'ip_blocked' });
         return REFUSED;
       }
       if (attempt.reason === 'user-busy') {
         // Not a refusal of the credentials: the user's remaining attempts stayed in flight
         // while this one waited (a slow directory). Ask the client to retry.
         logger.debug({ event: 'login_refused', reason: attempt.reason, userKey: userKey(username), clientIp, clientId }, 'login refused: the user has as many logins in flight as failures left');
+        event({ outcome: 'refused', reason: 'user_busy' });
         throw new TemporarilyUnavailableError('too many logins of this user in progress, retry shortly', 1);
       }
       reportIpBudget(attempt.ipFailures);
       await burn(clientId);
       logger.debug({ event: 'login_refused', reason: attempt.reason, userKey: userKey(username), clientIp, clientId }, 'login refused: the user is locked');
+      event({ outcome: 'refused', reason: 'locked' });
       return REFUSED;
     }
 
@@ -87,13 +116,16 @@ export function createPasswordLogin(chainFor: (clientId: string) => ValidatorCha
     } catch (err) {
       // An outage judged nothing: give the slots back (they lapse anyway if the store is down too).
       await attempt.settle('released').catch(() => undefined);
+      event({ outcome: 'unavailable', reason: err instanceof ValidatorUnavailableError ? 'validator_unavailable' : 'store_unavailable' });
       throw err;
     }
     if (outcome.valid) {
-      await attempt.settle('success');
+      await settled(attempt.settle('success'));
+      event({ outcome: 'success', sub: outcome.principal.subject, validator: outcome.validator });
       return outcome;
     }
-    const counted = await attempt.settle('failure');
+    const counted = await settled(attempt.settle('failure'));
+    event({ outcome: 'failure', reason: outcome.reason === 'unknown-user' ? 'unknown_user' : 'invalid_password', ...(outcome.validator ? { validator: outcome.validator } : {}) });
     if (counted.userLockedMs > 0) {
       onLockout?.('user');
       // The username is logged as its counter key: a password typed into the username field
@@ -102,14 +134,26 @@ export function createPasswordLogin(chainFor: (clientId: string) => ValidatorCha
         { event: 'user_locked', userKey: userKey(username), lockSeconds: Math.round(counted.userLockedMs / 1000), clientIp, clientId },
         'too many failed logins: the user is locked',
       );
+      audit.emit({ event: 'lockout', outcome: 'success', scope: 'user', reason: 'failures', lock_seconds: Math.round(counted.userLockedMs / 1000), ...who });
     }
     reportIpBudget(counted.ipFailures);
     return outcome;
+
+    /** A store outage while settling: the login's answer is a 503, and its event says so. */
+    async function settled<T>(step: Promise<T>): Promise<T> {
+      try {
+        return await step;
+      } catch (err) {
+        event({ outcome: 'unavailable', reason: 'store_unavailable' });
+        throw err;
+      }
+    }
 
     function reportIpBudget(ipFailures: number): void {
       if (ipFailures !== lockout.ipBudget) return;
       onLockout?.('ip');
       logger.warn({ event: 'ip_blocked', clientIp, clientId }, 'too many failed logins from this client IP: its logins are refused for the rest of the minute');
+      audit.emit({ event: 'lockout', outcome: 'success', scope: 'ip', reason: 'failures', client_ip: clientIp, client_id: clientId, ...(context.requestId ? { request_id: context.requestId } : {}) });
     }
   };
 }

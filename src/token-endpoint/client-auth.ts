@@ -13,6 +13,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ClientConfig } from '../config/types.js';
 import { InvalidClientError, InvalidRequestError } from '../oauth/errors.js';
 import type { FormParams } from '../http/read-form.js';
+import type { Audit, AuditReason } from '../observability/audit.js';
 import { basicReadings, type ClientCredentials } from './basic-credentials.js';
 import type { ClientRegistry } from './clients.js';
 
@@ -22,6 +23,13 @@ export interface BasicCredentials {
 }
 
 const BAD_CLIENT = 'client authentication failed';
+const NO_CLIENT_AUTH = 'no client authentication included';
+
+/** Where a refused client authentication is reported (a `client_auth` audit event). */
+export interface ClientAuthAudit {
+  readonly audit: Audit;
+  readonly requestId: string;
+}
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -48,7 +56,41 @@ export function parseBasic(headers: IncomingHttpHeaders): BasicCredentials | und
  * Authenticates the client of a token-side request by exactly one method. A failure counts in
  * the failure budget of `clientIp`, and an IP over budget is refused before any hash (clients.ts).
  */
-export async function authenticateClient(headers: IncomingHttpHeaders, params: FormParams, clients: ClientRegistry, clientIp: string): Promise<ClientConfig> {
+export async function authenticateClient(
+  headers: IncomingHttpHeaders,
+  params: FormParams,
+  clients: ClientRegistry,
+  clientIp: string,
+  audited?: ClientAuthAudit,
+): Promise<ClientConfig> {
+  try {
+    return await authenticate(headers, params, clients, clientIp);
+  } catch (err) {
+    if (audited && err instanceof InvalidClientError) {
+      const clientId = claimedClientId(headers, params, clients);
+      const reason: AuditReason = err.description === BAD_CLIENT ? 'invalid_credentials' : err.description === NO_CLIENT_AUTH ? 'missing_credentials' : 'malformed_credentials';
+      audited.audit.emit({ event: 'client_auth', outcome: 'failure', reason, client_ip: clientIp, request_id: audited.requestId, ...(clientId ? { client_id: clientId } : {}) });
+    }
+    throw err;
+  }
+}
+
+/**
+ * The client id a refused request claimed, only when it names a configured client: anything
+ * else sent as an id could be a secret typed into the wrong field, and is not reported.
+ */
+function claimedClientId(headers: IncomingHttpHeaders, params: FormParams, clients: ClientRegistry): string | undefined {
+  const ids = [params.get('client_id')];
+  try {
+    const basic = parseBasic(headers);
+    if (basic) ids.push(...basicReadings(basic.userPass, clients.idsWithColon).map((r) => r.id));
+  } catch {
+    // A malformed header claims no id.
+  }
+  return ids.find((id): id is string => id !== undefined && clients.get(id) !== undefined);
+}
+
+async function authenticate(headers: IncomingHttpHeaders, params: FormParams, clients: ClientRegistry, clientIp: string): Promise<ClientConfig> {
   const basic = parseBasic(headers);
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
@@ -56,7 +98,7 @@ export async function authenticateClient(headers: IncomingHttpHeaders, params: F
     throw new InvalidRequestError('the client authenticated with both Basic and client_secret; use one method');
   }
   if (basic) return authenticateBasic(basicCandidates(basic, bodyId, clients), clients, clientIp);
-  if (bodyId === undefined) throw new InvalidClientError('no client authentication included');
+  if (bodyId === undefined) throw new InvalidClientError(NO_CLIENT_AUTH);
   // An empty client_secret is no secret: a public client sending one is using method none.
   if (bodySecret !== undefined && !(bodySecret === '' && clients.get(bodyId)?.public)) {
     return orFail(await clients.authenticate(bodyId, bodySecret, clientIp), false);

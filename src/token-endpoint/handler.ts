@@ -18,11 +18,14 @@ import type { RequestContext } from '../http/context.js';
 import { authenticateClient } from './client-auth.js';
 import type { ClientRegistry } from './clients.js';
 import type { GrantHandler } from './grants/types.js';
+import type { Audit } from '../observability/audit.js';
 
 export interface TokenEndpointOptions {
   readonly clients: ClientRegistry;
   readonly grants: readonly GrantHandler[];
   readonly bodyLimit: number;
+  /** Receives a `client_auth` event for each refused client authentication. */
+  readonly audit?: Audit;
 }
 
 export function tokenEndpoint(options: TokenEndpointOptions) {
@@ -30,7 +33,7 @@ export function tokenEndpoint(options: TokenEndpointOptions) {
 
   return async function handleToken(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, options.bodyLimit);
-    const client = await authenticateClient(req.headers, params, options.clients, ctx.clientIp);
+    const client = await authenticateClient(req.headers, params, options.clients, ctx.clientIp, options.audit && { audit: options.audit, requestId: ctx.id });
     ctx.clientId = client.id;
 
     const grantType = params.get('grant_type');
@@ -42,7 +45,7 @@ export function tokenEndpoint(options: TokenEndpointOptions) {
     if (!grant) throw new UnsupportedGrantTypeError(`grant_type "${grantType.slice(0, 40)}" is not supported`);
     if (!(client.grantTypes as readonly string[]).includes(grantType)) throw new UnauthorizedClientError(`the client may not use the ${grantType} grant`);
 
-    const outcome = await grant.handle({ params, client, clientIp: ctx.clientIp });
+    const outcome = await grant.handle({ params, client, clientIp: ctx.clientIp, requestId: ctx.id });
     ctx.subject = outcome.subject;
     sendJson(res, 200, outcome.response);
   };

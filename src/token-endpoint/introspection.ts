@@ -32,6 +32,7 @@ import type { ClientConfig } from '../config/types.js';
 import { authenticateClient } from './client-auth.js';
 import type { ClientRegistry } from './clients.js';
 import { readOAuthForm } from './handler.js';
+import { NO_AUDIT, type Audit } from '../observability/audit.js';
 
 export interface IntrospectionEndpointOptions {
   readonly clients: ClientRegistry;
@@ -39,6 +40,8 @@ export interface IntrospectionEndpointOptions {
   readonly bodyLimit: number;
   /** `oauth.issuer`, answered as `iss`. */
   readonly issuer: string;
+  /** Receives an `introspection` event when a client introspects another client's token, and `client_auth` events. */
+  readonly audit?: Audit;
 }
 
 /** RFC 7662 §2.2 answer for an active token. */
@@ -57,11 +60,11 @@ export interface ActiveIntrospection {
 export const INACTIVE = Object.freeze({ active: false as const });
 
 export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
-  const { clients, store, bodyLimit, issuer } = options;
+  const { clients, store, bodyLimit, issuer, audit = NO_AUDIT } = options;
 
   return async function handleIntrospection(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, bodyLimit);
-    const client = await authenticateClient(req.headers, params, clients, ctx.clientIp);
+    const client = await authenticateClient(req.headers, params, clients, ctx.clientIp, { audit, requestId: ctx.id });
     if (client.public) throw new InvalidClientError('a public client may not introspect tokens', req.headers.authorization !== undefined);
     ctx.clientId = client.id;
 
@@ -69,7 +72,22 @@ export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
     if (token === undefined) throw new InvalidRequestError('missing parameter: token');
 
     const found = await store.describeToken(token);
-    sendJson(res, 200, found && visible(found, client) ? active(found, issuer) : INACTIVE);
+    const answer = found && visible(found, client) ? active(found, issuer) : INACTIVE;
+    if (found && found.record.clientId !== client.id) {
+      // A resource server (introspectAnyToken) reading a user's token, or a client probing another's.
+      audit.emit({
+        event: 'introspection',
+        outcome: answer.active ? 'success' : 'refused',
+        client_id: client.id,
+        client_ip: ctx.clientIp,
+        request_id: ctx.id,
+        sub: found.record.sub,
+        token_client_id: found.record.clientId,
+        token_type: found.type === 'access' ? 'access_token' : 'refresh_token',
+        active: answer.active,
+      });
+    }
+    sendJson(res, 200, answer);
   };
 }
 

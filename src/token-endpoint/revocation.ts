@@ -27,6 +27,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from '../http/context.js';
 import { sendJson } from '../http/send.js';
 import type { Logger } from '../observability/logger.js';
+import { NO_AUDIT, type Audit } from '../observability/audit.js';
 import { InvalidRequestError } from '../oauth/errors.js';
 import type { TokenStore } from '../tokens/types.js';
 import { authenticateClient } from './client-auth.js';
@@ -38,31 +39,40 @@ export interface RevocationEndpointOptions {
   readonly store: TokenStore;
   readonly bodyLimit: number;
   readonly logger: Logger;
+  /** Receives `revocation` and `client_auth` events (docs/operations.md, "Audit events"). */
+  readonly audit?: Audit;
 }
 
 export function revocationEndpoint(options: RevocationEndpointOptions) {
-  const { clients, store, bodyLimit, logger } = options;
+  const { clients, store, bodyLimit, logger, audit = NO_AUDIT } = options;
 
   return async function handleRevocation(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, bodyLimit);
-    const client = await authenticateClient(req.headers, params, clients, ctx.clientIp);
+    const client = await authenticateClient(req.headers, params, clients, ctx.clientIp, { audit, requestId: ctx.id });
     ctx.clientId = client.id;
 
     const token = params.get('token');
     if (token === undefined) throw new InvalidRequestError('missing parameter: token');
 
     const found = await store.describeToken(token);
+    const who = { client_id: client.id, client_ip: ctx.clientIp, request_id: ctx.id } as const;
     if (found && found.record.clientId !== client.id) {
+      audit.emit({ event: 'revocation', outcome: 'refused', reason: 'foreign_token', ...who, revoked: 'none', token_client_id: found.record.clientId, token_type: tokenType(found.type) });
       logger.warn({ event: 'revocation_foreign_token', reqId: ctx.id, clientId: client.id }, 'a client asked to revoke a token of another client; nothing revoked');
     } else if (found) {
       ctx.subject = found.record.sub;
       const revoked = found.type === 'refresh' ? await store.revokeFamily(found.record.familyId) : await store.revokeAccess(token);
       if (revoked) {
         const what = found.type === 'refresh' ? 'family' : 'access_token';
+        audit.emit({ event: 'revocation', outcome: 'success', ...who, sub: found.record.sub, revoked: what, token_type: tokenType(found.type) });
         logger.info({ event: 'token_revoked', reqId: ctx.id, revoked: what, clientId: client.id, sub: found.record.sub }, 'token revoked');
       }
     }
 
     sendJson(res, 200, {});
   };
+}
+
+function tokenType(type: 'access' | 'refresh'): 'access_token' | 'refresh_token' {
+  return type === 'access' ? 'access_token' : 'refresh_token';
 }

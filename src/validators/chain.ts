@@ -31,7 +31,12 @@ const RECHECK_OUTCOMES: ReadonlySet<string> = new Set<RecheckOutcome>(['active',
 /** The chain's answer: which validator accepted the credentials, or none did. */
 export type ChainOutcome =
   | { readonly valid: true; readonly principal: Principal; readonly validator: string }
-  | { readonly valid: false };
+  /**
+   * `reason` and `validator` say who refused, for the audit event (never for the answer,
+   * which is the same for every refusal): the validator that knew the name and refused its
+   * password, or `unknown-user` when none knew it.
+   */
+  | { readonly valid: false; readonly reason?: RefusalReason; readonly validator?: string };
 
 export type ChainMode = 'first-known' | 'any';
 
@@ -68,6 +73,7 @@ export class ValidatorChain {
    *   validators after it are not tried.
    */
   async validate(username: string, password: string): Promise<ChainOutcome> {
+    let refusedBy: string | undefined;
     for (const [i, validator] of this.#validators.entries()) {
       // Typed, but checked anyway: a malformed answer is a bug, and a bug is not "invalid".
       const outcome: ValidationOutcome | undefined = await guarded(validator, () => validator.validate(username, password));
@@ -79,10 +85,11 @@ export class ValidatorChain {
       }
       if (this.#mode === 'first-known' && outcome.reason === 'invalid-password') {
         await this.#imitateRest(i + 1);
-        return { valid: false };
+        return { valid: false, reason: 'invalid-password', validator: validator.name };
       }
+      if (outcome.reason === 'invalid-password') refusedBy ??= validator.name;
     }
-    return { valid: false };
+    return refusedBy === undefined ? { valid: false, reason: 'unknown-user' } : { valid: false, reason: 'invalid-password', validator: refusedBy };
   }
 
   /** The cost of the refusals the validators after `from` would have answered. */

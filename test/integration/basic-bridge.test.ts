@@ -73,7 +73,7 @@ describe('createBasicBridge', () => {
   it('passes client, username, password and client IP to the login (lockout counts per IP)', async () => {
     const { bridge, login } = setup();
     await bridge.authenticate('legacy', basicUser('joe', 'right'), '10.0.0.7');
-    expect(login).toHaveBeenCalledWith('legacy', 'joe', 'right', '10.0.0.7');
+    expect(login).toHaveBeenCalledWith('legacy', 'joe', 'right', '10.0.0.7', { via: 'basic_bridge' });
   });
 
   it('remembers a success for cacheSeconds, keyed by the password too', async () => {

@@ -55,7 +55,11 @@ describe('lockout status and unlock', () => {
 
     const unlocked = cli('unlock', '--username', 'joe');
     expect(unlocked.code, unlocked.stderr).toBe(0);
-    expect(unlocked.stdout).toBe(`unlocked "joe" (key ${userKey('joe')}); its failures and lock level are cleared\n`);
+    const [said, audit, ...rest] = unlocked.stdout.split('\n');
+    expect(said).toBe(`unlocked "joe" (key ${userKey('joe')}); its failures and lock level are cleared`);
+    // audit.destination stdout (the default): the unlock audit event follows (docs/operations.md, "Audit events").
+    expect(JSON.parse(audit!)).toMatchObject({ kind: 'audit', v: 1, event: 'unlock', outcome: 'success', actor: 'cli', username_key: userKey('joe'), was_locked: true });
+    expect(rest).toEqual(['']);
     expect(await lockout.status('joe')).toEqual({ lockedMs: 0, recorded: false });
     const again = await lockout.reserve('joe', '192.0.2.1');
     expect(again.admitted).toBe(true);

@@ -87,7 +87,8 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
       done();
     },
   });
-  const gateway = await createGateway(config, createLogger(config.log.level, sink));
+  // Audit events on stdout land in the same capture, so the log tests search them too.
+  const gateway = await createGateway(config, createLogger(config.log.level, sink), { stdout: sink });
   const { port, adminPort } = await gateway.listen();
   return {
     url: `http://127.0.0.1:${port}`,

@@ -52,15 +52,16 @@ describe('ValidatorChain', () => {
   });
 
   it('answers invalid when every validator does', async () => {
-    await expect(new ValidatorChain([fake('a', {}), fake('b', { joe: 'other' })]).validate('joe', 'pw')).resolves.toEqual({ valid: false });
+    await expect(new ValidatorChain([fake('a', {}), fake('b', { joe: 'other' })]).validate('joe', 'pw')).resolves.toEqual({ valid: false, reason: 'invalid-password', validator: 'b' });
+    await expect(new ValidatorChain([fake('a', {}), fake('b', {})]).validate('joe', 'pw')).resolves.toEqual({ valid: false, reason: 'unknown-user' });
   });
 
   describe('first-known (the default): the first validator that knows the user answers', () => {
     it('stops at a wrong password for a known user: a later validator never answers for that name', async () => {
       const a = fake('a', { joe: 'directory-pw' });
       const b = fake('b', { joe: 'file-pw' });
-      await expect(new ValidatorChain([a, b]).validate('joe', 'file-pw')).resolves.toEqual({ valid: false });
-      await expect(new ValidatorChain([a, b], 'first-known').validate('joe', 'file-pw')).resolves.toEqual({ valid: false });
+      await expect(new ValidatorChain([a, b]).validate('joe', 'file-pw')).resolves.toEqual({ valid: false, reason: 'invalid-password', validator: 'a' });
+      await expect(new ValidatorChain([a, b], 'first-known').validate('joe', 'file-pw')).resolves.toEqual({ valid: false, reason: 'invalid-password', validator: 'a' });
       // The password is never sent to b; b spends what refusing an unknown user costs instead.
       expect(b.validate).not.toHaveBeenCalled();
       expect(b.imitateRefusal).toHaveBeenCalledTimes(2);

@@ -31,12 +31,12 @@ export class PasswordGrant implements GrantHandler {
 
   constructor(private readonly options: PasswordGrantOptions) {}
 
-  async handle({ params, client, clientIp }: GrantRequest): Promise<GrantOutcome> {
+  async handle({ params, client, clientIp, requestId }: GrantRequest): Promise<GrantOutcome> {
     const username = required(params.get('username'), 'username');
     const password = required(params.get('password'), 'password');
     const requested = parseScope(params.get('scope'));
     checkScopeRequest(requested, client);
-    const outcome = await this.options.login(client.id, username, password, clientIp);
+    const outcome = await this.options.login(client.id, username, password, clientIp, { via: 'password_grant', ...(requestId ? { requestId } : {}) });
     if (!outcome.valid) throw new InvalidGrantError(BAD_CREDENTIALS);
 
     const { principal } = outcome;

@@ -7,6 +7,8 @@ export interface GrantRequest {
   readonly client: ClientConfig;
   /** The client's IP (per server.trustProxy), for brute-force budgets. */
   readonly clientIp: string;
+  /** The request's id (X-Request-Id), for audit events. */
+  readonly requestId?: string;
 }
 
 /** RFC 6749 §5.1 successful response. */
