@@ -188,7 +188,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       ...(assertion ? { assertionHeader: config.headers.assertion.header } : {}),
     });
     const basic = createBasicBridge({ login, clients: next.clients, scopePolicy, cacheSeconds: next.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
-    const resourceOptions = { match, lookup, basic, headers, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
+    const resourceOptions = { match, lookup, basic, headers, realm: config.oauth.realm, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
     const identityHeaders = Object.keys(next.headers.identity).map((h) => h.toLowerCase());
     return {
       validators,

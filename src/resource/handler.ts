@@ -15,6 +15,8 @@
  * endpoint (decision.ts). Errors are thrown as OAuthErrors and written by error-response.ts
  * as RFC 6750 challenges — for an upgrade, on the raw socket before anything is upgraded.
  */
+import { guardFormBody, isFormBody } from './body-token-guard.js';
+import { sendResourceError } from '../oauth/error-response.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { InvalidRequestError, InvalidTokenError, MissingCredentialsError, MissingTokenError } from '../oauth/errors.js';
@@ -48,6 +50,8 @@ export interface ResourceOptions extends DecideOptions {
    */
   readonly reserved?: (path: string) => boolean;
   readonly headers: HeaderRules;
+  /** `oauth.realm`, for the answers the resource path writes itself. */
+  readonly realm: string;
   /** `headers.assertion.enabled`: signs the identity into a header (assertion.ts). */
   readonly assertion?: AssertionSigner;
   readonly forwarder: Forwarder;
@@ -137,6 +141,15 @@ function refuseBadHost(req: IncomingMessage, ctx: RequestContext): void {
   throw new InvalidRequestError(`${ctx.reason} (RFC 9112 §3.2)`);
 }
 
+/** RFC 6750 §2: the token came in the header and in the form body too (body-token-guard.ts). */
+function refuseBodyToken(options: ResourceOptions, res: ServerResponse, ctx: RequestContext): void {
+  ctx.reason = 'the access token was sent in the header and in the form body';
+  ctx.error = 'invalid_request';
+  if (res.headersSent) return void res.destroy();
+  res.setHeader('connection', 'close');
+  sendResourceError(res, new InvalidRequestError('the access token was sent in more than one way (RFC 6750 §2)'), options.realm);
+}
+
 /** Step 5: strip what the gateway owns, then inject the identity (none on public routes). */
 function mutateHeaders(options: ResourceOptions, req: IncomingMessage, ctx: RequestContext, identity: Identity | null, upgrade: boolean): void {
   options.headers.scrub(req.headers, { peerIp: req.socket.remoteAddress ?? '', proto: options.tls ? 'https' : 'http', requestId: ctx.id, upgrade });
@@ -151,6 +164,7 @@ export function resourceHandler(options: ResourceOptions) {
     req.url = target.url;
     mutateHeaders(options, req, ctx, identity, false);
     if (identity && options.assertion) req.headers[options.assertion.header] = await options.assertion.sign(identity);
+    if (identity && isFormBody(req)) guardFormBody(req, () => refuseBodyToken(options, res, ctx));
     options.forwarder.web(req, res, route.upstream, ctx);
   };
 }

@@ -14,6 +14,7 @@
  * - WebSocket: the handshake is forwarded with the same agent and timeout; a failure before
  *   the upstream answered is a 502/504 on the raw socket.
  */
+import { bodyOf } from './body-token-guard.js';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
@@ -163,7 +164,7 @@ export function createForwarder(options: ProxyOptions): Forwarder {
       sendContinue(res);
       pending.set(req, { upstream, start: process.hrtime.bigint(), done: false });
       res.once('close', () => finish(req, 'aborted'));
-      proxy.web(req, res, { target: upstream.url, agent: agentFor(upstream) }, onError);
+      proxy.web(req, res, { target: upstream.url, agent: agentFor(upstream), buffer: bodyOf(req) }, onError);
     },
     ws(req, socket, head, upstream, outcome) {
       pending.set(req, { upstream, start: process.hrtime.bigint(), done: false, ...(outcome ? { outcome } : {}) });

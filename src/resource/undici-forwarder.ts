@@ -16,6 +16,7 @@
  * The request headers are forwarded as the resource path left them (scrubbed, X-Forwarded-*
  * and identity injected); only what undici refuses to send is removed here.
  */
+import { bodyOf } from './body-token-guard.js';
 import type http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -87,7 +88,7 @@ export function createUndiciForwarder(options: ProxyOptions, upgrades: Forwarder
         path: upstreamPath(c, req.url ?? '/'),
         method: req.method ?? 'GET',
         headers: requestHeaders(req.headers),
-        body: hasBody ? req : null,
+        body: hasBody ? bodyOf(req) : null,
         headersTimeout: c.timeoutMs,
         bodyTimeout: c.timeoutMs,
       };
@@ -221,6 +222,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    // The gateway answered the client itself (a refused body, body-token-guard.ts): keep that answer.
+    if (!this.answered && this.res.writableEnded) {
+      this.finish('aborted');
+      return;
+    }
     if (this.gone || err instanceof ClientGoneError) {
       this.res.destroy();
       return;

@@ -12,13 +12,20 @@ import { basicAuth, postForm, startGateway, type TestGateway } from '../support/
 let upstream: Upstream;
 let gw: TestGateway;
 let hits: string[];
+/** Request bodies the upstream received whole. */
+const bodies: string[] = [];
 let token: string;
 
 beforeAll(async () => {
   hits = [];
   upstream = await startEchoUpstream((req, res) => {
     hits.push(`${req.method} ${req.url} host=${req.headers.host}`);
-    res.end('upstream');
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('latin1')));
+    req.on('end', () => {
+      bodies.push(body);
+      res.end('upstream');
+    });
   });
   gw = await startGateway({ upstream: upstream.url, config: { routes: [{ path: '/public/**', auth: 'none' }] } });
   const issued = await postForm(`${gw.url}/as/token.oauth2`, 'grant_type=password&username=joe&password=joe-pw&scope=read', { authorization: basicAuth() });
@@ -103,5 +110,73 @@ describe('Expect: 100-continue on the token endpoint', () => {
       300,
     );
     expect(answer.startsWith('HTTP/1.1 100 Continue\r\n')).toBe(true);
+  });
+});
+
+describe('a token in the form body as well as the header (RFC 6750 §2)', () => {
+  /** Sends a form POST with the Bearer header, its body in the given pieces, and returns the status line. */
+  async function post(pieces: string[]): Promise<string> {
+    const { port } = new URL(gw.url);
+    const length = pieces.reduce((n, p) => n + Buffer.byteLength(p), 0);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let got = '';
+      socket.on('data', (c) => (got += c.toString('latin1')));
+      socket.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
+      socket.on('error', reject);
+      socket.write(`POST /api/form HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`);
+      let i = 0;
+      const next = (): void => {
+        const piece = pieces[i++];
+        if (piece === undefined) return;
+        socket.write(piece);
+        setTimeout(next, 50);
+      };
+      next();
+    });
+  }
+
+  const refused: [string, string[]][] = [
+    ['access_token after another field', ['a=1&access_token=stolen']],
+    ['access_token first', ['access_token=stolen&a=1']],
+    ['a percent-encoded name', ['a=1&access%5Ftoken=stolen']],
+    ['another percent-encoded spelling', ['acc%65ss_token=stolen']],
+    ['a name split across two packets', ['a=1&acce', 'ss_token=stolen']],
+    ['the name alone at the end', ['a=1&access_token']],
+  ];
+  for (const [what, pieces] of refused) {
+    it(`refuses ${what} with 400 and the upstream never gets the whole body`, async () => {
+      const before = bodies.length;
+      expect(await post(pieces)).toBe('HTTP/1.1 400 Bad Request');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(bodies.slice(before).filter((b) => b.includes('stolen'))).toEqual([]);
+    });
+  }
+
+  it('forwards a form whose values, not names, mention access_token', async () => {
+    const before = bodies.length;
+    expect(await post(['note=access_token%3Dx&my_access_token=1'])).toBe('HTTP/1.1 200 OK');
+    expect(bodies.slice(before)).toEqual(['note=access_token%3Dx&my_access_token=1']);
+  });
+});
+
+describe('a token in the form body, through the http-proxy engine', () => {
+  it('is refused the same way', async () => {
+    const other = await startGateway({ upstream: upstream.url, config: { upstream: { engine: 'http-proxy' } } });
+    try {
+      const issued = await postForm(`${other.url}/as/token.oauth2`, 'grant_type=password&username=joe&password=joe-pw&scope=read', { authorization: basicAuth() });
+      const before = bodies.length;
+      const res = await fetch(`${other.url}/api/form`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${issued.json['access_token'] as string}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'a=1&access_token=stolen',
+      });
+      expect(res.status).toBe(400);
+      expect((await res.json()) as unknown).toEqual({ error: 'invalid_request', error_description: 'the access token was sent in more than one way (RFC 6750 §2)' });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(bodies.slice(before).filter((b) => b.includes('stolen'))).toEqual([]);
+    } finally {
+      await other.stop();
+    }
   });
 });
