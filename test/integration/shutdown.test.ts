@@ -38,7 +38,8 @@ beforeAll(async () => {
       res.end(`done ${req.url}`);
     }, delay).unref();
   });
-}, 60_000);
+  // A whole tsc build: a minute or more while the rest of the suite keeps both cores busy.
+}, 180_000);
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await upstream?.close();
