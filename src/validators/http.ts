@@ -18,7 +18,7 @@
  * unknown user cost what a wrong password costs. It cannot re-check a subject at refresh
  * (`unsupported`: the refresh proceeds).
  */
-import { readFileSync } from 'node:fs';
+import { readCaFile } from './ca-file.js';
 import { Agent, request } from 'undici';
 import type { HttpValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -219,15 +219,7 @@ function examine(raw: HttpValidatorConfig): { problems: string[]; config: HttpVa
   urlProblem('url', config.url, problems);
   if (config.healthUrl) urlProblem('healthUrl', config.healthUrl, problems);
   headerProblems(config.headers, problems);
-  let ca: Buffer | undefined;
-  if (config.tlsCaFile) {
-    try {
-      ca = readFileSync(config.tlsCaFile);
-      if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) problems.push(`tlsCaFile: ${config.tlsCaFile} holds no PEM certificate`);
-    } catch (err) {
-      problems.push(`tlsCaFile: cannot read ${config.tlsCaFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const ca = config.tlsCaFile ? readCaFile(config.tlsCaFile, problems) : undefined;
   return { problems, config, ca };
 }
 

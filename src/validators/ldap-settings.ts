@@ -3,7 +3,7 @@
  * naming the key (the registry prefixes the validator entry). Reads the CA file; never
  * connects, so the gateway starts while the directory is down.
  */
-import { readFileSync } from 'node:fs';
+import { readCaFile } from './ca-file.js';
 import { FilterParser } from 'ldapts';
 import { validatorSpecs, type ItemSpec } from '../config/items.js';
 import type { LdapValidatorConfig } from '../config/types.js';
@@ -62,15 +62,7 @@ function examine(raw: LdapValidatorConfig): { problems: string[]; settings?: Set
     else if (config.startTls && /^ldaps:/i.test(url)) problems.push(`urls[${i}]: startTls applies to ldap:// URLs; ${url} is already TLS`);
   });
 
-  let ca: Buffer | undefined;
-  if (config.tlsCaFile) {
-    try {
-      ca = readFileSync(config.tlsCaFile);
-      if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) problems.push(`tlsCaFile: ${config.tlsCaFile} holds no PEM certificate`);
-    } catch (err) {
-      problems.push(`tlsCaFile: cannot read ${config.tlsCaFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const ca = config.tlsCaFile ? readCaFile(config.tlsCaFile, problems) : undefined;
 
   if (config.bindDn && !config.bindPassword) {
     problems.push('bindPassword: bindDn is set but no bindPassword or bindPasswordFile is (an empty password is an unauthenticated bind, RFC 4513 §5.1.2)');
