@@ -24,9 +24,41 @@ export interface Principal {
  */
 export type RefusalReason = 'unknown-user' | 'invalid-password';
 
+/**
+ * An account state a directory reported on a bind (LDAP password policy control, the Netscape
+ * expiry controls, Active Directory's `data NNN` bind sub-codes), in one vocabulary for every
+ * directory. docs/validators.md, "Directory states", lists what produces each.
+ */
+export type DirectoryState =
+  | 'password_expired'
+  | 'password_change_required'
+  | 'account_locked'
+  | 'account_disabled'
+  | 'account_expired'
+  | 'outside_logon_hours'
+  | 'workstation_not_allowed'
+  | 'password_mod_not_allowed';
+
+/** Expiry warnings a directory sent with a successful bind, for the app to nag. */
+export interface PasswordWarnings {
+  readonly graceLoginsRemaining?: number;
+  readonly secondsBeforeExpiration?: number;
+}
+
 export type ValidationOutcome =
-  | { readonly valid: true; readonly principal: Principal }
-  | { readonly valid: false; readonly reason: RefusalReason };
+  | { readonly valid: true; readonly principal: Principal; readonly warnings?: PasswordWarnings }
+  | {
+      readonly valid: false;
+      readonly reason: RefusalReason;
+      /** What the directory said about the account, when it said anything. */
+      readonly state?: DirectoryState;
+      /**
+       * True only when the directory proved the password correct before refusing (an expired
+       * but correct password, a correct password on a must-change account). Only then may
+       * the client's answer differ from a wrong password's (`validators[].reveal`).
+       */
+      readonly passwordVerified?: boolean;
+    };
 
 /** The two refusals, frozen, for validators to return. */
 export const UNKNOWN_USER: ValidationOutcome = Object.freeze({ valid: false, reason: 'unknown-user' });
