@@ -64,6 +64,26 @@ export type ValidationOutcome =
 export const UNKNOWN_USER: ValidationOutcome = Object.freeze({ valid: false, reason: 'unknown-user' });
 export const INVALID_PASSWORD: ValidationOutcome = Object.freeze({ valid: false, reason: 'invalid-password' });
 
+/**
+ * The answer to a password change. `refused` carries the refusal the same way a login would
+ * (an unknown user and a wrong old password are one answer to the client); `policy` means the
+ * old password was right and the directory's password policy refused the new one.
+ */
+export type PasswordChangeOutcome =
+  | { readonly changed: true }
+  | { readonly changed: false; readonly refused: ValidationOutcome & { readonly valid: false } }
+  | { readonly changed: false; readonly policy: PasswordPolicyFailure; readonly detail?: string };
+
+/** Why a directory refused a new password (ppolicy's error codes, AD's constraint answer). */
+export type PasswordPolicyFailure =
+  | 'too_short'
+  | 'in_history'
+  | 'too_young'
+  | 'insufficient_quality'
+  | 'mod_not_allowed'
+  | 'must_supply_old_password'
+  | 'rejected';
+
 export type RecheckOutcome = 'active' | 'gone' | 'unsupported';
 
 export interface PasswordValidator {
@@ -95,6 +115,13 @@ export interface PasswordValidator {
    * @throws ValidatorUnavailableError when the backend cannot answer.
    */
   recheck(subject: string): Promise<RecheckOutcome>;
+  /**
+   * Optional: changes a user's password, proving the old one (the password change endpoint,
+   * docs/validators.md "Changing a password"): the LDAP password modify extended operation
+   * (RFC 3062) or Active Directory's `unicodePwd` delete-old/add-new over TLS.
+   * @throws ValidatorUnavailableError when the backend cannot answer.
+   */
+  changePassword?(username: string, oldPassword: string, newPassword: string): Promise<PasswordChangeOutcome>;
   /** Backend state for `/readyz`; never throws. */
   health(): Promise<ValidatorHealth>;
   close(): Promise<void>;
