@@ -93,6 +93,13 @@ export function createMetrics(): Metrics {
     labelNames: ['route', 'status'] as const,
     registers,
   });
+  const resourceDuration = new Histogram({
+    name: 'ropc_resource_request_duration_seconds',
+    help: 'Resource path requests (proxy, WebSocket and decision endpoint) by route rule: time to the end of the answer',
+    labelNames: ['route'] as const,
+    buckets: BUCKETS,
+    registers,
+  });
   const tokens = new Counter({ name: 'ropc_token_requests_total', help: 'Token endpoint requests by grant type and outcome (success or the OAuth error code)', labelNames: ['grant_type', 'outcome'] as const, registers });
   const validators = new Histogram({
     name: 'ropc_validator_duration_seconds',
@@ -181,7 +188,10 @@ export function createMetrics(): Metrics {
       const labels = { kind, status: String(status) };
       requestDuration.observe(labels, seconds);
       requests.inc(labels);
-      if (route !== undefined) resource.inc({ route, status: String(status) });
+      if (route !== undefined) {
+        resource.inc({ route, status: String(status) });
+        resourceDuration.observe({ route }, seconds);
+      }
     },
     observeToken(grantType, outcome) {
       const grant = grantType === undefined ? 'none' : GRANTS.has(grantType) ? grantType : 'other';

@@ -86,6 +86,8 @@ describe('/metrics after traffic', () => {
     expect(sample('ropc_resource_requests_total', { route: '(default)', status: '401' })).toBe(1);
     expect(sample('ropc_resource_requests_total', { route: '/public/**', status: '200' })).toBe(1);
     expect(sample('ropc_resource_requests_total', { route: '/dead', status: '502' })).toBe(1);
+    expect(sample('ropc_resource_request_duration_seconds_count', { route: '(default)' })).toBe(3);
+    expect(sample('ropc_resource_request_duration_seconds_count', { route: '/dead' })).toBe(1);
     expect(sample('ropc_http_request_duration_seconds_count', { kind: 'token', status: '200' })).toBe(2);
     expect(sample('ropc_http_requests_total', { kind: 'resource', status: '200' })).toBe(3);
   });
