@@ -39,6 +39,7 @@ interface Variable {
   readonly name: string;
   readonly type: string;
   readonly allValue?: string;
+  readonly query?: { readonly query: string } | string;
 }
 interface Series {
   readonly metric: Record<string, string>;
@@ -208,6 +209,18 @@ describe('the dashboard against a real Prometheus scraping a gateway', () => {
   it.each(panels.flatMap((p) => (p.targets ?? []).map((t): [string, string, string] => [p.title, t.refId, t.expr])))('panel "%s" query %s returns a series', async (_title, _refId, expr) => {
     const result = await query(substitute(expr));
     expect(result.length).toBeGreaterThan(0);
+  });
+
+  it('offers the job and the pod in its template variables (label_values, as Grafana asks the label values API)', async () => {
+    const values: Record<string, string[]> = {};
+    for (const variable of dashboard.templating.list.filter((v) => v.type === 'query')) {
+      const text = typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? '');
+      const [, selector, label] = /^label_values\((.+), (\w+)\)$/.exec(text) ?? [];
+      if (!selector || !label) throw new Error(`$${variable.name}: not a label_values query: ${text}`);
+      const res = await fetch(`${promUrl}/api/v1/label/${label}/values?${new URLSearchParams({ 'match[]': substitute(selector) })}`);
+      values[variable.name] = ((await res.json()) as { data: string[] }).data;
+    }
+    expect(values).toEqual({ job: [JOB], instance: [new URL(gw.adminUrl).host] });
   });
 
   it('shows what the load did: logins by outcome, a lockout, a reuse, upstream errors, routes, backends up, the certificate', async () => {
