@@ -43,7 +43,7 @@ import { createAssertionSigner } from './resource/assertion.js';
 import { gracefulShutdown, Lifecycle } from './http/lifecycle.js';
 import { instrumentStore, instrumentValidators } from './observability/instrument.js';
 import { OutageLog } from './observability/outage-log.js';
-import { createAudit, type Audit } from './observability/audit.js';
+import { countedAudit, createAudit, type Audit } from './observability/audit.js';
 
 export interface Gateway {
   readonly server: Server;
@@ -90,7 +90,7 @@ export interface GatewayOptions {
 export async function createGateway(config: GatewayConfig, logger: Logger, options: GatewayOptions = {}): Promise<Gateway> {
   const metrics = createMetrics();
   // Opened before the store, so an unwritable audit file stops the start with nothing to close.
-  const audit = createAudit(config.audit, options.stdout);
+  const audit = countedAudit(createAudit(config.audit, options.stdout), metrics);
   const backend = await createStore(config, logger).catch((err: unknown) => {
     audit.close();
     throw err;

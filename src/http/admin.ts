@@ -6,7 +6,8 @@
  *   The body is terse (`ok` / `not ready` / `draining`): store and directory error messages
  *   name hosts and ports. `/readyz?verbose` adds the JSON report of the store and of each
  *   validator; a directory outage degrades logins only, so it does not make the pod unready;
- * - `/metrics` Prometheus text;
+ * - `/metrics` Prometheus text; `ropc_store_up` and `ropc_validator_up` run the checks of
+ *   `/readyz?verbose` on each scrape;
  * - `/jwks.json` the public key of the identity assertion, when `headers.assertion.enabled`.
  */
 import http from 'node:http';
@@ -51,10 +52,15 @@ export function createAdminServer(options: AdminOptions): http.Server {
     }
   });
   options.metrics.trackConnections(server, 'admin');
+  options.metrics.watchHealth(async () => {
+    const { store, validators } = await checkBackends(options);
+    return { store: store.status, validators };
+  });
   return server;
 }
 
-async function readiness(options: AdminOptions): Promise<{ ready: boolean; body: { readonly status: string; readonly [detail: string]: unknown } }> {
+/** The store's ping and each validator's health check, never throwing. */
+async function checkBackends(options: AdminOptions) {
   const [store, validators] = await Promise.all([
     options.store.ping().then(
       () => ({ status: 'up' as const }),
@@ -62,6 +68,11 @@ async function readiness(options: AdminOptions): Promise<{ ready: boolean; body:
     ),
     Promise.all(options.validators.map((v) => v.health())),
   ]);
+  return { store, validators };
+}
+
+async function readiness(options: AdminOptions): Promise<{ ready: boolean; body: { readonly status: string; readonly [detail: string]: unknown } }> {
+  const { store, validators } = await checkBackends(options);
   const draining = options.draining();
   const ready = store.status === 'up' && !draining;
   return { ready, body: { status: ready ? 'ready' : draining ? 'draining' : 'not ready', store, validators } };

@@ -31,7 +31,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { Lifecycle } from './lifecycle.js';
 import { closeAfterAnswer, guardConnections, rateLimited, watchBodyRate } from './connections.js';
 import { awaitingContinue, expectContinue } from './continue.js';
-import { describeCertificate, readTlsPair, watchTlsFiles, type TlsFiles, type TlsWatchOptions } from './tls.js';
+import { certificateNotAfter, describeCertificate, readTlsPair, watchTlsFiles, type TlsFiles, type TlsWatchOptions } from './tls.js';
 
 /** Log lines for malformed requests (400/408/431) at most per second; the rest are counted and reported in the next line. */
 const CLIENT_ERROR_LOGS_PER_SECOND = 10;
@@ -155,7 +155,12 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     const pair = readTlsPair(tls);
     const secure = https.createServer({ ...serverOptions, ...pair, handshakeTimeout: limits.firstByteTimeoutMs }, handleRequest);
     logger.info({ certFile: tls.certFile, ...describeCertificate(pair.cert) }, 'TLS certificate loaded');
-    const watcher = watchTlsFiles(secure, tls, logger, tls.watch);
+    const recordExpiry = (cert: Buffer): void => {
+      const notAfter = certificateNotAfter(cert);
+      if (notAfter !== undefined) metrics.recordCertificate(tls.certFile, notAfter);
+    };
+    recordExpiry(pair.cert);
+    const watcher = watchTlsFiles(secure, tls, logger, { ...tls.watch, onInstalled: recordExpiry });
     secure.once('close', () => watcher.close());
     server = secure;
   } else {

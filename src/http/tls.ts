@@ -27,6 +27,8 @@ export interface TlsWatchOptions {
   readonly debounceMs?: number;
   /** Stat poll interval (default 5000 ms). */
   readonly pollIntervalMs?: number;
+  /** Called with each certificate installed by a reload (the metrics record its expiry). */
+  readonly onInstalled?: (cert: Buffer) => void;
 }
 
 /** Reads the pair at startup (the loader has already checked that it is readable and matches). */
@@ -41,6 +43,16 @@ export function describeCertificate(cert: Buffer): Record<string, string> {
     return { subject: x.subject.replace(/\n/g, ', '), validTo: x.validTo, fingerprint256: x.fingerprint256 };
   } catch {
     return {};
+  }
+}
+
+/** The certificate's notAfter as Unix seconds (the first of a chain: the one served); undefined when it does not parse. */
+export function certificateNotAfter(cert: Buffer): number | undefined {
+  try {
+    const seconds = Date.parse(new X509Certificate(cert).validTo) / 1000;
+    return Number.isFinite(seconds) ? seconds : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -73,6 +85,7 @@ export function watchTlsFiles(server: https.Server, files: TlsFiles, logger: Log
       const [cert, key] = await Promise.all([readFile(files.certFile), readFile(files.keyFile)]);
       createSecureContext({ cert, key }); // throws on a mismatched or unreadable pair
       server.setSecureContext({ cert, key });
+      options.onInstalled?.(cert);
       logger.info({ certFile: files.certFile, ...describeCertificate(cert) }, 'TLS certificate reloaded');
     } catch (err) {
       logger.warn({ certFile: files.certFile, keyFile: files.keyFile, err: { message: (err as Error).message } }, 'TLS certificate not reloaded; keeping the previous one');

@@ -135,6 +135,17 @@ export function createAudit(settings: AuditSettings, stdout: { write(line: strin
   };
 }
 
+/** The same audit, each event also counted in `ropc_audit_events_total{event, outcome}` (also with destination off). */
+export function countedAudit(audit: Audit, metrics: { recordAudit(event: AuditEventName, outcome: AuditOutcome): void }): Audit {
+  return {
+    emit(fields) {
+      metrics.recordAudit(fields.event, fields.outcome);
+      audit.emit(fields);
+    },
+    close: () => audit.close(),
+  };
+}
+
 /** The JSON of one event: the fixed fields first, then the event's own, none undefined. */
 export function auditLine(fields: AuditFields, now: Date = new Date()): string {
   const event: AuditEvent = { kind: 'audit', v: AUDIT_SCHEMA_VERSION, time: now.toISOString(), ...fields };

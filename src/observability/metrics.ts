@@ -7,6 +7,7 @@
 import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { hashLoad } from '../security/password-hash.js';
+import type { AuditEventName, AuditOutcome } from './audit.js';
 
 /** Latency buckets in seconds, from a cached lookup to a slow directory bind. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -53,6 +54,24 @@ export interface Metrics {
   throttleUpstream(by: 'subject' | 'ip'): void;
   /** Counts the open connections of a listener in `ropc_open_connections{listener}`. */
   trackConnections(server: Server, listener: string): void;
+  /** One audit event in `ropc_audit_events_total{event, outcome}` (counted whatever audit.destination says). */
+  recordAudit(event: AuditEventName, outcome: AuditOutcome): void;
+  /**
+   * The certificate the public port serves now, in `ropc_tls_certificate_not_after_seconds{file}`
+   * (its notAfter as a Unix time): set when it is loaded and on every reload that installs one.
+   */
+  recordCertificate(file: string, notAfterSeconds: number): void;
+  /**
+   * Where `ropc_store_up` and `ropc_validator_up{validator}` come from: the checks `/readyz?verbose`
+   * runs, run again on each scrape (so the gauges are as fresh as the scrape, with or without probes).
+   */
+  watchHealth(check: () => Promise<BackendHealth>): void;
+}
+
+/** The state of the backends, as `/readyz?verbose` reports it. */
+export interface BackendHealth {
+  readonly store: 'up' | 'down';
+  readonly validators: readonly { readonly name: string; readonly status: 'up' | 'down' }[];
 }
 
 export function createMetrics(): Metrics {
@@ -72,6 +91,13 @@ export function createMetrics(): Metrics {
     name: 'ropc_resource_requests_total',
     help: 'Resource path requests (proxy, WebSocket and decision endpoint) by route rule and status',
     labelNames: ['route', 'status'] as const,
+    registers,
+  });
+  const resourceDuration = new Histogram({
+    name: 'ropc_resource_request_duration_seconds',
+    help: 'Resource path requests (proxy, WebSocket and decision endpoint) by route rule: time to the end of the answer',
+    labelNames: ['route'] as const,
+    buckets: BUCKETS,
     registers,
   });
   const tokens = new Counter({ name: 'ropc_token_requests_total', help: 'Token endpoint requests by grant type and outcome (success or the OAuth error code)', labelNames: ['grant_type', 'outcome'] as const, registers });
@@ -114,6 +140,39 @@ export function createMetrics(): Metrics {
       this.set({ state: 'waiting' }, load.waiting);
     },
   });
+  const auditEvents = new Counter({ name: 'ropc_audit_events_total', help: 'Audit events by event and outcome (docs/operations.md, "Audit events"), whatever audit.destination is', labelNames: ['event', 'outcome'] as const, registers });
+  // Present from the start, so the first detection is an increase (alerts use increase()).
+  auditEvents.inc({ event: 'refresh_reuse', outcome: 'refused' }, 0);
+  const certificates = new Gauge({ name: 'ropc_tls_certificate_not_after_seconds', help: 'Expiry (notAfter, Unix seconds) of the certificate the public port serves, by certificate file', labelNames: ['file'] as const, registers });
+  let health: (() => Promise<BackendHealth>) | undefined;
+  let healthNow: Promise<BackendHealth | undefined> | undefined;
+  /** One check shared by the two gauges of a scrape. */
+  const checkHealth = (): Promise<BackendHealth | undefined> =>
+    (healthNow ??= (health ? health() : Promise.resolve(undefined)).finally(() => {
+      healthNow = undefined;
+    }));
+  new Gauge({
+    name: 'ropc_store_up',
+    help: 'Whether the token store answers a ping (1) or not (0), checked on each scrape as /readyz does',
+    registers,
+    async collect() {
+      const state = await checkHealth();
+      if (state) this.set(state.store === 'up' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'ropc_validator_up',
+    help: 'Whether each password credential validator is up (1) or down (0), checked on each scrape as /readyz?verbose does',
+    labelNames: ['validator'] as const,
+    registers,
+    async collect() {
+      const state = await checkHealth();
+      if (!state) return;
+      // Only the validators of the running configuration (a reload may remove one).
+      this.reset();
+      for (const v of state.validators) this.set({ validator: v.name }, v.status === 'up' ? 1 : 0);
+    },
+  });
   const reloads = new Counter({ name: 'ropc_config_reloads_total', help: 'Configuration reloads (SIGHUP) by outcome: ok, or failed (the previous configuration kept serving)', labelNames: ['outcome'] as const, registers });
   reloads.inc({ outcome: 'ok' }, 0);
   reloads.inc({ outcome: 'failed' }, 0);
@@ -129,7 +188,10 @@ export function createMetrics(): Metrics {
       const labels = { kind, status: String(status) };
       requestDuration.observe(labels, seconds);
       requests.inc(labels);
-      if (route !== undefined) resource.inc({ route, status: String(status) });
+      if (route !== undefined) {
+        resource.inc({ route, status: String(status) });
+        resourceDuration.observe({ route }, seconds);
+      }
     },
     observeToken(grantType, outcome) {
       const grant = grantType === undefined ? 'none' : GRANTS.has(grantType) ? grantType : 'other';
@@ -165,6 +227,15 @@ export function createMetrics(): Metrics {
     },
     throttleUpstream(by) {
       throttled.inc({ by });
+    },
+    recordAudit(event, outcome) {
+      auditEvents.inc({ event, outcome });
+    },
+    recordCertificate(file, notAfterSeconds) {
+      certificates.set({ file }, notAfterSeconds);
+    },
+    watchHealth(check) {
+      health = check;
     },
     trackConnections(server, listener) {
       connections.set({ listener }, 0);

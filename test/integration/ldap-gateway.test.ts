@@ -187,10 +187,15 @@ describe('a directory outage', () => {
       expect(ready.status).toBe(200);
       expect(ready.body.validators[0]).toMatchObject({ name: 'directory', status: 'down' });
       expect(Date.now() - probe).toBeLessThan(1500);
+      // The scrape runs the same health check: the directory reads down, the store up.
+      const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^ropc_validator_up\{validator="directory"\} 0$/m);
+      expect(metrics).toMatch(/^ropc_store_up 1$/m);
     } finally {
       slapd.resume();
     }
     expect((await login('alice', USERS.alice.password)).status).toBe(200);
+    expect(await (await fetch(`${gw.adminUrl}/metrics`)).text()).toMatch(/^ropc_validator_up\{validator="directory"\} 1$/m);
   });
 });
 

@@ -49,6 +49,8 @@ beforeAll(async () => {
   await fetch(`${gw.url}/api/a`);
   await fetch(`${gw.url}/public/x`);
   await fetch(`${gw.url}/dead`, { headers: { authorization: `Bearer ${access}` } });
+  // The rotated refresh token again: reuse detected, its family revoked (last: the access token dies with it).
+  await token(`grant_type=refresh_token&refresh_token=${ok.json.refresh_token as string}`);
   const res = await fetch(`${gw.adminUrl}/metrics`);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   text = await res.text();
@@ -84,6 +86,8 @@ describe('/metrics after traffic', () => {
     expect(sample('ropc_resource_requests_total', { route: '(default)', status: '401' })).toBe(1);
     expect(sample('ropc_resource_requests_total', { route: '/public/**', status: '200' })).toBe(1);
     expect(sample('ropc_resource_requests_total', { route: '/dead', status: '502' })).toBe(1);
+    expect(sample('ropc_resource_request_duration_seconds_count', { route: '(default)' })).toBe(3);
+    expect(sample('ropc_resource_request_duration_seconds_count', { route: '/dead' })).toBe(1);
     expect(sample('ropc_http_request_duration_seconds_count', { kind: 'token', status: '200' })).toBe(2);
     expect(sample('ropc_http_requests_total', { kind: 'resource', status: '200' })).toBe(3);
   });
@@ -91,6 +95,23 @@ describe('/metrics after traffic', () => {
   it('times the upstream by upstream and outcome', () => {
     expect(sample('ropc_upstream_duration_seconds_count', { upstream: upstream.url, outcome: '2xx' })).toBe(3);
     expect(text).toMatch(/ropc_upstream_duration_seconds_count\{upstream="http:\/\/127\.0\.0\.1:\d+",outcome="error"\} 1/);
+  });
+
+  it('counts audit events by event and outcome, refresh reuse included', () => {
+    expect(sample('ropc_audit_events_total', { event: 'login', outcome: 'success' })).toBe(1);
+    expect(sample('ropc_audit_events_total', { event: 'login', outcome: 'failure' })).toBe(3);
+    expect(sample('ropc_audit_events_total', { event: 'lockout', outcome: 'success' })).toBe(1);
+    expect(sample('ropc_audit_events_total', { event: 'refresh', outcome: 'success' })).toBe(1);
+    expect(sample('ropc_audit_events_total', { event: 'refresh_reuse', outcome: 'refused' })).toBe(1);
+  });
+
+  it('reports the store and each validator up, checked at the scrape', () => {
+    expect(sample('ropc_store_up')).toBe(1);
+    expect(sample('ropc_validator_up', { validator: 'local' })).toBe(1);
+  });
+
+  it('has no certificate expiry without server.tls', () => {
+    expect(text).not.toMatch(/^ropc_tls_certificate_not_after_seconds\{/m);
   });
 
   it('counts lockouts', () => {

@@ -58,12 +58,15 @@ describe.each(['stopped', 'hung'] as const)('Redis %s', (fault) => {
 
       const ready = await fetch(`${gw.adminUrl}/readyz`);
       expect(ready.status).toBe(503);
+      // The scrape runs the same ping: the store reads down.
+      expect(await (await fetch(`${gw.adminUrl}/metrics`)).text()).toMatch(/^ropc_store_up 0$/m);
     } finally {
       if (fault === 'stopped') await redis.restart();
       else redis.resume();
     }
     await expect.poll(async () => (await login()).status, { timeout: 15_000, interval: 250 }).toBe(200);
     expect((await fetch(`${gw.adminUrl}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${gw.adminUrl}/metrics`)).text()).toMatch(/^ropc_store_up 1$/m);
     // A stopped Redis drops the connection; its return is logged once, so the log does not just go quiet.
     if (fault === 'stopped') expect(gw.logs().filter((l) => l['msg'] === 'redis is reachable again')).toHaveLength(1);
   });

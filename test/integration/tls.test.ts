@@ -61,6 +61,15 @@ function presented(): Promise<string> {
 }
 
 const fingerprintOf = (pem: Buffer): string => new X509Certificate(pem).fingerprint256;
+const notAfterOf = (pem: Buffer): number => Date.parse(new X509Certificate(pem).validTo) / 1000;
+
+/** ropc_tls_certificate_not_after_seconds of the certificate file, from the admin port. */
+async function notAfterMetric(): Promise<number | undefined> {
+  const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+  const file = first.certFile.replace(/\\/g, '\\\\');
+  const line = text.split('\n').find((l) => l.startsWith(`ropc_tls_certificate_not_after_seconds{file="${file}"} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
 
 describe('TLS termination', () => {
   it('serves the token endpoint and the proxy over HTTPS, telling the upstream the scheme', async () => {
@@ -90,7 +99,8 @@ describe('TLS termination', () => {
 describe('certificate reload', () => {
   it('serves a renewed certificate to new connections once both files changed', async () => {
     expect(await presented()).toBe(fingerprintOf(first.cert));
-    const next = makeCertificate({ dir: dirname(first.certFile), name: 'next', cn: 'second.test' });
+    expect(await notAfterMetric()).toBe(notAfterOf(first.cert));
+    const next = makeCertificate({ dir: dirname(first.certFile), name: 'next', cn: 'second.test', days: 30 });
 
     // A renewal that writes the certificate first: the pair does not match yet, the old one stays.
     writeFileSync(`${first.certFile}.tmp`, next.cert);
@@ -105,6 +115,8 @@ describe('certificate reload', () => {
     await expect.poll(presented, { timeout: 8000, interval: 50 }).toBe(fingerprintOf(next.cert));
     expect((await request('/public/x', { ca: next.cert })).status).toBe(200);
     expect(gw.logs().find((l) => l.msg === 'TLS certificate reloaded')).toMatchObject({ subject: 'CN=second.test' });
+    // The expiry gauge follows the certificate served (notAfter of the renewed one).
+    expect(await notAfterMetric()).toBe(notAfterOf(next.cert));
     // Never the key, in any log line.
     expect(gw.logText()).not.toContain(next.key.toString().split('\n')[1]);
   });

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditLine, createAudit } from '../../src/observability/audit.js';
+import { auditLine, countedAudit, createAudit } from '../../src/observability/audit.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -54,5 +55,19 @@ describe('audit', () => {
     createAudit({ destination: 'off', file: '' }, { write: (l: string) => lines.push(l) }).emit({ event: 'login', outcome: 'refused' });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^\{"kind":"audit","v":1,.*"reason":"locked"\}\n$/);
+  });
+
+  it('counts every event in ropc_audit_events_total{event, outcome}, destination off included, and still writes it', async () => {
+    const metrics = createMetrics();
+    const lines: string[] = [];
+    for (const inner of [createAudit({ destination: 'off', file: '' }), createAudit({ destination: 'stdout', file: '' }, { write: (l: string) => lines.push(l) })]) {
+      const audit = countedAudit(inner, metrics);
+      audit.emit({ event: 'login', outcome: 'failure', reason: 'invalid_password' });
+      audit.emit({ event: 'refresh_reuse', outcome: 'refused' });
+    }
+    expect(lines.map((l) => (JSON.parse(l) as { event: string }).event)).toEqual(['login', 'refresh_reuse']);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('ropc_audit_events_total{event="login",outcome="failure"} 2');
+    expect(text).toContain('ropc_audit_events_total{event="refresh_reuse",outcome="refused"} 2');
   });
 });
