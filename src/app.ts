@@ -120,7 +120,13 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // Tokens not in the gateway's own format go to the incumbent when incumbent.introspection is on
   // (resource/token-source.ts); each accepted token is counted by source.
   const incumbent = createIncumbent(config, logger, metrics);
-  const lookup = withTokenSources({ ours: ownLookup, isOurs: (token) => parseToken(token) !== null, incumbent, count: (source) => metrics.recordTokenSource(source) });
+  const lookup = withTokenSources({
+    ours: ownLookup,
+    isOurs: (token) => parseToken(token) !== null,
+    incumbent,
+    sameFormat: config.incumbent.introspection.sameFormat,
+    count: (source) => metrics.recordTokenSource(source),
+  });
 
   // The resource path (src/resource/handler.ts): routes, credentials, identity headers, upstreams.
   const lifecycle = new Lifecycle();

@@ -243,6 +243,11 @@ export const schema = {
         default: false,
       },
       url: { doc: 'The incumbent\'s introspection endpoint, e.g. https://pf.example.com/as/introspect.oauth2 (without credentials). Required when enabled.', format: 'http-url', default: '' },
+      sameFormat: {
+        doc: 'The incumbent is itself a ropc-gateway, whose tokens have this gateway\'s format: also ask it about tokens of that format that this gateway\'s store does not know. Formats alone cannot tell two such deployments apart, so a revoked or expired token of this gateway is then asked of the incumbent too (it answers inactive). Off: a token in this gateway\'s format is never sent to the incumbent (PingFederate\'s JWTs and reference tokens never have it).',
+        format: 'boolean',
+        default: false,
+      },
       clientId: { doc: 'Client id the gateway authenticates with at the incumbent (a PingFederate client with the Access Token Validation grant type). Required when enabled.', format: 'string', default: '' },
       clientSecret: { doc: 'That client\'s secret, sent by HTTP Basic (prefer clientSecretFile). Empty (and no clientSecretFile): client_id is sent in the form instead, for a client without a secret.', format: 'string', default: '', sensitive: true },
       clientSecretFile: { doc: 'File holding that client\'s secret (a Kubernetes secret mount); trailing newline ignored.', format: 'string', default: '' },

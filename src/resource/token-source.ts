@@ -9,6 +9,11 @@
  * - `incumbent`: any other token, when `incumbent.introspection.enabled` — asked of the
  *   incumbent's introspection endpoint (incumbent-introspection.ts). Without the incumbent
  *   source, such a token is looked up like one of ours (and so refused).
+ * - With `incumbent.introspection.sameFormat` (the incumbent is itself a ropc-gateway, whose
+ *   tokens have this format too), a token of our format that the store does not know is asked
+ *   of the incumbent as well. Two deployments' tokens of one format cannot be told apart, so
+ *   then a revoked or expired token of ours reaches the incumbent (which answers inactive):
+ *   the documented price of that mode. A live one of ours still never waits on it.
  *
  * Every token format the gateway issues must be recognised by `isOurs`, or its tokens would be
  * sent to the incumbent. Counted: tokens that resolved to a live record (`ours` by its `exp`),
@@ -27,19 +32,26 @@ export interface TokenSourcesOptions {
   readonly isOurs: (token: string) => boolean;
   /** The incumbent source; absent when `incumbent.introspection.enabled` is false. */
   readonly incumbent?: { lookup(token: string): Promise<GrantRecord | null> } | undefined;
+  /** `incumbent.introspection.sameFormat`: also ask about tokens of our format the store does not know. */
+  readonly sameFormat?: boolean;
   readonly count: (source: TokenSource) => void;
 }
 
 export function withTokenSources(options: TokenSourcesOptions): TokenLookup {
-  const { ours, isOurs, incumbent, count } = options;
+  const { ours, isOurs, incumbent, count, sameFormat = false } = options;
+  const askIncumbent = async (token: string): Promise<GrantRecord | null> => {
+    const record = await (incumbent as NonNullable<typeof incumbent>).lookup(token);
+    if (record) count('incumbent');
+    return record;
+  };
   return async function lookup(token: string): Promise<GrantRecord | null> {
-    if (incumbent && !isOurs(token)) {
-      const record = await incumbent.lookup(token);
-      if (record) count('incumbent');
+    if (incumbent && !isOurs(token)) return askIncumbent(token);
+    // A store outage throws here (503): it is never taken for "not ours".
+    const record = await ours(token);
+    if (record && record.exp > Date.now() / 1000) {
+      count('ours');
       return record;
     }
-    const record = await ours(token);
-    if (record && record.exp > Date.now() / 1000) count('ours');
-    return record;
+    return incumbent && sameFormat ? askIncumbent(token) : record;
   };
 }

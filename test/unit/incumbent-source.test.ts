@@ -192,3 +192,37 @@ describe('withTokenSources', () => {
     expect(refused.counted).toEqual([]);
   });
 });
+
+describe('withTokenSources with sameFormat (the incumbent is another ropc-gateway)', () => {
+  it('asks the incumbent about a token of our format only when our store does not know it', async () => {
+    const live = record(Date.now() / 1000 + 3600);
+    const ours = newToken(newFamilyId());
+    const theirs = newToken(newFamilyId());
+    const asked: string[] = [];
+    const counted: TokenSource[] = [];
+    const lookup = withTokenSources({
+      ours: async (t) => (t === ours ? live : null),
+      isOurs: (t) => parseToken(t) !== null,
+      incumbent: { lookup: async (t) => (asked.push(t), t === theirs ? live : null) },
+      sameFormat: true,
+      count: (s) => counted.push(s),
+    });
+    expect(await lookup(ours)).toBe(live);
+    expect(await lookup(theirs)).toBe(live);
+    expect(asked).toEqual([theirs]);
+    expect(counted).toEqual(['ours', 'incumbent']);
+  });
+
+  it('never takes a store outage for "not ours"', async () => {
+    const lookup = withTokenSources({
+      ours: async () => {
+        throw new Error('store down');
+      },
+      isOurs: () => true,
+      incumbent: { lookup: async () => record(Date.now() / 1000 + 60) },
+      sameFormat: true,
+      count: () => undefined,
+    });
+    await expect(lookup(newToken(newFamilyId()))).rejects.toThrow('store down');
+  });
+});
