@@ -230,6 +230,45 @@ describe('tokens that are refused', () => {
   });
 });
 
+describe('load on the incumbent', () => {
+  it('one introspection per token for concurrent and repeated requests, active or not', async () => {
+    const { access_token } = await login(incumbent, 'joe', 'read');
+    const asked = await introspectionsAtIncumbent();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => call(gwLongCache, '/x', access_token)));
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const unknown = `pf-unknown-${Math.random().toString(36).slice(2)}`;
+    for (let i = 0; i < 3; i++) expect((await call(gwLongCache, '/x', unknown)).status).toBe(401); // negativeCacheSeconds: 10
+    expect(await introspectionsAtIncumbent()).toBe(asked + 2);
+  });
+});
+
+describe('an incumbent that answers, but not as RFC 7662 says', () => {
+  it('refused client credentials (401 from the incumbent) and a body that is no introspection answer are 503, never a pass', async () => {
+    const wrongSecret = await startGateway({
+      upstream: upstream.url,
+      config: { incumbent: { introspection: { ...introspectionConfig(`http://127.0.0.1:${incumbentPort}/as/introspect.oauth2`, incumbent.dir, {}), clientSecretFile: '', clientSecret: 'not-the-secret' } } },
+    });
+    // The echo upstream answers 200 with JSON that has no boolean "active".
+    const notIntrospection = await startGateway({ upstream: upstream.url, config: { incumbent: { introspection: introspectionConfig(`${upstream.url}/as/introspect.oauth2`, incumbent.dir, {}) } } });
+    try {
+      const { access_token } = await login(incumbent, 'joe', 'read');
+      for (const g of [wrongSecret, notIntrospection]) {
+        const res = await call(g, '/x', access_token);
+        expect(res.status).toBe(503);
+        expect(await res.json()).toEqual(UNAVAILABLE);
+        expect(await metric(g, 'ropc_incumbent_introspections_total', 'outcome="error"')).toBe(1);
+      }
+      const line = wrongSecret.logs().find((l) => l['event'] === 'incumbent_unavailable');
+      expect((line?.['err'] as { message?: string } | undefined)?.message).toBe('the introspection endpoint answered HTTP 401');
+      expect(wrongSecret.logText()).not.toContain('not-the-secret');
+      expect(notIntrospection.logText()).not.toContain(RS.secret);
+    } finally {
+      await wrongSecret.stop();
+      await notIntrospection.stop();
+    }
+  });
+});
+
 describe('revocation at the incumbent', () => {
   it('takes effect once the cached answer lapses (cacheSeconds), and not before on a long cache', async () => {
     const { access_token, refresh_token } = await login(incumbent, 'joe', 'read');
