@@ -334,6 +334,8 @@ async function createStore(config: GatewayConfig, logger: Logger): Promise<{ tok
 function createIncumbent(config: GatewayConfig, logger: Logger, metrics: Metrics): IncumbentIntrospection | undefined {
   const c = config.incumbent.introspection;
   if (!c.enabled) return undefined;
+  // The URL holds no credentials (config/incumbent-checks.ts refuses them).
+  logger.info({ event: 'incumbent_source', url: c.url, sameFormat: c.sameFormat, cacheSeconds: c.cacheSeconds }, 'tokens not in this gateway\'s format are checked at the incumbent\'s introspection endpoint');
   return new IncumbentIntrospection({
     url: c.url,
     clientId: c.clientId,

@@ -54,7 +54,8 @@ export interface Metrics {
   /** A request refused with 429 for its caller's upstream share (`subject` or `ip`, upstream.maxConcurrentPer*). */
   throttleUpstream(by: 'subject' | 'ip'): void;
   /**
-   * A bearer token on the resource path that resolved to a live record, in
+   * A bearer token on the resource path that resolved to a live record (before the route's
+   * scope and group checks), in
    * `ropc_resource_token_source_total{source}`: `ours` (this gateway's store) or `incumbent`
    * (the incumbent's introspection endpoint, docs/migrating-from-pingfederate.md).
    */
@@ -129,7 +130,7 @@ export function createMetrics(): Metrics {
   const reloads = new Counter({ name: 'ropc_config_reloads_total', help: 'Configuration reloads (SIGHUP) by outcome: ok, or failed (the previous configuration kept serving)', labelNames: ['outcome'] as const, registers });
   const tokenSources = new Counter({
     name: 'ropc_resource_token_source_total',
-    help: 'Bearer tokens accepted on the resource path by source: ours (this gateway) or incumbent (incumbent.introspection)',
+    help: 'Bearer tokens on the resource path that resolved to a live token (before the route scope and group checks), by source: ours (this gateway) or incumbent (incumbent.introspection)',
     labelNames: ['source'] as const,
     registers,
   });

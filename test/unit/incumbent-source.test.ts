@@ -132,6 +132,12 @@ describe('mapIntrospection (RFC 7662 §2.2 answer -> record)', () => {
     });
   });
 
+  it('maps a PingFederate answer: Username mapped to the subject, the contract attributes as claims', () => {
+    const pf = { active: true, scope: 'edit', client_id: 'ro_client', token_type: 'Bearer', exp: now + 7200, Username: 'joe', OrgName: 'Ping Identity' };
+    const answer = mapIntrospection(pf, { subject: 'Username', groups: 'memberOf', attributes: { org: 'OrgName' } }, now, 60);
+    expect(answer).toMatchObject({ kind: 'active', record: { sub: 'joe', clientId: 'ro_client', scope: ['edit'], groups: [], attributes: { org: 'Ping Identity' }, exp: now + 7200 } });
+  });
+
   it('takes groups as one string, scope as a list, and no exp as fallbackTtlSeconds from now', () => {
     const answer = mapIntrospection({ active: true, sub: 'joe', groups: 'editors', scope: ['read'] }, mapping, now, 60);
     expect(answer.kind === 'active' && answer.record).toMatchObject({ groups: ['editors'], scope: ['read'], clientId: '', exp: now + 60, iat: now });
