@@ -11,6 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { basicAuth, CLIENT, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { startRedis, type RedisProcess } from '../support/start-redis.js';
@@ -324,6 +325,19 @@ describe('an incumbent that never answers (a black hole)', () => {
     expect(await decision.json()).toEqual(UNAVAILABLE);
     expect((await echoed(await call(gwHoleShort, '/x', ours.access_token)))['x-auth-subject']).toBe('joe');
     expect(gwHoleShort.logs().some((l) => l['event'] === 'incumbent_breaker_open')).toBe(true);
+  });
+
+  it('refuses a WebSocket upgrade with an incumbent token 503 before anything is upgraded', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`${gwHoleShort.url.replace('http', 'ws')}/socket`, { headers: { authorization: 'Bearer pf-websocket' } });
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.on('open', () => reject(new Error('upgraded')));
+      ws.on('error', () => undefined);
+    });
+    expect(status).toBe(503);
   });
 });
 
