@@ -97,7 +97,7 @@ beforeAll(async () => {
   hole = await startBlackHole();
   const incumbentUrl = `http://127.0.0.1:${incumbentPort}/as/introspect.oauth2`;
   const common = { routes, headers: { identity }, server: { shutdownTimeoutSeconds: 1 }, decision: { enabled: true, ingress: 'nginx' } };
-  // Each gateway writes its secret file into the upstream's folder-free temp dir of the incumbent.
+  // The client secret files go in the incumbent's temp dir (read at each gateway's start).
   gw = await startGateway({
     upstream: upstream.url,
     config: { ...common, incumbent: { introspection: introspectionConfig(incumbentUrl, incumbent.dir, { cacheSeconds: 1, negativeCacheSeconds: 0, timeoutMs: 2000, breaker: { failureThreshold: 2, openSeconds: 1 } }) } },
