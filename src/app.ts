@@ -44,6 +44,9 @@ import { gracefulShutdown, Lifecycle } from './http/lifecycle.js';
 import { instrumentStore, instrumentValidators } from './observability/instrument.js';
 import { OutageLog } from './observability/outage-log.js';
 import { countedAudit, createAudit, type Audit } from './observability/audit.js';
+import { parseToken } from './tokens/token-value.js';
+import { withTokenSources } from './resource/token-source.js';
+import { IncumbentIntrospection } from './resource/incumbent-introspection.js';
 
 export interface Gateway {
   readonly server: Server;
@@ -113,7 +116,17 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   const { oauth } = config;
   // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
   const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs }) : undefined;
-  const lookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
+  const ownLookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
+  // Tokens not in the gateway's own format go to the incumbent when incumbent.introspection is on
+  // (resource/token-source.ts); each accepted token is counted by source.
+  const incumbent = createIncumbent(config, logger, metrics);
+  const lookup = withTokenSources({
+    ours: ownLookup,
+    isOurs: (token) => parseToken(token) !== null,
+    incumbent,
+    sameFormat: config.incumbent.introspection.sameFormat,
+    count: (source) => metrics.recordTokenSource(source),
+  });
 
   // The resource path (src/resource/handler.ts): routes, credentials, identity headers, upstreams.
   const lifecycle = new Lifecycle();
@@ -205,6 +218,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // store opened above is closed, so nothing keeps the process alive.
   let current = await build(config).catch(async (err: unknown) => {
     forwarder.close();
+    await incumbent?.close();
     await Promise.allSettled([backend.attempts.close(), backend.tokens.close()]);
     audit.close();
     throw err;
@@ -284,7 +298,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
         closeResources: async () => {
           forwarder.close();
           const validators = [...current.validators.values(), ...retired];
-          await Promise.allSettled([cache?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
+          await Promise.allSettled([cache?.close(), incumbent?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
           audit.close();
         },
       });
@@ -314,6 +328,30 @@ async function createStore(config: GatewayConfig, logger: Logger): Promise<{ tok
     logger.warn('redis is not reachable yet; requests answer 503 until it is');
   });
   return { tokens: new RedisTokenStore(client, config.store.redis.keyPrefix), attempts: new RedisAttemptStore(client, config.store.redis.keyPrefix) };
+}
+
+/** The incumbent source of access tokens (resource/incumbent-introspection.ts), or undefined when off. */
+function createIncumbent(config: GatewayConfig, logger: Logger, metrics: Metrics): IncumbentIntrospection | undefined {
+  const c = config.incumbent.introspection;
+  if (!c.enabled) return undefined;
+  // The URL holds no credentials (config/incumbent-checks.ts refuses them).
+  logger.info({ event: 'incumbent_source', url: c.url, sameFormat: c.sameFormat, cacheSeconds: c.cacheSeconds }, 'tokens not in this gateway\'s format are checked at the incumbent\'s introspection endpoint');
+  return new IncumbentIntrospection({
+    url: c.url,
+    clientId: c.clientId,
+    clientSecret: c.clientSecret,
+    caFile: c.caFile,
+    timeoutMs: c.timeoutMs,
+    maxConnections: c.maxConnections,
+    cacheSeconds: c.cacheSeconds,
+    negativeCacheSeconds: c.negativeCacheSeconds,
+    cacheMaxEntries: c.cacheMaxEntries,
+    breaker: c.breaker,
+    claims: c.claims,
+    logger,
+    observe: (outcome) => metrics.observeIncumbent(outcome),
+    onBreaker: (open) => metrics.incumbentBreaker(open),
+  });
 }
 
 function listenOn(server: Server, port: number, host: string): Promise<void> {

@@ -172,7 +172,7 @@ async function start(config: GatewayConfig, extra: { echo?: Server; file?: strin
 }
 
 /** Keys a reload does not apply (docs/operations.md, "Configuration reload"). */
-const RESTART_ONLY = ['server', 'admin', 'log', 'oauth', 'store', 'upstream', 'decision', 'lockout', 'reload', 'audit'] as const;
+const RESTART_ONLY = ['server', 'admin', 'log', 'oauth', 'store', 'upstream', 'decision', 'lockout', 'reload', 'audit', 'incumbent'] as const;
 
 /**
  * SIGHUP: validateConfig on the file again; when it passes, the gateway swaps validators,

@@ -14,6 +14,7 @@ import { checkItem, clientSpec, routeSpec, validatorSpecByType, validatorSpecs }
 import { checkResourceConfig } from './resource-checks.js';
 import { compileHeaderRules, FORWARDING } from '../resource/identity-headers.js';
 import { scopeProblems } from './scope-checks.js';
+import { checkIncumbent } from './incumbent-checks.js';
 import type { ClientConfig, GatewayConfig, ItemValues, RouteConfig, SchemaValues, ValidatorConfig } from './types.js';
 
 export class ConfigError extends Error {
@@ -147,6 +148,8 @@ export function collectConfig(options: LoadOptions): Collected {
 
   const redisPassword = raw.store.redis.password || readSecret(raw.store.redis.passwordFile, 'store.redis.passwordFile');
   const sentinelPassword = raw.store.redis.sentinelPassword || readSecret(raw.store.redis.sentinelPasswordFile, 'store.redis.sentinelPasswordFile');
+  const incumbent = raw.incumbent.introspection;
+  const incumbentSecret = incumbent.clientSecret || readSecret(incumbent.clientSecretFile, 'incumbent.introspection.clientSecretFile');
   const config: GatewayConfig = {
     ...raw,
     mode: options.mode,
@@ -158,6 +161,7 @@ export function collectConfig(options: LoadOptions): Collected {
     upstream: { ...raw.upstream, caFile: filePath(raw.upstream.caFile) },
     headers: { ...raw.headers, assertion: { ...raw.headers.assertion, keyFile: filePath(raw.headers.assertion.keyFile) } },
     audit: { ...raw.audit, file: filePath(raw.audit.file) },
+    incumbent: { introspection: { ...incumbent, clientSecret: incumbentSecret, caFile: filePath(incumbent.caFile) } },
   };
   const before = problems.length;
   crossCheck(config, raw, options.mode, problems, warnings);
@@ -428,6 +432,7 @@ function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mod
   checkResourceConfig(config, problems);
   checkHeaders(config, problems);
   problems.push(...scopeProblems(config));
+  checkIncumbent(config, mode, problems, warnings);
 
   if (mode === 'production') {
     if (config.oauth.issuer.startsWith('http:')) {

@@ -235,6 +235,55 @@ export const schema = {
       default: false,
     },
   },
+  incumbent: {
+    introspection: {
+      enabled: {
+        doc: 'Also accept access tokens of an incumbent authorization server (PingFederate) during a migration: a bearer token that is not in this gateway\'s own format is checked at the incumbent\'s RFC 7662 introspection endpoint (url), and its claims are mapped to the identity headers and route scopes. The gateway\'s own tokens (unknown, expired or revoked ones included) are never sent there. Off by default; read at startup (a reload does not change it). See docs/migrating-from-pingfederate.md.',
+        format: 'boolean',
+        default: false,
+      },
+      url: { doc: 'The incumbent\'s introspection endpoint, e.g. https://pf.example.com/as/introspect.oauth2 (without credentials). Required when enabled.', format: 'http-url', default: '' },
+      sameFormat: {
+        doc: 'The incumbent is itself a ropc-gateway, whose tokens have this gateway\'s format: also ask it about tokens of that format that this gateway\'s store does not know. Formats alone cannot tell two such deployments apart, so a revoked or expired token of this gateway is then asked of the incumbent too (it answers inactive). Off: a token in this gateway\'s format is never sent to the incumbent (PingFederate\'s JWTs and reference tokens never have it).',
+        format: 'boolean',
+        default: false,
+      },
+      clientId: { doc: 'Client id the gateway authenticates with at the incumbent (a PingFederate client with the Access Token Validation grant type). Required when enabled.', format: 'string', default: '' },
+      clientSecret: { doc: 'That client\'s secret, sent by HTTP Basic (prefer clientSecretFile). Empty (and no clientSecretFile): client_id is sent in the form instead, for a client without a secret.', format: 'string', default: '', sensitive: true },
+      clientSecretFile: { doc: 'File holding that client\'s secret (a Kubernetes secret mount); trailing newline ignored.', format: 'string', default: '' },
+      caFile: { doc: 'PEM CA bundle to verify an https introspection endpoint (default: the system CAs).', format: 'string', default: '' },
+      timeoutMs: {
+        doc: 'Time the incumbent has to answer one introspection (connection, queueing and answer); after it the request answers 503. Only the incumbent\'s tokens wait for it.',
+        format: 'positive-int',
+        default: 2000,
+      },
+      maxConnections: { doc: 'Connections to the incumbent at most; further introspections wait for one (within timeoutMs).', format: 'positive-int', default: 16 },
+      cacheSeconds: {
+        doc: 'Seconds an active answer is reused for the same token (never past its exp): the longest a token the incumbent revoked is still accepted here. 0 = ask for every request.',
+        format: 'non-negative-int',
+        default: 60,
+      },
+      negativeCacheSeconds: { doc: 'Seconds an inactive answer is reused for the same token, so retries with a dead token do not each reach the incumbent. 0 = not cached.', format: 'non-negative-int', default: 10 },
+      cacheMaxEntries: { doc: 'Answers cached at most (keyed by a SHA-256 of the token, never the token); the oldest go first.', format: 'positive-int', default: 10000 },
+      breaker: {
+        failureThreshold: {
+          doc: 'Consecutive failed introspections (no answer, timeout, an answer that is not RFC 7662) that open the circuit breaker: then the incumbent\'s tokens get 503 at once, without asking it.',
+          format: 'positive-int',
+          default: 5,
+        },
+        openSeconds: { doc: 'Seconds the breaker stays open; then one trial introspection goes through, and its success closes the breaker.', format: 'positive-int', default: 10 },
+      },
+      claims: {
+        subject: { doc: 'Introspection claim that becomes the subject (sub); an active token without it is refused. PingFederate answers sub and username only when the access token manager maps them.', format: 'string', default: 'sub' },
+        groups: { doc: 'Introspection claim holding the groups (a list of strings, or one string).', format: 'string', default: 'groups' },
+        attributes: {
+          doc: 'Principal attributes (for headers.identity attributes.NAME) -> introspection claim, e.g. {username: username, email: mail}. String, number and boolean claims only.',
+          format: 'string-map',
+          default: {} as Record<string, string>,
+        },
+      },
+    },
+  },
   audit: {
     destination: {
       doc: 'Where audit events go (one JSON line per login, lockout, refresh, revocation, … with "kind":"audit"; docs/operations.md, "Audit events"): stdout (beside the request log, told apart by kind), file (audit.file), or off.',

@@ -8,6 +8,8 @@ import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { hashLoad } from '../security/password-hash.js';
 import type { AuditEventName, AuditOutcome } from './audit.js';
+import { TOKEN_SOURCES, type TokenSource } from '../resource/token-source.js';
+import { INCUMBENT_OUTCOMES, type IncumbentOutcome } from '../resource/incumbent-introspection.js';
 
 /** Latency buckets in seconds, from a cached lookup to a slow directory bind. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -52,6 +54,17 @@ export interface Metrics {
   refuseConnection(reason: 'per_ip' | 'max'): void;
   /** A request refused with 429 for its caller's upstream share (`subject` or `ip`, upstream.maxConcurrentPer*). */
   throttleUpstream(by: 'subject' | 'ip'): void;
+  /**
+   * A bearer token on the resource path that resolved to a live record (before the route's
+   * scope and group checks), in
+   * `ropc_resource_token_source_total{source}`: `ours` (this gateway's store) or `incumbent`
+   * (the incumbent's introspection endpoint, docs/migrating-from-pingfederate.md).
+   */
+  recordTokenSource(source: TokenSource): void;
+  /** One incumbent lookup in `ropc_incumbent_introspections_total{outcome}` (incumbent-introspection.ts). */
+  observeIncumbent(outcome: IncumbentOutcome): void;
+  /** The incumbent's circuit breaker opened or closed (`ropc_incumbent_breaker_open`). */
+  incumbentBreaker(open: boolean): void;
   /** Counts the open connections of a listener in `ropc_open_connections{listener}`. */
   trackConnections(server: Server, listener: string): void;
   /** One audit event in `ropc_audit_events_total{event, outcome}` (counted whatever audit.destination says). */
@@ -174,6 +187,22 @@ export function createMetrics(): Metrics {
     },
   });
   const reloads = new Counter({ name: 'ropc_config_reloads_total', help: 'Configuration reloads (SIGHUP) by outcome: ok, or failed (the previous configuration kept serving)', labelNames: ['outcome'] as const, registers });
+  const tokenSources = new Counter({
+    name: 'ropc_resource_token_source_total',
+    help: 'Bearer tokens on the resource path that resolved to a live token (before the route scope and group checks), by source: ours (this gateway) or incumbent (incumbent.introspection)',
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const incumbent = new Counter({
+    name: 'ropc_incumbent_introspections_total',
+    help: 'Incumbent token lookups by outcome: active, inactive, unmapped (active but no usable access token), cached, error, timeout, short_circuited (breaker open)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const incumbentBreaker = new Gauge({ name: 'ropc_incumbent_breaker_open', help: '1 while the circuit breaker of the incumbent introspection endpoint is open', registers });
+  for (const source of TOKEN_SOURCES) tokenSources.inc({ source }, 0);
+  for (const outcome of INCUMBENT_OUTCOMES) incumbent.inc({ outcome }, 0);
+  incumbentBreaker.set(0);
   reloads.inc({ outcome: 'ok' }, 0);
   reloads.inc({ outcome: 'failed' }, 0);
   lockouts.inc({ kind: 'user' }, 0);
@@ -236,6 +265,15 @@ export function createMetrics(): Metrics {
     },
     watchHealth(check) {
       health = check;
+    },
+    recordTokenSource(source) {
+      tokenSources.inc({ source });
+    },
+    observeIncumbent(outcome) {
+      incumbent.inc({ outcome });
+    },
+    incumbentBreaker(open) {
+      incumbentBreaker.set(open ? 1 : 0);
     },
     trackConnections(server, listener) {
       connections.set({ listener }, 0);

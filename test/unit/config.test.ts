@@ -150,7 +150,7 @@ describe('config/example.yaml', () => {
     const text = readFileSync('config/example.yaml', 'utf8');
     writeFileSync(join(dir, 'gateway.yaml'), text);
     execFileSync('mkdir', ['-p', join(dir, 'secrets')]);
-    for (const f of ['legacy-cli', 'ldap-bind', 'redis-password', 'ldap-ca.pem']) writeFileSync(join(dir, 'secrets', f), 'x\n');
+    for (const f of ['legacy-cli', 'ldap-bind', 'redis-password', 'ldap-ca.pem', 'pf-introspection']) writeFileSync(join(dir, 'secrets', f), 'x\n');
     writeFileSync(join(dir, 'secrets', 'legacy-api-headers.yaml'), 'X-Api-Key: k\n');
     writeFileSync(join(dir, 'users.yaml'), 'users: []\n');
     const config = loadConfig({ mode: 'production', file: join(dir, 'gateway.yaml'), env: {} });
