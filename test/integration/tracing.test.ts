@@ -10,9 +10,14 @@
  * - a proxied request's upstream gets a traceparent naming the exported upstream span;
  * - untrusted (the default): an incoming traceparent starts nothing — the trace is new and the
  *   upstream gets the gateway's traceparent, no tracestate; trusted: the trace is continued;
- * - no exported byte holds a password, a secret, a token, an Authorization value or a username.
+ * - no exported byte holds a password, a secret, a token, an Authorization value or a username;
+ * - sampleRatio 0: nothing exported, the upstream still gets a (not sampled) traceparent;
+ * - a WebSocket handshake is traced like a request, its upstream gets the traceparent.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, CLIENT, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
@@ -171,6 +176,20 @@ describe('tracing on, incoming traceparent not trusted (the default)', () => {
     expect(only(spans, 'grant password').attributes['error.type']).toBe('invalid_grant');
   });
 
+  it('exports a refresh: the grant, the subject re-checked by its validator, the store lookups and the rotation', async () => {
+    const login = await grant(gw, 'refresh-login');
+    sent.push(String(login.json.access_token), String(login.json.refresh_token));
+    const res = await postForm(tokenUrl(gw), `grant_type=refresh_token&refresh_token=${encodeURIComponent(String(login.json.refresh_token))}`, { authorization: basicAuth(), 'x-request-id': 'refresh-1' });
+    expect(res.status).toBe(200);
+    sent.push(String(res.json.access_token), String(res.json.refresh_token));
+    const { root, spans } = await traceOf(gw, receiver, 'refresh-1');
+    expect(root.attributes['ropc.grant_type']).toBe('refresh_token');
+    const grantSpan = only(spans, 'grant refresh_token');
+    expect(grantSpan.parentSpanId).toBe(root.spanId);
+    for (const name of ['store.getRefresh', 'validator.recheck', 'store.rotate']) expect(only(spans, name).parentSpanId, name).toBe(grantSpan.spanId);
+    expect(only(spans, 'validator.recheck').attributes).toMatchObject({ 'ropc.validator.name': 'local', 'ropc.validator.type': 'file' });
+  });
+
   it('marks a refused client authentication on its client_auth span', async () => {
     const res = await postForm(tokenUrl(gw), 'grant_type=password&username=joe&password=x', { authorization: basicAuth(CLIENT.id, 'not-the-secret'), 'x-request-id': 'bad-client' });
     sent.push('not-the-secret', basicAuth(CLIENT.id, 'not-the-secret'));
@@ -256,5 +275,79 @@ describe('tracing on, trustIncomingTraceparent', () => {
     const { root } = await traceOf(gw, receiver, 'trusted-malformed');
     expect(root.parentSpanId).toBeUndefined();
     expect(root.traceId).not.toBe('0'.repeat(32));
+  });
+});
+
+describe('tracing on, sampleRatio 0', () => {
+  let gw: TestGateway;
+  let receiver: OtlpReceiver;
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    gw = await startGateway({ upstream: upstream.url, config: { tracing: { enabled: true, endpoint: receiver.url, sampleRatio: 0 } } });
+  });
+  afterAll(async () => {
+    await gw.stop();
+    await receiver.close();
+  });
+
+  it('records nothing, and the upstream gets a traceparent of the gateway\'s that says not sampled', async () => {
+    const login = await grant(gw, 'unsampled-grant');
+    expect(login.status).toBe(200);
+    const echo = await proxied(gw, String(login.json.access_token), 'unsampled-proxy', { traceparent: CLIENT_TRACEPARENT });
+    const seen = parseTraceparent(echo.headers.traceparent);
+    expect(seen.traceId).not.toBe(CLIENT_TRACE_ID);
+    expect(seen.flags).toBe('00');
+    await gw.gateway.tracing?.flush();
+    expect(receiver.spans()).toEqual([]);
+  });
+});
+
+describe('tracing on, WebSocket', () => {
+  let gw: TestGateway;
+  let receiver: OtlpReceiver;
+  let wsUpstream: http.Server;
+  let wss: WebSocketServer;
+  const upgrades: http.IncomingHttpHeaders[] = [];
+  beforeAll(async () => {
+    wsUpstream = http.createServer((_req, res) => res.writeHead(404).end());
+    wss = new WebSocketServer({ noServer: true });
+    wsUpstream.on('upgrade', (req, socket, head) => {
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        upgrades.push(req.headers);
+        ws.on('message', (data) => ws.send(`echo:${data.toString()}`));
+      });
+    });
+    await new Promise<void>((resolve) => wsUpstream.listen(0, '127.0.0.1', resolve));
+    receiver = await startOtlpReceiver();
+    gw = await startGateway({
+      upstream: `http://127.0.0.1:${(wsUpstream.address() as AddressInfo).port}`,
+      config: { tracing: { enabled: true, endpoint: receiver.url }, routes: [{ path: '/ws/public', auth: 'none' }] },
+    });
+  });
+  afterAll(async () => {
+    await gw.stop();
+    await receiver.close();
+    wss.close();
+    wsUpstream.closeAllConnections();
+    await new Promise<void>((resolve) => wsUpstream.close(() => resolve()));
+  });
+
+  it('traces the handshake and sends the upstream span\'s traceparent, not the client\'s', async () => {
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ws/public`, { headers: { traceparent: CLIENT_TRACEPARENT, 'x-request-id': 'ws-1' } });
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.once('open', () => ws.send('hi'));
+      ws.once('message', (data) => resolve(String(data)));
+      ws.once('error', reject);
+    });
+    expect(reply).toBe('echo:hi');
+    ws.close();
+    const seen = parseTraceparent(upgrades[0]?.traceparent as string | undefined);
+    expect(seen.traceId).not.toBe(CLIENT_TRACE_ID);
+    const { root, spans } = await traceOf(gw, receiver, 'ws-1');
+    expect(root.traceId).toBe(seen.traceId);
+    expect(root.attributes).toMatchObject({ 'http.response.status_code': 101, 'http.route': '/ws/public' });
+    const call = only(spans, 'GET upstream');
+    expect(call.spanId).toBe(seen.parentId);
+    expect(call.attributes['http.response.status_code']).toBe(101);
   });
 });
