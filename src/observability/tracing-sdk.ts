@@ -8,6 +8,7 @@
  *   spans and a rate-limited warning, never a failed request;
  * - sampling: `tracing.sampleRatio` of new traces; a trusted parent's sampled flag decides for
  *   the traces it continues (ParentBased);
+ * - shutdown exports what is left, waiting {@link SHUTDOWN_WAIT_MS} at most;
  * - the context follows each request through its awaits with AsyncLocalStorage, registered once
  *   per process (the first gateway that enables tracing) and never removed.
  */
@@ -18,6 +19,8 @@ import type { Tracing } from './tracing.js';
 
 /** Largest number of spans waiting for export; beyond it new spans are dropped (the SDK's default). */
 const MAX_QUEUE = 2048;
+/** How long shutdown waits for the last spans to be exported. */
+const SHUTDOWN_WAIT_MS = 2000;
 /** The SDK's diagnostics (export failures) reach the log at most this often. */
 const DIAG_LOG_INTERVAL_MS = 60_000;
 
@@ -62,7 +65,8 @@ export async function startTracing(config: GatewayConfig['tracing'], logger: Log
     propagator: new W3CTraceContextPropagator(),
     trustIncoming: config.trustIncomingTraceparent,
     flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    // A collector that does not answer must not hold up the process's exit.
+    shutdown: () => Promise.race([provider.shutdown(), new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS).unref())]),
   };
 }
 
