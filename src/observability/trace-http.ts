@@ -12,7 +12,7 @@
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { RequestContext } from '../http/context.js';
 import type { Handler, UpgradeHandler } from '../http/server.js';
 import type { Forwarder } from '../resource/proxy.js';
@@ -106,23 +106,25 @@ export function tracedUpgrade(tracing: Tracing | undefined, upgrade: UpgradeHand
  */
 export function tracedForwarder(tracing: Tracing | undefined, forwarder: Forwarder): Forwarder {
   if (!tracing) return forwarder;
+  // Upstream targets are built at startup (and at reloads): their attributes once each.
+  const described = new WeakMap<UpstreamTarget, Attributes>();
+  const describe = (upstream: UpstreamTarget): Attributes => {
+    let attributes = described.get(upstream);
+    if (!attributes) {
+      const url = new URL(upstream.url);
+      attributes = {
+        'server.address': url.hostname.replace(/^\[|\]$/g, ''),
+        'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+        'ropc.upstream': `${url.origin}${url.pathname}`,
+      };
+      described.set(upstream, attributes);
+    }
+    return attributes;
+  };
   const start = (req: http.IncomingMessage, upstream: UpstreamTarget): Span => {
     const parent = context.active();
-    const url = new URL(upstream.url);
     const method = methodOf(req);
-    const span = tracing.tracer.startSpan(
-      `${method} upstream`,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'http.request.method': method,
-          'server.address': url.hostname.replace(/^\[|\]$/g, ''),
-          'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
-          'ropc.upstream': `${url.origin}${url.pathname}`,
-        },
-      },
-      parent,
-    );
+    const span = tracing.tracer.startSpan(`${method} upstream`, { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method, ...describe(upstream) } }, parent);
     delete req.headers.traceparent;
     delete req.headers.tracestate;
     tracing.propagator.inject(trace.setSpan(parent, span), req.headers, defaultTextMapSetter);
