@@ -41,16 +41,10 @@ export async function startTracing(config: GatewayConfig['tracing'], logger: Log
     contextManagerRegistered = context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     if (!contextManagerRegistered) logger.warn('tracing: another OpenTelemetry context manager is registered in this process; spans may lose their parents');
   }
+  const warn = exportWarning(logger);
   if (!diagRegistered) {
+    // The SDK reports failed exports through its global diagnostics logger.
     diagRegistered = true;
-    let last = 0;
-    // Export failures: a collector that is down must show in the log, once a minute at most.
-    const warn = (message: string): void => {
-      const now = Date.now();
-      if (now - last < DIAG_LOG_INTERVAL_MS) return;
-      last = now;
-      logger.warn({ event: 'tracing_export' }, `tracing: ${message.slice(0, 200)}`);
-    };
     diag.setLogger({ error: warn, warn, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
   }
   const exporter = new OTLPTraceExporter({ url: config.endpoint });
@@ -64,9 +58,10 @@ export async function startTracing(config: GatewayConfig['tracing'], logger: Log
     tracer: provider.getTracer('ropc-gateway'),
     propagator: new W3CTraceContextPropagator(),
     trustIncoming: config.trustIncomingTraceparent,
-    flush: () => provider.forceFlush(),
+    flush: () => provider.forceFlush().catch((err: unknown) => warn(describe(err))),
     // A collector that does not answer must not hold up the process's exit.
-    shutdown: () => Promise.race([provider.shutdown(), new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS).unref())]),
+    shutdown: () =>
+      Promise.race([provider.shutdown().catch((err: unknown) => warn(describe(err))), new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS).unref())]),
   };
 }
 
@@ -74,4 +69,19 @@ export async function startTracing(config: GatewayConfig['tracing'], logger: Log
 function withoutCredentials(url: string): string {
   const u = new URL(url);
   return `${u.origin}${u.pathname}`;
+}
+
+/** A failed export as one warning a minute at most: a collector that is down must show in the log without flooding it. */
+function exportWarning(logger: Logger): (message: unknown) => void {
+  let last = 0;
+  return (message) => {
+    const now = Date.now();
+    if (now - last < DIAG_LOG_INTERVAL_MS) return;
+    last = now;
+    logger.warn({ event: 'tracing_export' }, `tracing: spans not exported: ${String(message).slice(0, 200)}`);
+  };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err);
 }

@@ -20,9 +20,9 @@ export interface Tracing {
   readonly propagator: TextMapPropagator;
   /** tracing.trustIncomingTraceparent: continue the trace of an incoming traceparent. */
   readonly trustIncoming: boolean;
-  /** Exports every span ended so far. */
+  /** Exports every span ended so far; a failed export is logged, never thrown. */
   flush(): Promise<void>;
-  /** Exports what is left and stops exporting. */
+  /** Exports what is left (waiting 2 s at most) and stops exporting; never rejects. */
   shutdown(): Promise<void>;
 }
 
