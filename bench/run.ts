@@ -16,7 +16,7 @@ import { parseArgs, UsageError, USAGE, type Options } from './lib/args.js';
 import { CASES, caseDef, Lab, SkipError, type CaseDef, type Target } from './lib/lab.js';
 import { detectLoadGenerator, type LoadGenerator, type LoadResult } from './lib/load.js';
 import { cpuJiffies, treeCpuSeconds as cpuSeconds, detectPinning, killAll, LOAD_CPU, newestMtime, rssBytes, SERVER_CPU, sleep, stopAll } from './lib/proc.js';
-import { addRatios, checkTargets, summarize, table, targetsTable, type CaseSummary, type RoundResult } from './lib/report.js';
+import { addRatios, checkTargets, summarize, table, targetsTable, tracingCostTable, tracingCosts, type CaseSummary, type RoundResult } from './lib/report.js';
 import type { Env } from './lib/services.js';
 import { runSoak } from './lib/soak.js';
 import { runProfile } from './lib/profile.js';
@@ -208,6 +208,7 @@ async function benchmark(options: Options, env: Env, gen: LoadGenerator, lab: La
   });
   const { fastestBare } = addRatios(summaries);
   const checks = checkTargets(summaries, rss);
+  const tracing = tracingCosts(summaries);
 
   log(`\nResults: medians of ${options.rounds} round(s), ${options.duration} s each, ${options.connections} connections, ${gen.name}; ${detectPinning().reason}`);
   log(`x hp3 = ratio to bare http-proxy-3; x fastest = ratio to the fastest bare Node proxy (${fastestBare?.id ?? 'none measured'}); p99 d = p99 minus its p99;`);
@@ -220,6 +221,8 @@ async function benchmark(options: Options, env: Env, gen: LoadGenerator, lab: La
   }
   log('\nissue 7 targets:');
   log(targetsTable(checks));
+  log('\ntracing on (tracing.enabled, every request exported) vs off:');
+  log(tracingCostTable(tracing));
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = join(ROOT, 'bench/results', `bench-${stamp}.json`);
@@ -238,6 +241,7 @@ async function benchmark(options: Options, env: Env, gen: LoadGenerator, lab: La
         cases: summaries,
         rssMb: Object.fromEntries(rss),
         targets: checks,
+        tracing,
         failures,
       },
       null,

@@ -47,6 +47,10 @@ import { countedAudit, createAudit, type Audit } from './observability/audit.js'
 import { parseToken } from './tokens/token-value.js';
 import { withTokenSources } from './resource/token-source.js';
 import { IncumbentIntrospection } from './resource/incumbent-introspection.js';
+import { startTracing } from './observability/tracing-sdk.js';
+import type { Tracing } from './observability/tracing.js';
+import { tracedForwarder, tracedHandler, tracedUpgrade } from './observability/trace-http.js';
+import { tracedChain, tracedGrant, tracedLockout } from './observability/trace-steps.js';
 
 export interface Gateway {
   readonly server: Server;
@@ -55,6 +59,8 @@ export interface Gateway {
   readonly store: TokenStore;
   /** The audit events (docs/operations.md, "Audit events"); closed by shutdown. */
   readonly audit: Audit;
+  /** The OpenTelemetry tracing (docs/operations.md, "Tracing"); undefined unless tracing.enabled. Shut down by shutdown. */
+  readonly tracing: Tracing | undefined;
   /** Starts both listeners; resolves with the bound ports (useful with port 0). */
   listen(): Promise<{ port: number; adminPort: number }>;
   /**
@@ -94,15 +100,19 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   const metrics = createMetrics();
   // Opened before the store, so an unwritable audit file stops the start with nothing to close.
   const audit = countedAudit(createAudit(config.audit, options.stdout), metrics);
-  const backend = await createStore(config, logger).catch((err: unknown) => {
+  // Loads the OpenTelemetry SDK only when tracing.enabled; undefined otherwise, and every
+  // traced* wrapper below then returns what it wraps.
+  const tracing = await startTracing(config.tracing, logger);
+  const backend = await createStore(config, logger).catch(async (err: unknown) => {
     audit.close();
+    await tracing?.shutdown();
     throw err;
   });
-  const store = instrumentStore(backend.tokens, metrics);
+  const store = instrumentStore(backend.tokens, metrics, tracing !== undefined);
   // Every hash verification of the process shares these limits (security/password-hash.ts).
   setHashLimits({ concurrency: config.security.hashConcurrency, queue: config.security.hashQueue });
   // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
-  const lockout = new Lockout(backend.attempts, config.lockout);
+  const lockout = tracedLockout(tracing, new Lockout(backend.attempts, config.lockout));
   // Failed client authentication counts in the same per-IP budget (token-endpoint/clients.ts).
   const clientBudget = {
     reserveIp: (ip: string) => lockout.reserveIp(ip),
@@ -142,7 +152,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // http-proxy-3 always carries WebSocket upgrades; plain HTTP goes through undici unless configured otherwise.
   const httpProxy = createForwarder(proxyOptions);
   const engine = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
-  const forwarder = withFairShares(engine, {
+  const forwarder = withFairShares(tracedForwarder(tracing, engine), {
     perSubject: config.upstream.maxConcurrentPerSubject,
     perIp: config.upstream.maxConcurrentPerIp,
     onThrottled: (by) => metrics.throttleUpstream(by),
@@ -167,7 +177,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
    */
   const build = async (next: GatewayConfig): Promise<Generation> => {
     const rawValidators = await createValidators(next.validators, logger);
-    const validators = instrumentValidators(rawValidators, metrics, logger);
+    const validators = instrumentValidators(rawValidators, metrics, logger, tracing !== undefined);
     const rotating = new Set(next.clients.filter((c) => c.secondarySecretHashes.length > 0).map((c) => c.id));
     const clients = new ClientRegistry(next.clients, oauth.clientAuthCacheSeconds, clientBudget, {
       onMatch: (clientId, secretIndex, cached) => {
@@ -177,7 +187,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
         if (!cached && rotating.has(clientId)) logger.info({ event: 'client_secret_matched', clientId, secretIndex }, 'client authenticated with one of its secrets');
       },
     });
-    const chains = new Map(next.clients.map((c) => [c.id, new ValidatorChain(c.validators.map((name) => validators.get(name)!), c.validatorChainMode)]));
+    const chains = new Map(next.clients.map((c) => [c.id, tracedChain(tracing, new ValidatorChain(c.validators.map((name) => validators.get(name)!), c.validatorChainMode))]));
     const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
     const scopePolicy = new ScopePolicy(next.validators);
     // A locked user's dummy verification costs what the client's users files would spend: their
@@ -190,7 +200,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     const grants = [
       new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
       new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit }),
-    ];
+    ].map((grant) => tracedGrant(tracing, grant));
     const bodyLimit = config.server.limits.bodyBytes;
     const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
     const headers = compileHeaderRules({
@@ -219,7 +229,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   let current = await build(config).catch(async (err: unknown) => {
     forwarder.close();
     await incumbent?.close();
-    await Promise.allSettled([backend.attempts.close(), backend.tokens.close()]);
+    await Promise.allSettled([backend.attempts.close(), backend.tokens.close(), tracing?.shutdown()]);
     audit.close();
     throw err;
   });
@@ -228,20 +238,22 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
 
   // The listeners dispatch through `current`, so a reload is one assignment: a request uses the
   // generation it started with from start to end.
+  // With tracing, each request is a server span named for its endpoint's path (trace-http.ts).
   const endpoints = new Map<string, Endpoint>([
-    [oauth.paths.token, { kind: 'token', errors: 'oauth', handle: (req, res, ctx) => current.token(req, res, ctx) }],
-    [oauth.paths.revocation, { kind: 'revocation', errors: 'oauth', handle: (req, res, ctx) => current.revocation(req, res, ctx) }],
-    [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: (req, res, ctx) => current.introspection(req, res, ctx) }],
-    [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config) }],
+    [oauth.paths.token, { kind: 'token', errors: 'oauth', handle: tracedHandler(tracing, (req, res, ctx) => current.token(req, res, ctx), oauth.paths.token) }],
+    [oauth.paths.revocation, { kind: 'revocation', errors: 'oauth', handle: tracedHandler(tracing, (req, res, ctx) => current.revocation(req, res, ctx), oauth.paths.revocation) }],
+    [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: tracedHandler(tracing, (req, res, ctx) => current.introspection(req, res, ctx), oauth.paths.introspection) }],
+    [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: tracedHandler(tracing, metadataEndpoint(config), oauth.paths.metadata) }],
   ]);
   const prefixEndpoints: [string, Endpoint][] = [];
   if (config.decision.enabled) {
-    const decision: Endpoint = { kind: 'decision', errors: 'resource', handle: (req, res, ctx) => current.decision(req, res, ctx) };
+    const decision: Endpoint = { kind: 'decision', errors: 'resource', handle: tracedHandler(tracing, (req, res, ctx) => current.decision(req, res, ctx), config.decision.path) };
     endpoints.set(config.decision.path, decision);
     prefixEndpoints.push([`${config.decision.path.replace(/\/+$/, '')}/`, decision]);
   }
-  const resource: Handler = (req, res, ctx) => current.resource(req, res, ctx);
-  const upgrade: UpgradeHandler = (req, socket, head, ctx, outcome) => current.upgrade(req, socket, head, ctx, outcome);
+  // The resource path's server spans are named for the route rule that matched.
+  const resource: Handler = tracedHandler(tracing, (req, res, ctx) => current.resource(req, res, ctx));
+  const upgrade: UpgradeHandler = tracedUpgrade(tracing, (req, socket, head, ctx, outcome) => current.upgrade(req, socket, head, ctx, outcome));
 
   const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade, lifecycle, ...(tls ? { tls } : {}) });
   const admin = createAdminServer({
@@ -262,6 +274,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     admin,
     store,
     audit,
+    tracing,
     async listen() {
       await listenOn(server, config.server.port, config.server.host);
       await listenOn(admin, config.admin.port, config.admin.host);
@@ -299,6 +312,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
           forwarder.close();
           const validators = [...current.validators.values(), ...retired];
           await Promise.allSettled([cache?.close(), incumbent?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
+          // After the requests: their spans are exported before the process goes.
+          await tracing?.shutdown().catch(() => undefined);
           audit.close();
         },
       });

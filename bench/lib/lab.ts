@@ -52,6 +52,8 @@ export const CASES: readonly CaseDef[] = [
   { id: 'gw-undici-cache', label: 'gateway undici, cacheTtlMs 1000', group: 'gateway', byDefault: true },
   { id: 'gw-undici-redis-quiet', label: 'gateway undici, Redis, log.level warn', group: 'gateway', byDefault: false },
   { id: 'gw-undici-cache-quiet', label: 'gateway undici, cacheTtlMs 1000, log.level warn', group: 'gateway', byDefault: true },
+  { id: 'gw-undici-redis-traced', label: 'gateway undici, Redis, tracing on (every request exported)', group: 'gateway', byDefault: true },
+  { id: 'gw-undici-cache-quiet-traced', label: 'gateway undici, cacheTtlMs 1000, log.level warn, tracing on', group: 'gateway', byDefault: true },
   { id: 'token-file', label: 'token endpoint, file validator (argon2id)', group: 'token', byDefault: true },
   { id: 'token-ldap', label: 'token endpoint, LDAP validator', group: 'token', byDefault: true },
   { id: 'ldap-setex', label: 'minimal LDAP bind + Redis SETEX server', group: 'token', byDefault: true },
@@ -61,6 +63,8 @@ interface GatewayVariant {
   readonly engine: Engine;
   readonly cacheTtlMs: number;
   readonly logLevel: string;
+  /** tracing.enabled, sampleRatio 1, exporting to the OTLP sink (bench/servers/otlp-sink.ts). */
+  readonly traced?: boolean;
 }
 
 const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
@@ -70,6 +74,9 @@ const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
   'gw-undici-cache': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'info' },
   'gw-undici-redis-quiet': { engine: 'undici', cacheTtlMs: 0, logLevel: 'warn' },
   'gw-undici-cache-quiet': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'warn' },
+  // The same as the two above with tracing on: the cost of tracing is the difference.
+  'gw-undici-redis-traced': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info', traced: true },
+  'gw-undici-cache-quiet-traced': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'warn', traced: true },
 };
 
 /** The case definition of an id, `base~exp1+exp2` for a gateway case with experiments. */
@@ -130,6 +137,11 @@ export class Lab {
     return this.once('upstream', () => startNodeServer(this.env, 'upstream', 'upstream.js', (port) => [String(port)]));
   }
 
+  /** The trace collector of the traced cases. */
+  otlpSink(): Promise<Service> {
+    return this.once('otlp-sink', () => startNodeServer(this.env, 'otlp-sink', 'otlp-sink.js', (port) => [String(port)]));
+  }
+
   redis(): Promise<Service> {
     return this.once('redis', () => startRedis(this.env));
   }
@@ -160,7 +172,8 @@ export class Lab {
     const creds = await this.credentials();
     const ldapUrl = ldap ? (await this.slapd()).url : undefined;
     const bin = experiments.length ? buildExperiment(this.env.root, experiments) : undefined;
-    const spec = { name, ...variant, ...(ldapUrl ? { ldapUrl } : {}), ...(bin ? { bin } : {}) };
+    const tracingEndpoint = variant.traced ? `${(await this.otlpSink()).url}/v1/traces` : undefined;
+    const spec = { name, ...variant, ...(ldapUrl ? { ldapUrl } : {}), ...(bin ? { bin } : {}), ...(tracingEndpoint ? { tracingEndpoint } : {}) };
     return (await this.once(name, async () => {
       try {
         return await startGateway(this.env, spec, features, creds, up.url, redis.url);
@@ -190,6 +203,7 @@ export class Lab {
     }
     if (id === 'token-ldap' && !features.ldapValidator) return 'the ldap validator is not in dist/ yet (src/validators/ldap.ts not wired in the registry)';
     const variant = GATEWAY_VARIANTS[id];
+    if (variant?.traced && !features.tracingKey) return 'dist/config/schema.js has no tracing.enabled key (npm run build)';
     if (variant?.engine === 'undici' && !features.engineKey && !features.undiciForwarder) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
     if (variant?.engine === 'http-proxy-3' && !features.engineKey && features.undiciWired) return 'dist/app.js always uses undici and has no upstream.engine key';
     return undefined;
@@ -216,13 +230,15 @@ export class Lab {
       const authorization = `Bearer ${gw.accessToken}`;
       const features = this.features as GatewayFeatures;
       const note = variant.cacheTtlMs > 0 && !features.cacheWired ? 'cache not wired in dist/app.js yet: same work as the Redis case' : undefined;
+      const sink = variant.traced ? await this.otlpSink() : undefined;
       return {
         load: { url: `${gw.url}/api/items?page=1`, authorization },
-        services: [gw, await this.redis(), await this.upstream()],
+        services: [gw, await this.redis(), await this.upstream(), ...(sink ? [sink] : [])],
         preflight: async () => {
           const headers = await echo(gw.url, authorization);
           if (headers['x-auth-subject'] !== creds.user) throw new Error(`the upstream did not get X-Auth-Subject: ${creds.user} (got ${JSON.stringify(headers)})`);
           if (headers['authorization'] !== undefined) throw new Error('the upstream got the Authorization header');
+          if (sink) await tracedPreflight(sink.url, headers);
         },
         ...(note ? { note: `${note}; engine by ${gw.engineBy}` } : { note: `engine by ${gw.engineBy}` }),
       };
@@ -280,4 +296,19 @@ async function postExpecting200(url: string, authorization: string | undefined, 
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) }, body });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`POST answered ${res.status}: ${text.slice(0, 300)}`);
+}
+
+/**
+ * A traced case works end to end: the upstream got a traceparent, and the sink receives spans
+ * (the exporter batches for up to 5 s).
+ */
+async function tracedPreflight(sinkUrl: string, headers: Record<string, string>): Promise<void> {
+  if (!/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/.test(headers['traceparent'] ?? '')) throw new Error(`the upstream got no sampled traceparent (got ${JSON.stringify(headers['traceparent'])})`);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const count = (await (await fetch(`${sinkUrl}/__count`)).json()) as { spans: number };
+    if (count.spans > 0) return;
+    if (Date.now() > deadline) throw new Error('the OTLP sink received no span within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }

@@ -155,6 +155,41 @@ export function checkTargets(cases: readonly CaseSummary[], rss: ReadonlyMap<str
   return out;
 }
 
+/** What tracing costs: each traced case against the same case untraced (no target: reported). */
+export interface TracingCost {
+  readonly traced: string;
+  readonly untraced: string;
+  /** Traced req/s over untraced req/s. */
+  readonly rpsRatio: number;
+  /** Extra CPU µs per request of the gateway process. */
+  readonly mainUsDelta: number;
+  /** Extra p99 latency, ms. */
+  readonly p99DeltaMs: number;
+}
+
+export function tracingCosts(cases: readonly CaseSummary[]): TracingCost[] {
+  const out: TracingCost[] = [];
+  for (const traced of cases.filter((c) => c.id.endsWith('-traced'))) {
+    const untraced = cases.find((c) => c.id === traced.id.slice(0, -'-traced'.length));
+    if (!untraced) continue;
+    out.push({
+      traced: traced.id,
+      untraced: untraced.id,
+      rpsRatio: traced.median.rps / untraced.median.rps,
+      mainUsDelta: traced.median.mainUsPerRequest - untraced.median.mainUsPerRequest,
+      p99DeltaMs: traced.median.p99Ms - untraced.median.p99Ms,
+    });
+  }
+  return out;
+}
+
+export function tracingCostTable(costs: readonly TracingCost[]): string {
+  if (costs.length === 0) return '  (run a *-traced case and its untraced twin to see it)';
+  return costs
+    .map((c) => `  ${c.traced} vs ${c.untraced}: ${c.rpsRatio.toFixed(2)} x req/s, ${c.mainUsDelta >= 0 ? '+' : ''}${c.mainUsDelta.toFixed(1)} us/req in the gateway, p99 ${c.p99DeltaMs >= 0 ? '+' : ''}${c.p99DeltaMs.toFixed(2)} ms`)
+    .join('\n');
+}
+
 export function targetsTable(checks: readonly TargetCheck[]): string {
   const w0 = Math.max(...checks.map((c) => c.target.length));
   const w1 = Math.max(...checks.map((c) => c.goal.length));

@@ -223,6 +223,8 @@ export interface GatewayFeatures {
   readonly cacheKey: boolean;
   /** The composition root reads it (a local cache is wired on the resource path). */
   readonly cacheWired: boolean;
+  /** `tracing.enabled` is in the schema (OpenTelemetry tracing). */
+  readonly tracingKey: boolean;
   /** The ldap validator is built by the registry. */
   readonly ldapValidator: boolean;
 }
@@ -240,6 +242,7 @@ export async function detectFeatures(root: string): Promise<GatewayFeatures> {
     undiciWired: app.includes('createUndiciForwarder'),
     cacheKey: schema['store']?.['cacheTtlMs'] !== undefined,
     cacheWired: /cacheTtlMs/.test(app) || /cacheTtlMs/.test(read('tokens/cache.js')),
+    tracingKey: schema['tracing']?.['enabled'] !== undefined,
     ldapValidator: existsSync(join(dist, 'validators/ldap.js')) && /LdapValidator/.test(registry) && !/case 'ldap':\s*\/\/[^\n]*\n\s*throw/.test(registry),
   };
 }
@@ -255,6 +258,8 @@ export interface GatewaySpec {
   readonly ldapUrl?: string;
   /** Another build's entry point (an experiment's patched copy); default bin/ropc-gateway.js. */
   readonly bin?: string;
+  /** With tracing.enabled, exporting to this OTLP/HTTP traces URL. */
+  readonly tracingEndpoint?: string;
 }
 
 export interface Credentials {
@@ -323,6 +328,7 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
     clients,
     validators,
     routes: [{ path: '/**', scopes: ['read'] }],
+    ...(spec.tracingEndpoint ? { tracing: { enabled: true, endpoint: spec.tracingEndpoint } } : {}),
   };
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, stringify(config));

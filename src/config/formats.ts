@@ -41,6 +41,12 @@ export function registerFormats(): void {
         if (typeof value !== 'string') throw new Error('must be a string');
       },
     },
+    ratio: {
+      validate(value: unknown) {
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) throw new Error('must be a number from 0 to 1');
+      },
+      coerce: (v: string) => (/^\d+(\.\d+)?$|^\.\d+$/.test(v) ? Number(v) : v),
+    },
     'http-url': {
       validate(value: unknown) {
         if (value === '') return;

@@ -415,6 +415,7 @@ function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mod
   const { certFile, keyFile } = config.server.tls;
   if (Boolean(certFile) !== Boolean(keyFile)) problems.push('server.tls: certFile and keyFile must be set together');
   if (config.audit.destination === 'file' && !config.audit.file) problems.push('audit.file: is required when audit.destination is file');
+  if (config.tracing.enabled && !config.tracing.endpoint) problems.push('tracing.endpoint: is required when tracing.enabled is true');
   if (config.lockout.maxLockSeconds < config.lockout.lockSeconds) problems.push('lockout.maxLockSeconds: must be at least lockout.lockSeconds');
   const paths = Object.values(config.oauth.paths);
   if (new Set(paths).size !== paths.length) problems.push('oauth.paths: every endpoint needs its own path');

@@ -284,6 +284,29 @@ export const schema = {
       },
     },
   },
+  tracing: {
+    enabled: {
+      doc: 'Export OpenTelemetry traces (spans for the token endpoint steps, each validator and LDAP call, each token store operation and the upstream call) over OTLP/HTTP to tracing.endpoint, and send a W3C traceparent to the upstreams. Off: the tracing SDK is not even loaded. See docs/operations.md, "Tracing".',
+      format: 'boolean',
+      default: false,
+    },
+    endpoint: {
+      doc: 'OTLP/HTTP traces URL of the collector (JSON encoding), e.g. http://otel-collector:4318/v1/traces. Extra headers (an API key) come from OTEL_EXPORTER_OTLP_HEADERS.',
+      format: 'http-url',
+      default: 'http://localhost:4318/v1/traces',
+    },
+    serviceName: { doc: 'service.name of the exported spans.', format: 'string', default: 'ropc-gateway' },
+    sampleRatio: {
+      doc: 'Share of new traces recorded and exported, from 0 to 1 (1 = every request). A trusted incoming traceparent\'s sampled flag decides for the traces it continues.',
+      format: 'ratio',
+      default: 1,
+    },
+    trustIncomingTraceparent: {
+      doc: 'Continue the trace of an incoming W3C traceparent/tracestate (the ingress in front is traced and sets them). Off (the default): every request starts a new trace and the client\'s traceparent is replaced upstream, so a client cannot choose the gateway\'s trace ids or sampling. Turn on only when an ingress you run sets or overwrites traceparent on every request.',
+      format: 'boolean',
+      default: false,
+    },
+  },
   audit: {
     destination: {
       doc: 'Where audit events go (one JSON line per login, lockout, refresh, revocation, … with "kind":"audit"; docs/operations.md, "Audit events"): stdout (beside the request log, told apart by kind), file (audit.file), or off.',

@@ -11,7 +11,7 @@ import type { schema } from './schema.js';
 /** The value type of a schema leaf's `format`. */
 type FormatValue<F> = F extends readonly (infer U)[]
   ? U
-  : F extends 'port' | 'positive-int' | 'non-negative-int'
+  : F extends 'port' | 'positive-int' | 'non-negative-int' | 'ratio'
     ? number
     : F extends 'boolean'
       ? boolean

@@ -19,6 +19,7 @@ import { authenticateClient } from './client-auth.js';
 import type { ClientRegistry } from './clients.js';
 import type { GrantHandler } from './grants/types.js';
 import type { Audit } from '../observability/audit.js';
+import { inSpan } from '../observability/tracing.js';
 
 export interface TokenEndpointOptions {
   readonly clients: ClientRegistry;
@@ -33,7 +34,7 @@ export function tokenEndpoint(options: TokenEndpointOptions) {
 
   return async function handleToken(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, options.bodyLimit);
-    const client = await authenticateClient(req.headers, params, options.clients, ctx.clientIp, options.audit && { audit: options.audit, requestId: ctx.id });
+    const client = await inSpan('client_auth', {}, () => authenticateClient(req.headers, params, options.clients, ctx.clientIp, options.audit && { audit: options.audit, requestId: ctx.id }));
     ctx.clientId = client.id;
 
     const grantType = params.get('grant_type');

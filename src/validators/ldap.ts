@@ -28,6 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError, type Entry } from 'ldapts';
 import type { LdapValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
+import { ldapSpan } from '../observability/tracing.js';
 import { canonicalUsername } from '../security/canonical-username.js';
 import { describeLdapError, LdapConnector, type LdapConnection } from './ldap-connection.js';
 import { escapeDnValue, escapeFilterValue, fillTemplate, firstRdnValue } from './ldap-escape.js';
@@ -296,7 +297,7 @@ export class LdapValidator implements PasswordValidator {
   /** Runs a directory call; anything but our own outage error becomes one, with a log-safe reason. */
   async #call<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
-      return await run();
+      return await ldapSpan(what, run);
     } catch (err) {
       if (err instanceof ValidatorUnavailableError) throw err;
       // User binds answer false on InvalidCredentials, so one that gets here is the service bind.
