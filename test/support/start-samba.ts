@@ -204,6 +204,9 @@ function smbConf(dir: string, address: string, tls: { certFile: string; keyFile:
     `ncalrpc dir = ${dir}/ncalrpc`,
     `log file = ${dir}/log.%m`,
     'idmap_ldb:use rfc2307 = yes',
+    // Samba accepts the previous password for an hour after a change (for NTLM); Windows
+    // domain controllers refuse it on an LDAP bind at once, and so should the test domain.
+    'old password allowed period = 0',
     ...(tls ? ['tls enabled = yes', `tls certfile = ${tls.certFile}`, `tls keyfile = ${tls.keyFile}`, `tls cafile = ${tls.certFile}`] : []),
   ];
   return `${lines.join('\n\t')}\n`;
