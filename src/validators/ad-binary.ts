@@ -40,3 +40,38 @@ export function sidString(value: Buffer): string | undefined {
   const subs = Array.from({ length: count }, (_, i) => value.readUInt32LE(8 + 4 * i));
   return ['S', '1', String(authority), ...subs.map(String)].join('-');
 }
+
+/**
+ * The bytes of a subject's string form, for a refresh's re-check to search by (an equality
+ * filter with these bytes as its value: a string filter cannot carry them, its `\\XX`
+ * escapes are read as characters).
+ * @returns undefined when `value` is not a string form of that attribute (no entry has it).
+ */
+export function binaryValue(attribute: string, value: string): Buffer | undefined {
+  const key = attribute.toLowerCase();
+  return key === 'objectguid' ? guidBytes(value) : key === 'objectsid' ? sidBytes(value) : undefined;
+}
+
+function guidBytes(value: string): Buffer | undefined {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return undefined;
+  const hex = value.replace(/-/g, '');
+  const part = (from: number, to: number, reverse: boolean): Buffer => {
+    const b = Buffer.from(hex.slice(from, to), 'hex');
+    return reverse ? b.reverse() : b;
+  };
+  return Buffer.concat([part(0, 8, true), part(8, 12, true), part(12, 16, true), part(16, 32, false)]);
+}
+
+function sidBytes(value: string): Buffer | undefined {
+  const match = /^S-1-(\d+)((?:-\d+){0,15})$/i.exec(value);
+  if (!match) return undefined;
+  const authority = Number(match[1]);
+  const subs = match[2]!.split('-').slice(1).map(Number);
+  if (!Number.isSafeInteger(authority) || authority >= 2 ** 48 || subs.some((s) => s > 0xffffffff)) return undefined;
+  const out = Buffer.alloc(8 + 4 * subs.length);
+  out[0] = 1;
+  out[1] = subs.length;
+  out.writeUIntBE(authority, 2, 6);
+  subs.forEach((s, i) => out.writeUInt32LE(s, 8 + 4 * i));
+  return out;
+}

@@ -25,12 +25,12 @@
  * empty password is an *unauthenticated* bind (RFC 4513 §5.1.2), which many servers accept.
  */
 import { randomBytes } from 'node:crypto';
-import { InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError, type Entry } from 'ldapts';
+import { AndFilter, EqualityFilter, FilterParser, InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError, NotFilter, type Entry, type Filter } from 'ldapts';
 import type { LdapValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { canonicalUsername, registerAdDomain } from '../security/canonical-username.js';
 import { adBindRefusal, adChangePassword, adEntryRefusal } from './ad-account.js';
-import { binaryDecoder, BINARY_ATTRIBUTES } from './ad-binary.js';
+import { binaryDecoder, binaryValue, BINARY_ATTRIBUTES } from './ad-binary.js';
 import { DomainControllers } from './ad-discovery.js';
 import { parseAdLogin } from './ad-names.js';
 import { describeLdapError, LdapConnector, type LdapConnection } from './ldap-connection.js';
@@ -53,6 +53,8 @@ import {
 export interface LdapValidatorOptions {
   /** A URL that failed is tried after the others for this long (default 30 000 ms). */
   readonly retryFailedUrlAfterMs?: number;
+  /** DNS servers for Active Directory discovery (`host:port`); the system's by default. */
+  readonly dnsServers?: readonly string[];
 }
 
 /** The longest a health check keeps `/readyz` waiting. */
@@ -86,7 +88,7 @@ export class LdapValidator implements PasswordValidator {
     this.#config = config;
     this.#log = logger.child({ validator: config.name });
     // Active Directory: domain controllers from DNS SRV records first (ad-discovery.ts).
-    const discovered = settings.ad && settings.ad.discovery !== 'off' ? new DomainControllers(settings.ad.names.domain, settings.ad.discovery) : undefined;
+    const discovered = settings.ad && settings.ad.discovery !== 'off' ? new DomainControllers(settings.ad.names.domain, settings.ad.discovery, options.dnsServers ? { dnsServers: options.dnsServers } : {}) : undefined;
     const connector = new LdapConnector({
       urls: config.urls,
       ...(discovered ? { resolveUrls: () => discovered.urls() } : {}),
@@ -176,7 +178,10 @@ export class LdapValidator implements PasswordValidator {
   async recheck(subject: string): Promise<RecheckOutcome> {
     const { config } = this.#settings;
     if (this.#settings.mode === 'direct' && !config.bindDn) return 'unsupported';
-    const filter = this.#withoutDisabled(`(${config.subjectAttribute}=${escapeFilterValue(subject)})`);
+    // objectGUID / objectSid subjects are searched by their bytes (ad-binary.ts).
+    const bytes = binaryDecoder(config.subjectAttribute) ? binaryValue(config.subjectAttribute, subject) : undefined;
+    if (binaryDecoder(config.subjectAttribute) && bytes === undefined) return 'gone';
+    const filter = bytes ? this.#binaryFilter(config.subjectAttribute, bytes) : this.#withoutDisabled(`(${config.subjectAttribute}=${escapeFilterValue(subject)})`);
     const [base, scope] = config.userSearchBase
       ? [config.userSearchBase, 'sub' as const]
       : [fillTemplate(config.userDnTemplate, { username: subject }, escapeDnValue), 'base' as const];
@@ -334,6 +339,13 @@ export class LdapValidator implements PasswordValidator {
       if (value !== undefined) attributes[key] = value;
     }
     return Object.freeze({ subject, groups: Object.freeze([...groups]), attributes: Object.freeze(attributes) });
+  }
+
+  /** `(attribute=bytes)` without disabledFilter's entries, as a filter object (ad-binary.ts). */
+  #binaryFilter(attribute: string, bytes: Buffer): Filter {
+    const equality = new EqualityFilter({ attribute, value: bytes });
+    const disabled = this.#config.disabledFilter;
+    return disabled ? new AndFilter({ filters: [equality, new NotFilter({ filter: FilterParser.parseString(disabled) })] }) : equality;
   }
 
   #withoutDisabled(filter: string): string {

@@ -119,6 +119,10 @@ describe.skipIf(skip !== undefined)('LDAP validator, directory: active-directory
       const v = await LdapValidator.open(adConfig(samba, { subjectAttribute: attribute, attributes: { sid: 'objectSid' } }), createLogger('silent'));
       try {
         expect(await v.validate('alice', USERS.alice.password)).toMatchObject({ valid: true, principal: { subject: expected, attributes: { sid } } });
+        expect(await v.recheck(expected!)).toBe('active');
+        const other = attribute === 'objectGUID' ? '00000000-0000-0000-0000-000000000000' : 'S-1-5-21-1-2-3-4';
+        expect(await v.recheck(other)).toBe('gone');
+        expect(await v.recheck('alice')).toBe('gone');
       } finally {
         await v.close();
       }
