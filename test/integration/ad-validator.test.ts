@@ -11,6 +11,7 @@ import { userKey } from '../../src/security/lockout.js';
 import { LdapValidator } from '../../src/validators/ldap.js';
 import type { ValidationOutcome } from '../../src/validators/types.js';
 import { BASE_DN, DNS_DOMAIN, INNER_GROUP, LOCKOUT_THRESHOLD, NETBIOS_DOMAIN, OUTER_GROUP, SERVICE, USERS } from '../fixtures/ad/directory.js';
+import { startDnsSrvServer } from '../support/dns-srv-server.js';
 import { sambaSkipReason, startSamba, type SambaProcess } from '../support/start-samba.js';
 
 const skip = sambaSkipReason();
@@ -156,5 +157,24 @@ describe.skipIf(skip !== undefined)('LDAP validator, directory: active-directory
     expect(await validator.validate('al*', USERS.alice.password)).toEqual({ valid: false, reason: 'unknown-user' });
     expect(await validator.validate('*)(sAMAccountName=alice', USERS.alice.password)).toEqual({ valid: false, reason: 'unknown-user' });
     expect(await validator.validate(`${NETBIOS_DOMAIN}\\al*`, USERS.alice.password)).toEqual({ valid: false, reason: 'unknown-user' });
+  });
+
+  it('finds the domain controller from _ldap._tcp SRV records, past a dead one of lower priority', async () => {
+    const dns = await startDnsSrvServer({
+      [`_ldap._tcp.${DNS_DOMAIN}`]: [
+        { priority: 0, weight: 0, port: 389, target: '127.78.0.1' }, // nothing listens there
+        { priority: 10, weight: 0, port: 389, target: samba.address },
+      ],
+    });
+    const config = adConfig(samba, { urls: [], activeDirectory: { domain: DNS_DOMAIN, netbiosDomain: NETBIOS_DOMAIN, discovery: 'ldaps' } });
+    const v = await LdapValidator.open(config, createLogger('silent'), { dnsServers: [dns.address] });
+    try {
+      expect(await v.validate(`${NETBIOS_DOMAIN}\\alice`, USERS.alice.password)).toMatchObject({ valid: true, principal: { subject: 'alice' } });
+      expect(dns.questions).toContain(`_ldap._tcp.${DNS_DOMAIN}`);
+      expect(await v.health()).toMatchObject({ status: 'up', detail: `ldaps://${samba.address}:636 answers` });
+    } finally {
+      await v.close();
+      await dns.close();
+    }
   });
 });
