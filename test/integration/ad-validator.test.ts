@@ -148,9 +148,18 @@ describe.skipIf(skip !== undefined)('LDAP validator, directory: active-directory
     expect(await validator.changePassword('pat', 'Pat-N3w-Passw0rd!', USERS.pat.password)).toEqual({ changed: false, policy: 'in_history' });
   });
 
-  it('changes the password of a user who must change it (773), who cannot bind', async () => {
+  it('changes the password of a user who must change it (773) or whose password expired (532), who cannot bind', async () => {
+    expect(await validator.changePassword('dave', 'Wrong-Passw0rd!', 'Dave-N3w-Passw0rd!')).toEqual({ changed: false, refused: refusal(undefined, false) });
     expect(await validator.changePassword('dave', USERS.dave.password, 'Dave-N3w-Passw0rd!')).toEqual({ changed: true });
     expect(await validator.validate('dave', 'Dave-N3w-Passw0rd!')).toMatchObject({ valid: true, principal: { subject: 'dave' } });
+    expect(await validator.changePassword(`hank@${DNS_DOMAIN}`, USERS.hank.password, 'short')).toEqual({ changed: false, policy: 'too_short' });
+    expect(await validator.changePassword(`hank@${DNS_DOMAIN}`, USERS.hank.password, 'Hank-N3w-Passw0rd!')).toEqual({ changed: true });
+    expect(await validator.validate('hank', 'Hank-N3w-Passw0rd!')).toMatchObject({ valid: true, principal: { subject: 'hank' } });
+  });
+
+  it('does not change the password of a disabled or locked account', async () => {
+    expect(await validator.changePassword('bob', USERS.bob.password, 'Bob-N3w-Passw0rd!')).toEqual({ changed: false, refused: refusal('account_disabled', true) });
+    expect(await validator.validate('bob', 'Bob-N3w-Passw0rd!')).toEqual(refusal(undefined, false));
   });
 
   it('escapes filter characters in the login: a wildcard or a filter in a name finds nobody', async () => {
