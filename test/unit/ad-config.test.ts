@@ -2,8 +2,13 @@
  * The `directory: active-directory` settings: AD defaults for keys left at their OpenLDAP
  * defaults, and one line per problem of `activeDirectory.*` and `groups.nested`.
  */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { checkItem, validatorSpecByType } from '../../src/config/items.js';
 import type { LdapValidatorConfig } from '../../src/config/types.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { LdapValidator } from '../../src/validators/ldap.js';
 import { checkSettings, ldapSettingsProblems } from '../../src/validators/ldap-settings.js';
 import { ldapValidatorConfig } from '../support/start-slapd.js';
 
@@ -64,5 +69,23 @@ describe('directory: active-directory settings', () => {
     expect(ldapSettingsProblems(ad({ activeDirectory: {} }))).toEqual(['activeDirectory.domain: required with directory: active-directory (the DNS domain, e.g. corp.example.com)']);
     expect(ldapSettingsProblems(ad({ urls: [], activeDirectory: { domain: 'corp.example.com', discovery: 'ldaps' } }))).toEqual([]);
     expect(ldapSettingsProblems(ad({ groups: { ...ad().groups, searchBase: '', nested: true } }))).toEqual(['groups.nested: applies to a group search: set groups.searchBase']);
+  });
+});
+
+describe('docs/active-directory.md', () => {
+  it('shows a configuration the loader and the validator accept', async () => {
+    const text = readFileSync('docs/active-directory.md', 'utf8');
+    const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parseYaml(m[1]!) as { validators?: Record<string, unknown>[] });
+    const entries = blocks.flatMap((b) => b.validators ?? []);
+    expect(entries).toHaveLength(1);
+    for (const entry of entries) {
+      const problems: string[] = [];
+      const item = checkItem(validatorSpecByType['ldap']!, entry, entry['name'] as string, problems);
+      expect(problems).toEqual([]);
+      expect(item).toMatchObject({ directory: 'active-directory', activeDirectory: { domain: 'corp.example.com', discovery: 'ldaps' }, groups: { nested: true } });
+      // The CA file is read by the loader from a file the docs only name.
+      const v = await LdapValidator.open({ ...item, tlsCaFile: '', bindPassword: 'x' } as unknown as LdapValidatorConfig, createLogger('silent'));
+      await v.close();
+    }
   });
 });
