@@ -108,14 +108,14 @@ export const validatorSpecs = {
         searchFilter: { doc: 'Group search filter; {dn} and {username} are escaped.', type: 'string', default: '(member={dn})' },
         nameAttribute: { doc: 'Attribute naming a group.', type: 'string', default: 'cn' },
         nested: {
-          doc: 'Active Directory: a group search also finds the groups of groups (LDAP_MATCHING_RULE_IN_CHAIN, 1.2.840.113556.1.4.1941): the default searchFilter becomes (member:1.2.840.113556.1.4.1941:={dn}). With a searchFilter of your own, write the matching rule into it instead. docs/active-directory.md.',
+          doc: 'With directory: active-directory, a group search also finds the groups of groups (LDAP_MATCHING_RULE_IN_CHAIN, 1.2.840.113556.1.4.1941): the default searchFilter becomes (member:1.2.840.113556.1.4.1941:={dn}). With a searchFilter of your own, write the matching rule into it instead. docs/active-directory.md.',
           type: 'boolean',
           default: false,
         },
       },
     },
     directory: {
-      doc: 'What the directory is: openldap (any LDAPv3 directory) or active-directory (Active Directory or Samba AD: DOMAIN\\user and UPN logins, bind sub-codes, userAccountControl, objectGUID/objectSid, unicodePwd password change; AD defaults for userSearchFilter and subjectAttribute while those are at their defaults). docs/active-directory.md.',
+      doc: 'What the directory is: openldap (any LDAPv3 directory) or active-directory (Active Directory or Samba AD: DOMAIN\\user and UPN logins, bind sub-codes, userAccountControl, objectGUID/objectSid, unicodePwd password change; AD defaults for userSearchFilter and subjectAttribute while those are at their defaults, and for an empty disabledFilter). docs/active-directory.md.',
       type: 'string',
       default: 'openldap',
       oneOf: ['openldap', 'active-directory'],

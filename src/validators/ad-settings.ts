@@ -31,7 +31,9 @@ type Groups = LdapValidatorConfig['groups'];
 export function withAdDefaults(config: LdapValidatorConfig, groups: Groups, problems: string[]): { config: LdapValidatorConfig; groups: Groups; ad: AdSettings | undefined } {
   let nextGroups = groups;
   if (groups.nested) {
-    if (groups.searchFilter !== OPENLDAP_DEFAULTS.groupFilter) {
+    if (config.directory !== 'active-directory') {
+      problems.push('groups.nested: the in-chain matching rule is Active Directory\'s: set directory: active-directory');
+    } else if (groups.searchFilter !== OPENLDAP_DEFAULTS.groupFilter) {
       problems.push(`groups.nested: with a searchFilter of your own, write the matching rule into it, e.g. ${AD_NESTED_GROUP_FILTER}`);
     } else if (!groups.searchBase) {
       problems.push('groups.nested: applies to a group search: set groups.searchBase');

@@ -9,6 +9,7 @@ import { checkItem, validatorSpecByType } from '../../src/config/items.js';
 import type { LdapValidatorConfig } from '../../src/config/types.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { LdapValidator } from '../../src/validators/ldap.js';
+import { accountControlState } from '../../src/validators/ad-settings.js';
 import { checkSettings, ldapSettingsProblems } from '../../src/validators/ldap-settings.js';
 import { ldapValidatorConfig } from '../support/start-slapd.js';
 
@@ -39,9 +40,20 @@ describe('directory: active-directory settings', () => {
     expect(config.disabledFilter).toBe('(description=off)');
   });
 
-  it('turns groups.nested into the in-chain matching rule (in any directory)', async () => {
+  it('turns groups.nested into the in-chain matching rule, for Active Directory only', async () => {
     expect((await checkSettings(ad({ groups: { ...ad().groups, nested: true } }))).groups.searchFilter).toBe('(member:1.2.840.113556.1.4.1941:={dn})');
     expect((await checkSettings(ad())).groups.searchFilter).toBe('(member={dn})');
+    expect(ldapSettingsProblems({ ...base, groups: { ...ad().groups, nested: true } })).toEqual([
+      "groups.nested: the in-chain matching rule is Active Directory's: set directory: active-directory",
+    ]);
+  });
+
+  it('reads the account-control bits: disabled, locked (computed), password expired (computed)', () => {
+    expect(accountControlState('512', '0')).toBeUndefined();
+    expect(accountControlState(undefined, undefined)).toBeUndefined();
+    expect(accountControlState('514', '0')).toBe('account_disabled');
+    expect(accountControlState('512', '16')).toBe('account_locked'); // Samba: erin after the lockout threshold
+    expect(accountControlState('512', String(0x800000))).toBe('password_expired');
   });
 
   it('reports every problem, one line each', () => {
