@@ -101,12 +101,39 @@ export const validatorSpecs = {
     groups: {
       doc: 'Where groups come from: memberOfAttribute (group names are the first RDN value of each DN), or a group search (searchBase); neither = no groups.',
       type: 'object',
-      default: { memberOfAttribute: '', searchBase: '', searchFilter: '(member={dn})', nameAttribute: 'cn' },
+      default: { memberOfAttribute: '', searchBase: '', searchFilter: '(member={dn})', nameAttribute: 'cn', nested: false },
       fields: {
         memberOfAttribute: { doc: 'Attribute of the user entry listing group DNs (e.g. memberOf).', type: 'string', default: '' },
         searchBase: { doc: 'Base DN of a group search.', type: 'string', default: '' },
         searchFilter: { doc: 'Group search filter; {dn} and {username} are escaped.', type: 'string', default: '(member={dn})' },
         nameAttribute: { doc: 'Attribute naming a group.', type: 'string', default: 'cn' },
+        nested: {
+          doc: 'With directory: active-directory, a group search also finds the groups of groups (LDAP_MATCHING_RULE_IN_CHAIN, 1.2.840.113556.1.4.1941): the default searchFilter becomes (member:1.2.840.113556.1.4.1941:={dn}). With a searchFilter of your own, write the matching rule into it instead. docs/active-directory.md.',
+          type: 'boolean',
+          default: false,
+        },
+      },
+    },
+    directory: {
+      doc: 'What the directory is: openldap (any LDAPv3 directory) or active-directory (Active Directory or Samba AD: DOMAIN\\user and UPN logins, bind sub-codes, userAccountControl, objectGUID/objectSid, unicodePwd password change; AD defaults for userSearchFilter and subjectAttribute while those are at their defaults, and for an empty disabledFilter). docs/active-directory.md.',
+      type: 'string',
+      default: 'openldap',
+      oneOf: ['openldap', 'active-directory'],
+    },
+    activeDirectory: {
+      doc: 'Settings for directory: active-directory (docs/active-directory.md).',
+      type: 'object',
+      default: { domain: '', netbiosDomain: '', upnSuffixes: [], discovery: 'off' },
+      fields: {
+        domain: { doc: 'The DNS domain (e.g. corp.example.com): the UPN suffix of user@domain logins, and where discovery looks up _ldap._tcp SRV records. Required with directory: active-directory.', type: 'string', default: '' },
+        netbiosDomain: { doc: 'The NetBIOS domain name (e.g. CORP) accepted in DOMAIN\\user logins; empty = DOMAIN\\user logins are not accepted.', type: 'string', default: '' },
+        upnSuffixes: { doc: 'Further UPN suffixes accepted in user@suffix logins, besides domain.', type: 'string-list', default: [] },
+        discovery: {
+          doc: 'Domain controller discovery from the _ldap._tcp.<domain> SRV records (RFC 2782 priority and weight), tried before urls: off; ldaps (each target on port 636); ldap (each target on its SRV port, with startTls as set).',
+          type: 'string',
+          default: 'off',
+          oneOf: ['off', 'ldaps', 'ldap'],
+        },
       },
     },
     disabledFilter: { doc: 'Filter matching disabled entries, checked at login and refresh, e.g. (nsAccountLock=TRUE).', type: 'string', default: '' },

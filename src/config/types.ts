@@ -76,6 +76,10 @@ export type LdapValidatorConfig = Override<
     readonly type: 'ldap';
     /** From bindPassword or bindPasswordFile. */
     readonly bindPassword: string;
+    // Optional for configurations built in code (tests): the LDAP settings fill the defaults.
+    readonly directory?: ItemValues<Specs['ldap']>['directory'];
+    readonly activeDirectory?: Partial<ItemValues<Specs['ldap']>['activeDirectory']>;
+    readonly groups: Override<ItemValues<Specs['ldap']>['groups'], { readonly nested?: boolean }>;
   }
 >;
 

@@ -33,7 +33,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
 import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy, UserState } from './attempt-store.js';
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
-import { canonicalUsername } from './canonical-username.js';
+import { lockoutUsername } from './canonical-username.js';
 
 export type LockoutSettings = GatewayConfig['lockout'];
 
@@ -80,9 +80,12 @@ const IP_WINDOW_MS = 60_000;
 /** Waits before asking again for a busy user's slot (about 1.5 s in all); then the attempt answers 503. */
 const BUSY_RETRY_MS = [25, 50, ...Array<number>(14).fill(100)] as const;
 
-/** The counter key of a username: SHA-256 of its canonical form (case-insensitive). */
+/**
+ * The counter key of a username: SHA-256 of its canonical form (case-insensitive; an Active
+ * Directory login without its domain, see lockoutUsername).
+ */
 export function userKey(username: string): string {
-  return digest(`user\0${canonicalUsername(username, false)}`);
+  return digest(`user\0${lockoutUsername(username)}`);
 }
 
 /** The counter key of a client IP: IPv4 as is (also when IPv4-mapped), IPv6 by its /64. */

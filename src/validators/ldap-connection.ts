@@ -12,11 +12,16 @@
 import type { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, ResultCodeError, type Entry, type SearchOptions } from 'ldapts';
+import { Client, ResultCodeError, type Change, type Entry, type SearchOptions } from 'ldapts';
 
 export interface ConnectorOptions {
   /** `ldap://` or `ldaps://` URLs (scheme, host, port), tried in this order. */
   readonly urls: readonly string[];
+  /**
+   * Optional: the URLs to try before `urls`, looked up at each connection (Active Directory
+   * domain controller discovery, ad-discovery.ts). Never rejects.
+   */
+  readonly resolveUrls?: () => Promise<readonly string[]>;
   /** Upgrade `ldap://` connections with StartTLS before anything else is sent. */
   readonly startTls: boolean;
   /** TLS settings for LDAPS and StartTLS (`ca`, `rejectUnauthorized`). */
@@ -81,6 +86,12 @@ export class LdapConnection {
     return this.#client.bind(dn, password);
   }
 
+  /** A modify (RFC 4511 §4.6): Active Directory's password change (ad-account.ts). */
+  modify(dn: string, changes: Change[]): Promise<void> {
+    if (!this.alive) return Promise.reject(new ConnectionClosedError());
+    return this.#client.modify(dn, changes);
+  }
+
   /** A search; search continuation references (referrals) are ignored, never chased. */
   async search(base: string, options: SearchOptions): Promise<Entry[]> {
     if (!this.alive) throw new ConnectionClosedError();
@@ -134,9 +145,9 @@ export class LdapConnector {
    * order, then the others. So a dead first URL costs one timeout per
    * `retryFailedUrlAfterMs`, not one per connection.
    */
-  order(now = Date.now()): string[] {
+  order(now = Date.now(), urls: readonly string[] = this.#options.urls): string[] {
     const recent = (url: string): boolean => (this.#failedUntil.get(url) ?? 0) > now;
-    return [...this.#options.urls.filter((u) => !recent(u)), ...this.#options.urls.filter(recent)];
+    return [...urls.filter((u) => !recent(u)), ...urls.filter(recent)];
   }
 
   /**
@@ -147,7 +158,8 @@ export class LdapConnector {
    */
   async open(prepare?: PrepareConnection): Promise<LdapConnection> {
     const reasons: string[] = [];
-    for (const url of this.order()) {
+    const urls = this.#options.resolveUrls ? [...new Set([...(await this.#options.resolveUrls()), ...this.#options.urls])] : this.#options.urls;
+    for (const url of this.order(Date.now(), urls)) {
       try {
         const connection = await this.#attempt(url, prepare);
         if (this.#failedUntil.delete(url)) this.#options.onUrlRecovered?.(url);

@@ -8,6 +8,7 @@ import { FilterParser } from 'ldapts';
 import { validatorSpecs, type ItemSpec } from '../config/items.js';
 import type { LdapValidatorConfig } from '../config/types.js';
 import { escapeFilterValue, fillTemplate } from './ldap-escape.js';
+import { AD_ACCOUNT_ATTRIBUTES, withAdDefaults, type AdSettings } from './ad-settings.js';
 
 /** A configuration the LDAP validator cannot work with; one line per problem. */
 export class LdapConfigError extends Error {
@@ -24,6 +25,8 @@ export interface Settings {
   readonly ca: Buffer | undefined;
   readonly groups: LdapValidatorConfig['groups'];
   readonly userAttributes: string[];
+  /** directory: active-directory (ad-settings.ts); undefined for any other directory. */
+  readonly ad: AdSettings | undefined;
 }
 
 const ATTRIBUTE_NAME = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)(;[A-Za-z0-9-]+)*$/;
@@ -52,10 +55,14 @@ export async function checkSettings(raw: LdapValidatorConfig): Promise<Settings>
 function examine(raw: LdapValidatorConfig): { problems: string[]; settings?: Settings } {
   const problems: string[] = [];
   const merged = withDefaults(validatorSpecs['ldap']!, raw);
-  const config = { ...merged, urls: merged['urls'] ?? [] } as unknown as LdapValidatorConfig;
-  const groups = withDefaults(validatorSpecs['ldap']!['groups']!.fields!, config.groups) as unknown as LdapValidatorConfig['groups'];
+  const withAd = withAdDefaults(
+    { ...merged, urls: merged['urls'] ?? [], activeDirectory: withDefaults(validatorSpecs['ldap']!['activeDirectory']!.fields!, raw.activeDirectory) } as unknown as LdapValidatorConfig,
+    withDefaults(validatorSpecs['ldap']!['groups']!.fields!, raw.groups) as unknown as LdapValidatorConfig['groups'],
+    problems,
+  );
+  const { config, groups, ad } = withAd;
 
-  if (config.urls.length === 0) problems.push('urls: name at least one ldap:// or ldaps:// URL');
+  if (config.urls.length === 0 && (ad?.discovery ?? 'off') === 'off') problems.push('urls: name at least one ldap:// or ldaps:// URL');
   config.urls.forEach((url, i) => {
     const problem = urlProblem(url);
     if (problem) problems.push(`urls[${i}]: ${JSON.stringify(url)} ${problem}`);
@@ -89,8 +96,13 @@ function examine(raw: LdapValidatorConfig): { problems: string[]; settings?: Set
   }
   if (problems.length > 0) return { problems };
 
-  const userAttributes = unique([config.subjectAttribute, ...Object.values(config.attributes), ...(groups.memberOfAttribute ? [groups.memberOfAttribute] : [])]);
-  return { problems, settings: { config: { ...config, groups }, mode, ca, groups, userAttributes } };
+  const userAttributes = unique([
+    config.subjectAttribute,
+    ...Object.values(config.attributes),
+    ...(groups.memberOfAttribute ? [groups.memberOfAttribute] : []),
+    ...(ad ? AD_ACCOUNT_ATTRIBUTES : []),
+  ]);
+  return { problems, settings: { config: { ...config, groups }, mode, ca, groups, userAttributes, ad } };
 }
 
 /** `value` with the spec's default for each key it lacks. */

@@ -25,11 +25,15 @@
  * empty password is an *unauthenticated* bind (RFC 4513 §5.1.2), which many servers accept.
  */
 import { randomBytes } from 'node:crypto';
-import { InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError, type Entry } from 'ldapts';
+import { AndFilter, EqualityFilter, FilterParser, InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError, NotFilter, type Entry, type Filter } from 'ldapts';
 import type { LdapValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { ldapSpan } from '../observability/tracing.js';
-import { canonicalUsername } from '../security/canonical-username.js';
+import { canonicalUsername, registerAdDomain } from '../security/canonical-username.js';
+import { adBindRefusal, adChangePassword, adEntryRefusal } from './ad-account.js';
+import { binaryDecoder, binaryValue, BINARY_ATTRIBUTES } from './ad-binary.js';
+import { DomainControllers } from './ad-discovery.js';
+import { parseAdLogin } from './ad-names.js';
 import { describeLdapError, LdapConnector, type LdapConnection } from './ldap-connection.js';
 import { escapeDnValue, escapeFilterValue, fillTemplate, firstRdnValue } from './ldap-escape.js';
 import { LdapPool } from './ldap-pool.js';
@@ -38,6 +42,7 @@ import {
   INVALID_PASSWORD,
   UNKNOWN_USER,
   ValidatorUnavailableError,
+  type PasswordChangeOutcome,
   type PasswordValidator,
   type Principal,
   type RecheckOutcome,
@@ -49,6 +54,8 @@ import {
 export interface LdapValidatorOptions {
   /** A URL that failed is tried after the others for this long (default 30 000 ms). */
   readonly retryFailedUrlAfterMs?: number;
+  /** DNS servers for Active Directory discovery (`host:port`); the system's by default. */
+  readonly dnsServers?: readonly string[];
 }
 
 /** The longest a health check keeps `/readyz` waiting. */
@@ -81,8 +88,11 @@ export class LdapValidator implements PasswordValidator {
     this.#settings = settings;
     this.#config = config;
     this.#log = logger.child({ validator: config.name });
+    // Active Directory: domain controllers from DNS SRV records first (ad-discovery.ts).
+    const discovered = settings.ad && settings.ad.discovery !== 'off' ? new DomainControllers(settings.ad.names.domain, settings.ad.discovery, options.dnsServers ? { dnsServers: options.dnsServers } : {}) : undefined;
     const connector = new LdapConnector({
       urls: config.urls,
+      ...(discovered ? { resolveUrls: () => discovered.urls() } : {}),
       startTls: config.startTls,
       tls: { rejectUnauthorized: config.tlsRejectUnauthorized, ...(settings.ca ? { ca: settings.ca } : {}) },
       timeoutMs: config.timeoutMs,
@@ -111,7 +121,8 @@ export class LdapValidator implements PasswordValidator {
       log.warn({ urls: config.urls }, 'plain ldap:// without startTls: passwords cross the network in clear');
     }
     if (!config.tlsRejectUnauthorized) log.warn('tlsRejectUnauthorized is false: the directory certificate is not verified');
-    log.info({ urls: config.urls, mode: settings.mode }, 'LDAP validator ready');
+    if (settings.ad) registerAdDomain(validator, settings.ad.names);
+    log.info({ urls: config.urls, mode: settings.mode, directory: config.directory }, 'LDAP validator ready');
     return validator;
   }
 
@@ -126,7 +137,38 @@ export class LdapValidator implements PasswordValidator {
     if (password === '') return INVALID_PASSWORD;
     const name = canonicalUsername(username, this.#config.caseSensitive);
     if (name === '' || UNPREPARED.test(name)) return INVALID_PASSWORD;
+    if (this.#settings.ad) {
+      // Active Directory: CORP\alice, alice@corp.example.com and alice name one account.
+      const login = parseAdLogin(name, this.#settings.ad.names);
+      if (login === 'foreign') return UNKNOWN_USER;
+      return this.#searchThenBind(login.account, password, { upn: login.upn });
+    }
     return this.#settings.mode === 'direct' ? this.#directBind(name, password) : this.#searchThenBind(name, password);
+  }
+
+  /**
+   * Active Directory only (docs/active-directory.md, "Changing a password"): the user's own
+   * bind, then unicodePwd delete-old/add-new. Other directories: not offered here.
+   */
+  async changePassword(username: string, oldPassword: string, newPassword: string): Promise<PasswordChangeOutcome> {
+    const ad = this.#settings.ad;
+    if (!ad) throw new ValidatorUnavailableError(this.name, 'password change is implemented for directory: active-directory only');
+    const refused = (outcome: ValidationOutcome): PasswordChangeOutcome => ({ changed: false, refused: outcome as ValidationOutcome & { valid: false } });
+    if (oldPassword === '' || newPassword === '') return refused(INVALID_PASSWORD);
+    const name = canonicalUsername(username, this.#config.caseSensitive);
+    const login = name === '' || UNPREPARED.test(name) ? 'foreign' : parseAdLogin(name, ad.names);
+    if (login === 'foreign') return refused(UNKNOWN_USER);
+    const { config, userAttributes } = this.#settings;
+    const filter = fillTemplate(config.userSearchFilter, { username: login.account, upn: login.upn }, escapeFilterValue);
+    const entries = await this.#call('searching the user', () =>
+      this.#service.use((c) => c.search(config.userSearchBase, { scope: 'sub', filter, attributes: userAttributes, sizeLimit: 2 })),
+    );
+    if (entries.length !== 1) {
+      await this.#bindUser(this.#noSuchUserDn, oldPassword, 'search');
+      return refused(entries.length === 0 ? UNKNOWN_USER : INVALID_PASSWORD);
+    }
+    const service = <T>(task: (c: LdapConnection) => Promise<T>): Promise<T> => this.#service.use(task);
+    return this.#call('changing a password', () => this.#binds.use((c) => adChangePassword(c, entries[0]!.dn, oldPassword, newPassword, service)));
   }
 
   /**
@@ -137,7 +179,10 @@ export class LdapValidator implements PasswordValidator {
   async recheck(subject: string): Promise<RecheckOutcome> {
     const { config } = this.#settings;
     if (this.#settings.mode === 'direct' && !config.bindDn) return 'unsupported';
-    const filter = this.#withoutDisabled(`(${config.subjectAttribute}=${escapeFilterValue(subject)})`);
+    // objectGUID / objectSid subjects are searched by their bytes (ad-binary.ts).
+    const bytes = binaryDecoder(config.subjectAttribute) ? binaryValue(config.subjectAttribute, subject) : undefined;
+    if (binaryDecoder(config.subjectAttribute) && bytes === undefined) return 'gone';
+    const filter = bytes ? this.#binaryFilter(config.subjectAttribute, bytes) : this.#withoutDisabled(`(${config.subjectAttribute}=${escapeFilterValue(subject)})`);
     const [base, scope] = config.userSearchBase
       ? [config.userSearchBase, 'sub' as const]
       : [fillTemplate(config.userDnTemplate, { username: subject }, escapeDnValue), 'base' as const];
@@ -185,19 +230,20 @@ export class LdapValidator implements PasswordValidator {
   }
 
   async close(): Promise<void> {
+    registerAdDomain(this, undefined);
     await Promise.all([this.#service.close(), this.#binds.close()]);
   }
 
   // -------------------------------------------------------------------------------------------
 
-  async #searchThenBind(name: string, password: string): Promise<ValidationOutcome> {
+  async #searchThenBind(name: string, password: string, extra: Readonly<Record<string, string>> = {}): Promise<ValidationOutcome> {
     const { config, userAttributes } = this.#settings;
     // The user filter without disabledFilter: a disabled user is still this directory's user,
     // so the chain must stop at it (disabledFilter is checked after the bind, below).
-    const filter = fillTemplate(config.userSearchFilter, { username: name }, escapeFilterValue);
+    const filter = fillTemplate(config.userSearchFilter, { ...extra, username: name }, escapeFilterValue);
     // sizeLimit 2: enough to tell "exactly one" from "more than one" without reading them all.
     const entries = await this.#call('searching the user', () =>
-      this.#service.use((c) => c.search(config.userSearchBase, { scope: 'sub', filter, attributes: userAttributes, sizeLimit: 2 })),
+      this.#service.use((c) => c.search(config.userSearchBase, { scope: 'sub', filter, attributes: userAttributes, sizeLimit: 2, explicitBufferAttributes: BUFFER_ATTRIBUTES })),
     );
     const entry = entries.length === 1 ? entries[0]! : undefined;
     if (entry === undefined) {
@@ -207,7 +253,14 @@ export class LdapValidator implements PasswordValidator {
       await this.#bindUser(this.#noSuchUserDn, password, 'search');
       return entries.length === 0 ? UNKNOWN_USER : INVALID_PASSWORD;
     }
-    if (!(await this.#bindUser(entry.dn, password, 'search'))) return INVALID_PASSWORD;
+    // Active Directory: a refused bind's sub-code is read (ad-account.ts).
+    let refusal = INVALID_PASSWORD;
+    const onRefused = this.#settings.ad ? (err: Error) => (refusal = adBindRefusal(err.message)) : undefined;
+    if (!(await this.#bindUser(entry.dn, password, 'search', onRefused))) return refusal;
+    if (this.#settings.ad) {
+      const state = adEntryRefusal(values(entry, 'userAccountControl')[0], values(entry, 'msDS-User-Account-Control-Computed')[0]);
+      if (state) return state;
+    }
     if (config.disabledFilter && (await this.#isDisabled(entry.dn))) return INVALID_PASSWORD;
     const groups = await this.#groups(entry, name, undefined);
     return { valid: true, principal: this.#principal(entry, groups) };
@@ -258,8 +311,8 @@ export class LdapValidator implements PasswordValidator {
   }
 
   /** Binds `dn` on the bind pool: true when accepted, false when the credentials are refused. */
-  async #bindUser(dn: string, password: string, mode: 'search' | 'direct'): Promise<boolean> {
-    return (await this.#call('binding the user', () => this.#binds.use((c) => bindAs(c, dn, password, mode)))) === 'bound';
+  async #bindUser(dn: string, password: string, mode: 'search' | 'direct', onRefused?: (err: Error) => void): Promise<boolean> {
+    return (await this.#call('binding the user', () => this.#binds.use((c) => bindAs(c, dn, password, mode, onRefused)))) === 'bound';
   }
 
   /** Group names from `memberOfAttribute`, or from a group search (none when neither is set). */
@@ -289,6 +342,13 @@ export class LdapValidator implements PasswordValidator {
     return Object.freeze({ subject, groups: Object.freeze([...groups]), attributes: Object.freeze(attributes) });
   }
 
+  /** `(attribute=bytes)` without disabledFilter's entries, as a filter object (ad-binary.ts). */
+  #binaryFilter(attribute: string, bytes: Buffer): Filter {
+    const equality = new EqualityFilter({ attribute, value: bytes });
+    const disabled = this.#config.disabledFilter;
+    return disabled ? new AndFilter({ filters: [equality, new NotFilter({ filter: FilterParser.parseString(disabled) })] }) : equality;
+  }
+
   #withoutDisabled(filter: string): string {
     const disabled = this.#config.disabledFilter;
     return disabled ? `(&${filter}(!${disabled}))` : filter;
@@ -313,24 +373,40 @@ export class LdapValidator implements PasswordValidator {
  * parse or does not know is the user's mistake too (`no-such-dn`: no such user); in search mode
  * it came from the directory.
  */
-async function bindAs(connection: LdapConnection, dn: string, password: string, mode: 'search' | 'direct'): Promise<'bound' | 'refused' | 'no-such-dn'> {
+async function bindAs(
+  connection: LdapConnection,
+  dn: string,
+  password: string,
+  mode: 'search' | 'direct',
+  onRefused?: (err: Error) => void,
+): Promise<'bound' | 'refused' | 'no-such-dn'> {
   try {
     await connection.bind(dn, password);
     return 'bound';
   } catch (err) {
-    if (err instanceof InvalidCredentialsError) return 'refused';
+    if (err instanceof InvalidCredentialsError) {
+      onRefused?.(err);
+      return 'refused';
+    }
     if (mode === 'direct' && (err instanceof InvalidDNSyntaxError || err instanceof NoSuchObjectError)) return 'no-such-dn';
     throw err;
   }
 }
 
-/** An attribute's values as strings, whatever the case of its name in the entry. */
+/** Binary identifiers ldapts must return as bytes (ad-binary.ts): objectGUID, objectSid. */
+const BUFFER_ATTRIBUTES = Object.keys(BINARY_ATTRIBUTES);
+
+/**
+ * An attribute's values as strings, whatever the case of its name in the entry; objectGUID and
+ * objectSid in their string forms (ad-binary.ts), a malformed one left out.
+ */
 function values(entry: Entry, attribute: string): string[] {
   const wanted = attribute.toLowerCase();
   const key = Object.keys(entry).find((k) => k !== 'dn' && k.toLowerCase() === wanted);
   const raw = key === undefined ? undefined : entry[key];
   if (raw === undefined) return [];
-  return (Array.isArray(raw) ? raw : [raw]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
+  const decode = binaryDecoder(attribute);
+  return (Array.isArray(raw) ? raw : [raw]).flatMap((v) => (Buffer.isBuffer(v) ? (decode ? (decode(v) ?? []) : v.toString('utf8')) : v));
 }
 
 function unique(items: readonly string[]): string[] {
