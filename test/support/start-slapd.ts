@@ -120,6 +120,8 @@ export function ldapValidatorConfig(slapd: Pick<SlapdProcess, 'url'>, overrides:
     disabledFilter: DISABLED_FILTER,
     timeoutMs: 2000,
     poolSize: 2,
+    reveal: 'none',
+    passwordChangeWithoutTls: false,
     ...overrides,
   };
 }
