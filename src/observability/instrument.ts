@@ -34,6 +34,7 @@ export function instrumentValidator(validator: PasswordValidator, metrics: Metri
       }
     },
     ...(validator.imitateRefusal ? { imitateRefusal: () => validator.imitateRefusal!() } : {}),
+    ...(validator.changePassword ? { changePassword: (username: string, oldPassword: string, newPassword: string) => validator.changePassword!(username, oldPassword, newPassword) } : {}),
     recheck: (subject) => validator.recheck(subject),
     async health() {
       const health = await validator.health();
