@@ -18,7 +18,7 @@ describe('decodePolicyResponse: captured from slapd', () => {
     ['expired, one grace login left', '3005a003810101', { graceAuthNsRemaining: 1 }],
     ['expiring in 598 s (pwdExpireWarning)', '3006a00480020256', { timeBeforeExpiration: 598 }],
     ['password modify: too short (pwdMinLength)', '3003810106', { error: 'passwordTooShort' }],
-    ['password modify: in history (pwdInHistory)', '3003810108', { error: 'passwordInHistory' }],
+    ['password modify: in history (pwdInHistory; here the current password again)', '3003810108', { error: 'passwordInHistory' }],
   ])('%s', (_, value, expected) => {
     expect(decodePolicyResponse(hex(value))).toStrictEqual(expected);
   });
