@@ -180,11 +180,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       next.clients.map((c) => [c.id, c.validators.map((name) => rawValidators.get(name)).filter((v): v is PasswordValidator => v !== undefined)]),
     );
     const burn = (clientId: string): Promise<void> => burnVerification(mostExpensiveHash((chainValidators.get(clientId) ?? []).map((v) => v.burnHash)));
-    const protection = { lockout, logger, audit, onLockout: (kind: 'user' | 'ip') => metrics.recordLockout(kind), burn, directoryLocks };
-    const login = createPasswordLogin(chainFor, protection);
     // Directory states and warnings reach the client only from validators with reveal: after-correct-password.
     const revealing = new Set(next.validators.filter((v) => v.type === 'ldap' && v.reveal === 'after-correct-password').map((v) => v.name));
     const reveal: RevealPolicy = (name) => revealing.has(name);
+    const protection = { lockout, logger, audit, onLockout: (kind: 'user' | 'ip') => metrics.recordLockout(kind), burn, directoryLocks, reveal };
+    const login = createPasswordLogin(chainFor, protection);
     const grants = [
       new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, reveal }),
       new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit }),

@@ -21,8 +21,9 @@
  * is `account_locked` releases the reservation and is remembered, and while it is remembered
  * the user is refused after the dummy verification, the validators not called — the answer of
  * a wrong password, without feeding the directory's own lockout. A refusal whose password the
- * directory proved (an expired password, a must-change account) releases its reservation too:
- * the password was right.
+ * directory proved (an expired password, a must-change account) releases its reservation too
+ * when its validator reveals states (the password was right, and the answer says so); under
+ * `reveal: none` it counts like the wrong password it is answered as.
  *
  * Outages never count: a validator outage (ValidatorUnavailableError) releases the
  * reservation and is thrown on, and an attempt store outage (StoreUnavailableError) is thrown
@@ -74,6 +75,13 @@ export interface LoginProtection {
    * without calling the validators while remembered, and never counted as failures.
    */
   readonly directoryLocks?: DirectoryLocks;
+  /**
+   * Which validators reveal directory states (`validators[].reveal`). A refusal whose password
+   * the directory proved is released rather than counted only for those: where the answer does
+   * not tell a proven password from a wrong one, the counters must not either (an attacker
+   * could otherwise find the right guess by when the lock begins).
+   */
+  readonly reveal?: (validator: string) => boolean;
 }
 
 const REFUSED: ChainOutcome = Object.freeze({ valid: false });
@@ -151,7 +159,8 @@ export function createPasswordLogin(chainFor: (clientId: string) => ValidatorCha
       ...(outcome.validator ? { validator: outcome.validator } : {}),
       ...(outcome.state ? { state: outcome.state, password_verified: outcome.passwordVerified === true } : {}),
     };
-    if (outcome.state === 'account_locked' || outcome.passwordVerified === true) {
+    const proven = outcome.passwordVerified === true && outcome.validator !== undefined && (protection.reveal?.(outcome.validator) ?? false);
+    if (outcome.state === 'account_locked' || proven) {
       // Not a failure of the gateway's counting: the directory's lock, or a right password.
       await settled(attempt.settle('released'));
       if (outcome.state === 'account_locked') protection.directoryLocks?.add(lockKey);

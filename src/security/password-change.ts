@@ -4,8 +4,8 @@
  * and of the client IP's budget first, a locked user is refused after the dummy verification
  * without calling the validators, a remembered directory lock likewise, and a wrong old password
  * (or an unknown user) settles as one failure. A change, or a new password the policy refused,
- * proved the old password: a success for the counters. A directory lock and a proven password
- * refused for its state are released, as for a login.
+ * proved the old password: a success for the counters. A directory lock, and a proven password
+ * refused for its state by a validator that reveals states, are released, as for a login.
  *
  * Neither password is ever logged or put in an audit event.
  */
@@ -79,7 +79,8 @@ export function createPasswordChange(chainFor: (clientId: string) => ValidatorCh
     }
     const { refused } = outcome;
     const stateFields = refused.state ? { state: refused.state, password_verified: refused.passwordVerified === true } : {};
-    if (refused.state === 'account_locked' || refused.passwordVerified === true) {
+    const proven = refused.passwordVerified === true && outcome.validator !== undefined && (protection.reveal?.(outcome.validator) ?? false);
+    if (refused.state === 'account_locked' || proven) {
       await attempt.settle('released');
       if (refused.state === 'account_locked') protection.directoryLocks?.add(lockKey);
       event({ outcome: 'failure', reason: refused.state === 'account_locked' ? 'directory_locked' : 'directory_state', ...stateFields, ...validator });

@@ -131,6 +131,20 @@ describe('directory states over HTTP (slapd with ppolicy)', () => {
     for (const a of answers) expect(shape(a)).toStrictEqual(refused(WRONG));
   });
 
+  it('a proven state is not counted where it is revealed, and counted as the wrong password it is answered as where not', () => {
+    const audit = gw.logs().filter((l) => l['kind'] === 'audit');
+    const key = audit.find((e) => e['event'] === 'login' && e['state'] === 'password_expired' && e['client_id'] === 'app')?.['username_key'];
+    const mine = audit.filter((e) => e['username_key'] === key);
+    expect(mine.map((e) => [e['event'], e['client_id'], e['reason'], e['state'], e['password_verified']])).toStrictEqual([
+      ['login', 'app', 'directory_state', 'password_expired', true],
+      ['login', 'other', 'invalid_password', 'password_expired', true],
+      ['login', 'app', 'invalid_password', undefined, undefined],
+      ['login', 'other', 'invalid_password', 'password_expired', true],
+      // maxFailures 3: the three counted ones lock the user (the released one did not count).
+      ['lockout', 'other', 'failures', undefined, undefined],
+    ]);
+  });
+
   it('expired with grace logins: tokens, the logins left in the response and in an identity header when revealed', async () => {
     const { graced } = PP_USERS;
     const first = await login('app', graced.uid, graced.password);
@@ -193,7 +207,7 @@ describe('the password change endpoint against slapd', () => {
     const wrong = await change('other', fresh2.uid, 'wrong-old', 'whatever-new-1');
     expect(shape(wrong)).toStrictEqual(refused(WRONG));
     expect(shape(await change('other', 'pp-nobody', 'wrong-old', 'whatever-new-1'))).toStrictEqual(refused(WRONG));
-    // maxFailures 3: the login with a wrong password above (the "same bytes" test), this one, one more.
+    // maxFailures 3: the two wrong logins of the "same bytes" test and this one lock the user.
     expect(shape(await change('other', fresh2.uid, 'wrong-again', 'whatever-new-1'))).toStrictEqual(refused(WRONG));
     // Locked by the gateway now: the right password is refused, on both endpoints, and the directory not asked.
     const binds = slapd.bindCount(fresh2.dn);
