@@ -262,10 +262,11 @@ export class LdapValidator implements PasswordValidator {
       return entry === 'none' ? UNKNOWN_USER : INVALID_PASSWORD;
     }
     const verdict = judgeBind(await this.#bindUser(entry.dn, password, 'search'));
-    // Only a proven password pays for the disabledFilter search: a wrong one costs the same
-    // whether the entry is disabled or not.
-    if ((verdict.ok || verdict.passwordVerified) && config.disabledFilter && (await this.#isDisabled(entry.dn))) return DISABLED;
     if (!verdict.ok) return refusal(verdict);
+    // Only a bind that succeeded pays for the disabledFilter search: a wrong password costs the
+    // same whether the entry is disabled or not, and so does a refused bind with a state (an
+    // extra search there would time a proven password where the answer hides it).
+    if (config.disabledFilter && (await this.#isDisabled(entry.dn))) return DISABLED;
     const groups = await this.#groups(entry, name, undefined);
     return withWarnings({ valid: true, principal: this.#principal(entry, groups) }, verdict);
   }
