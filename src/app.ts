@@ -18,6 +18,10 @@ import { createValidators } from './validators/registry.js';
 import { ValidatorChain } from './validators/chain.js';
 import { ScopePolicy } from './oauth/scope-policy.js';
 import { createPasswordLogin } from './security/login.js';
+import { createPasswordChange } from './security/password-change.js';
+import { DirectoryLocks } from './security/directory-locks.js';
+import { passwordChangeEndpoint } from './token-endpoint/password-change-endpoint.js';
+import type { RevealPolicy } from './token-endpoint/directory-answers.js';
 import { burnVerification, mostExpensiveHash, setHashLimits } from './security/password-hash.js';
 import { Lockout } from './security/lockout.js';
 import type { AttemptStore } from './security/attempt-store.js';
@@ -81,6 +85,7 @@ export interface Gateway {
 interface Generation {
   readonly validators: ReadonlyMap<string, PasswordValidator>;
   readonly token: Handler;
+  readonly passwordChange: Handler;
   readonly revocation: Handler;
   readonly introspection: Handler;
   readonly resource: Handler;
@@ -113,6 +118,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   setHashLimits({ concurrency: config.security.hashConcurrency, queue: config.security.hashQueue });
   // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
   const lockout = tracedLockout(tracing, new Lockout(backend.attempts, config.lockout));
+  // Accounts a directory reported locked: not asked again for a while (security/directory-locks.ts); kept across reloads.
+  const directoryLocks = new DirectoryLocks(config.lockout.directoryLockSeconds * 1000);
   // Failed client authentication counts in the same per-IP budget (token-endpoint/clients.ts).
   const clientBudget = {
     reserveIp: (ip: string) => lockout.reserveIp(ip),
@@ -196,9 +203,13 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       next.clients.map((c) => [c.id, c.validators.map((name) => rawValidators.get(name)).filter((v): v is PasswordValidator => v !== undefined)]),
     );
     const burn = (clientId: string): Promise<void> => burnVerification(mostExpensiveHash((chainValidators.get(clientId) ?? []).map((v) => v.burnHash)));
-    const login = createPasswordLogin(chainFor, { lockout, logger, audit, onLockout: (kind) => metrics.recordLockout(kind), burn });
+    // Directory states and warnings reach the client only from validators with reveal: after-correct-password.
+    const revealing = new Set(next.validators.filter((v) => v.type === 'ldap' && v.reveal === 'after-correct-password').map((v) => v.name));
+    const reveal: RevealPolicy = (name) => revealing.has(name);
+    const protection = { lockout, logger, audit, onLockout: (kind: 'user' | 'ip') => metrics.recordLockout(kind), burn, directoryLocks, reveal };
+    const login = createPasswordLogin(chainFor, protection);
     const grants = [
-      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
+      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, reveal }),
       new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit }),
     ].map((grant) => tracedGrant(tracing, grant));
     const bodyLimit = config.server.limits.bodyBytes;
@@ -216,6 +227,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     return {
       validators,
       token: tokenEndpoint({ clients, grants, bodyLimit, audit }),
+      passwordChange: passwordChangeEndpoint({ clients, change: createPasswordChange(chainFor, protection), bodyLimit, reveal, audit }),
       revocation: revocationEndpoint({ clients, store, bodyLimit, logger, audit }),
       introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
@@ -245,6 +257,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: tracedHandler(tracing, (req, res, ctx) => current.introspection(req, res, ctx), oauth.paths.introspection) }],
     [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: tracedHandler(tracing, metadataEndpoint(config), oauth.paths.metadata) }],
   ]);
+  if (config.passwordChange.enabled) {
+    endpoints.set(config.passwordChange.path, { kind: 'password_change', errors: 'oauth', handle: (req, res, ctx) => current.passwordChange(req, res, ctx) });
+  }
   const prefixEndpoints: [string, Endpoint][] = [];
   if (config.decision.enabled) {
     const decision: Endpoint = { kind: 'decision', errors: 'resource', handle: tracedHandler(tracing, (req, res, ctx) => current.decision(req, res, ctx), config.decision.path) };

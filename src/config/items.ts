@@ -139,6 +139,17 @@ export const validatorSpecs = {
     disabledFilter: { doc: 'Filter matching disabled entries, checked at login and refresh, e.g. (nsAccountLock=TRUE).', type: 'string', default: '' },
     timeoutMs: { doc: 'Connect and operation timeout (ms), per URL tried and per operation.', type: 'integer', default: 5000, min: 1 },
     poolSize: { doc: 'Service-account connections kept open for searches, and as many kept open for user binds.', type: 'integer', default: 4, min: 1 },
+    reveal: {
+      doc: 'What a client may learn of a directory account state (docs/validators.md, "Directory states"): none = every refusal is the same invalid_grant and no expiry warning is returned; after-correct-password = once the directory proved the password correct, a refusal carries the state (e.g. "reason":"password_expired") and a success its expiry warnings. A wrong password, an unknown user and a directory lock always answer alike.',
+      type: 'string',
+      default: 'none',
+      oneOf: ['none', 'after-correct-password'],
+    },
+    passwordChangeWithoutTls: {
+      doc: 'Let the password change endpoint change passwords over a plain ldap:// connection without startTls (both passwords cross the network in clear). For tests only; refused otherwise.',
+      type: 'boolean',
+      default: false,
+    },
   },
   http: {
     ...commonValidator,

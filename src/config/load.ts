@@ -419,6 +419,14 @@ function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mod
   if (config.lockout.maxLockSeconds < config.lockout.lockSeconds) problems.push('lockout.maxLockSeconds: must be at least lockout.lockSeconds');
   const paths = Object.values(config.oauth.paths);
   if (new Set(paths).size !== paths.length) problems.push('oauth.paths: every endpoint needs its own path');
+  if (config.passwordChange.enabled && paths.includes(config.passwordChange.path)) problems.push('passwordChange.path: must differ from every oauth.paths endpoint');
+  if (config.passwordChange.enabled) {
+    for (const v of config.validators) {
+      if (v.type === 'ldap' && !v.startTls && !v.passwordChangeWithoutTls && v.urls.some((u) => /^ldap:/i.test(u))) {
+        warnings.push(`validators.${v.name}: password changes are refused over plain ldap:// without startTls (use ldaps:// or startTls)`);
+      }
+    }
+  }
   if (config.server.port === config.admin.port && config.server.port !== 0) problems.push('admin.port: must differ from server.port');
 
   for (const [header, field] of Object.entries(config.headers.identity)) {

@@ -210,11 +210,24 @@ export const schema = {
       format: 'positive-int',
       default: 3600,
     },
+    directoryLockSeconds: {
+      doc: 'When a directory reports an account locked (the LDAP password policy accountLocked, Active Directory 775), the gateway refuses that username without calling the directory for this many seconds (a right and a wrong password alike, the same invalid_grant), and never counts it as a failure of its own: no amplifying the directory\'s lockout. Per replica, in memory.',
+      format: 'positive-int',
+      default: 60,
+    },
     reservationSeconds: {
       doc: 'A login reserves its attempt in the counters before the validators are called (so concurrent guesses cannot race past maxFailures or the IP budget); a reservation its replica never settled (the process died) lapses after this many seconds. Keep it above the longest validator call.',
       format: 'positive-int',
       default: 60,
     },
+  },
+  passwordChange: {
+    enabled: {
+      doc: 'Serve the password change endpoint (docs/validators.md, "Changing a password"): a client-authenticated POST of username, password and new_password that changes the password in the directory (LDAP password modify, RFC 3062). Off by default.',
+      format: 'boolean',
+      default: false,
+    },
+    path: { doc: 'Path of the password change endpoint.', format: 'url-path', default: '/as/password.oauth2' },
   },
   security: {
     hashConcurrency: {

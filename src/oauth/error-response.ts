@@ -40,7 +40,10 @@ export function toOAuthError(err: unknown, logger: Logger): OAuthError {
 }
 
 export function oauthErrorBody(err: OAuthError): Record<string, string> {
-  return err.description ? { error: err.code, error_description: err.description } : { error: err.code };
+  const body: Record<string, string> = err.description ? { error: err.code, error_description: err.description } : { error: err.code };
+  // An extension field (RFC 6749 §5.2 allows them): a directory state or a password policy rule.
+  if (err.reason !== undefined) body['reason'] = err.reason;
+  return body;
 }
 
 /** Writes an RFC 6749 §5.2 error answer (token, revocation and introspection endpoints). */

@@ -14,6 +14,11 @@ export abstract class OAuthError extends Error {
   abstract readonly code: string;
   /** HTTP status of the answer. */
   abstract readonly status: number;
+  /**
+   * A machine-readable extension field `reason` of the JSON answer, for the few answers that
+   * may say more than their code (src/token-endpoint/directory-answers.ts).
+   */
+  readonly reason?: string;
 
   constructor(readonly description?: string) {
     super(description ?? 'oauth error');

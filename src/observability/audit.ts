@@ -13,6 +13,7 @@
  * or changing its type or the meaning of a value, makes a new `v`.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import type { DirectoryState, PasswordPolicyFailure } from '../validators/types.js';
 
 /** The schema version written in every event's `v`. */
 export const AUDIT_SCHEMA_VERSION = 1;
@@ -27,7 +28,8 @@ export type AuditEventName =
   | 'revocation'
   | 'introspection'
   | 'client_auth'
-  | 'config_reload';
+  | 'config_reload'
+  | 'password_change';
 
 export type AuditOutcome = 'success' | 'failure' | 'refused' | 'unavailable';
 
@@ -49,7 +51,10 @@ export type AuditReason =
   | 'malformed_credentials'
   | 'invalid_config'
   | 'build_failed'
-  | 'grace_replay';
+  | 'grace_replay'
+  | 'directory_locked'
+  | 'directory_state'
+  | 'password_policy';
 
 /** Every field an event may carry besides `kind`, `v` and `time` (see the table in docs/operations.md). */
 export interface AuditFields {
@@ -62,6 +67,12 @@ export interface AuditFields {
   readonly sub?: string;
   readonly username_key?: string;
   readonly validator?: string;
+  /** login, password_change: the account state the directory reported (src/validators/types.ts DirectoryState). */
+  readonly state?: DirectoryState;
+  /** login, password_change: whether the directory proved the password correct before refusing. */
+  readonly password_verified?: boolean;
+  /** password_change: the policy rule that refused the new password (PasswordPolicyFailure). */
+  readonly policy?: PasswordPolicyFailure;
   /** How a login came: the password grant or the Basic bridge of the resource path. */
   readonly via?: 'password_grant' | 'basic_bridge';
   /** lockout: what was locked. */

@@ -42,6 +42,7 @@ export function instrumentValidator(validator: PasswordValidator, metrics: Metri
       }
     },
     ...(validator.imitateRefusal ? { imitateRefusal: () => validator.imitateRefusal!() } : {}),
+    ...(validator.changePassword ? { changePassword: (username: string, oldPassword: string, newPassword: string) => validator.changePassword!(username, oldPassword, newPassword) } : {}),
     recheck,
     async health() {
       const health = await validator.health();

@@ -35,7 +35,8 @@ import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy, UserState } fro
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import { lockoutUsername } from './canonical-username.js';
 
-export type LockoutSettings = GatewayConfig['lockout'];
+/** The counters' settings; `directoryLockSeconds` belongs to the directory-lock memo (src/security/directory-locks.ts). */
+export type LockoutSettings = Omit<GatewayConfig['lockout'], 'directoryLockSeconds'>;
 
 /** What a settled failure led to. */
 export interface FailureOutcome {

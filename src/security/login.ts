@@ -17,6 +17,14 @@
  * Because step 1 reserves before step 3 runs, N concurrent guesses get at most `maxFailures`
  * (and at most the IP budget) to a validator, on one replica or many (docs/security.md).
  *
+ * A directory lock never counts either (src/security/directory-locks.ts): a refusal whose state
+ * is `account_locked` releases the reservation and is remembered, and while it is remembered
+ * the user is refused after the dummy verification, the validators not called — the answer of
+ * a wrong password, without feeding the directory's own lockout. A refusal whose password the
+ * directory proved (an expired password, a must-change account) releases its reservation too
+ * when its validator reveals states (the password was right, and the answer says so); under
+ * `reveal: none` it counts like the wrong password it is answered as.
+ *
  * Outages never count: a validator outage (ValidatorUnavailableError) releases the
  * reservation and is thrown on, and an attempt store outage (StoreUnavailableError) is thrown
  * from step 1 or 4 — both answer 503, and a login never runs without its protection (fail
@@ -30,6 +38,7 @@ import type { ChainOutcome, ValidatorChain } from '../validators/chain.js';
 import type { Lockout } from './lockout.js';
 import { userKey } from './lockout.js';
 import { burnVerification } from './password-hash.js';
+import type { DirectoryLocks } from './directory-locks.js';
 
 /**
  * Validates `username`/`password` with the client's validator chain. Resolves `{valid:false}`
@@ -61,6 +70,18 @@ export interface LoginProtection {
    * kind). Default: an argon2id verification ({@link burnVerification}).
    */
   readonly burn?: (clientId: string) => Promise<void>;
+  /**
+   * Accounts a directory reported locked (docs/security.md, "Directory locks"): refused
+   * without calling the validators while remembered, and never counted as failures.
+   */
+  readonly directoryLocks?: DirectoryLocks;
+  /**
+   * Which validators reveal directory states (`validators[].reveal`). A refusal whose password
+   * the directory proved is released rather than counted only for those: where the answer does
+   * not tell a proven password from a wrong one, the counters must not either (an attacker
+   * could otherwise find the right guess by when the lock begins).
+   */
+  readonly reveal?: (validator: string) => boolean;
 }
 
 const REFUSED: ChainOutcome = Object.freeze({ valid: false });
@@ -110,9 +131,19 @@ export function createPasswordLogin(chainFor: (clientId: string) => ValidatorCha
       return REFUSED;
     }
 
+    const chain = chainFor(clientId);
+    const lockKey = `${chain.names.join('\n')}\0${userKey(username)}`;
+    if (protection.directoryLocks?.has(lockKey)) {
+      await attempt.settle('released').catch(() => undefined);
+      await burn(clientId);
+      logger.debug({ event: 'login_refused', reason: 'directory-locked', userKey: userKey(username), clientIp, clientId }, 'login refused: the directory reported the account locked');
+      event({ outcome: 'refused', reason: 'directory_locked', state: 'account_locked' });
+      return REFUSED;
+    }
+
     let outcome: ChainOutcome;
     try {
-      outcome = await chainFor(clientId).validate(username.normalize('NFKC'), password);
+      outcome = await chain.validate(username.normalize('NFKC'), password);
     } catch (err) {
       // An outage judged nothing: give the slots back (they lapse anyway if the store is down too).
       await attempt.settle('released').catch(() => undefined);
@@ -124,8 +155,20 @@ export function createPasswordLogin(chainFor: (clientId: string) => ValidatorCha
       event({ outcome: 'success', sub: outcome.principal.subject, validator: outcome.validator });
       return outcome;
     }
+    const stateFields = {
+      ...(outcome.validator ? { validator: outcome.validator } : {}),
+      ...(outcome.state ? { state: outcome.state, password_verified: outcome.passwordVerified === true } : {}),
+    };
+    const proven = outcome.passwordVerified === true && outcome.validator !== undefined && (protection.reveal?.(outcome.validator) ?? false);
+    if (outcome.state === 'account_locked' || proven) {
+      // Not a failure of the gateway's counting: the directory's lock, or a right password.
+      await settled(attempt.settle('released'));
+      if (outcome.state === 'account_locked') protection.directoryLocks?.add(lockKey);
+      event({ outcome: 'failure', reason: outcome.state === 'account_locked' ? 'directory_locked' : 'directory_state', ...stateFields });
+      return outcome;
+    }
     const counted = await settled(attempt.settle('failure'));
-    event({ outcome: 'failure', reason: outcome.reason === 'unknown-user' ? 'unknown_user' : 'invalid_password', ...(outcome.validator ? { validator: outcome.validator } : {}) });
+    event({ outcome: 'failure', reason: outcome.reason === 'unknown-user' ? 'unknown_user' : 'invalid_password', ...stateFields });
     if (counted.userLockedMs > 0) {
       onLockout?.('user');
       // The username is logged as its counter key: a password typed into the username field

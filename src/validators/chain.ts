@@ -19,7 +19,10 @@
  */
 import {
   ValidatorUnavailableError,
+  type DirectoryState,
+  type PasswordChangeOutcome,
   type PasswordValidator,
+  type PasswordWarnings,
   type Principal,
   type RefusalReason,
   type RecheckOutcome,
@@ -30,13 +33,23 @@ const RECHECK_OUTCOMES: ReadonlySet<string> = new Set<RecheckOutcome>(['active',
 
 /** The chain's answer: which validator accepted the credentials, or none did. */
 export type ChainOutcome =
-  | { readonly valid: true; readonly principal: Principal; readonly validator: string }
+  | { readonly valid: true; readonly principal: Principal; readonly validator: string; readonly warnings?: PasswordWarnings }
   /**
-   * `reason` and `validator` say who refused, for the audit event (never for the answer,
-   * which is the same for every refusal): the validator that knew the name and refused its
-   * password, or `unknown-user` when none knew it.
+   * `reason` and `validator` say who refused, for the audit event: the validator that knew
+   * the name and refused its password, or `unknown-user` when none knew it. `state` and
+   * `passwordVerified` are the refusing validator's (types.ts); only a verified password's
+   * state may reach the client, and only when that validator reveals it (the grants decide).
    */
-  | { readonly valid: false; readonly reason?: RefusalReason; readonly validator?: string };
+  | {
+      readonly valid: false;
+      readonly reason?: RefusalReason;
+      readonly validator?: string;
+      readonly state?: DirectoryState;
+      readonly passwordVerified?: boolean;
+    };
+
+/** A password change's answer, with the validator that owns the user when one did. */
+export type ChainChangeOutcome = PasswordChangeOutcome & { readonly validator?: string };
 
 export type ChainMode = 'first-known' | 'any';
 
@@ -73,23 +86,44 @@ export class ValidatorChain {
    *   validators after it are not tried.
    */
   async validate(username: string, password: string): Promise<ChainOutcome> {
-    let refusedBy: string | undefined;
+    let refused: ChainOutcome | undefined;
     for (const [i, validator] of this.#validators.entries()) {
       // Typed, but checked anyway: a malformed answer is a bug, and a bug is not "invalid".
       const outcome: ValidationOutcome | undefined = await guarded(validator, () => validator.validate(username, password));
       if (outcome?.valid === true && outcome.principal !== undefined) {
-        return { valid: true, principal: outcome.principal, validator: validator.name };
+        return { valid: true, principal: outcome.principal, validator: validator.name, ...(outcome.warnings ? { warnings: outcome.warnings } : {}) };
       }
       if (outcome?.valid !== false || !REFUSAL_REASONS.has(outcome.reason)) {
         throw new ValidatorUnavailableError(validator.name, 'returned a malformed outcome');
       }
       if (this.#mode === 'first-known' && outcome.reason === 'invalid-password') {
         await this.#imitateRest(i + 1);
-        return { valid: false, reason: 'invalid-password', validator: validator.name };
+        return refusedWith(outcome, validator.name);
       }
-      if (outcome.reason === 'invalid-password') refusedBy ??= validator.name;
+      if (outcome.reason === 'invalid-password') refused ??= refusedWith(outcome, validator.name);
     }
-    return refusedBy === undefined ? { valid: false, reason: 'unknown-user' } : { valid: false, reason: 'invalid-password', validator: refusedBy };
+    return refused ?? { valid: false, reason: 'unknown-user' };
+  }
+
+  /**
+   * Changes a password at the validator that owns the name, asked in chain order as in
+   * `first-known` mode whatever the client's mode (a password lives in one place): the first
+   * whose answer is not `unknown-user` answers. A validator without `changePassword` proves
+   * the old password with `validate` and answers `mod_not_allowed` (it cannot change it).
+   * @throws ValidatorUnavailableError as for {@link validate}.
+   */
+  async changePassword(username: string, oldPassword: string, newPassword: string): Promise<ChainChangeOutcome> {
+    for (const [i, validator] of this.#validators.entries()) {
+      const outcome: PasswordChangeOutcome = await guarded(validator, async () => {
+        if (validator.changePassword) return validator.changePassword(username, oldPassword, newPassword);
+        const check = await validator.validate(username, oldPassword);
+        return check.valid ? { changed: false, policy: 'mod_not_allowed', detail: 'this directory does not change passwords here' } : { changed: false, refused: check };
+      });
+      if (!outcome.changed && 'refused' in outcome && outcome.refused.reason === 'unknown-user') continue;
+      await this.#imitateRest(i + 1);
+      return { ...outcome, validator: validator.name };
+    }
+    return { changed: false, refused: { valid: false, reason: 'unknown-user' } };
   }
 
   /** The cost of the refusals the validators after `from` would have answered. */
@@ -111,6 +145,17 @@ export class ValidatorChain {
     if (!RECHECK_OUTCOMES.has(outcome)) throw new ValidatorUnavailableError(validator.name, 'returned a malformed recheck outcome');
     return outcome;
   }
+}
+
+/** The chain's refusal for a validator's: its reason, and its state when it reported one. */
+function refusedWith(outcome: ValidationOutcome & { valid: false }, validator: string): ChainOutcome {
+  return {
+    valid: false,
+    reason: 'invalid-password',
+    validator,
+    ...(outcome.state ? { state: outcome.state } : {}),
+    ...(outcome.passwordVerified === true ? { passwordVerified: true } : {}),
+  };
 }
 
 /** Runs a validator call; anything thrown other than an outage is turned into one. */

@@ -12,7 +12,7 @@
 import type { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, ResultCodeError, type Change, type Entry, type SearchOptions } from 'ldapts';
+import { Client, ResultCodeError, type Change, type Control, type Entry, type SearchOptions } from 'ldapts';
 
 export interface ConnectorOptions {
   /** `ldap://` or `ldaps://` URLs (scheme, host, port), tried in this order. */
@@ -80,10 +80,16 @@ export class LdapConnection {
     return !this.#closed && this.#client.isConnected;
   }
 
-  /** Simple bind (RFC 4513 §5.1.3). Callers never pass an empty password. */
-  bind(dn: string, password: string): Promise<void> {
+  /** Simple bind (RFC 4513 §5.1.3), with request controls. Callers never pass an empty password. */
+  bind(dn: string, password: string, controls?: Control[]): Promise<void> {
     if (!this.alive) return Promise.reject(new ConnectionClosedError());
-    return this.#client.bind(dn, password);
+    return this.#client.bind(dn, password, controls);
+  }
+
+  /** An extended operation (RFC 4511 §4.12); resolves on success, rejects with the result code. */
+  async exop(oid: string, value: Buffer, controls?: Control[]): Promise<void> {
+    if (!this.alive) throw new ConnectionClosedError();
+    await this.#client.exop(oid, value, controls);
   }
 
   /** A modify (RFC 4511 §4.6): Active Directory's password change (ad-account.ts). */

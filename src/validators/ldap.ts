@@ -23,9 +23,19 @@
  *
  * An empty password is refused before the directory is touched: a simple bind with a DN and an
  * empty password is an *unauthenticated* bind (RFC 4513 §5.1.2), which many servers accept.
+ *
+ * Directory states: every user bind carries the password policy request control, and what the
+ * answer's controls say is judged by ldap-bind-state.ts into a refusal's `state` (and whether the
+ * directory proved the password) or a success's expiry `warnings` (docs/validators.md,
+ * "Directory states"). A disabled entry (`disabledFilter`) after a bind that succeeded is
+ * `account_disabled` with the password proven.
+ *
+ * Password change ({@link LdapValidator.changePassword}): the user's own bind with the old
+ * password, then the password modify extended operation (RFC 3062) on that connection, so the
+ * directory applies its policy to the user itself, as `passwd` would.
  */
 import { randomBytes } from 'node:crypto';
-import { AndFilter, EqualityFilter, FilterParser, InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError, NotFilter, type Entry, type Filter } from 'ldapts';
+import { AndFilter, EqualityFilter, FilterParser, InsufficientAccessError, InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError, NotFilter, ResultCodeError, type Entry, type Filter } from 'ldapts';
 import type { LdapValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { ldapSpan } from '../observability/tracing.js';
@@ -37,12 +47,15 @@ import { parseAdLogin } from './ad-names.js';
 import { describeLdapError, LdapConnector, type LdapConnection } from './ldap-connection.js';
 import { escapeDnValue, escapeFilterValue, fillTemplate, firstRdnValue } from './ldap-escape.js';
 import { LdapPool } from './ldap-pool.js';
+import { judgeBind, type BindVerdict, type UserBind } from './ldap-bind-state.js';
+import { encodePasswordModify, PASSWORD_MODIFY_OID, PolicyControls, type PolicyError } from './ldap-password-policy.js';
 import { checkSettings, type Settings } from './ldap-settings.js';
 import {
   INVALID_PASSWORD,
   UNKNOWN_USER,
   ValidatorUnavailableError,
   type PasswordChangeOutcome,
+  type PasswordPolicyFailure,
   type PasswordValidator,
   type Principal,
   type RecheckOutcome,
@@ -133,10 +146,8 @@ export class LdapValidator implements PasswordValidator {
    * the directory would fold into another name — is `invalid-password`: the chain stops.
    */
   async validate(username: string, password: string): Promise<ValidationOutcome> {
-    // RFC 4513 §5.1.2: a DN with an empty password is an unauthenticated bind; never send one.
-    if (password === '') return INVALID_PASSWORD;
-    const name = canonicalUsername(username, this.#config.caseSensitive);
-    if (name === '' || UNPREPARED.test(name)) return INVALID_PASSWORD;
+    const name = this.#acceptable(username, password);
+    if (name === undefined) return INVALID_PASSWORD;
     if (this.#settings.ad) {
       // Active Directory: CORP\alice, alice@corp.example.com and alice name one account.
       const login = parseAdLogin(name, this.#settings.ad.names);
@@ -147,28 +158,78 @@ export class LdapValidator implements PasswordValidator {
   }
 
   /**
-   * Active Directory only (docs/active-directory.md, "Changing a password"): the user's own
-   * bind, then unicodePwd delete-old/add-new. Other directories: not offered here.
+   * Changes the password of `username`, proving `oldPassword` with the user's own bind: a
+   * refusal of that bind is answered as a login's would be (`refused`); the directory's policy
+   * refusing `newPassword` is `policy`. An expired password without grace logins cannot bind,
+   * so it is refused `password_expired`: such a policy needs `pwdGraceAuthNLimit` for users to
+   * change their own expired passwords (docs/validators.md, "Changing a password").
+   * @throws ValidatorUnavailableError when the directory cannot answer, or when the
+   *   connection is not encrypted and `passwordChangeWithoutTls` is off.
    */
   async changePassword(username: string, oldPassword: string, newPassword: string): Promise<PasswordChangeOutcome> {
-    const ad = this.#settings.ad;
-    if (!ad) throw new ValidatorUnavailableError(this.name, 'password change is implemented for directory: active-directory only');
-    const refused = (outcome: ValidationOutcome): PasswordChangeOutcome => ({ changed: false, refused: outcome as ValidationOutcome & { valid: false } });
-    if (oldPassword === '' || newPassword === '') return refused(INVALID_PASSWORD);
-    const name = canonicalUsername(username, this.#config.caseSensitive);
-    const login = name === '' || UNPREPARED.test(name) ? 'foreign' : parseAdLogin(name, ad.names);
-    if (login === 'foreign') return refused(UNKNOWN_USER);
-    const { config, userAttributes } = this.#settings;
-    const filter = fillTemplate(config.userSearchFilter, { username: login.account, upn: login.upn }, escapeFilterValue);
-    const entries = await this.#call('searching the user', () =>
-      this.#service.use((c) => c.search(config.userSearchBase, { scope: 'sub', filter, attributes: userAttributes, sizeLimit: 2 })),
+    const { config } = this.#settings;
+    if (!config.passwordChangeWithoutTls && !config.startTls && config.urls.some((u) => /^ldap:/i.test(u))) {
+      throw new ValidatorUnavailableError(this.name, 'password change refused: the directory connection is not encrypted (use ldaps:// or startTls; passwordChangeWithoutTls is for tests)');
+    }
+    if (this.#settings.ad) return this.#changeAdPassword(this.#settings.ad, username, oldPassword, newPassword);
+    const name = this.#acceptable(username, oldPassword);
+    if (name === undefined || newPassword === '') return { changed: false, refused: REFUSED_INVALID };
+    let dn: string;
+    if (this.#settings.mode === 'direct') {
+      dn = fillTemplate(config.userDnTemplate, { username: name }, escapeDnValue);
+    } else {
+      const entry = await this.#findUser(name);
+      if (entry === 'none' || entry === 'ambiguous') {
+        await this.#bindUser(this.#noSuchUserDn, oldPassword, 'search');
+        return { changed: false, refused: entry === 'none' ? REFUSED_UNKNOWN : REFUSED_INVALID };
+      }
+      dn = entry.dn;
+    }
+    const mode = this.#settings.mode === 'direct' ? 'direct' : 'search';
+    const result = await this.#call('changing a password', () =>
+      this.#binds.use(async (c): Promise<PasswordChangeOutcome | 'refused-direct'> => {
+        const bind = await bindAs(c, dn, oldPassword, mode);
+        if (bind.status === 'no-such-dn') return { changed: false, refused: REFUSED_UNKNOWN };
+        const verdict = judgeBind(bind);
+        // A success, or must-change (a pwdReset bind allows exactly this operation).
+        const mayChange = verdict.ok || verdict.state === 'password_change_required';
+        if (!mayChange) return bind.status === 'refused' && mode === 'direct' && verdict.state === undefined ? 'refused-direct' : { changed: false, refused: refusal(verdict) };
+        return modifyPassword(c, oldPassword, newPassword);
+      }),
     );
-    if (entries.length !== 1) {
+    if (result === 'refused-direct') return { changed: false, refused: (await this.#directRefusal(dn)) as Refusal };
+    if (result.changed) this.#log.info({ event: 'password_changed' }, 'a user changed their password in the directory');
+    return result;
+  }
+
+  /**
+   * Active Directory (docs/active-directory.md, "Changing a password"): the user's own bind,
+   * then unicodePwd delete-old/add-new.
+   */
+  async #changeAdPassword(ad: NonNullable<Settings['ad']>, username: string, oldPassword: string, newPassword: string): Promise<PasswordChangeOutcome> {
+    const refused = (outcome: ValidationOutcome): PasswordChangeOutcome => ({ changed: false, refused: outcome as Refusal });
+    const name = this.#acceptable(username, oldPassword);
+    if (name === undefined || newPassword === '') return refused(INVALID_PASSWORD);
+    const login = parseAdLogin(name, ad.names);
+    if (login === 'foreign') return refused(UNKNOWN_USER);
+    const entry = await this.#findUser(login.account, { upn: login.upn });
+    if (entry === 'none' || entry === 'ambiguous') {
       await this.#bindUser(this.#noSuchUserDn, oldPassword, 'search');
-      return refused(entries.length === 0 ? UNKNOWN_USER : INVALID_PASSWORD);
+      return refused(entry === 'none' ? UNKNOWN_USER : INVALID_PASSWORD);
     }
     const service = <T>(task: (c: LdapConnection) => Promise<T>): Promise<T> => this.#service.use(task);
-    return this.#call('changing a password', () => this.#binds.use((c) => adChangePassword(c, entries[0]!.dn, oldPassword, newPassword, service)));
+    const result = await this.#call('changing a password', () => this.#binds.use((c) => adChangePassword(c, entry.dn, oldPassword, newPassword, service)));
+    if (result.changed) this.#log.info({ event: 'password_changed' }, 'a user changed their password in the directory');
+    return result;
+  }
+
+  /** The canonical name to look up, or undefined when the attempt is refused without the directory. */
+  #acceptable(username: string, password: string): string | undefined {
+    // RFC 4513 §5.1.2: a DN with an empty password is an unauthenticated bind; never send one.
+    if (password === '') return undefined;
+    const name = canonicalUsername(username, this.#config.caseSensitive);
+    if (name === '' || UNPREPARED.test(name)) return undefined;
+    return name;
   }
 
   /**
@@ -237,33 +298,47 @@ export class LdapValidator implements PasswordValidator {
   // -------------------------------------------------------------------------------------------
 
   async #searchThenBind(name: string, password: string, extra: Readonly<Record<string, string>> = {}): Promise<ValidationOutcome> {
-    const { config, userAttributes } = this.#settings;
-    // The user filter without disabledFilter: a disabled user is still this directory's user,
-    // so the chain must stop at it (disabledFilter is checked after the bind, below).
-    const filter = fillTemplate(config.userSearchFilter, { ...extra, username: name }, escapeFilterValue);
-    // sizeLimit 2: enough to tell "exactly one" from "more than one" without reading them all.
-    const entries = await this.#call('searching the user', () =>
-      this.#service.use((c) => c.search(config.userSearchBase, { scope: 'sub', filter, attributes: userAttributes, sizeLimit: 2, explicitBufferAttributes: BUFFER_ATTRIBUTES })),
-    );
-    const entry = entries.length === 1 ? entries[0]! : undefined;
-    if (entry === undefined) {
-      if (entries.length > 1) {
-        this.#log.warn({ dns: entries.map((e) => e.dn) }, 'the user search matched more than one entry; login refused (make userSearchFilter unique)');
-      }
+    const { config } = this.#settings;
+    const entry = await this.#findUser(name, extra);
+    if (entry === 'none' || entry === 'ambiguous') {
       await this.#bindUser(this.#noSuchUserDn, password, 'search');
-      return entries.length === 0 ? UNKNOWN_USER : INVALID_PASSWORD;
+      return entry === 'none' ? UNKNOWN_USER : INVALID_PASSWORD;
     }
-    // Active Directory: a refused bind's sub-code is read (ad-account.ts).
-    let refusal = INVALID_PASSWORD;
-    const onRefused = this.#settings.ad ? (err: Error) => (refusal = adBindRefusal(err.message)) : undefined;
-    if (!(await this.#bindUser(entry.dn, password, 'search', onRefused))) return refusal;
+    const bind = await this.#bindUser(entry.dn, password, 'search');
     if (this.#settings.ad) {
+      // Active Directory: a refused bind's sub-code (ad-account.ts), then the entry's
+      // account-control bits, which AD reports for a proven password only.
+      if (bind.status !== 'bound') return bind.status === 'refused' ? adBindRefusal(bind.diagnostic ?? '') : INVALID_PASSWORD;
       const state = adEntryRefusal(values(entry, 'userAccountControl')[0], values(entry, 'msDS-User-Account-Control-Computed')[0]);
       if (state) return state;
     }
-    if (config.disabledFilter && (await this.#isDisabled(entry.dn))) return INVALID_PASSWORD;
+    const verdict = judgeBind(bind);
+    if (!verdict.ok) return refusal(verdict);
+    // Only a bind that succeeded pays for the disabledFilter search: a wrong password costs the
+    // same whether the entry is disabled or not, and so does a refused bind with a state (an
+    // extra search there would time a proven password where the answer hides it).
+    if (config.disabledFilter && (await this.#isDisabled(entry.dn))) return DISABLED;
     const groups = await this.#groups(entry, name, undefined);
-    return { valid: true, principal: this.#principal(entry, groups) };
+    return withWarnings({ valid: true, principal: this.#principal(entry, groups) }, verdict);
+  }
+
+  /**
+   * The one entry the user filter finds. The filter is without disabledFilter: a disabled user
+   * is still this directory's user, so the chain must stop at it (disabledFilter is checked
+   * after the bind). sizeLimit 2: enough to tell "exactly one" from "more than one".
+   */
+  async #findUser(name: string, extra: Readonly<Record<string, string>> = {}): Promise<Entry | 'none' | 'ambiguous'> {
+    const { config, userAttributes } = this.#settings;
+    const filter = fillTemplate(config.userSearchFilter, { ...extra, username: name }, escapeFilterValue);
+    const entries = await this.#call('searching the user', () =>
+      this.#service.use((c) => c.search(config.userSearchBase, { scope: 'sub', filter, attributes: userAttributes, sizeLimit: 2, explicitBufferAttributes: BUFFER_ATTRIBUTES })),
+    );
+    if (entries.length === 1) return entries[0]!;
+    if (entries.length > 1) {
+      this.#log.warn({ dns: entries.map((e) => e.dn) }, 'the user search matched more than one entry; login refused (make userSearchFilter unique)');
+      return 'ambiguous';
+    }
+    return 'none';
   }
 
   async #directBind(name: string, password: string): Promise<ValidationOutcome> {
@@ -271,15 +346,16 @@ export class LdapValidator implements PasswordValidator {
     const dn = fillTemplate(config.userDnTemplate, { username: name }, escapeDnValue);
     return this.#call('direct bind', () =>
       this.#binds.use(async (c): Promise<ValidationOutcome | null> => {
-        const bound = await bindAs(c, dn, password, 'direct');
-        if (bound === 'no-such-dn') return UNKNOWN_USER;
-        if (bound === 'refused') return null;
+        const bind = await bindAs(c, dn, password, 'direct');
+        if (bind.status === 'no-such-dn') return UNKNOWN_USER;
+        const verdict = judgeBind(bind);
+        if (!verdict.ok) return verdict.state === undefined ? null : refusal(verdict);
         // The user reads its own entry: gone from the answer when it matches disabledFilter.
         const filter = config.disabledFilter ? `(!${config.disabledFilter})` : '(objectClass=*)';
         const entry = (await c.search(dn, { scope: 'base', filter, attributes: userAttributes }))[0];
-        if (entry === undefined) return INVALID_PASSWORD;
+        if (entry === undefined) return config.disabledFilter ? DISABLED : INVALID_PASSWORD;
         const groups = await this.#groups(entry, name, c);
-        return { valid: true, principal: this.#principal(entry, groups) };
+        return withWarnings({ valid: true, principal: this.#principal(entry, groups) }, verdict);
       }),
     ).then((outcome) => outcome ?? this.#directRefusal(dn));
   }
@@ -310,9 +386,9 @@ export class LdapValidator implements PasswordValidator {
     return entries.length === 0;
   }
 
-  /** Binds `dn` on the bind pool: true when accepted, false when the credentials are refused. */
-  async #bindUser(dn: string, password: string, mode: 'search' | 'direct', onRefused?: (err: Error) => void): Promise<boolean> {
-    return (await this.#call('binding the user', () => this.#binds.use((c) => bindAs(c, dn, password, mode, onRefused)))) === 'bound';
+  /** Binds `dn` on the bind pool, with the password policy controls. */
+  async #bindUser(dn: string, password: string, mode: 'search' | 'direct'): Promise<UserBind> {
+    return this.#call('binding the user', () => this.#binds.use((c) => bindAs(c, dn, password, mode)));
   }
 
   /** Group names from `memberOfAttribute`, or from a group search (none when neither is set). */
@@ -367,29 +443,77 @@ export class LdapValidator implements PasswordValidator {
   }
 }
 
+/** A refusal outcome. */
+type Refusal = Extract<ValidationOutcome, { valid: false }>;
+const REFUSED_UNKNOWN = UNKNOWN_USER as Refusal;
+const REFUSED_INVALID = INVALID_PASSWORD as Refusal;
+
+/** A disabled entry whose password the bind proved. */
+const DISABLED: ValidationOutcome = Object.freeze({ valid: false, reason: 'invalid-password', state: 'account_disabled', passwordVerified: true });
+
+/** A refused bind's outcome: the plain refusal when the directory said nothing more. */
+function refusal(verdict: BindVerdict & { ok: false }): Refusal {
+  if (verdict.state === undefined) return REFUSED_INVALID;
+  return { valid: false, reason: 'invalid-password', state: verdict.state, passwordVerified: verdict.passwordVerified };
+}
+
+function withWarnings(outcome: ValidationOutcome & { valid: true }, verdict: BindVerdict & { ok: true }): ValidationOutcome {
+  return verdict.warnings ? { ...outcome, warnings: verdict.warnings } : outcome;
+}
+
 /**
- * Binds as a user. InvalidCredentials means a wrong password (or, for the made-up DN, an
- * unknown user). In direct-bind mode the DN comes from the username, so a DN the server cannot
- * parse or does not know is the user's mistake too (`no-such-dn`: no such user); in search mode
- * it came from the directory.
+ * Binds as a user, with the password policy request control. InvalidCredentials means a wrong
+ * password (or, for the made-up DN, an unknown user) unless the controls say more
+ * (ldap-bind-state.ts). In direct-bind mode the DN comes from the username, so a DN the server
+ * cannot parse or does not know is the user's mistake too (`no-such-dn`: no such user); in
+ * search mode it came from the directory.
  */
-async function bindAs(
-  connection: LdapConnection,
-  dn: string,
-  password: string,
-  mode: 'search' | 'direct',
-  onRefused?: (err: Error) => void,
-): Promise<'bound' | 'refused' | 'no-such-dn'> {
+async function bindAs(connection: LdapConnection, dn: string, password: string, mode: 'search' | 'direct'): Promise<UserBind> {
+  const controls = new PolicyControls();
   try {
-    await connection.bind(dn, password);
-    return 'bound';
+    await connection.bind(dn, password, controls.forRequest());
+    return { status: 'bound', answer: controls.answer() };
   } catch (err) {
-    if (err instanceof InvalidCredentialsError) {
-      onRefused?.(err);
-      return 'refused';
-    }
-    if (mode === 'direct' && (err instanceof InvalidDNSyntaxError || err instanceof NoSuchObjectError)) return 'no-such-dn';
+    if (err instanceof InvalidCredentialsError) return { status: 'refused', answer: controls.answer(), diagnostic: diagnosticOf(err) };
+    if (mode === 'direct' && (err instanceof InvalidDNSyntaxError || err instanceof NoSuchObjectError)) return { status: 'no-such-dn', answer: controls.answer() };
     throw err;
+  }
+}
+
+/** The server's diagnostic message of a result (ldapts appends ` Code: 0x..`). */
+function diagnosticOf(err: ResultCodeError): string {
+  return err.message.replace(/ Code: 0x[0-9a-f]+$/i, '').trim();
+}
+
+/** ppolicy's errors on a password modify, in the shared vocabulary. */
+const POLICY_FAILURES: Partial<Record<PolicyError, PasswordPolicyFailure>> = {
+  passwordTooShort: 'too_short',
+  passwordInHistory: 'in_history',
+  passwordTooYoung: 'too_young',
+  insufficientPasswordQuality: 'insufficient_quality',
+  passwordModNotAllowed: 'mod_not_allowed',
+  mustSupplyOldPassword: 'must_supply_old_password',
+};
+
+/**
+ * The RFC 3062 password modify of the bound user, old and new password given. A refusal with
+ * a result code is the policy's (the control names which rule when the directory sends it);
+ * anything else (a lost connection, a timeout) is thrown on as an outage.
+ */
+async function modifyPassword(connection: LdapConnection, oldPassword: string, newPassword: string): Promise<PasswordChangeOutcome> {
+  const controls = new PolicyControls();
+  try {
+    await connection.exop(PASSWORD_MODIFY_OID, encodePasswordModify({ oldPassword, newPassword }), controls.forRequest());
+    return { changed: true };
+  } catch (err) {
+    if (!(err instanceof ResultCodeError)) throw err;
+    // The old password was proven by the bind; refused here it means the entry changed since.
+    if (err instanceof InvalidCredentialsError) return { changed: false, refused: REFUSED_INVALID };
+    const error = controls.answer().policy?.error;
+    const known = error === undefined || error === 'unknown' ? undefined : POLICY_FAILURES[error];
+    const policy: PasswordPolicyFailure = known ?? (err instanceof InsufficientAccessError ? 'mod_not_allowed' : 'rejected');
+    const detail = diagnosticOf(err).slice(0, 200);
+    return { changed: false, policy, ...(detail ? { detail } : {}) };
   }
 }
 

@@ -23,6 +23,8 @@ function adConfig(samba: SambaProcess, overrides: Partial<LdapValidatorConfig> =
     type: 'ldap',
     caseSensitive: false,
     subjectPrefix: '',
+    reveal: 'none',
+    passwordChangeWithoutTls: false,
     directory: 'active-directory',
     activeDirectory: { domain: DNS_DOMAIN, netbiosDomain: NETBIOS_DOMAIN, upnSuffixes: [], discovery: 'off' },
     urls: [samba.ldapsUrl],

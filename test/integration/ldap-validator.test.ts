@@ -77,9 +77,10 @@ describe('directory data', () => {
     const v = await open(ldapValidatorConfig(slapd));
     await expect(v.validate('no-such-user', 'whatever')).resolves.toEqual({ valid: false, reason: 'unknown-user' });
     await expect(v.validate('alice', 'wrong')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
-    // dora matches disabledFilter: still this directory's user, so the chain stops at her.
-    await expect(v.validate('dora', USERS.dora.password)).resolves.toEqual({ valid: false, reason: 'invalid-password' });
-    await expect(v.validate('dora', 'wrong')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+    // dora matches disabledFilter: still this directory's user, so the chain stops at her. Her
+    // right password is proven by the bind (account_disabled); a wrong one is just wrong.
+    await expect(v.validate('dora', USERS.dora.password)).resolves.toStrictEqual({ valid: false, reason: 'invalid-password', state: 'account_disabled', passwordVerified: true });
+    await expect(v.validate('dora', 'wrong')).resolves.toStrictEqual({ valid: false, reason: 'invalid-password' });
     await expect(v.validate(TWIN.uid, TWIN.password)).resolves.toEqual({ valid: false, reason: 'invalid-password' });
     await expect(v.validate('alice', '')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
   });

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LdapValidatorConfig } from '../../src/config/types.js';
 import { ADMIN, DISABLED_FILTER, PEOPLE, SERVICE, SUFFIX } from '../fixtures/ldap/directory.js';
+import { DEFAULT_POLICY, ppolicyLdif } from '../fixtures/ldap/ppolicy.js';
 import { freePort } from './ports.js';
 
 /** `SLAPD` overrides the binary; otherwise Debian's `/usr/sbin/slapd`. */
@@ -38,6 +39,13 @@ export interface StartSlapdOptions {
    * count the operations the directory really saw (e.g. the BINDs of one DN).
    */
   readonly logStats?: boolean;
+  /**
+   * Load the password policy overlay (`moduleload ppolicy`, `overlay ppolicy`, with
+   * `ppolicy_default` {@link DEFAULT_POLICY} and `ppolicy_use_lockout`) and the directory of
+   * test/fixtures/ldap/ppolicy.ts (its policies and one user per account state) unless `ldif`
+   * is given.
+   */
+  readonly ppolicy?: boolean;
 }
 
 /** A running test slapd. */
@@ -120,6 +128,8 @@ export function ldapValidatorConfig(slapd: Pick<SlapdProcess, 'url'>, overrides:
     disabledFilter: DISABLED_FILTER,
     timeoutMs: 2000,
     poolSize: 2,
+    reveal: 'none',
+    passwordChangeWithoutTls: false,
     ...overrides,
   };
 }
@@ -258,8 +268,14 @@ class Slapd implements SlapdProcess {
       // Like a production directory: simple binds (passwords) only over TLS.
       tls.push(`TLSCertificateFile ${server.certFile}`, `TLSCertificateKeyFile ${server.keyFile}`, 'security simple_bind=64');
     }
-    writeFileSync(join(this.dir, 'slapd.conf'), slapdConf(this.dir, data, tls));
-    await run(SLAPADD, ['-q', '-f', join(this.dir, 'slapd.conf'), '-l', this.options.ldif ?? SEED]);
+    const ppolicy = this.options.ppolicy === true;
+    writeFileSync(join(this.dir, 'slapd.conf'), slapdConf(this.dir, data, tls, ppolicy));
+    let ldif = this.options.ldif ?? SEED;
+    if (ppolicy && this.options.ldif === undefined) {
+      ldif = join(this.dir, 'ppolicy.ldif');
+      writeFileSync(ldif, ppolicyLdif());
+    }
+    await run(SLAPADD, ['-q', '-f', join(this.dir, 'slapd.conf'), '-l', ldif]);
     if (process.getuid?.() === 0) chownTree(this.dir, 'openldap');
     this.#prepared = true;
   }
@@ -304,7 +320,14 @@ class Slapd implements SlapdProcess {
   }
 }
 
-function slapdConf(dir: string, data: string, tls: readonly string[]): string {
+/**
+ * The password policy overlay (slapo-ppolicy(5)): the default policy entry, and
+ * `ppolicy_use_lockout` so that a locked account's bind answers the accountLocked error (for
+ * a right and a wrong password alike) instead of saying nothing.
+ */
+const PPOLICY = ['overlay ppolicy', `ppolicy_default "${DEFAULT_POLICY}"`, 'ppolicy_use_lockout'];
+
+function slapdConf(dir: string, data: string, tls: readonly string[], ppolicy: boolean): string {
   return `include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
@@ -314,6 +337,7 @@ argsfile ${dir}/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload memberof
+${ppolicy ? 'moduleload ppolicy' : ''}
 ${tls.join('\n')}
 database mdb
 maxsize 104857600
@@ -323,6 +347,7 @@ rootpw ${ADMIN.password}
 directory ${data}
 index objectClass,uid,member,memberUid eq
 overlay memberof
+${ppolicy ? PPOLICY.join('\n') : ''}
 # Anonymous users may only bind (and read the root DSE). People are readable by the service
 # account and by themselves only, so a search bound as some user finds nobody else: a pooled
 # service connection left bound as a user would show.

@@ -177,3 +177,45 @@ describe('ValidatorChain', () => {
     expect(new ValidatorChain([fake('x', {}), fake('y', {})]).names).toEqual(['x', 'y']);
   });
 });
+
+describe('ValidatorChain: directory states and password change', () => {
+  /** A validator with fixed answers. */
+  function fixed(name: string, outcome: ValidationOutcome, change?: PasswordValidator['changePassword']): PasswordValidator {
+    return {
+      name,
+      type: 'fixed',
+      validate: vi.fn(async () => outcome),
+      recheck: async () => 'active',
+      ...(change ? { changePassword: change } : {}),
+      health: async () => ({ name, type: 'fixed', status: 'up' }),
+      close: async () => undefined,
+    };
+  }
+
+  it('passes a refusal\'s state and passwordVerified, and a success\'s warnings, through', async () => {
+    const expired = fixed('dir', { valid: false, reason: 'invalid-password', state: 'password_expired', passwordVerified: true });
+    await expect(new ValidatorChain([expired]).validate('joe', 'pw')).resolves.toStrictEqual({ valid: false, reason: 'invalid-password', validator: 'dir', state: 'password_expired', passwordVerified: true });
+    const locked = fixed('dir', { valid: false, reason: 'invalid-password', state: 'account_locked', passwordVerified: false });
+    await expect(new ValidatorChain([locked], 'any').validate('joe', 'pw')).resolves.toStrictEqual({ valid: false, reason: 'invalid-password', validator: 'dir', state: 'account_locked' });
+    const warned = fixed('dir', { valid: true, principal: principal('joe'), warnings: { graceLoginsRemaining: 1 } });
+    await expect(new ValidatorChain([warned]).validate('joe', 'pw')).resolves.toStrictEqual({ valid: true, principal: principal('joe'), validator: 'dir', warnings: { graceLoginsRemaining: 1 } });
+  });
+
+  it('changes the password at the first validator that knows the name, whatever the mode', async () => {
+    const unknown = fixed('a', { valid: false, reason: 'unknown-user' }, async () => ({ changed: false, refused: { valid: false, reason: 'unknown-user' } }));
+    const change = vi.fn(async () => ({ changed: true }) as const);
+    const owner = fixed('b', { valid: false, reason: 'invalid-password' }, change);
+    const later = fixed('c', { valid: false, reason: 'invalid-password' }, vi.fn());
+    await expect(new ValidatorChain([unknown, owner, later], 'any').changePassword('joe', 'old', 'new')).resolves.toStrictEqual({ changed: true, validator: 'b' });
+    expect(change).toHaveBeenCalledWith('joe', 'old', 'new');
+    expect(later.changePassword).not.toHaveBeenCalled();
+  });
+
+  it('answers mod_not_allowed from a validator that cannot change passwords, after proving the old one', async () => {
+    const file = fixed('file', { valid: true, principal: principal('joe') });
+    await expect(new ValidatorChain([file]).changePassword('joe', 'old', 'new')).resolves.toStrictEqual({ changed: false, policy: 'mod_not_allowed', detail: 'this directory does not change passwords here', validator: 'file' });
+    const wrong = fixed('file', { valid: false, reason: 'invalid-password' });
+    await expect(new ValidatorChain([wrong]).changePassword('joe', 'bad', 'new')).resolves.toStrictEqual({ changed: false, refused: { valid: false, reason: 'invalid-password' }, validator: 'file' });
+    await expect(new ValidatorChain([fixed('x', { valid: false, reason: 'unknown-user' })]).changePassword('joe', 'old', 'new')).resolves.toStrictEqual({ changed: false, refused: { valid: false, reason: 'unknown-user' } });
+  });
+});

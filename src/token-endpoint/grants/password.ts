@@ -4,12 +4,14 @@
  * Steps: read username/password/scope → scope within the client's ceiling (before any
  * validator is asked) → validator chain → the scopes this user may have (groupScopes,
  * src/oauth/scope-policy.ts) → new token family → store. Every way the credentials can fail
- * answers the same `invalid_grant` (docs/security.md).
+ * answers the same `invalid_grant` (docs/security.md), except a directory state after a
+ * proven password from a validator that reveals it (../directory-answers.ts).
  */
 import type { TokenStore } from '../../tokens/types.js';
 import type { PasswordLogin } from '../../security/login.js';
 import { newFamilyId } from '../../tokens/token-value.js';
-import { InvalidGrantError, InvalidRequestError } from '../../oauth/errors.js';
+import { InvalidRequestError } from '../../oauth/errors.js';
+import { BAD_CREDENTIALS, REVEAL_NOTHING, refusalError, warningAttributes, warningFields, type RevealPolicy } from '../directory-answers.js';
 import { checkScopeRequest, grantScope, parseScope } from '../../oauth/scope.js';
 import type { ScopePolicy } from '../../oauth/scope-policy.js';
 import { accessToken, nowSeconds, refreshToken, tokenResponse } from '../issue.js';
@@ -21,10 +23,11 @@ export interface PasswordGrantOptions {
   readonly scopePolicy: ScopePolicy;
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
+  /** Which validators' directory states and warnings the client may see (`validators[].reveal`). */
+  readonly reveal?: RevealPolicy;
 }
 
-/** The one description for every credential failure, so answers are identical byte for byte. */
-export const BAD_CREDENTIALS = 'authentication failed';
+export { BAD_CREDENTIALS };
 
 export class PasswordGrant implements GrantHandler {
   readonly grantType = 'password';
@@ -37,7 +40,8 @@ export class PasswordGrant implements GrantHandler {
     const requested = parseScope(params.get('scope'));
     checkScopeRequest(requested, client);
     const outcome = await this.options.login(client.id, username, password, clientIp, { via: 'password_grant', ...(requestId ? { requestId } : {}) });
-    if (!outcome.valid) throw new InvalidGrantError(BAD_CREDENTIALS);
+    const reveal = this.options.reveal ?? REVEAL_NOTHING;
+    if (!outcome.valid) throw refusalError(outcome, reveal);
 
     const { principal } = outcome;
     const grantable = this.options.scopePolicy.grantable(client, outcome.validator, principal.groups);
@@ -50,7 +54,7 @@ export class PasswordGrant implements GrantHandler {
       clientId: client.id,
       scope,
       groups: [...principal.groups],
-      attributes: { ...principal.attributes },
+      attributes: { ...principal.attributes, ...warningAttributes(outcome.warnings, outcome.validator, reveal, now) },
       validator: outcome.validator,
       familyId,
     };
@@ -64,7 +68,7 @@ export class PasswordGrant implements GrantHandler {
       access,
       ...(refresh ? { refresh } : {}),
     });
-    return { response: tokenResponse(access, refresh, requested), subject: principal.subject };
+    return { response: { ...tokenResponse(access, refresh, requested), ...warningFields(outcome, reveal) }, subject: principal.subject };
   }
 }
 

@@ -19,6 +19,10 @@ export interface TokenResponse {
   readonly refresh_token?: string;
   /** Present when the granted scope differs from the requested one (RFC 6749 §5.1). */
   readonly scope?: string;
+  /** Extension: seconds until the password expires (a directory's warning; directory-answers.ts). */
+  readonly password_expires_in?: number;
+  /** Extension: grace logins left on an expired password. */
+  readonly password_grace_logins_remaining?: number;
 }
 
 /** What the handler learned, for the completion log line and metrics. */
