@@ -44,6 +44,16 @@ import { gracefulShutdown, Lifecycle } from './http/lifecycle.js';
 import { instrumentStore, instrumentValidators } from './observability/instrument.js';
 import { OutageLog } from './observability/outage-log.js';
 import { createAudit, type Audit } from './observability/audit.js';
+import { ownAudience, signingNeeds } from './config/token-formats.js';
+import { loadKeySet } from './tokens/key-set.js';
+import { JwtAccessTokens } from './tokens/jwt-access.js';
+import { JwtRevocationList } from './tokens/jwt-revocations.js';
+import { accessLookup } from './tokens/access-lookup.js';
+import { IdTokens } from './token-endpoint/id-token.js';
+import { createPresenter } from './token-endpoint/present.js';
+import { jwksEndpoint } from './token-endpoint/jwks.js';
+import { userinfoEndpoint } from './token-endpoint/userinfo.js';
+import { openIdProviderMetadata } from './token-endpoint/metadata.js';
 
 export interface Gateway {
   readonly server: Server;
@@ -113,7 +123,21 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   const { oauth } = config;
   // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
   const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs }) : undefined;
-  const lookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
+  const opaqueLookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
+
+  const closeOnFailure = async (err: unknown): Promise<never> => {
+    await Promise.allSettled([cache?.close(), backend.attempts.close(), backend.tokens.close()]);
+    audit.close();
+    throw err;
+  };
+  // JWT access tokens and ID tokens (docs/token-formats.md): the key set, the revocations every
+  // replica hears, built once at startup like the identity assertion's key.
+  const needs = signingNeeds(config);
+  const keys = needs.jwt || needs.openid ? await loadKeySet(config.oauth.signing.keyFiles, needs.algorithms).catch(closeOnFailure) : undefined;
+  const jwt = keys && needs.jwt ? new JwtAccessTokens({ keys, issuer: oauth.issuer, audience: ownAudience(oauth), claims: oauth.jwtClaims }) : undefined;
+  const jwtRevocations = jwt ? new JwtRevocationList(store, { retainSeconds: oauth.accessTokenTtl }) : undefined;
+  const lookup = accessLookup(opaqueLookup, jwt && jwtRevocations ? { tokens: jwt, revocations: jwtRevocations, store } : undefined);
+  const present = createPresenter({ defaultFormat: oauth.accessTokenFormat, ...(jwt ? { jwt } : {}), ...(keys && needs.openid ? { idTokens: new IdTokens(keys, oauth.issuer) } : {}) });
 
   // The resource path (src/resource/handler.ts): routes, credentials, identity headers, upstreams.
   const lifecycle = new Lifecycle();
@@ -175,8 +199,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     const burn = (clientId: string): Promise<void> => burnVerification(mostExpensiveHash((chainValidators.get(clientId) ?? []).map((v) => v.burnHash)));
     const login = createPasswordLogin(chainFor, { lockout, logger, audit, onLockout: (kind) => metrics.recordLockout(kind), burn });
     const grants = [
-      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl }),
-      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit }),
+      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, present }),
+      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit, present }),
     ];
     const bodyLimit = config.server.limits.bodyBytes;
     const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
@@ -193,8 +217,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     return {
       validators,
       token: tokenEndpoint({ clients, grants, bodyLimit, audit }),
-      revocation: revocationEndpoint({ clients, store, bodyLimit, logger, audit }),
-      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit }),
+      revocation: revocationEndpoint({ clients, store, bodyLimit, logger, audit, ...(jwt ? { jwt } : {}) }),
+      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit, ...(jwt ? { jwt } : {}) }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
       upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
       decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
@@ -220,6 +244,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: (req, res, ctx) => current.introspection(req, res, ctx) }],
     [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config) }],
   ]);
+  if (keys) endpoints.set(oauth.paths.jwks, { kind: 'jwks', errors: 'oauth', handle: jwksEndpoint(keys.jwks) });
+  if (needs.openid) {
+    endpoints.set(oauth.paths.openidConfiguration, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config, openIdProviderMetadata(config)) });
+    endpoints.set(oauth.paths.userinfo, { kind: 'userinfo', errors: 'resource', handle: userinfoEndpoint({ store, ...(jwt ? { jwt } : {}) }) });
+  }
   const prefixEndpoints: [string, Endpoint][] = [];
   if (config.decision.enabled) {
     const decision: Endpoint = { kind: 'decision', errors: 'resource', handle: (req, res, ctx) => current.decision(req, res, ctx) };
@@ -284,7 +313,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
         closeResources: async () => {
           forwarder.close();
           const validators = [...current.validators.values(), ...retired];
-          await Promise.allSettled([cache?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
+          await Promise.allSettled([cache?.close(), jwtRevocations?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
           audit.close();
         },
       });

@@ -12,7 +12,8 @@ import { newFamilyId } from '../../tokens/token-value.js';
 import { InvalidGrantError, InvalidRequestError } from '../../oauth/errors.js';
 import { checkScopeRequest, grantScope, parseScope } from '../../oauth/scope.js';
 import type { ScopePolicy } from '../../oauth/scope-policy.js';
-import { accessToken, nowSeconds, refreshToken, tokenResponse } from '../issue.js';
+import { accessToken, nowSeconds, refreshToken } from '../issue.js';
+import { presentOpaque, type Presenter } from '../present.js';
 import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
 
 export interface PasswordGrantOptions {
@@ -21,6 +22,8 @@ export interface PasswordGrantOptions {
   readonly scopePolicy: ScopePolicy;
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
+  /** The answer in the client's token format, with an ID token for openid (present.ts); default opaque. */
+  readonly present?: Presenter;
 }
 
 /** The one description for every credential failure, so answers are identical byte for byte. */
@@ -64,7 +67,8 @@ export class PasswordGrant implements GrantHandler {
       access,
       ...(refresh ? { refresh } : {}),
     });
-    return { response: tokenResponse(access, refresh, requested), subject: principal.subject };
+    const present = this.options.present ?? presentOpaque;
+    return { response: await present(client, { access, refresh, requested, authTime: now }), subject: principal.subject };
   }
 }
 

@@ -19,6 +19,8 @@ export interface TokenResponse {
   readonly refresh_token?: string;
   /** Present when the granted scope differs from the requested one (RFC 6749 §5.1). */
   readonly scope?: string;
+  /** OIDC Core §3.1.3.3: on a password grant whose scope includes openid. */
+  readonly id_token?: string;
 }
 
 /** What the handler learned, for the completion log line and metrics. */
