@@ -85,10 +85,13 @@ export class JwtRevocationList {
   #add(map: Map<string, number>, id: string, until: number): void {
     map.delete(id);
     map.set(id, until);
-    // Entries expire in insertion order: drop the expired ones from the front.
-    for (const [key, end] of map) {
-      if (end > until - this.#retainMs) break;
-      map.delete(key);
+    // Entries expire in insertion order: drop the expired ones from the front of both maps.
+    const now = until - this.#retainMs;
+    for (const m of [this.#tokens, this.#families]) {
+      for (const [key, end] of m) {
+        if (end > now) break;
+        m.delete(key);
+      }
     }
   }
 

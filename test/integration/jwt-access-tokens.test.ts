@@ -24,6 +24,7 @@ beforeAll(async () => {
     upstream: upstream.url,
     config: {
       oauth: { issuer: ISSUER, accessTokenFormat: 'jwt', jwtClaims: { email: 'attributes.email' } },
+      decision: { enabled: true, ingress: 'nginx' },
       headers: { identity: { 'X-Auth-Subject': 'sub', 'X-Auth-Client-Id': 'client_id', 'X-Auth-Scope': 'scope', 'X-Auth-Groups': 'groups', 'X-Auth-Email': 'attributes.email' } },
       clients: [
         { id: CLIENT.id, secretHash, scopes: ['read', 'edit'], defaultScopes: ['read'] },
@@ -154,6 +155,18 @@ describe('JWT access tokens (RFC 9068)', () => {
     await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${next.refresh_token}`, { authorization: basicAuth() });
     expect((await call(next.access_token)).status).toBe(401);
     expect(await introspect(next.access_token)).toEqual({ active: false });
+  });
+
+  it('answers the decision endpoint for a JWT, and refuses it there once revoked', async () => {
+    const { access_token: jwt } = await login();
+    const ask = () => fetch(`${gw.url}/_ropc/auth`, { headers: { authorization: `Bearer ${jwt}`, 'x-original-method': 'GET', 'x-original-uri': '/api' } });
+    const allowed = await ask();
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('x-auth-subject')).toBe('joe');
+    await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${jwt}`, { authorization: basicAuth() });
+    const refused = await ask();
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
   it('keeps opaque tokens for a client that says so, and publishes jwks_uri in the metadata', async () => {
