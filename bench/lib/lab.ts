@@ -3,6 +3,7 @@
  * sends, to which server, and how its pre-flight request proves the path works end to end.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildExperiment, findExperiment } from './experiments.js';
 import type { LoadSpec } from './load.js';
@@ -52,6 +53,7 @@ export const CASES: readonly CaseDef[] = [
   { id: 'gw-undici-cache', label: 'gateway undici, cacheTtlMs 1000', group: 'gateway', byDefault: true },
   { id: 'gw-undici-redis-quiet', label: 'gateway undici, Redis, log.level warn', group: 'gateway', byDefault: false },
   { id: 'gw-undici-cache-quiet', label: 'gateway undici, cacheTtlMs 1000, log.level warn', group: 'gateway', byDefault: true },
+  { id: 'gw-undici-jwt', label: 'gateway undici, JWT access token (ES256, verified locally, no Redis GET)', group: 'gateway', byDefault: true },
   { id: 'token-file', label: 'token endpoint, file validator (argon2id)', group: 'token', byDefault: true },
   { id: 'token-ldap', label: 'token endpoint, LDAP validator', group: 'token', byDefault: true },
   { id: 'ldap-setex', label: 'minimal LDAP bind + Redis SETEX server', group: 'token', byDefault: true },
@@ -61,6 +63,8 @@ interface GatewayVariant {
   readonly engine: Engine;
   readonly cacheTtlMs: number;
   readonly logLevel: string;
+  /** JWT access tokens (docs/token-formats.md) instead of opaque ones. */
+  readonly accessTokenFormat?: 'jwt';
 }
 
 const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
@@ -70,6 +74,7 @@ const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
   'gw-undici-cache': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'info' },
   'gw-undici-redis-quiet': { engine: 'undici', cacheTtlMs: 0, logLevel: 'warn' },
   'gw-undici-cache-quiet': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'warn' },
+  'gw-undici-jwt': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info', accessTokenFormat: 'jwt' },
 };
 
 /** The case definition of an id, `base~exp1+exp2` for a gateway case with experiments. */
@@ -190,6 +195,7 @@ export class Lab {
     }
     if (id === 'token-ldap' && !features.ldapValidator) return 'the ldap validator is not in dist/ yet (src/validators/ldap.ts not wired in the registry)';
     const variant = GATEWAY_VARIANTS[id];
+    if (variant?.accessTokenFormat && !existsSync(join(this.env.root, 'dist/tokens/jwt-access.js'))) return 'JWT access tokens are not in dist/ yet (npm run build)';
     if (variant?.engine === 'undici' && !features.engineKey && !features.undiciForwarder) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
     if (variant?.engine === 'http-proxy-3' && !features.engineKey && features.undiciWired) return 'dist/app.js always uses undici and has no upstream.engine key';
     return undefined;
@@ -220,9 +226,15 @@ export class Lab {
         load: { url: `${gw.url}/api/items?page=1`, authorization },
         services: [gw, await this.redis(), await this.upstream()],
         preflight: async () => {
+          const lookups = variant.accessTokenFormat ? await jwtStoreLookups(gw.adminUrl) : 0;
           const headers = await echo(gw.url, authorization);
           if (headers['x-auth-subject'] !== creds.user) throw new Error(`the upstream did not get X-Auth-Subject: ${creds.user} (got ${JSON.stringify(headers)})`);
           if (headers['authorization'] !== undefined) throw new Error('the upstream got the Authorization header');
+          if (variant.accessTokenFormat) {
+            if (gw.accessToken.split('.').length !== 3) throw new Error('the gateway did not issue a JWT access token');
+            // The case measures local verification: a store lookup would mean the revocation list sent it to Redis.
+            if ((await jwtStoreLookups(gw.adminUrl)) !== lookups) throw new Error('the JWT was checked in Redis, not locally (docs/token-formats.md, "Revocation")');
+          }
         },
         ...(note ? { note: `${note}; engine by ${gw.engineBy}` } : { note: `engine by ${gw.engineBy}` }),
       };
@@ -280,4 +292,10 @@ async function postExpecting200(url: string, authorization: string | undefined, 
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) }, body });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`POST answered ${res.status}: ${text.slice(0, 300)}`);
+}
+
+/** Store lookups of JWT records so far (ropc_store_duration_seconds_count, operation getAccessByRef). */
+async function jwtStoreLookups(adminUrl: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  return Number(/ropc_store_duration_seconds_count\{operation="getAccessByRef",outcome="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
 }
