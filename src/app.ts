@@ -55,6 +55,17 @@ import { startTracing } from './observability/tracing-sdk.js';
 import type { Tracing } from './observability/tracing.js';
 import { tracedForwarder, tracedHandler, tracedUpgrade } from './observability/trace-http.js';
 import { tracedChain, tracedGrant, tracedLockout } from './observability/trace-steps.js';
+import { ownAudience, signingNeeds } from './config/token-formats.js';
+import { loadKeySet } from './tokens/key-set.js';
+import { JwtAccessTokens } from './tokens/jwt-access.js';
+import { JwtRevocationList } from './tokens/jwt-revocations.js';
+import { accessLookup } from './tokens/access-lookup.js';
+import { IdTokens } from './token-endpoint/id-token.js';
+import { createPresenter } from './token-endpoint/present.js';
+import { jwksEndpoint } from './token-endpoint/jwks.js';
+import { userinfoEndpoint } from './token-endpoint/userinfo.js';
+import { openIdProviderMetadata } from './token-endpoint/metadata.js';
+import { claimsIssuer } from './tokens/jwt-access.js';
 
 export interface Gateway {
   readonly server: Server;
@@ -133,17 +144,32 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   const { oauth } = config;
   // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
   const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs }) : undefined;
-  const ownLookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
-  // Tokens not in the gateway's own format go to the incumbent when incumbent.introspection is on
-  // (resource/token-source.ts); each accepted token is counted by source.
+  const opaqueLookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
+
+  const closeOnFailure = async (err: unknown): Promise<never> => {
+    await Promise.allSettled([cache?.close(), backend.attempts.close(), backend.tokens.close(), tracing?.shutdown()]);
+    audit.close();
+    throw err;
+  };
+  // JWT access tokens and ID tokens (docs/token-formats.md): the key set, the revocations every
+  // replica hears, built once at startup like the identity assertion's key.
+  const needs = signingNeeds(config);
+  const keys = needs.jwt || needs.openid ? await loadKeySet(config.oauth.signing.keyFiles, needs.algorithms).catch(closeOnFailure) : undefined;
+  const jwt = keys && needs.jwt ? new JwtAccessTokens({ keys, issuer: oauth.issuer, audience: ownAudience(oauth), claims: oauth.jwtClaims }) : undefined;
+  const jwtRevocations = jwt ? new JwtRevocationList(store, { retainSeconds: oauth.accessTokenTtl }) : undefined;
+  const ownLookup = accessLookup(opaqueLookup, jwt && jwtRevocations ? { tokens: jwt, revocations: jwtRevocations, store } : undefined);
+  // Tokens not in the gateway's own formats (opaque, or a JWT naming our issuer) go to the
+  // incumbent when incumbent.introspection is on (resource/token-source.ts); each accepted
+  // token is counted by source.
   const incumbent = createIncumbent(config, logger, metrics);
   const lookup = withTokenSources({
     ours: ownLookup,
-    isOurs: (token) => parseToken(token) !== null,
+    isOurs: (token) => parseToken(token) !== null || (jwt !== undefined && claimsIssuer(token, oauth.issuer)),
     incumbent,
     sameFormat: config.incumbent.introspection.sameFormat,
     count: (source) => metrics.recordTokenSource(source),
   });
+  const present = createPresenter({ defaultFormat: oauth.accessTokenFormat, ...(jwt ? { jwt } : {}), ...(keys && needs.openid ? { idTokens: new IdTokens(keys, oauth.issuer) } : {}) });
 
   // The resource path (src/resource/handler.ts): routes, credentials, identity headers, upstreams.
   const lifecycle = new Lifecycle();
@@ -209,8 +235,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     const protection = { lockout, logger, audit, onLockout: (kind: 'user' | 'ip') => metrics.recordLockout(kind), burn, directoryLocks, reveal };
     const login = createPasswordLogin(chainFor, protection);
     const grants = [
-      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, reveal }),
-      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit }),
+      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, reveal, present }),
+      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit, present }),
     ].map((grant) => tracedGrant(tracing, grant));
     const bodyLimit = config.server.limits.bodyBytes;
     const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
@@ -228,8 +254,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       validators,
       token: tokenEndpoint({ clients, grants, bodyLimit, audit }),
       passwordChange: passwordChangeEndpoint({ clients, change: createPasswordChange(chainFor, protection), bodyLimit, reveal, audit }),
-      revocation: revocationEndpoint({ clients, store, bodyLimit, logger, audit }),
-      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit }),
+      revocation: revocationEndpoint({ clients, store, bodyLimit, logger, audit, ...(jwt ? { jwt } : {}) }),
+      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit, ...(jwt ? { jwt } : {}) }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
       upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
       decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
@@ -240,7 +266,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // store opened above is closed, so nothing keeps the process alive.
   let current = await build(config).catch(async (err: unknown) => {
     forwarder.close();
-    await incumbent?.close();
+    await Promise.allSettled([incumbent?.close(), jwtRevocations?.close()]);
     await Promise.allSettled([backend.attempts.close(), backend.tokens.close(), tracing?.shutdown()]);
     audit.close();
     throw err;
@@ -259,6 +285,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   ]);
   if (config.passwordChange.enabled) {
     endpoints.set(config.passwordChange.path, { kind: 'password_change', errors: 'oauth', handle: (req, res, ctx) => current.passwordChange(req, res, ctx) });
+  }
+  if (keys) endpoints.set(oauth.paths.jwks, { kind: 'jwks', errors: 'oauth', handle: jwksEndpoint(keys.jwks) });
+  if (needs.openid) {
+    endpoints.set(oauth.paths.openidConfiguration, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config, openIdProviderMetadata(config)) });
+    endpoints.set(oauth.paths.userinfo, { kind: 'userinfo', errors: 'resource', handle: userinfoEndpoint({ store, ...(jwt ? { jwt } : {}) }) });
   }
   const prefixEndpoints: [string, Endpoint][] = [];
   if (config.decision.enabled) {
@@ -326,7 +357,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
         closeResources: async () => {
           forwarder.close();
           const validators = [...current.validators.values(), ...retired];
-          await Promise.allSettled([cache?.close(), incumbent?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
+          await Promise.allSettled([cache?.close(), incumbent?.close(), jwtRevocations?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
           // After the requests: their spans are exported before the process goes.
           await tracing?.shutdown().catch(() => undefined);
           audit.close();

@@ -3,6 +3,7 @@
  * sends, to which server, and how its pre-flight request proves the path works end to end.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildExperiment, findExperiment } from './experiments.js';
 import type { LoadSpec } from './load.js';
@@ -54,6 +55,7 @@ export const CASES: readonly CaseDef[] = [
   { id: 'gw-undici-cache-quiet', label: 'gateway undici, cacheTtlMs 1000, log.level warn', group: 'gateway', byDefault: true },
   { id: 'gw-undici-redis-traced', label: 'gateway undici, Redis, tracing on (every request exported)', group: 'gateway', byDefault: true },
   { id: 'gw-undici-cache-quiet-traced', label: 'gateway undici, cacheTtlMs 1000, log.level warn, tracing on', group: 'gateway', byDefault: true },
+  { id: 'gw-undici-jwt', label: 'gateway undici, JWT access token (ES256, verified locally, no Redis GET)', group: 'gateway', byDefault: true },
   { id: 'token-file', label: 'token endpoint, file validator (argon2id)', group: 'token', byDefault: true },
   { id: 'token-ldap', label: 'token endpoint, LDAP validator', group: 'token', byDefault: true },
   { id: 'ldap-setex', label: 'minimal LDAP bind + Redis SETEX server', group: 'token', byDefault: true },
@@ -65,6 +67,8 @@ interface GatewayVariant {
   readonly logLevel: string;
   /** tracing.enabled, sampleRatio 1, exporting to the OTLP sink (bench/servers/otlp-sink.ts). */
   readonly traced?: boolean;
+  /** JWT access tokens (docs/token-formats.md) instead of opaque ones. */
+  readonly accessTokenFormat?: 'jwt';
 }
 
 const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
@@ -77,6 +81,7 @@ const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
   // The same as the two above with tracing on: the cost of tracing is the difference.
   'gw-undici-redis-traced': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info', traced: true },
   'gw-undici-cache-quiet-traced': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'warn', traced: true },
+  'gw-undici-jwt': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info', accessTokenFormat: 'jwt' },
 };
 
 /** The case definition of an id, `base~exp1+exp2` for a gateway case with experiments. */
@@ -204,6 +209,7 @@ export class Lab {
     if (id === 'token-ldap' && !features.ldapValidator) return 'the ldap validator is not in dist/ yet (src/validators/ldap.ts not wired in the registry)';
     const variant = GATEWAY_VARIANTS[id];
     if (variant?.traced && !features.tracingKey) return 'dist/config/schema.js has no tracing.enabled key (npm run build)';
+    if (variant?.accessTokenFormat && !existsSync(join(this.env.root, 'dist/tokens/jwt-access.js'))) return 'JWT access tokens are not in dist/ yet (npm run build)';
     if (variant?.engine === 'undici' && !features.engineKey && !features.undiciForwarder) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
     if (variant?.engine === 'http-proxy-3' && !features.engineKey && features.undiciWired) return 'dist/app.js always uses undici and has no upstream.engine key';
     return undefined;
@@ -235,10 +241,16 @@ export class Lab {
         load: { url: `${gw.url}/api/items?page=1`, authorization },
         services: [gw, await this.redis(), await this.upstream(), ...(sink ? [sink] : [])],
         preflight: async () => {
+          const lookups = variant.accessTokenFormat ? await jwtStoreLookups(gw.adminUrl) : 0;
           const headers = await echo(gw.url, authorization);
           if (headers['x-auth-subject'] !== creds.user) throw new Error(`the upstream did not get X-Auth-Subject: ${creds.user} (got ${JSON.stringify(headers)})`);
           if (headers['authorization'] !== undefined) throw new Error('the upstream got the Authorization header');
           if (sink) await tracedPreflight(sink.url, headers);
+          if (variant.accessTokenFormat) {
+            if (gw.accessToken.split('.').length !== 3) throw new Error('the gateway did not issue a JWT access token');
+            // The case measures local verification: a store lookup would mean the revocation list sent it to Redis.
+            if ((await jwtStoreLookups(gw.adminUrl)) !== lookups) throw new Error('the JWT was checked in Redis, not locally (docs/token-formats.md, "Revocation")');
+          }
         },
         ...(note ? { note: `${note}; engine by ${gw.engineBy}` } : { note: `engine by ${gw.engineBy}` }),
       };
@@ -311,4 +323,10 @@ async function tracedPreflight(sinkUrl: string, headers: Record<string, string>)
     if (Date.now() > deadline) throw new Error('the OTLP sink received no span within 10 s');
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/** Store lookups of JWT records so far (ropc_store_duration_seconds_count, operation getAccessByRef). */
+async function jwtStoreLookups(adminUrl: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  return Number(/ropc_store_duration_seconds_count\{operation="getAccessByRef",outcome="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
 }

@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, chmodSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort, hasCommand, SERVER_CPU, sleep, spawnChild, tail, waitForPort, type Child } from './proc.js';
@@ -260,6 +261,8 @@ export interface GatewaySpec {
   readonly bin?: string;
   /** With tracing.enabled, exporting to this OTLP/HTTP traces URL. */
   readonly tracingEndpoint?: string;
+  /** JWT access tokens, signed by a key file generated here (docs/token-formats.md). */
+  readonly accessTokenFormat?: 'jwt';
 }
 
 export interface Credentials {
@@ -322,7 +325,7 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
     server: { host: '127.0.0.1', port, drainSeconds: 0 },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: spec.logLevel },
-    oauth: { accessTokenTtl: 7200, refreshTokenTtl: 14400 },
+    oauth: { accessTokenTtl: 7200, refreshTokenTtl: 14400, ...(spec.accessTokenFormat ? { accessTokenFormat: spec.accessTokenFormat, signing: { keyFiles: [signingKeyFile(dir)] } } : {}) },
     store: { type: 'redis', redis: { url: redisUrl, keyPrefix: `bench-${spec.name}:` }, cacheTtlMs: spec.cacheTtlMs },
     upstream,
     clients,
@@ -343,8 +346,22 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
   await waitForPort(port, child, 30_000);
   await waitForPort(adminPort, child, 10_000);
   const url = `http://127.0.0.1:${port}`;
-  const accessToken = await passwordGrant(url, creds.clientId, creds);
+  let accessToken = await passwordGrant(url, creds.clientId, creds);
+  if (spec.accessTokenFormat) {
+    // A replica checks in Redis the JWTs issued before it saw its revocation feed live (+5 s
+    // for clocks, docs/token-formats.md): let it see the feed, then take a token it trusts locally.
+    await fetch(`${url}/api/items`, { headers: { authorization: `Bearer ${accessToken}` } }).then((r) => r.arrayBuffer());
+    await sleep(6000);
+    accessToken = await passwordGrant(url, creds.clientId, creds);
+  }
   return { ...service(spec.name, port, [child]), adminUrl: `http://127.0.0.1:${adminPort}`, engineBy, accessToken };
+}
+
+/** An EC P-256 private key (ES256) in `dir`, PKCS#8 PEM. */
+function signingKeyFile(dir: string): string {
+  const file = join(dir, 'signing-key.pem');
+  writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return file;
 }
 
 export function basic(id: string, secret: string): string {

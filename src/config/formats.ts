@@ -86,6 +86,14 @@ export function registerFormats(): void {
       },
       coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
     },
+    'path-list': {
+      validate(value: unknown) {
+        if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v.length > 0)) {
+          throw new Error('must be a list of file paths');
+        }
+      },
+      coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
+    },
     'string-map': {
       validate(value: unknown) {
         if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {

@@ -55,6 +55,23 @@ export const clientSpec = {
     default: 'first-known',
     oneOf: ['first-known', 'any'],
   },
+  accessTokenFormat: {
+    doc: 'Format of this client\'s access tokens: opaque, jwt (RFC 9068, docs/token-formats.md), or \'\' for oauth.accessTokenFormat.',
+    type: 'string',
+    default: '',
+    oneOf: ['', 'opaque', 'jwt'],
+  },
+  audience: {
+    doc: 'The aud of this client\'s JWT access tokens (the resource servers that verify them). Empty: oauth.audience. The gateway\'s own resource path accepts a JWT only when its aud includes oauth.audience.',
+    type: 'string-list',
+    default: [],
+  },
+  signingAlgorithm: {
+    doc: 'Algorithm of this client\'s JWT access tokens and ID tokens: ES256, or RS256 for verifiers that lack it (needs an RSA key in oauth.signing.keyFiles, or generated keys).',
+    type: 'string',
+    default: 'ES256',
+    oneOf: ['ES256', 'RS256'],
+  },
   introspectAnyToken: {
     doc: 'May introspect (RFC 7662) access tokens issued to any client, as a resource server does; otherwise a client introspects only its own tokens and others answer {"active":false}. Refresh tokens are only ever active to their own client. Public clients may not introspect.',
     type: 'boolean',

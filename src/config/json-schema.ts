@@ -81,6 +81,8 @@ function formatSchema(format: unknown, path: string): JsonSchema {
       return { type: 'array', items: { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$' } };
     case 'header-name-list':
       return { type: 'array', items: { type: 'string', pattern: "^[!#$%&'*+.^`|~0-9A-Za-z-]+$" } };
+    case 'path-list':
+      return { type: 'array', items: { type: 'string', minLength: 1 } };
     case 'string-map':
       return { type: 'object', additionalProperties: { type: 'string' } };
     case 'list': {

@@ -159,6 +159,7 @@ export function collectConfig(options: LoadOptions): Collected {
     store: { ...raw.store, type: raw.store.type || 'memory', redis: { ...raw.store.redis, password: redisPassword, sentinelPassword } },
     server: { ...raw.server, tls: { certFile: filePath(raw.server.tls.certFile), keyFile: filePath(raw.server.tls.keyFile) } },
     upstream: { ...raw.upstream, caFile: filePath(raw.upstream.caFile) },
+    oauth: { ...raw.oauth, signing: { ...raw.oauth.signing, keyFiles: raw.oauth.signing.keyFiles.map(filePath) } },
     headers: { ...raw.headers, assertion: { ...raw.headers.assertion, keyFile: filePath(raw.headers.assertion.keyFile) } },
     audit: { ...raw.audit, file: filePath(raw.audit.file) },
     incumbent: { introspection: { ...incumbent, clientSecret: incumbentSecret, caFile: filePath(incumbent.caFile) } },

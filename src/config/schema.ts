@@ -76,6 +76,39 @@ export const schema = {
       revocation: { doc: 'Path of the revocation endpoint (RFC 7009).', format: 'url-path', default: '/as/revoke_token.oauth2' },
       introspection: { doc: 'Path of the introspection endpoint (RFC 7662).', format: 'url-path', default: '/as/introspect.oauth2' },
       metadata: { doc: 'Path of the authorization server metadata (RFC 8414).', format: 'url-path', default: '/.well-known/oauth-authorization-server' },
+      jwks: {
+        doc: 'Path of the JWKS (RFC 7517) with the public keys of JWT access tokens and ID tokens (oauth.signing), listed as jwks_uri in the metadata. Served only when a client has JWT access tokens or the openid scope.',
+        format: 'url-path',
+        default: '/.well-known/jwks.json',
+      },
+      userinfo: { doc: 'Path of the OpenID Connect UserInfo endpoint (OIDC Core §5.3); served only when a client lists the openid scope.', format: 'url-path', default: '/userinfo' },
+      openidConfiguration: {
+        doc: 'Path of the OpenID Provider metadata (OIDC Discovery §4); served only when a client lists the openid scope.',
+        format: 'url-path',
+        default: '/.well-known/openid-configuration',
+      },
+    },
+    accessTokenFormat: {
+      doc: 'Format of the access tokens of clients that do not set clients[].accessTokenFormat: opaque (a random reference checked in the store) or jwt (an RFC 9068 JWT signed with oauth.signing, which resource servers can verify themselves). See docs/token-formats.md.',
+      format: ['opaque', 'jwt'],
+      default: 'opaque',
+    },
+    audience: {
+      doc: 'The audience of this gateway\'s own resource path: the aud of JWT access tokens of clients without clients[].audience, and the aud a JWT must carry for the resource path and the decision endpoint to accept it. Empty: oauth.issuer.',
+      format: 'string',
+      default: '',
+    },
+    jwtClaims: {
+      doc: 'Extra claims of JWT access tokens: claim name -> attributes.NAME (a principal attribute of the validator). The resource path reads these claims back as the attributes of the identity, so an identity header naming attributes.NAME has a value for JWT access tokens only when NAME is mapped here. groups is always a claim. See docs/token-formats.md.',
+      format: 'string-map',
+      default: {} as Record<string, string>,
+    },
+    signing: {
+      keyFiles: {
+        doc: 'Private keys that sign JWT access tokens and ID tokens: PEM (PKCS#8, SEC1 or PKCS#1) or JWK files, EC P-256 (ES256) or RSA of 2048 bits or more (RS256). The first key of each algorithm signs; every key is published in the JWKS, so a next key is listed after the current one before it is moved first, and a retired one stays listed until the tokens it signed have expired (docs/token-formats.md, "Key rotation"). Empty: keys are generated at start, allowed only with store.type memory (replicas sharing Redis must share keys).',
+        format: 'path-list',
+        default: [] as string[],
+      },
     },
     accessTokenTtl: { doc: 'Access token lifetime in seconds (expires_in).', format: 'positive-int', default: 14400 },
     refreshTokenTtl: { doc: 'Absolute lifetime in seconds of a refresh token family, counted from the password grant.', format: 'positive-int', default: 2592000 },

@@ -15,7 +15,7 @@ type FormatValue<F> = F extends readonly (infer U)[]
     ? number
     : F extends 'boolean'
       ? boolean
-      : F extends 'host-port-list' | 'header-name-list'
+      : F extends 'host-port-list' | 'header-name-list' | 'path-list'
         ? readonly string[]
         : F extends 'string-map'
           ? Readonly<Record<string, string>>

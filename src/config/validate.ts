@@ -2,7 +2,7 @@
  * The one configuration check, run by `check-config` and by `start` before anything connects
  * (docs/configuration.md, "Validation"): the schema, list items and cross-field rules of
  * load.ts, then every validator's settings (URLs, TLS files and their PEM content, search
- * settings, attribute maps), every users file, and the secrets. Pure apart from reading the
+ * settings, attribute maps), every users file, the secrets and the signing keys. Pure apart from reading the
  * files the configuration names: it never opens a connection, so a directory or Redis that is
  * down is a runtime state (503 and readiness), never a configuration problem.
  *
@@ -19,6 +19,7 @@ import { secretNotAfter } from './formats.js';
 import { usersFileProblems } from '../validators/file.js';
 import { ldapSettingsProblems } from '../validators/ldap-settings.js';
 import { httpSettingsProblems } from '../validators/http.js';
+import { signingProblems } from './signing-checks.js';
 
 export interface ConfigValidation {
   /** The configuration, only when there is no problem. */
@@ -40,6 +41,7 @@ export async function validateConfig(options: LoadOptions): Promise<ConfigValida
       if (!invalid.has(where)) deep.push(...validatorProblems(validator, where));
     });
     if (config.mode === 'production') deep.push(...(await exampleSecretProblems(config, invalid)));
+    deep.push(...(await signingProblems(config)));
     // A key the schema already refused (`urls: is required`) is not reported again.
     const refused = new Set(problems.map(keyOf));
     problems.push(...deep.filter((line) => !refused.has(keyOf(line))));

@@ -7,7 +7,8 @@
  *                    `invalid_client` (401 with a Basic challenge, or 400 to a client that
  *                    authenticated in the body; RFC 6749 §5.2)
  *   3. token         `token` is required; `token_type_hint` is ignored (§2.1 allows it)
- *   4. lookup        the store finds an access or refresh token in one round trip
+ *   4. lookup        the store finds an access or refresh token in one round trip; a JWT
+ *                    access token is verified, then its stored record read (describe.ts)
  *   5. visibility    an access token is active to the client it was issued to, and to every
  *                    client with `introspectAnyToken` (resource servers); a refresh token only
  *                    to its own client, and only while it is the family's current one.
@@ -33,6 +34,8 @@ import { authenticateClient } from './client-auth.js';
 import type { ClientRegistry } from './clients.js';
 import { readOAuthForm } from './handler.js';
 import { NO_AUDIT, type Audit } from '../observability/audit.js';
+import type { JwtAccessTokens } from '../tokens/jwt-access.js';
+import { describePresented } from './describe.js';
 
 export interface IntrospectionEndpointOptions {
   readonly clients: ClientRegistry;
@@ -42,6 +45,8 @@ export interface IntrospectionEndpointOptions {
   readonly issuer: string;
   /** Receives an `introspection` event when a client introspects another client's token, and `client_auth` events. */
   readonly audit?: Audit;
+  /** JWT access tokens (docs/token-formats.md): introspected by the stored record they name. */
+  readonly jwt?: JwtAccessTokens;
 }
 
 /** RFC 7662 §2.2 answer for an active token. */
@@ -60,7 +65,7 @@ export interface ActiveIntrospection {
 export const INACTIVE = Object.freeze({ active: false as const });
 
 export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
-  const { clients, store, bodyLimit, issuer, audit = NO_AUDIT } = options;
+  const { clients, store, bodyLimit, issuer, audit = NO_AUDIT, jwt } = options;
 
   return async function handleIntrospection(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, bodyLimit);
@@ -71,7 +76,7 @@ export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
     const token = params.get('token');
     if (token === undefined) throw new InvalidRequestError('missing parameter: token');
 
-    const found = await store.describeToken(token);
+    const found = (await describePresented(token, store, jwt))?.info ?? null;
     const answer = found && visible(found, client) ? active(found, issuer) : INACTIVE;
     if (found && found.record.clientId !== client.id) {
       // A resource server (introspectAnyToken) reading a user's token, or a client probing another's.

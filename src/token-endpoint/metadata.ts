@@ -20,12 +20,15 @@
  * - Auth methods: `client_secret_basic` and `client_secret_post`; `none` is added for the token
  *   and revocation endpoints when a public client is configured. Introspection never
  *   accepts public clients.
+ * - `jwks_uri` only when a key set signs something (JWT access tokens, ID tokens).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/types.js';
 import type { RequestContext } from '../http/context.js';
 import { sendJson } from '../http/send.js';
 import { MethodNotAllowedError } from '../oauth/errors.js';
+import { signingNeeds } from '../config/token-formats.js';
+import { SUPPORTED_CLAIMS } from './oidc-claims.js';
 
 export interface AuthorizationServerMetadata {
   readonly issuer: string;
@@ -38,6 +41,16 @@ export interface AuthorizationServerMetadata {
   readonly revocation_endpoint_auth_methods_supported: readonly string[];
   readonly introspection_endpoint: string;
   readonly introspection_endpoint_auth_methods_supported: readonly string[];
+  /** RFC 8414 §2: when a key set signs JWT access tokens or ID tokens (docs/token-formats.md). */
+  readonly jwks_uri?: string;
+}
+
+/** OpenID Connect Discovery 1.0 §3: the RFC 8414 document plus the OpenID Provider members. */
+export interface OpenIdProviderMetadata extends AuthorizationServerMetadata {
+  readonly userinfo_endpoint: string;
+  readonly subject_types_supported: readonly string[];
+  readonly id_token_signing_alg_values_supported: readonly string[];
+  readonly claims_supported: readonly string[];
 }
 
 type MetadataConfig = Pick<GatewayConfig, 'oauth' | 'clients' | 'validators'>;
@@ -48,6 +61,7 @@ export function authorizationServerMetadata(config: MetadataConfig): Authorizati
   const confidential = ['client_secret_basic', 'client_secret_post'];
   const withPublic = config.clients.some((c) => c.public) ? [...confidential, 'none'] : confidential;
   const scopes = new Set(config.clients.flatMap((c) => c.scopes));
+  const needs = signingNeeds(config);
   return {
     issuer,
     token_endpoint: base + paths.token,
@@ -59,11 +73,31 @@ export function authorizationServerMetadata(config: MetadataConfig): Authorizati
     revocation_endpoint_auth_methods_supported: withPublic,
     introspection_endpoint: base + paths.introspection,
     introspection_endpoint_auth_methods_supported: confidential,
+    ...(needs.jwt || needs.openid ? { jwks_uri: base + paths.jwks } : {}),
   };
 }
 
-export function metadataEndpoint(config: MetadataConfig) {
-  const document = authorizationServerMetadata(config);
+/**
+ * The OpenID Provider metadata (OIDC Discovery §3), served at `oauth.paths.openidConfiguration`
+ * when some client lists `openid`. `response_types_supported` stays `["none"]` (see above):
+ * there is no authorization endpoint, ID tokens come from the password grant only.
+ * `id_token_signing_alg_values_supported` lists the algorithms of the openid clients
+ * (clients[].signingAlgorithm); `claims_supported` the claims oidc-claims.ts can release.
+ */
+export function openIdProviderMetadata(config: MetadataConfig): OpenIdProviderMetadata {
+  const base = config.oauth.issuer.replace(/\/+$/, '');
+  const algorithms = new Set(config.clients.filter((c) => c.scopes.includes('openid')).map((c) => c.signingAlgorithm));
+  return {
+    ...authorizationServerMetadata(config),
+    jwks_uri: base + config.oauth.paths.jwks,
+    userinfo_endpoint: base + config.oauth.paths.userinfo,
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [...algorithms].sort(),
+    claims_supported: [...SUPPORTED_CLAIMS, 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'sid'],
+  };
+}
+
+export function metadataEndpoint(config: MetadataConfig, document: object = authorizationServerMetadata(config)) {
   return async function handleMetadata(req: IncomingMessage, res: ServerResponse, _ctx: RequestContext): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new MethodNotAllowedError('use GET', 'GET, HEAD');
     sendJson(res, 200, document);

@@ -14,7 +14,10 @@
  *                    access and refresh token of the grant (DESIGN §2); an access token → that
  *                    token only (§2.1 "MAY revoke the respective refresh token as well": a
  *                    client logs a user out by revoking the refresh token; revoking one
- *                    access token, e.g. one that leaked, need not end the user's session)
+ *                    access token, e.g. one that leaked, need not end the user's session).
+ *                    A JWT access token is revoked by the stored record it names
+ *                    (describe.ts); the revocation reaches every replica's memory over the
+ *                    revocation feed (src/tokens/jwt-revocations.ts)
  *   6. respond       200 with `{}` as JSON, no-store (§2.2: "The content of the response body
  *                    is ignored by the client"; an empty body breaks clients that insist on
  *                    JSON, such as simple-oauth2 — docs/client-libraries.md)
@@ -33,6 +36,8 @@ import type { TokenStore } from '../tokens/types.js';
 import { authenticateClient } from './client-auth.js';
 import type { ClientRegistry } from './clients.js';
 import { readOAuthForm } from './handler.js';
+import type { JwtAccessTokens } from '../tokens/jwt-access.js';
+import { describePresented } from './describe.js';
 
 export interface RevocationEndpointOptions {
   readonly clients: ClientRegistry;
@@ -41,10 +46,12 @@ export interface RevocationEndpointOptions {
   readonly logger: Logger;
   /** Receives `revocation` and `client_auth` events (docs/operations.md, "Audit events"). */
   readonly audit?: Audit;
+  /** JWT access tokens (docs/token-formats.md): revoked by the stored record they name. */
+  readonly jwt?: JwtAccessTokens;
 }
 
 export function revocationEndpoint(options: RevocationEndpointOptions) {
-  const { clients, store, bodyLimit, logger, audit = NO_AUDIT } = options;
+  const { clients, store, bodyLimit, logger, audit = NO_AUDIT, jwt } = options;
 
   return async function handleRevocation(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, bodyLimit);
@@ -54,14 +61,15 @@ export function revocationEndpoint(options: RevocationEndpointOptions) {
     const token = params.get('token');
     if (token === undefined) throw new InvalidRequestError('missing parameter: token');
 
-    const found = await store.describeToken(token);
+    const described = await describePresented(token, store, jwt);
+    const found = described?.info ?? null;
     const who = { client_id: client.id, client_ip: ctx.clientIp, request_id: ctx.id } as const;
     if (found && found.record.clientId !== client.id) {
       audit.emit({ event: 'revocation', outcome: 'refused', reason: 'foreign_token', ...who, revoked: 'none', token_client_id: found.record.clientId, token_type: tokenType(found.type) });
       logger.warn({ event: 'revocation_foreign_token', reqId: ctx.id, clientId: client.id }, 'a client asked to revoke a token of another client; nothing revoked');
     } else if (found) {
       ctx.subject = found.record.sub;
-      const revoked = found.type === 'refresh' ? await store.revokeFamily(found.record.familyId) : await store.revokeAccess(token);
+      const revoked = found.type === 'refresh' ? await store.revokeFamily(found.record.familyId) : described?.ref ? await store.revokeAccessByRef(described.ref) : await store.revokeAccess(token);
       if (revoked) {
         const what = found.type === 'refresh' ? 'family' : 'access_token';
         audit.emit({ event: 'revocation', outcome: 'success', ...who, sub: found.record.sub, revoked: what, token_type: tokenType(found.type) });

@@ -6,6 +6,7 @@
 import { openSuccessor, sealSuccessor } from './successor-seal.js';
 import { parseToken } from './token-value.js';
 import type {
+  AccessRef,
   GrantRecord,
   NewFamily,
   RefreshRecord,
@@ -78,10 +79,14 @@ export class MemoryTokenStore implements TokenStore {
 
   async getAccess(token: string): Promise<GrantRecord | null> {
     const parsed = parseToken(token);
-    const record = parsed && this.access.get(parsed.hash);
-    if (!parsed || !record) return null;
+    return parsed ? this.getAccessByRef(parsed) : null;
+  }
+
+  async getAccessByRef(ref: AccessRef): Promise<GrantRecord | null> {
+    const record = this.access.get(ref.hash);
+    if (!record || record.familyId !== ref.familyId) return null;
     if (record.exp * 1000 > this.now()) return record;
-    this.access.delete(parsed.hash);
+    this.access.delete(ref.hash);
     return null;
   }
 
@@ -169,10 +174,14 @@ export class MemoryTokenStore implements TokenStore {
 
   async revokeAccess(token: string): Promise<boolean> {
     const parsed = parseToken(token);
-    if (!parsed || !(await this.getAccess(token))) return false;
-    this.access.delete(parsed.hash);
-    this.families.get(parsed.familyId)?.access.delete(parsed.hash);
-    this.emit({ kind: 'token', hash: parsed.hash });
+    return parsed ? this.revokeAccessByRef(parsed) : false;
+  }
+
+  async revokeAccessByRef(ref: AccessRef): Promise<boolean> {
+    if (!(await this.getAccessByRef(ref))) return false;
+    this.access.delete(ref.hash);
+    this.families.get(ref.familyId)?.access.delete(ref.hash);
+    this.emit({ kind: 'token', hash: ref.hash });
     return true;
   }
 

@@ -30,6 +30,7 @@ import { openSuccessor, sealSuccessor } from './successor-seal.js';
 import { parseToken } from './token-value.js';
 import {
   StoreUnavailableError,
+  type AccessRef,
   type GrantRecord,
   type NewFamily,
   type RefreshRecord,
@@ -247,6 +248,12 @@ export class RedisTokenStore implements TokenStore {
     return liveRecord<GrantRecord>(raw);
   }
 
+  async getAccessByRef(ref: AccessRef): Promise<GrantRecord | null> {
+    if (!validRef(ref)) return null;
+    const raw = await this.call('getAccessByRef', () => this.client.get(this.keysOf(ref.familyId).at(ref.hash)));
+    return liveRecord<GrantRecord>(raw);
+  }
+
   async getRefresh(token: string): Promise<RefreshRecord | null> {
     const parsed = parseToken(token);
     if (!parsed) return null;
@@ -359,11 +366,15 @@ export class RedisTokenStore implements TokenStore {
 
   async revokeAccess(token: string): Promise<boolean> {
     const parsed = parseToken(token);
-    if (!parsed) return false;
-    const k = this.keysOf(parsed.familyId);
-    const args = [this.channel, tokenMessage(parsed.hash)];
-    const revoked = (await this.call('revokeAccess', () => this.run('revokeAccess', [k.members, k.at(parsed.hash)], args))) === 1;
-    if (revoked) this.emit({ kind: 'token', hash: parsed.hash });
+    return parsed ? this.revokeAccessByRef(parsed) : false;
+  }
+
+  async revokeAccessByRef(ref: AccessRef): Promise<boolean> {
+    if (!validRef(ref)) return false;
+    const k = this.keysOf(ref.familyId);
+    const args = [this.channel, tokenMessage(ref.hash)];
+    const revoked = (await this.call('revokeAccess', () => this.run('revokeAccess', [k.members, k.at(ref.hash)], args))) === 1;
+    if (revoked) this.emit({ kind: 'token', hash: ref.hash });
     return revoked;
   }
 
@@ -440,6 +451,11 @@ export class RedisTokenStore implements TokenStore {
   private subjectKey(sub: string): string {
     return `${this.keyPrefix}sub:{${sub}}`;
   }
+}
+
+/** A reference that can name a stored access token: a family id and a SHA-256 as the store makes them. */
+function validRef(ref: AccessRef): boolean {
+  return FAMILY_ID.test(ref.familyId) && /^[A-Za-z0-9_-]{43}$/.test(ref.hash);
 }
 
 /** The hash of a token to add to `familyId`; a token of another family is a caller bug. */

@@ -110,11 +110,23 @@ export interface RevocationWatch {
   close(): Promise<void>;
 }
 
+/**
+ * An access token named by its family and hash instead of its value: what a JWT access token
+ * carries (`sid` and `jti`, src/tokens/jwt-access.ts) to find the record stored for it. The
+ * hash cannot be turned back into a token, so it is no credential itself.
+ */
+export interface AccessRef {
+  readonly familyId: string;
+  readonly hash: string;
+}
+
 export interface TokenStore {
   /** Stores the first tokens of a new family (password grant). */
   createFamily(family: NewFamily): Promise<void>;
   /** The record of a live access token, or null. */
   getAccess(token: string): Promise<GrantRecord | null>;
+  /** {@link getAccess} by reference (a JWT access token's `sid` and `jti`). */
+  getAccessByRef(ref: AccessRef): Promise<GrantRecord | null>;
   /** The record of a live, current (not rotated) refresh token, or null. */
   getRefresh(token: string): Promise<RefreshRecord | null>;
   /**
@@ -147,6 +159,8 @@ export interface TokenStore {
   describeToken(token: string): Promise<TokenInfo | null>;
   /** Revokes one live access token (not its family); true when it was one. */
   revokeAccess(token: string): Promise<boolean>;
+  /** {@link revokeAccess} by reference; delivered to watchers as a `token` event with `ref.hash`. */
+  revokeAccessByRef(ref: AccessRef): Promise<boolean>;
   /**
    * Calls `listener` for every revocation (family revocations of every kind — explicit, by
    * subject, by refresh-token reuse — and single access tokens). Revocations made through THIS

@@ -115,6 +115,9 @@ describe('RFC 8414 §2 metadata values', () => {
       validators: ['dir'],
       validatorChainMode: 'first-known',
       introspectAnyToken: false,
+      accessTokenFormat: '',
+      audience: [],
+      signingAlgorithm: 'ES256',
       ...c,
     });
     const config = {

@@ -326,6 +326,26 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       expect(await store.getAccess(tokens.access.token)).toBeNull();
     });
 
+    it('getAccessByRef and revokeAccessByRef find an access token by family id and hash (a JWT access token\'s sid and jti)', async () => {
+      const issued = await created();
+      const ref = { familyId: issued.family.familyId, hash: hashToken(issued.access) };
+      expect(await store.getAccessByRef(ref)).toEqual(issued.family.access.record);
+      // The hash under another family, the refresh token's hash, and malformed refs name nothing.
+      expect(await store.getAccessByRef({ familyId: newFamilyId(), hash: ref.hash })).toBeNull();
+      expect(await store.getAccessByRef({ familyId: ref.familyId, hash: hashToken(issued.refresh) })).toBeNull();
+      expect(await store.getAccessByRef({ familyId: 'x', hash: 'y' })).toBeNull();
+      const events: RevocationEvent[] = [];
+      const watch = store.watchRevocations((e) => events.push(e));
+      expect(await store.revokeAccessByRef({ familyId: ref.familyId, hash: hashToken(issued.refresh) })).toBe(false);
+      expect(await store.revokeAccessByRef(ref)).toBe(true);
+      expect(events).toContainEqual({ kind: 'token', hash: ref.hash });
+      expect(await store.getAccessByRef(ref)).toBeNull();
+      expect(await store.getAccess(issued.access)).toBeNull();
+      expect(await store.revokeAccessByRef(ref)).toBe(false);
+      expect(await store.getRefresh(issued.refresh)).not.toBeNull();
+      await watch.close();
+    });
+
     it('tells its watchers of every revocation before the revoking call resolves', async () => {
       const events: RevocationEvent[] = [];
       const watch = store.watchRevocations((event) => events.push(event));

@@ -14,7 +14,8 @@ import { InvalidRequestError } from '../../oauth/errors.js';
 import { BAD_CREDENTIALS, REVEAL_NOTHING, refusalError, warningAttributes, warningFields, type RevealPolicy } from '../directory-answers.js';
 import { checkScopeRequest, grantScope, parseScope } from '../../oauth/scope.js';
 import type { ScopePolicy } from '../../oauth/scope-policy.js';
-import { accessToken, nowSeconds, refreshToken, tokenResponse } from '../issue.js';
+import { accessToken, nowSeconds, refreshToken } from '../issue.js';
+import { presentOpaque, type Presenter } from '../present.js';
 import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
 
 export interface PasswordGrantOptions {
@@ -25,6 +26,8 @@ export interface PasswordGrantOptions {
   readonly refreshTokenTtl: number;
   /** Which validators' directory states and warnings the client may see (`validators[].reveal`). */
   readonly reveal?: RevealPolicy;
+  /** The answer in the client's token format, with an ID token for openid (present.ts); default opaque. */
+  readonly present?: Presenter;
 }
 
 export { BAD_CREDENTIALS };
@@ -68,7 +71,8 @@ export class PasswordGrant implements GrantHandler {
       access,
       ...(refresh ? { refresh } : {}),
     });
-    return { response: { ...tokenResponse(access, refresh, requested), ...warningFields(outcome, reveal) }, subject: principal.subject };
+    const present = this.options.present ?? presentOpaque;
+    return { response: { ...(await present(client, { access, refresh, requested, authTime: now })), ...warningFields(outcome, reveal) }, subject: principal.subject };
   }
 }
 

@@ -15,7 +15,8 @@ import type { ValidatorChain } from '../../validators/chain.js';
 import { InvalidGrantError } from '../../oauth/errors.js';
 import { parseScope, refreshScope } from '../../oauth/scope.js';
 import type { ScopePolicy } from '../../oauth/scope-policy.js';
-import { accessToken, nowSeconds, refreshToken, tokenResponse } from '../issue.js';
+import { accessToken, nowSeconds, refreshToken } from '../issue.js';
+import { presentOpaque, type Presenter } from '../present.js';
 import { required } from './password.js';
 import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
 
@@ -33,6 +34,8 @@ export interface RefreshGrantOptions {
   readonly logger: Logger;
   /** Receives `refresh`, `refresh_reuse` and `family_revoked` events (docs/operations.md, "Audit events"). */
   readonly audit?: Audit;
+  /** The answer in the client's token format (present.ts); default opaque. No ID token on refresh (id-token.ts). */
+  readonly present?: Presenter;
 }
 
 const BAD_REFRESH = 'the refresh token is invalid, expired or revoked';
@@ -76,7 +79,11 @@ export class RefreshTokenGrant implements GrantHandler {
     }
     if (result !== 'rotated') throw new InvalidGrantError(BAD_REFRESH);
     audit.emit({ event: 'refresh', outcome: 'success', ...who, sub: record.sub, validator: record.validator });
-    return { response: tokenResponse(access, refresh, requested), subject: record.sub };
+    return { response: await this.present(client, { access, refresh, requested }), subject: record.sub };
+  }
+
+  private get present(): Presenter {
+    return this.options.present ?? presentOpaque;
   }
 
   private get graceSeconds(): number {
@@ -95,7 +102,7 @@ export class RefreshTokenGrant implements GrantHandler {
       const { access, refresh } = outcome.successor;
       logger.info({ event: 'refresh_token_replay', clientId: client.id, sub: access.record.sub }, 'a just-rotated refresh token was presented again within the grace window; the same successor is returned');
       audit.emit({ event: 'refresh', outcome: 'success', reason: 'grace_replay', ...who, sub: access.record.sub, validator: access.record.validator });
-      return { response: tokenResponse(access, refresh, requested, nowSeconds()), subject: access.record.sub };
+      return { response: await this.present(client, { access, refresh, requested, now: nowSeconds() }), subject: access.record.sub };
     }
     if (outcome?.kind === 'reused') {
       const reused = outcome.record;

@@ -23,6 +23,8 @@ export interface TokenResponse {
   readonly password_expires_in?: number;
   /** Extension: grace logins left on an expired password. */
   readonly password_grace_logins_remaining?: number;
+  /** OIDC Core §3.1.3.3: on a password grant whose scope includes openid. */
+  readonly id_token?: string;
 }
 
 /** What the handler learned, for the completion log line and metrics. */
