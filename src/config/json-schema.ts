@@ -65,6 +65,8 @@ function formatSchema(format: unknown, path: string): JsonSchema {
       return { type: 'integer', minimum: 1 };
     case 'non-negative-int':
       return { type: 'integer', minimum: 0 };
+    case 'workers':
+      return { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', enum: ['auto'] }] };
     case 'boolean':
       return { type: 'boolean' };
     case 'string':

@@ -8,6 +8,8 @@
  *   validator; a directory outage degrades logins only, so it does not make the pod unready;
  * - `/metrics` Prometheus text;
  * - `/jwks.json` the public key of the identity assertion, when `headers.assertion.enabled`.
+ * With `server.workers` above 1 the supervisor serves these routes for all its workers
+ * (src/cluster/supervisor.ts), through {@link createAdminListener}.
  */
 import http from 'node:http';
 import type { TokenStore } from '../tokens/types.js';
@@ -25,36 +27,65 @@ export interface AdminOptions {
   readonly jwks?: unknown;
 }
 
+/** What /readyz reports; `body` is the `?verbose` JSON. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly body: { readonly status: string; readonly [detail: string]: unknown };
+}
+
+/**
+ * Where the admin routes get their answers: this process's store and registry
+ * ({@link createAdminServer}), or, with `server.workers` above 1, the supervisor's view of
+ * every worker (src/cluster/supervisor.ts).
+ */
+export interface AdminSources {
+  readiness(): Promise<Readiness>;
+  metrics(): Promise<{ readonly contentType: string; readonly text: string }>;
+  readonly jwks?: unknown;
+}
+
 export function createAdminServer(options: AdminOptions): http.Server {
-  const server = http.createServer((req, res) => {
+  const server = createAdminListener({
+    readiness: () => readiness(options),
+    metrics: async () => ({ contentType: options.metrics.registry.contentType, text: await options.metrics.registry.metrics() }),
+    ...(options.jwks ? { jwks: options.jwks } : {}),
+  });
+  options.metrics.trackConnections(server, 'admin');
+  return server;
+}
+
+export function createAdminListener(sources: AdminSources): http.Server {
+  return http.createServer((req, res) => {
     const [path, query = ''] = (req.url ?? '/').split('?', 2);
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
     switch (path) {
       case '/healthz':
         return sendJson(res, 200, { status: 'ok' });
       case '/readyz':
-        return void readiness(options).then(({ ready, body }) => {
+        return void sources.readiness().then(({ ready, body }) => {
           if (new URLSearchParams(query).has('verbose')) return sendJson(res, ready ? 200 : 503, body);
           res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
           res.end(`${ready ? 'ok' : body.status}\n`);
         });
       case '/metrics':
-        return void options.metrics.registry.metrics().then((text) => {
-          res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
-          res.end(text);
-        });
+        return void sources.metrics().then(
+          ({ contentType, text }) => {
+            res.writeHead(200, { 'content-type': contentType });
+            res.end(text);
+          },
+          () => sendJson(res, 503, { error: 'metrics unavailable' }),
+        );
       case '/jwks.json':
-        if (options.jwks) return sendJson(res, 200, options.jwks);
+        if (sources.jwks) return sendJson(res, 200, sources.jwks);
         return sendJson(res, 404, { error: 'not found' });
       default:
         return sendJson(res, 404, { error: 'not found' });
     }
   });
-  options.metrics.trackConnections(server, 'admin');
-  return server;
 }
 
-async function readiness(options: AdminOptions): Promise<{ ready: boolean; body: { readonly status: string; readonly [detail: string]: unknown } }> {
+/** This process's readiness: the store answers and shutdown has not begun. */
+export async function readiness(options: Pick<AdminOptions, 'store' | 'validators' | 'draining'>): Promise<Readiness> {
   const [store, validators] = await Promise.all([
     options.store.ping().then(
       () => ({ status: 'up' as const }),
