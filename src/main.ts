@@ -12,7 +12,7 @@ import { watchFile } from './config/watch-file.js';
 import type { GatewayConfig } from './config/types.js';
 import { configurationMarkdown } from './config/docs.js';
 import { createGateway, type Gateway } from './app.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { hashSecret } from './security/password-hash.js';
 import { createEchoUpstream } from './dev/echo-upstream.js';
 import { revokeCommand } from './cli/revoke.js';
@@ -119,7 +119,7 @@ function requireConfig(args: readonly string[]): string {
 
 /** `server.workers` above 1 (src/cluster/supervisor.ts): this process forks the workers and serves the admin port. */
 async function startSupervisor(config: GatewayConfig, workers: number, file: string): Promise<undefined> {
-  const logger = createLogger(config.log.level).child({ role: 'supervisor', pid: process.pid });
+  const logger = createLogger(config.log.level, stdoutDestination()).child({ role: 'supervisor', pid: process.pid });
   await supervise({ config, workers, logger, file });
   return undefined;
 }
@@ -127,7 +127,7 @@ async function startSupervisor(config: GatewayConfig, workers: number, file: str
 async function start(config: GatewayConfig, extra: { echo?: Server; file?: string } = {}): Promise<undefined> {
   // A worker of server.workers (src/cluster/worker.ts) names itself in every line; its supervisor serves the admin port.
   const worker = isWorker();
-  const root = createLogger(config.log.level);
+  const root = createLogger(config.log.level, stdoutDestination());
   const logger = worker ? root.child({ worker: workerSlot(), pid: process.pid }) : root;
   // A failure from here on is not a configuration problem (validateConfig passed): createGateway
   // closes what it opened, and bin/ropc-gateway.js exits 1, so no process is left behind.
@@ -141,6 +141,7 @@ async function start(config: GatewayConfig, extra: { echo?: Server; file?: strin
   } else {
     logger.info({ port, adminPort, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');
   }
+  flushLogs();
   // Graceful shutdown (src/http/lifecycle.ts): /readyz 503 at once, serve for drainSeconds,
   // close the listener, give in-flight requests shutdownTimeoutSeconds, close Redis and the
   // validators, exit 0. A second signal exits at once (1); so does a shutdown that hangs.

@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { GatewayConfig } from '../config/types.js';
 import { createAdminListener, type Readiness } from '../http/admin.js';
-import type { Logger } from '../observability/logger.js';
+import { flushLogs, type Logger } from '../observability/logger.js';
 import { watchFile } from '../config/watch-file.js';
 import { createAssertionSigner } from '../resource/assertion.js';
 import { isMessage, type FromWorker, type ToWorker } from './messages.js';
@@ -101,6 +101,7 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
       if (!announced && slots.every((s) => s.listening)) {
         announced = true;
         logger.info({ port: publicPort, adminPort, workers, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');
+        flushLogs();
       }
     });
     worker.once('exit', (code, signal) => {
