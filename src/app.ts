@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { DecisionIngress, GatewayConfig } from './config/types.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { createAdminServer } from './http/admin.js';
+import { createAdminServer, readiness, type Readiness } from './http/admin.js';
 import { createPublicServer, type Endpoint, type Handler, type UpgradeHandler } from './http/server.js';
 import type { PasswordValidator } from './validators/types.js';
 import { ClientRegistry } from './token-endpoint/clients.js';
@@ -76,8 +76,13 @@ export interface Gateway {
   readonly audit: Audit;
   /** The OpenTelemetry tracing (docs/operations.md, "Tracing"); undefined unless tracing.enabled. Shut down by shutdown. */
   readonly tracing: Tracing | undefined;
-  /** Starts both listeners; resolves with the bound ports (useful with port 0). */
+  /**
+   * Starts both listeners (only the public one for a worker of `server.workers`, whose
+   * supervisor serves the admin port); resolves with the bound ports (useful with port 0).
+   */
   listen(): Promise<{ port: number; adminPort: number }>;
+  /** What /readyz says for this process: the store answers and shutdown has not begun. */
+  readiness(): Promise<Readiness>;
   /**
    * Graceful stop (src/http/lifecycle.ts): readiness fails at once, requests are served for
    * `drainMs` (default server.drainSeconds), the listener closes, in-flight requests get
@@ -110,6 +115,8 @@ const RETIRE_MS = 30_000;
 export interface GatewayOptions {
   /** Where audit.destination stdout writes; default process.stdout (the test harness passes its log capture). */
   readonly stdout?: { write(line: string): unknown };
+  /** False in a worker of `server.workers` (src/cluster/worker.ts): the supervisor serves the admin port. Default true. */
+  readonly serveAdmin?: boolean;
 }
 
 export async function createGateway(config: GatewayConfig, logger: Logger, options: GatewayOptions = {}): Promise<Gateway> {
@@ -302,13 +309,20 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   const upgrade: UpgradeHandler = tracedUpgrade(tracing, (req, socket, head, ctx, outcome) => current.upgrade(req, socket, head, ctx, outcome));
 
   const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade, lifecycle, ...(tls ? { tls } : {}) });
-  const admin = createAdminServer({
+  const health = {
     store,
     get validators() {
       return [...current.validators.values()];
     },
-    metrics,
     draining: () => lifecycle.draining,
+  };
+  const admin = createAdminServer({
+    store,
+    get validators() {
+      return health.validators;
+    },
+    draining: health.draining,
+    metrics,
     ...(assertion ? { jwks: assertion.jwks } : {}),
   });
   let reloading: Promise<void> = Promise.resolve();
@@ -323,9 +337,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     tracing,
     async listen() {
       await listenOn(server, config.server.port, config.server.host);
+      if (options.serveAdmin === false) return { port: (server.address() as AddressInfo).port, adminPort: config.admin.port };
       await listenOn(admin, config.admin.port, config.admin.host);
       return { port: (server.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
     },
+    readiness: () => readiness(health),
     reload(next: GatewayConfig) {
       // One reload at a time; a failed build leaves `current` untouched.
       const run = reloading.then(async () => {

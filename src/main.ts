@@ -12,11 +12,14 @@ import { watchFile } from './config/watch-file.js';
 import type { GatewayConfig } from './config/types.js';
 import { configurationMarkdown } from './config/docs.js';
 import { createGateway, type Gateway } from './app.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger, flushLogs, stdoutDestination, type Logger } from './observability/logger.js';
 import { hashSecret } from './security/password-hash.js';
 import { createEchoUpstream } from './dev/echo-upstream.js';
 import { revokeCommand } from './cli/revoke.js';
 import { lockoutCommand } from './cli/lockout.js';
+import { resolveWorkers } from './cluster/cpus.js';
+import { supervise } from './cluster/supervisor.js';
+import { announceListening, isWorker, serveSupervisor, workerSlot } from './cluster/worker.js';
 
 const DEV_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../config/dev/gateway.yaml');
 const DEV_ECHO_PORT = 9032;
@@ -42,14 +45,22 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'start':
+      case 'start': {
         // The same check as check-config, before anything connects; then start only connects.
-        return await start(await checkedConfig({ mode: 'production', file: requireConfig(rest) }), { file: requireConfig(rest) });
+        const file = requireConfig(rest);
+        const config = await checkedConfig({ mode: 'production', file });
+        const workers = resolveWorkers(config.server.workers);
+        // server.workers above 1: this process supervises, its forks (the same command) serve.
+        if (workers > 1 && !isWorker()) return await startSupervisor(config, workers, file);
+        return await start(config, { file });
+      }
       case 'start-dev':
         return await startDev();
       case 'check-config': {
-        await checkedConfig({ mode: 'production', file: requireConfig(rest) });
+        const config = await checkedConfig({ mode: 'production', file: requireConfig(rest) });
         process.stdout.write('configuration OK\n');
+        const { workers } = config.server;
+        if (workers !== 1) process.stdout.write(`server.workers: ${workers}${workers === 'auto' ? ` = ${resolveWorkers(workers)}` : ''} worker processes\n`);
         return 0;
       }
       case 'hash-secret':
@@ -93,7 +104,8 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
  */
 async function checkedConfig(options: LoadOptions): Promise<GatewayConfig> {
   const { config, problems, warnings } = await validateConfig(options);
-  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  // A worker of server.workers checks the file again; its supervisor has printed the warnings.
+  if (!isWorker()) for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
   return config;
 }
@@ -105,16 +117,31 @@ function requireConfig(args: readonly string[]): string {
   return file;
 }
 
+/** `server.workers` above 1 (src/cluster/supervisor.ts): this process forks the workers and serves the admin port. */
+async function startSupervisor(config: GatewayConfig, workers: number, file: string): Promise<undefined> {
+  const logger = createLogger(config.log.level, stdoutDestination()).child({ role: 'supervisor', pid: process.pid });
+  await supervise({ config, workers, logger, file });
+  return undefined;
+}
+
 async function start(config: GatewayConfig, extra: { echo?: Server; file?: string } = {}): Promise<undefined> {
-  const logger = createLogger(config.log.level);
+  // A worker of server.workers (src/cluster/worker.ts) names itself in every line; its supervisor serves the admin port.
+  const worker = isWorker();
+  const root = createLogger(config.log.level, stdoutDestination());
+  const logger = worker ? root.child({ worker: workerSlot(), pid: process.pid }) : root;
   // A failure from here on is not a configuration problem (validateConfig passed): createGateway
   // closes what it opened, and bin/ropc-gateway.js exits 1, so no process is left behind.
-  const gateway = await createGateway(config, logger);
+  const gateway = await createGateway(config, logger, { serveAdmin: !worker });
   const { port, adminPort } = await gateway.listen().catch(async (err: unknown) => {
     await gateway.shutdown(0).catch(() => undefined);
     throw err;
   });
-  logger.info({ port, adminPort, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');
+  if (worker) {
+    logger.info({ port }, 'worker listening');
+  } else {
+    logger.info({ port, adminPort, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');
+  }
+  flushLogs();
   // Graceful shutdown (src/http/lifecycle.ts): /readyz 503 at once, serve for drainSeconds,
   // close the listener, give in-flight requests shutdownTimeoutSeconds, close Redis and the
   // validators, exit 0. A second signal exits at once (1); so does a shutdown that hangs.
@@ -164,10 +191,14 @@ async function start(config: GatewayConfig, extra: { echo?: Server; file?: strin
       });
     };
     process.on('SIGHUP', reloadNow);
-    if (config.reload.watch) watchFile(file, reloadNow);
+    // A worker's supervisor watches the file and tells it (src/cluster/supervisor.ts).
+    if (config.reload.watch && !worker) watchFile(file, reloadNow);
+    if (worker) serveSupervisor(gateway.metrics.registry, { stop: () => void (stopping || stop('supervisor')), reload: reloadNow, readiness: () => gateway.readiness() });
   }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Last: from now on the supervisor's messages find their handlers.
+  if (worker) announceListening(port);
   return undefined;
 }
 

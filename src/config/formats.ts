@@ -30,6 +30,12 @@ export function registerFormats(): void {
       },
       coerce: (v: string) => (/^\d+$/.test(v) ? Number(v) : v),
     },
+    workers: {
+      validate(value: unknown) {
+        if (value !== 'auto' && (!Number.isInteger(value) || (value as number) < 1)) throw new Error('must be a whole number of at least 1, or "auto"');
+      },
+      coerce: (v: string) => (/^\d+$/.test(v) ? Number(v) : v),
+    },
     boolean: {
       validate(value: unknown) {
         if (typeof value !== 'boolean') throw new Error('must be true or false');

@@ -67,6 +67,8 @@ function formatSchema(format: unknown, path: string): JsonSchema {
       return { type: 'integer', minimum: 0 };
     case 'ratio':
       return { type: 'number', minimum: 0, maximum: 1 };
+    case 'workers':
+      return { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', enum: ['auto'] }] };
     case 'boolean':
       return { type: 'boolean' };
     case 'string':

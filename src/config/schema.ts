@@ -22,6 +22,11 @@ export const schema = {
       format: 'boolean',
       default: false,
     },
+    workers: {
+      doc: 'Worker processes serving the public port (node:cluster; docs/deployment.md, "Workers"): a number, or auto for the CPUs this process may use (the container\'s CPU limit, rounded down, at least 1). Above 1 the supervisor restarts a dead worker, drains every worker on SIGTERM, forwards SIGHUP, and serves the admin port itself with the metrics of all workers summed. Requires store.type redis. Per-process limits (server.limits.connectionsPerIp, upstream.maxConcurrentPer*, security.hashConcurrency) apply to each worker.',
+      format: 'workers',
+      default: 1,
+    },
     drainSeconds: { doc: 'On SIGTERM: seconds during which /readyz already answers 503 but new requests are still served, before the listeners close.', format: 'non-negative-int', default: 5 },
     shutdownTimeoutSeconds: {
       doc: 'On SIGTERM, after drainSeconds: how long in-flight requests may still take before their connections are cut. Keep drainSeconds + shutdownTimeoutSeconds below the pod\'s terminationGracePeriodSeconds.',

@@ -13,7 +13,9 @@ type FormatValue<F> = F extends readonly (infer U)[]
   ? U
   : F extends 'port' | 'positive-int' | 'non-negative-int' | 'ratio'
     ? number
-    : F extends 'boolean'
+    : F extends 'workers'
+      ? number | 'auto'
+      : F extends 'boolean'
       ? boolean
       : F extends 'host-port-list' | 'header-name-list' | 'path-list'
         ? readonly string[]

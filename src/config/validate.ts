@@ -42,6 +42,7 @@ export async function validateConfig(options: LoadOptions): Promise<ConfigValida
     });
     if (config.mode === 'production') deep.push(...(await exampleSecretProblems(config, invalid)));
     deep.push(...(await signingProblems(config)));
+    deep.push(...workersProblems(config));
     // A key the schema already refused (`urls: is required`) is not reported again.
     const refused = new Set(problems.map(keyOf));
     problems.push(...deep.filter((line) => !refused.has(keyOf(line))));
@@ -53,6 +54,19 @@ export async function validateConfig(options: LoadOptions): Promise<ConfigValida
     problems: lines,
     warnings: [...collected.warnings, ...(valid ? [...scopeWarnings(valid), ...routeWarnings(valid), ...expiredSecretWarnings(valid)] : [])],
   };
+}
+
+/**
+ * server.workers above 1 (or auto) runs several processes (docs/deployment.md, "Workers"):
+ * what one process keeps to itself must not be needed by the others.
+ */
+function workersProblems(config: GatewayConfig): string[] {
+  const { workers } = config.server;
+  if (workers === 1) return [];
+  const problems: string[] = [];
+  if (config.store.type === 'memory') problems.push(`server.workers: ${workers} needs store.type redis: the memory store keeps tokens and lockout counters inside one process`);
+  if (config.headers.assertion.enabled && !config.headers.assertion.keyFile) problems.push(`headers.assertion.keyFile: required with server.workers ${workers}: without it each worker would sign with its own random key`);
+  return problems;
 }
 
 /** A secondary client secret past its notAfter is refused already: time to remove it (docs/operations.md). */
