@@ -18,6 +18,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken, newFamilyId, newToken } from '../../src/tokens/token-value.js';
 import type { GrantRecord, NewFamily, RefreshRecord, RevocationEvent, TokenStore, TokenToIssue } from '../../src/tokens/types.js';
+import { sleep } from '../support/wait-for.js';
 
 export interface StoreUnderTest {
   readonly store: TokenStore;
@@ -31,7 +32,6 @@ export interface StoreUnderTest {
 
 /** Seconds since the epoch, as the token endpoint computes them. */
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface IssueOptions {
   readonly sub?: string;

@@ -18,6 +18,7 @@ import { TokenCache } from '../../src/tokens/cache.js';
 import { MemoryTokenStore } from '../../src/tokens/memory-store.js';
 import { newFamilyId, newToken } from '../../src/tokens/token-value.js';
 import type { GrantRecord, RevocationEvent, TokenStore } from '../../src/tokens/types.js';
+import { sleep } from '../support/wait-for.js';
 
 let upstream: Upstream;
 let redis: RedisProcess;
@@ -69,7 +70,7 @@ async function cachedOnB(token: string): Promise<void> {
 async function msUntilRefusedOnB(token: string, since: number): Promise<number> {
   while (Date.now() - since < 2000) {
     if ((await call(b, token)) === 401) return Date.now() - since;
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
   }
   throw new Error('B still accepts the revoked token after 2 s');
 }
@@ -179,7 +180,7 @@ describe('TokenCache', () => {
     expect(lookups()).toBe(3);
     expect(await cache.lookup('not a token')).toBeNull();
     expect(lookups()).toBe(3);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
     await cache.lookup(token);
     expect(lookups()).toBe(4);
     await cache.close();
@@ -191,7 +192,7 @@ describe('TokenCache', () => {
     const cache = new TokenCache(store, { ttlMs: 60_000 });
     const { token } = issue(store, 1);
     expect(await cache.lookup(token)).not.toBeNull();
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     expect(await cache.lookup(token)).toBeNull();
     await cache.close();
   });
@@ -241,7 +242,7 @@ describe('TokenCache', () => {
     const cache = new TokenCache(slow, { ttlMs: 60_000 });
     const { token, familyId } = issue(inner);
     const pending = cache.lookup(token);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     for (const l of listeners) l({ kind: 'family', familyId });
     release?.();
     expect(await pending).not.toBeNull();

@@ -12,6 +12,7 @@ import { RedisAttemptStore } from '../../src/security/attempt-store-redis.js';
 import { ipKey, userKey } from '../../src/security/lockout.js';
 import { createRedisClient, waitForReady } from '../../src/tokens/redis-connection.js';
 import { redisStoreConfig, startRedis, type RedisProcess } from '../support/start-redis.js';
+import { sleep } from '../support/wait-for.js';
 
 let redis: RedisProcess;
 let cluster: RedisProcess;
@@ -32,7 +33,6 @@ async function connect(server: RedisProcess, asCluster = false): Promise<Redis |
   return client;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const POLICY: LockPolicy = { maxFailures: 3, lockMs: 300, maxLockMs: 700, resetMs: 60_000, ttlMs: 60_000 };
 const IP_POLICY: IpPolicy = { budget: 10, windowMs: 60_000, ttlMs: 60_000 };
 const unique = (): string => randomBytes(8).toString('hex');

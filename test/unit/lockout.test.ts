@@ -15,6 +15,7 @@ import { ValidatorChain } from '../../src/validators/chain.js';
 import { ValidatorUnavailableError, type PasswordValidator, type ValidationOutcome } from '../../src/validators/types.js';
 import { StoreUnavailableError } from '../../src/tokens/types.js';
 import { TemporarilyUnavailableError } from '../../src/oauth/errors.js';
+import { sleep } from '../support/wait-for.js';
 
 const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeconds: 900, ipMaxFailuresPerMinute: 100, failureResetSeconds: 3600, reservationSeconds: 60 };
 const IP = '198.51.100.7';
@@ -29,7 +30,7 @@ class FakeValidator implements PasswordValidator {
   delayMs = 0;
   async validate(username: string, password: string): Promise<ValidationOutcome> {
     this.calls++;
-    if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (this.delayMs) await sleep(this.delayMs);
     if (this.down) throw new ValidatorUnavailableError(this.name, 'connection refused');
     const user = username.toLowerCase();
     if ((user === 'gina' || user === 'joe') && password === 'right') return { valid: true, principal: { subject: user, groups: [], attributes: {} } };
