@@ -18,6 +18,7 @@ import { TokenCache } from '../../src/tokens/cache.js';
 import { MemoryTokenStore } from '../../src/tokens/memory-store.js';
 import { newFamilyId, newToken } from '../../src/tokens/token-value.js';
 import type { GrantRecord, RevocationEvent, TokenStore } from '../../src/tokens/types.js';
+import { TestClock } from '../support/test-clock.js';
 import { sleep } from '../support/wait-for.js';
 
 let upstream: Upstream;
@@ -153,8 +154,8 @@ describe('TokenCache', () => {
   }
 
   /** The memory store, counting getAccess calls. */
-  function countingStore(): { store: MemoryTokenStore; lookups: () => number } {
-    const store = new MemoryTokenStore();
+  function countingStore(clock?: TestClock): { store: MemoryTokenStore; lookups: () => number } {
+    const store = new MemoryTokenStore(clock ? { clock } : {});
     let n = 0;
     const original = store.getAccess.bind(store);
     store.getAccess = (token: string) => {
@@ -165,8 +166,9 @@ describe('TokenCache', () => {
   }
 
   it('caches positive answers only, for ttlMs', async () => {
-    const { store, lookups } = countingStore();
-    const cache = new TokenCache(store, { ttlMs: 200 });
+    const clock = new TestClock();
+    const { store, lookups } = countingStore(clock);
+    const cache = new TokenCache(store, { ttlMs: 200, clock });
     const { token, record } = issue(store);
     expect(await cache.lookup(token)).toEqual(record);
     expect(await cache.lookup(token)).toEqual(record);
@@ -177,7 +179,7 @@ describe('TokenCache', () => {
     expect(lookups()).toBe(3);
     expect(await cache.lookup('not a token')).toBeNull();
     expect(lookups()).toBe(3);
-    await sleep(250);
+    clock.advance(250);
     await cache.lookup(token);
     expect(lookups()).toBe(4);
     await cache.close();
@@ -185,11 +187,12 @@ describe('TokenCache', () => {
   });
 
   it('never serves an entry past the token exp', async () => {
-    const { store } = countingStore();
-    const cache = new TokenCache(store, { ttlMs: 60_000 });
+    const clock = new TestClock();
+    const { store } = countingStore(clock);
+    const cache = new TokenCache(store, { ttlMs: 60_000, clock });
     const { token } = issue(store, 1);
     expect(await cache.lookup(token)).not.toBeNull();
-    await sleep(1100);
+    clock.advance(1100);
     expect(await cache.lookup(token)).toBeNull();
     await cache.close();
   });

@@ -4,7 +4,7 @@
  * argon2id dummy verification still runs for real).
  */
 import { Writable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryAttemptStore } from '../../src/security/attempt-store-memory.js';
 import type { AttemptStore } from '../../src/security/attempt-store.js';
 import { ipBucket, ipKey, Lockout, userKey, type LockoutSettings } from '../../src/security/lockout.js';
@@ -15,6 +15,7 @@ import { ValidatorChain } from '../../src/validators/chain.js';
 import { ValidatorUnavailableError, type PasswordValidator, type ValidationOutcome } from '../../src/validators/types.js';
 import { StoreUnavailableError } from '../../src/tokens/types.js';
 import { TemporarilyUnavailableError } from '../../src/oauth/errors.js';
+import { TestClock } from '../support/test-clock.js';
 import { sleep } from '../support/wait-for.js';
 
 const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeconds: 900, ipMaxFailuresPerMinute: 100, failureResetSeconds: 3600, reservationSeconds: 60 };
@@ -66,26 +67,24 @@ function makeLogin(settings: Partial<LockoutSettings> = {}, attempts: AttemptSto
   });
 }
 
-const advance = (seconds: number): void => {
-  vi.setSystemTime(Date.now() + seconds * 1000);
-};
+/** The attempt store's clock: lock windows pass when the test says. */
+let clock: TestClock;
+const advance = (seconds: number): void => clock.advance(seconds * 1000);
 
 async function fail(login: PasswordLogin, times: number, username = 'gina', ip = IP): Promise<void> {
   for (let i = 0; i < times; i++) expect((await login('app', username, 'wrong', ip)).valid).toBe(false);
 }
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
+  clock = TestClock.frozen(Date.parse('2030-01-01T00:00:00Z'));
   validator = new FakeValidator();
-  store = new MemoryAttemptStore();
+  store = new MemoryAttemptStore({ clock });
   // Room for every dummy verification of the concurrency tests (the cap is tested in client-auth-budget.test.ts).
   setHashLimits({ concurrency: 4, queue: 10_000 });
   events = [];
 });
 afterEach(async () => {
   await store.close();
-  vi.useRealTimers();
 });
 
 describe('per-username lockout', () => {
@@ -191,7 +190,6 @@ describe('per-username lockout', () => {
   });
 
   it('spends a verification on a locked user, as on a wrong password', async () => {
-    vi.useRealTimers();
     const login = makeLogin();
     await fail(login, 5);
     const start = performance.now();
