@@ -7,6 +7,7 @@
  * first, which only ever forgets failures of idle names). Reservations are held only while an
  * attempt is in flight, so their number is bounded by the concurrent logins.
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
 
 interface UserEntry {
@@ -32,6 +33,8 @@ export interface MemoryAttemptStoreOptions {
   readonly maxEntries?: number;
   /** Sweep interval, ms. Default 60 000. */
   readonly sweepIntervalMs?: number;
+  /** The time source of lock windows and counters (tests move it instead of sleeping). Default the system clock. */
+  readonly clock?: Clock;
 }
 
 export class MemoryAttemptStore implements AttemptStore {
@@ -41,21 +44,23 @@ export class MemoryAttemptStore implements AttemptStore {
   readonly #ipReservations: Reservations = new Map();
   readonly #maxEntries: number;
   readonly #sweeper: NodeJS.Timeout;
+  readonly #clock: Clock;
 
   constructor(options: MemoryAttemptStoreOptions = {}) {
     this.#maxEntries = options.maxEntries ?? 100_000;
+    this.#clock = options.clock ?? systemClock;
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
     this.#sweeper.unref();
   }
 
   async userState(user: string): Promise<UserState> {
-    const entry = this.#user(user, Date.now());
+    const entry = this.#user(user, this.#clock.now());
     if (!entry) return { lockedMs: 0, recorded: false };
-    return { lockedMs: Math.max(0, entry.lockedUntil - Date.now()), recorded: true };
+    return { lockedMs: Math.max(0, entry.lockedUntil - this.#clock.now()), recorded: true };
   }
 
   async reserveUser(user: string, id: string, policy: LockPolicy): Promise<UserReservation> {
-    const now = Date.now();
+    const now = this.#clock.now();
     const entry = this.#user(user, now);
     if (entry && entry.lockedUntil > now) return 'locked';
     if ((entry?.failures ?? 0) + inFlight(this.#userReservations, user, now) >= policy.maxFailures) return 'busy';
@@ -67,7 +72,7 @@ export class MemoryAttemptStore implements AttemptStore {
     unreserve(this.#userReservations, user, id);
     if (result === 'success') this.#users.delete(user);
     if (result !== 'failure') return 0;
-    const now = Date.now();
+    const now = this.#clock.now();
     const entry = this.#user(user, now) ?? { failures: 0, level: 0, lockedUntil: 0, expires: 0 };
     if (entry.lockedUntil > now) return 0;
     entry.failures += 1;
@@ -84,11 +89,11 @@ export class MemoryAttemptStore implements AttemptStore {
   }
 
   async ipFailures(ip: string): Promise<number> {
-    return this.#ip(ip, Date.now())?.count ?? 0;
+    return this.#ip(ip, this.#clock.now())?.count ?? 0;
   }
 
   async reserveIp(ip: string, id: string, policy: IpPolicy): Promise<IpReservation> {
-    const now = Date.now();
+    const now = this.#clock.now();
     const failures = this.#ip(ip, now)?.count ?? 0;
     if (failures >= policy.budget) return 'blocked';
     if (failures + inFlight(this.#ipReservations, ip, now) >= policy.budget) return 'busy';
@@ -99,7 +104,7 @@ export class MemoryAttemptStore implements AttemptStore {
   async settleIp(ip: string, id: string, result: AttemptResult, policy: IpPolicy): Promise<number> {
     unreserve(this.#ipReservations, ip, id);
     if (result !== 'failure') return 0;
-    const now = Date.now();
+    const now = this.#clock.now();
     const entry = this.#ip(ip, now) ?? { count: 0, windowEnd: now + policy.windowMs };
     entry.count += 1;
     this.#set(this.#ips, ip, entry);
@@ -140,7 +145,7 @@ export class MemoryAttemptStore implements AttemptStore {
   }
 
   #sweep(): void {
-    const now = Date.now();
+    const now = this.#clock.now();
     for (const [key, entry] of this.#users) if (entry.expires <= now) this.#users.delete(key);
     for (const [key, entry] of this.#ips) if (entry.windowEnd <= now) this.#ips.delete(key);
     for (const reservations of [this.#userReservations, this.#ipReservations]) for (const key of [...reservations.keys()]) inFlight(reservations, key, now);

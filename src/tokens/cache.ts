@@ -15,6 +15,7 @@
  *
  * Entries are keyed by the SHA-256 of the token, never the token itself.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { parseToken } from './token-value.js';
 import type { GrantRecord, RevocationEvent, RevocationWatch, TokenStore } from './types.js';
 
@@ -23,6 +24,8 @@ export interface TokenCacheOptions {
   readonly ttlMs: number;
   /** Entries kept at most; the least recently used go first. Default 10 000. */
   readonly maxEntries?: number;
+  /** The time source of entry lifetimes (tests move it instead of sleeping). Default the system clock. */
+  readonly clock?: Clock;
 }
 
 interface Entry {
@@ -39,6 +42,7 @@ export class TokenCache {
   readonly #watch: RevocationWatch;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
+  readonly #clock: Clock;
   /** Bumped by every revocation event: in-flight lookups that see it change are not stored. */
   #epoch = 0;
 
@@ -49,6 +53,7 @@ export class TokenCache {
     if (!(options.ttlMs > 0)) throw new RangeError('TokenCache needs ttlMs > 0');
     this.#ttlMs = options.ttlMs;
     this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#clock = options.clock ?? systemClock;
     this.#watch = store.watchRevocations((event) => this.#revoked(event));
   }
 
@@ -56,7 +61,7 @@ export class TokenCache {
   async lookup(token: string): Promise<GrantRecord | null> {
     const parsed = parseToken(token);
     if (!parsed) return null;
-    const now = Date.now();
+    const now = this.#clock.now();
     if (!this.#watch.live) {
       this.#clear();
       return this.store.getAccess(token);
@@ -72,7 +77,7 @@ export class TokenCache {
 
     const epoch = this.#epoch;
     const record = await this.store.getAccess(token);
-    if (record && epoch === this.#epoch && this.#watch.live) this.#put(parsed.hash, record, Date.now());
+    if (record && epoch === this.#epoch && this.#watch.live) this.#put(parsed.hash, record, this.#clock.now());
     return record;
   }
 

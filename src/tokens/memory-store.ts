@@ -3,6 +3,7 @@
  * semantics as the Redis store; records are kept under token hashes, never the tokens.
  * Expired entries are dropped when read and by a periodic sweep.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { openSuccessor, sealSuccessor } from './successor-seal.js';
 import { parseToken } from './token-value.js';
 import type {
@@ -36,8 +37,8 @@ interface Family {
 export interface MemoryTokenStoreOptions {
   /** Interval of the sweep that drops expired entries, in ms. Default 60 000. */
   readonly sweepIntervalMs?: number;
-  /** The clock, ms since the epoch (tests move it instead of sleeping). Default Date.now. */
-  readonly now?: () => number;
+  /** The time source (tests move it instead of sleeping). Default the system clock. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -46,7 +47,7 @@ export interface MemoryTokenStoreOptions {
  * `reused` (revoking the family, the winner's new tokens too) and the later ones `invalid`.
  * Revocation watchers hear every revocation synchronously (there is no other process).
  * With a reuse grace (`rotate(…, { graceSeconds })`) the losers answer `superseded` instead and
- * `settleRotated` hands them the winner's successor until the window ends (the `now` clock).
+ * `settleRotated` hands them the winner's successor until the window ends (the store's clock).
  */
 export class MemoryTokenStore implements TokenStore {
   /** Token hash → record. Refresh records stay until `familyExp`, rotated or not. */
@@ -57,10 +58,10 @@ export class MemoryTokenStore implements TokenStore {
   private readonly subjects = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly watchers = new Set<(event: RevocationEvent) => void>();
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(options: MemoryTokenStoreOptions = {}) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
     this.sweeper.unref();
   }
@@ -85,7 +86,7 @@ export class MemoryTokenStore implements TokenStore {
   async getAccessByRef(ref: AccessRef): Promise<GrantRecord | null> {
     const record = this.access.get(ref.hash);
     if (!record || record.familyId !== ref.familyId) return null;
-    if (record.exp * 1000 > this.now()) return record;
+    if (record.exp * 1000 > this.clock.now()) return record;
     this.access.delete(ref.hash);
     return null;
   }
@@ -94,7 +95,7 @@ export class MemoryTokenStore implements TokenStore {
     const parsed = parseToken(token);
     if (!parsed || this.liveFamily(parsed.familyId)?.current !== parsed.hash) return null;
     const record = this.knownRefresh(parsed.hash);
-    return record && record.exp * 1000 > this.now() ? record : null;
+    return record && record.exp * 1000 > this.clock.now() ? record : null;
   }
 
   async rotate(presented: string, next: Successor, options: RotateOptions = {}): Promise<RotateResult> {
@@ -110,7 +111,7 @@ export class MemoryTokenStore implements TokenStore {
       this.revoke(parsed.familyId);
       return 'reused';
     }
-    if (record.exp * 1000 <= this.now()) return 'invalid';
+    if (record.exp * 1000 <= this.clock.now()) return 'invalid';
     family.access.add(accessHash);
     family.end = Math.max(family.end, next.access.record.exp * 1000);
     this.access.set(accessHash, next.access.record);
@@ -119,7 +120,7 @@ export class MemoryTokenStore implements TokenStore {
       family.current = refreshHash;
       const graceMs = (options.graceSeconds ?? 0) * 1000;
       family.grace =
-        graceMs > 0 ? { from: parsed.hash, to: refreshHash, until: this.now() + graceMs, sealed: sealSuccessor(presented, parsed.familyId, next) } : undefined;
+        graceMs > 0 ? { from: parsed.hash, to: refreshHash, until: this.clock.now() + graceMs, sealed: sealSuccessor(presented, parsed.familyId, next) } : undefined;
     }
     return 'rotated';
   }
@@ -213,7 +214,7 @@ export class MemoryTokenStore implements TokenStore {
   /** True when `hash` is the token rotated last, its successor is still current and the window is open. */
   private graced(family: Family, hash: string, graceSeconds: number): boolean {
     const grace = family.grace;
-    return graceSeconds > 0 && grace !== undefined && grace.from === hash && grace.to === family.current && grace.until > this.now();
+    return graceSeconds > 0 && grace !== undefined && grace.from === hash && grace.to === family.current && grace.until > this.clock.now();
   }
 
   private emit(event: RevocationEvent): void {
@@ -231,12 +232,12 @@ export class MemoryTokenStore implements TokenStore {
   /** A refresh record still kept (rotated or not), i.e. before its family's end. */
   private knownRefresh(hash: string): RefreshRecord | undefined {
     const record = this.refresh.get(hash);
-    return record && record.familyExp * 1000 > this.now() ? record : undefined;
+    return record && record.familyExp * 1000 > this.clock.now() ? record : undefined;
   }
 
   private liveFamily(familyId: string): Family | undefined {
     const family = this.families.get(familyId);
-    if (family && family.end <= this.now()) {
+    if (family && family.end <= this.clock.now()) {
       this.drop(familyId);
       return undefined;
     }
@@ -257,7 +258,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   private sweep(): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const [familyId, family] of this.families) {
       if (family.end <= now) {
         this.drop(familyId);

@@ -18,6 +18,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashToken, newFamilyId, newToken } from '../../src/tokens/token-value.js';
 import type { GrantRecord, NewFamily, RefreshRecord, RevocationEvent, TokenStore, TokenToIssue } from '../../src/tokens/types.js';
+import { sleep } from '../support/wait-for.js';
 
 export interface StoreUnderTest {
   readonly store: TokenStore;
@@ -27,11 +28,15 @@ export interface StoreUnderTest {
   dump?(): Promise<string>;
   /** Another instance on the same backend (another replica); omit for one-process stores. Closed by `cleanup`. */
   peer?(): Promise<TokenStore>;
+  /**
+   * Lets `ms` of the store's time pass: a store with an injected clock moves it; omit to wait
+   * for real (Redis keeps its own time: its TTL cases are the contract's only real waits).
+   */
+  elapse?(ms: number): Promise<void>;
 }
 
 /** Seconds since the epoch, as the token endpoint computes them. */
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface IssueOptions {
   readonly sub?: string;
@@ -105,6 +110,9 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       await store?.close();
       await fixture?.cleanup();
     });
+
+    /** `ms` of the store's time: the fixture's clock, or a real wait. */
+    const elapse = (ms: number): Promise<void> => (fixture.elapse ? fixture.elapse(ms) : sleep(ms));
 
     async function created(options: IssueOptions = {}): Promise<Issued> {
       const issued = issue(options);
@@ -188,7 +196,7 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       expect(await store.getAccess(a.access)).not.toBeNull();
       expect(await store.getRefresh(a.refresh)).not.toBeNull();
       expect(await store.getRefresh(b.refresh)).not.toBeNull();
-      await sleep(a.family.access.record.exp * 1000 - Date.now() + 100);
+      await elapse(a.family.access.record.exp * 1000 - Date.now() + 100);
       expect(await store.getAccess(a.access)).toBeNull();
       expect(await store.getRefresh(a.refresh)).toBeNull();
       expect(await store.rotate(a.refresh, next(a))).toBe('invalid');
@@ -301,7 +309,7 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
 
     it('describeToken forgets expired access tokens', async () => {
       const issued = await created({ accessTtl: 1, familyTtl: 600 });
-      await sleep(issued.family.access.record.exp * 1000 - Date.now() + 100);
+      await elapse(issued.family.access.record.exp * 1000 - Date.now() + 100);
       expect(await store.describeToken(issued.access)).toBeNull();
       expect((await store.describeToken(issued.refresh))?.type).toBe('refresh');
     });
@@ -526,7 +534,7 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
         const issued = await created();
         const tokens = next(issued);
         await store.rotate(issued.refresh, tokens, { graceSeconds: 1 });
-        await sleep(1100);
+        await elapse(1100);
         expect(await store.rotate(issued.refresh, next(issued), { graceSeconds: 1 })).toBe('reused');
         expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
         expect(await store.settleRotated(issued.refresh, 'ro_client', 1)).toBeNull();

@@ -14,6 +14,7 @@ import { RedisTokenStore } from '../../src/tokens/redis-store.js';
 import { hashToken, newFamilyId, newToken } from '../../src/tokens/token-value.js';
 import type { GrantRecord, NewFamily } from '../../src/tokens/types.js';
 import { redisStoreConfig, startRedis, type RedisProcess } from '../support/start-redis.js';
+import { TestClock } from '../support/test-clock.js';
 import { tokenStoreContract } from './token-store.contract.js';
 
 let redis: RedisProcess;
@@ -77,9 +78,11 @@ async function deleteKeys(prefix: string, client = admin): Promise<void> {
 }
 
 tokenStoreContract('memory', async () => {
-  const store = new MemoryTokenStore();
+  const clock = new TestClock();
+  const store = new MemoryTokenStore({ clock });
   return {
     store,
+    elapse: async (ms) => clock.advance(ms),
     cleanup: async () => {},
     dump: async () => inspect(store, { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity }),
   };
@@ -87,8 +90,9 @@ tokenStoreContract('memory', async () => {
 
 describe('memory store reuse grace with a moved clock', () => {
   it('replays within the window and revokes after it, without sleeping', async () => {
-    let now = Date.now();
-    const store = new MemoryTokenStore({ now: () => now });
+    const clock = TestClock.frozen();
+    const store = new MemoryTokenStore({ clock });
+    const now = clock.now();
     try {
       const familyId = newFamilyId();
       const at = Math.floor(now / 1000);
@@ -98,9 +102,9 @@ describe('memory store reuse grace with a moved clock', () => {
       await store.createFamily({ familyId, sub: 'joe', clientId: 'ro_client', exp: at + 86_400, access: { token: newToken(familyId), record }, refresh: first });
       const successor = { access: { token: newToken(familyId), record }, refresh: refresh() };
       expect(await store.rotate(first.token, successor, { graceSeconds: 10 })).toBe('rotated');
-      now += 9_999;
+      clock.advance(9_999);
       expect(await store.settleRotated(first.token, 'ro_client', 10)).toEqual({ kind: 'replay', successor });
-      now += 1;
+      clock.advance(1);
       expect(await store.settleRotated(first.token, 'ro_client', 10)).toMatchObject({ kind: 'reused' });
       expect(await store.getRefresh(successor.refresh.token)).toBeNull();
     } finally {

@@ -16,6 +16,7 @@ import { LdapValidator } from '../../src/validators/ldap.js';
 import { GROUPS, PEOPLE, USERS as DIR } from '../fixtures/ldap/directory.js';
 import { ldapValidatorConfig, startSlapd } from '../support/start-slapd.js';
 import { validatorContract, type ContractUser } from './validator.contract.js';
+import { sleep } from '../support/wait-for.js';
 
 const USERS: ContractUser[] = [
   { username: 'joe', password: '2Federate', subject: 'joe', groups: ['editors'] },
@@ -48,7 +49,7 @@ validatorContract('file', async () => {
       const deadline = Date.now() + 10_000;
       while ((await validator.recheck(username)) !== 'gone') {
         if (Date.now() > deadline) throw new Error(`the users file was not reloaded within 10 s after removing ${username}`);
-        await new Promise((r) => setTimeout(r, 25));
+        await sleep(25);
       }
     },
     async cleanup() {

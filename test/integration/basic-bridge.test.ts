@@ -11,6 +11,7 @@ import { InvalidUserCredentialsError } from '../../src/oauth/errors.js';
 import type { PasswordLogin } from '../../src/security/login.js';
 import { ScopePolicy } from '../../src/oauth/scope-policy.js';
 import type { ChainOutcome } from '../../src/validators/chain.js';
+import { sleep } from '../support/wait-for.js';
 
 /** RFC 7617: base64 of UTF-8 "user:password", nothing form-encoded. */
 const basicUser = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
@@ -37,7 +38,7 @@ describe('createBasicBridge', () => {
   const setup = (options: { cacheSeconds?: number; maxEntries?: number; answer?: (u: string, p: string) => ChainOutcome } = {}) => {
     let now = 1_000_000;
     const login = vi.fn<PasswordLogin>(async (_c, u, p) => {
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
       return (options.answer ?? ((user, pw) => (user === 'joe' && pw === 'right' ? valid : { valid: false })))(u, p);
     });
     const bridge = createBasicBridge({

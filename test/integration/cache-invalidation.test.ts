@@ -2,7 +2,7 @@
  * Revocation that reaches every replica (DESIGN §5, `store.cacheTtlMs`): two gateways share one
  * real redis-server and key prefix, each with a 60 s local token cache. A revocation on one —
  * through the revocation endpoint, reuse detection or the `revoke` command — is refused by the
- * other within ~100 ms, far inside the cache TTL; with Redis gone the cache fails closed.
+ * other long before its cache entry would run out; with Redis gone the cache fails closed.
  * The TokenCache itself is checked against the memory store at the end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,8 @@ import { TokenCache } from '../../src/tokens/cache.js';
 import { MemoryTokenStore } from '../../src/tokens/memory-store.js';
 import { newFamilyId, newToken } from '../../src/tokens/token-value.js';
 import type { GrantRecord, RevocationEvent, TokenStore } from '../../src/tokens/types.js';
+import { TestClock } from '../support/test-clock.js';
+import { sleep } from '../support/wait-for.js';
 
 let upstream: Upstream;
 let redis: RedisProcess;
@@ -65,13 +67,13 @@ async function cachedOnB(token: string): Promise<void> {
   expect(await storeLookups(b)).toBe(before);
 }
 
-/** Milliseconds until B refuses `token` (polling every 5 ms), or fails after 2 s. */
-async function msUntilRefusedOnB(token: string, since: number): Promise<number> {
-  while (Date.now() - since < 2000) {
-    if ((await call(b, token)) === 401) return Date.now() - since;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('B still accepts the revoked token after 2 s');
+/**
+ * B refuses `token`: polled for at most 10 s, a sixth of B's 60 s cache TTL, so the refusal can
+ * only come from the invalidation reaching B, never from its cache entry running out (how fast
+ * the message travels depends on the machine, not on the behaviour).
+ */
+async function refusedOnB(token: string): Promise<void> {
+  await expect.poll(() => call(b, token), { timeout: 10_000, interval: 5 }).toBe(401);
 }
 
 describe('a revocation on one replica reaches the cache of the other', () => {
@@ -79,8 +81,7 @@ describe('a revocation on one replica reaches the cache of the other', () => {
     const tokens = await login(a);
     await cachedOnB(tokens.access_token);
     expect((await revoke(a, tokens.refresh_token)).status).toBe(200);
-    const since = Date.now();
-    expect(await msUntilRefusedOnB(tokens.access_token, since)).toBeLessThan(150);
+    await refusedOnB(tokens.access_token);
   });
 
   it('revoking one access token on A: B refuses it at once, and A at the very next request', async () => {
@@ -88,9 +89,8 @@ describe('a revocation on one replica reaches the cache of the other', () => {
     await cachedOnB(tokens.access_token);
     expect(await call(a, tokens.access_token)).toBe(200);
     expect((await revoke(a, tokens.access_token)).status).toBe(200);
-    const since = Date.now();
     expect(await call(a, tokens.access_token)).toBe(401);
-    expect(await msUntilRefusedOnB(tokens.access_token, since)).toBeLessThan(150);
+    await refusedOnB(tokens.access_token);
   });
 
   it('refresh-token reuse detected on A: B refuses the family at once', async () => {
@@ -99,7 +99,7 @@ describe('a revocation on one replica reaches the cache of the other', () => {
     await cachedOnB(rotated.json.access_token as string);
     const reuse = await postForm(`${a.url}/as/token.oauth2`, `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, { authorization: basicAuth() });
     expect(reuse.json.error).toBe('invalid_grant');
-    expect(await msUntilRefusedOnB(rotated.json.access_token as string, Date.now())).toBeLessThan(150);
+    await refusedOnB(rotated.json.access_token as string);
   });
 
   it('the revoke command (another process, no cache of its own): both refuse at once', async () => {
@@ -111,8 +111,7 @@ describe('a revocation on one replica reaches the cache of the other', () => {
     const out: string[] = [];
     const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) }, stdin: Readable.from([]) };
     expect(await revokeCommand(['--config', file, '--subject', 'alice'], io)).toBe(0);
-    const since = Date.now();
-    expect(await msUntilRefusedOnB(tokens.access_token, since)).toBeLessThan(150);
+    await refusedOnB(tokens.access_token);
     expect(await call(a, tokens.access_token)).toBe(401);
   });
 });
@@ -140,7 +139,7 @@ describe('the cache fails closed', () => {
     const fresh = await login(a);
     await cachedOnB(fresh.access_token);
     expect((await revoke(a, fresh.refresh_token)).status).toBe(200);
-    expect(await msUntilRefusedOnB(fresh.access_token, Date.now())).toBeLessThan(150);
+    await refusedOnB(fresh.access_token);
   });
 });
 
@@ -155,8 +154,8 @@ describe('TokenCache', () => {
   }
 
   /** The memory store, counting getAccess calls. */
-  function countingStore(): { store: MemoryTokenStore; lookups: () => number } {
-    const store = new MemoryTokenStore();
+  function countingStore(clock?: TestClock): { store: MemoryTokenStore; lookups: () => number } {
+    const store = new MemoryTokenStore(clock ? { clock } : {});
     let n = 0;
     const original = store.getAccess.bind(store);
     store.getAccess = (token: string) => {
@@ -167,8 +166,9 @@ describe('TokenCache', () => {
   }
 
   it('caches positive answers only, for ttlMs', async () => {
-    const { store, lookups } = countingStore();
-    const cache = new TokenCache(store, { ttlMs: 200 });
+    const clock = new TestClock();
+    const { store, lookups } = countingStore(clock);
+    const cache = new TokenCache(store, { ttlMs: 200, clock });
     const { token, record } = issue(store);
     expect(await cache.lookup(token)).toEqual(record);
     expect(await cache.lookup(token)).toEqual(record);
@@ -179,7 +179,7 @@ describe('TokenCache', () => {
     expect(lookups()).toBe(3);
     expect(await cache.lookup('not a token')).toBeNull();
     expect(lookups()).toBe(3);
-    await new Promise((r) => setTimeout(r, 250));
+    clock.advance(250);
     await cache.lookup(token);
     expect(lookups()).toBe(4);
     await cache.close();
@@ -187,11 +187,12 @@ describe('TokenCache', () => {
   });
 
   it('never serves an entry past the token exp', async () => {
-    const { store } = countingStore();
-    const cache = new TokenCache(store, { ttlMs: 60_000 });
+    const clock = new TestClock();
+    const { store } = countingStore(clock);
+    const cache = new TokenCache(store, { ttlMs: 60_000, clock });
     const { token } = issue(store, 1);
     expect(await cache.lookup(token)).not.toBeNull();
-    await new Promise((r) => setTimeout(r, 1100));
+    clock.advance(1100);
     expect(await cache.lookup(token)).toBeNull();
     await cache.close();
   });
@@ -241,7 +242,7 @@ describe('TokenCache', () => {
     const cache = new TokenCache(slow, { ttlMs: 60_000 });
     const { token, familyId } = issue(inner);
     const pending = cache.lookup(token);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     for (const l of listeners) l({ kind: 'family', familyId });
     release?.();
     expect(await pending).not.toBeNull();

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { startRedis, type RedisProcess } from '../support/start-redis.js';
+import { sleep } from '../support/wait-for.js';
 
 let upstream: Upstream;
 let redis: RedisProcess;
@@ -27,7 +28,6 @@ interface Tokens {
   readonly refresh_token?: string;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function client(gw: TestGateway) {
   const tokenUrl = `${gw.url}/as/token.oauth2`;

@@ -186,12 +186,10 @@ describe('how answers map', () => {
     expect(await outage(v.validate('joe', 'pw'))).toMatch(/body over/);
   });
 
-  it('no answer within timeoutMs is an outage, in about timeoutMs', async () => {
+  it('no answer within timeoutMs is an outage', async () => {
     const v = await open({ timeoutMs: 300 });
-    behave = () => undefined; // never answers
-    const started = Date.now();
+    behave = () => undefined; // never answers: without the timeout the test itself would time out
     expect(await outage(v.validate('joe', 'pw'))).toMatch(/no answer within 300 ms/);
-    expect(Date.now() - started).toBeLessThan(1500);
   });
 
   it('a body that stalls after the headers is an outage', async () => {

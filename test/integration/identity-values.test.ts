@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { hashSecret } from '../../src/security/password-hash.js';
+import { sleep } from '../support/wait-for.js';
 
 let gw: TestGateway;
 let upstream: Upstream;
@@ -27,7 +28,7 @@ beforeAll(async () => {
     while (!tokens[name] && Date.now() < deadline) {
       const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(name)}&password=pw-1`, { authorization: basicAuth() });
       if (res.status === 200) tokens[name] = res.json.access_token as string;
-      else await new Promise((r) => setTimeout(r, 200));
+      else await sleep(200);
     }
     expect(tokens[name], name).toBeTruthy();
   }

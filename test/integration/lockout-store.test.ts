@@ -1,7 +1,8 @@
 /**
  * The AttemptStore contract (security/attempt-store.ts), run against the memory store and the
  * Redis store on a real redis-server, single node and a one-node Redis Cluster (which refuses
- * cross-slot scripts), plus the Redis key layout. Real time, short durations.
+ * cross-slot scripts), plus the Redis key layout. The memory store runs on a clock the test moves;
+ * Redis on real time, short durations.
  */
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
@@ -12,6 +13,8 @@ import { RedisAttemptStore } from '../../src/security/attempt-store-redis.js';
 import { ipKey, userKey } from '../../src/security/lockout.js';
 import { createRedisClient, waitForReady } from '../../src/tokens/redis-connection.js';
 import { redisStoreConfig, startRedis, type RedisProcess } from '../support/start-redis.js';
+import { TestClock } from '../support/test-clock.js';
+import { sleep } from '../support/wait-for.js';
 
 let redis: RedisProcess;
 let cluster: RedisProcess;
@@ -32,7 +35,6 @@ async function connect(server: RedisProcess, asCluster = false): Promise<Redis |
   return client;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const POLICY: LockPolicy = { maxFailures: 3, lockMs: 300, maxLockMs: 700, resetMs: 60_000, ttlMs: 60_000 };
 const IP_POLICY: IpPolicy = { budget: 10, windowMs: 60_000, ttlMs: 60_000 };
 const unique = (): string => randomBytes(8).toString('hex');
@@ -46,8 +48,15 @@ const ipFailure = (store: AttemptStore, ip: string, windowMs: number): Promise<n
  * @param make a store on fresh counters.
  * @param peer a second store on the same counters through a connection of its own (another
  *   replica); the memory store's peer is itself (it is one process's).
+ * @param elapse lets `ms` of the store's time pass: the memory store's clock is moved; Redis
+ *   keeps its own time (key TTLs), so for it this waits for real.
  */
-function attemptStoreContract(name: string, make: () => Promise<AttemptStore>, peer: (store: AttemptStore) => Promise<AttemptStore>): void {
+function attemptStoreContract(
+  name: string,
+  make: () => Promise<AttemptStore>,
+  peer: (store: AttemptStore) => Promise<AttemptStore>,
+  elapse: (store: AttemptStore, ms: number) => Promise<void> = (_, ms) => sleep(ms),
+): void {
   describe(`AttemptStore contract: ${name}`, () => {
     let store: AttemptStore;
     let other: AttemptStore;
@@ -98,13 +107,13 @@ function attemptStoreContract(name: string, make: () => Promise<AttemptStore>, p
         const short = { ...POLICY, ttlMs: 200 };
         for (const id of ['a', 'b', 'c']) expect(await store.reserveUser(user, id, short)).toBe('reserved');
         expect(await store.reserveUser(user, 'd', short)).toBe('busy');
-        await sleep(250);
+        await elapse(store, 250);
         expect(await other.reserveUser(user, 'd', short)).toBe('reserved');
         const ip = ipKey(unique());
         const ipShort = { ...IP_POLICY, budget: 1, ttlMs: 200 };
         expect(await store.reserveIp(ip, 'a', ipShort)).toBe('reserved');
         expect(await store.reserveIp(ip, 'b', ipShort)).toBe('busy');
-        await sleep(250);
+        await elapse(store, 250);
         expect(await other.reserveIp(ip, 'b', ipShort)).toBe('reserved');
       });
 
@@ -141,7 +150,7 @@ function attemptStoreContract(name: string, make: () => Promise<AttemptStore>, p
       expect(state.lockedMs).toBeLessThanOrEqual(300);
       // Failures while locked do not count.
       expect(await userFailure(store, user, POLICY)).toBe(0);
-      await sleep(320);
+      await elapse(store, 320);
       expect((await store.userState(user)).lockedMs).toBe(0);
       expect(await userFailure(store, user, POLICY)).toBe(0);
       expect(await userFailure(store, user, POLICY)).toBe(0);
@@ -154,9 +163,9 @@ function attemptStoreContract(name: string, make: () => Promise<AttemptStore>, p
         return locked;
       };
       expect(await lockOnce()).toBe(300);
-      await sleep(320);
+      await elapse(store, 320);
       expect(await lockOnce()).toBe(600);
-      await sleep(620);
+      await elapse(store, 620);
       expect(await lockOnce()).toBe(700);
     });
 
@@ -174,7 +183,7 @@ function attemptStoreContract(name: string, make: () => Promise<AttemptStore>, p
       const policy = { ...POLICY, resetMs: 250 };
       await userFailure(store, user, policy);
       await userFailure(store, user, policy);
-      await sleep(300);
+      await elapse(store, 300);
       expect(await store.userState(user)).toEqual({ lockedMs: 0, recorded: false });
       expect(await userFailure(store, user, policy)).toBe(0);
       expect(await userFailure(store, user, policy)).toBe(0);
@@ -192,7 +201,7 @@ function attemptStoreContract(name: string, make: () => Promise<AttemptStore>, p
       const parallel = await Promise.all(Array.from({ length: 10 }, () => ipFailure(store, ip, 300)));
       expect(parallel.sort((a, b) => a - b)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
       expect(await store.ipFailures(ip)).toBe(12);
-      await sleep(350);
+      await elapse(store, 350);
       expect(await store.ipFailures(ip)).toBe(0);
       expect(await ipFailure(store, ip, 300)).toBe(1);
     });
@@ -207,7 +216,16 @@ const redisStore = async (server: RedisProcess, asCluster: boolean, prefix = `t$
   return store;
 };
 
-attemptStoreContract('memory', async () => new MemoryAttemptStore(), async (store) => store);
+/** The memory stores' clocks, moved instead of sleeping. */
+const clocks = new WeakMap<AttemptStore, TestClock>();
+const memoryStore = async (): Promise<AttemptStore> => {
+  const clock = new TestClock();
+  const store = new MemoryAttemptStore({ clock });
+  clocks.set(store, clock);
+  return store;
+};
+
+attemptStoreContract('memory', memoryStore, async (store) => store, async (store, ms) => (clocks.get(store) as TestClock).advance(ms));
 attemptStoreContract('redis', () => redisStore(redis, false), (store) => redisStore(redis, false, prefixes.get(store)));
 attemptStoreContract('redis cluster', () => redisStore(cluster, true), (store) => redisStore(cluster, true, prefixes.get(store)));
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { startRedis, type RedisProcess } from '../support/start-redis.js';
+import { sleep } from '../support/wait-for.js';
 
 let upstream: Upstream;
 let redis: RedisProcess;
@@ -29,7 +30,6 @@ async function gateway(config: Record<string, unknown>): Promise<TestGateway> {
 
 const password = (gw: TestGateway, username: string, pw: string, headers: Record<string, string> = {}) =>
   postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(pw)}`, { authorization: basicAuth(), ...headers });
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The answer to a wrong password, byte for byte. */
 const WRONG = '{"error":"invalid_grant","error_description":"authentication failed"}';

@@ -3,6 +3,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { deadPort, startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { sleep } from '../support/wait-for.js';
 
 let gw: TestGateway;
 let echo: Upstream;
@@ -156,7 +157,7 @@ describe('upstream faults and streaming', () => {
     const before = slowAborted;
     const controller = new AbortController();
     const pending = fetch(`${gw.url}/slow/hang`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal }).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     controller.abort();
     await pending;
     // Well before the 1.5 s upstream timeout could be the cause.

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startRedisSentinel, type RedisSentinel } from '../support/start-redis-sentinel.js';
+import { sleep } from '../support/wait-for.js';
 
 let sentinel: RedisSentinel;
 let upstream: Upstream;
@@ -77,7 +78,7 @@ function keepCalling(token: string): { stop(): Promise<number[]> } {
   const loop = (async () => {
     while (running) {
       statuses.push(await call(token).catch(() => 0));
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
   })();
   return {
@@ -98,7 +99,7 @@ function keepCalling(token: string): { stop(): Promise<number[]> } {
 async function waitForRecovery(masterPort: number): Promise<void> {
   const master = sentinel.nodes.find((n) => n.port === masterPort)!;
   let elsewhere = 0;
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   await expect.poll(async () => (await fetch(`${gw.adminUrl}/readyz`)).status, { timeout: 20_000, interval: 200 }).toBe(200);
   await expect
     .poll(

@@ -11,6 +11,7 @@ import { RedisTokenStore } from '../../src/tokens/redis-store.js';
 import { newFamilyId, newToken } from '../../src/tokens/token-value.js';
 import { StoreUnavailableError, type GrantRecord, type NewFamily } from '../../src/tokens/types.js';
 import { redisStoreConfig, startRedis, type RedisProcess } from '../support/start-redis.js';
+import { sleep } from '../support/wait-for.js';
 
 /** A call must fail within this time (commandTimeoutMs is 500). */
 const FAIL_WITHIN_MS = 2000;
@@ -93,7 +94,7 @@ describe('RedisTokenStore when Redis fails', () => {
       } catch (err) {
         expect(err).toBeInstanceOf(StoreUnavailableError);
         if (Date.now() > deadline) throw new Error('the store did not recover', { cause: err });
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
     }
     const f = family();
@@ -152,7 +153,7 @@ describe('RedisTokenStore when Redis fails', () => {
     await redis.stop();
     try {
       // Reconnect attempts every 100–1000 ms meet a closed port.
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      await sleep(600);
       expect(clientErrors.length).toBeGreaterThan(0);
     } finally {
       await redis.restart();
@@ -167,7 +168,7 @@ describe('RedisTokenStore when Redis fails', () => {
     const wrong = createRedisClient(redisStoreConfig(redis.url, { password: `${password}-wrong` }), (err) => errors.push(err));
     try {
       const deadline = Date.now() + 5000;
-      while (errors.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      while (errors.length === 0 && Date.now() < deadline) await sleep(50);
       expect(errors.length).toBeGreaterThan(0);
       for (const err of errors) {
         expect(Object.keys(err)).not.toContain('command');

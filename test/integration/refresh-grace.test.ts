@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { startRedis, type RedisProcess } from '../support/start-redis.js';
+import { sleep } from '../support/wait-for.js';
 
 let upstream: Upstream;
 let redis: RedisProcess;
@@ -24,7 +25,6 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Two replicas on one Redis key prefix. */
 async function replicas(graceSeconds: number): Promise<[TestGateway, TestGateway]> {

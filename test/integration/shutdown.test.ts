@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../src/security/password-hash.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { startGateway } from '../support/start-gateway.js';
-import { waitFor } from '../support/wait-for.js';
+import { sleep, waitFor } from '../support/wait-for.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 let build: string;
@@ -103,7 +103,7 @@ describe('SIGTERM', () => {
     expect((await get(gw.adminPort, '/readyz')).status).toBe(200);
 
     const inFlight = get(gw.port, '/slow');
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     const signalled = Date.now();
     gw.process.kill('SIGTERM');
 
@@ -117,7 +117,7 @@ describe('SIGTERM', () => {
     expect(Date.now() - signalled).toBeLessThan(1000);
 
     // After drainSeconds the listener is closed: new connections are refused.
-    await new Promise((r) => setTimeout(r, 1300 - (Date.now() - signalled)));
+    await sleep(1300 - (Date.now() - signalled));
     await expect(get(gw.port, '/fast')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
 
     // The in-flight request completes, then the process exits 0.
@@ -137,7 +137,7 @@ describe('SIGTERM', () => {
       () => 'answered',
       (err: NodeJS.ErrnoException) => err.code,
     );
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     const signalled = Date.now();
     gw.process.kill('SIGTERM');
     expect(await hanging).toBe('ECONNRESET');

@@ -22,6 +22,7 @@ import { createForwarder, type Forwarder, type ProxyOptions } from '../../src/re
 import type { UpstreamTarget } from '../../src/resource/routes.js';
 import { createUndiciForwarder, upstreamPath } from '../../src/resource/undici-forwarder.js';
 import { deadPort } from '../support/echo-upstream.js';
+import { sleep } from '../support/wait-for.js';
 
 type Make = (options: ProxyOptions) => Forwarder;
 const ENGINES: [string, Make][] = [
@@ -358,7 +359,7 @@ describe.each(ENGINES)('%s forwarder', (engine, make) => {
     const req = http.get(`${front.url}/firehose`, { agent: false });
     const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
     res.pause();
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     // 64 MiB would be written at once if the proxy buffered; socket buffers hold a few MiB.
     expect(upstream.firehoseWritten).toBeLessThan(40 * 1024 * 1024);
     req.destroy();
@@ -367,7 +368,7 @@ describe.each(ENGINES)('%s forwarder', (engine, make) => {
   it('aborts the upstream request when the client goes away while waiting', async () => {
     const req = http.get(`${front.url}/hang?abort-me`, { agent: false });
     req.on('error', () => undefined);
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     req.destroy();
     // Well before the upstream timeout could be the cause.
     await expect.poll(() => upstream.aborted.includes('/hang?abort-me'), { timeout: TIMEOUT_MS - 200, interval: 20 }).toBe(true);

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { schema } from '../../src/config/schema.js';
+import { sleep } from '../support/wait-for.js';
 
 interface Instruction {
   readonly keyword: string;
@@ -221,7 +222,7 @@ describe('the runtime stage, replayed', () => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
       const deadline = Date.now() + 20_000;
-      while (!output.includes('ropc-gateway listening') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!output.includes('ropc-gateway listening') && child.exitCode === null && Date.now() < deadline) await sleep(50);
       expect(output).toContain('ropc-gateway listening');
       const { adminPort } = JSON.parse(output.split('\n').find((l) => l.includes('ropc-gateway listening'))!) as { adminPort: number };
       expect((await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status).toBe(200);

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../support/wait-for.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; version: string; bin: Record<string, string>; files: string[] };
 const dir = mkdtempSync(join(tmpdir(), 'ropc-npm-package-'));
@@ -105,7 +106,7 @@ describe('npm pack → npm install -g ./ropc-gateway-<version>.tgz', () => {
     const exited = once(child, 'exit') as Promise<[number | null]>;
     try {
       const deadline = Date.now() + 30_000;
-      while (!output.includes('ropc-gateway listening') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!output.includes('ropc-gateway listening') && child.exitCode === null && Date.now() < deadline) await sleep(50);
       expect(output).toContain('ropc-gateway listening');
       const { port, adminPort } = JSON.parse(output.split('\n').find((l) => l.includes('ropc-gateway listening'))!) as { port: number; adminPort: number };
       expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(200);

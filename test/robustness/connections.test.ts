@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { makeCertificate } from '../support/certificates.js';
-import { connectionsOf, metricValue, rawRequest, request, settle, statusOf } from './support.js';
+import { connectionsOf, metricValue, rawRequest, request, settle, sleep, statusOf } from './support.js';
 
 let gw: TestGateway;
 let upstream: Upstream;
@@ -78,7 +78,7 @@ describe('idle and refused connections', () => {
   it('keeps a connection whose first request is under way past the first-byte timeout', async () => {
     const exchange = await rawRequest(port, `POST /public/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab`);
     // Longer than the first-byte timeout, shorter than the headers timeout: still open.
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     exchange.socket.write('cd');
     await exchange.received(1);
     await settle(() => exchange.text(), (t) => t.includes('got abcd'), 3000);

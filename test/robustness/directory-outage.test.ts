@@ -15,7 +15,7 @@ import { DISABLED_FILTER, PEOPLE, SERVICE, USERS } from '../fixtures/ldap/direct
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { basicAuth, CLIENT, postForm, startGateway, type TestGateway } from '../support/start-gateway.js';
 import { startSlapd, type SlapdProcess } from '../support/start-slapd.js';
-import { metricValue } from './support.js';
+import { metricValue, sleep } from './support.js';
 
 /**
  * The directory's timeout, long against the slack so that "within timeoutMs" (timeout + slack)
@@ -161,7 +161,7 @@ describe('the directory', () => {
     await slapd.pause();
     try {
       const holders = [login(alice.password), login(alice.password)];
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
       const queued = await timed(() => login(alice.password));
       await Promise.all(holders);
       expect(queued.value.status).toBe(503);

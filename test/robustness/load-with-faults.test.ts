@@ -11,6 +11,8 @@
  * - every failure was a clean one: 401 with a Bearer challenge, 503 `temporarily_unavailable`
  *   with Retry-After, 400 `invalid_grant` for bad logins — never a 5xx other than 503, never a
  *   hang, never a reset connection;
+ * - the cases that must be seen are driven explicitly under the load (a valid token passes and a
+ *   revoked one is refused before the outage, 503 during it, the lost tokens refused after it);
  * - the gateway recovered without a restart, holds no extra connection, and its RSS and heap
  *   are back near their baseline (generous bounds: the point is "no leak per request").
  */
@@ -132,6 +134,8 @@ describe('load with a Redis restart', () => {
     const { port } = new URL(gw.url);
     const sent: Sent[] = [];
     const tokens: Token[] = [];
+    /** Tokens of the explicit probes below, kept out of the load's reach. */
+    const probeTokens: Token[] = [];
     let nextId = 0;
 
     const send = (kind: Kind, method: string, path: string, headers: Record<string, string>, body?: string, token?: Token): Promise<Sent> => {
@@ -161,12 +165,14 @@ describe('load with a Redis restart', () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth() };
     const password = { joe: USERS.joe.password, alice: USERS.alice.password };
 
-    const login = async (user: 'joe' | 'alice'): Promise<void> => {
+    /** Logs in; the token joins the load's pool unless `own` (a probe's token, which the load must not revoke). */
+    const login = async (user: 'joe' | 'alice', own = false): Promise<Token | undefined> => {
       const r = await send('login', 'POST', '/as/token.oauth2', form, `grant_type=password&username=${user}&password=${encodeURIComponent(password[user])}`);
-      if (r.status === 200) {
-        const json = JSON.parse(r.body) as { access_token: string; refresh_token: string; scope?: string };
-        tokens.push({ value: json.access_token, refresh: json.refresh_token, user, scope: json.scope ?? 'read', issuedAt: Date.now(), rotated: false });
-      }
+      if (r.status !== 200) return undefined;
+      const json = JSON.parse(r.body) as { access_token: string; refresh_token: string; scope?: string };
+      const token: Token = { value: json.access_token, refresh: json.refresh_token, user, scope: json.scope ?? 'read', issuedAt: Date.now(), rotated: false };
+      (own ? probeTokens : tokens).push(token);
+      return token;
     };
     const resource = (kind: Kind, token?: Token, value?: string) =>
       send(kind, 'GET', `/api/items/${nextId}`, value === undefined ? {} : { authorization: `Bearer ${value}` }, undefined, token);
@@ -241,11 +247,38 @@ describe('load with a Redis restart', () => {
         await sleep(Math.max(1, PACE_MS - (Date.now() - begun)));
       }
     };
+    // The cases the run must show are driven here explicitly, under the load, rather than
+    // counted from what the load happened to send (how much of it gets through depends on the
+    // machine's speed, not on the gateway's behaviour).
+    const probes: Record<'validBefore' | 'revokedBefore' | 'duringOutage' | 'loginDuringOutage', Sent | undefined> = {
+      validBefore: undefined,
+      revokedBefore: undefined,
+      duringOutage: undefined,
+      loginDuringOutage: undefined,
+    };
+    let lostProbe: Token | undefined;
     const fault = (async () => {
       await sleep(BEFORE_MS);
+      // Before the outage: a valid token passes, a revoked one is refused.
+      lostProbe = await login('alice', true);
+      const revokedProbe = await login('joe', true);
+      if (lostProbe && revokedProbe) {
+        probes.validBefore = await resource('valid', lostProbe, lostProbe.value);
+        const revocation = await send('revoke', 'POST', '/as/revoke_token.oauth2', form, `token=${revokedProbe.value}`, revokedProbe);
+        if (revocation.status === 200) revokedProbe.revokedAt = Date.now();
+        probes.revokedBefore = await resource('revoked', revokedProbe, revokedProbe.value);
+      }
       await redis.stop();
       redisDownAt = Date.now();
-      await sleep(OUTAGE_MS);
+      // During it: the resource path answers 503 once the cache has let go (within DETECTION_MS,
+      // checked for every request below), and so does a login.
+      const outageEnds = redisDownAt + OUTAGE_MS;
+      while (lostProbe && Date.now() < outageEnds && probes.duringOutage?.status !== 503) {
+        probes.duringOutage = await resource('valid', lostProbe, lostProbe.value);
+        if (probes.duringOutage.status !== 503) await sleep(50);
+      }
+      probes.loginDuringOutage = await send('login', 'POST', '/as/token.oauth2', form, `grant_type=password&username=joe&password=${encodeURIComponent(password.joe)}`);
+      await sleep(Math.max(0, outageEnds - Date.now()));
       await redis.restart();
       redisUpAt = Date.now();
     })();
@@ -310,7 +343,7 @@ describe('load with a Redis restart', () => {
     }
     expect(unclean.slice(0, 10), `${unclean.length} unclean answers`).toEqual([]);
 
-    // The run did what it says: traffic on both sides of the outage, 503s during it.
+    // What the load did, for whoever reads the log (its amount depends on the machine).
     const count = (pred: (s: Sent) => boolean) => sent.filter(pred).length;
     const summary = {
       requests: sent.length,
@@ -323,21 +356,21 @@ describe('load with a Redis restart', () => {
       revoked: tokens.filter((t) => t.revokedAt !== undefined).length,
     };
     console.log('load with faults:', JSON.stringify(summary));
-    expect(count((s) => s.kind === 'valid' && s.status === 200 && s.sentAt < redisDownAt)).toBeGreaterThan(50);
-    expect(count((s) => s.kind === 'valid' && s.status === 200 && s.sentAt > redisUpAt)).toBeGreaterThan(50);
-    expect(count((s) => s.status === 503 && s.sentAt > redisDownAt && s.sentAt < redisUpAt)).toBeGreaterThan(10);
-    expect(count((s) => s.kind === 'revoked' && s.status === 401)).toBeGreaterThan(10);
+    // The probes: before the outage a valid token passed and a revoked one was refused; during
+    // it the resource path and the token endpoint answered 503 (the body is checked above).
+    expect(probes.validBefore?.status).toBe(200);
+    expect(probes.revokedBefore?.status).toBe(401);
+    expect(probes.duringOutage?.status).toBe(503);
+    expect(probes.loginDuringOutage?.status).toBe(503);
     // Tokens Redis lost are refused after the restart: whatever the load happened to send, none
-    // passed, and a few are tried here explicitly (how many the load sent depends on the machine).
+    // passed, and the probe's token and a few of the load's are tried here explicitly.
     const lost = sent.filter((s) => s.kind === 'valid' && s.token !== undefined && s.token.issuedAt < redisDownAt && s.sentAt > redisUpAt);
     expect(lost.filter((s) => s.status === 200)).toEqual([]);
-    const lostTokens = tokens.filter((t) => t.issuedAt < redisDownAt).slice(0, 5);
-    expect(lostTokens.length).toBeGreaterThan(0);
+    const lostTokens = [lostProbe as Token, ...tokens.filter((t) => t.issuedAt < redisDownAt).slice(0, 4)];
     for (const t of lostTokens) {
       const res = await fetch(`${gw.url}/api/items/lost`, { headers: { authorization: `Bearer ${t.value}` } });
       expect(res.status).toBe(401);
     }
-    expect(elapsed).toBeLessThan(30_000);
 
     // -- Nothing held, memory given back --------------------------------------------------
     expect(await settle(() => connectionsOf(gw.gateway.server), (n) => n <= baselineConnections, 5000)).toBeLessThanOrEqual(baselineConnections);
@@ -351,7 +384,7 @@ describe('load with a Redis restart', () => {
 
     // The outage's log lines hold no secret either.
     const text = gw.logText();
-    for (const t of tokens) {
+    for (const t of [...tokens, ...probeTokens]) {
       expect(text.includes(t.value) || text.includes(t.refresh), 'a token in the log').toBe(false);
     }
     expect(text).not.toContain(USERS.joe.password);

@@ -6,6 +6,8 @@
 import http from 'node:http';
 import net from 'node:net';
 
+export { settle, sleep } from '../support/wait-for.js';
+
 /** Open TCP sockets of this process (clients, accepted connections, upstream connections). */
 export function openSockets(): number {
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
@@ -45,21 +47,6 @@ export function request(url: string, options: { method?: string; headers?: Recor
     req.on('error', reject);
     req.end(options.body);
   });
-}
-
-/** Polls `read` every 50 ms until `ok` holds, for at most `timeoutMs`; resolves with the last value read. */
-export async function settle<T>(read: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!ok(value) && Date.now() < deadline) {
-    await sleep(50);
-    value = await read();
-  }
-  return value;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A raw HTTP/1.1 exchange on its own connection. */

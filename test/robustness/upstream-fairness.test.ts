@@ -10,7 +10,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
-import { metricValue, rawRequest, settle, statusOf, type RawExchange } from './support.js';
+import { metricValue, rawRequest, settle, sleep, statusOf, type RawExchange } from './support.js';
 
 let upstream: Upstream;
 let started: string[] = [];
@@ -191,7 +191,7 @@ describe('a body that trickles in', () => {
     // 1000 bytes every 500 ms for 7 s: more than one rate window.
     for (let i = 0; i < total; i += 1) {
       upload.socket.write(chunk);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
     expect(await upload.closed(5000)).toBe(true);
     expect(statusOf(upload.text())).toBe(200);

@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
+import { sleep } from './wait-for.js';
 
 export const NGINX_BINARY = process.env['NGINX'] ?? '/usr/sbin/nginx';
 
@@ -92,7 +93,7 @@ ${httpBlock.replaceAll('{{PORT}}', String(port))}
       throw new Error(message);
     }
     if (await accepts(port)) return { port, url: `http://127.0.0.1:${port}`, dir, errorLog, stop };
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   const message = `nginx did not listen on ${port}: ${output}${errorLog()}`;
   await stop();

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
+import { sleep } from './wait-for.js';
 
 /** `REDIS_SERVER` overrides the binary; otherwise `redis-server` from PATH. */
 const BINARY = process.env['REDIS_SERVER'] ?? 'redis-server';
@@ -351,6 +352,3 @@ export async function poll(what: string, check: () => Promise<boolean>, timeoutM
 }
 
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

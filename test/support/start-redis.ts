@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RedisConfig } from '../../src/tokens/redis-connection.js';
 import { freePort } from './ports.js';
+import { sleep } from './wait-for.js';
 
 /** A running test Redis. */
 export interface RedisProcess {
@@ -231,6 +232,3 @@ function send<T>(port: number, command: string, answer: (reply: string) => T | u
   });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -20,6 +20,7 @@ import type { LdapValidatorConfig } from '../../src/config/types.js';
 import { ADMIN, DISABLED_FILTER, PEOPLE, SERVICE, SUFFIX } from '../fixtures/ldap/directory.js';
 import { DEFAULT_POLICY, ppolicyLdif } from '../fixtures/ldap/ppolicy.js';
 import { freePort } from './ports.js';
+import { sleep } from './wait-for.js';
 
 /** `SLAPD` overrides the binary; otherwise Debian's `/usr/sbin/slapd`. */
 const SLAPD = process.env['SLAPD'] ?? '/usr/sbin/slapd';
@@ -425,6 +426,3 @@ function run(command: string, args: readonly string[], input?: string, env: Node
 }
 
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

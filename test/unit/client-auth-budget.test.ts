@@ -12,6 +12,7 @@ import { MemoryAttemptStore } from '../../src/security/attempt-store-memory.js';
 import { ipKey, Lockout, type LockoutSettings } from '../../src/security/lockout.js';
 import { burnVerification, hashLoad, setHashLimits, verifySecret } from '../../src/security/password-hash.js';
 import { ClientRegistry } from '../../src/token-endpoint/clients.js';
+import { sleep } from '../support/wait-for.js';
 
 vi.mock('../../src/security/password-hash.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/security/password-hash.js')>();
@@ -96,7 +97,7 @@ describe('hash verifications are capped, with a small queue', () => {
     let most = 0;
     const compare = vi.spyOn(bcrypt, 'compare').mockImplementation(async () => {
       most = Math.max(most, ++inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
       inFlight--;
       return false;
     });

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { burnVerification, hashCost, hashSecret, mostExpensiveHash, verifySecret } from '../../src/security/password-hash.js';
 import { FileValidator, UsersFileError } from '../../src/validators/file.js';
 import { createValidators } from '../../src/validators/registry.js';
+import { sleep } from '../support/wait-for.js';
 
 // The real functions, observed: proves the unknown-user path spends a verification.
 vi.mock('../../src/security/password-hash.js', async (importOriginal) => {
@@ -64,7 +65,7 @@ async function eventually(check: () => Promise<boolean> | boolean, what: string)
   const deadline = Date.now() + 10_000;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }
 
@@ -334,7 +335,7 @@ describe('FileValidator: reload on change', () => {
     await eventually(() => warnings().length > 0, 'a warning is logged');
     expect(warnings()[0]).toMatchObject({ file: path, problems: ['cannot read the users file: no such file'] });
     expect(await valid(v, 'joe', '2Federate')).toBe(true);
-    await new Promise((r) => setTimeout(r, 200)); // ten polls
+    await sleep(200); // ten polls
     expect(warnings()).toHaveLength(1);
     await writeUsers([ann()]);
     await eventually(() => valid(v, 'ann', 'ann-pw'), 'the restored file is loaded');
@@ -347,7 +348,7 @@ describe('FileValidator: reload on change', () => {
     await v.close(); // twice is fine
     const before = lines.length;
     await writeUsers([joe(), ann()]);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(lines.slice(before)).toEqual([]);
     expect(await valid(v, 'ann', 'ann-pw')).toBe(false);
   });
