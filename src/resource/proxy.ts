@@ -96,6 +96,14 @@ export function createForwarder(options: ProxyOptions): Forwarder {
   };
 
   const proxy = createProxyServer({ xfwd: false, changeOrigin: false, ignorePath: false });
+  // http-proxy-3's deleteLength pass sets `content-length: 0` on a DELETE or OPTIONS that has
+  // none and drops its `transfer-encoding`, yet still pipes the body: a chunked body would reach
+  // the upstream's keep-alive connection as a second request nobody judged (request smuggling,
+  // RFC 9112 §11.2). Without the pass the request keeps its own framing (Node chunks the body
+  // when `transfer-encoding: chunked` is passed on).
+  const passes = proxy as unknown as { webPasses: { name: string }[] };
+  passes.webPasses = passes.webPasses.filter((pass) => pass.name !== 'deleteLength');
+  if (passes.webPasses.length !== 3) throw new Error('http-proxy-3 web passes changed: re-check the deleteLength removal in resource/proxy.ts');
   proxy.on('proxyReq', (proxyReq, req) => {
     const timeoutMs = pending.get(req)?.upstream.timeoutMs ?? 30_000;
     proxyReq.setTimeout(timeoutMs, () => proxyReq.destroy(new UpstreamTimeoutError('upstream timed out')));
