@@ -4,6 +4,7 @@
  * configuration shown in docs/routing.md — and the headers of the other ingresses, sent by
  * the client, never decide anything. The Traefik and Envoy modes: decision-ingress.test.ts.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
@@ -17,42 +18,21 @@ let adminToken: string;
 /** Requests the upstream has received. */
 let upstreamHits = 0;
 
-/** The http {} block of docs/routing.md's nginx example, with test ports. */
+/**
+ * The http {} block of docs/routing.md's nginx example, as written there, with test ports: the
+ * configuration users copy is the one tested.
+ */
 function nginxConfig(gatewayPort: string, appPort: string): string {
-  return `
-  upstream ropc_gateway { server 127.0.0.1:${gatewayPort}; keepalive 16; }
-  upstream app { server 127.0.0.1:${appPort}; keepalive 16; }
-  server {
-    listen 127.0.0.1:{{PORT}};
-
-    location = /_ropc/auth {
-      internal;
-      proxy_pass http://ropc_gateway;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Original-URI $request_uri;
-    }
-
-    location / {
-      auth_request /_ropc/auth;
-      auth_request_set $auth_subject $upstream_http_x_auth_subject;
-      auth_request_set $auth_client_id $upstream_http_x_auth_client_id;
-      auth_request_set $auth_scope $upstream_http_x_auth_scope;
-      auth_request_set $auth_groups $upstream_http_x_auth_groups;
-      proxy_set_header X-Auth-Subject $auth_subject;
-      proxy_set_header X-Auth-Client-Id $auth_client_id;
-      proxy_set_header X-Auth-Scope $auth_scope;
-      proxy_set_header X-Auth-Groups $auth_groups;
-      proxy_set_header Authorization "";
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://app;
-    }
-  }
-`;
+  const doc = readFileSync(new URL('../../docs/routing.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('### nginx (`auth_request`)'));
+  const block = /```nginx\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error('docs/routing.md: no nginx block under "### nginx (`auth_request`)"');
+  const config = block
+    .replace('server 127.0.0.1:9031;', `server 127.0.0.1:${gatewayPort};`)
+    .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`)
+    .replace(/listen 443 ssl;\n\s*# ssl_certificate[^\n]*\n/, 'listen 127.0.0.1:{{PORT}};\n');
+  if (!config.includes('{{PORT}}') || config.includes(':9031') || config.includes(':8080')) throw new Error('docs/routing.md: the nginx example changed shape; update nginxConfig()');
+  return config;
 }
 
 beforeAll(async () => {
@@ -154,6 +134,20 @@ describe('nginx mode: the client cannot name the request that is judged', () => 
     const del = await viaNginx('/admin/x', { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'x-original-method': 'GET' } });
     expect(del.status).toBe(403);
     expect(del.body.method).toBeUndefined();
+  });
+
+  it('the client\'s X-Original-URI and X-Original-Method never reach the upstream (nginx judged the real ones)', async () => {
+    // nginx replaces them in the subrequest only: the gateway judges GET /api/items, and the
+    // documented config removes the client's copies from the request to the app.
+    const res = await viaNginx('/api/items', {
+      headers: { authorization: `Bearer ${token}`, 'x-original-uri': '/admin/delete-everything', 'x-original-method': 'DELETE', 'x-envoy-original-path': '/admin/x' },
+    });
+    expect(res.status, nginx.errorLog()).toBe(200);
+    expect(res.body.path).toBe('/api/items');
+    const sent = Object.keys(res.body.headers ?? {});
+    expect(sent).not.toContain('x-original-uri');
+    expect(sent).not.toContain('x-original-method');
+    expect(sent).not.toContain('x-envoy-original-path');
   });
 
   it('the Traefik headers, or a method override that disagrees, never let a request through', async () => {
