@@ -25,6 +25,8 @@ export type Identity = Pick<GrantRecord, 'sub' | 'clientId' | 'scope' | 'groups'
 
 // `expect` too: Node has already answered 100-continue to the client, so the body is coming
 // anyway; forwarding the expectation would only make the upstream request wait for a 100.
+/** Names a client's `Connection` header cannot remove (scrub, below). */
+const KEPT_WHEN_NAMED: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host']);
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'expect'];
 
 /** The forwarding headers the gateway sets itself; kept from a trusted proxy with `server.trustProxy`. */
@@ -217,6 +219,11 @@ export function compileHeaderRules(options: {
       if (connection) {
         for (const name of connection.split(',')) {
           const n = name.trim().toLowerCase();
+          // The message's framing is never a connection option (RFC 9110 §7.6.1: a sender must
+          // not name a field meant for every recipient): dropping Content-Length or
+          // Transfer-Encoding because a client named them would send its body to the upstream
+          // unframed, read there as a second request (smuggling). Host stays too.
+          if (KEPT_WHEN_NAMED.has(n)) continue;
           if (n !== 'upgrade' || !facts.upgrade) delete headers[n];
         }
       }

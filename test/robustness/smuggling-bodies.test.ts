@@ -3,7 +3,8 @@
  * body must reach the upstream as that request's body, framed, never as a second request on the
  * upstream's keep-alive connection (request smuggling, RFC 9112 §11.2). http-proxy-3 alone
  * forwards such a request with `content-length: 0` and then writes the body anyway
- * (src/resource/proxy.ts). Both engines, raw sockets on both sides of the gateway.
+ * (src/resource/proxy.ts); and a client naming the framing headers in `Connection` must not get
+ * them removed (src/resource/identity-headers.ts). Both engines, raw sockets.
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +51,25 @@ for (const engine of ['http-proxy', 'undici'] as const) {
       await gw?.stop();
       upstream?.server.close();
     });
+
+    // A client naming the framing headers in Connection (hop-by-hop removal would drop them,
+    // and Node's client sends a GET body unframed).
+    for (const [framing, nominated] of [
+      [`Content-Length: ${SMUGGLED.length}`, 'content-length'],
+      ['Transfer-Encoding: chunked', 'transfer-encoding'],
+    ] as const) {
+      it(`GET with ${framing} named in Connection: one request upstream, the body as its body`, async () => {
+        seen.length = 0;
+        const body = nominated === 'content-length' ? SMUGGLED : `${SMUGGLED.length.toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`;
+        const raw = `GET /public/y HTTP/1.1\r\nHost: 127.0.0.1\r\n${framing}\r\nConnection: keep-alive, ${nominated}\r\n\r\n${body}`;
+        expect(await exchange(gw.url, raw)).toMatch(/^HTTP\/1\.1 200 /);
+        await waitFor(() => seen.length >= 1);
+        expect(await exchange(gw.url, 'GET /public/after HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+        await waitFor(() => seen.length >= 2);
+        expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /public/y', 'GET /public/after']);
+        expect(seen[0]!.body).toBe(SMUGGLED);
+      });
+    }
 
     for (const method of ['DELETE', 'OPTIONS']) {
       it(`${method}: the upstream gets one request, with the body as its body`, async () => {
