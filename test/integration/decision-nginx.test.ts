@@ -136,11 +136,17 @@ describe('nginx mode: the client cannot name the request that is judged', () => 
     expect(del.body.method).toBeUndefined();
   });
 
-  it('the client\'s X-Original-URI and X-Original-Method never reach the upstream (nginx judged the real ones)', async () => {
+  it('the client\'s X-Original-URI, X-Original-Method and X-Auth-Assertion never reach the upstream', async () => {
     // nginx replaces them in the subrequest only: the gateway judges GET /api/items, and the
     // documented config removes the client's copies from the request to the app.
     const res = await viaNginx('/api/items', {
-      headers: { authorization: `Bearer ${token}`, 'x-original-uri': '/admin/delete-everything', 'x-original-method': 'DELETE', 'x-envoy-original-path': '/admin/x' },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'x-original-uri': '/admin/delete-everything',
+        'x-original-method': 'DELETE',
+        'x-envoy-original-path': '/admin/x',
+        'x-auth-assertion': 'eyJhbGciOiJFUzI1NiJ9.e30.forged',
+      },
     });
     expect(res.status, nginx.errorLog()).toBe(200);
     expect(res.body.path).toBe('/api/items');
@@ -148,6 +154,7 @@ describe('nginx mode: the client cannot name the request that is judged', () => 
     expect(sent).not.toContain('x-original-uri');
     expect(sent).not.toContain('x-original-method');
     expect(sent).not.toContain('x-envoy-original-path');
+    expect(sent).not.toContain('x-auth-assertion');
   });
 
   it('the Traefik headers, or a method override that disagrees, never let a request through', async () => {
