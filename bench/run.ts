@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the side-by-side benchmark of issue 7 (method in docs/performance.md).
+ * `npm run bench`: the side-by-side benchmark (method in docs/performance.md).
  *
  * Starts its own servers (upstream, redis-server, slapd, nginx, bare Node proxies, gateways
  * from dist/) pinned to one CPU, drives them with wrk (or autocannon) pinned to the other,
@@ -219,7 +219,7 @@ async function benchmark(options: Options, env: Env, gen: LoadGenerator, lab: La
     log('\nskipped:');
     for (const [id, why] of lab.skipped) log(`  ${id}: ${why}`);
   }
-  log('\nissue 7 targets:');
+  log('\ntargets (docs/performance.md):');
   log(targetsTable(checks));
   log('\ntracing on (tracing.enabled, every request exported) vs off:');
   log(tracingCostTable(tracing));

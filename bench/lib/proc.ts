@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs
 import { createConnection, createServer } from 'node:net';
 import { cpus } from 'node:os';
 
-/** The CPU the load generator runs on, and the one every server shares (issue 7's method). */
+/** The CPU the load generator runs on, and the one every server shares (docs/performance.md). */
 export const LOAD_CPU = 0;
 export const SERVER_CPU = 1;
 

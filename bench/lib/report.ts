@@ -1,4 +1,4 @@
-/** Medians, ratios, the printed table and the issue 7 targets. */
+/** Medians, ratios, the printed table and the targets. */
 import type { CaseDef } from './lab.js';
 import type { LoadResult } from './load.js';
 

@@ -1,5 +1,5 @@
 /**
- * Floor for a Node proxy: node:http + undici `Pool.stream` passthrough (issue 7's fastest bare
+ * Floor for a Node proxy: node:http + undici `Pool.stream` passthrough (the fastest bare
  * Node proxy), no auth, no logging; hop-by-hop headers dropped both ways (undici refuses some).
  * Usage: node bare-undici.js PORT UPSTREAM_URL
  */

@@ -1,5 +1,5 @@
 /**
- * The reference for the LDAP password grant (issue 7): a minimal token server doing, per
+ * The reference for the LDAP password grant (docs/performance.md): a minimal token server doing, per
  * request, exactly one LDAP simple bind as the user (on a pooled connection) and one Redis
  * SETEX of a random token, nothing else — no client authentication, no lockout, no logging.
  * Usage: node ldap-setex.js PORT LDAP_URL REDIS_PORT DN_TEMPLATE [POOL_SIZE]

@@ -1,7 +1,7 @@
 /**
  * The JSON Schema of the gateway configuration, generated from the convict schema
  * (src/config/schema.ts) and the list item specs (src/config/items.ts) — the single source of
- * truth (STYLE habit 3). The Helm chart's values.schema.json holds it under `properties.config`,
+ * truth. The Helm chart's values.schema.json holds it under `properties.config`,
  * so `helm install` rejects an unknown or mistyped configuration key before a pod starts.
  * `npm run generate` writes it (src/config/generated-files.ts); test/unit/generated-files.test.ts
  * fails when the chart's copy is stale.

@@ -33,7 +33,7 @@ export interface LoadOptions {
   readonly defaults?: Record<string, unknown>;
 }
 
-/** The secret the seed's examples use (DESIGN §6); production refuses it. */
+/** The secret the seed's examples use (docs/configuration.md); production refuses it. */
 export const EXAMPLE_SECRET = '2Federate';
 const DEV_USERS_FILE = resolve(dirname(new URL(import.meta.url).pathname), '../../config/dev/users.yaml');
 

@@ -1,5 +1,5 @@
 /**
- * The configuration schema (DESIGN §6): the single source of truth for keys, defaults,
+ * The configuration schema (docs/configuration.md): the single source of truth for keys, defaults,
  * formats, environment variables and docs. `docs/configuration.md` is generated from it
  * (`npm run docs:config`). Every scalar key has an environment variable `ROPC_<PATH>`
  * (added by `load.ts`); list items (clients, validators, routes) are described in `items.ts`.

@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown (DESIGN §2, issue "Operations"): what the listeners share while the
+ * Graceful shutdown (docs/operations.md, "Graceful shutdown"): what the listeners share while the
  * gateway stops, and the ordered stop itself.
  *
  *   1. drain      `/readyz` answers 503 at once; requests are still served for `drainMs`

@@ -1,5 +1,5 @@
 /**
- * The ONLY place that turns errors into HTTP answers (STYLE habit 1).
+ * The ONLY place that turns errors into HTTP answers (RFC 6749 §5.2 bodies, RFC 6750 §3 challenges).
  *
  * - token-side endpoints: RFC 6749 §5.2 JSON bodies, `WWW-Authenticate: Basic` on 401
  *   `invalid_client` (a client that authenticated in the body gets 400 and no challenge,

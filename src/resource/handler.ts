@@ -1,5 +1,5 @@
 /**
- * The resource path (DESIGN §2), as named steps in data-path order:
+ * The resource path (docs/architecture.md), as named steps in data-path order:
  *
  *   1. route        the canonical path (canonical-path.ts; what has none is refused), then
  *                   the first matching rule (routes.ts) of every reading of it

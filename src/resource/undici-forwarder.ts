@@ -1,5 +1,5 @@
 /**
- * Forwarding plain HTTP with undici (DESIGN §9: about 1.7× http-proxy-3 on this machine);
+ * Forwarding plain HTTP with undici (docs/performance.md: about 1.7× http-proxy-3 on this machine);
  * WebSocket upgrades go to the http-proxy-3 forwarder given at construction (undici does not
  * proxy upgrades). Same contract as proxy.ts:
  *

@@ -1,5 +1,5 @@
 /**
- * The one spelling of a username (DESIGN §3 brute-force protection, §4 validators): every
+ * The one spelling of a username (docs/security.md "Brute-force and enumeration protection", docs/validators.md): every
  * spelling a user may type — `GINA`, `ｇｉｎａ` (full-width), `gina` — maps to one key, so
  * lockout counters and validator lookups cannot be sidestepped by changing the case or width.
  */

@@ -11,7 +11,7 @@
  *                    revocation request"), yet the answer is the same 200 as for an unknown
  *                    token, so a client cannot probe other clients' tokens
  *   5. revoke        a refresh token (current or already rotated) → its whole family, every
- *                    access and refresh token of the grant (DESIGN §2); an access token → that
+ *                    access and refresh token of the grant (docs/architecture.md); an access token → that
  *                    token only (§2.1 "MAY revoke the respective refresh token as well": a
  *                    client logs a user out by revoking the refresh token; revoking one
  *                    access token, e.g. one that leaked, need not end the user's session).

@@ -1,5 +1,5 @@
 /**
- * The local cache of access-token lookups on the resource path (DESIGN §5, `store.cacheTtlMs`).
+ * The local cache of access-token lookups on the resource path (docs/architecture.md, `store.cacheTtlMs`).
  *
  * - Positive answers only: an unknown token always asks the store, so a token is never refused
  *   from the cache and a new one works at once.

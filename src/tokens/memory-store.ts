@@ -1,5 +1,5 @@
 /**
- * The in-memory token store (DESIGN §5): the dev-mode default, for one process only. Same
+ * The in-memory token store (docs/architecture.md): the dev-mode default, for one process only. Same
  * semantics as the Redis store; records are kept under token hashes, never the tokens.
  * Expired entries are dropped when read and by a periodic sweep.
  */

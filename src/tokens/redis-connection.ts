@@ -1,5 +1,5 @@
 /**
- * Builds the ioredis client of the token store (DESIGN §5, §9): single node, Sentinel or
+ * Builds the ioredis client of the token store (docs/architecture.md, docs/performance.md): single node, Sentinel or
  * Cluster; fail fast (command timeout, no offline queue, one retry) and reconnect forever, so
  * an outage answers 503 at once and the gateway recovers without a restart.
  */

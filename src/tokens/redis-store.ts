@@ -1,5 +1,5 @@
 /**
- * The Redis token store (DESIGN §5). Every family operation (write, revocation, rotation-state
+ * The Redis token store (docs/architecture.md). Every family operation (write, revocation, rotation-state
  * read) runs as one Lua script, so rotation and reuse detection are atomic, also under Cluster.
  *
  * Key layout (P = keyPrefix, F = family id, H = SHA-256 of a token, S = subject):

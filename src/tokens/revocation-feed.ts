@@ -1,5 +1,5 @@
 /**
- * Revocations over Redis pub/sub (DESIGN §5): the Redis token store's scripts PUBLISH each
+ * Revocations over Redis pub/sub (docs/architecture.md): the Redis token store's scripts PUBLISH each
  * revocation; every replica holds one subscriber connection and hands what it hears to its
  * local cache.
  *

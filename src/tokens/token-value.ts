@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /**
- * Opaque token values (DESIGN §3 "Tokens").
+ * Opaque token values (docs/security.md).
  *
  * A token is the family id (16 random bytes, 22 base64url characters) followed by a secret of
  * 32 random bytes (43 characters): 65 characters from a CSPRNG. The family id lets the store

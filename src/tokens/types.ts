@@ -1,5 +1,5 @@
 /**
- * The token store, DESIGN §5. It knows nothing of passwords or HTTP: it keeps records under a
+ * The token store, docs/architecture.md. It knows nothing of passwords or HTTP: it keeps records under a
  * SHA-256 of each token (see `token-value.ts`), with a TTL equal to the token's lifetime.
  *
  * Every token belongs to a *family*: the password grant starts one, each refresh adds to it.
@@ -91,7 +91,7 @@ export type TokenInfo =
   | { readonly type: 'refresh'; readonly record: RefreshRecord; readonly current: boolean };
 
 /**
- * A revocation, as local caches must learn it (DESIGN §5): a whole family, one access token
+ * A revocation, as local caches must learn it (docs/architecture.md): a whole family, one access token
  * (by its hash), or `reset` — revocations may have been missed (the feed was disconnected),
  * so forget everything.
  */

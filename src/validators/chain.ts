@@ -134,7 +134,7 @@ export class ValidatorChain {
   }
 
   /**
-   * Re-checks a subject with the validator that authenticated it (refresh, DESIGN §3).
+   * Re-checks a subject with the validator that authenticated it (refresh: docs/validators.md, "Refresh").
    * A validator no longer in the chain answers `gone`: its users cannot be re-checked.
    * @throws ValidatorUnavailableError as for {@link validate}.
    */

@@ -1,5 +1,5 @@
 /**
- * The `file` password credential validator (DESIGN §4): users, argon2id/bcrypt hashes, groups
+ * The `file` password credential validator (docs/validators.md): users, argon2id/bcrypt hashes, groups
  * and attributes from a YAML file, re-read when the file changes. The embedded default of dev
  * mode (`config/dev/users.yaml`).
  *

@@ -1,5 +1,5 @@
 /**
- * The `http` password credential validator (DESIGN §4): for directories that are not LDAP (a
+ * The `http` password credential validator (docs/validators.md): for directories that are not LDAP (a
  * legacy user database behind a small service). It POSTs the credentials as JSON and maps the
  * answer:
  *

@@ -1,5 +1,5 @@
 /**
- * The `ldap` password credential validator (DESIGN §4), PingFederate's LDAP PCV:
+ * The `ldap` password credential validator (docs/validators.md), PingFederate's LDAP PCV:
  *
  * - **search-then-bind** (default): a pooled connection bound as the service account
  *   searches `userSearchBase` with `userSearchFilter` (`{username}` escaped per RFC 4515);

@@ -1,5 +1,5 @@
 /**
- * Builds the configured password credential validators (DESIGN §4), once, at startup.
+ * Builds the configured password credential validators (docs/validators.md), once, at startup.
  *
  * One `case` per validator type: adding a backend is an import and its `case` line.
  */

@@ -1,5 +1,5 @@
 /**
- * Password credential validators (PCVs), DESIGN §4.
+ * Password credential validators (PCVs), docs/validators.md.
  *
  * A validator answers `valid` (with the principal) or `invalid`. When its backend is down,
  * times out or is misconfigured it THROWS a {@link ValidatorUnavailableError}: an outage must
@@ -110,7 +110,7 @@ export interface PasswordValidator {
    */
   readonly burnHash?: string | undefined;
   /**
-   * Re-checks a subject on refresh (DESIGN §3: a removed user loses access at the next
+   * Re-checks a subject on refresh (docs/security.md: a removed user loses access at the next
    * refresh). `unsupported` means the backend cannot tell; the refresh then proceeds.
    * @throws ValidatorUnavailableError when the backend cannot answer.
    */

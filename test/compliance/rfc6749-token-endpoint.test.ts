@@ -247,7 +247,7 @@ describe('RFC 6749 §5.2 error responses', () => {
   });
 
   // §5.2 invalid_grant: "The provided authorization grant (e.g., ... resource owner credentials)
-  //  ... is invalid". DESIGN §3: the same body, byte for byte, for every cause.
+  //  ... is invalid". docs/security.md: the same body, byte for byte, for every cause.
   it('answers the same invalid_grant body for a wrong password and an unknown user', async () => {
     const wrong = await postForm(tokenUrl, 'grant_type=password&username=joe&password=nope', { authorization: basicAuth() });
     const unknown = await postForm(tokenUrl, 'grant_type=password&username=nobody&password=nope', { authorization: basicAuth() });

@@ -1,5 +1,5 @@
 /**
- * The contract every token store must pass (DESIGN §3, §5; STYLE habit 5): run it against each
+ * The contract every token store must pass (docs/architecture.md; one contract suite per interface): run it against each
  * implementation (memory, Redis). It only uses the {@link TokenStore} interface, plus an
  * optional text dump of the backend to prove that no token is kept in clear.
  *

@@ -1,5 +1,5 @@
 /**
- * The contract every password credential validator must pass (DESIGN §4, STYLE habit 5):
+ * The contract every password credential validator must pass (docs/validators.md; one contract suite per interface):
  * run it against each implementation (file, LDAP, HTTP…). A new backend is done when its
  * suite passes. It only uses the {@link PasswordValidator} interface, so it stays
  * backend-neutral.

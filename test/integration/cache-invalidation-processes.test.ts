@@ -1,5 +1,5 @@
 /**
- * Revocation reaches a replica in another OS process (DESIGN §5): gateway A runs in this
+ * Revocation reaches a replica in another OS process (docs/architecture.md): gateway A runs in this
  * process, replica B is the real CLI (`ropc-gateway start --config`, the compiled dist/) in a
  * child process with the same configuration: one redis-server, one key prefix, a 60 s token
  * cache. A token revoked on A is refused by B well inside the cache TTL.

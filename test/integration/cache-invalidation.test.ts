@@ -1,5 +1,5 @@
 /**
- * Revocation that reaches every replica (DESIGN §5, `store.cacheTtlMs`): two gateways share one
+ * Revocation that reaches every replica (docs/architecture.md, `store.cacheTtlMs`): two gateways share one
  * real redis-server and key prefix, each with a 60 s local token cache. A revocation on one —
  * through the revocation endpoint, reuse detection or the `revoke` command — is refused by the
  * other long before its cache entry would run out; with Redis gone the cache fails closed.

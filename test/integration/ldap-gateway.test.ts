@@ -2,7 +2,7 @@
  * End to end: a real gateway whose client `app` has the chain [directory (LDAP, a real slapd),
  * service-users (a users file)], a real echo upstream, real HTTP clients.
  *
- * Covers DESIGN §3/§4 across the boundary: groups reach the upstream, groupScopes grant a
+ * Covers docs/security.md and docs/validators.md across the boundary: groups reach the upstream, groupScopes grant a
  * scope to members only, an outage answers 503 with Retry-After and never falls through to the
  * file or counts as a failed login, /readyz stays 200 and reports the directory down, the
  * gateway recovers without a restart, and a user deleted from the directory cannot refresh.

@@ -1,5 +1,5 @@
 /**
- * Brute-force and enumeration protection end to end (DESIGN §3): real gateways on one real
+ * Brute-force and enumeration protection end to end (docs/security.md): real gateways on one real
  * redis-server, the token endpoint and the resource path's Basic bridge, real HTTP clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

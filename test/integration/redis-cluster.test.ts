@@ -1,5 +1,5 @@
 /**
- * Redis Cluster (DESIGN §5, §7): the token store contract on a real three-master cluster
+ * Redis Cluster (docs/architecture.md, docs/deployment.md): the token store contract on a real three-master cluster
  * (`redis-cli --cluster create`), through the ioredis Cluster client that `store.redis.cluster`
  * builds, and a gateway serving on it.
  *

@@ -1,5 +1,5 @@
 /**
- * Redis Sentinel (DESIGN §5, §7): a real master, replica and sentinel (`redis-server
+ * Redis Sentinel (docs/architecture.md, docs/deployment.md): a real master, replica and sentinel (`redis-server
  * --sentinel`), all with passwords read from `…File` keys, and a real gateway configured with
  * `store.redis.sentinels`. A failover while the gateway serves — forced (`SENTINEL FAILOVER`)
  * and by a crash of the master (SIGKILL) — keeps every token issued before it, and the

@@ -1,5 +1,5 @@
 /**
- * The Redis token store when Redis fails (DESIGN §3 "Fail closed", §5): stopped, killed or hung,
+ * The Redis token store when Redis fails (docs/security.md "Tested failure modes"): stopped, killed or hung,
  * every call rejects fast with StoreUnavailableError (never a library error, never a hang), and
  * the same store instance works again once Redis is back, without being recreated.
  */

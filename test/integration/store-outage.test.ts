@@ -1,5 +1,5 @@
 /**
- * Fail closed (DESIGN §3): with Redis stopped or hung, both paths answer 503 within about
+ * Fail closed (docs/security.md): with Redis stopped or hung, both paths answer 503 within about
  * two seconds and never let a request through; when Redis returns the gateway recovers
  * without a restart.
  */

@@ -1,5 +1,5 @@
 /**
- * The Helm chart (DESIGN §7; helm/ropc-gateway): every scenario under ci/ passes `helm lint
+ * The Helm chart (docs/deployment.md; helm/ropc-gateway): every scenario under ci/ passes `helm lint
  * --strict`, renders with `helm template`, validates against the Kubernetes schemas (unknown
  * fields included), and renders a gateway.yaml that the real configuration loader accepts in
  * production mode, with every …File key on a mounted volume — so chart and schema cannot drift.

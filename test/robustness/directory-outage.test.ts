@@ -1,5 +1,5 @@
 /**
- * A sick directory under the `ldap` validator (DESIGN §3: "A PCV backend that is down or times
+ * A sick directory under the `ldap` validator (docs/security.md: "A PCV backend that is down or times
  * out → 503 temporarily_unavailable with Retry-After; it never counts as a failed login"):
  * slapd stopped, then hung (SIGSTOP). Logins on the token endpoint and on the Basic bridge
  * answer 503 within `timeoutMs`, several at once, more of them than the lockout allows — and

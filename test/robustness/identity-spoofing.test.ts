@@ -1,5 +1,5 @@
 /**
- * Identity spoofing (DESIGN §3 "Resource path"): the upstream trusts the identity headers only
+ * Identity spoofing (docs/security.md): the upstream trusts the identity headers only
  * the gateway can set, so no inbound request may smuggle one through — in any case, duplicated,
  * listed in `Connection:`, spelled with underscores (CGI/WSGI/PHP upstreams read `X_Auth_Subject`
  * and `X-Auth-Subject` as the same `HTTP_X_AUTH_SUBJECT`, CVE-2025-64484), in a chunked

@@ -1,5 +1,5 @@
 /**
- * Load with faults (DESIGN §3 "Fail closed"): a bounded run of mixed traffic — logins good and
+ * Load with faults (docs/security.md): a bounded run of mixed traffic — logins good and
  * bad, refreshes, revocations, resource requests with valid, revoked, forged and missing
  * tokens — through a gateway on a real Redis (with the resource-path cache on), while Redis is
  * stopped and started again once, empty (a restart without persistence loses every token).

@@ -1,5 +1,5 @@
 /**
- * Secrets in logs (DESIGN §3 "Everywhere": logs never contain passwords, client secrets, tokens
+ * Secrets in logs (docs/security.md: logs never contain passwords, client secrets, tokens
  * or Authorization headers), at debug level, after every kind of traffic that handles one:
  * the password grant (Basic and client_secret_post), refresh and refresh-token reuse,
  * revocation (own, foreign, both kinds of token), introspection, bad logins up to a lockout

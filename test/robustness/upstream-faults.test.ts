@@ -1,5 +1,5 @@
 /**
- * Sick upstreams and vanishing clients (DESIGN §3 "Resource path": upstream refused/reset →
+ * Sick upstreams and vanishing clients (docs/security.md: upstream refused/reset →
  * 502, timeout → 504, client abort → upstream request aborted), with socket accounting: after
  * each fault the gateway holds no connection it did not hold before — on the client side
  * (`server.getConnections()` and the `ropc_open_connections` gauge), on the upstream side (the

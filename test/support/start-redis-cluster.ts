@@ -1,5 +1,5 @@
 /**
- * A real three-master Redis Cluster for tests (DESIGN §5, §8): three `redis-server
+ * A real three-master Redis Cluster for tests (docs/architecture.md): three `redis-server
  * --cluster-enabled yes` processes on free private ports (never 6379; the cluster bus on ports
  * of its own), joined by `redis-cli --cluster create … --cluster-yes`, so the 16384 slots are
  * spread over three processes and a key's slot decides which one holds it.

@@ -1,5 +1,5 @@
 /**
- * A real Redis Sentinel topology for tests (DESIGN §5, §8): a master, a replica and one
+ * A real Redis Sentinel topology for tests (docs/architecture.md): a master, a replica and one
  * sentinel (`redis-server --sentinel`), each a foreground child process on a free private port
  * (never 6379) under one temp dir, all with passwords. The harness owns the pids, so tests can
  * force a failover (`SENTINEL FAILOVER`) or crash the master (SIGKILL) and watch the sentinel

@@ -1,5 +1,5 @@
 /**
- * A real `redis-server` for tests (DESIGN §8): a foreground child process on a free private
+ * A real `redis-server` for tests (docs/architecture.md): a foreground child process on a free private
  * port, with no persistence, in a fresh temp dir. The harness owns the pid, so fault tests can
  * stop, kill, pause and restart it. Never port 6379: a system Redis may live there.
  */

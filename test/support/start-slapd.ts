@@ -1,5 +1,5 @@
 /**
- * A real OpenLDAP `slapd` for tests (DESIGN §8): Debian's slapd with a slapd.conf (mdb backend,
+ * A real OpenLDAP `slapd` for tests (docs/architecture.md): Debian's slapd with a slapd.conf (mdb backend,
  * memberof overlay) in a fresh temp dir, loaded with `slapadd` from test/fixtures/ldap/seed.ldif,
  * run in the foreground (`-d 0`) as a child process the harness owns, on free private ports.
  * Fault tests stop, pause (SIGSTOP) and restart it; the data survives a restart.

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalUsername } from '../../src/security/canonical-username.js';
 
 describe('canonicalUsername', () => {
-  it('maps every case and width spelling of a name to one key (DESIGN §3)', () => {
+  it('maps every case and width spelling of a name to one key (docs/security.md)', () => {
     const spellings = ['GINA', 'ｇｉｎａ', 'gina', 'Gina', 'ＧＩＮＡ', 'gIｎA'];
     expect(new Set(spellings.map((s) => canonicalUsername(s, false)))).toEqual(new Set(['gina']));
   });

@@ -1,5 +1,5 @@
 /**
- * RFC 4515 filter escaping and RFC 4514 DN escaping (STYLE habit 7: escaped LDAP filters and
+ * RFC 4515 filter escaping and RFC 4514 DN escaping (escaped LDAP filters and
  * DNs, each with a test). The property tests parse the escaped text back — filters with
  * ldapts' own parser, the one that turns the validator's filter strings into requests — and
  * check that any string, injection attempts included, comes back as exactly one value.

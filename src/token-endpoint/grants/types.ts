@@ -33,7 +33,7 @@ export interface GrantOutcome {
   readonly subject: string;
 }
 
-/** One grant type (STYLE: a registry of modules with one contract). */
+/** One grant type: a registry of modules with one contract. */
 export interface GrantHandler {
   readonly grantType: string;
   handle(request: GrantRequest): Promise<GrantOutcome>;
