@@ -57,7 +57,7 @@ USER 65532:65532
 # 9031: token endpoint and protected proxy; 9091: admin (/healthz /readyz /metrics).
 EXPOSE 9031 9091
 # Node itself is PID 1, with no init in front: the gateway handles SIGTERM and SIGINT itself
-# (graceful drain, then exit 0; src/main.ts) and starts no child processes, so there are no
+# (graceful drain, then exit 0; src/cli/start.ts) and starts no child processes, so there are no
 # zombies to reap. The chart's preStop `node -e` is started by the runtime, not by PID 1.
 ENTRYPOINT ["/nodejs/bin/node", "/app/bin/ropc-gateway.js"]
 CMD ["start", "--config", "/etc/ropc-gateway/gateway.yaml"]
