@@ -11,8 +11,8 @@
  * Errors are thrown as OAuthErrors and written by error-response.ts only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidRequestError, MethodNotAllowedError, UnauthorizedClientError, UnsupportedGrantTypeError } from '../oauth/errors.js';
-import { isFormContentType, parseForm, readBody } from '../http/read-form.js';
+import { InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError } from '../oauth/errors.js';
+import { readOAuthForm } from './oauth-form.js';
 import { sendJson } from '../http/send.js';
 import type { RequestContext } from '../http/context.js';
 import { authenticateClient } from './client-auth.js';
@@ -50,13 +50,4 @@ export function tokenEndpoint(options: TokenEndpointOptions) {
     ctx.subject = outcome.subject;
     sendJson(res, 200, outcome.response);
   };
-}
-
-/** Steps 1–2, shared by every client-authenticated OAuth endpoint (token, revocation, introspection). */
-export async function readOAuthForm(req: IncomingMessage, bodyLimit: number) {
-  if (req.method !== 'POST') throw new MethodNotAllowedError('use POST', 'POST');
-  if (!isFormContentType(req.headers['content-type'])) {
-    throw new InvalidRequestError('the body must be application/x-www-form-urlencoded');
-  }
-  return parseForm(await readBody(req, bodyLimit));
 }

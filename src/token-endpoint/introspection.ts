@@ -32,7 +32,7 @@ import type { TokenInfo, TokenStore } from '../tokens/types.js';
 import type { ClientConfig } from '../config/types.js';
 import { authenticateClient } from './client-auth.js';
 import type { ClientRegistry } from './clients.js';
-import { readOAuthForm } from './handler.js';
+import { readOAuthForm } from './oauth-form.js';
 import { NO_AUDIT, type Audit } from '../observability/audit.js';
 import type { JwtAccessTokens } from '../tokens/jwt-access.js';
 import { describePresented } from './describe.js';

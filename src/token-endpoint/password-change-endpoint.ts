@@ -26,8 +26,8 @@ import type { PasswordPolicyFailure } from '../validators/types.js';
 import { authenticateClient } from './client-auth.js';
 import type { ClientRegistry } from './clients.js';
 import { REVEAL_NOTHING, refusalError, type RevealPolicy } from './directory-answers.js';
-import { readOAuthForm } from './handler.js';
-import { required } from './grants/password.js';
+import { readOAuthForm } from './oauth-form.js';
+import { required } from './oauth-form.js';
 
 export interface PasswordChangeEndpointOptions {
   readonly clients: ClientRegistry;

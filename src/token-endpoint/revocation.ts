@@ -35,7 +35,7 @@ import { InvalidRequestError } from '../oauth/errors.js';
 import type { TokenStore } from '../tokens/types.js';
 import { authenticateClient } from './client-auth.js';
 import type { ClientRegistry } from './clients.js';
-import { readOAuthForm } from './handler.js';
+import { readOAuthForm } from './oauth-form.js';
 import type { JwtAccessTokens } from '../tokens/jwt-access.js';
 import { describePresented } from './describe.js';
 

@@ -10,13 +10,13 @@
 import type { TokenStore } from '../../tokens/types.js';
 import type { PasswordLogin } from '../../security/login.js';
 import { newFamilyId } from '../../tokens/token-value.js';
-import { InvalidRequestError } from '../../oauth/errors.js';
 import { BAD_CREDENTIALS, REVEAL_NOTHING, refusalError, warningAttributes, warningFields, type RevealPolicy } from '../directory-answers.js';
 import { checkScopeRequest, grantScope, parseScope } from '../../oauth/scope.js';
 import type { ScopePolicy } from '../../oauth/scope-policy.js';
 import { accessToken, nowSeconds, refreshToken } from '../issue.js';
 import { presentOpaque, type Presenter } from '../present.js';
 import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
+import { required } from '../oauth-form.js';
 
 export interface PasswordGrantOptions {
   readonly store: TokenStore;
@@ -74,9 +74,4 @@ export class PasswordGrant implements GrantHandler {
     const present = this.options.present ?? presentOpaque;
     return { response: { ...(await present(client, { access, refresh, requested, authTime: now })), ...warningFields(outcome, reveal) }, subject: principal.subject };
   }
-}
-
-export function required(value: string | undefined, name: string): string {
-  if (value === undefined) throw new InvalidRequestError(`missing parameter: ${name}`);
-  return value;
 }

@@ -17,7 +17,7 @@ import { parseScope, refreshScope } from '../../oauth/scope.js';
 import type { ScopePolicy } from '../../oauth/scope-policy.js';
 import { accessToken, nowSeconds, refreshToken } from '../issue.js';
 import { presentOpaque, type Presenter } from '../present.js';
-import { required } from './password.js';
+import { required } from '../oauth-form.js';
 import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
 
 /** Who asked, as every audit event of this grant names it. */
