@@ -140,7 +140,7 @@ async function settle(pids: readonly number[]): Promise<void> {
   }
 }
 
-async function benchmark(options: Options, env: Env, gen: LoadGenerator, lab: Lab): Promise<number> {
+async function benchmark(options: Options, _env: Env, gen: LoadGenerator, lab: Lab): Promise<number> {
   const selected = selectCases(options);
   const failures: string[] = [];
   const prepared: Prepared[] = [];

@@ -172,7 +172,8 @@ export class Lab {
   }
 
   private async gateway(name: string, variant: GatewayVariant, ldap: boolean, experiments: readonly string[] = []): Promise<GatewayService> {
-    const features = (this.features ??= await detectFeatures(this.env.root));
+    this.features ??= await detectFeatures(this.env.root);
+    const features = this.features;
     const [up, redis] = await Promise.all([this.upstream(), this.redis()]);
     const creds = await this.credentials();
     const ldapUrl = ldap ? (await this.slapd()).url : undefined;
@@ -196,7 +197,8 @@ export class Lab {
 
   /** Why a case cannot run here, or undefined. */
   async unavailable(fullId: string): Promise<string | undefined> {
-    const features = (this.features ??= await detectFeatures(this.env.root));
+    this.features ??= await detectFeatures(this.env.root);
+    const features = this.features;
     const { base: id, experiments } = splitId(fullId);
     for (const e of experiments) if (!findExperiment(e)) return `unknown experiment ${e}`;
     if (experiments.length && !GATEWAY_VARIANTS[id]) return 'experiments apply to the gw-* resource cases only';

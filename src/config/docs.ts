@@ -8,7 +8,7 @@ const isLeaf = (n: unknown): n is Node => typeof n === 'object' && n !== null &&
 
 function show(value: unknown): string {
   if (value === '') return '`""`';
-  return '`' + JSON.stringify(value).replace(/\|/g, '\\|') + '`';
+  return `\`${JSON.stringify(value).replace(/\|/g, '\\|')}\``;
 }
 
 function format(f: unknown): string {

@@ -39,7 +39,7 @@ const DEV_USERS_FILE = resolve(dirname(new URL(import.meta.url).pathname), '../.
 
 /** Environment variable of a schema path: server.limits.bodyBytes -> ROPC_SERVER_LIMITS_BODY_BYTES. */
 export function envName(path: string): string {
-  return 'ROPC_' + path.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+  return `ROPC_${path.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase()}`;
 }
 
 type SchemaNode = Record<string, unknown>;

@@ -129,7 +129,7 @@ export class MemoryTokenStore implements TokenStore {
     const parsed = parseToken(presented);
     const family = parsed && this.liveFamily(parsed.familyId);
     const record = parsed && this.knownRefresh(parsed.hash);
-    if (!parsed || !family || !family.refresh.has(parsed.hash) || !record) return null;
+    if (!parsed || !family?.refresh.has(parsed.hash) || !record) return null;
     if (family.current === parsed.hash) return null;
     this.revoke(parsed.familyId);
     return record;
@@ -139,7 +139,7 @@ export class MemoryTokenStore implements TokenStore {
     const parsed = parseToken(presented);
     const family = parsed && this.liveFamily(parsed.familyId);
     const record = parsed && this.knownRefresh(parsed.hash);
-    if (!parsed || !family || !family.refresh.has(parsed.hash) || !record) return null;
+    if (!parsed || !family?.refresh.has(parsed.hash) || !record) return null;
     if (family.current === parsed.hash) return null;
     if (family.clientId === clientId && this.graced(family, parsed.hash, graceSeconds)) {
       const successor = openSuccessor(presented, parsed.familyId, family.grace!.sealed);

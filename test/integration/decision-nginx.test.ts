@@ -38,7 +38,9 @@ function nginxConfig(gatewayPort: string, appPort: string): string {
 beforeAll(async () => {
   if (!nginxAvailable()) throw new Error('nginx is not installed: apt-get install -y nginx-light (bash .ci/run does it)');
   upstream = await startEchoUpstream();
-  upstream.server.prependListener('request', () => void (upstreamHits += 1));
+  upstream.server.prependListener('request', () => {
+    upstreamHits += 1;
+  });
   gw = await startGateway({
     upstream: upstream.url,
     config: {

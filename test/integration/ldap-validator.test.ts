@@ -411,7 +411,7 @@ async function blackHole(): Promise<Server> {
   await once(server, 'listening');
   const close = server.close.bind(server);
   server.close = ((cb?: (err?: Error) => void) => {
-    sockets.forEach((s) => s.destroy());
+    for (const s of sockets) s.destroy();
     return close(cb);
   }) as typeof server.close;
   return server;

@@ -79,8 +79,15 @@ const token = (clientId: string) =>
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId) },
     body: 'grant_type=password&username=joe&password=joe-pw',
-  }).then(async (r) => (await r.arrayBuffer(), r.status));
-const get = (path: string) => fetch(`${base}${path}`).then(async (r) => (await r.arrayBuffer(), r.status));
+  }).then(async (r) => {
+    await r.arrayBuffer();
+    return r.status;
+  });
+const get = (path: string) =>
+  fetch(`${base}${path}`).then(async (r) => {
+    await r.arrayBuffer();
+    return r.status;
+  });
 
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${adminBase}/metrics`)).text();
@@ -155,7 +162,10 @@ describe('reload.watch', () => {
     gw.stdout.on('data', (c: Buffer) => (out += c.toString()));
     try {
       await waitFor(() => out.includes('ropc-gateway listening') || gw.exitCode !== null, 20_000, 'the watching gateway to listen');
-      const status = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => (await r.arrayBuffer(), r.status));
+      const status = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      });
       expect(await status('/after/x')).toBe(401);
       writeFileSync(`${watched}.tmp`, withRoute('/after/**'));
       renameSync(`${watched}.tmp`, watched); // an atomic replace, as editors and ConfigMaps do

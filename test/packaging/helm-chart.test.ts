@@ -158,7 +158,10 @@ function loadRenderedConfig(manifests: readonly Manifest[], scenario: string): G
     return local;
   };
   const walk = (node: unknown, where: string): void => {
-    if (Array.isArray(node)) return node.forEach((item, i) => walk(item, `${where}[${i}]`));
+    if (Array.isArray(node)) {
+      for (const [i, item] of node.entries()) walk(item, `${where}[${i}]`);
+      return;
+    }
     if (typeof node !== 'object' || node === null) return;
     const object = node as Record<string, unknown>;
     for (const [key, value] of Object.entries(object)) {

@@ -68,7 +68,9 @@ class ReadTracker {
     for (const [key, child] of Object.entries(value)) target[key] = this.wrap(child, `${path}/${key}`);
     const read = new Set<string>();
     this.objects.push({ path, target, read });
-    const all = (): void => Object.keys(target).forEach((key) => read.add(key));
+    const all = (): void => {
+      for (const key of Object.keys(target)) read.add(key);
+    };
     return new Proxy(target, {
       get(obj, key, receiver) {
         if (typeof key === 'string') read.add(key);

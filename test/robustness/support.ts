@@ -68,7 +68,9 @@ export function rawRequest(port: number, head: string, body?: Buffer): Promise<R
     let size = 0;
     let isClosed = false;
     const waiters: (() => void)[] = [];
-    const wake = (): void => waiters.splice(0).forEach((w) => w());
+    const wake = (): void => {
+      for (const w of waiters.splice(0)) w();
+    };
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
       size += c.length;

@@ -88,7 +88,10 @@ describe('fair shares of the upstream pool', () => {
     // Eight slow uploads of one token holder, against a pool of four connections.
     for (let i = 0; i < 8; i += 1) uploads.push(await slowUpload(port, `/up/joe-${i}`, joe));
     await settle(() => started.length, (n) => n >= 2, 5000);
-    const refused = await Promise.all(uploads.slice(2).map(async (u) => (await u.closed(5000), u.text())));
+    const refused = await Promise.all(uploads.slice(2).map(async (u) => {
+      await u.closed(5000);
+      return u.text();
+    }));
     for (const text of refused) {
       expect(statusOf(text)).toBe(429);
       expect(text).toMatch(/\r\nretry-after: 1\r\n/i);

@@ -9,7 +9,7 @@
  * The routes under /slow/ get a 30 s upstream timeout, so that only a correctly propagated
  * abort — never the timeout — can clean up within the few seconds the checks allow.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,7 +62,7 @@ function sickUpstream(req: http.IncomingMessage, res: http.ServerResponse): void
       return;
     case '/t/eof-delimited':
       // HTTP/1.0 style: no length, the end of the body is the end of the connection.
-      req.socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n' + 'x'.repeat(100_000));
+      req.socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${'x'.repeat(100_000)}`);
       return;
     case '/t/reset-mid': {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 65536 });

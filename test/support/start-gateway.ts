@@ -20,11 +20,12 @@ export const USERS = {
 
 let hashes: Promise<{ client: string; joe: string; alice: string }> | undefined;
 function testHashes() {
-  return (hashes ??= Promise.all([hashSecret(CLIENT.secret), hashSecret(USERS.joe.password), hashSecret(USERS.alice.password)]).then(([client, joe, alice]) => ({
-    client: client,
+  hashes ??= Promise.all([hashSecret(CLIENT.secret), hashSecret(USERS.joe.password), hashSecret(USERS.alice.password)]).then(([client, joe, alice]) => ({
+    client,
     joe,
     alice,
-  })));
+  }));
+  return hashes;
 }
 
 export interface TestGateway {

@@ -170,9 +170,17 @@ describe('withTokenSources', () => {
     const asked: { ours: string[]; incumbent: string[] } = { ours: [], incumbent: [] };
     const counted: TokenSource[] = [];
     const lookup = withTokenSources({
-      ours: async (t) => (asked.ours.push(t), t === ours ? live : null),
+      ours: async (t) => {
+        asked.ours.push(t);
+        return t === ours ? live : null;
+      },
       isOurs: (t) => parseToken(t) !== null,
-      incumbent: { lookup: async (t) => (asked.incumbent.push(t), incumbentAnswer) },
+      incumbent: {
+        lookup: async (t) => {
+          asked.incumbent.push(t);
+          return incumbentAnswer;
+        },
+      },
       count: (s) => counted.push(s),
     });
     return { lookup, asked, counted };
@@ -209,7 +217,12 @@ describe('withTokenSources with sameFormat (the incumbent is another ropc-gatewa
     const lookup = withTokenSources({
       ours: async (t) => (t === ours ? live : null),
       isOurs: (t) => parseToken(t) !== null,
-      incumbent: { lookup: async (t) => (asked.push(t), t === theirs ? live : null) },
+      incumbent: {
+        lookup: async (t) => {
+          asked.push(t);
+          return t === theirs ? live : null;
+        },
+      },
       sameFormat: true,
       count: (s) => counted.push(s),
     });

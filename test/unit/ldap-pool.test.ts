@@ -58,7 +58,11 @@ describe('LdapPool', () => {
     const pool = new LdapPool({ connector, size: 2, waitMs: 100 });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const held = [pool.use(async (c) => (await gate, idOf(c))), pool.use(async (c) => (await gate, idOf(c)))];
+    const holdUntilGate = async (c: Parameters<Parameters<typeof pool.use>[0]>[0]) => {
+      await gate;
+      return idOf(c);
+    };
+    const held = [pool.use(holdUntilGate), pool.use(holdUntilGate)];
     const waiting = pool.use(async (c) => idOf(c));
     const tooLate = pool.use(async (c) => idOf(c));
     await new Promise((r) => setTimeout(r, 20));
