@@ -154,7 +154,10 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
     logger.info({ reason, drainSeconds, shutdownTimeoutSeconds }, 'shutting down: readiness fails now, every worker drains');
     for (const slot of slots) clearTimeout(slot.restart);
     send({ ropc: 'shutdown' });
-    if (slots.every((s) => s.worker === undefined)) return finish();
+    if (slots.every((s) => s.worker === undefined)) {
+      finish();
+      return;
+    }
     setTimeout(() => {
       logger.error('workers did not stop in time; killing them');
       for (const slot of slots) slot.worker?.process.kill('SIGKILL');

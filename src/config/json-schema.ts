@@ -30,6 +30,7 @@ const LISTS: Readonly<Record<string, JsonSchema>> = {
     // One branch per validator type; `type` selects it.
     allOf: Object.entries(validatorSpecs).map(([type, spec]) => ({
       if: { properties: { type: { const: type } }, required: ['type'] },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword (draft 7 §6.6), not a thenable
       then: itemSchema(spec),
     })),
   },

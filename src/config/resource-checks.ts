@@ -13,7 +13,7 @@ const METHOD = /^[A-Z][A-Z0-9_-]*$/;
 
 /** Appends one line per problem to `problems`. */
 export function checkResourceConfig(config: GatewayConfig, problems: string[]): void {
-  config.routes.forEach((route, i) => checkRoute(config, route, `routes[${i}]`, problems));
+  for (const [i, route] of config.routes.entries()) checkRoute(config, route, `routes[${i}]`, problems);
   checkShadowing(config.routes, problems);
   checkUpstreamUrl(config.upstream.url, 'upstream.url', problems);
   if (config.upstream.caFile) checkReadable(config.upstream.caFile, 'upstream.caFile', problems);

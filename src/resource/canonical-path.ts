@@ -174,7 +174,7 @@ function readUtf8(s: string, i: number): [encoded: string, next: number] {
  * mappings such as `ß`→`SS` are not simple mappings (RFC 3629 text stays usable).
  */
 function foldsToAscii(ch: string): boolean {
-  const ascii = /[\x00-\x7f]/;
+  const ascii = /\p{ASCII}/u;
   if (ascii.test(ch.normalize('NFKC'))) return true;
   if (ch === '\u0130') return true;
   return [ch.toLowerCase(), ch.toUpperCase()].some((m) => m.length === 1 && ascii.test(m));

@@ -72,9 +72,11 @@ export class JwtRevocationList {
     const until = this.#now() + this.#retainMs;
     switch (event.kind) {
       case 'family':
-        return this.#add(this.#families, event.familyId, until);
+        this.#add(this.#families, event.familyId, until);
+        return;
       case 'token':
-        return this.#add(this.#tokens, event.hash, until);
+        this.#add(this.#tokens, event.hash, until);
+        return;
       case 'reset':
         // What was heard stays true; what was missed is covered by asking the store.
         this.#liveSince = undefined;

@@ -145,7 +145,9 @@ function followFailovers(client: Redis, cfg: RedisConfig): void {
     });
     return watcher;
   });
-  client.once('end', () => watchers.forEach((watcher) => watcher.disconnect()));
+  client.once('end', () => {
+    for (const watcher of watchers) watcher.disconnect();
+  });
 }
 
 function clusterClient(cfg: RedisConfig): Cluster {

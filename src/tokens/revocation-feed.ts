@@ -90,7 +90,10 @@ export class RedisRevocationFeed {
 
   #beat(): void {
     if (this.#closed || this.#subscriber.status !== 'ready') return;
-    if (!this.#live) return this.#subscribe();
+    if (!this.#live) {
+      this.#subscribe();
+      return;
+    }
     this.#subscriber.ping().catch(() => this.#lost());
   }
 

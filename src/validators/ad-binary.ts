@@ -72,6 +72,6 @@ function sidBytes(value: string): Buffer | undefined {
   out[0] = 1;
   out[1] = subs.length;
   out.writeUIntBE(authority, 2, 6);
-  subs.forEach((s, i) => out.writeUInt32LE(s, 8 + 4 * i));
+  for (const [i, s] of subs.entries()) out.writeUInt32LE(s, 8 + 4 * i);
   return out;
 }

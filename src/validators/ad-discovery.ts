@@ -23,7 +23,10 @@ export function orderSrv(records: readonly SrvRecord[], random: () => number = M
       const total = left.reduce((sum, r) => sum + r.weight, 0);
       const pick = Math.floor(random() * (total + 1));
       let running = 0;
-      let index = left.findIndex((r) => (running += r.weight) >= pick);
+      let index = left.findIndex((r) => {
+        running += r.weight;
+        return running >= pick;
+      });
       if (index < 0) index = left.length - 1;
       ordered.push(...left.splice(index, 1));
     }

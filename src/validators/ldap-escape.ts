@@ -19,6 +19,7 @@ const HEX = (code: number): string => `\\${code.toString(16).padStart(2, '0')}`;
  * escaping the bytes of a multi-byte character would turn `ü` into `Ã¼`.
  */
 export function escapeFilterValue(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: RFC 4515 §3 escapes NUL; the other control characters are escaped so no filter carries them raw
   return value.replace(/[\u0000-\u001f\u007f()*\\]/g, (c) => HEX(c.charCodeAt(0)));
 }
 
@@ -46,10 +47,10 @@ export function escapeDnValue(value: string): string {
  * Fills `{name}` placeholders of a filter or DN template in one pass: a value that itself
  * contains `{dn}` or `{username}` is not expanded again. Unknown placeholders stay as written.
  */
-export function fillTemplate(template: string, values: Readonly<Record<string, string>>, escape: (value: string) => string): string {
+export function fillTemplate(template: string, values: Readonly<Record<string, string>>, escapeValue: (value: string) => string): string {
   return template.replace(/\{([A-Za-z]+)\}/g, (whole, name: string) => {
     const value = Object.hasOwn(values, name) ? values[name] : undefined;
-    return value === undefined ? whole : escape(value);
+    return value === undefined ? whole : escapeValue(value);
   });
 }
 
