@@ -86,8 +86,9 @@ export function createWebSocketProxy(options: ForwarderOptions): UpgradeForwarde
       return;
     }
     const error = (timedOut ? new GatewayTimeoutError() : new BadGatewayError()).withDetail(code);
-    p?.outcome?.(error.status);
     sendResourceErrorOnSocket(socket, error, NO_REALM);
+    // After the answer is written: the completion log line reads its detail (error-response.ts).
+    p?.outcome?.(error.status);
   };
 
   return {
