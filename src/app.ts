@@ -37,8 +37,8 @@ import { RedisTokenStore } from './tokens/redis-store.js';
 import { createRedisClient, waitForReady } from './tokens/redis-connection.js';
 import { compileRoutes, upstreamTargets } from './resource/routes.js';
 import { compileHeaderRules } from './resource/identity-headers.js';
-import { createForwarder } from './resource/proxy.js';
 import { createUndiciForwarder } from './resource/undici-forwarder.js';
+import { createWebSocketProxy } from './resource/websocket-proxy.js';
 import { withFairShares } from './resource/fairness.js';
 import { resourceHandler, resourceUpgradeHandler } from './resource/handler.js';
 import { createBasicBridge } from './resource/basic-bridge.js';
@@ -186,12 +186,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     maxSockets: config.upstream.maxSockets,
     logger,
     targets: upstreamTargets(config.routes, upstreamDefaults),
-    closing: () => lifecycle.draining,
     observe: (upstream: string, outcome: string, seconds: number) => metrics.observeUpstream(upstream, outcome, seconds),
   };
-  // http-proxy-3 always carries WebSocket upgrades; plain HTTP goes through undici unless configured otherwise.
-  const httpProxy = createForwarder(proxyOptions);
-  const engine = config.upstream.engine === 'undici' ? createUndiciForwarder(proxyOptions, httpProxy) : httpProxy;
+  // Plain HTTP through undici, WebSocket upgrades through http-proxy-3 (upstream.engine is deprecated and ignored).
+  const engine = createUndiciForwarder(proxyOptions, createWebSocketProxy(proxyOptions));
   const forwarder = withFairShares(tracedForwarder(tracing, engine), {
     perSubject: config.upstream.maxConcurrentPerSubject,
     perIp: config.upstream.maxConcurrentPerIp,

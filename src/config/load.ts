@@ -16,6 +16,7 @@ import { compileHeaderRules, FORWARDING } from '../resource/identity-headers.js'
 import { scopeProblems } from './scope-checks.js';
 import { checkIncumbent } from './incumbent-checks.js';
 import type { ClientConfig, GatewayConfig, ItemValues, RouteConfig, SchemaValues, ValidatorConfig } from './types.js';
+import { HOP_BY_HOP } from '../http/hop-by-hop.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -403,7 +404,8 @@ function checkHeaders(config: GatewayConfig, problems: string[]): void {
   }
 }
 
-const NOT_PASSABLE = ['authorization', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'expect', 'host', 'transfer-encoding', 'content-length'];
+/** Never passed through: the hop-by-hop headers (RFC 9110 §7.6.1), credentials, and what frames or routes the request. */
+const NOT_PASSABLE = [...HOP_BY_HOP, 'authorization', 'proxy-authorization', 'expect', 'host', 'content-length'];
 
 const IDENTITY_FIELDS = /^(sub|client_id|scope|groups|attributes\.[A-Za-z0-9_.-]+)$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -443,6 +445,7 @@ function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mod
   checkHeaders(config, problems);
   problems.push(...scopeProblems(config));
   checkIncumbent(config, mode, problems, warnings);
+  if (raw.upstream.engine) warnings.push(`upstream.engine: deprecated and ignored ("${raw.upstream.engine}"): plain HTTP always goes through undici, WebSocket through http-proxy-3; remove the key`);
 
   if (mode === 'production') {
     if (config.oauth.issuer.startsWith('http:')) {

@@ -171,9 +171,9 @@ export const schema = {
       default: 64,
     },
     engine: {
-      doc: 'Forwarding engine for plain HTTP: undici (measured about 1.3-1.9x faster here, see docs/performance.md) or http-proxy (http-proxy-3). WebSocket upgrades always use http-proxy-3.',
-      format: ['undici', 'http-proxy'],
-      default: 'undici',
+      doc: 'Deprecated, no effect: plain HTTP is always forwarded with undici and WebSocket upgrades with http-proxy-3 (docs/upgrading.md). Its old values undici and http-proxy are still accepted, with a warning, so existing configurations keep loading; remove the key.',
+      format: ['', 'undici', 'http-proxy'],
+      default: '',
     },
   },
   routes: {

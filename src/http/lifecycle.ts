@@ -11,18 +11,50 @@
  *   4. resources  upstream agents, the token store (Redis) and validators (LDAP) close;
  *   5. admin      the admin listener closes last, so probes see 503 rather than a refusal.
  */
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger.js';
 
-/** Shared state of the listeners during the process's life. */
+/**
+ * Shared state of the listeners during the process's life, and the one place that adds
+ * `Connection: close` while draining (RFC 9112 §9.6): to every answer whose head is written
+ * after the drain began — requests that arrive while draining, and those in flight when it
+ * began, whatever writes their answer (a forwarder, an endpoint, the error writer). Node then
+ * closes the connection once that answer is sent, so keep-alive clients reconnect elsewhere.
+ */
 export class Lifecycle {
-  /** True from the first moment of shutdown. */
-  draining = false;
-  /** Requests on the public port whose answer has not finished. */
-  inFlight = 0;
+  #draining = false;
+  /** Answers on the public port not finished yet. */
+  readonly #answers = new Set<ServerResponse>();
   /** Upgraded (WebSocket) client sockets, which the HTTP server no longer tracks. */
   readonly upgraded = new Set<Duplex>();
+
+  /** True from the first moment of shutdown. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Requests on the public port whose answer has not finished. */
+  get inFlight(): number {
+    return this.#answers.size;
+  }
+
+  /** Counts `res` in flight until it closes; it answers with `Connection: close` if the gateway drains before its head is written. */
+  track(res: ServerResponse): void {
+    this.#answers.add(res);
+    if (this.#draining) closeAfter(res);
+    res.once('close', () => this.#answers.delete(res));
+  }
+
+  /** Starts draining: every answer not yet started, and every later one, closes its connection. */
+  drain(): void {
+    this.#draining = true;
+    for (const res of this.#answers) closeAfter(res);
+  }
+}
+
+function closeAfter(res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('connection', 'close');
 }
 
 export interface ShutdownOptions {
@@ -39,7 +71,7 @@ export interface ShutdownOptions {
 
 export async function gracefulShutdown(options: ShutdownOptions): Promise<void> {
   const { server, admin, lifecycle, logger } = options;
-  lifecycle.draining = true;
+  lifecycle.drain();
   if (options.drainMs > 0) await sleep(options.drainMs);
 
   logger?.info({ inFlight: lifecycle.inFlight, websockets: lifecycle.upgraded.size }, 'closing the public listener');

@@ -13,8 +13,8 @@
  *   answer, a rate-limited log line without header values, and a closed connection;
  * - WebSocket upgrades go to the upgrade handler; its refusals are written on the raw socket;
  * - TLS when `server.tls` is set, the certificate reloaded when its files change (tls.ts);
- * - shutdown state is shared through a {@link Lifecycle}: while draining, every answer
- *   carries `Connection: close`.
+ * - shutdown state is shared through a {@link Lifecycle}, which every response is tracked by:
+ *   while draining, every answer carries `Connection: close` (lifecycle.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -22,7 +22,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { sendOAuthError, sendResourceError, sendResourceErrorOnSocket, toOAuthError } from '../oauth/error-response.js';
+import { sendOAuthError, sendResourceError, sendResourceErrorOnSocket, toOAuthError, writeAnswerOnSocket, writtenError } from '../oauth/error-response.js';
 import { InvalidRequestError } from '../oauth/errors.js';
 import { clientIp, requestId, type RequestContext } from './context.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -94,8 +94,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     const ctx: RequestContext = { id: requestId(req), clientIp: clientIp(req, config.server.trustProxy), start: process.hrtime.bigint(), kind: 'resource' };
     const endpoint = route(pathOf(req.url));
     ctx.kind = endpoint.kind;
-    lifecycle.inFlight += 1;
-    if (lifecycle.draining) res.setHeader('connection', 'close');
+    lifecycle.track(res);
     // The body is the credential on the OAuth endpoints; the resource path continues once authorized.
     // ...unless its declared body is over the limit: then the 413 comes without inviting it.
     if (expectsContinue && endpoint.errors === 'oauth') {
@@ -104,8 +103,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     else if (expectsContinue) expectContinue(res);
     res.once('close', () => {
       if (answering.get(req.socket) === res) answering.delete(req.socket);
-      lifecycle.inFlight -= 1;
-      complete(req.method, res.writableFinished ? res.statusCode : 499, ctx);
+      complete(req.method, res.writableFinished ? res.statusCode : 499, ctx, res);
     });
     if (limits.minBodyBytesPerSecond > 0 && hasBody(req)) watchBodyRate(req, limits.minBodyBytesPerSecond, () => cutBody(req, res, 408), () => awaitingContinue(res));
     endpoint.handle(req, res, ctx).catch((err: unknown) => {
@@ -123,7 +121,10 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     });
   };
 
-  const complete = (method: string | undefined, status: number, ctx: RequestContext): void => {
+  /** `answered` is the response (or upgrade socket) the answer went on: an error written there gives the line its `error` and `detail`. */
+  const complete = (method: string | undefined, status: number, ctx: RequestContext, answered: object): void => {
+    const written = writtenError(answered);
+    const error = ctx.error ?? written?.code;
     const ms = Number(process.hrtime.bigint() - ctx.start) / 1e6;
     metrics.observeRequest(ctx.kind, status, ms / 1000, ctx.route);
     if (ctx.kind === 'token') metrics.observeToken(ctx.grantType, status < 400 ? 'success' : (ctx.error ?? String(status)));
@@ -139,7 +140,8 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
         ...(ctx.clientId ? { clientId: ctx.clientId } : {}),
         ...(ctx.subject ? { sub: ctx.subject } : {}),
         ...(ctx.grantType ? { grantType: ctx.grantType } : {}),
-        ...(ctx.error ? { error: ctx.error } : {}),
+        ...(error ? { error } : {}),
+        ...(written?.detail ? { detail: written.detail } : {}),
         ...(ctx.reason ? { reason: ctx.reason } : {}),
       },
       'request',
@@ -189,7 +191,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
       const outcome = (status: number): void => {
         if (done) return;
         done = true;
-        complete(req.method, status, ctx);
+        complete(req.method, status, ctx, socket);
         if (status !== 101) return;
         lifecycle.upgraded.add(socket);
         metrics.websocketDelta(1);
@@ -249,7 +251,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
       return;
     }
     if (afterClose || !socket.writable) return socket.destroy();
-    socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    writeAnswerOnSocket(socket, { status, headers: { Connection: 'close', 'Content-Length': 0 }, body: '' });
     closeAfterAnswer(socket);
   });
   return server;

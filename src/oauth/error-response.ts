@@ -5,16 +5,19 @@
  *   `invalid_client` (a client that authenticated in the body gets 400 and no challenge,
  *   `InvalidClientError.challenge`), `Retry-After` on 503;
  * - resource path: RFC 6750 §3 `WWW-Authenticate: Bearer` challenges (plus `Basic` on routes
- *   that accept Basic user credentials), on a response or on the raw socket of an upgrade.
+ *   that accept Basic user credentials), and the forwarders' 502 `upstream_unavailable` and
+ *   504 `upstream_timeout`, on a response or on the raw socket of an upgrade
+ *   ({@link writeAnswerOnSocket} also writes the listener's bare 400/408/431 answers).
  *
  * Anything that is not an OAuthError becomes `server_error` (its stack goes to the log only),
- * except a dependency outage, which becomes 503 `temporarily_unavailable`.
+ * except a dependency outage ({@link OutageError}), which becomes 503 `temporarily_unavailable`.
+ * Each error written is remembered for its response (or socket) so the completion log line
+ * can carry its code and its log-only `detail` ({@link writtenError}).
  */
 import { STATUS_CODES, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger.js';
-import { StoreUnavailableError } from '../tokens/types.js';
-import { ValidatorUnavailableError } from '../validators/types.js';
+import { OutageError } from '../outage.js';
 import {
   InsufficientScopeError,
   InvalidClientError,
@@ -31,12 +34,24 @@ import { NO_STORE, sendJson } from '../http/send.js';
 /** Classifies any thrown value as an OAuthError, logging what the client must not see. */
 export function toOAuthError(err: unknown, logger: Logger): OAuthError {
   if (err instanceof OAuthError) return err;
-  if (err instanceof StoreUnavailableError || err instanceof ValidatorUnavailableError) {
+  if (err instanceof OutageError) {
     logger.warn({ err: { message: err.message } }, 'dependency unavailable');
-    return new TemporarilyUnavailableError('the service is temporarily unavailable, retry later');
+    return new TemporarilyUnavailableError('the service is temporarily unavailable, retry later').withDetail(err.message);
   }
   logger.error({ err }, 'unexpected error');
-  return new ServerError('internal error');
+  // The name only: the message and stack are in the line above, which is logged at error level.
+  return new ServerError('internal error').withDetail(`unexpected ${err instanceof Error ? err.name : typeof err}`);
+}
+
+/** The error written as the answer on each response or upgrade socket (for the completion log line). */
+const written = new WeakMap<object, OAuthError>();
+
+/**
+ * The error this module wrote as the answer on `target` (a ServerResponse, or the raw socket
+ * of an upgrade), if any: src/http/server.ts logs its code and `detail`.
+ */
+export function writtenError(target: object): OAuthError | undefined {
+  return written.get(target);
 }
 
 export function oauthErrorBody(err: OAuthError): Record<string, string> {
@@ -48,6 +63,7 @@ export function oauthErrorBody(err: OAuthError): Record<string, string> {
 
 /** Writes an RFC 6749 §5.2 error answer (token, revocation and introspection endpoints). */
 export function sendOAuthError(res: ServerResponse, err: OAuthError, realm: string): void {
+  written.set(res, err);
   const headers: OutgoingHttpHeaders = {};
   // RFC 6749 §5.2 with RFC 9110 §15.5.2: every 401 here is a challenged invalid_client.
   if (err.status === 401 || (err instanceof InvalidClientError && err.challenge)) headers['www-authenticate'] = basicChallenge(realm);
@@ -106,21 +122,37 @@ export function resourceErrorAnswer(err: OAuthError, realm: string): ErrorAnswer
   };
 }
 
-/** Writes an error answer on the resource path (RFC 6750 §3.1). */
+/**
+ * Writes an error answer on the resource path (RFC 6750 §3.1), and the forwarders' 502/504.
+ * While the gateway drains, the response already carries `Connection: close`
+ * (src/http/lifecycle.ts), which the answer's own headers keep.
+ */
 export function sendResourceError(res: ServerResponse, err: OAuthError, realm: string): void {
+  written.set(res, err);
   const answer = resourceErrorAnswer(err, realm);
   res.writeHead(answer.status, answer.headers);
   res.end(answer.body);
 }
 
 /**
- * Writes an error answer on a raw socket and closes it: a WebSocket upgrade refused before
- * the upgrade (no ServerResponse exists for an upgrade request).
+ * Writes an error answer on a raw socket and closes it: a WebSocket upgrade refused, or whose
+ * upstream failed, before the upgrade (no ServerResponse exists for an upgrade request).
+ * Always with `Connection: close`.
  */
 export function sendResourceErrorOnSocket(socket: Duplex, err: OAuthError, realm: string): void {
+  written.set(socket, err);
   const answer = resourceErrorAnswer(err, realm);
+  writeAnswerOnSocket(socket, { ...answer, headers: { ...answer.headers, connection: 'close' } });
+}
+
+/**
+ * Writes a complete HTTP/1.1 answer on a raw socket and ends it (destroys it if it cannot be
+ * written): the upgrade path's errors, and the listener's bare answers to requests it could
+ * not parse (src/http/server.ts). Header names are written as given.
+ */
+export function writeAnswerOnSocket(socket: Duplex, answer: ErrorAnswer): void {
   const lines = [`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}`];
-  for (const [name, value] of Object.entries({ ...answer.headers, connection: 'close' })) {
+  for (const [name, value] of Object.entries(answer.headers)) {
     if (value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`);
   }

@@ -19,9 +19,22 @@ export abstract class OAuthError extends Error {
    * may say more than their code (src/token-endpoint/directory-answers.ts).
    */
   readonly reason?: string;
+  /**
+   * Why, for the log only (as node-oidc-provider's `error_detail`): the client sees the RFC
+   * body, the request's completion line (src/http/server.ts) carries this as `detail`. A
+   * short cause such as an error code or the outage's reason; never a credential, a token
+   * or request data.
+   */
+  detail?: string;
 
   constructor(readonly description?: string) {
     super(description ?? 'oauth error');
+  }
+
+  /** Sets {@link detail}; returns this error, for `throw new XError(…).withDetail(…)`. */
+  withDetail(detail: string | undefined): this {
+    if (detail !== undefined) this.detail = detail;
+    return this;
   }
 }
 
@@ -92,6 +105,30 @@ export class TemporarilyUnavailableError extends OAuthError {
   readonly code = 'temporarily_unavailable';
   readonly status: number = 503;
   constructor(description?: string, readonly retryAfterSeconds = 5) {
+    super(description);
+  }
+}
+
+/**
+ * Not an OAuth code (RFC 9110 §15.6.3, 502 Bad Gateway): the upstream of a route refused or
+ * dropped the connection before its answer started. Body `upstream_unavailable`.
+ */
+export class BadGatewayError extends OAuthError {
+  readonly code = 'upstream_unavailable';
+  readonly status: number = 502;
+  constructor(description = 'the upstream refused or dropped the connection') {
+    super(description);
+  }
+}
+
+/**
+ * Not an OAuth code (RFC 9110 §15.6.5, 504 Gateway Timeout): the upstream of a route sent no
+ * byte of its answer within the route's `timeoutMs`. Body `upstream_timeout`.
+ */
+export class GatewayTimeoutError extends OAuthError {
+  readonly code = 'upstream_timeout';
+  readonly status: number = 504;
+  constructor(description = 'the upstream did not answer in time') {
     super(description);
   }
 }

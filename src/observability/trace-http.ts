@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { RequestContext } from '../http/context.js';
 import type { Handler, UpgradeHandler } from '../http/server.js';
-import type { Forwarder } from '../resource/proxy.js';
+import type { Forwarder } from '../resource/forwarder.js';
 import type { UpstreamTarget } from '../resource/routes.js';
 import { withTracing, type Tracing } from './tracing.js';
 

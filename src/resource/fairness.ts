@@ -10,7 +10,7 @@
  * counted: once upgraded they hold no pooled connection.
  */
 import { TooManyRequestsError } from '../oauth/errors.js';
-import type { Caller, Forwarder } from './proxy.js';
+import type { Caller, Forwarder } from './forwarder.js';
 
 export interface FairShareOptions {
   /** 0 = no limit. */

@@ -27,7 +27,7 @@ import { authorize } from './authorize.js';
 import type { BasicBridge } from './basic-bridge.js';
 import type { HeaderRules, Identity } from './identity-headers.js';
 import type { AssertionSigner } from './assertion.js';
-import type { Forwarder, UpgradeOutcome } from './proxy.js';
+import type { Forwarder, UpgradeOutcome } from './forwarder.js';
 import type { CompiledRoute, RouteMatcher } from './routes.js';
 import { canonicalTarget, NonCanonicalPathError, type CanonicalTarget } from './canonical-path.js';
 

@@ -19,15 +19,21 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GrantRecord } from '../tokens/types.js';
+import { FRAMING, HOP_BY_HOP } from '../http/hop-by-hop.js';
 
 /** Who a request acts for: a token's record, or a Basic-bridge login (basic-bridge.ts). */
 export type Identity = Pick<GrantRecord, 'sub' | 'clientId' | 'scope' | 'groups' | 'attributes'>;
 
-// `expect` too: Node has already answered 100-continue to the client, so the body is coming
-// anyway; forwarding the expectation would only make the upstream request wait for a 100.
 /** Names a client's `Connection` header cannot remove (scrub, below). */
-const KEPT_WHEN_NAMED: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host']);
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'expect'];
+const KEPT_WHEN_NAMED: ReadonlySet<string> = new Set([...FRAMING, 'content-length', 'host']);
+/**
+ * Always removed from the inbound request: the hop-by-hop headers but the framing (RFC 9110
+ * §7.6.1; the forwarder frames the upstream request from it), `proxy-authorization` (the
+ * client's credentials for a proxy in front, never the upstream's) and `expect` (the gateway
+ * answers 100-continue itself, continue.ts; forwarding the expectation would only make the
+ * upstream request wait for a 100).
+ */
+const REMOVED = [...HOP_BY_HOP.filter((n) => !FRAMING.includes(n)), 'proxy-authorization', 'expect'];
 
 /** The forwarding headers the gateway sets itself; kept from a trusted proxy with `server.trustProxy`. */
 export const FORWARDING = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'];
@@ -210,7 +216,7 @@ export function compileHeaderRules(options: {
     }
     return out;
   };
-  const alwaysStrip = [...HOP_BY_HOP];
+  const alwaysStrip = [...REMOVED];
   if (options.removeAuthorization) alwaysStrip.push('authorization');
 
   return {

@@ -1,17 +1,20 @@
 /**
- * Forwarding plain HTTP with undici (docs/performance.md: about 1.7× http-proxy-3 on this machine);
- * WebSocket upgrades go to the http-proxy-3 forwarder given at construction (undici does not
- * proxy upgrades). Same contract as proxy.ts:
+ * Forwarding to the upstreams: plain HTTP with undici (docs/performance.md), the only HTTP
+ * engine; WebSocket upgrades go to websocket-proxy.ts (http-proxy-3), given at construction.
+ * The contract (forwarder.ts):
  *
  * - one keep-alive `Pool` per upstream (URL, CA and timeout), built at startup for the known
  *   targets; https upstreams are verified against the route's CA file (else the system CAs),
  *   for the host name of the upstream URL, never the client's Host header (which is passed on);
  * - bodies stream both ways with backpressure, nothing is buffered;
- * - refused/reset → 502; no byte from the upstream for the target's `timeoutMs` (connect,
- *   headers) → 504; a stall after the answer started cuts the connection;
+ * - refused/reset → 502 `upstream_unavailable`; no byte from the upstream for the target's
+ *   `timeoutMs` (connect, headers) → 504 `upstream_timeout`, both written by
+ *   src/oauth/error-response.ts with the undici error code as their log-only detail; a stall
+ *   after the answer started cuts the connection;
  * - a client that goes away aborts the upstream request;
- * - hop-by-hop headers are dropped both ways (RFC 9110 §7.6.1), with every header named in
- *   `Connection:`; while the gateway drains, answers carry `Connection: close`.
+ * - hop-by-hop headers are dropped both ways (src/http/hop-by-hop.ts, RFC 9110 §7.6.1), with
+ *   every header named in `Connection:`; while the gateway drains, the response already
+ *   carries `Connection: close` (src/http/lifecycle.ts), which the upstream's answer keeps.
  *
  * The request headers are forwarded as the resource path left them (scrubbed, X-Forwarded-*
  * and identity injected); only what undici refuses to send is removed here.
@@ -21,20 +24,25 @@ import type http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Pool, buildConnector, type Dispatcher } from 'undici';
-import { sendJson } from '../http/send.js';
 import { sendContinue } from '../http/continue.js';
-import type { Forwarder, ProxyOptions } from './proxy.js';
+import { HOP_BY_HOP } from '../http/hop-by-hop.js';
+import { BadGatewayError, GatewayTimeoutError } from '../oauth/errors.js';
+import { sendResourceError } from '../oauth/error-response.js';
+import type { Forwarder, ForwarderOptions, UpgradeForwarder } from './forwarder.js';
 import type { UpstreamTarget } from './routes.js';
 
-/** Request headers never sent upstream: hop-by-hop, and `expect` (the gateway answers 100-continue itself, continue.ts). */
-const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
+/**
+ * Request headers never sent upstream: hop-by-hop (undici frames the body itself), and
+ * `expect` (the gateway answers 100-continue itself, continue.ts).
+ */
+const REQUEST_HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'expect']);
 /** Response headers never passed to the client. */
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set(HOP_BY_HOP);
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
-const BAD_GATEWAY = { error: 'upstream_unavailable', error_description: 'the upstream refused or dropped the connection' };
-const GATEWAY_TIMEOUT = { error: 'upstream_timeout', error_description: 'the upstream did not answer in time' };
+/** The realm of a challenge is never needed here: a 502/504 carries none. */
+const NO_REALM = '';
 
 /** An upstream, compiled once: its pool and how request paths map onto its URL. */
 interface Compiled {
@@ -54,10 +62,9 @@ class ClientGoneError extends Error {
 }
 
 /**
- * @param options the options of proxy.ts's forwarder (`targets`, `closing`, `observe`, `maxSockets`)
- * @param upgrades the http-proxy-3 forwarder, which handles `ws()`; closed with this one
+ * @param upgrades the WebSocket forwarder (websocket-proxy.ts), which handles `ws()`; closed with this one
  */
-export function createUndiciForwarder(options: ProxyOptions, upgrades: Forwarder): Forwarder {
+export function createUndiciForwarder(options: ForwarderOptions, upgrades: UpgradeForwarder): Forwarder {
   const pools = new Map<string, Pool>();
   const compiled = new WeakMap<UpstreamTarget, Compiled>();
   const compile = (target: UpstreamTarget): Compiled => {
@@ -165,7 +172,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   private answered = false;
 
   constructor(
-    private readonly options: ProxyOptions,
+    private readonly options: ForwarderOptions,
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
     private readonly upstream: string,
@@ -205,7 +212,6 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.answered = true;
     this.finish(`${Math.floor(statusCode / 100)}xx`);
     const out = responseHeaders(headers);
-    if (this.options.closing?.()) out.push('connection', 'close');
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, out);
     else this.res.writeHead(statusCode, out);
   }
@@ -240,7 +246,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       this.res.destroy();
       return;
     }
-    sendJson(this.res, timedOut ? 504 : 502, timedOut ? GATEWAY_TIMEOUT : BAD_GATEWAY, this.options.closing?.() ? { connection: 'close' } : {});
+    sendResourceError(this.res, (timedOut ? new GatewayTimeoutError() : new BadGatewayError()).withDetail(code), NO_REALM);
   }
 
   private finish(outcome: string): void {

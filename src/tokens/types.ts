@@ -8,6 +8,7 @@
  * A store whose backend is unreachable THROWS {@link StoreUnavailableError}; callers turn that
  * into 503 and never let a request through.
  */
+import { OutageError } from '../outage.js';
 
 /** What a token stands for; the same for the access and the refresh token of one issue. */
 export interface GrantRecord {
@@ -175,7 +176,7 @@ export interface TokenStore {
 }
 
 /** The store's backend cannot be reached or did not answer in time. */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends OutageError {
   constructor(reason: string, options?: { cause?: unknown }) {
     super(`token store unavailable: ${reason}`, options);
     this.name = 'StoreUnavailableError';

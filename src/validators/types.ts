@@ -5,6 +5,7 @@
  * times out or is misconfigured it THROWS a {@link ValidatorUnavailableError}: an outage must
  * never look like a wrong password (no `invalid_grant`, no lockout count).
  */
+import { OutageError } from '../outage.js';
 
 /** Who the credentials belong to, as the validator's backend describes them. */
 export interface Principal {
@@ -135,7 +136,7 @@ export interface ValidatorHealth {
 }
 
 /** Thrown by a validator whose backend is unavailable. Maps to 503 `temporarily_unavailable`. */
-export class ValidatorUnavailableError extends Error {
+export class ValidatorUnavailableError extends OutageError {
   constructor(readonly validator: string, reason: string, options?: { cause?: unknown }) {
     super(`validator ${validator} unavailable: ${reason}`, options);
     this.name = 'ValidatorUnavailableError';

@@ -134,7 +134,12 @@ describe('upstream faults and streaming', () => {
   it('answers 502 when the upstream refuses', async () => {
     const res = await fetch(`${gw.url}/dead`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(502);
-    expect(((await res.json()) as { error: string }).error).toBe('upstream_unavailable');
+    const body = await res.text();
+    expect(JSON.parse(body)).toEqual({ error: 'upstream_unavailable', error_description: 'the upstream refused or dropped the connection' });
+    // The cause goes to the completion log line only (docs/operations.md, "Logs").
+    expect(body).not.toContain('ECONNREFUSED');
+    const line = gw.logs().find((l) => l.msg === 'request' && l.status === 502);
+    expect(line).toMatchObject({ error: 'upstream_unavailable', detail: 'ECONNREFUSED' });
   });
 
   it('answers 504 when the upstream does not answer within upstream.timeoutMs', async () => {

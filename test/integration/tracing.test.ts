@@ -278,29 +278,6 @@ describe('tracing on, trustIncomingTraceparent', () => {
   });
 });
 
-describe('tracing on, upstream.engine http-proxy', () => {
-  let gw: TestGateway;
-  let receiver: OtlpReceiver;
-  beforeAll(async () => {
-    receiver = await startOtlpReceiver();
-    gw = await startGateway({ upstream: upstream.url, config: { upstream: { engine: 'http-proxy' }, tracing: { enabled: true, endpoint: receiver.url } } });
-  });
-  afterAll(async () => {
-    await gw.stop();
-    await receiver.close();
-  });
-
-  it('sends the upstream span\'s traceparent through http-proxy-3 as well', async () => {
-    const login = await grant(gw, 'hp3-grant');
-    const echo = await proxied(gw, String(login.json.access_token), 'hp3-proxy', { traceparent: CLIENT_TRACEPARENT, tracestate: CLIENT_TRACESTATE });
-    const seen = parseTraceparent(echo.headers.traceparent);
-    expect(echo.headers.tracestate).toBeUndefined();
-    const { root, spans } = await traceOf(gw, receiver, 'hp3-proxy');
-    expect(root.traceId).toBe(seen.traceId);
-    expect(only(spans, 'GET upstream').spanId).toBe(seen.parentId);
-  });
-});
-
 describe('tracing on, sampleRatio 0', () => {
   let gw: TestGateway;
   let receiver: OtlpReceiver;

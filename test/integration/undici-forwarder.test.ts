@@ -1,7 +1,7 @@
 /**
- * The forwarders' contract (proxy.ts), run against both engines — the undici forwarder
- * (undici-forwarder.ts, WebSocket delegated to http-proxy-3) and the http-proxy-3 one — with a
- * real upstream and real clients: end-to-end headers (X-Forwarded-* included) pass unchanged,
+ * The forwarder's contract (forwarder.ts) — undici for plain HTTP (undici-forwarder.ts),
+ * WebSocket delegated to http-proxy-3 (websocket-proxy.ts) — with a real upstream and real
+ * clients: end-to-end headers (X-Forwarded-* included) pass unchanged,
  * hop-by-hop ones do not; bodies stream both ways without buffering; refused → 502, silence →
  * 504; a client that goes away aborts the upstream request; https upstreams are verified
  * against the URL's host; WebSocket upgrades pass. The gateway's own steps (scrubbing,
@@ -18,17 +18,16 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createLogger } from '../../src/observability/logger.js';
-import { createForwarder, type Forwarder, type ProxyOptions } from '../../src/resource/proxy.js';
+import { Lifecycle } from '../../src/http/lifecycle.js';
+import type { Forwarder, ForwarderOptions } from '../../src/resource/forwarder.js';
 import type { UpstreamTarget } from '../../src/resource/routes.js';
 import { createUndiciForwarder, upstreamPath } from '../../src/resource/undici-forwarder.js';
+import { createWebSocketProxy } from '../../src/resource/websocket-proxy.js';
 import { deadPort } from '../support/echo-upstream.js';
 import { sleep } from '../support/wait-for.js';
 
-type Make = (options: ProxyOptions) => Forwarder;
-const ENGINES: [string, Make][] = [
-  ['undici', (o) => createUndiciForwarder(o, createForwarder(o))],
-  ['http-proxy-3', (o) => createForwarder(o)],
-];
+/** The forwarder as src/app.ts builds it. */
+const make = (options: ForwarderOptions): Forwarder => createUndiciForwarder(options, createWebSocketProxy(options));
 
 const TIMEOUT_MS = 800;
 
@@ -170,8 +169,15 @@ const SCRUBBED = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authori
  * A gateway stand-in: every request goes to `route(req)` through the forwarder under test,
  * after the hop-by-hop part of the resource path's scrub unless `scrub` is false.
  */
-async function startFront(forwarder: Forwarder, route: (url: string) => UpstreamTarget, scrub = true): Promise<{ url: string; server: http.Server; close(): Promise<void> }> {
+async function startFront(
+  forwarder: Forwarder,
+  route: (url: string) => UpstreamTarget,
+  scrub = true,
+  lifecycle: () => Lifecycle = () => new Lifecycle(),
+): Promise<{ url: string; server: http.Server; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
+    // As src/http/server.ts does for every request: draining adds `Connection: close` (lifecycle.ts).
+    lifecycle().track(res);
     if (scrub) {
       for (const name of req.headers.connection?.split(',') ?? []) delete req.headers[name.trim().toLowerCase()];
       for (const name of SCRUBBED) delete req.headers[name];
@@ -191,10 +197,10 @@ async function startFront(forwarder: Forwarder, route: (url: string) => Upstream
   };
 }
 
-describe.each(ENGINES)('%s forwarder', (engine, make) => {
+describe('forwarder', () => {
   const upstream = new Upstream();
   const outcomes: string[] = [];
-  let closing = false;
+  let lifecycle = new Lifecycle();
   let forwarder: Forwarder;
   let front: Awaited<ReturnType<typeof startFront>>;
   let target: UpstreamTarget;
@@ -209,10 +215,9 @@ describe.each(ENGINES)('%s forwarder', (engine, make) => {
       maxSockets: 16,
       logger: createLogger('silent'),
       targets: [target, dead, base],
-      closing: () => closing,
       observe: (_upstream, outcome) => outcomes.push(outcome),
     });
-    front = await startFront(forwarder, (url) => (url.startsWith('/dead') ? dead : url.startsWith('/prefixed') ? base : target));
+    front = await startFront(forwarder, (url) => (url.startsWith('/dead') ? dead : url.startsWith('/prefixed') ? base : target), true, () => lifecycle);
   });
   afterAll(async () => {
     await front?.close();
@@ -395,7 +400,7 @@ describe.each(ENGINES)('%s forwarder', (engine, make) => {
   });
 
   it('asks clients to reconnect elsewhere (Connection: close) while the gateway drains', async () => {
-    closing = true;
+    lifecycle.drain();
     try {
       const ok = await send(`${front.url}/api`);
       expect(ok.status).toBe(200);
@@ -404,7 +409,7 @@ describe.each(ENGINES)('%s forwarder', (engine, make) => {
       expect(failed.status).toBe(502);
       expect(failed.headers.connection).toBe('close');
     } finally {
-      closing = false;
+      lifecycle = new Lifecycle();
     }
   });
 
@@ -440,7 +445,7 @@ describe.each(ENGINES)('%s forwarder', (engine, make) => {
     let otherCa: string;
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), `fwd-tls-${engine}-`));
+      dir = mkdtempSync(join(tmpdir(), `fwd-tls-`));
       ca = await selfSigned(dir, 'upstream', 'localhost');
       otherCa = await selfSigned(dir, 'other', 'localhost');
       tlsUpstream = https.createServer({ cert: readFileSync(`${ca}`), key: readFileSync(ca.replace(/\.crt$/, '.key')) }, (req, res) => {
@@ -476,7 +481,7 @@ describe.each(ENGINES)('%s forwarder', (engine, make) => {
   });
 });
 
-describe('undici forwarder only', () => {
+describe('forwarder: request headers and paths', () => {
   const upstream = new Upstream();
   let forwarder: Forwarder;
   let front: Awaited<ReturnType<typeof startFront>>;
@@ -484,8 +489,8 @@ describe('undici forwarder only', () => {
   beforeAll(async () => {
     await upstream.start();
     const target: UpstreamTarget = { url: upstream.url, timeoutMs: TIMEOUT_MS, caFile: '' };
-    const options: ProxyOptions = { maxSockets: 4, logger: createLogger('silent') };
-    forwarder = createUndiciForwarder(options, createForwarder(options));
+    const options: ForwarderOptions = { maxSockets: 4, logger: createLogger('silent') };
+    forwarder = make(options);
     front = await startFront(forwarder, () => target, false);
   });
   afterAll(async () => {

@@ -175,6 +175,8 @@ describe('proxied', () => {
   it('logs and counts the handshake like a request', async () => {
     const lines = gw.logs().filter((l) => l.msg === 'request' && l.kind === 'websocket');
     expect(lines.map((l) => l.status)).toEqual(expect.arrayContaining([101, 401, 403, 400, 404, 502]));
+    // The 502's cause, for the log only.
+    expect(lines.find((l) => l.status === 502)).toMatchObject({ error: 'upstream_unavailable', detail: 'ECONNREFUSED' });
     const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     expect(text).toMatch(/ropc_resource_requests_total\{route="\(default\)",status="101"\} [1-9]/);
     expect(text).toMatch(/ropc_http_requests_total\{kind="websocket",status="401"\} [1-9]/);

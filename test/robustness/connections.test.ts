@@ -3,7 +3,7 @@
  * node:net sockets, a real upstream): the first-byte timeout, refusals that close the socket
  * fully, the per-peer connection cap, `Expect: 100-continue` only after authorization, bytes
  * after `Connection: close`, pipelined garbage, the log line of a malformed request, TLS
- * handshakes that never finish, server.limits.maxConnections, and 100-continue on both engines.
+ * handshakes that never finish, server.limits.maxConnections, and 100-continue under it.
  * docs/operations.md ("Connection limits") and docs/security.md describe the guarantees.
  */
 import net from 'node:net';
@@ -250,13 +250,13 @@ describe('with TLS', () => {
   });
 });
 
-describe('server.limits.maxConnections and the http-proxy engine', () => {
+describe('server.limits.maxConnections', () => {
   let other: TestGateway;
   let otherPort: number;
   let otherToken: string;
 
   beforeAll(async () => {
-    other = await startGateway({ upstream: upstream.url, config: { server: { limits: { maxConnections: 3, headersTimeoutMs: 20000, requestTimeoutMs: 30000 } }, upstream: { engine: 'http-proxy' } } });
+    other = await startGateway({ upstream: upstream.url, config: { server: { limits: { maxConnections: 3, headersTimeoutMs: 20000, requestTimeoutMs: 30000 } } } });
     otherPort = Number(new URL(other.url).port);
     const res = await postForm(`${other.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
     otherToken = res.json.access_token as string;
@@ -276,7 +276,7 @@ describe('server.limits.maxConnections and the http-proxy engine', () => {
     for (const h of held) h.socket.destroy();
   });
 
-  it('sends 100 Continue only after authorization with the http-proxy engine too', async () => {
+  it('sends 100 Continue only after authorization with maxConnections set too', async () => {
     await settle(() => connectionsOf(other.gateway.server), (n) => n === 0, 5000);
     const head = (auth: string) => `POST /api/upload HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`;
     const refused = await rawRequest(otherPort, head(''));
