@@ -18,6 +18,7 @@
  *   out — is the same {@link InvalidUserCredentialsError}; an outage is thrown as is (503).
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { decodeBasic, splitUserPass } from '../http/basic-auth.js';
 import { InvalidUserCredentialsError } from '../oauth/errors.js';
 import type { ScopePolicy } from '../oauth/scope-policy.js';
 import type { PasswordLogin } from '../security/login.js';
@@ -56,27 +57,15 @@ export interface BasicBridge {
 }
 
 const REFUSED = 'the Basic credentials were refused';
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
- * Parses `Basic token68` (RFC 7617 §2): base64 of UTF-8 `user-id ":" password`, split at the
- * first colon. Unlike client authentication at the token endpoint (RFC 6749 §2.3.1) nothing
- * is form-decoded. Null when malformed, empty, or holding control characters.
+ * Parses `Basic token68` (RFC 7617 §2, http/basic-auth.ts): base64 of UTF-8 `user-id ":"
+ * password`, split at the first colon. Unlike client authentication at the token endpoint
+ * (RFC 6749 §2.3.1) nothing is form-decoded. Null when malformed, empty, or holding control
+ * characters.
  */
 export function parseBasicUser(value: string): { username: string; password: string } | null {
-  const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(value);
-  if (!match?.[1] || match[1].length % 4 === 1) return null;
-  let decoded: string;
-  try {
-    decoded = UTF8.decode(Buffer.from(match[1], 'base64'));
-  } catch {
-    return null;
-  }
-  const colon = decoded.indexOf(':');
-  if (colon <= 0 || colon === decoded.length - 1) return null;
-  // RFC 7617 §2: neither part may contain control characters.
-  if (/[\x00-\x1f\x7f]/.test(decoded)) return null;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  const decoded = decodeBasic(value);
+  return 'userPass' in decoded ? splitUserPass(decoded.userPass) : null;
 }
 
 export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
