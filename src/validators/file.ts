@@ -15,14 +15,15 @@
  * Reload: the file's DIRECTORY is watched (so an editor's or Kubernetes' atomic replace — a new
  * file renamed over the old, or a ConfigMap's `..data` symlink swap — is seen), events are
  * debounced, and the file is re-read only when its stat signature (inode, size, mtime, ctime)
- * changed. A slow stat poll backs up filesystems without change events. A reload that fails
- * keeps the previous users and logs a warning naming the file (never hashes or file content).
+ * changed (the one file watcher, config/watch-file.ts). A slow stat poll backs up filesystems
+ * without change events. A reload that fails keeps the previous users and logs a warning
+ * naming the file (never hashes or file content).
  */
-import { readFileSync, watch, type FSWatcher, type Stats } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { FileValidatorConfig } from '../config/types.js';
+import { filesSignature, watchFiles, type FileChange, type FileWatch } from '../config/watch-file.js';
 import type { Logger } from '../observability/logger.js';
 import { burnVerification, mostExpensiveHash, verifySecret } from '../security/password-hash.js';
 import { canonicalUsername } from '../security/canonical-username.js';
@@ -42,16 +43,9 @@ export class FileValidator implements PasswordValidator {
   readonly name: string;
   readonly #config: FileValidatorConfig;
   readonly #log: Logger;
-  readonly #debounceMs: number;
   #table: UsersTable;
-  #signature: string;
   #lastReloadProblem: string | undefined;
-  #watcher: FSWatcher | undefined;
-  #debounce: NodeJS.Timeout | undefined;
-  #poll: NodeJS.Timeout | undefined;
-  /** Serialises checks: a change event during a reload queues one more stat comparison. */
-  #checks: Promise<void> = Promise.resolve();
-  #checkQueued = false;
+  readonly #watch: FileWatch;
   #closed = false;
 
   private constructor(config: FileValidatorConfig, logger: Logger, table: UsersTable, signature: string, options: FileValidatorOptions) {
@@ -59,9 +53,13 @@ export class FileValidator implements PasswordValidator {
     this.#config = config;
     this.#log = logger.child({ validator: config.name });
     this.#table = table;
-    this.#signature = signature;
-    this.#debounceMs = options.debounceMs ?? 100;
-    this.#startWatching(options.pollIntervalMs ?? 5000);
+    // Compared at once with the signature read before the load: a change since is reloaded.
+    this.#watch = watchFiles([config.path], (change) => this.#reload(change), {
+      debounceMs: options.debounceMs ?? 100,
+      pollMs: options.pollIntervalMs ?? 5000,
+      signature,
+      onWatchError: (_dir, err) => this.#log.warn({ file: config.path, err: err.message }, 'users file watch failed; relying on the stat poll'),
+    });
   }
 
   /**
@@ -70,14 +68,11 @@ export class FileValidator implements PasswordValidator {
    *   cannot be read or is not a valid users file.
    */
   static async open(config: FileValidatorConfig, logger: Logger, options: FileValidatorOptions = {}): Promise<FileValidator> {
-    const signature = await statSignature(config.path).catch((err: unknown) => {
-      throw new UsersFileError(config.path, [readProblem(err)]);
-    });
+    const { signature, missing } = await filesSignature([config.path]);
+    if (missing) throw new UsersFileError(config.path, [readProblem(missing)]);
     const table = await loadUsers(config);
     const validator = new FileValidator(config, logger, table, signature, options);
     validator.#log.info({ file: config.path, users: table.byName.size }, 'users file loaded');
-    // Catch a change made between the load and the start of the watch.
-    validator.#scheduleCheck();
     return validator;
   }
 
@@ -123,67 +118,27 @@ export class FileValidator implements PasswordValidator {
   /** Stops watching the file; safe to call twice. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#watcher?.close();
-    clearTimeout(this.#debounce);
-    clearInterval(this.#poll);
-    await this.#checks;
+    await this.#watch.close();
   }
 
-  #startWatching(pollIntervalMs: number): void {
-    try {
-      this.#watcher = watch(dirname(this.#config.path), { persistent: false }, () => this.#scheduleCheck());
-      this.#watcher.on('error', (err) => {
-        this.#log.warn({ file: this.#config.path, err: err.message }, 'users file watch failed; relying on the stat poll');
-      });
-    } catch (err) {
-      this.#log.warn({ file: this.#config.path, err: (err as Error).message }, 'cannot watch the users file; relying on the stat poll');
-    }
-    if (pollIntervalMs > 0) this.#poll = setInterval(() => this.#enqueueCheck(), pollIntervalMs).unref();
-  }
-
-  #scheduleCheck(): void {
-    if (this.#closed) return;
-    clearTimeout(this.#debounce);
-    this.#debounce = setTimeout(() => this.#enqueueCheck(), this.#debounceMs).unref();
-  }
-
-  #enqueueCheck(): void {
-    if (this.#closed || this.#checkQueued) return;
-    this.#checkQueued = true;
-    this.#checks = this.#checks.then(() => {
-      this.#checkQueued = false;
-      return this.#reloadIfChanged();
-    });
-  }
-
-  /** Never rejects: every failure keeps the previous users and is logged. */
-  async #reloadIfChanged(): Promise<void> {
-    if (this.#closed) return;
-    const file = this.#config.path;
-    let signature: string;
-    try {
-      signature = await statSignature(file);
-    } catch (err) {
-      const problem = readProblem(err);
-      // Warn once per state, not at every poll while the file stays missing.
-      if (this.#signature !== `missing:${problem}`) this.#reloadFailed(`missing:${problem}`, [problem]);
+  /** A new signature (watch-file.ts). Never rejects: every failure keeps the previous users and is logged. */
+  async #reload(change: FileChange): Promise<void> {
+    if (change.missing) {
+      this.#reloadFailed([readProblem(change.missing)]);
       return;
     }
-    if (signature === this.#signature) return;
-    this.#signature = signature;
     try {
       const table = await loadUsers(this.#config);
       if (this.#closed) return;
       this.#table = table;
       this.#lastReloadProblem = undefined;
-      this.#log.info({ file, users: table.byName.size }, 'users file reloaded');
+      this.#log.info({ file: this.#config.path, users: table.byName.size }, 'users file reloaded');
     } catch (err) {
-      this.#reloadFailed(signature, err instanceof UsersFileError ? err.problems : [readProblem(err)]);
+      this.#reloadFailed(err instanceof UsersFileError ? err.problems : [readProblem(err)]);
     }
   }
 
-  #reloadFailed(signature: string, problems: readonly string[]): void {
-    this.#signature = signature;
+  #reloadFailed(problems: readonly string[]): void {
     this.#lastReloadProblem = problems.join('; ');
     this.#log.warn({ file: this.#config.path, problems }, 'users file not reloaded; keeping the previous users');
   }
@@ -221,12 +176,6 @@ async function loadUsers(config: FileValidatorConfig): Promise<UsersTable> {
 }
 
 /** Changes when the file is rewritten in place or replaced by a rename (new inode). */
-async function statSignature(file: string): Promise<string> {
-  const s: Stats = await stat(file);
-  if (!s.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
-  return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-}
-
 function readProblem(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT') return 'cannot read the users file: no such file';
