@@ -28,6 +28,7 @@ import type { Logger } from '../observability/logger.js';
 import { burnVerification, mostExpensiveHash, verifySecret } from '../security/password-hash.js';
 import { canonicalUsername } from '../security/canonical-username.js';
 import { INVALID_PASSWORD, UNKNOWN_USER, type PasswordValidator, type Principal, type RecheckOutcome, type ValidationOutcome, type ValidatorHealth } from './types.js';
+import { ProblemsError } from '../problems-error.js';
 
 /** Reload tuning; the defaults suit production, tests shorten them. */
 export interface FileValidatorOptions {
@@ -189,10 +190,12 @@ function readProblem(err: unknown): string {
 // loader) and never quote a hash or a line of the file: a password may have been pasted there.
 
 /** A users file that cannot be read or is invalid; one line per problem, each naming the file. */
-export class UsersFileError extends Error {
-  constructor(readonly file: string, readonly problems: readonly string[]) {
-    super(problems.map((p) => `${file}: ${p}`).join('\n'));
-    this.name = 'UsersFileError';
+export class UsersFileError extends ProblemsError {
+  constructor(
+    readonly file: string,
+    problems: readonly string[],
+  ) {
+    super(problems, problems.map((p) => `${file}: ${p}`).join('\n'));
   }
 }
 

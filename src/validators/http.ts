@@ -32,14 +32,10 @@ import {
   type ValidationOutcome,
   type ValidatorHealth,
 } from './types.js';
+import { ProblemsError } from '../problems-error.js';
 
 /** A configuration the HTTP validator cannot work with; one line per problem. */
-export class HttpValidatorConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'HttpValidatorConfigError';
-  }
-}
+export class HttpValidatorConfigError extends ProblemsError {}
 
 /** A 401/403 cannot tell an unknown user from a wrong password: the chain stops (docs/validators.md). */
 const INVALID = INVALID_PASSWORD;

@@ -9,14 +9,10 @@ import { validatorSpecs, type ItemSpec } from '../config/items.js';
 import type { LdapValidatorConfig } from '../config/types.js';
 import { escapeFilterValue, fillTemplate } from './ldap-escape.js';
 import { AD_ACCOUNT_ATTRIBUTES, withAdDefaults, type AdSettings } from './ad-settings.js';
+import { ProblemsError } from '../problems-error.js';
 
 /** A configuration the LDAP validator cannot work with; one line per problem. */
-export class LdapConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'LdapConfigError';
-  }
-}
+export class LdapConfigError extends ProblemsError {}
 
 /** The configuration, checked and normalised once at startup. */
 export interface Settings {
