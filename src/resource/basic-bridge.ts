@@ -7,7 +7,7 @@
  *   one function every password login goes through — so its validator chain, its lockout
  *   and its per-IP failure budget apply exactly as at the token endpoint.
  * - A success is remembered for `basicBridge.cacheSeconds` under an HMAC-SHA-256 (random
- *   per-process key) of client, username and password; the password itself is never kept.
+ *   per-process key) of client, username and password (security/success-cache.ts); the password itself is never kept.
  *   Failures are never cached: each one reaches the login (and its lockout counter).
  *   Concurrent requests with the same credentials share one login.
  * - The identity: `sub` from the validator, `client_id` = basicClient, `scope` = the client's
@@ -17,11 +17,11 @@
  * - Every refusal — malformed value, empty password, unknown user, wrong password, locked
  *   out — is the same {@link InvalidUserCredentialsError}; an outage is thrown as is (503).
  */
-import { createHmac, randomBytes } from 'node:crypto';
 import { decodeBasic, splitUserPass } from '../http/basic-auth.js';
 import { InvalidUserCredentialsError } from '../oauth/errors.js';
 import type { ScopePolicy } from '../oauth/scope-policy.js';
 import type { PasswordLogin } from '../security/login.js';
+import { SuccessCache } from '../security/success-cache.js';
 import type { Identity } from './identity-headers.js';
 
 /** The client fields the bridge needs (a `clients[]` entry). */
@@ -69,12 +69,12 @@ export function parseBasicUser(value: string): { username: string; password: str
 }
 
 export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
-  const key = randomBytes(32);
-  const now = options.now ?? Date.now;
-  const maxEntries = options.maxEntries ?? 10_000;
-  const ttlMs = options.cacheSeconds * 1000;
+  const cache = new SuccessCache<Identity>({
+    ttlMs: options.cacheSeconds * 1000,
+    ...(options.maxEntries !== undefined ? { maxEntries: options.maxEntries } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
   const clients = new Map(options.clients.map((c) => [c.id, c]));
-  const cache = new Map<string, { readonly identity: Identity; readonly until: number }>();
   const inFlight = new Map<string, Promise<Identity>>();
 
   const login = async (client: BasicClient, username: string, password: string, clientIp: string, cacheKey: string, requestId?: string): Promise<Identity> => {
@@ -94,10 +94,7 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
       groups: [...principal.groups],
       attributes: { ...principal.attributes },
     };
-    if (ttlMs > 0) {
-      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
-      cache.set(cacheKey, { identity, until: now() + ttlMs });
-    }
+    cache.set(cacheKey, identity);
     return identity;
   };
 
@@ -109,14 +106,11 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
         options.observe?.('invalid');
         throw new InvalidUserCredentialsError(REFUSED);
       }
-      const cacheKey = createHmac('sha256', key).update(client.id).update('\0').update(credentials.username).update('\0').update(credentials.password).digest('base64url');
+      const cacheKey = cache.key(client.id, credentials.username, credentials.password);
       const hit = cache.get(cacheKey);
       if (hit) {
-        if (hit.until > now()) {
-          options.observe?.('cached');
-          return hit.identity;
-        }
-        cache.delete(cacheKey);
+        options.observe?.('cached');
+        return hit;
       }
       let pending = inFlight.get(cacheKey);
       if (!pending) {
