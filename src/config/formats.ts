@@ -1,4 +1,5 @@
 import convict from 'convict';
+import { isUrl } from './url-check.js';
 
 /**
  * Named formats for the configuration schema. Each throws a message that reads well after the
@@ -113,14 +114,6 @@ export function registerFormats(): void {
       },
     },
   });
-}
-
-export function isUrl(value: string, protocols: readonly string[]): boolean {
-  try {
-    return protocols.includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

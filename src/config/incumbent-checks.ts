@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { GatewayConfig } from './types.js';
+import { readUrl } from './url-check.js';
 
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]+$/;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -19,9 +20,10 @@ export function checkIncumbent(config: GatewayConfig, mode: 'dev' | 'production'
   if (!c.url) problems.push(`${where}.url: is required when ${where}.enabled`);
   if (!c.clientId) problems.push(`${where}.clientId: is required when ${where}.enabled (RFC 7662 §2.1: the endpoint requires client authentication)`);
   if (c.url) {
-    const url = new URL(c.url);
-    if (url.username || url.password) problems.push(`${where}.url: must not hold credentials; set clientId and clientSecretFile`);
-    if (url.hash) problems.push(`${where}.url: must not have a #fragment`);
+    const reading = readUrl(c.url, ['http:', 'https:']);
+    const url = reading.url ?? new URL(c.url); // the http-url format has refused what is not a URL
+    if (reading.credentials) problems.push(`${where}.url: must not hold credentials; set clientId and clientSecretFile`);
+    if (reading.fragment) problems.push(`${where}.url: must not have a #fragment`);
     const own = new URL(config.oauth.paths.introspection, config.oauth.issuer).href;
     if (url.href === own) problems.push(`${where}.url: is this gateway's own introspection endpoint; name the incumbent's`);
     if (mode === 'production' && url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {

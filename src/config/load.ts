@@ -17,11 +17,12 @@ import { scopeProblems } from './scope-checks.js';
 import { checkIncumbent } from './incumbent-checks.js';
 import type { ClientConfig, GatewayConfig, ItemValues, RouteConfig, SchemaValues, ValidatorConfig } from './types.js';
 import { HOP_BY_HOP } from '../http/hop-by-hop.js';
+import { ProblemsError } from '../problems-error.js';
 
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
+/** An invalid configuration: every problem found, one line each. */
+export class ConfigError extends ProblemsError {
+  constructor(problems: readonly string[]) {
+    super(problems, `invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }
 }
 

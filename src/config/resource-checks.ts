@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { GatewayConfig, RouteConfig } from './types.js';
 import { canonicalPath } from '../resource/canonical-path.js';
+import { readUrl } from './url-check.js';
 
 /** A method token (RFC 9110 §9.1), upper case by convention and here by rule. */
 const METHOD = /^[A-Z][A-Z0-9_-]*$/;
@@ -83,16 +84,11 @@ function checkShadowing(routes: readonly RouteConfig[], problems: string[]): voi
 
 function checkUpstreamUrl(value: string, where: string, problems: string[]): void {
   if (!value) return;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    problems.push(`${where}: must be an http:// or https:// URL`);
-    return;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`${where}: must be an http:// or https:// URL`);
-  if (url.username || url.password) problems.push(`${where}: must not carry credentials`);
-  if (url.search || url.hash || value.includes('?') || value.includes('#')) problems.push(`${where}: must not have a query or fragment`);
+  const url = readUrl(value, ['http:', 'https:']);
+  if (url.wrongProtocol) problems.push(`${where}: must be an http:// or https:// URL`);
+  if (!url.url) return;
+  if (url.credentials) problems.push(`${where}: must not carry credentials`);
+  if (url.query || url.fragment) problems.push(`${where}: must not have a query or fragment`);
 }
 
 function checkDecision(config: GatewayConfig, problems: string[]): void {

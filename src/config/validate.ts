@@ -16,7 +16,7 @@ import type { GatewayConfig, ValidatorConfig } from './types.js';
 import { collectConfig, EXAMPLE_SECRET, keyOf, namingConfiguredPath, type LoadOptions } from './load.js';
 import { verifySecret } from '../security/password-hash.js';
 import { secretNotAfter } from './formats.js';
-import { usersFileProblems } from '../validators/file.js';
+import { usersFileProblems } from '../validators/users-file.js';
 import { ldapSettingsProblems } from '../validators/ldap-settings.js';
 import { httpSettingsProblems } from '../validators/http.js';
 import { signingProblems } from './signing-checks.js';

@@ -3,18 +3,19 @@
  *
  * The certificate and key files are re-read when they change — cert-manager renewals and
  * Kubernetes secret updates (an atomic `..data` symlink swap) included: their directories are
- * watched, events are debounced, and a stat poll backs up filesystems without change events.
+ * watched, events are debounced, and a stat poll backs up filesystems without change events
+ * (the one file watcher, config/watch-file.ts).
  * A new pair is installed with `server.setSecureContext` only when it loads and the key
  * matches the certificate; otherwise the previous pair keeps serving and a warning is logged
  * (a renewal that writes the certificate before the key is retried when the key changes).
  * Connections already open keep the certificate they negotiated.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
-import { dirname } from 'node:path';
 import type https from 'node:https';
 import { createSecureContext } from 'node:tls';
+import { watchFiles } from '../config/watch-file.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface TlsFiles {
@@ -56,31 +57,9 @@ export function certificateNotAfter(cert: Buffer): number | undefined {
   }
 }
 
-/** Watches the pair and reloads it into `server`; returns a stopper. */
+/** Watches the pair (config/watch-file.ts) and reloads it into `server`; returns a stopper. */
 export function watchTlsFiles(server: https.Server, files: TlsFiles, logger: Logger, options: TlsWatchOptions = {}): { close(): void } {
-  const debounceMs = options.debounceMs ?? 100;
-  let signature = '';
-  let closed = false;
-  let debounce: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-
-  const signatureOf = async (): Promise<string> => {
-    const parts = await Promise.all(
-      [files.certFile, files.keyFile].map((f) =>
-        stat(f).then(
-          (s) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`,
-          (err: NodeJS.ErrnoException) => `missing:${err.code ?? 'error'}`,
-        ),
-      ),
-    );
-    return parts.join('|');
-  };
-
-  const check = async (): Promise<void> => {
-    if (closed) return;
-    const current = await signatureOf();
-    if (current === signature) return;
-    signature = current;
+  const reload = async (): Promise<void> => {
     try {
       const [cert, key] = await Promise.all([readFile(files.certFile), readFile(files.keyFile)]);
       createSecureContext({ cert, key }); // throws on a mismatched or unreadable pair
@@ -91,37 +70,14 @@ export function watchTlsFiles(server: https.Server, files: TlsFiles, logger: Log
       logger.warn({ certFile: files.certFile, keyFile: files.keyFile, err: { message: (err as Error).message } }, 'TLS certificate not reloaded; keeping the previous one');
     }
   };
-  const enqueue = (): void => {
-    running = running.then(check, check);
-  };
-  const schedule = (): void => {
-    if (closed) return;
-    clearTimeout(debounce);
-    debounce = setTimeout(enqueue, debounceMs).unref();
-  };
-
-  // The starting signature, so the first event only reloads a real change.
-  running = signatureOf().then((s) => {
-    signature = s;
+  const watch = watchFiles([files.certFile, files.keyFile], reload, {
+    debounceMs: options.debounceMs ?? 100,
+    pollMs: options.pollIntervalMs ?? 5000,
+    onWatchError: (dir, err) => logger.warn({ dir, err: err.message }, 'TLS file watch failed; relying on the stat poll'),
   });
-  const watchers: FSWatcher[] = [];
-  for (const dir of new Set([dirname(files.certFile), dirname(files.keyFile)])) {
-    try {
-      const w = watch(dir, { persistent: false }, schedule);
-      w.on('error', (err) => logger.warn({ dir, err: err.message }, 'TLS file watch failed; relying on the stat poll'));
-      watchers.push(w);
-    } catch (err) {
-      logger.warn({ dir, err: (err as Error).message }, 'cannot watch the TLS files; relying on the stat poll');
-    }
-  }
-  const poll = setInterval(enqueue, options.pollIntervalMs ?? 5000).unref();
-
   return {
     close() {
-      closed = true;
-      clearTimeout(debounce);
-      clearInterval(poll);
-      for (const w of watchers) w.close();
+      void watch.close();
     },
   };
 }

@@ -4,12 +4,12 @@
  * With `traced` (tracing.enabled), each of those calls is also a span of the request that
  * made it (tracing.ts). Built once at startup in the composition root.
  */
-import { context, SpanKind, trace } from '@opentelemetry/api';
+import { SpanKind } from '@opentelemetry/api';
 import { ValidatorUnavailableError, type PasswordValidator, type ValidationOutcome } from '../validators/types.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { OutageLog } from './outage-log.js';
-import { inSpan, markFailed, tracingOf } from './tracing.js';
+import { inSpan, spanned } from './tracing.js';
 
 const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 
@@ -105,31 +105,5 @@ export function instrumentStore<T extends object>(store: T, metrics: Metrics, tr
  * (at once for a value). Outside a traced request (a health check, the revocation feed) no span.
  */
 export function tracedCall(name: string, operation: string, call: () => unknown): unknown {
-  const parent = context.active();
-  const tracing = tracingOf(parent);
-  if (!tracing) return call();
-  const span = tracing.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: { 'ropc.store.operation': operation } }, parent);
-  let result: unknown;
-  try {
-    result = context.with(trace.setSpan(parent, span), call);
-  } catch (err) {
-    markFailed(span, err);
-    span.end();
-    throw err;
-  }
-  if (!(result instanceof Promise)) {
-    span.end();
-    return result;
-  }
-  return result.then(
-    (v: unknown) => {
-      span.end();
-      return v;
-    },
-    (err: unknown) => {
-      markFailed(span, err);
-      span.end();
-      throw err;
-    },
-  );
+  return spanned(name, { 'ropc.store.operation': operation }, call, undefined, SpanKind.CLIENT);
 }

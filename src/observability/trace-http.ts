@@ -18,6 +18,7 @@ import type { Handler, UpgradeHandler } from '../http/server.js';
 import type { Forwarder } from '../resource/forwarder.js';
 import type { UpstreamTarget } from '../resource/routes.js';
 import { withTracing, type Tracing } from './tracing.js';
+import { urlHost } from '../url-host.js';
 
 /** Methods named as sent; any other (a client can send any token) is `_OTHER`, as OpenTelemetry's HTTP conventions say. */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE']);
@@ -113,7 +114,7 @@ export function tracedForwarder(tracing: Tracing | undefined, forwarder: Forward
     if (!attributes) {
       const url = new URL(upstream.url);
       attributes = {
-        'server.address': url.hostname.replace(/^\[|\]$/g, ''),
+        'server.address': urlHost(url),
         'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
         'ropc.upstream': `${url.origin}${url.pathname}`,
       };

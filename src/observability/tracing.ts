@@ -44,30 +44,35 @@ export function withTracing(ctx: Context, tracing: Tracing): Context {
  * rejection marks the span failed with its error type ({@link markFailed}) and is passed on.
  */
 export function inSpan<T>(name: string, attributes: Attributes, run: () => Promise<T>, describe?: (result: T) => Attributes, kind: SpanKind = SpanKind.INTERNAL): Promise<T> {
+  return spanned(name, attributes, run, describe as ((result: unknown) => Attributes) | undefined, kind) as Promise<T>;
+}
+
+/**
+ * {@link inSpan} for a call that may answer a value or a promise (the token store's methods,
+ * instrument.ts): the span ends at once for a value, when the promise settles otherwise.
+ */
+export function spanned(name: string, attributes: Attributes, run: () => unknown, describe: ((result: unknown) => Attributes) | undefined, kind: SpanKind): unknown {
   const parent = context.active();
   const tracing = tracingOf(parent);
   if (!tracing) return run();
   const span = tracing.tracer.startSpan(name, { kind, attributes }, parent);
-  let result: Promise<T>;
-  try {
-    result = context.with(trace.setSpan(parent, span), run);
-  } catch (err) {
+  const ended = (value: unknown): unknown => {
+    if (describe) span.setAttributes(describe(value));
+    span.end();
+    return value;
+  };
+  const failed = (err: unknown): never => {
     markFailed(span, err);
     span.end();
     throw err;
+  };
+  let result: unknown;
+  try {
+    result = context.with(trace.setSpan(parent, span), run);
+  } catch (err) {
+    return failed(err);
   }
-  return result.then(
-    (value) => {
-      if (describe) span.setAttributes(describe(value));
-      span.end();
-      return value;
-    },
-    (err: unknown) => {
-      markFailed(span, err);
-      span.end();
-      throw err;
-    },
-  );
+  return result instanceof Promise ? result.then(ended, failed) : ended(result);
 }
 
 /** An error code or class name is safe to export; a message is not (it may quote the request). */

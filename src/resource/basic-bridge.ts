@@ -7,7 +7,7 @@
  *   one function every password login goes through — so its validator chain, its lockout
  *   and its per-IP failure budget apply exactly as at the token endpoint.
  * - A success is remembered for `basicBridge.cacheSeconds` under an HMAC-SHA-256 (random
- *   per-process key) of client, username and password; the password itself is never kept.
+ *   per-process key) of client, username and password (security/success-cache.ts); the password itself is never kept.
  *   Failures are never cached: each one reaches the login (and its lockout counter).
  *   Concurrent requests with the same credentials share one login.
  * - The identity: `sub` from the validator, `client_id` = basicClient, `scope` = the client's
@@ -17,10 +17,11 @@
  * - Every refusal — malformed value, empty password, unknown user, wrong password, locked
  *   out — is the same {@link InvalidUserCredentialsError}; an outage is thrown as is (503).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { decodeBasic, splitUserPass } from '../http/basic-auth.js';
 import { InvalidUserCredentialsError } from '../oauth/errors.js';
 import type { ScopePolicy } from '../oauth/scope-policy.js';
 import type { PasswordLogin } from '../security/login.js';
+import { SuccessCache } from '../security/success-cache.js';
 import type { Identity } from './identity-headers.js';
 
 /** The client fields the bridge needs (a `clients[]` entry). */
@@ -56,36 +57,24 @@ export interface BasicBridge {
 }
 
 const REFUSED = 'the Basic credentials were refused';
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
- * Parses `Basic token68` (RFC 7617 §2): base64 of UTF-8 `user-id ":" password`, split at the
- * first colon. Unlike client authentication at the token endpoint (RFC 6749 §2.3.1) nothing
- * is form-decoded. Null when malformed, empty, or holding control characters.
+ * Parses `Basic token68` (RFC 7617 §2, http/basic-auth.ts): base64 of UTF-8 `user-id ":"
+ * password`, split at the first colon. Unlike client authentication at the token endpoint
+ * (RFC 6749 §2.3.1) nothing is form-decoded. Null when malformed, empty, or holding control
+ * characters.
  */
 export function parseBasicUser(value: string): { username: string; password: string } | null {
-  const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(value);
-  if (!match?.[1] || match[1].length % 4 === 1) return null;
-  let decoded: string;
-  try {
-    decoded = UTF8.decode(Buffer.from(match[1], 'base64'));
-  } catch {
-    return null;
-  }
-  const colon = decoded.indexOf(':');
-  if (colon <= 0 || colon === decoded.length - 1) return null;
-  // RFC 7617 §2: neither part may contain control characters.
-  if (/[\x00-\x1f\x7f]/.test(decoded)) return null;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  const decoded = decodeBasic(value);
+  return 'userPass' in decoded ? splitUserPass(decoded.userPass) : null;
 }
 
 export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
-  const key = randomBytes(32);
-  const now = options.now ?? Date.now;
-  const maxEntries = options.maxEntries ?? 10_000;
-  const ttlMs = options.cacheSeconds * 1000;
+  const cache = new SuccessCache<Identity>({
+    ttlMs: options.cacheSeconds * 1000,
+    ...(options.maxEntries !== undefined ? { maxEntries: options.maxEntries } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
   const clients = new Map(options.clients.map((c) => [c.id, c]));
-  const cache = new Map<string, { readonly identity: Identity; readonly until: number }>();
   const inFlight = new Map<string, Promise<Identity>>();
 
   const login = async (client: BasicClient, username: string, password: string, clientIp: string, cacheKey: string, requestId?: string): Promise<Identity> => {
@@ -105,10 +94,7 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
       groups: [...principal.groups],
       attributes: { ...principal.attributes },
     };
-    if (ttlMs > 0) {
-      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
-      cache.set(cacheKey, { identity, until: now() + ttlMs });
-    }
+    cache.set(cacheKey, identity);
     return identity;
   };
 
@@ -120,14 +106,11 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
         options.observe?.('invalid');
         throw new InvalidUserCredentialsError(REFUSED);
       }
-      const cacheKey = createHmac('sha256', key).update(client.id).update('\0').update(credentials.username).update('\0').update(credentials.password).digest('base64url');
+      const cacheKey = cache.key(client.id, credentials.username, credentials.password);
       const hit = cache.get(cacheKey);
       if (hit) {
-        if (hit.until > now()) {
-          options.observe?.('cached');
-          return hit.identity;
-        }
-        cache.delete(cacheKey);
+        options.observe?.('cached');
+        return hit;
       }
       let pending = inFlight.get(cacheKey);
       if (!pending) {

@@ -116,21 +116,11 @@ export class MemoryAttemptStore implements AttemptStore {
   }
 
   #user(user: string, now: number): UserEntry | undefined {
-    const entry = this.#users.get(user);
-    if (entry && entry.expires <= now) {
-      this.#users.delete(user);
-      return undefined;
-    }
-    return entry;
+    return live(this.#users, user, (e) => e.expires <= now);
   }
 
   #ip(ip: string, now: number): IpEntry | undefined {
-    const entry = this.#ips.get(ip);
-    if (entry && entry.windowEnd <= now) {
-      this.#ips.delete(ip);
-      return undefined;
-    }
-    return entry;
+    return live(this.#ips, ip, (e) => e.windowEnd <= now);
   }
 
   /** Sets `key` as the newest entry, dropping the oldest beyond the bound. */
@@ -172,4 +162,12 @@ function unreserve(reservations: Reservations, key: string, id: string): void {
   if (!ids) return;
   ids.delete(id);
   if (ids.size === 0) reservations.delete(key);
+}
+
+/** The entry of `key` unless it has `expired`; an expired one is dropped. */
+function live<V>(map: Map<string, V>, key: string, expired: (entry: V) => boolean): V | undefined {
+  const entry = map.get(key);
+  if (entry === undefined || !expired(entry)) return entry;
+  map.delete(key);
+  return undefined;
 }

@@ -12,6 +12,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ClientConfig } from '../config/types.js';
 import { InvalidClientError, InvalidRequestError } from '../oauth/errors.js';
+import { decodeBasic } from '../http/basic-auth.js';
 import type { FormParams } from '../http/read-form.js';
 import type { Audit, AuditReason } from '../observability/audit.js';
 import { basicReadings, type ClientCredentials } from './basic-credentials.js';
@@ -30,26 +31,20 @@ export interface ClientAuthAudit {
   readonly audit: Audit;
   readonly requestId: string;
 }
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
- * Parses `Authorization: Basic` into its UTF-8 user-pass; splitting and decoding it is
- * basic-credentials.ts's job. Returns undefined when there is no Authorization header.
+ * Parses `Authorization: Basic` into its UTF-8 user-pass (http/basic-auth.ts); splitting and
+ * decoding it is basic-credentials.ts's job. Returns undefined when there is no Authorization header.
  * @throws InvalidClientError (with a challenge) for another scheme or a malformed value.
  */
 export function parseBasic(headers: IncomingHttpHeaders): BasicCredentials | undefined {
   const value = headers.authorization;
   if (value === undefined) return undefined;
-  const match = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(value);
-  if (!match?.[1] || match[1].length % 4 === 1) throw new InvalidClientError('client authentication must use the Basic scheme with base64 credentials');
-  let userPass: string;
-  try {
-    userPass = UTF8.decode(Buffer.from(match[1], 'base64'));
-  } catch {
-    throw new InvalidClientError('Basic credentials are not UTF-8');
+  const decoded = decodeBasic(value);
+  if ('malformed' in decoded) {
+    throw new InvalidClientError(decoded.malformed === 'utf8' ? 'Basic credentials are not UTF-8' : 'client authentication must use the Basic scheme with base64 credentials');
   }
-  if (!userPass.includes(':')) throw new InvalidClientError('Basic credentials must be client_id:client_secret');
-  return { userPass };
+  if (!decoded.userPass.includes(':')) throw new InvalidClientError('Basic credentials must be client_id:client_secret');
+  return { userPass: decoded.userPass };
 }
 
 /**

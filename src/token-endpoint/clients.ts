@@ -4,8 +4,8 @@
  * (src/config/validate.ts) has already refused unusable or example secrets.
  *
  * A successful verification is remembered for `oauth.clientAuthCacheSeconds` under an HMAC
- * of (client id, secret) with a per-process random key, so a busy client does not pay an
- * argon2id verification per request; the secret itself is never kept.
+ * of (client id, secret) with a per-process random key (security/success-cache.ts), so a busy
+ * client does not pay an argon2id verification per request; the secret itself is never kept.
  *
  * Failed client authentication (a wrong secret, an unknown client id) counts in the client
  * IP's failure budget (`lockout.ipMaxFailuresPerMinute`, shared with user logins: lockout.ts),
@@ -22,13 +22,13 @@
  * — burning a dummy verification for each slot the client leaves empty or whose secret expired.
  * Without secondaries anywhere there are no slots and the cost is today's.
  */
-import { createHmac, randomBytes } from 'node:crypto';
 import type { ClientConfig } from '../config/types.js';
 import { secretsEqual } from '../security/constant-time.js';
 import type { IpAttempt } from '../security/lockout.js';
 import { burnVerification, verifySecret } from '../security/password-hash.js';
 import type { ClientCredentials } from './basic-credentials.js';
 import { secretNotAfter } from '../config/formats.js';
+import { SuccessCache } from '../security/success-cache.js';
 
 /** A secondary secret: its hash and end (ms since the epoch; undefined = none). */
 interface SecondarySecret {
@@ -54,9 +54,8 @@ export interface ClientAuthBudget {
 
 export class ClientRegistry {
   private readonly byId: ReadonlyMap<string, ClientConfig>;
-  private readonly cacheKey = randomBytes(32);
-  /** Remembered successes: until when (ms since the epoch) and which secret matched. */
-  private readonly verified = new Map<string, { readonly until: number; readonly index: number }>();
+  /** Remembered successes: which secret matched. */
+  private readonly verified: SuccessCache<number>;
   private readonly secondaries: ReadonlyMap<string, readonly SecondarySecret[]>;
   /** Secondary verifications every reading costs: the most secondaries of any client. */
   readonly secondarySlots: number;
@@ -69,11 +68,12 @@ export class ClientRegistry {
    */
   constructor(
     clients: readonly ClientConfig[],
-    private readonly cacheSeconds: number,
+    cacheSeconds: number,
     private readonly budget?: ClientAuthBudget,
     private readonly options: { readonly onMatch?: SecretMatchObserver; readonly now?: () => number } = {},
   ) {
     this.byId = new Map(clients.map((c) => [c.id, c]));
+    this.verified = new SuccessCache({ ttlMs: cacheSeconds * 1000, now: () => this.now() });
     this.idsWithColon = clients.map((c) => c.id).filter((id) => id.includes(':'));
     this.secondaries = new Map(
       clients.map((c) => [c.id, (c.secondarySecretHashes ?? []).map((hash, i) => ({ hash, notAfter: secretNotAfter(c.secondarySecretsNotAfter?.[i]) }))]),
@@ -173,22 +173,20 @@ export class ClientRegistry {
   }
 
   private rememberKey({ id, secret }: ClientCredentials): string {
-    return createHmac('sha256', this.cacheKey).update(id).update('\0').update(secret).digest('base64url');
+    return this.verified.key(id, secret);
   }
 
   /** The index of the secret a remembered success matched, while remembered and that secret still lives. */
   private remembered(key: string, clientId: string): number | undefined {
-    const entry = this.verified.get(key);
-    if (!entry || entry.until <= this.now()) return undefined;
-    const secondary = entry.index > 0 ? this.secondaries.get(clientId)?.[entry.index - 1] : undefined;
+    const index = this.verified.get(key);
+    if (index === undefined) return undefined;
+    const secondary = index > 0 ? this.secondaries.get(clientId)?.[index - 1] : undefined;
     if (secondary && !this.live(secondary)) return undefined;
-    return entry.index;
+    return index;
   }
 
   private remember(key: string, index: number): void {
-    if (this.cacheSeconds <= 0) return;
-    if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, { until: this.now() + this.cacheSeconds * 1000, index });
+    this.verified.set(key, index);
   }
 
   /** Runs `verify` inside a reservation of the IP's budget: false counts a failure; over budget it is not run. */

@@ -22,12 +22,10 @@ import { sendJson } from '../http/send.js';
 import { InvalidRequestError, UnauthorizedClientError } from '../oauth/errors.js';
 import type { Audit } from '../observability/audit.js';
 import type { PasswordChange } from '../security/password-change.js';
-import type { PasswordPolicyFailure } from '../validators/types.js';
 import { authenticateClient } from './client-auth.js';
 import type { ClientRegistry } from './clients.js';
-import { REVEAL_NOTHING, refusalError, type RevealPolicy } from './directory-answers.js';
-import { readOAuthForm } from './oauth-form.js';
-import { required } from './oauth-form.js';
+import { PasswordPolicyError, REVEAL_NOTHING, refusalError, type RevealPolicy } from './directory-answers.js';
+import { readOAuthForm, required } from './oauth-form.js';
 
 export interface PasswordChangeEndpointOptions {
   readonly clients: ClientRegistry;
@@ -35,24 +33,6 @@ export interface PasswordChangeEndpointOptions {
   readonly bodyLimit: number;
   readonly reveal?: RevealPolicy;
   readonly audit?: Audit;
-}
-
-/** Stable descriptions of the policy failures: part of the interface (docs/validators.md). */
-export const POLICY_DESCRIPTIONS: Readonly<Record<PasswordPolicyFailure, string>> = {
-  too_short: 'the new password is too short',
-  in_history: 'the new password was used before',
-  too_young: 'the password was changed too recently to change again',
-  insufficient_quality: 'the new password is not strong enough',
-  mod_not_allowed: 'the password may not be changed here',
-  must_supply_old_password: 'the old password is required',
-  rejected: 'the directory refused the new password',
-};
-
-/** 400 `invalid_request` naming the policy rule in `reason`. */
-export class PasswordPolicyError extends InvalidRequestError {
-  constructor(override readonly reason: PasswordPolicyFailure) {
-    super(POLICY_DESCRIPTIONS[reason]);
-  }
 }
 
 export function passwordChangeEndpoint(options: PasswordChangeEndpointOptions) {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { GatewayConfig } from '../config/types.js';
+import { urlHost } from '../url-host.js';
 
 export type RedisConfig = GatewayConfig['store']['redis'];
 
@@ -109,7 +110,7 @@ function nodeOptions(cfg: RedisConfig): Options {
   }
   const url = parseUrl(cfg.url);
   const options: Options = { ...commonOptions(cfg, url.protocol === 'rediss:'), ...failFast };
-  options.host = url.hostname.replace(/^\[|\]$/g, '');
+  options.host = urlHost(url);
   options.port = url.port ? Number(url.port) : 6379;
   const db = url.pathname.slice(1);
   if (db) options.db = Number(db);

@@ -1,32 +1,22 @@
 /**
  * The `file` password credential validator (docs/validators.md): users, argon2id/bcrypt hashes, groups
  * and attributes from a YAML file, re-read when the file changes. The embedded default of dev
- * mode (`config/dev/users.yaml`).
- *
- * ```yaml
- * users:
- *   - username: joe
- *     passwordHash: "$argon2id$v=19$m=65536,t=3,p=4$…"   # or bcrypt "$2b$10$…"
- *     groups: [editors]
- *     attributes: { email: joe@example.org }
- *     disabled: false
- * ```
+ * mode (`config/dev/users.yaml`). The file's format and its checks: users-file.ts.
  *
  * Reload: the file's DIRECTORY is watched (so an editor's or Kubernetes' atomic replace — a new
  * file renamed over the old, or a ConfigMap's `..data` symlink swap — is seen), events are
  * debounced, and the file is re-read only when its stat signature (inode, size, mtime, ctime)
- * changed. A slow stat poll backs up filesystems without change events. A reload that fails
- * keeps the previous users and logs a warning naming the file (never hashes or file content).
+ * changed (the one file watcher, config/watch-file.ts). A slow stat poll backs up filesystems
+ * without change events. A reload that fails keeps the previous users and logs a warning
+ * naming the file (never hashes or file content).
  */
-import { readFileSync, watch, type FSWatcher, type Stats } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { parseDocument } from 'yaml';
 import type { FileValidatorConfig } from '../config/types.js';
+import { filesSignature, watchFiles, type FileChange, type FileWatch } from '../config/watch-file.js';
 import type { Logger } from '../observability/logger.js';
-import { burnVerification, mostExpensiveHash, verifySecret } from '../security/password-hash.js';
+import { burnVerification, verifySecret } from '../security/password-hash.js';
 import { canonicalUsername } from '../security/canonical-username.js';
-import { INVALID_PASSWORD, UNKNOWN_USER, type PasswordValidator, type Principal, type RecheckOutcome, type ValidationOutcome, type ValidatorHealth } from './types.js';
+import { INVALID_PASSWORD, UNKNOWN_USER, type PasswordValidator, type RecheckOutcome, type ValidationOutcome, type ValidatorHealth } from './types.js';
+import { loadUsers, readProblem, UsersFileError, type UsersTable } from './users-file.js';
 
 /** Reload tuning; the defaults suit production, tests shorten them. */
 export interface FileValidatorOptions {
@@ -42,16 +32,9 @@ export class FileValidator implements PasswordValidator {
   readonly name: string;
   readonly #config: FileValidatorConfig;
   readonly #log: Logger;
-  readonly #debounceMs: number;
   #table: UsersTable;
-  #signature: string;
   #lastReloadProblem: string | undefined;
-  #watcher: FSWatcher | undefined;
-  #debounce: NodeJS.Timeout | undefined;
-  #poll: NodeJS.Timeout | undefined;
-  /** Serialises checks: a change event during a reload queues one more stat comparison. */
-  #checks: Promise<void> = Promise.resolve();
-  #checkQueued = false;
+  readonly #watch: FileWatch;
   #closed = false;
 
   private constructor(config: FileValidatorConfig, logger: Logger, table: UsersTable, signature: string, options: FileValidatorOptions) {
@@ -59,9 +42,13 @@ export class FileValidator implements PasswordValidator {
     this.#config = config;
     this.#log = logger.child({ validator: config.name });
     this.#table = table;
-    this.#signature = signature;
-    this.#debounceMs = options.debounceMs ?? 100;
-    this.#startWatching(options.pollIntervalMs ?? 5000);
+    // Compared at once with the signature read before the load: a change since is reloaded.
+    this.#watch = watchFiles([config.path], (change) => this.#reload(change), {
+      debounceMs: options.debounceMs ?? 100,
+      pollMs: options.pollIntervalMs ?? 5000,
+      signature,
+      onWatchError: (_dir, err) => this.#log.warn({ file: config.path, err: err.message }, 'users file watch failed; relying on the stat poll'),
+    });
   }
 
   /**
@@ -70,14 +57,11 @@ export class FileValidator implements PasswordValidator {
    *   cannot be read or is not a valid users file.
    */
   static async open(config: FileValidatorConfig, logger: Logger, options: FileValidatorOptions = {}): Promise<FileValidator> {
-    const signature = await statSignature(config.path).catch((err: unknown) => {
-      throw new UsersFileError(config.path, [readProblem(err)]);
-    });
+    const { signature, missing } = await filesSignature([config.path]);
+    if (missing) throw new UsersFileError(config.path, [readProblem(missing)]);
     const table = await loadUsers(config);
     const validator = new FileValidator(config, logger, table, signature, options);
     validator.#log.info({ file: config.path, users: table.byName.size }, 'users file loaded');
-    // Catch a change made between the load and the start of the watch.
-    validator.#scheduleCheck();
     return validator;
   }
 
@@ -123,245 +107,28 @@ export class FileValidator implements PasswordValidator {
   /** Stops watching the file; safe to call twice. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#watcher?.close();
-    clearTimeout(this.#debounce);
-    clearInterval(this.#poll);
-    await this.#checks;
+    await this.#watch.close();
   }
 
-  #startWatching(pollIntervalMs: number): void {
-    try {
-      this.#watcher = watch(dirname(this.#config.path), { persistent: false }, () => this.#scheduleCheck());
-      this.#watcher.on('error', (err) => {
-        this.#log.warn({ file: this.#config.path, err: err.message }, 'users file watch failed; relying on the stat poll');
-      });
-    } catch (err) {
-      this.#log.warn({ file: this.#config.path, err: (err as Error).message }, 'cannot watch the users file; relying on the stat poll');
-    }
-    if (pollIntervalMs > 0) this.#poll = setInterval(() => this.#enqueueCheck(), pollIntervalMs).unref();
-  }
-
-  #scheduleCheck(): void {
-    if (this.#closed) return;
-    clearTimeout(this.#debounce);
-    this.#debounce = setTimeout(() => this.#enqueueCheck(), this.#debounceMs).unref();
-  }
-
-  #enqueueCheck(): void {
-    if (this.#closed || this.#checkQueued) return;
-    this.#checkQueued = true;
-    this.#checks = this.#checks.then(() => {
-      this.#checkQueued = false;
-      return this.#reloadIfChanged();
-    });
-  }
-
-  /** Never rejects: every failure keeps the previous users and is logged. */
-  async #reloadIfChanged(): Promise<void> {
-    if (this.#closed) return;
-    const file = this.#config.path;
-    let signature: string;
-    try {
-      signature = await statSignature(file);
-    } catch (err) {
-      const problem = readProblem(err);
-      // Warn once per state, not at every poll while the file stays missing.
-      if (this.#signature !== `missing:${problem}`) this.#reloadFailed(`missing:${problem}`, [problem]);
+  /** A new signature (watch-file.ts). Never rejects: every failure keeps the previous users and is logged. */
+  async #reload(change: FileChange): Promise<void> {
+    if (change.missing) {
+      this.#reloadFailed([readProblem(change.missing)]);
       return;
     }
-    if (signature === this.#signature) return;
-    this.#signature = signature;
     try {
       const table = await loadUsers(this.#config);
       if (this.#closed) return;
       this.#table = table;
       this.#lastReloadProblem = undefined;
-      this.#log.info({ file, users: table.byName.size }, 'users file reloaded');
+      this.#log.info({ file: this.#config.path, users: table.byName.size }, 'users file reloaded');
     } catch (err) {
-      this.#reloadFailed(signature, err instanceof UsersFileError ? err.problems : [readProblem(err)]);
+      this.#reloadFailed(err instanceof UsersFileError ? err.problems : [readProblem(err)]);
     }
   }
 
-  #reloadFailed(signature: string, problems: readonly string[]): void {
-    this.#signature = signature;
+  #reloadFailed(problems: readonly string[]): void {
     this.#lastReloadProblem = problems.join('; ');
     this.#log.warn({ file: this.#config.path, problems }, 'users file not reloaded; keeping the previous users');
   }
-}
-
-/**
- * Every problem of a users file (unreadable, not YAML, unknown keys, a plain `password`, hashes
- * of an unknown kind or placeholders), one line each; [] when it loads. Run by the
- * configuration check (src/config/validate.ts) before the gateway starts.
- */
-export function usersFileProblems(path: string, caseSensitive: boolean): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    return [readProblem(err)];
-  }
-  try {
-    parseUsersFile(path, text, caseSensitive);
-    return [];
-  } catch (err) {
-    if (err instanceof UsersFileError) return [...err.problems];
-    throw err;
-  }
-}
-
-async function loadUsers(config: FileValidatorConfig): Promise<UsersTable> {
-  let text: string;
-  try {
-    text = await readFile(config.path, 'utf8');
-  } catch (err) {
-    throw new UsersFileError(config.path, [readProblem(err)]);
-  }
-  return parseUsersFile(config.path, text, config.caseSensitive);
-}
-
-/** Changes when the file is rewritten in place or replaced by a rename (new inode). */
-async function statSignature(file: string): Promise<string> {
-  const s: Stats = await stat(file);
-  if (!s.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
-  return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-}
-
-function readProblem(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return 'cannot read the users file: no such file';
-  if (code === 'EACCES') return 'cannot read the users file: permission denied';
-  if (code === 'ENOTFILE' || code === 'EISDIR') return 'cannot read the users file: not a regular file';
-  return `cannot read the users file: ${code ?? (err as Error).message}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The users file format. Problems are collected (all at once, one line each, like the config
-// loader) and never quote a hash or a line of the file: a password may have been pasted there.
-
-/** A users file that cannot be read or is invalid; one line per problem, each naming the file. */
-export class UsersFileError extends Error {
-  constructor(readonly file: string, readonly problems: readonly string[]) {
-    super(problems.map((p) => `${file}: ${p}`).join('\n'));
-    this.name = 'UsersFileError';
-  }
-}
-
-interface FileUser {
-  readonly passwordHash: string;
-  readonly disabled: boolean;
-  readonly principal: Principal;
-}
-
-interface UsersTable {
-  /** Keyed by {@link canonicalUsername}. */
-  readonly byName: ReadonlyMap<string, FileUser>;
-  /**
-   * The file's most expensive hash (kind and cost), burnt for unknown users: an unknown name
-   * never answers faster than a wrong password of any user in the file.
-   */
-  readonly burnHash: string | undefined;
-}
-
-const USER_KEYS = ['username', 'passwordHash', 'groups', 'attributes', 'disabled'];
-const ARGON2ID = /^\$argon2id\$v=\d+\$[^$\s]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
-const BCRYPT = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-/**
- * Parses the text of a users file.
- * @throws UsersFileError with every problem found.
- */
-function parseUsersFile(file: string, text: string, caseSensitive: boolean): UsersTable {
-  const problems: string[] = [];
-  const root = parseYaml(text, problems);
-  if (problems.length > 0) throw new UsersFileError(file, problems);
-  if (!isRecord(root) || !Array.isArray(root['users'])) {
-    throw new UsersFileError(file, ['users: must be a list of users (`users: [{username, passwordHash, …}]`)']);
-  }
-  for (const key of Object.keys(root)) {
-    if (key !== 'users') problems.push(`${quoteKey(key)}: unknown key; the file holds only \`users\``);
-  }
-  const byName = new Map<string, FileUser>();
-  const firstIndex = new Map<string, number>();
-  root['users'].forEach((entry: unknown, i: number) => {
-    const user = parseUser(entry, `users[${i}]`, problems);
-    if (user === undefined) return;
-    const key = canonicalUsername(user.principal.subject, caseSensitive);
-    const earlier = firstIndex.get(key);
-    if (earlier !== undefined) {
-      const rule = caseSensitive ? 'after NFKC normalisation' : 'ignoring case and width (NFKC)';
-      problems.push(`users[${i}].username: ${JSON.stringify(user.principal.subject)} is the same user as users[${earlier}] ${rule}`);
-      return;
-    }
-    firstIndex.set(key, i);
-    byName.set(key, user);
-  });
-  if (problems.length > 0) throw new UsersFileError(file, problems);
-  return { byName, burnHash: mostExpensiveHash([...byName.values()].map((u) => u.passwordHash)) };
-}
-
-function parseYaml(text: string, problems: string[]): unknown {
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    // The first line of a YAML error names the problem and its position; the lines after it
-    // quote the file, so they are dropped.
-    for (const err of doc.errors) problems.push(`invalid YAML: ${(err.message.split('\n')[0] ?? err.code).replace(/:$/, '')}`);
-    return undefined;
-  }
-  try {
-    return doc.toJS();
-  } catch (err) {
-    problems.push(`invalid YAML: ${(err as Error).message.split('\n')[0] ?? ''}`);
-    return undefined;
-  }
-}
-
-function parseUser(entry: unknown, at: string, problems: string[]): FileUser | undefined {
-  if (!isRecord(entry)) {
-    problems.push(`${at}: must be a mapping with username and passwordHash`);
-    return undefined;
-  }
-  const before = problems.length;
-  for (const key of Object.keys(entry)) {
-    if (USER_KEYS.includes(key)) continue;
-    const hint = key === 'password' ? 'store a hash in passwordHash, never a plain password' : `expected ${USER_KEYS.join(', ')}`;
-    problems.push(`${at}.${quoteKey(key)}: unknown key; ${hint}`);
-  }
-  const { username, passwordHash, groups = [], attributes = {}, disabled = false } = entry;
-  if (typeof username !== 'string' || username.trim() === '') problems.push(`${at}.username: must be a non-empty string`);
-  else if (CONTROL.test(username)) problems.push(`${at}.username: must not contain control characters`);
-  if (passwordHash === undefined) problems.push(`${at}.passwordHash: is required`);
-  else if (typeof passwordHash !== 'string' || !(ARGON2ID.test(passwordHash) || BCRYPT.test(passwordHash))) {
-    problems.push(`${at}.passwordHash: must be an argon2id or bcrypt hash`);
-  }
-  if (!Array.isArray(groups)) problems.push(`${at}.groups: must be a list of group names`);
-  else groups.forEach((g: unknown, j) => {
-    if (typeof g !== 'string' || g === '') problems.push(`${at}.groups[${j}]: must be a non-empty string`);
-  });
-  if (!isRecord(attributes)) problems.push(`${at}.attributes: must be a mapping of names to strings`);
-  else for (const [name, value] of Object.entries(attributes)) {
-    if (typeof value !== 'string') problems.push(`${at}.attributes.${quoteKey(name)}: must be a string (quote it in YAML)`);
-  }
-  if (typeof disabled !== 'boolean') problems.push(`${at}.disabled: must be true or false`);
-  if (problems.length > before) return undefined;
-  return {
-    passwordHash: passwordHash as string,
-    disabled: disabled as boolean,
-    principal: Object.freeze({
-      subject: username as string,
-      groups: Object.freeze([...(groups as string[])]),
-      attributes: Object.freeze(Object.fromEntries(Object.entries(attributes as Record<string, string>))),
-    }),
-  };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A key from the file, shortened and quoted when it is not a plain identifier. */
-function quoteKey(key: string): string {
-  const short = key.length > 40 ? `${key.slice(0, 40)}…` : key;
-  return /^[A-Za-z_][\w-]*$/.test(short) ? short : JSON.stringify(short);
 }

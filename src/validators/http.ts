@@ -32,14 +32,11 @@ import {
   type ValidationOutcome,
   type ValidatorHealth,
 } from './types.js';
+import { ProblemsError } from '../problems-error.js';
+import { readUrl } from '../config/url-check.js';
 
 /** A configuration the HTTP validator cannot work with; one line per problem. */
-export class HttpValidatorConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'HttpValidatorConfigError';
-  }
-}
+export class HttpValidatorConfigError extends ProblemsError {}
 
 /** A 401/403 cannot tell an unknown user from a wrong password: the chain stops (docs/validators.md). */
 const INVALID = INVALID_PASSWORD;
@@ -228,13 +225,10 @@ function urlProblem(key: string, value: string | undefined, problems: string[]):
     problems.push(`${key}: is required`);
     return;
   }
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push(`${key}: must be an http:// or https:// URL`);
-    else if (url.username || url.password) problems.push(`${key}: must not hold credentials (send them with headersFile)`);
-  } catch {
-    problems.push(`${key}: ${JSON.stringify(value)} is not a URL`);
-  }
+  const url = readUrl(value, ['http:', 'https:']);
+  if (!url.url) problems.push(`${key}: ${JSON.stringify(value)} is not a URL`);
+  else if (url.wrongProtocol) problems.push(`${key}: must be an http:// or https:// URL`);
+  else if (url.credentials) problems.push(`${key}: must not hold credentials (send them with headersFile)`);
 }
 
 function headerProblems(headers: unknown, problems: string[]): void {

@@ -13,6 +13,7 @@ import type { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, ResultCodeError, type Change, type Control, type Entry, type SearchOptions } from 'ldapts';
+import { urlHost } from '../url-host.js';
 
 export interface ConnectorOptions {
   /** `ldap://` or `ldaps://` URLs (scheme, host, port), tried in this order. */
@@ -188,7 +189,7 @@ export class LdapConnector {
     // ldapts treats the presence of tlsOptions as "connect with TLS", so plain URLs get none.
     const client = new Client({ url, timeout: timeoutMs, connectTimeout: timeoutMs, ...(secure ? { tlsOptions: { ...tls } } : {}) });
     const connection = new LdapConnection(client, url);
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    const host = urlHost(new URL(url));
     // Node checks the certificate against `host`; SNI must not be an IP address.
     const startTls = this.#options.startTls && !secure ? { ...tls, host, ...(isIP(host) ? {} : { servername: host }) } : undefined;
     const setUp = async (): Promise<LdapConnection> => {

@@ -9,14 +9,11 @@ import { validatorSpecs, type ItemSpec } from '../config/items.js';
 import type { LdapValidatorConfig } from '../config/types.js';
 import { escapeFilterValue, fillTemplate } from './ldap-escape.js';
 import { AD_ACCOUNT_ATTRIBUTES, withAdDefaults, type AdSettings } from './ad-settings.js';
+import { ProblemsError } from '../problems-error.js';
+import { readUrl } from '../config/url-check.js';
 
 /** A configuration the LDAP validator cannot work with; one line per problem. */
-export class LdapConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'LdapConfigError';
-  }
-}
+export class LdapConfigError extends ProblemsError {}
 
 /** The configuration, checked and normalised once at startup. */
 export interface Settings {
@@ -111,18 +108,16 @@ function withDefaults(spec: ItemSpec, value: object | undefined): Record<string,
   return { ...defaults, ...Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) };
 }
 
-function urlProblem(url: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    const port = /^[a-z]+:\/\/[^/:]+:(\d+)\/?$/i.exec(url)?.[1];
+function urlProblem(value: string): string | undefined {
+  const url = readUrl(value, ['ldap:', 'ldaps:']);
+  if (!url.url) {
+    const port = /^[a-z]+:\/\/[^/:]+:(\d+)\/?$/i.exec(value)?.[1];
     if (port !== undefined && Number(port) > 65535) return `has the port ${port}, outside 1-65535`;
     return 'is not a URL';
   }
-  if (parsed.protocol !== 'ldap:' && parsed.protocol !== 'ldaps:') return 'must start with ldap:// or ldaps://';
-  if (!parsed.hostname) return 'has no host';
-  if (parsed.username || parsed.password || parsed.search || parsed.hash || (parsed.pathname !== '' && parsed.pathname !== '/')) {
+  if (url.wrongProtocol) return 'must start with ldap:// or ldaps://';
+  if (url.noHost) return 'has no host';
+  if (url.credentials || url.query || url.fragment || url.path) {
     return 'must hold only a scheme, a host and a port (the base DN and filter are separate keys)';
   }
   return undefined;

@@ -7,7 +7,8 @@ import { stringify } from 'yaml';
 import type { FileValidatorConfig, ValidatorConfig } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { burnVerification, hashCost, hashSecret, mostExpensiveHash, verifySecret } from '../../src/security/password-hash.js';
-import { FileValidator, UsersFileError } from '../../src/validators/file.js';
+import { FileValidator } from '../../src/validators/file.js';
+import { UsersFileError } from '../../src/validators/users-file.js';
 import { createValidators } from '../../src/validators/registry.js';
 import { sleep } from '../support/wait-for.js';
 
