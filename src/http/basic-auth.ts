@@ -34,6 +34,7 @@ export function decodeBasic(value: string): BasicDecoding {
 export function splitUserPass(userPass: string): { username: string; password: string } | null {
   const colon = userPass.indexOf(':');
   if (colon <= 0 || colon === userPass.length - 1) return null;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: RFC 7617 §2: user-id and password must not contain control characters
   if (/[\x00-\x1f\x7f]/.test(userPass)) return null;
   return { username: userPass.slice(0, colon), password: userPass.slice(colon + 1) };
 }

@@ -134,7 +134,10 @@ export function closeAfterAnswer(socket: Duplex): void {
     socket.once('end', () => socket.destroy());
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   };
-  if (socket.writableFinished) return linger();
+  if (socket.writableFinished) {
+    linger();
+    return;
+  }
   socket.once('finish', linger);
   socket.end();
 }

@@ -162,5 +162,6 @@ export function writeAnswerOnSocket(socket: Duplex, answer: ErrorAnswer): void {
 
 /** RFC 7230 quoted-string content: escape backslash and double quote, drop controls. */
 function quote(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: RFC 9110 §5.6.4 quoted-string has no place for control characters
   return value.replace(/[\\"]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '');
 }

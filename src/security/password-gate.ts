@@ -36,8 +36,7 @@ import type { Logger } from '../observability/logger.js';
 import { NO_AUDIT, type Audit, type AuditEventName, type AuditFields } from '../observability/audit.js';
 import { ValidatorUnavailableError, type DirectoryState, type RefusalReason } from '../validators/types.js';
 import type { ValidatorChain } from '../validators/chain.js';
-import type { Lockout } from './lockout.js';
-import { userKey } from './lockout.js';
+import { userKey, type Attempt, type Lockout } from './lockout.js';
 import { burnVerification } from './password-hash.js';
 import type { DirectoryLocks } from './directory-locks.js';
 
@@ -120,7 +119,7 @@ export function createPasswordGate(chainFor: (clientId: string) => ValidatorChai
       ...(requestId ? { request_id: requestId } : {}),
     } as const;
     const event = (fields: EventFields): void => audit.emit({ event: spec.event, ...who, ...fields });
-    let attempt;
+    let attempt: Attempt;
     try {
       attempt = await lockout.reserve(username, clientIp);
     } catch (err) {

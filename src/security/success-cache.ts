@@ -37,7 +37,10 @@ export class SuccessCache<V> {
   /** The entry name of `parts` (e.g. client id, username, password), NUL-separated, under the process key. */
   key(...parts: readonly string[]): string {
     const hmac = createHmac('sha256', this.#key);
-    parts.forEach((part, i) => (i === 0 ? hmac.update(part) : hmac.update('\0').update(part)));
+    for (const [i, part] of parts.entries()) {
+      if (i > 0) hmac.update('\0');
+      hmac.update(part);
+    }
     return hmac.digest('base64url');
   }
 

@@ -91,6 +91,7 @@ export interface UsersTable {
 const USER_KEYS = ['username', 'passwordHash', 'groups', 'attributes', 'disabled'];
 const ARGON2ID = /^\$argon2id\$v=\d+\$[^$\s]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 const BCRYPT = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the users file refuses names and groups with control characters
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**

@@ -10,7 +10,7 @@ describe('SuccessCache', () => {
   it('keeps at most maxEntries, evicting the oldest first', () => {
     const cache = new SuccessCache<number>({ ttlMs: 60_000, maxEntries: 3 });
     const keys = ['a', 'b', 'c', 'd'].map((id) => cache.key(id, 'secret'));
-    keys.forEach((k, i) => cache.set(k, i));
+    for (const [i, k] of keys.entries()) cache.set(k, i);
     expect(keys.map((k) => cache.get(k))).toEqual([undefined, 1, 2, 3]);
   });
 
