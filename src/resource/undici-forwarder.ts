@@ -94,7 +94,7 @@ export function createUndiciForwarder(options: ForwarderOptions, upgrades: Upgra
       const dispatch: Dispatcher.DispatchOptions = {
         path: upstreamPath(c, req.url ?? '/'),
         method: req.method ?? 'GET',
-        headers: requestHeaders(req.headers),
+        headers: endToEndHeaders(req.headers, REQUEST_HOP_BY_HOP),
         body: hasBody ? bodyOf(req) : null,
         headersTimeout: c.timeoutMs,
         bodyTimeout: c.timeoutMs,
@@ -125,13 +125,16 @@ export function upstreamPath(c: Pick<Compiled, 'basePath' | 'baseQuery'>, url: s
   return queries ? `${joined}?${queries}` : joined;
 }
 
-/** A flat [name, value, …] list of what may go upstream: no hop-by-hop header, none named in `Connection`. */
-function requestHeaders(headers: http.IncomingHttpHeaders): string[] {
+/**
+ * A flat [name, value, …] list of the headers that may cross the hop, either way: none of
+ * `hopByHop` (RFC 9110 §7.6.1), none named in this message's `Connection`.
+ */
+function endToEndHeaders(headers: http.IncomingHttpHeaders, hopByHop: ReadonlySet<string>): string[] {
   const named = namedIn(headers.connection);
   const out: string[] = [];
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || REQUEST_HOP_BY_HOP.has(name) || named?.includes(name)) continue;
+    if (value === undefined || hopByHop.has(name) || named?.includes(name)) continue;
     if (typeof value === 'string') out.push(name, value);
     else for (const v of value) out.push(name, v);
   }
@@ -211,7 +214,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     }
     this.answered = true;
     this.finish(`${Math.floor(statusCode / 100)}xx`);
-    const out = responseHeaders(headers);
+    const out = endToEndHeaders(headers, RESPONSE_HOP_BY_HOP);
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, out);
     else this.res.writeHead(statusCode, out);
   }
@@ -257,18 +260,6 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-/** A flat [name, value, …] list of the upstream's answer headers without hop-by-hop ones. */
-function responseHeaders(headers: http.IncomingHttpHeaders): string[] {
-  const named = namedIn(headers.connection);
-  const out: string[] = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || RESPONSE_HOP_BY_HOP.has(name) || named?.includes(name)) continue;
-    if (typeof value === 'string') out.push(name, value);
-    else for (const v of value) out.push(name, v);
-  }
-  return out;
-}
 
 /** Header names listed in a `Connection` value (lower case); undefined for the usual bare options. */
 function namedIn(connection: string | string[] | undefined): string[] | undefined {
