@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createGateway, type Gateway } from '../../src/app.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { hashSecret } from '../../src/security/password-hash.js';
+import type { Clock } from '../../src/clock.js';
 
 export const CLIENT = { id: 'app', secret: 'app-secret' } as const;
 export const USERS = {
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   readonly config?: Record<string, unknown>;
   readonly upstream: string;
   readonly redisUrl?: string;
+  /** The gateway's in-process time source (src/app.ts `clock`): a TestClock lets a test move time. */
+  readonly clock?: Clock;
 }
 
 export function basicAuth(id: string = CLIENT.id, secret: string = CLIENT.secret): string {
@@ -88,7 +91,7 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     },
   });
   // Audit events on stdout land in the same capture, so the log tests search them too.
-  const gateway = await createGateway(config, createLogger(config.log.level, sink), { stdout: sink });
+  const gateway = await createGateway(config, createLogger(config.log.level, sink), { stdout: sink, ...(options.clock ? { clock: options.clock } : {}) });
   const { port, adminPort } = await gateway.listen();
   return {
     url: `http://127.0.0.1:${port}`,
