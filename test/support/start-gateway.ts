@@ -31,6 +31,10 @@ function testHashes() {
 export interface TestGateway {
   readonly url: string;
   readonly adminUrl: string;
+  /** The token endpoint's URL (`oauth.paths.token`). */
+  readonly tokenUrl: string;
+  /** The revocation endpoint's URL (`oauth.paths.revocation`). */
+  readonly revocationUrl: string;
   readonly gateway: Gateway;
   readonly dir: string;
   /** Log lines written so far, parsed. */
@@ -96,6 +100,8 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
   return {
     url: `http://127.0.0.1:${port}`,
     adminUrl: `http://127.0.0.1:${adminPort}`,
+    tokenUrl: `http://127.0.0.1:${port}${config.oauth.paths.token}`,
+    revocationUrl: `http://127.0.0.1:${port}${config.oauth.paths.revocation}`,
     gateway,
     dir,
     logs: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
