@@ -172,7 +172,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // replica hears, built once at startup like the identity assertion's key.
   const needs = signingNeeds(config);
   const keys = needs.jwt || needs.openid ? await loadKeySet(config.oauth.signing.keyFiles, needs.algorithms).catch(closeOnFailure) : undefined;
-  const jwt = keys && needs.jwt ? new JwtAccessTokens({ keys, issuer: oauth.issuer, audience: ownAudience(oauth), claims: oauth.jwtClaims }) : undefined;
+  const jwt = keys && needs.jwt ? new JwtAccessTokens({ keys, issuer: oauth.issuer, audience: ownAudience(oauth), claims: oauth.jwtClaims, clock }) : undefined;
   const jwtRevocations = jwt ? new JwtRevocationList(store, { retainSeconds: oauth.accessTokenTtl, now }) : undefined;
   const ownLookup = accessLookup(opaqueLookup, jwt && jwtRevocations ? { tokens: jwt, revocations: jwtRevocations, store } : undefined);
   // Tokens not in the gateway's own formats (opaque, or a JWT naming our issuer) go to the
@@ -253,8 +253,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     const protection = { lockout, logger, audit, onLockout: (kind: 'user' | 'ip') => metrics.recordLockout(kind), burn, directoryLocks, reveal };
     const login = createPasswordLogin(chainFor, protection);
     const grants = [
-      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, reveal, present }),
-      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit, present }),
+      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, reveal, present, clock }),
+      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit, present, clock }),
     ].map((grant) => tracedGrant(tracing, grant));
     const bodyLimit = config.server.limits.bodyBytes;
     const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
@@ -273,7 +273,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       token: tokenEndpoint({ clients, grants, bodyLimit, audit }),
       passwordChange: passwordChangeEndpoint({ clients, change: createPasswordChange(chainFor, protection), bodyLimit, reveal, audit }),
       revocation: revocationEndpoint({ clients, store, bodyLimit, logger, audit, ...(jwt ? { jwt } : {}) }),
-      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit, ...(jwt ? { jwt } : {}) }),
+      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit, clock, ...(jwt ? { jwt } : {}) }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
       upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
       decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
@@ -307,7 +307,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   if (keys) endpoints.set(oauth.paths.jwks, { kind: 'jwks', errors: 'oauth', handle: jwksEndpoint(keys.jwks) });
   if (needs.openid) {
     endpoints.set(oauth.paths.openidConfiguration, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config, openIdProviderMetadata(config)) });
-    endpoints.set(oauth.paths.userinfo, { kind: 'userinfo', errors: 'resource', handle: userinfoEndpoint({ store, ...(jwt ? { jwt } : {}) }) });
+    endpoints.set(oauth.paths.userinfo, { kind: 'userinfo', errors: 'resource', handle: userinfoEndpoint({ store, clock, ...(jwt ? { jwt } : {}) }) });
   }
   const prefixEndpoints: [string, Endpoint][] = [];
   if (config.decision.enabled) {

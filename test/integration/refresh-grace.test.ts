@@ -88,7 +88,7 @@ describe('refresh reuse grace across two replicas', () => {
     expect(await active(a, winners[0]!.json.access_token as string)).toBe(false);
   });
 
-  it('revokes on a reuse after the window', async () => {
+  it('real time (the Redis store times the window by the system clock): revokes on a reuse after the window', async () => {
     const [a, b] = await replicas(1);
     const first = await login(a);
     const successor = (await refresh(a, first.refresh_token)).json;
