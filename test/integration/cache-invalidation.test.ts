@@ -19,7 +19,7 @@ import { MemoryTokenStore } from '../../src/tokens/memory-store.js';
 import { newFamilyId, newToken } from '../../src/tokens/token-value.js';
 import type { GrantRecord, RevocationEvent, TokenStore } from '../../src/tokens/types.js';
 import { TestClock } from '../support/test-clock.js';
-import { sleep } from '../support/wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 let upstream: Upstream;
 let redis: RedisProcess;
@@ -219,6 +219,7 @@ describe('TokenCache', () => {
 
   it('does not store an answer that was in flight while a revocation arrived', async () => {
     let release: (() => void) | undefined;
+    let reached = false;
     const inner = new MemoryTokenStore();
     const listeners: ((e: RevocationEvent) => void)[] = [];
     const slow = new Proxy(inner, {
@@ -226,6 +227,7 @@ describe('TokenCache', () => {
         if (property === 'getAccess') {
           return async (token: string) => {
             const record = await target.getAccess(token);
+            reached = true;
             await new Promise<void>((r) => (release = r));
             return record;
           };
@@ -242,7 +244,7 @@ describe('TokenCache', () => {
     const cache = new TokenCache(slow, { ttlMs: 60_000 });
     const { token, familyId } = issue(inner);
     const pending = cache.lookup(token);
-    await sleep(10);
+    await waitFor(() => reached, 5000, 'the lookup to reach the store');
     for (const l of listeners) l({ kind: 'family', familyId });
     release?.();
     expect(await pending).not.toBeNull();

@@ -3,17 +3,19 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { deadPort, startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
-import { sleep } from '../support/wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 let gw: TestGateway;
 let echo: Upstream;
 let slow: Upstream;
 let token: string;
 let slowAborted = 0;
+let slowArrived = 0;
 
 beforeAll(async () => {
   echo = await startEchoUpstream();
   slow = await startEchoUpstream((req, res) => {
+    slowArrived += 1;
     req.on('close', () => {
       if (!res.writableEnded) slowAborted += 1;
     });
@@ -155,9 +157,10 @@ describe('upstream faults and streaming', () => {
 
   it('aborts the upstream request when the client goes away', async () => {
     const before = slowAborted;
+    const arrived = slowArrived;
     const controller = new AbortController();
     const pending = fetch(`${gw.url}/slow/hang`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal }).catch(() => undefined);
-    await sleep(150);
+    await waitFor(() => slowArrived > arrived, 5000, 'the request to reach the upstream');
     controller.abort();
     await pending;
     // Well before the 1.5 s upstream timeout could be the cause.
