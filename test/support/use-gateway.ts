@@ -16,8 +16,8 @@ import type { TestClock } from './test-clock.js';
 export type FormResponse = Awaited<ReturnType<typeof postForm>>;
 
 export interface UseGatewayOptions {
-  /** Deep-merged over start-gateway.ts's base configuration. */
-  readonly config?: Record<string, unknown>;
+  /** Deep-merged over start-gateway.ts's base configuration; a function runs in beforeAll (hashing secrets, say). */
+  readonly config?: Record<string, unknown> | (() => Record<string, unknown> | Promise<Record<string, unknown>>);
   /** Put the token store and lockout counters on a real redis-server (else the memory store). */
   readonly redis?: boolean;
   /** The upstream's request handler; default the echo upstream. */
@@ -95,10 +95,11 @@ export function useGateway(options: UseGatewayOptions = {}): GatewayFixture {
   let client: TokenClient | undefined;
   beforeAll(async () => {
     [upstream, redis] = await Promise.all([startEchoUpstream(options.upstream), options.redis ? startRedis() : undefined]);
+    const config = typeof options.config === 'function' ? await options.config() : options.config;
     gw = await startGateway({
       upstream: upstream.url,
       ...(redis ? { redisUrl: redis.url } : {}),
-      ...(options.config ? { config: options.config } : {}),
+      ...(config ? { config } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
     client = tokenClient(gw);
