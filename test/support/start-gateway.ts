@@ -12,6 +12,7 @@ import { createGateway, type Gateway } from '../../src/app.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { hashSecret } from '../../src/security/password-hash.js';
 import type { Clock } from '../../src/clock.js';
+import { waitFor } from './wait-for.js';
 
 export const CLIENT = { id: 'app', secret: 'app-secret' } as const;
 export const USERS = {
@@ -43,6 +44,8 @@ export interface TestGateway {
   logText(): string;
   /** Rewrites the users file (the file validator reloads it). */
   writeUsers(users: readonly { username: string; passwordHash: string; groups?: readonly string[] }[]): void;
+  /** Rewrites the users file and resolves once the file validator has logged the reload (log.level info or lower). */
+  reloadUsers(users: readonly { username: string; passwordHash: string; groups?: readonly string[] }[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -107,6 +110,13 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     logs: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
     logText: () => text,
     writeUsers,
+    async reloadUsers(users) {
+      if (!['trace', 'debug', 'info'].includes(config.log.level)) throw new Error('reloadUsers watches the info log line of the reload: log.level must be info or lower');
+      const reloads = (): number => text.split('\n').filter((l) => l.includes('"users file reloaded"')).length;
+      const before = reloads();
+      writeUsers(users);
+      await waitFor(() => reloads() > before, 10_000, 'the users file to be reloaded');
+    },
     async stop() {
       await gateway.shutdown(0);
       rmSync(dir, { recursive: true, force: true });
