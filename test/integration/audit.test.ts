@@ -45,7 +45,7 @@ const secrets: string[] = [USERS.joe.password, USERS.alice.password, CLIENT.secr
 
 /** Headers of a request from `ip`, with the request id `req-IP`. */
 const from = (ip: string, authorization?: string) => ({ ...(authorization ? { authorization } : {}), 'x-forwarded-for': ip, 'x-request-id': `req-${ip}` });
-const token = (ip: string, body: string, authorization = basicAuth()) => postForm(`${gw.url}/as/token.oauth2`, body, from(ip, authorization));
+const token = (ip: string, body: string, authorization = basicAuth()) => postForm(gw.tokenUrl, body, from(ip, authorization));
 const passwordGrant = (ip: string, username: string, password: string) =>
   token(ip, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`);
 const otherClient = () => basicAuth('other', CLIENT.secret);
@@ -166,7 +166,7 @@ describe('audit events', () => {
     const access = login.json.access_token as string;
     const refresh = login.json.refresh_token as string;
     secrets.push(access, refresh);
-    const revoke = (ip: string, t: string, authorization: string) => postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${t}`, from(ip, authorization));
+    const revoke = (ip: string, t: string, authorization: string) => postForm(gw.revocationUrl, `token=${t}`, from(ip, authorization));
 
     expect((await revoke('10.1.0.11', access, otherClient())).status).toBe(200);
     expect(one({ event: 'revocation', client_ip: '10.1.0.11' })).toMatchObject({

@@ -185,7 +185,7 @@ describe('the Basic bridge in a real gateway', () => {
   });
 
   it('still accepts a Bearer token on a bearer-or-basic route', async () => {
-    const token = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=edit`, { authorization: basicAuth() });
+    const token = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=edit`, { authorization: basicAuth() });
     const res = await get('/legacy/x', { authorization: `Bearer ${token.json.access_token as string}` });
     expect(res.status).toBe(200);
     expect(res.body.headers?.['x-auth-scope']).toBe('edit');
@@ -231,7 +231,7 @@ describe('the Basic bridge in a real gateway', () => {
     for (let i = 0; i < 3; i++) expect((await get('/legacy/x', { authorization: basicUser('alice', `wrong-${i}`) })).status).toBe(401);
     const bridge = await get('/legacy/x', { authorization: basicUser('alice', USERS.alice.password) });
     expect(bridge.status).toBe(401);
-    const token = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=alice&password=${encodeURIComponent(USERS.alice.password)}`, { authorization: basicAuth() });
+    const token = await postForm(gw.tokenUrl, `grant_type=password&username=alice&password=${encodeURIComponent(USERS.alice.password)}`, { authorization: basicAuth() });
     expect(token.status).toBe(400);
     expect(token.json.error).toBe('invalid_grant');
     expect(await metrics()).toMatch(/ropc_lockouts_total\{kind="user"\} [1-9]/);

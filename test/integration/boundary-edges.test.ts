@@ -29,7 +29,7 @@ beforeAll(async () => {
     });
   });
   gw = await startGateway({ upstream: upstream.url, config: { routes: [{ path: '/public/**', auth: 'none' }] } });
-  const issued = await postForm(`${gw.url}/as/token.oauth2`, 'grant_type=password&username=joe&password=joe-pw&scope=read', { authorization: basicAuth() });
+  const issued = await postForm(gw.tokenUrl, 'grant_type=password&username=joe&password=joe-pw&scope=read', { authorization: basicAuth() });
   token = issued.json['access_token'] as string;
 });
 afterAll(async () => {
@@ -165,7 +165,7 @@ describe('a token in the form body, through the http-proxy engine', () => {
   it('is refused the same way', async () => {
     const other = await startGateway({ upstream: upstream.url, config: { upstream: { engine: 'http-proxy' } } });
     try {
-      const issued = await postForm(`${other.url}/as/token.oauth2`, 'grant_type=password&username=joe&password=joe-pw&scope=read', { authorization: basicAuth() });
+      const issued = await postForm(other.tokenUrl, 'grant_type=password&username=joe&password=joe-pw&scope=read', { authorization: basicAuth() });
       const before = bodies.length;
       const res = await fetch(`${other.url}/api/form`, {
         method: 'POST',

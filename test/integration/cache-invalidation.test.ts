@@ -45,12 +45,12 @@ interface Tokens {
 }
 
 async function login(gw: TestGateway, username: 'joe' | 'alice' = 'joe'): Promise<Tokens> {
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${username}&password=${encodeURIComponent(USERS[username].password)}`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=${username}&password=${encodeURIComponent(USERS[username].password)}`, { authorization: basicAuth() });
   expect(res.status).toBe(200);
   return res.json as unknown as Tokens;
 }
 const call = async (gw: TestGateway, token: string): Promise<number> => (await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
-const revoke = (gw: TestGateway, token: string) => postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${token}`, { authorization: basicAuth() });
+const revoke = (gw: TestGateway, token: string) => postForm(gw.revocationUrl, `token=${token}`, { authorization: basicAuth() });
 
 /** How many access-token lookups reached the store of `gw` (the cache answers the rest). */
 async function storeLookups(gw: TestGateway): Promise<number> {
@@ -95,9 +95,9 @@ describe('a revocation on one replica reaches the cache of the other', () => {
 
   it('refresh-token reuse detected on A: B refuses the family at once', async () => {
     const tokens = await login(a);
-    const rotated = await postForm(`${a.url}/as/token.oauth2`, `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, { authorization: basicAuth() });
+    const rotated = await postForm(a.tokenUrl, `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, { authorization: basicAuth() });
     await cachedOnB(rotated.json.access_token as string);
-    const reuse = await postForm(`${a.url}/as/token.oauth2`, `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, { authorization: basicAuth() });
+    const reuse = await postForm(a.tokenUrl, `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, { authorization: basicAuth() });
     expect(reuse.json.error).toBe('invalid_grant');
     await refusedOnB(rotated.json.access_token as string);
   });
@@ -134,7 +134,7 @@ describe('the cache fails closed', () => {
       return;
     }
     // A restarted Redis is empty: the token is gone everywhere, new logins work again.
-    await expect.poll(async () => (await postForm(`${a.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() })).status, { timeout: 15_000, interval: 250 }).toBe(200);
+    await expect.poll(async () => (await postForm(a.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() })).status, { timeout: 15_000, interval: 250 }).toBe(200);
     await expect.poll(() => call(b, tokens.access_token), { timeout: 5000, interval: 100 }).toBe(401);
     const fresh = await login(a);
     await cachedOnB(fresh.access_token);

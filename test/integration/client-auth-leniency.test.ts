@@ -34,7 +34,7 @@ beforeAll(async () => {
       ],
     },
   });
-  tokenUrl = `${gw.url}/as/token.oauth2`;
+  tokenUrl = gw.tokenUrl;
 });
 afterAll(async () => {
   await gw?.stop();
@@ -99,7 +99,7 @@ describe('a public client sending Basic with an empty password', () => {
 
   it('may revoke its token that way, but may not introspect', async () => {
     const tokens = (await postForm(tokenUrl, joe, { authorization: raw('spa', '') })).json;
-    const revoke = await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${String(tokens.refresh_token)}`, { authorization: raw('spa', '') });
+    const revoke = await postForm(gw.revocationUrl, `token=${String(tokens.refresh_token)}`, { authorization: raw('spa', '') });
     expect(revoke.status).toBe(200);
     const introspect = await postForm(`${gw.url}/as/introspect.oauth2`, `token=${String(tokens.access_token)}`, { authorization: raw('spa', '') });
     expect(introspect.status).toBe(401);

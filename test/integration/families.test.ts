@@ -114,7 +114,7 @@ describe('reuse detection (RFC 9700 §4.14.2)', () => {
     const c = client(gw);
     const first = await c.login();
     const second = await c.refresh(first.refresh_token!);
-    await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${first.refresh_token!}`, { authorization: basicAuth() });
+    await postForm(gw.revocationUrl, `token=${first.refresh_token!}`, { authorization: basicAuth() });
     expect(await c.introspect(second.json.access_token as string)).toEqual({ active: false });
   });
 });

@@ -32,7 +32,7 @@ async function gateway(config: Record<string, unknown>): Promise<TestGateway> {
 }
 
 const password = (gw: TestGateway, username: string, pw: string, headers: Record<string, string> = {}) =>
-  postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(pw)}`, { authorization: basicAuth(), ...headers });
+  postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(pw)}`, { authorization: basicAuth(), ...headers });
 
 /** The answer to a wrong password, byte for byte. */
 const WRONG = '{"error":"invalid_grant","error_description":"authentication failed"}';

@@ -197,7 +197,7 @@ const ROUTES = [
 async function gatewayFor(upstreamUrl: string, extra: Record<string, unknown> = {}): Promise<{ gateway: TestGateway; tokens: Record<Who, string | undefined> }> {
   const gateway = await startGateway({ upstream: upstreamUrl, config: { routes: ROUTES, decision: { enabled: true, ingress: 'nginx' }, ...extra } });
   const issue = async (scope: string) =>
-    (await postForm(`${gateway.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
+    (await postForm(gateway.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
   return { gateway, tokens: { anonymous: undefined, read: await issue('read'), admin: await issue('admin') } };
 }
 
