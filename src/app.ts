@@ -185,6 +185,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     incumbent,
     sameFormat: config.incumbent.introspection.sameFormat,
     count: (source) => metrics.recordTokenSource(source),
+    now,
   });
   const present = createPresenter({ defaultFormat: oauth.accessTokenFormat, ...(jwt ? { jwt } : {}), ...(keys && needs.openid ? { idTokens: new IdTokens(keys, oauth.issuer) } : {}) });
 

@@ -22,7 +22,7 @@ import { createForwarder, type Forwarder, type ProxyOptions } from '../../src/re
 import type { UpstreamTarget } from '../../src/resource/routes.js';
 import { createUndiciForwarder, upstreamPath } from '../../src/resource/undici-forwarder.js';
 import { deadPort } from '../support/echo-upstream.js';
-import { sleep } from '../support/wait-for.js';
+import { sleep, waitFor } from '../support/wait-for.js';
 
 type Make = (options: ProxyOptions) => Forwarder;
 const ENGINES: [string, Make][] = [
@@ -368,7 +368,7 @@ describe.each(ENGINES)('%s forwarder', (engine, make) => {
   it('aborts the upstream request when the client goes away while waiting', async () => {
     const req = http.get(`${front.url}/hang?abort-me`, { agent: false });
     req.on('error', () => undefined);
-    await sleep(150);
+    await waitFor(() => upstream.seen.some((r) => r.url === '/hang?abort-me'), 5000, 'the request to reach the upstream');
     req.destroy();
     // Well before the upstream timeout could be the cause.
     await expect.poll(() => upstream.aborted.includes('/hang?abort-me'), { timeout: TIMEOUT_MS - 200, interval: 20 }).toBe(true);
