@@ -119,10 +119,10 @@ export interface GatewayOptions {
   /** False in a worker of `server.workers` (src/cluster/worker.ts): the supervisor serves the admin port. Default true. */
   readonly serveAdmin?: boolean;
   /**
-   * The time source of every in-process time decision (memory stores, token cache, lock and
-   * directory-lock windows, client-auth and Basic bridge caches, JWT revocations, the
-   * incumbent's cache and breaker); tests move it instead of sleeping. Redis keeps its own
-   * time, and issued tokens are stamped with the system time. Default the system clock.
+   * The time source of every in-process time decision (src/clock.ts): memory stores, token
+   * cache, issuance and `exp` checks, lock and directory-lock windows, client-auth and Basic
+   * bridge caches, JWT revocations, the incumbent's cache and breaker; tests move it instead of
+   * sleeping. Redis keeps its own time. Default the system clock.
    */
   readonly clock?: Clock;
 }
