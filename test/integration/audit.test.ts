@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { basicAuth, CLIENT, postForm, USERS } from '../support/start-gateway.js';
 import { useGateway } from '../support/use-gateway.js';
-import { waitFor } from '../support/wait-for.js';
 import { loadConfig } from '../../src/config/load.js';
 import { lockoutCommand } from '../../src/cli/lockout.js';
 import { userKey } from '../../src/security/lockout.js';
@@ -194,8 +193,7 @@ describe('audit events', () => {
   it('a user the validator no longer knows: refresh revokes the family (family_revoked, subject_gone)', async () => {
     const login = await passwordGrant('10.1.0.19', 'joe', USERS.joe.password);
     secrets.push(login.json.access_token as string, login.json.refresh_token as string);
-    env.gw.writeUsers([{ username: 'alice', passwordHash: await hashSecret(USERS.alice.password) }]);
-    await waitFor(() => env.gw.logs().some((l) => l.msg === 'users file reloaded' && l.users === 1), 10_000, 'the users file reload');
+    await env.gw.reloadUsers([{ username: 'alice', passwordHash: await hashSecret(USERS.alice.password) }]);
     expect((await token('10.1.0.20', `grant_type=refresh_token&refresh_token=${login.json.refresh_token as string}`)).status).toBe(400);
     expect(one({ event: 'family_revoked', client_ip: '10.1.0.20' })).toMatchObject({ outcome: 'success', reason: 'subject_gone', sub: 'joe', client_id: 'app', validator: 'local' });
   });
