@@ -20,6 +20,7 @@ import { ScopePolicy } from './oauth/scope-policy.js';
 import { createPasswordLogin } from './security/login.js';
 import { createPasswordChange } from './security/password-change.js';
 import { DirectoryLocks } from './security/directory-locks.js';
+import { systemClock, type Clock } from './clock.js';
 import { passwordChangeEndpoint } from './token-endpoint/password-change-endpoint.js';
 import type { RevealPolicy } from './token-endpoint/directory-answers.js';
 import { burnVerification, mostExpensiveHash, setHashLimits } from './security/password-hash.js';
@@ -117,6 +118,13 @@ export interface GatewayOptions {
   readonly stdout?: { write(line: string): unknown };
   /** False in a worker of `server.workers` (src/cluster/worker.ts): the supervisor serves the admin port. Default true. */
   readonly serveAdmin?: boolean;
+  /**
+   * The time source of every in-process time decision (src/clock.ts): memory stores, token
+   * cache, issuance and `exp` checks, lock and directory-lock windows, client-auth and Basic
+   * bridge caches, JWT revocations, the incumbent's cache and breaker; tests move it instead of
+   * sleeping. Redis keeps its own time. Default the system clock.
+   */
+  readonly clock?: Clock;
 }
 
 export async function createGateway(config: GatewayConfig, logger: Logger, options: GatewayOptions = {}): Promise<Gateway> {
@@ -126,7 +134,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // Loads the OpenTelemetry SDK only when tracing.enabled; undefined otherwise, and every
   // traced* wrapper below then returns what it wraps.
   const tracing = await startTracing(config.tracing, logger);
-  const backend = await createStore(config, logger).catch(async (err: unknown) => {
+  const clock = options.clock ?? systemClock;
+  const now = (): number => clock.now();
+  const backend = await createStore(config, logger, clock).catch(async (err: unknown) => {
     audit.close();
     await tracing?.shutdown();
     throw err;
@@ -137,7 +147,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // Every password login (token endpoint and Basic bridge) goes through the lockout (security/login.ts).
   const lockout = tracedLockout(tracing, new Lockout(backend.attempts, config.lockout));
   // Accounts a directory reported locked: not asked again for a while (security/directory-locks.ts); kept across reloads.
-  const directoryLocks = new DirectoryLocks(config.lockout.directoryLockSeconds * 1000);
+  const directoryLocks = new DirectoryLocks(config.lockout.directoryLockSeconds * 1000, now);
   // Failed client authentication counts in the same per-IP budget (token-endpoint/clients.ts).
   const clientBudget = {
     reserveIp: (ip: string) => lockout.reserveIp(ip),
@@ -150,7 +160,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   };
   const { oauth } = config;
   // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
-  const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs }) : undefined;
+  const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs, clock }) : undefined;
   const opaqueLookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
 
   const closeOnFailure = async (err: unknown): Promise<never> => {
@@ -162,19 +172,20 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // replica hears, built once at startup like the identity assertion's key.
   const needs = signingNeeds(config);
   const keys = needs.jwt || needs.openid ? await loadKeySet(config.oauth.signing.keyFiles, needs.algorithms).catch(closeOnFailure) : undefined;
-  const jwt = keys && needs.jwt ? new JwtAccessTokens({ keys, issuer: oauth.issuer, audience: ownAudience(oauth), claims: oauth.jwtClaims }) : undefined;
-  const jwtRevocations = jwt ? new JwtRevocationList(store, { retainSeconds: oauth.accessTokenTtl }) : undefined;
+  const jwt = keys && needs.jwt ? new JwtAccessTokens({ keys, issuer: oauth.issuer, audience: ownAudience(oauth), claims: oauth.jwtClaims, clock }) : undefined;
+  const jwtRevocations = jwt ? new JwtRevocationList(store, { retainSeconds: oauth.accessTokenTtl, now }) : undefined;
   const ownLookup = accessLookup(opaqueLookup, jwt && jwtRevocations ? { tokens: jwt, revocations: jwtRevocations, store } : undefined);
   // Tokens not in the gateway's own formats (opaque, or a JWT naming our issuer) go to the
   // incumbent when incumbent.introspection is on (resource/token-source.ts); each accepted
   // token is counted by source.
-  const incumbent = createIncumbent(config, logger, metrics);
+  const incumbent = createIncumbent(config, logger, metrics, now);
   const lookup = withTokenSources({
     ours: ownLookup,
     isOurs: (token) => parseToken(token) !== null || (jwt !== undefined && claimsIssuer(token, oauth.issuer)),
     incumbent,
     sameFormat: config.incumbent.introspection.sameFormat,
     count: (source) => metrics.recordTokenSource(source),
+    now,
   });
   const present = createPresenter({ defaultFormat: oauth.accessTokenFormat, ...(jwt ? { jwt } : {}), ...(keys && needs.openid ? { idTokens: new IdTokens(keys, oauth.issuer) } : {}) });
 
@@ -218,6 +229,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     const validators = instrumentValidators(rawValidators, metrics, logger, tracing !== undefined);
     const rotating = new Set(next.clients.filter((c) => c.secondarySecretHashes.length > 0).map((c) => c.id));
     const clients = new ClientRegistry(next.clients, oauth.clientAuthCacheSeconds, clientBudget, {
+      now,
       onMatch: (clientId, secretIndex, cached) => {
         metrics.recordClientSecret(clientId, secretIndex);
         // For a client in rotation, one line per verification (a remembered success is not
@@ -240,8 +252,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     const protection = { lockout, logger, audit, onLockout: (kind: 'user' | 'ip') => metrics.recordLockout(kind), burn, directoryLocks, reveal };
     const login = createPasswordLogin(chainFor, protection);
     const grants = [
-      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, reveal, present }),
-      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit, present }),
+      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, reveal, present, clock }),
+      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit, present, clock }),
     ].map((grant) => tracedGrant(tracing, grant));
     const bodyLimit = config.server.limits.bodyBytes;
     const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
@@ -252,7 +264,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       passThrough: next.headers.passThrough,
       ...(assertion ? { assertionHeader: config.headers.assertion.header } : {}),
     });
-    const basic = createBasicBridge({ login, clients: next.clients, scopePolicy, cacheSeconds: next.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
+    const basic = createBasicBridge({ login, clients: next.clients, scopePolicy, cacheSeconds: next.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o), now });
     const resourceOptions = { match, lookup, basic, headers, realm: config.oauth.realm, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
     const identityHeaders = Object.keys(next.headers.identity).map((h) => h.toLowerCase());
     return {
@@ -260,7 +272,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       token: tokenEndpoint({ clients, grants, bodyLimit, audit }),
       passwordChange: passwordChangeEndpoint({ clients, change: createPasswordChange(chainFor, protection), bodyLimit, reveal, audit }),
       revocation: revocationEndpoint({ clients, store, bodyLimit, logger, audit, ...(jwt ? { jwt } : {}) }),
-      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit, ...(jwt ? { jwt } : {}) }),
+      introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit, clock, ...(jwt ? { jwt } : {}) }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
       upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
       decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
@@ -294,7 +306,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   if (keys) endpoints.set(oauth.paths.jwks, { kind: 'jwks', errors: 'oauth', handle: jwksEndpoint(keys.jwks) });
   if (needs.openid) {
     endpoints.set(oauth.paths.openidConfiguration, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config, openIdProviderMetadata(config)) });
-    endpoints.set(oauth.paths.userinfo, { kind: 'userinfo', errors: 'resource', handle: userinfoEndpoint({ store, ...(jwt ? { jwt } : {}) }) });
+    endpoints.set(oauth.paths.userinfo, { kind: 'userinfo', errors: 'resource', handle: userinfoEndpoint({ store, clock, ...(jwt ? { jwt } : {}) }) });
   }
   const prefixEndpoints: [string, Endpoint][] = [];
   if (config.decision.enabled) {
@@ -383,8 +395,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
 }
 
 /** The token store and the lockout counters, on one backend (one Redis client and key prefix). */
-async function createStore(config: GatewayConfig, logger: Logger): Promise<{ tokens: TokenStore; attempts: AttemptStore }> {
-  if (config.store.type === 'memory') return { tokens: new MemoryTokenStore(), attempts: new MemoryAttemptStore() };
+async function createStore(config: GatewayConfig, logger: Logger, clock: Clock): Promise<{ tokens: TokenStore; attempts: AttemptStore }> {
+  if (config.store.type === 'memory') return { tokens: new MemoryTokenStore({ clock }), attempts: new MemoryAttemptStore({ clock }) };
   const outage = new OutageLog(logger, 'redis');
   const client = createRedisClient(config.store.redis, (err) => {
     outage.down();
@@ -406,7 +418,7 @@ async function createStore(config: GatewayConfig, logger: Logger): Promise<{ tok
 }
 
 /** The incumbent source of access tokens (resource/incumbent-introspection.ts), or undefined when off. */
-function createIncumbent(config: GatewayConfig, logger: Logger, metrics: Metrics): IncumbentIntrospection | undefined {
+function createIncumbent(config: GatewayConfig, logger: Logger, metrics: Metrics, now: () => number): IncumbentIntrospection | undefined {
   const c = config.incumbent.introspection;
   if (!c.enabled) return undefined;
   // The URL holds no credentials (config/incumbent-checks.ts refuses them).
@@ -426,6 +438,7 @@ function createIncumbent(config: GatewayConfig, logger: Logger, metrics: Metrics
     logger,
     observe: (outcome) => metrics.observeIncumbent(outcome),
     onBreaker: (open) => metrics.incumbentBreaker(open),
+    now,
   });
 }
 

@@ -36,6 +36,7 @@ import { readOAuthForm } from './oauth-form.js';
 import { NO_AUDIT, type Audit } from '../observability/audit.js';
 import type { JwtAccessTokens } from '../tokens/jwt-access.js';
 import { describePresented } from './describe.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface IntrospectionEndpointOptions {
   readonly clients: ClientRegistry;
@@ -47,6 +48,8 @@ export interface IntrospectionEndpointOptions {
   readonly audit?: Audit;
   /** JWT access tokens (docs/token-formats.md): introspected by the stored record they name. */
   readonly jwt?: JwtAccessTokens;
+  /** The time `exp` is compared with (src/app.ts `clock`); default the system clock. */
+  readonly clock?: Clock;
 }
 
 /** RFC 7662 §2.2 answer for an active token. */
@@ -65,7 +68,7 @@ export interface ActiveIntrospection {
 export const INACTIVE = Object.freeze({ active: false as const });
 
 export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
-  const { clients, store, bodyLimit, issuer, audit = NO_AUDIT, jwt } = options;
+  const { clients, store, bodyLimit, issuer, audit = NO_AUDIT, jwt, clock = systemClock } = options;
 
   return async function handleIntrospection(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, bodyLimit);
@@ -77,7 +80,7 @@ export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
     if (token === undefined) throw new InvalidRequestError('missing parameter: token');
 
     const found = (await describePresented(token, store, jwt))?.info ?? null;
-    const answer = found && visible(found, client) ? active(found, issuer) : INACTIVE;
+    const answer = found && visible(found, client, clock.now()) ? active(found, issuer) : INACTIVE;
     if (found && found.record.clientId !== client.id) {
       // A resource server (introspectAnyToken) reading a user's token, or a client probing another's.
       audit.emit({
@@ -97,9 +100,9 @@ export function introspectionEndpoint(options: IntrospectionEndpointOptions) {
 }
 
 /** Step 5: whether `client` may see `found` as active. */
-function visible(found: TokenInfo, client: ClientConfig): boolean {
+function visible(found: TokenInfo, client: ClientConfig, now: number): boolean {
   const own = found.record.clientId === client.id;
-  if (found.record.exp * 1000 <= Date.now()) return false;
+  if (found.record.exp * 1000 <= now) return false;
   if (found.type === 'refresh') return own && found.current;
   return own || client.introspectAnyToken;
 }

@@ -1,4 +1,5 @@
 /** Building token records and the RFC 6749 §5.1 response from them. */
+import { systemClock, type Clock } from '../clock.js';
 import type { GrantRecord, RefreshRecord, TokenToIssue } from '../tokens/types.js';
 import { newToken } from '../tokens/token-value.js';
 import { formatScope, sameScope } from '../oauth/scope.js';
@@ -31,6 +32,7 @@ export function tokenResponse(
   };
 }
 
-export function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
+/** The time tokens are stamped with, whole seconds since the epoch (`clock`: default the system clock). */
+export function nowSeconds(clock: Clock = systemClock): number {
+  return Math.floor(clock.now() / 1000);
 }

@@ -20,10 +20,13 @@ import type { JwtAccessTokens } from '../tokens/jwt-access.js';
 import type { TokenStore } from '../tokens/types.js';
 import { describePresented } from './describe.js';
 import { scopedClaims } from './oidc-claims.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface UserinfoOptions {
   readonly store: TokenStore;
   readonly jwt?: JwtAccessTokens;
+  /** The time `exp` is compared with (src/app.ts `clock`); default the system clock. */
+  readonly clock?: Clock;
 }
 
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -34,7 +37,7 @@ export function userinfoEndpoint(options: UserinfoOptions) {
     if (/(?:^|[?&])access_token=/.test(req.url ?? '')) throw new InvalidRequestError('send the access token in the Authorization header, not the URI');
     const token = bearerToken(req);
     const described = await describePresented(token, options.store, options.jwt);
-    const record = described?.info.type === 'access' && described.info.record.exp * 1000 > Date.now() ? described.info.record : undefined;
+    const record = described?.info.type === 'access' && described.info.record.exp * 1000 > (options.clock ?? systemClock).now() ? described.info.record : undefined;
     if (!record) throw new InvalidTokenError('the access token is invalid, expired or revoked');
     ctx.clientId = record.clientId;
     ctx.subject = record.sub;

@@ -14,6 +14,7 @@
  * principal attributes.
  */
 import { decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { Clock } from '../clock.js';
 import type { KeySet, SigningAlgorithm } from './key-set.js';
 import { SIGNING_ALGORITHMS } from './key-set.js';
 import type { AccessRef, GrantRecord } from './types.js';
@@ -51,6 +52,8 @@ export interface JwtAccessOptions {
   readonly audience: string;
   /** `oauth.jwtClaims`: claim name → `attributes.NAME`. */
   readonly claims: Readonly<Record<string, string>>;
+  /** The time `exp` and `nbf` are checked against (src/app.ts `clock`); default the system clock. */
+  readonly clock?: Clock;
 }
 
 /** What a client contributes to its tokens. */
@@ -112,6 +115,7 @@ export class JwtAccessTokens {
         typ: ACCESS_TOKEN_TYP,
         algorithms: [...SIGNING_ALGORITHMS],
         requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id', 'sid'],
+        ...(this.options.clock ? { currentDate: new Date(this.options.clock.now()) } : {}),
       }));
     } catch {
       return null;

@@ -2,41 +2,22 @@
  * RFC 6749 §6 refreshing an access token, with rotation and reuse detection (RFC 9700
  * §4.14.2), against the memory store and a real redis-server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
-import { startRedis, type RedisProcess } from '../support/start-redis.js';
-
-let upstream: Upstream;
-let redis: RedisProcess;
-
-beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await upstream?.close();
-  await redis?.stop();
-});
+import { describe, expect, it } from 'vitest';
+import { USERS } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
 
 for (const storeKind of ['memory', 'redis'] as const) {
   describe(`RFC 6749 §6 refresh (${storeKind} store)`, () => {
-    let gw: TestGateway;
-    let tokenUrl: string;
-    beforeAll(async () => {
-      gw = await startGateway({ upstream: upstream.url, ...(storeKind === 'redis' ? { redisUrl: redis.url } : {}) });
-      tokenUrl = `${gw.url}/as/token.oauth2`;
-    });
-    afterAll(() => gw?.stop());
+    const env = useGateway({ redis: storeKind === 'redis' });
 
     async function login(client = 'app', scope = 'read edit') {
-      const res = await postForm(tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${encodeURIComponent(scope)}`, { authorization: basicAuth(client) });
+      const res = await env.password('joe', { client, scope });
       expect(res.status).toBe(200);
       return res.json as { access_token: string; refresh_token: string };
     }
     const refresh = (token: string, extra = '', client = 'app') =>
-      postForm(tokenUrl, `grant_type=refresh_token&refresh_token=${token}${extra}`, { authorization: basicAuth(client) });
-    const call = (token: string) => fetch(`${gw.url}/x`, { headers: { authorization: `Bearer ${token}` } });
+      env.token(`grant_type=refresh_token&refresh_token=${token}${extra}`, { client });
+    const call = (token: string) => fetch(`${env.gw.url}/x`, { headers: { authorization: `Bearer ${token}` } });
 
     // "If valid and authorized, the authorization server issues an access token as described in Section 5.1."
     it('issues a new access token and rotates the refresh token', async () => {
@@ -84,7 +65,7 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     it('answers invalid_grant for an unknown refresh token and a missing one', async () => {
       expect((await refresh('x'.repeat(65))).json.error).toBe('invalid_grant');
-      expect((await postForm(tokenUrl, 'grant_type=refresh_token', { authorization: basicAuth() })).json).toEqual({
+      expect((await env.token('grant_type=refresh_token')).json).toEqual({
         error: 'invalid_request',
         error_description: 'missing parameter: refresh_token',
       });
@@ -92,14 +73,14 @@ for (const storeKind of ['memory', 'redis'] as const) {
 
     it('refuses the refresh once the user is removed from the validator', async () => {
       const first = await login();
-      gw.writeUsers([]);
+      await env.gw.reloadUsers([]);
       try {
-        await expect.poll(async () => (await refresh(first.refresh_token)).json.error, { timeout: 5000, interval: 200 }).toBe('invalid_grant');
+        expect((await refresh(first.refresh_token)).json.error).toBe('invalid_grant');
         expect((await call(first.access_token)).status).toBe(401);
       } finally {
         const { hashSecret } = await import('../../src/security/password-hash.js');
-        gw.writeUsers([{ username: 'joe', passwordHash: await hashSecret(USERS.joe.password), groups: ['editors'] }]);
-        await expect.poll(async () => (await postForm(tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() })).status, { timeout: 5000, interval: 200 }).toBe(200);
+        await env.gw.reloadUsers([{ username: 'joe', passwordHash: await hashSecret(USERS.joe.password), groups: ['editors'] }]);
+        expect((await env.password()).status).toBe(200);
       }
     });
 

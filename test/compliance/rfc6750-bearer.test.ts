@@ -1,35 +1,25 @@
 /** RFC 6750 — using bearer tokens on the resource path (§2.1 and §3). Real gateway, real upstream. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { basicAuth, USERS } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
 
-let gw: TestGateway;
-let upstream: Upstream;
+const env = useGateway({
+  config: {
+    routes: [
+      { path: '/public/**', auth: 'none' },
+      { path: '/admin/**', scopes: ['admin'] },
+      { path: '/any', scopes: ['admin', 'edit'], scopeMode: 'any' },
+      { path: '/editors', groups: ['editors'] },
+      { path: '/admins', groups: ['admins'] },
+    ],
+  },
+});
 let token: string;
-
 beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  gw = await startGateway({
-    upstream: upstream.url,
-    config: {
-      routes: [
-        { path: '/public/**', auth: 'none' },
-        { path: '/admin/**', scopes: ['admin'] },
-        { path: '/any', scopes: ['admin', 'edit'], scopeMode: 'any' },
-        { path: '/editors', groups: ['editors'] },
-        { path: '/admins', groups: ['admins'] },
-      ],
-    },
-  });
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, { authorization: basicAuth() });
-  token = res.json.access_token as string;
-});
-afterAll(async () => {
-  await gw?.stop();
-  await upstream?.close();
+  token = await env.accessToken('joe', { scope: 'read edit' });
 });
 
-const get = (path: string, headers: Record<string, string> = {}) => fetch(`${gw.url}${path}`, { headers });
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${env.gw.url}${path}`, { headers });
 
 describe('RFC 6750 §2.1 Authorization request header field', () => {
   // b64token and a case-insensitive scheme ("Bearer" 1*SP b64token; RFC 9110 §11.1 schemes are case-insensitive)
@@ -98,7 +88,7 @@ describe('RFC 6750 §3 the WWW-Authenticate response header field', () => {
   it('refuses two Authorization headers', async () => {
     const { request } = await import('node:http');
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${gw.url}/x`, { headers: ['authorization', `Bearer ${token}`, 'authorization', `Bearer ${token}`] as unknown as Record<string, string> }, (res) => {
+      const req = request(`${env.gw.url}/x`, { headers: ['authorization', `Bearer ${token}`, 'authorization', `Bearer ${token}`] as unknown as Record<string, string> }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });

@@ -2,29 +2,12 @@
  * RFC 7009 — OAuth 2.0 Token Revocation, at `oauth.paths.revocation`. Each test quotes the
  * text it checks. Real gateway, real HTTP client, real redis-server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { deadPort, startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
-import { startRedis, type RedisProcess } from '../support/start-redis.js';
+import { describe, expect, it } from 'vitest';
+import { basicAuth, postForm, startGateway } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
+import { deadPort } from '../support/echo-upstream.js';
 
-let gw: TestGateway;
-let upstream: Upstream;
-let redis: RedisProcess;
-let tokenUrl: string;
-let revokeUrl: string;
-
-beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  redis = await startRedis();
-  gw = await startGateway({ upstream: upstream.url, redisUrl: redis.url });
-  tokenUrl = `${gw.url}/as/token.oauth2`;
-  revokeUrl = `${gw.url}/as/revoke_token.oauth2`;
-});
-afterAll(async () => {
-  await gw?.stop();
-  await upstream?.close();
-  await redis?.stop();
-});
+const env = useGateway({ redis: true });
 
 interface Tokens {
   readonly access_token: string;
@@ -32,14 +15,13 @@ interface Tokens {
 }
 
 async function login(client = 'app'): Promise<Tokens> {
-  const auth = client === 'spa' ? {} : { authorization: basicAuth(client) };
-  const res = await postForm(tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}${client === 'spa' ? '&client_id=spa' : ''}`, auth);
+  const res = await env.password('joe', { client });
   expect(res.status).toBe(200);
   return res.json as unknown as Tokens;
 }
-const refresh = (token: string, client = 'app') => postForm(tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth(client) });
-const revoke = (body: string, client = 'app') => postForm(revokeUrl, body, { authorization: basicAuth(client) });
-const resource = async (token: string): Promise<number> => (await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
+const refresh = (token: string, client = 'app') => env.refresh(token, { client });
+const revoke = (body: string, client = 'app') => postForm(env.gw.revocationUrl, body, { authorization: basicAuth(client) });
+const resource = async (token: string): Promise<number> => (await fetch(`${env.gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
 
 // §2.2: "The content of the response body is ignored by the client as all necessary
 // information is conveyed in the response code." The body is `{}` as JSON, for clients that
@@ -56,7 +38,7 @@ describe('RFC 7009 §2.1 revocation request', () => {
   // "The client requests the revocation of a particular token by making an HTTP POST request
   //  to the token revocation endpoint URL."
   it('accepts POST only', async () => {
-    const res = await fetch(revokeUrl, { headers: { authorization: basicAuth() } });
+    const res = await fetch(env.gw.revocationUrl, { headers: { authorization: basicAuth() } });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
     expect(await res.json()).toEqual({ error: 'invalid_request', error_description: 'use POST' });
@@ -64,7 +46,7 @@ describe('RFC 7009 §2.1 revocation request', () => {
 
   // "... using the "application/x-www-form-urlencoded" format in the HTTP request entity-body"
   it('accepts the form content type only', async () => {
-    const res = await fetch(revokeUrl, { method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/json' }, body: '{"token":"x"}' });
+    const res = await fetch(env.gw.revocationUrl, { method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/json' }, body: '{"token":"x"}' });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_request');
   });
@@ -83,12 +65,12 @@ describe('RFC 7009 §2.1 revocation request', () => {
     const { access_token } = await login();
     // RFC 6749 §5.2: 401 and a challenge where the Authorization header was used (or nothing
     // was sent); 400 and none where the client authenticated in the body.
-    const body = await postForm(revokeUrl, `token=${access_token}&client_id=app&client_secret=wrong`);
+    const body = await postForm(env.gw.revocationUrl, `token=${access_token}&client_id=app&client_secret=wrong`);
     expect(body.status).toBe(400);
     expect(body.json.error).toBe('invalid_client');
     expect(body.headers.get('www-authenticate')).toBeNull();
     for (const headers of [{}, { authorization: basicAuth('app', 'wrong') }, { authorization: basicAuth('nobody') }]) {
-      const res = await postForm(revokeUrl, `token=${access_token}`, headers);
+      const res = await postForm(env.gw.revocationUrl, `token=${access_token}`, headers);
       expect(res.status).toBe(401);
       expect(res.json.error).toBe('invalid_client');
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
@@ -100,7 +82,7 @@ describe('RFC 7009 §2.1 revocation request', () => {
   //  valid client credentials, in the case of a confidential client."
   it('lets a public client revoke its own token with its client_id', async () => {
     const tokens = await login('spa');
-    expectRevoked200(await postForm(revokeUrl, `token=${tokens.refresh_token}&client_id=spa`));
+    expectRevoked200(await postForm(env.gw.revocationUrl, `token=${tokens.refresh_token}&client_id=spa`));
     expect(await resource(tokens.access_token)).toBe(401);
   });
 });
@@ -160,10 +142,10 @@ describe('RFC 7009 §2.1 what is revoked', () => {
     const tokens = await login('app');
     expectRevoked200(await revoke(`token=${tokens.refresh_token}`, 'other'));
     expectRevoked200(await revoke(`token=${tokens.access_token}`, 'other'));
-    expectRevoked200(await postForm(revokeUrl, `token=${tokens.access_token}&client_id=spa`));
+    expectRevoked200(await postForm(env.gw.revocationUrl, `token=${tokens.access_token}&client_id=spa`));
     expect(await resource(tokens.access_token)).toBe(200);
     expect((await refresh(tokens.refresh_token)).status).toBe(200);
-    expect(gw.logs().some((l) => l.event === 'revocation_foreign_token' && l.clientId === 'other')).toBe(true);
+    expect(env.gw.logs().some((l) => l.event === 'revocation_foreign_token' && l.clientId === 'other')).toBe(true);
   });
 });
 
@@ -182,9 +164,9 @@ describe('RFC 7009 §2.2 revocation response', () => {
   it('never logs the token', async () => {
     const tokens = await login();
     await revoke(`token=${tokens.refresh_token}`);
-    expect(gw.logText()).not.toContain(tokens.refresh_token);
-    expect(gw.logText()).not.toContain(tokens.refresh_token.slice(22));
-    expect(gw.logs().some((l) => l.event === 'token_revoked' && l.revoked === 'family' && l.sub === 'joe')).toBe(true);
+    expect(env.gw.logText()).not.toContain(tokens.refresh_token);
+    expect(env.gw.logText()).not.toContain(tokens.refresh_token.slice(22));
+    expect(env.gw.logs().some((l) => l.event === 'token_revoked' && l.revoked === 'family' && l.sub === 'joe')).toBe(true);
   });
 });
 
@@ -193,9 +175,9 @@ describe('RFC 7009 §2.2.1 error response', () => {
   //  exists and may retry after a reasonable delay. The server may include a "Retry-After"
   //  header in the response"
   it('answers 503 temporarily_unavailable with Retry-After when the store is down', async () => {
-    const down = await startGateway({ upstream: upstream.url, redisUrl: `redis://127.0.0.1:${await deadPort()}` });
+    const down = await startGateway({ upstream: env.upstream.url, redisUrl: `redis://127.0.0.1:${await deadPort()}` });
     try {
-      const res = await postForm(`${down.url}/as/revoke_token.oauth2`, `token=${'A'.repeat(65)}`, { authorization: basicAuth() });
+      const res = await postForm(down.revocationUrl, `token=${'A'.repeat(65)}`, { authorization: basicAuth() });
       expect(res.status).toBe(503);
       expect(res.json.error).toBe('temporarily_unavailable');
       expect(res.headers.get('retry-after')).toBeTruthy();

@@ -2,27 +2,17 @@
  * RFC 7662 — OAuth 2.0 Token Introspection, at `oauth.paths.introspection`. Each test quotes
  * the text it checks. Real gateway, real HTTP client, real redis-server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, CLIENT, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
-import { startRedis, type RedisProcess } from '../support/start-redis.js';
+import { describe, expect, it } from 'vitest';
+import { basicAuth, CLIENT, postForm } from '../support/start-gateway.js';
 import { hashSecret } from '../../src/security/password-hash.js';
+import { useGateway } from '../support/use-gateway.js';
 
 const ISSUER = 'https://as.example.com';
-let gw: TestGateway;
-let upstream: Upstream;
-let redis: RedisProcess;
-let tokenUrl: string;
-let introspectUrl: string;
-
-beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  redis = await startRedis();
-  const secretHash = await hashSecret(CLIENT.secret);
-  gw = await startGateway({
-    upstream: upstream.url,
-    redisUrl: redis.url,
-    config: {
+const env = useGateway({
+  redis: true,
+  config: async () => {
+    const secretHash = await hashSecret(CLIENT.secret);
+    return {
       oauth: { issuer: ISSUER },
       clients: [
         { id: 'app', secretHash, scopes: ['read', 'edit', 'admin'], defaultScopes: ['read'] },
@@ -31,16 +21,10 @@ beforeAll(async () => {
         // A resource server: no grants of its own, introspects every client's access tokens.
         { id: 'api', secretHash, grantTypes: [], introspectAnyToken: true },
       ],
-    },
-  });
-  tokenUrl = `${gw.url}/as/token.oauth2`;
-  introspectUrl = `${gw.url}/as/introspect.oauth2`;
+    };
+  },
 });
-afterAll(async () => {
-  await gw?.stop();
-  await upstream?.close();
-  await redis?.stop();
-});
+const introspectUrl = (): string => `${env.gw.url}/as/introspect.oauth2`;
 
 interface Tokens {
   readonly access_token: string;
@@ -48,20 +32,20 @@ interface Tokens {
 }
 
 async function login(scope = 'read edit'): Promise<Tokens> {
-  const res = await postForm(tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${encodeURIComponent(scope)}`, { authorization: basicAuth('app') });
+  const res = await env.password('joe', { scope });
   expect(res.status).toBe(200);
   return res.json as unknown as Tokens;
 }
-const introspect = (body: string, client = 'app') => postForm(introspectUrl, body, { authorization: basicAuth(client) });
+const introspect = (body: string, client = 'app') => postForm(introspectUrl(), body, { authorization: basicAuth(client) });
 const INACTIVE = '{"active":false}';
 
 describe('RFC 7662 §2.1 introspection request', () => {
   // "The protected resource calls the introspection endpoint using an HTTP POST request with
   //  parameters sent as "application/x-www-form-urlencoded" data"
   it('accepts POST with a form only', async () => {
-    const get = await fetch(introspectUrl, { headers: { authorization: basicAuth() } });
+    const get = await fetch(introspectUrl(), { headers: { authorization: basicAuth() } });
     expect(get.status).toBe(405);
-    const json = await fetch(introspectUrl, { method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/json' }, body: '{}' });
+    const json = await fetch(introspectUrl(), { method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/json' }, body: '{}' });
     expect(json.status).toBe(400);
     expect(((await json.json()) as { error: string }).error).toBe('invalid_request');
   });
@@ -82,20 +66,20 @@ describe('RFC 7662 §2.1 introspection request', () => {
     const { access_token } = await login();
     // RFC 6749 §5.2: 401 and a challenge where the Authorization header was used (or nothing
     // was sent); 400 and none where the client authenticated in the body.
-    const body = await postForm(introspectUrl, `token=${access_token}&client_id=app&client_secret=wrong`);
+    const body = await postForm(introspectUrl(), `token=${access_token}&client_id=app&client_secret=wrong`);
     expect(body.status).toBe(400);
     expect(body.json.error).toBe('invalid_client');
     expect(body.headers.get('www-authenticate')).toBeNull();
     for (const headers of [{}, { authorization: basicAuth('app', 'wrong') }, { authorization: basicAuth('nobody') }]) {
-      const res = await postForm(introspectUrl, `token=${access_token}`, headers);
+      const res = await postForm(introspectUrl(), `token=${access_token}`, headers);
       expect(res.status).toBe(401);
       expect(res.json.error).toBe('invalid_client');
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
     }
-    const pub = await postForm(introspectUrl, `token=${access_token}&client_id=spa`);
+    const pub = await postForm(introspectUrl(), `token=${access_token}&client_id=spa`);
     expect(pub.status).toBe(400);
     expect(pub.json.error).toBe('invalid_client');
-    const pubBasic = await postForm(introspectUrl, `token=${access_token}`, { authorization: basicAuth('spa', '') });
+    const pubBasic = await postForm(introspectUrl(), `token=${access_token}`, { authorization: basicAuth('spa', '') });
     expect(pubBasic.status).toBe(401);
     expect(pubBasic.json.error).toBe('invalid_client');
     expect(pubBasic.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
@@ -160,12 +144,12 @@ describe('RFC 7662 §2.2 introspection response', () => {
       expect(res.text).toBe(INACTIVE);
     }
     const first = await login();
-    const second = await postForm(tokenUrl, `grant_type=refresh_token&refresh_token=${first.refresh_token}`, { authorization: basicAuth('app') });
+    const second = await env.token(`grant_type=refresh_token&refresh_token=${first.refresh_token}`, { client: 'app' });
     expect(second.status).toBe(200);
     expect((await introspect(`token=${first.refresh_token}`)).text).toBe(INACTIVE);
     // The access token of before the refresh stays active (rotation does not end it).
     expect((await introspect(`token=${first.access_token}`)).json.active).toBe(true);
-    await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${second.json.refresh_token as string}`, { authorization: basicAuth('app') });
+    await postForm(env.gw.revocationUrl, `token=${second.json.refresh_token as string}`, { authorization: basicAuth('app') });
     for (const token of [first.access_token, second.json.access_token as string, second.json.refresh_token as string]) {
       expect((await introspect(`token=${token}`)).text).toBe(INACTIVE);
     }
@@ -184,6 +168,6 @@ describe('RFC 7662 §2.2 introspection response', () => {
   it('never logs the token', async () => {
     const tokens = await login();
     await introspect(`token=${tokens.access_token}`, 'api');
-    expect(gw.logText()).not.toContain(tokens.access_token.slice(22));
+    expect(env.gw.logText()).not.toContain(tokens.access_token.slice(22));
   });
 });

@@ -2,28 +2,18 @@
  * RFC 8414 — OAuth 2.0 Authorization Server Metadata, at `oauth.paths.metadata`. Each test
  * quotes the text it checks. Real gateway and HTTP client; the endpoints it names are called.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { basicAuth, postForm, startGateway, USERS } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
 import { authorizationServerMetadata } from '../../src/token-endpoint/metadata.js';
 import type { ClientConfig, GatewayConfig } from '../../src/config/types.js';
 
 const ISSUER = 'https://as.example.com';
-let gw: TestGateway;
-let upstream: Upstream;
+const env = useGateway({ config: { oauth: { issuer: ISSUER } } });
 
-beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  gw = await startGateway({ upstream: upstream.url, config: { oauth: { issuer: ISSUER } } });
-});
-afterAll(async () => {
-  await gw?.stop();
-  await upstream?.close();
-});
-
-const wellKnown = () => `${gw.url}/.well-known/oauth-authorization-server`;
+const wellKnown = () => `${env.gw.url}/.well-known/oauth-authorization-server`;
 /** An endpoint URL of the metadata, pointed at the test gateway. */
-const local = (url: unknown): string => `${gw.url}${new URL(String(url)).pathname}`;
+const local = (url: unknown): string => `${env.gw.url}${new URL(String(url)).pathname}`;
 
 describe('RFC 8414 §3 obtaining the metadata', () => {
   // "Authorization servers supporting metadata MUST make a JSON document containing metadata
@@ -137,7 +127,7 @@ describe('RFC 8414 §2 metadata values', () => {
 
   it('follows configured paths', async () => {
     const custom = await startGateway({
-      upstream: upstream.url,
+      upstream: env.upstream.url,
       config: { oauth: { issuer: ISSUER, paths: { token: '/oauth/token', revocation: '/oauth/revoke', introspection: '/oauth/introspect', metadata: '/meta' } } },
     });
     try {

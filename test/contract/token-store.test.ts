@@ -133,9 +133,9 @@ async function redisFixture(server: RedisProcess, plain: () => Redis | Cluster) 
   };
 }
 
-tokenStoreContract('redis', () => redisFixture(redis, () => admin));
+tokenStoreContract('redis (real time)', () => redisFixture(redis, () => admin));
 
-tokenStoreContract('redis cluster', () => redisFixture(cluster, () => clusterAdmin));
+tokenStoreContract('redis cluster (real time)', () => redisFixture(cluster, () => clusterAdmin));
 
 describe('RedisTokenStore key layout and TTLs', () => {
   let prefix: string;

@@ -16,7 +16,7 @@ import { LdapValidator } from '../../src/validators/ldap.js';
 import { GROUPS, PEOPLE, USERS as DIR } from '../fixtures/ldap/directory.js';
 import { ldapValidatorConfig, startSlapd } from '../support/start-slapd.js';
 import { validatorContract, type ContractUser } from './validator.contract.js';
-import { sleep } from '../support/wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 const USERS: ContractUser[] = [
   { username: 'joe', password: '2Federate', subject: 'joe', groups: ['editors'] },
@@ -46,11 +46,7 @@ validatorContract('file', async () => {
     async removeUser(username) {
       present = present.filter((e) => e.username !== username);
       await writeFile(path, stringify({ users: present }));
-      const deadline = Date.now() + 10_000;
-      while ((await validator.recheck(username)) !== 'gone') {
-        if (Date.now() > deadline) throw new Error(`the users file was not reloaded within 10 s after removing ${username}`);
-        await sleep(25);
-      }
+      await waitFor(async () => (await validator.recheck(username)) === 'gone', 10_000, `the users file to be reloaded after removing ${username}`);
     },
     async cleanup() {
       await rm(dir, { recursive: true, force: true });

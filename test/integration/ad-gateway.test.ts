@@ -92,7 +92,7 @@ describe.skipIf(skip !== undefined)('gateway with an Active Directory validator 
   });
 
   const login = (username: string, password: string, client = 'app') =>
-    postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`, {
+    postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`, {
       authorization: basicAuth(client, SECRET),
     });
   const change = (username: string, password: string, newPassword: string) =>

@@ -12,11 +12,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, CLIENT, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
-import { startRedis, type RedisProcess } from '../support/start-redis.js';
-import { waitFor } from '../support/wait-for.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { basicAuth, CLIENT, postForm, USERS } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
 import { loadConfig } from '../../src/config/load.js';
 import { lockoutCommand } from '../../src/cli/lockout.js';
 import { userKey } from '../../src/security/lockout.js';
@@ -35,17 +33,24 @@ const FIELDS = new Set([
   'scope', 'lock_seconds', 'token_client_id', 'token_type', 'revoked', 'active', 'was_locked', 'actor',
 ]);
 
-let redis: RedisProcess;
-let upstream: Upstream;
-let gw: TestGateway;
-let dir: string;
-let auditFile: string;
+const dir = mkdtempSync(join(tmpdir(), 'ropc-audit-'));
+const auditFile = join(dir, 'audit.jsonl');
+const env = useGateway({
+  redis: true,
+  config: {
+    server: { trustProxy: true },
+    audit: { destination: 'file', file: auditFile },
+    lockout: { maxFailures: 2, lockSeconds: 60, ipMaxFailuresPerMinute: 3 },
+    routes: [{ path: '/legacy/**', auth: 'bearer-or-basic', basicClient: 'app' }],
+    basicBridge: { cacheSeconds: 0 },
+  },
+});
 /** Every credential the test sends: none may appear in the audit file. */
 const secrets: string[] = [USERS.joe.password, USERS.alice.password, CLIENT.secret, PASSWORD_AS_USERNAME, WRONG, BASIC_WRONG];
 
 /** Headers of a request from `ip`, with the request id `req-IP`. */
 const from = (ip: string, authorization?: string) => ({ ...(authorization ? { authorization } : {}), 'x-forwarded-for': ip, 'x-request-id': `req-${ip}` });
-const token = (ip: string, body: string, authorization = basicAuth()) => postForm(`${gw.url}/as/token.oauth2`, body, from(ip, authorization));
+const token = (ip: string, body: string, authorization = basicAuth()) => postForm(env.gw.tokenUrl, body, from(ip, authorization));
 const passwordGrant = (ip: string, username: string, password: string) =>
   token(ip, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`);
 const otherClient = () => basicAuth('other', CLIENT.secret);
@@ -68,28 +73,7 @@ function fromIp(ip: string): Event[] {
   return events().filter((e) => e.client_ip === ip);
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ropc-audit-'));
-  auditFile = join(dir, 'audit.jsonl');
-  [redis, upstream] = await Promise.all([startRedis(), startEchoUpstream()]);
-  gw = await startGateway({
-    upstream: upstream.url,
-    redisUrl: redis.url,
-    config: {
-      server: { trustProxy: true },
-      audit: { destination: 'file', file: auditFile },
-      lockout: { maxFailures: 2, lockSeconds: 60, ipMaxFailuresPerMinute: 3 },
-      routes: [{ path: '/legacy/**', auth: 'bearer-or-basic', basicClient: 'app' }],
-      basicBridge: { cacheSeconds: 0 },
-    },
-  });
-});
-
-afterAll(async () => {
-  await gw?.stop();
-  await Promise.all([redis?.stop(), upstream?.close()]);
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('audit events', () => {
   let tokens: { access: string; refresh: string };
@@ -145,9 +129,9 @@ describe('audit events', () => {
     const good = `Basic ${Buffer.from(`joe:${USERS.joe.password}`).toString('base64')}`;
     const bad = `Basic ${Buffer.from(`joe:${BASIC_WRONG}`).toString('base64')}`;
     secrets.push(good, bad, good.slice(6), bad.slice(6));
-    const ok = await fetch(`${gw.url}/legacy/x`, { headers: from('10.1.0.6', good) });
+    const ok = await fetch(`${env.gw.url}/legacy/x`, { headers: from('10.1.0.6', good) });
     expect(ok.status).toBe(200);
-    expect((await fetch(`${gw.url}/legacy/x`, { headers: from('10.1.0.7', bad) })).status).toBe(401);
+    expect((await fetch(`${env.gw.url}/legacy/x`, { headers: from('10.1.0.7', bad) })).status).toBe(401);
     expect(one({ event: 'login', client_ip: '10.1.0.6' })).toMatchObject({ outcome: 'success', via: 'basic_bridge', sub: 'joe', client_id: 'app', request_id: 'req-10.1.0.6' });
     expect(one({ event: 'login', client_ip: '10.1.0.7' })).toMatchObject({ outcome: 'failure', reason: 'invalid_password', via: 'basic_bridge', username_key: userKey('joe') });
   });
@@ -166,7 +150,7 @@ describe('audit events', () => {
     const access = login.json.access_token as string;
     const refresh = login.json.refresh_token as string;
     secrets.push(access, refresh);
-    const revoke = (ip: string, t: string, authorization: string) => postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${t}`, from(ip, authorization));
+    const revoke = (ip: string, t: string, authorization: string) => postForm(env.gw.revocationUrl, `token=${t}`, from(ip, authorization));
 
     expect((await revoke('10.1.0.11', access, otherClient())).status).toBe(200);
     expect(one({ event: 'revocation', client_ip: '10.1.0.11' })).toMatchObject({
@@ -179,11 +163,11 @@ describe('audit events', () => {
       request_id: 'req-10.1.0.11',
     });
 
-    const introspect = await postForm(`${gw.url}/as/introspect.oauth2`, `token=${access}`, from('10.1.0.12', otherClient()));
+    const introspect = await postForm(`${env.gw.url}/as/introspect.oauth2`, `token=${access}`, from('10.1.0.12', otherClient()));
     expect(introspect.json).toEqual({ active: false });
     expect(one({ event: 'introspection', client_ip: '10.1.0.12' })).toMatchObject({ outcome: 'refused', client_id: 'other', token_client_id: 'app', sub: 'joe', token_type: 'access_token', active: false });
     // Introspecting one's own token is no audit fact.
-    await postForm(`${gw.url}/as/introspect.oauth2`, `token=${access}`, from('10.1.0.13', basicAuth()));
+    await postForm(`${env.gw.url}/as/introspect.oauth2`, `token=${access}`, from('10.1.0.13', basicAuth()));
     expect(fromIp('10.1.0.13')).toEqual([]);
 
     expect((await revoke('10.1.0.14', refresh, basicAuth())).status).toBe(200);
@@ -209,8 +193,7 @@ describe('audit events', () => {
   it('a user the validator no longer knows: refresh revokes the family (family_revoked, subject_gone)', async () => {
     const login = await passwordGrant('10.1.0.19', 'joe', USERS.joe.password);
     secrets.push(login.json.access_token as string, login.json.refresh_token as string);
-    gw.writeUsers([{ username: 'alice', passwordHash: await hashSecret(USERS.alice.password) }]);
-    await waitFor(() => gw.logs().some((l) => l.msg === 'users file reloaded' && l.users === 1), 10_000, 'the users file reload');
+    await env.gw.reloadUsers([{ username: 'alice', passwordHash: await hashSecret(USERS.alice.password) }]);
     expect((await token('10.1.0.20', `grant_type=refresh_token&refresh_token=${login.json.refresh_token as string}`)).status).toBe(400);
     expect(one({ event: 'family_revoked', client_ip: '10.1.0.20' })).toMatchObject({ outcome: 'success', reason: 'subject_gone', sub: 'joe', client_id: 'app', validator: 'local' });
   });
@@ -218,18 +201,18 @@ describe('audit events', () => {
   it('unlock by the CLI, appended to the same file', async () => {
     const out: string[] = [];
     const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) } };
-    expect(await lockoutCommand('unlock', ['--config', join(gw.dir, 'gateway.yaml'), '--username', 'ALICE'], io)).toBe(0);
+    expect(await lockoutCommand('unlock', ['--config', join(env.gw.dir, 'gateway.yaml'), '--username', 'ALICE'], io)).toBe(0);
     expect(one({ event: 'unlock' })).toMatchObject({ outcome: 'success', actor: 'cli', username_key: userKey('alice'), was_locked: true });
     expect((await passwordGrant('10.1.0.21', 'alice', USERS.alice.password)).status).toBe(200);
     expect(one({ event: 'login', client_ip: '10.1.0.21' })).toMatchObject({ outcome: 'success', sub: 'alice' });
   });
 
   it('config reload: success, and a build that fails', async () => {
-    const config = loadConfig({ mode: 'production', file: join(gw.dir, 'gateway.yaml'), env: {} });
-    await gw.gateway.reload(config);
+    const config = loadConfig({ mode: 'production', file: join(env.gw.dir, 'gateway.yaml'), env: {} });
+    await env.gw.gateway.reload(config);
     one({ event: 'config_reload', outcome: 'success' });
     const broken = { ...config, validators: config.validators.map((v) => ({ ...v, type: 'no-such-type' })) } as unknown as typeof config;
-    await expect(gw.gateway.reload(broken)).rejects.toThrow();
+    await expect(env.gw.gateway.reload(broken)).rejects.toThrow();
     one({ event: 'config_reload', outcome: 'failure', reason: 'build_failed' });
   });
 
@@ -244,6 +227,6 @@ describe('audit events', () => {
     for (const secret of secrets) expect(text.includes(secret), secret).toBe(false);
     expect(text).not.toMatch(/Basic |Bearer /i);
     // The request log has no audit line when audit.destination is file.
-    expect(gw.logs().some((l) => l.kind === 'audit')).toBe(false);
+    expect(env.gw.logs().some((l) => l.kind === 'audit')).toBe(false);
   });
 });

@@ -5,21 +5,16 @@
  * the test and the gateway tidies the request.
  */
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
-import { basicAuth, postForm, startGateway, type TestGateway } from '../support/start-gateway.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { basicAuth, postForm, startGateway } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
 import { sleep } from '../support/wait-for.js';
 
-let upstream: Upstream;
-let gw: TestGateway;
-let hits: string[];
+const hits: string[] = [];
 /** Request bodies the upstream received whole. */
 const bodies: string[] = [];
-let token: string;
-
-beforeAll(async () => {
-  hits = [];
-  upstream = await startEchoUpstream((req, res) => {
+const env = useGateway({
+  upstream: (req, res) => {
     hits.push(`${req.method} ${req.url} host=${req.headers.host}`);
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString('latin1')));
@@ -27,19 +22,17 @@ beforeAll(async () => {
       bodies.push(body);
       res.end('upstream');
     });
-  });
-  gw = await startGateway({ upstream: upstream.url, config: { routes: [{ path: '/public/**', auth: 'none' }] } });
-  const issued = await postForm(`${gw.url}/as/token.oauth2`, 'grant_type=password&username=joe&password=joe-pw&scope=read', { authorization: basicAuth() });
-  token = issued.json['access_token'] as string;
+  },
+  config: { routes: [{ path: '/public/**', auth: 'none' }] },
 });
-afterAll(async () => {
-  await gw?.stop();
-  upstream?.server.close();
+let token: string;
+beforeAll(async () => {
+  token = await env.accessToken('joe', { scope: 'read' });
 });
 
 /** Sends `raw` and resolves with everything the gateway answered until it closed or went quiet. */
 function exchange(raw: string, quietMs = 1500): Promise<string> {
-  const { port } = new URL(gw.url);
+  const { port } = new URL(env.gw.url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1');
     let got = '';
@@ -88,7 +81,7 @@ describe("the gateway's own endpoints with a trailing slash", () => {
   it('are refused, never proxied with their credentials', async () => {
     const before = hits.length;
     for (const path of ['/as/token.oauth2/', '/as/introspect.oauth2//', '/.well-known/oauth-authorization-server/']) {
-      const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=joe&password=joe-pw' });
+      const res = await fetch(`${env.gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=joe&password=joe-pw' });
       expect(res.status, path).toBe(400);
     }
     expect(hits.slice(before)).toEqual([]);
@@ -117,7 +110,7 @@ describe('Expect: 100-continue on the token endpoint', () => {
 describe('a token in the form body as well as the header (RFC 6750 §2)', () => {
   /** Sends a form POST with the Bearer header, its body in the given pieces, and returns the status line. */
   async function post(pieces: string[]): Promise<string> {
-    const { port } = new URL(gw.url);
+    const { port } = new URL(env.gw.url);
     const length = pieces.reduce((n, p) => n + Buffer.byteLength(p), 0);
     return new Promise((resolve, reject) => {
       const socket = connect(Number(port), '127.0.0.1');
@@ -164,7 +157,7 @@ describe('a token in the form body as well as the header (RFC 6750 §2)', () => 
 describe('a token in the form body, from a real HTTP client', () => {
   it('is refused with the exact RFC 6750 §2 body, and the form never reaches the upstream', async () => {
     const before = bodies.length;
-    const res = await fetch(`${gw.url}/api/form`, {
+    const res = await fetch(`${env.gw.url}/api/form`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: 'a=1&access_token=stolen',

@@ -51,7 +51,7 @@ const call = async (base: string, token: string): Promise<number> => (await fetc
 
 describe('cache invalidation across processes', () => {
   it('a token revoked on one gateway is refused by a replica process long before its cache entry runs out', async () => {
-    const login = await postForm(`${a.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+    const login = await postForm(a.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
     expect(login.status).toBe(200);
     const { access_token: access, refresh_token: refresh } = login.json as { access_token: string; refresh_token: string };
     // Warm the replica's cache.
@@ -59,7 +59,7 @@ describe('cache invalidation across processes', () => {
     expect(await call(replicaUrl, access)).toBe(200);
 
     // Revoking the refresh token revokes the family, its access token included.
-    const revoked = await postForm(`${a.url}/as/revoke_token.oauth2`, `token=${refresh}`, { authorization: basicAuth() });
+    const revoked = await postForm(a.revocationUrl, `token=${refresh}`, { authorization: basicAuth() });
     expect(revoked.status).toBe(200);
     // Polled for at most 10 s, a sixth of the 60 s cache TTL: only the invalidation can explain a refusal.
     await expect.poll(() => call(replicaUrl, access), { timeout: 10_000, interval: 10 }).toBe(401);

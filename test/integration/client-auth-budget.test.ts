@@ -26,7 +26,7 @@ async function gateway(config: Record<string, unknown>): Promise<TestGateway> {
 }
 
 const login = (gw: TestGateway, ip: string, authorization: string) =>
-  postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${encodeURIComponent(USERS.joe.password)}`, { authorization, 'x-forwarded-for': ip });
+  postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${encodeURIComponent(USERS.joe.password)}`, { authorization, 'x-forwarded-for': ip });
 const BAD_CLIENT = '{"error":"invalid_client","error_description":"client authentication failed"}';
 
 describe('failed client authentication is budgeted per IP', () => {

@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 const login = (secret: string) =>
-  postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth('app', secret) });
+  postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth('app', secret) });
 
 describe('client secret rotation', () => {
   it('accepts the new and the old secret, refuses the expired one and a wrong one', async () => {

@@ -28,7 +28,7 @@ beforeAll(async () => {
   const start = (ingress: string) => startGateway({ upstream: upstream.url, config: { log: { level: 'warn' }, decision: { enabled: true, ingress }, routes: ROUTES } });
   [traefik, envoy] = await Promise.all([start('traefik'), start('envoy')]);
   const issue = async (gw: TestGateway, scope: string) =>
-    (await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
+    (await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
   [readToken, adminToken, envoyRead, envoyAdmin] = await Promise.all([issue(traefik, 'read'), issue(traefik, 'admin'), issue(envoy, 'read'), issue(envoy, 'admin')]);
 });
 afterAll(async () => {

@@ -54,7 +54,7 @@ beforeAll(async () => {
   });
   nginx = await startNginx(nginxConfig(new URL(gw.url).port, new URL(upstream.url).port));
   const issue = async (scope: string) =>
-    (await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
+    (await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
   token = await issue('read');
   adminToken = await issue('admin');
 });

@@ -3,36 +3,27 @@
  * the gateway's ES256 JWT with jose's createRemoteJWKSet against the admin port's /jwks.json;
  * a client-sent assertion never reaches it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { basicAuth, postForm, startGateway, USERS } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
 
-let gw: TestGateway;
-let upstream: Upstream;
+const env = useGateway({
+  config: { log: { level: 'warn' }, headers: { assertion: { enabled: true, audience: 'legacy-app', ttlSeconds: 60 } }, routes: [{ path: '/public/**', auth: 'none' }] },
+});
 let token: string;
-
 beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  gw = await startGateway({
-    upstream: upstream.url,
-    config: { log: { level: 'warn' }, headers: { assertion: { enabled: true, audience: 'legacy-app', ttlSeconds: 60 } }, routes: [{ path: '/public/**', auth: 'none' }] },
-  });
-  token = (await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, { authorization: basicAuth() })).json.access_token as string;
-});
-afterAll(async () => {
-  await gw?.stop();
-  await upstream?.close();
+  token = await env.accessToken('joe', { scope: 'read edit' });
 });
 
-const seen = async (path: string, headers: Record<string, string>) => ((await (await fetch(`${gw.url}${path}`, { headers })).json()) as { headers: Record<string, string> }).headers;
+const seen = async (path: string, headers: Record<string, string>) => ((await (await fetch(`${env.gw.url}${path}`, { headers })).json()) as { headers: Record<string, string> }).headers;
 
 describe('the signed identity assertion', () => {
   it('verifies against the JWKS on the admin port and carries the identity', async () => {
     const headers = await seen('/api/x', { authorization: `Bearer ${token}`, 'x-auth-assertion': 'forged.jwt.value' });
     const jwt = headers['x-auth-assertion'] as string;
     expect(jwt).not.toBe('forged.jwt.value');
-    const jwks = createRemoteJWKSet(new URL(`${gw.adminUrl}/jwks.json`));
+    const jwks = createRemoteJWKSet(new URL(`${env.gw.adminUrl}/jwks.json`));
     const { payload, protectedHeader } = await jwtVerify(jwt, jwks, { issuer: 'http://localhost:9031', audience: 'legacy-app', algorithms: ['ES256'] });
     expect(protectedHeader.alg).toBe('ES256');
     expect(payload).toMatchObject({ sub: 'joe', client_id: 'app', scope: 'read edit', groups: ['editors'], aud: 'legacy-app' });
@@ -46,11 +37,11 @@ describe('the signed identity assertion', () => {
   });
 
   it('another key does not verify: an upstream checking the signature refuses a forgery', async () => {
-    const other = await startGateway({ upstream: upstream.url, config: { log: { level: 'warn' }, headers: { assertion: { enabled: true, audience: 'legacy-app' } } } });
+    const other = await startGateway({ upstream: env.upstream.url, config: { log: { level: 'warn' }, headers: { assertion: { enabled: true, audience: 'legacy-app' } } } });
     try {
-      const t = (await postForm(`${other.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() })).json.access_token as string;
+      const t = (await postForm(other.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() })).json.access_token as string;
       const jwt = ((await (await fetch(`${other.url}/api/x`, { headers: { authorization: `Bearer ${t}` } })).json()) as { headers: Record<string, string> }).headers['x-auth-assertion'] as string;
-      await expect(jwtVerify(jwt, createRemoteJWKSet(new URL(`${gw.adminUrl}/jwks.json`)), { audience: 'legacy-app' })).rejects.toThrow();
+      await expect(jwtVerify(jwt, createRemoteJWKSet(new URL(`${env.gw.adminUrl}/jwks.json`)), { audience: 'legacy-app' })).rejects.toThrow();
     } finally {
       await other.stop();
     }

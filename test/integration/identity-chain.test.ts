@@ -90,7 +90,7 @@ afterAll(async () => {
 function login(client: string, username: string, password: string, scope?: string) {
   const body = `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}${scope === undefined ? '' : `&scope=${encodeURIComponent(scope)}`}`;
   const headers = client === 'mobile' ? {} : { authorization: basicAuth(client, SECRET) };
-  return postForm(`${gw.url}/as/token.oauth2`, client === 'mobile' ? `${body}&client_id=mobile` : body, headers);
+  return postForm(gw.tokenUrl, client === 'mobile' ? `${body}&client_id=mobile` : body, headers);
 }
 async function upstreamSees(accessToken: string): Promise<{ status: number; headers: Record<string, string> }> {
   const res = await fetch(`${gw.url}/api/whoami`, { headers: { authorization: `Bearer ${accessToken}` } });
@@ -174,7 +174,7 @@ describe('revoke --subject with a prefixed subject', () => {
 
   it('re-checks a prefixed subject at refresh without the prefix', async () => {
     const first = await login('intranet', 'joe', USERS.joe.password);
-    const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=refresh_token&refresh_token=${first.json.refresh_token as string}`, { authorization: basicAuth('intranet', SECRET) });
+    const res = await postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${first.json.refresh_token as string}`, { authorization: basicAuth('intranet', SECRET) });
     expect(res.status).toBe(200);
   });
 });

@@ -3,43 +3,26 @@
  * users `björn` and `bj%C3%B6rn` must reach the upstream as different subjects, and a group
  * `R&D, Europe` as one element — through the proxy and in decision answers alike.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, postForm, startGateway, type TestGateway } from '../support/start-gateway.js';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../src/security/password-hash.js';
-import { sleep } from '../support/wait-for.js';
+import { useGateway } from '../support/use-gateway.js';
 
-let gw: TestGateway;
-let upstream: Upstream;
+// Log level info at least: reloadUsers waits for the reload's log line.
+const env = useGateway({ config: { decision: { enabled: true, ingress: 'nginx' }, log: { level: 'info' } } });
 const tokens: Record<string, string> = {};
 const NAMES = ['björn', 'bj%C3%B6rn'];
 
 beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  gw = await startGateway({ upstream: upstream.url, config: { decision: { enabled: true, ingress: 'nginx' }, log: { level: 'warn' } } });
   const hash = await hashSecret('pw-1');
-  gw.writeUsers([
+  await env.gw.reloadUsers([
     { username: 'björn', passwordHash: hash, groups: ['R&D, Europe', 'admins'] },
     { username: 'bj%C3%B6rn', passwordHash: hash, groups: ['R&D', ' Europe'] },
   ]);
-  for (const name of NAMES) {
-    // The file validator picks the new file up on its own; wait (bounded) until it has.
-    const deadline = Date.now() + 10_000;
-    while (!tokens[name] && Date.now() < deadline) {
-      const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(name)}&password=pw-1`, { authorization: basicAuth() });
-      if (res.status === 200) tokens[name] = res.json.access_token as string;
-      else await sleep(200);
-    }
-    expect(tokens[name], name).toBeTruthy();
-  }
-});
-afterAll(async () => {
-  await gw?.stop();
-  await upstream?.close();
+  for (const name of NAMES) tokens[name] = await env.accessToken(name, { password: 'pw-1' });
 });
 
 async function upstreamSaw(name: string): Promise<Record<string, string>> {
-  const res = await fetch(`${gw.url}/api/who`, { headers: { authorization: `Bearer ${tokens[name]}` } });
+  const res = await fetch(`${env.gw.url}/api/who`, { headers: { authorization: `Bearer ${tokens[name]}` } });
   expect(res.status).toBe(200);
   return ((await res.json()) as { headers: Record<string, string> }).headers;
 }
@@ -64,7 +47,7 @@ describe('identity header values', () => {
   });
 
   it('the decision endpoint answers the same values (one encoding function)', async () => {
-    const res = await fetch(`${gw.url}/_ropc/auth`, { headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/who', authorization: `Bearer ${tokens['björn']}` } });
+    const res = await fetch(`${env.gw.url}/_ropc/auth`, { headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/who', authorization: `Bearer ${tokens['björn']}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-auth-subject')).toBe('bj%C3%B6rn');
     expect(res.headers.get('x-auth-groups')).toBe('R&D%2C%20Europe,admins');

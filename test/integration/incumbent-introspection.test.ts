@@ -123,7 +123,7 @@ afterAll(async () => {
 async function login(at: TestGateway, user: keyof typeof USERS, scope: string): Promise<{ access_token: string; refresh_token: string }> {
   const u = USERS[user];
   const body = `grant_type=password&username=${encodeURIComponent(u.username)}&password=${encodeURIComponent(u.password)}&scope=${encodeURIComponent(scope)}`;
-  const res = await postForm(`${at.url}/as/token.oauth2`, body, { authorization: basicAuth() });
+  const res = await postForm(at.tokenUrl, body, { authorization: basicAuth() });
   expect(res.status).toBe(200);
   return res.json as unknown as { access_token: string; refresh_token: string };
 }
@@ -210,7 +210,7 @@ describe('tokens that are refused', () => {
   it('one of ours that is revoked or unknown: 401, and never sent to the incumbent (sameFormat off, the default)', async () => {
     const ours = await login(gwStrict, 'joe', 'read');
     await echoed(await call(gwStrict, '/x', ours.access_token));
-    const revoked = await postForm(`${gwStrict.url}/as/revoke_token.oauth2`, `token=${ours.refresh_token}&token_type_hint=refresh_token`, { authorization: basicAuth() });
+    const revoked = await postForm(gwStrict.revocationUrl, `token=${ours.refresh_token}&token_type_hint=refresh_token`, { authorization: basicAuth() });
     expect(revoked.status).toBe(200);
     const theirs = await login(incumbent, 'joe', 'read'); // the incumbent's, but in our format
     const asked = await introspectionsAtIncumbent();
@@ -275,7 +275,7 @@ describe('revocation at the incumbent', () => {
     const { access_token, refresh_token } = await login(incumbent, 'joe', 'read');
     await echoed(await call(gw, '/x', access_token));
     await echoed(await call(gwLongCache, '/x', access_token));
-    const revoked = await postForm(`${incumbent.url}/as/revoke_token.oauth2`, `token=${refresh_token}&token_type_hint=refresh_token`, { authorization: basicAuth() });
+    const revoked = await postForm(incumbent.revocationUrl, `token=${refresh_token}&token_type_hint=refresh_token`, { authorization: basicAuth() });
     expect(revoked.status).toBe(200);
     // cacheSeconds: 1 — refused once the answer lapses (within the bound, whatever the machine's speed).
     await expect.poll(async () => (await call(gw, '/x', access_token)).status, { timeout: 15_000, interval: 200 }).toBe(401);

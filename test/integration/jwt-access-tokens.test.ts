@@ -6,23 +6,18 @@
  * revoked; introspected and revoked like opaque tokens.
  */
 import { createPublicKey, verify as verifySignature, type JsonWebKey } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { basicAuth, CLIENT, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { basicAuth, CLIENT, postForm, USERS } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
 import { hashSecret } from '../../src/security/password-hash.js';
 
-let upstream: Upstream;
-let gw: TestGateway;
 const ISSUER = 'http://gateway.test';
-
-beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  const secretHash = await hashSecret(CLIENT.secret);
-  gw = await startGateway({
-    upstream: upstream.url,
-    config: {
+const env = useGateway({
+  config: async () => {
+    const secretHash = await hashSecret(CLIENT.secret);
+    return {
       oauth: { issuer: ISSUER, accessTokenFormat: 'jwt', jwtClaims: { email: 'attributes.email' } },
       decision: { enabled: true, ingress: 'nginx' },
       headers: { identity: { 'X-Auth-Subject': 'sub', 'X-Auth-Client-Id': 'client_id', 'X-Auth-Scope': 'scope', 'X-Auth-Groups': 'groups', 'X-Auth-Email': 'attributes.email' } },
@@ -32,32 +27,28 @@ beforeAll(async () => {
         { id: 'elsewhere', secretHash, scopes: ['read'], defaultScopes: ['read'], audience: ['https://other.api'] },
         { id: 'opaque', secretHash, scopes: ['read'], defaultScopes: ['read'], accessTokenFormat: 'opaque' },
       ],
-    },
-  });
-  const h = await hashSecret(USERS.joe.password);
-  gw.writeUsers([{ username: 'joe', passwordHash: h, groups: ['editors'], attributes: { email: 'joe@example.org', phone: '555' } } as never]);
+    };
+  },
 });
-afterAll(async () => {
-  await gw?.stop();
-  await upstream?.close();
+beforeAll(async () => {
+  const h = await hashSecret(USERS.joe.password);
+  await env.gw.reloadUsers([{ username: 'joe', passwordHash: h, groups: ['editors'], attributes: { email: 'joe@example.org', phone: '555' } } as never]);
 });
 
 async function login(clientId: string = CLIENT.id, scope = 'read edit'): Promise<{ access_token: string; refresh_token: string }> {
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${encodeURIComponent(scope)}`, {
-    authorization: basicAuth(clientId),
-  });
+  const res = await env.password('joe', { client: clientId, scope });
   expect(res.status).toBe(200);
   return res.json as { access_token: string; refresh_token: string };
 }
 
-const call = (token: string) => fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } });
-const introspect = async (token: string, clientId: string = CLIENT.id) => (await postForm(`${gw.url}/as/introspect.oauth2`, `token=${token}`, { authorization: basicAuth(clientId) })).json;
+const call = (token: string) => fetch(`${env.gw.url}/api`, { headers: { authorization: `Bearer ${token}` } });
+const introspect = async (token: string, clientId: string = CLIENT.id) => (await postForm(`${env.gw.url}/as/introspect.oauth2`, `token=${token}`, { authorization: basicAuth(clientId) })).json;
 
 /** RFC 7515 §5.2 by hand: the JWKS key named by kid, the signature over header.payload. */
 async function verifyByHand(jwt: string): Promise<Record<string, unknown>> {
   const [header, payload, signature] = jwt.split('.') as [string, string, string];
   const { kid, alg } = JSON.parse(Buffer.from(header, 'base64url').toString()) as { kid: string; alg: string };
-  const jwks = (await (await fetch(`${gw.url}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+  const jwks = (await (await fetch(`${env.gw.url}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
   const jwk = jwks.keys.find((k) => k.kid === kid);
   if (!jwk) throw new Error(`no key ${kid}`);
   const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
@@ -75,7 +66,7 @@ describe('JWT access tokens (RFC 9068)', () => {
     const { access_token: jwt } = await login();
     expect(decodeProtectedHeader(jwt)).toMatchObject({ typ: 'at+jwt', alg: 'ES256' });
 
-    const jwks = createRemoteJWKSet(new URL(`${gw.url}/.well-known/jwks.json`));
+    const jwks = createRemoteJWKSet(new URL(`${env.gw.url}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(jwt, jwks, { issuer: ISSUER, audience: ISSUER, typ: 'at+jwt' });
     expect(payload).toMatchObject({ sub: 'joe', client_id: CLIENT.id, scope: 'read edit', groups: ['editors'], email: 'joe@example.org' });
     expect(payload).not.toHaveProperty('phone');
@@ -85,12 +76,12 @@ describe('JWT access tokens (RFC 9068)', () => {
 
     const as = (await oauth.processDiscoveryResponse(
       new URL(ISSUER),
-      await fetch(`${gw.url}/.well-known/oauth-authorization-server`),
+      await fetch(`${env.gw.url}/.well-known/oauth-authorization-server`),
     )) as oauth.AuthorizationServer;
     expect(as.jwks_uri).toBe(`${ISSUER}/.well-known/jwks.json`);
     // oauth4webapi fetches jwks_uri itself: point it at the test listener.
-    const local = { ...as, jwks_uri: `${gw.url}/.well-known/jwks.json` };
-    const request = new Request(`${gw.url}/api`, { headers: { authorization: `Bearer ${jwt}` } });
+    const local = { ...as, jwks_uri: `${env.gw.url}/.well-known/jwks.json` };
+    const request = new Request(`${env.gw.url}/api`, { headers: { authorization: `Bearer ${jwt}` } });
     const claims = await oauth.validateJwtAccessToken(local, request, ISSUER, { [oauth.allowInsecureRequests]: true });
     expect(claims).toMatchObject({ sub: 'joe', client_id: CLIENT.id, iss: ISSUER });
 
@@ -120,7 +111,7 @@ describe('JWT access tokens (RFC 9068)', () => {
     expect((await call(forged)).status).toBe(401);
 
     const { access_token: foreign } = await login('elsewhere', 'read');
-    const { payload } = await jwtVerify(foreign, createRemoteJWKSet(new URL(`${gw.url}/.well-known/jwks.json`)), { audience: 'https://other.api' });
+    const { payload } = await jwtVerify(foreign, createRemoteJWKSet(new URL(`${env.gw.url}/.well-known/jwks.json`)), { audience: 'https://other.api' });
     expect(payload.aud).toEqual(['https://other.api']);
     expect((await call(foreign)).status).toBe(401);
     // Still one of ours: introspection answers for it.
@@ -138,32 +129,32 @@ describe('JWT access tokens (RFC 9068)', () => {
     expect(await introspect(jwt, 'legacy')).toEqual({ active: false });
 
     // Another client's revocation touches nothing.
-    await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${jwt}`, { authorization: basicAuth('legacy') });
+    await postForm(env.gw.revocationUrl, `token=${jwt}`, { authorization: basicAuth('legacy') });
     expect((await call(jwt)).status).toBe(200);
 
-    expect((await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${jwt}&token_type_hint=access_token`, { authorization: basicAuth() })).status).toBe(200);
+    expect((await postForm(env.gw.revocationUrl, `token=${jwt}&token_type_hint=access_token`, { authorization: basicAuth() })).status).toBe(200);
     expect((await call(jwt)).status).toBe(401);
     expect(await introspect(jwt)).toEqual({ active: false });
     // One access token, not the family: the refresh token still works and gives a new JWT.
-    const refreshed = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=refresh_token&refresh_token=${refresh}`, { authorization: basicAuth() });
+    const refreshed = await env.token(`grant_type=refresh_token&refresh_token=${refresh}`);
     expect(refreshed.status).toBe(200);
     const next = refreshed.json as { access_token: string; refresh_token: string };
     expect(decodeProtectedHeader(next.access_token).typ).toBe('at+jwt');
     expect((await call(next.access_token)).status).toBe(200);
 
     // Revoking the refresh token ends the family: its JWTs are refused.
-    await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${next.refresh_token}`, { authorization: basicAuth() });
+    await postForm(env.gw.revocationUrl, `token=${next.refresh_token}`, { authorization: basicAuth() });
     expect((await call(next.access_token)).status).toBe(401);
     expect(await introspect(next.access_token)).toEqual({ active: false });
   });
 
   it('answers the decision endpoint for a JWT, and refuses it there once revoked', async () => {
     const { access_token: jwt } = await login();
-    const ask = () => fetch(`${gw.url}/_ropc/auth`, { headers: { authorization: `Bearer ${jwt}`, 'x-original-method': 'GET', 'x-original-uri': '/api' } });
+    const ask = () => fetch(`${env.gw.url}/_ropc/auth`, { headers: { authorization: `Bearer ${jwt}`, 'x-original-method': 'GET', 'x-original-uri': '/api' } });
     const allowed = await ask();
     expect(allowed.status).toBe(200);
     expect(allowed.headers.get('x-auth-subject')).toBe('joe');
-    await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${jwt}`, { authorization: basicAuth() });
+    await postForm(env.gw.revocationUrl, `token=${jwt}`, { authorization: basicAuth() });
     const refused = await ask();
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');
@@ -173,9 +164,9 @@ describe('JWT access tokens (RFC 9068)', () => {
     const { access_token: token } = await login('opaque', 'read');
     expect(token).toMatch(/^[A-Za-z0-9_-]{65}$/);
     expect((await call(token)).status).toBe(200);
-    const meta = (await (await fetch(`${gw.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    const meta = (await (await fetch(`${env.gw.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
     expect(meta.jwks_uri).toBe(`${ISSUER}/.well-known/jwks.json`);
-    const res = await fetch(`${gw.url}/.well-known/jwks.json`);
+    const res = await fetch(`${env.gw.url}/.well-known/jwks.json`);
     expect(res.headers.get('content-type')).toBe('application/jwk-set+json');
     const { keys } = (await res.json()) as { keys: JWK[] };
     expect(keys.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);

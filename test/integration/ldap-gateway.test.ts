@@ -69,7 +69,7 @@ afterAll(async () => {
 });
 
 const auth = { authorization: basicAuth('app', SECRET) };
-const token = (body: string) => postForm(`${gw.url}/as/token.oauth2`, body, auth);
+const token = (body: string) => postForm(gw.tokenUrl, body, auth);
 const login = (username: string, password: string, scope?: string) =>
   token(`grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}${scope ? `&scope=${encodeURIComponent(scope)}` : ''}`);
 const refresh = (refreshToken: string) => token(`grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken)}`);

@@ -226,8 +226,8 @@ const memoryStore = async (): Promise<AttemptStore> => {
 };
 
 attemptStoreContract('memory', memoryStore, async (store) => store, async (store, ms) => (clocks.get(store) as TestClock).advance(ms));
-attemptStoreContract('redis', () => redisStore(redis, false), (store) => redisStore(redis, false, prefixes.get(store)));
-attemptStoreContract('redis cluster', () => redisStore(cluster, true), (store) => redisStore(cluster, true, prefixes.get(store)));
+attemptStoreContract('redis (real time)', () => redisStore(redis, false), (store) => redisStore(redis, false, prefixes.get(store)));
+attemptStoreContract('redis cluster (real time)', () => redisStore(cluster, true), (store) => redisStore(cluster, true, prefixes.get(store)));
 
 describe('RedisAttemptStore key layout', () => {
   it('keeps hash-tagged, opaque keys with expiries, and no username', async () => {

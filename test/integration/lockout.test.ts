@@ -1,12 +1,15 @@
 /**
  * Brute-force and enumeration protection end to end (docs/security.md): real gateways on one real
- * redis-server, the token endpoint and the resource path's Basic bridge, real HTTP clients.
+ * redis-server, the token endpoint and the resource path's Basic bridge, real HTTP clients. Lock
+ * windows are walked through on the memory store, whose clock the test moves; one real-time test
+ * shows a lock in Redis lapsing by the server's own clock.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { startRedis, type RedisProcess } from '../support/start-redis.js';
 import { sleep } from '../support/wait-for.js';
+import { TestClock } from '../support/test-clock.js';
 
 let upstream: Upstream;
 let redis: RedisProcess;
@@ -29,15 +32,19 @@ async function gateway(config: Record<string, unknown>): Promise<TestGateway> {
 }
 
 const password = (gw: TestGateway, username: string, pw: string, headers: Record<string, string> = {}) =>
-  postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(pw)}`, { authorization: basicAuth(), ...headers });
+  postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(pw)}`, { authorization: basicAuth(), ...headers });
 
 /** The answer to a wrong password, byte for byte. */
 const WRONG = '{"error":"invalid_grant","error_description":"authentication failed"}';
 
 describe('per-username lockout at the token endpoint', () => {
+  // The lock windows of the memory store follow the gateway's clock, moved here; Redis keeps
+  // its own time (the real-time test below).
+  const clock = TestClock.frozen();
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await gateway({ lockout: { maxFailures: 3, lockSeconds: 1, maxLockSeconds: 3 } });
+    gw = await startGateway({ upstream: upstream.url, clock, config: { lockout: { maxFailures: 3, lockSeconds: 1, maxLockSeconds: 3 } } });
+    gateways.push(gw);
   });
 
   it('locks after maxFailures with the wrong-password answer, expires, and doubles', async () => {
@@ -46,16 +53,18 @@ describe('per-username lockout at the token endpoint', () => {
     expect(locked.status).toBe(400);
     expect(locked.text).toBe(WRONG);
     expect(locked.headers.get('cache-control')).toBe('no-store');
-    await sleep(1100);
+    clock.advance(999);
+    expect((await password(gw, 'joe', USERS.joe.password)).text).toBe(WRONG);
+    clock.advance(1);
     expect((await password(gw, 'joe', USERS.joe.password)).status).toBe(200);
 
     // Success reset the count and the level: lock twice in a row for the doubling.
     for (let i = 0; i < 3; i++) await password(gw, 'joe', 'wrong');
-    await sleep(1100);
+    clock.advance(1000);
     for (let i = 0; i < 3; i++) await password(gw, 'joe', 'wrong');
-    await sleep(1100);
+    clock.advance(1999);
     expect((await password(gw, 'joe', USERS.joe.password)).text).toBe(WRONG);
-    await sleep(1000);
+    clock.advance(1);
     expect((await password(gw, 'joe', USERS.joe.password)).status).toBe(200);
   });
 
@@ -67,7 +76,17 @@ describe('per-username lockout at the token endpoint', () => {
     expect(JSON.stringify(line)).not.toContain('alice');
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/ropc_lockouts_total\{kind="user"\} [1-9]/);
+  });
+});
+
+describe('real time: a lock in Redis lapses by the Redis server\'s clock', () => {
+  it('refuses the right password while locked and accepts it once lockSeconds have passed', async () => {
+    const gw = await gateway({ lockout: { maxFailures: 3, lockSeconds: 1 } });
+    for (let i = 0; i < 3; i++) expect((await password(gw, 'joe', 'wrong')).text).toBe(WRONG);
+    expect((await password(gw, 'joe', USERS.joe.password)).text).toBe(WRONG);
+    // Redis computes the lock's end with TIME: no in-process clock reaches it.
     await sleep(1100);
+    expect((await password(gw, 'joe', USERS.joe.password)).status).toBe(200);
   });
 });
 

@@ -2,13 +2,24 @@
  * Metrics on the admin port after real traffic (issue "Operations"): every family that
  * docs/operations.md lists is there, with the labels it documents.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { deadPort, startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { USERS } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
+import { deadPort } from '../support/echo-upstream.js';
 
-let gw: TestGateway;
-let upstream: Upstream;
 let text: string;
+const env = useGateway({
+  config: async () => {
+    const dead = await deadPort();
+    return {
+      lockout: { maxFailures: 2 },
+      routes: [
+        { path: '/public/**', auth: 'none' },
+        { path: '/dead', upstream: `http://127.0.0.1:${dead}` },
+      ],
+    };
+  },
+});
 
 /** The value of one sample, e.g. sample('ropc_token_requests_total', { grant_type: 'password', outcome: 'success' }). */
 function sample(name: string, labels: Record<string, string> = {}): number | undefined {
@@ -24,40 +35,24 @@ function sample(name: string, labels: Record<string, string> = {}): number | und
 }
 
 beforeAll(async () => {
-  upstream = await startEchoUpstream();
-  const dead = await deadPort();
-  gw = await startGateway({
-    upstream: upstream.url,
-    config: {
-      lockout: { maxFailures: 2 },
-      routes: [
-        { path: '/public/**', auth: 'none' },
-        { path: '/dead', upstream: `http://127.0.0.1:${dead}` },
-      ],
-    },
-  });
-  const token = (body: string, auth = basicAuth()) => postForm(`${gw.url}/as/token.oauth2`, body, { authorization: auth });
+  const token = (body: string, secret?: string) => env.token(body, secret === undefined ? {} : { secret });
   const ok = await token(`grant_type=password&username=joe&password=${USERS.joe.password}`);
   await token('grant_type=password&username=joe&password=wrong');
   await token('grant_type=password&username=alice&password=wrong-1');
   await token('grant_type=password&username=alice&password=wrong-2');
-  await token(`grant_type=password&username=joe&password=${USERS.joe.password}`, basicAuth('app', 'bad-secret'));
+  await token(`grant_type=password&username=joe&password=${USERS.joe.password}`, 'bad-secret');
   await token('grant_type=magic');
   await token(`grant_type=refresh_token&refresh_token=${ok.json.refresh_token as string}`);
   const access = ok.json.access_token as string;
-  for (const path of ['/api/a', '/api/b']) await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${access}` } });
-  await fetch(`${gw.url}/api/a`);
-  await fetch(`${gw.url}/public/x`);
-  await fetch(`${gw.url}/dead`, { headers: { authorization: `Bearer ${access}` } });
+  for (const path of ['/api/a', '/api/b']) await fetch(`${env.gw.url}${path}`, { headers: { authorization: `Bearer ${access}` } });
+  await fetch(`${env.gw.url}/api/a`);
+  await fetch(`${env.gw.url}/public/x`);
+  await fetch(`${env.gw.url}/dead`, { headers: { authorization: `Bearer ${access}` } });
   // The rotated refresh token again: reuse detected, its family revoked (last: the access token dies with it).
   await token(`grant_type=refresh_token&refresh_token=${ok.json.refresh_token as string}`);
-  const res = await fetch(`${gw.adminUrl}/metrics`);
+  const res = await fetch(`${env.gw.adminUrl}/metrics`);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   text = await res.text();
-});
-afterAll(async () => {
-  await gw?.stop();
-  await upstream?.close();
 });
 
 describe('/metrics after traffic', () => {
@@ -93,7 +88,7 @@ describe('/metrics after traffic', () => {
   });
 
   it('times the upstream by upstream and outcome', () => {
-    expect(sample('ropc_upstream_duration_seconds_count', { upstream: upstream.url, outcome: '2xx' })).toBe(3);
+    expect(sample('ropc_upstream_duration_seconds_count', { upstream: env.upstream.url, outcome: '2xx' })).toBe(3);
     expect(text).toMatch(/ropc_upstream_duration_seconds_count\{upstream="http:\/\/127\.0\.0\.1:\d+",outcome="error"\} 1/);
   });
 

@@ -18,7 +18,7 @@ import { canonicalTarget } from '../../src/resource/canonical-path.js';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { nginxAvailable, startNginx, type NginxProcess } from '../support/start-nginx.js';
 import { startNodePathUpstream, startTomcat, startWsgiApp, type PathUpstream, type UpstreamView } from '../support/path-upstreams.js';
-import { sleep } from '../support/wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 type Who = 'anonymous' | 'read' | 'admin';
 
@@ -195,7 +195,7 @@ const ROUTES = [
 async function gatewayFor(upstreamUrl: string, extra: Record<string, unknown> = {}): Promise<{ gateway: TestGateway; tokens: Record<Who, string | undefined> }> {
   const gateway = await startGateway({ upstream: upstreamUrl, config: { routes: ROUTES, decision: { enabled: true, ingress: 'nginx' }, ...extra } });
   const issue = async (scope: string) =>
-    (await postForm(`${gateway.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
+    (await postForm(gateway.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
   return { gateway, tokens: { anonymous: undefined, read: await issue('read'), admin: await issue('admin') } };
 }
 
@@ -227,8 +227,7 @@ async function runTable(setup: Setup): Promise<string[]> {
 async function hitsSettled(upstream: PathUpstream, sentinel: string, gateway: TestGateway): Promise<void> {
   const answer = await rawRequest(gateway.url, sentinel);
   expect(answer.status).toBe(200);
-  for (let i = 0; i < 200 && !upstream.hits.includes(sentinel); i++) await sleep(25);
-  expect(upstream.hits).toContain(sentinel);
+  await waitFor(() => upstream.hits.includes(sentinel), 5000, `the upstream to record ${sentinel}`);
 }
 
 describe('path bypass spellings against real upstreams', () => {

@@ -65,7 +65,7 @@ async function hashOf(): Promise<string> {
 
 const form = (fields: Record<string, string>): string => new URLSearchParams(fields).toString();
 const login = (client: string, username: string, password: string) =>
-  postForm(`${gw.url}/as/token.oauth2`, form({ grant_type: 'password', username, password }), { authorization: basicAuth(client, CLIENT.secret) });
+  postForm(gw.tokenUrl, form({ grant_type: 'password', username, password }), { authorization: basicAuth(client, CLIENT.secret) });
 const change = (client: string, username: string, password: string, newPassword: string) =>
   postForm(`${gw.url}/as/password.oauth2`, form({ username, password, new_password: newPassword }), { authorization: basicAuth(client, CLIENT.secret) });
 /** The refusal as the client sees it: status, the headers that matter, the body's bytes. */

@@ -1,59 +1,55 @@
 /** The protected proxy end to end: header scrubbing and injection, streaming, 502/504, aborts. */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
+import { useGateway } from '../support/use-gateway.js';
 import { deadPort, startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
-import { sleep } from '../support/wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
-let gw: TestGateway;
-let echo: Upstream;
 let slow: Upstream;
 let token: string;
 let slowAborted = 0;
+let slowArrived = 0;
 
-beforeAll(async () => {
-  echo = await startEchoUpstream();
-  slow = await startEchoUpstream((req, res) => {
-    req.on('close', () => {
-      if (!res.writableEnded) slowAborted += 1;
+const env = useGateway({
+  // The second upstream starts first: the configuration routes /slow/** to it.
+  config: async () => {
+    slow = await startEchoUpstream((req, res) => {
+      slowArrived += 1;
+      req.on('close', () => {
+        if (!res.writableEnded) slowAborted += 1;
+      });
+      if (req.url === '/slow/stream') {
+        // Echo a request body back as it arrives, to prove streaming both ways.
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        req.pipe(res);
+        return;
+      }
+      if (req.url === '/slow/big') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end(Buffer.alloc(200 * 1024, 7));
+        return;
+      }
+      // '/hang': never answers.
     });
-    if (req.url === '/slow/stream') {
-      // Echo a request body back as it arrives, to prove streaming both ways.
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      req.pipe(res);
-      return;
-    }
-    if (req.url === '/slow/big') {
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      res.end(Buffer.alloc(200 * 1024, 7));
-      return;
-    }
-    // '/hang': never answers.
-  });
-  const dead = await deadPort();
-  gw = await startGateway({
-    upstream: echo.url,
-    config: {
-      upstream: { url: echo.url, timeoutMs: 1500 },
+    const dead = await deadPort();
+    return {
+      upstream: { timeoutMs: 1500 },
       routes: [
         { path: '/public', auth: 'none' },
         { path: '/slow/**', upstream: slow.url },
         { path: '/dead', upstream: `http://127.0.0.1:${dead}` },
       ],
-    },
-  });
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, { authorization: basicAuth() });
-  token = res.json.access_token as string;
+    };
+  },
 });
-afterAll(async () => {
-  await gw?.stop();
-  await echo?.close();
-  await slow?.close();
+beforeAll(async () => {
+  token = await env.accessToken('joe', { scope: 'read edit' });
 });
+afterAll(() => slow?.close());
 
 async function echoed(path: string, headers: Record<string, string> | string[] = {}): Promise<{ status: number; body: { method: string; path: string; headers: Record<string, string> } }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${gw.url}${path}`, { headers: headers as Record<string, string> }, (res) => {
+    const req = http.request(`${env.gw.url}${path}`, { headers: headers as Record<string, string> }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => {
@@ -120,7 +116,7 @@ describe('identity headers', () => {
     // A raw request: fetch() would resolve the dot-segments itself.
     for (const path of ['/public/../admin', '/public/./x', '/public/%2e%2e/admin', '/public%2Fadmin', '/public\\..\\admin']) {
       const status = await new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: new URL(gw.url).port, path }, (res) => {
+        http.get({ host: '127.0.0.1', port: new URL(env.gw.url).port, path }, (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
         }).on('error', reject);
@@ -132,37 +128,38 @@ describe('identity headers', () => {
 
 describe('upstream faults and streaming', () => {
   it('answers 502 when the upstream refuses', async () => {
-    const res = await fetch(`${gw.url}/dead`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${env.gw.url}/dead`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(502);
     const body = await res.text();
     expect(JSON.parse(body)).toEqual({ error: 'upstream_unavailable', error_description: 'the upstream refused or dropped the connection' });
     // The cause goes to the completion log line only (docs/operations.md, "Logs").
     expect(body).not.toContain('ECONNREFUSED');
-    const line = gw.logs().find((l) => l.msg === 'request' && l.status === 502);
+    const line = env.gw.logs().find((l) => l.msg === 'request' && l.status === 502);
     expect(line).toMatchObject({ error: 'upstream_unavailable', detail: 'ECONNREFUSED' });
   });
 
   it('answers 504 when the upstream does not answer within upstream.timeoutMs', async () => {
     const started = Date.now();
-    const res = await fetch(`${gw.url}/slow/hang`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${env.gw.url}/slow/hang`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(504);
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('streams 200 KB request and response bodies', async () => {
     const payload = Buffer.alloc(200 * 1024, 3);
-    const res = await fetch(`${gw.url}/slow/stream`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: payload });
+    const res = await fetch(`${env.gw.url}/slow/stream`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: payload });
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).equals(payload)).toBe(true);
-    const big = await fetch(`${gw.url}/slow/big`, { headers: { authorization: `Bearer ${token}` } });
+    const big = await fetch(`${env.gw.url}/slow/big`, { headers: { authorization: `Bearer ${token}` } });
     expect((await big.arrayBuffer()).byteLength).toBe(200 * 1024);
   });
 
   it('aborts the upstream request when the client goes away', async () => {
     const before = slowAborted;
+    const arrived = slowArrived;
     const controller = new AbortController();
-    const pending = fetch(`${gw.url}/slow/hang`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal }).catch(() => undefined);
-    await sleep(150);
+    const pending = fetch(`${env.gw.url}/slow/hang`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal }).catch(() => undefined);
+    await waitFor(() => slowArrived > arrived, 5000, 'the request to reach the upstream');
     controller.abort();
     await pending;
     // Well before the 1.5 s upstream timeout could be the cause.

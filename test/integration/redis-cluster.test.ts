@@ -174,7 +174,7 @@ describe('a gateway on the cluster', () => {
       expect((await fetch(`${gw.adminUrl}/readyz`)).status).toBe(200);
       const tokens = [];
       for (const user of ['joe', 'alice'] as const) {
-        const res = await postForm(`${gw.url}/as/token.oauth2`, new URLSearchParams({ grant_type: 'password', username: user, password: USERS[user].password }).toString(), {
+        const res = await postForm(gw.tokenUrl, new URLSearchParams({ grant_type: 'password', username: user, password: USERS[user].password }).toString(), {
           authorization: basicAuth(),
         });
         expect(res.status, res.text).toBe(200);
@@ -184,7 +184,7 @@ describe('a gateway on the cluster', () => {
       const proxied = await fetch(`${gw.url}/api/orders`, { headers: { authorization: `Bearer ${joe['access_token']}` } });
       expect(proxied.status).toBe(200);
 
-      const refresh = (token: string | undefined) => postForm(`${gw.url}/as/token.oauth2`, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth() });
+      const refresh = (token: string | undefined) => postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth() });
       const rotated = await refresh(joe['refresh_token']);
       expect(rotated.status, rotated.text).toBe(200);
       // Presenting the rotated-away token again revokes the whole family (RFC 9700 §4.14.2).

@@ -11,7 +11,7 @@ import { RedisTokenStore } from '../../src/tokens/redis-store.js';
 import { newFamilyId, newToken } from '../../src/tokens/token-value.js';
 import { StoreUnavailableError, type GrantRecord, type NewFamily } from '../../src/tokens/types.js';
 import { redisStoreConfig, startRedis, type RedisProcess } from '../support/start-redis.js';
-import { sleep } from '../support/wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** A call must fail within this time (commandTimeoutMs is 500). */
 const FAIL_WITHIN_MS = 2000;
@@ -86,17 +86,16 @@ describe('RedisTokenStore when Redis fails', () => {
 
   /** The same store answers again within RECOVER_WITHIN_MS, reads and writes included. */
   async function expectRecovered(): Promise<void> {
-    const deadline = Date.now() + RECOVER_WITHIN_MS;
-    for (;;) {
+    const answers = async (): Promise<boolean> => {
       try {
         await store.ping();
-        break;
+        return true;
       } catch (err) {
         expect(err).toBeInstanceOf(StoreUnavailableError);
-        if (Date.now() > deadline) throw new Error('the store did not recover', { cause: err });
-        await sleep(100);
+        return false;
       }
-    }
+    };
+    await waitFor(answers, RECOVER_WITHIN_MS, 'the store to recover');
     const f = family();
     await store.createFamily(f);
     expect(await store.getAccess(f.access.token)).toEqual(f.access.record);
@@ -153,8 +152,7 @@ describe('RedisTokenStore when Redis fails', () => {
     await redis.stop();
     try {
       // Reconnect attempts every 100–1000 ms meet a closed port.
-      await sleep(600);
-      expect(clientErrors.length).toBeGreaterThan(0);
+      await waitFor(() => clientErrors.length > 0, 5000, 'a connection error');
     } finally {
       await redis.restart();
     }
@@ -167,9 +165,7 @@ describe('RedisTokenStore when Redis fails', () => {
     const errors: Error[] = [];
     const wrong = createRedisClient(redisStoreConfig(redis.url, { password: `${password}-wrong` }), (err) => errors.push(err));
     try {
-      const deadline = Date.now() + 5000;
-      while (errors.length === 0 && Date.now() < deadline) await sleep(50);
-      expect(errors.length).toBeGreaterThan(0);
+      await waitFor(() => errors.length > 0, 5000, 'an authentication error');
       for (const err of errors) {
         expect(Object.keys(err)).not.toContain('command');
         expect(`${err.message} ${JSON.stringify(err)}`).not.toContain(password);

@@ -62,12 +62,12 @@ interface Tokens {
 }
 
 async function login(username: 'joe' | 'alice' = 'joe'): Promise<Tokens> {
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${username}&password=${encodeURIComponent(USERS[username].password)}`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=${username}&password=${encodeURIComponent(USERS[username].password)}`, { authorization: basicAuth() });
   expect(res.status).toBe(200);
   return res.json as unknown as Tokens;
 }
 const call = async (token: string): Promise<number> => (await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
-const refresh = (token: string) => postForm(`${gw.url}/as/token.oauth2`, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth() });
+const refresh = (token: string) => postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth() });
 
 describe('revoke --subject', () => {
   it('revokes every family of the user, nobody else', async () => {

@@ -30,7 +30,7 @@ const seen: Record<string, { chunks: number; closedIncomplete: boolean; bytes: n
 let releaseFirstChunk: (() => void) | undefined;
 
 async function token(username: 'joe' | 'alice', scope: string): Promise<string> {
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(USERS[username].password)}&scope=${encodeURIComponent(scope)}`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(USERS[username].password)}&scope=${encodeURIComponent(scope)}`, { authorization: basicAuth() });
   expect(res.status).toBe(200);
   return res.json.access_token as string;
 }

@@ -31,7 +31,7 @@ afterAll(async () => {
   await Promise.all([upstream?.close(), redis?.stop()]);
 });
 
-const token = (gw: TestGateway, body: string) => postForm(`${gw.url}/as/token.oauth2`, body, { authorization: basicAuth() });
+const token = (gw: TestGateway, body: string) => postForm(gw.tokenUrl, body, { authorization: basicAuth() });
 const refresh = (gw: TestGateway, refreshToken: string, scope = '') => token(gw, `grant_type=refresh_token&refresh_token=${refreshToken}${scope ? `&scope=${scope}` : ''}`);
 async function scopeSeen(gw: TestGateway, accessToken: string): Promise<string | undefined> {
   const res = await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${accessToken}` } });

@@ -3,31 +3,19 @@
  * two seconds and never let a request through; when Redis returns the gateway recovers
  * without a restart.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
-import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
-import { startRedis, type RedisProcess } from '../support/start-redis.js';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway.js';
 
-let gw: TestGateway;
-let upstream: Upstream;
-let redis: RedisProcess;
 let upstreamHits = 0;
-
-beforeAll(async () => {
-  upstream = await startEchoUpstream((_req, res) => {
+const env = useGateway({
+  redis: true,
+  upstream: (_req, res) => {
     upstreamHits += 1;
     res.end('ok');
-  });
-  redis = await startRedis();
-  gw = await startGateway({ upstream: upstream.url, redisUrl: redis.url });
-});
-afterAll(async () => {
-  await gw?.stop();
-  await upstream?.close();
-  await redis?.stop();
+  },
 });
 
-const login = () => postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+const login = () => env.password();
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const start = Date.now();
@@ -38,13 +26,13 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
 describe.each(['stopped', 'hung'] as const)('Redis %s', (fault) => {
   it('answers 503 on both paths, lets nothing through, and recovers', async () => {
     const token = (await login()).json.access_token as string;
-    expect((await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await fetch(`${env.gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const hits = upstreamHits;
 
-    if (fault === 'stopped') await redis.stop();
-    else redis.pause();
+    if (fault === 'stopped') await env.redis.stop();
+    else env.redis.pause();
     try {
-      const resource = await timed(() => fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } }));
+      const resource = await timed(() => fetch(`${env.gw.url}/api`, { headers: { authorization: `Bearer ${token}` } }));
       expect(resource.value.status).toBe(503);
       expect(resource.value.headers.get('retry-after')).toBeTruthy();
       expect(await resource.value.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable, retry later' });
@@ -56,18 +44,18 @@ describe.each(['stopped', 'hung'] as const)('Redis %s', (fault) => {
       expect(token2.value.json.error).toBe('temporarily_unavailable');
       expect(token2.ms).toBeLessThan(4000);
 
-      const ready = await fetch(`${gw.adminUrl}/readyz`);
+      const ready = await fetch(`${env.gw.adminUrl}/readyz`);
       expect(ready.status).toBe(503);
       // The scrape runs the same ping: the store reads down.
-      expect(await (await fetch(`${gw.adminUrl}/metrics`)).text()).toMatch(/^ropc_store_up 0$/m);
+      expect(await (await fetch(`${env.gw.adminUrl}/metrics`)).text()).toMatch(/^ropc_store_up 0$/m);
     } finally {
-      if (fault === 'stopped') await redis.restart();
-      else redis.resume();
+      if (fault === 'stopped') await env.redis.restart();
+      else env.redis.resume();
     }
     await expect.poll(async () => (await login()).status, { timeout: 15_000, interval: 250 }).toBe(200);
-    expect((await fetch(`${gw.adminUrl}/readyz`)).status).toBe(200);
-    expect(await (await fetch(`${gw.adminUrl}/metrics`)).text()).toMatch(/^ropc_store_up 1$/m);
+    expect((await fetch(`${env.gw.adminUrl}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${env.gw.adminUrl}/metrics`)).text()).toMatch(/^ropc_store_up 1$/m);
     // A stopped Redis drops the connection; its return is logged once, so the log does not just go quiet.
-    if (fault === 'stopped') expect(gw.logs().filter((l) => l['msg'] === 'redis is reachable again')).toHaveLength(1);
+    if (fault === 'stopped') expect(env.gw.logs().filter((l) => l['msg'] === 'redis is reachable again')).toHaveLength(1);
   });
 });

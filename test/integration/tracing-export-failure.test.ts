@@ -22,7 +22,7 @@ afterAll(async () => {
 
 describe('an unreachable collector', () => {
   it('costs the spans and a warning, never the request', async () => {
-    const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${encodeURIComponent(USERS.joe.password)}`, { authorization: basicAuth() });
+    const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${encodeURIComponent(USERS.joe.password)}`, { authorization: basicAuth() });
     expect(res.status).toBe(200);
     const echo = await fetch(`${gw.url}/hello`, { headers: { authorization: `Bearer ${String(res.json.access_token)}` } });
     expect(echo.status).toBe(200);

@@ -78,7 +78,7 @@ afterAll(async () => {
 });
 
 const login = (requestId: string, username: string, password: string) =>
-  postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`, {
+  postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`, {
     authorization: basicAuth('app', SECRET),
     'x-request-id': requestId,
   });

@@ -33,7 +33,7 @@ const CLIENT_TRACEPARENT = `00-${CLIENT_TRACE_ID}-${CLIENT_PARENT_ID}-01`;
 const CLIENT_TRACESTATE = 'vendor=opaque-value';
 const WRONG = 'wrong-password-5';
 
-const tokenUrl = (gw: TestGateway) => `${gw.url}/as/token.oauth2`;
+const tokenUrl = (gw: TestGateway) => gw.tokenUrl;
 const grant = (gw: TestGateway, requestId: string, password: string = USERS.joe.password, headers: Record<string, string> = {}) =>
   postForm(tokenUrl(gw), `grant_type=password&username=${USERS.joe.username}&password=${encodeURIComponent(password)}&scope=read`, {
     authorization: basicAuth(),

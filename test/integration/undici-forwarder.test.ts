@@ -24,7 +24,7 @@ import type { UpstreamTarget } from '../../src/resource/routes.js';
 import { createUndiciForwarder, upstreamPath } from '../../src/resource/undici-forwarder.js';
 import { createWebSocketProxy } from '../../src/resource/websocket-proxy.js';
 import { deadPort } from '../support/echo-upstream.js';
-import { sleep } from '../support/wait-for.js';
+import { sleep, waitFor } from '../support/wait-for.js';
 
 /** The forwarder as src/app.ts builds it. */
 const make = (options: ForwarderOptions): Forwarder => createUndiciForwarder(options, createWebSocketProxy(options));
@@ -373,7 +373,7 @@ describe('forwarder', () => {
   it('aborts the upstream request when the client goes away while waiting', async () => {
     const req = http.get(`${front.url}/hang?abort-me`, { agent: false });
     req.on('error', () => undefined);
-    await sleep(150);
+    await waitFor(() => upstream.seen.some((r) => r.url === '/hang?abort-me'), 5000, 'the request to reach the upstream');
     req.destroy();
     // Well before the upstream timeout could be the cause.
     await expect.poll(() => upstream.aborted.includes('/hang?abort-me'), { timeout: TIMEOUT_MS - 200, interval: 20 }).toBe(true);

@@ -48,7 +48,7 @@ beforeAll(async () => {
       ],
     },
   });
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, { authorization: basicAuth() });
   token = res.json.access_token as string;
 });
 afterAll(async () => {

@@ -34,7 +34,7 @@ beforeAll(async () => {
       ],
     },
   });
-  gw.writeUsers([
+  await gw.reloadUsers([
     {
       username: USER.username,
       passwordHash: await hashSecret(USER.password),

@@ -38,7 +38,7 @@ beforeAll(async () => {
     },
   });
   port = Number(new URL(gw.url).port);
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
   token = res.json.access_token as string;
 });
 afterAll(async () => {
@@ -258,7 +258,7 @@ describe('server.limits.maxConnections', () => {
   beforeAll(async () => {
     other = await startGateway({ upstream: upstream.url, config: { server: { limits: { maxConnections: 3, headersTimeoutMs: 20000, requestTimeoutMs: 30000 } } } });
     otherPort = Number(new URL(other.url).port);
-    const res = await postForm(`${other.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+    const res = await postForm(other.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
     otherToken = res.json.access_token as string;
     expect(await settle(() => connectionsOf(other.gateway.server), (n) => n === 0, 8000)).toBe(0);
   });

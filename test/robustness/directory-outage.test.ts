@@ -75,7 +75,7 @@ afterAll(async () => {
 });
 
 const alice = USERS.alice;
-const login = (password: string) => postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${alice.uid}&password=${encodeURIComponent(password)}`, { authorization: basicAuth() });
+const login = (password: string) => postForm(gw.tokenUrl, `grant_type=password&username=${alice.uid}&password=${encodeURIComponent(password)}`, { authorization: basicAuth() });
 const bridge = (password: string) =>
   fetch(`${gw.url}/legacy/report`, { headers: { authorization: `Basic ${Buffer.from(`${alice.uid}:${password}`).toString('base64')}` } });
 

@@ -78,7 +78,7 @@ beforeAll(async () => {
     },
   });
   port = Number(new URL(gw.url).port);
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, { authorization: basicAuth() });
   token = res.json.access_token as string;
   expect(token).toBeTruthy();
 });

@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 async function tokenFor(gw: TestGateway, user: { username: string; password: string }): Promise<string> {
-  const res = await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(user.username)}&password=${encodeURIComponent(user.password)}`, {
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(user.username)}&password=${encodeURIComponent(user.password)}`, {
     authorization: basicAuth(),
   });
   return res.json.access_token as string;

@@ -127,7 +127,7 @@ beforeAll(async () => {
     },
   });
   port = Number(new URL(gw.url).port);
-  const res = await request(`${gw.url}/as/token.oauth2`, {
+  const res = await request(gw.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth() },
     body: `grant_type=password&username=joe&password=${USERS.joe.password}`,
@@ -258,7 +258,7 @@ describe(`${CLIENTS} clients that vanish against a slow upstream`, () => {
 
     // And it serves normally: the resource path and the token endpoint.
     expect((await get('/t/ok')).status).toBe(200);
-    const login = await request(`${gw.url}/as/token.oauth2`, {
+    const login = await request(gw.tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth() },
       body: `grant_type=password&username=joe&password=${USERS.joe.password}`,

@@ -11,6 +11,8 @@ import { loadConfig } from '../../src/config/load.js';
 import { createGateway, type Gateway } from '../../src/app.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { hashSecret } from '../../src/security/password-hash.js';
+import type { Clock } from '../../src/clock.js';
+import { waitFor } from './wait-for.js';
 
 export const CLIENT = { id: 'app', secret: 'app-secret' } as const;
 export const USERS = {
@@ -31,6 +33,10 @@ function testHashes() {
 export interface TestGateway {
   readonly url: string;
   readonly adminUrl: string;
+  /** The token endpoint's URL (`oauth.paths.token`). */
+  readonly tokenUrl: string;
+  /** The revocation endpoint's URL (`oauth.paths.revocation`). */
+  readonly revocationUrl: string;
   readonly gateway: Gateway;
   readonly dir: string;
   /** Log lines written so far, parsed. */
@@ -39,6 +45,8 @@ export interface TestGateway {
   logText(): string;
   /** Rewrites the users file (the file validator reloads it). */
   writeUsers(users: readonly { username: string; passwordHash: string; groups?: readonly string[] }[]): void;
+  /** Rewrites the users file and resolves once the file validator has logged the reload (log.level info or lower). */
+  reloadUsers(users: readonly { username: string; passwordHash: string; groups?: readonly string[] }[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,6 +55,8 @@ export interface GatewayOptions {
   readonly config?: Record<string, unknown>;
   readonly upstream: string;
   readonly redisUrl?: string;
+  /** The gateway's in-process time source (src/app.ts `clock`): a TestClock lets a test move time. */
+  readonly clock?: Clock;
 }
 
 export function basicAuth(id: string = CLIENT.id, secret: string = CLIENT.secret): string {
@@ -89,16 +99,25 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     },
   });
   // Audit events on stdout land in the same capture, so the log tests search them too.
-  const gateway = await createGateway(config, createLogger(config.log.level, sink), { stdout: sink });
+  const gateway = await createGateway(config, createLogger(config.log.level, sink), { stdout: sink, ...(options.clock ? { clock: options.clock } : {}) });
   const { port, adminPort } = await gateway.listen();
   return {
     url: `http://127.0.0.1:${port}`,
     adminUrl: `http://127.0.0.1:${adminPort}`,
+    tokenUrl: `http://127.0.0.1:${port}${config.oauth.paths.token}`,
+    revocationUrl: `http://127.0.0.1:${port}${config.oauth.paths.revocation}`,
     gateway,
     dir,
     logs: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
     logText: () => text,
     writeUsers,
+    async reloadUsers(users) {
+      if (!['trace', 'debug', 'info'].includes(config.log.level)) throw new Error('reloadUsers watches the info log line of the reload: log.level must be info or lower');
+      const reloads = (): number => text.split('\n').filter((l) => l.includes('"users file reloaded"')).length;
+      const before = reloads();
+      writeUsers(users);
+      await waitFor(() => reloads() > before, 10_000, 'the users file to be reloaded');
+    },
     async stop() {
       await gateway.shutdown(0);
       rmSync(dir, { recursive: true, force: true });

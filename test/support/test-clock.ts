@@ -2,8 +2,10 @@ import type { Clock } from '../../src/clock.js';
 
 /**
  * A clock the test moves. By default it runs with the system time plus what `advance` added, so
- * records stamped with the real time (token `exp`, as the token endpoint computes it) expire
- * when the test says; `TestClock.frozen()` stands still between advances, for exact durations.
+ * it never runs behind the system clock (which the Redis store and the resource path still read)
+ * and records stamped with real time (a store contract's own records) expire when the test says;
+ * `TestClock.frozen()` stands still between advances, for exact durations of a component alone or
+ * of lock windows (a gateway's tokens live an hour by default, ahead of any frozen clock).
  */
 export class TestClock implements Clock {
   #offset = 0;

@@ -10,7 +10,7 @@ import { burnVerification, hashCost, hashSecret, mostExpensiveHash, verifySecret
 import { FileValidator } from '../../src/validators/file.js';
 import { UsersFileError } from '../../src/validators/users-file.js';
 import { createValidators } from '../../src/validators/registry.js';
-import { sleep } from '../support/wait-for.js';
+import { sleep, waitFor } from '../support/wait-for.js';
 
 // The real functions, observed: proves the unknown-user path spends a verification.
 vi.mock('../../src/security/password-hash.js', async (importOriginal) => {
@@ -62,13 +62,7 @@ async function writeUsers(users: unknown[], to = path): Promise<void> {
 }
 
 /** Polls `check` until it holds, for at most 10 s. */
-async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(25);
-  }
-}
+const until = (check: () => Promise<boolean> | boolean, what: string): Promise<void> => waitFor(check, 10_000, what);
 
 async function openError(text: string, over: Partial<FileValidatorConfig> = {}): Promise<UsersFileError> {
   await writeFile(path, text);
@@ -294,9 +288,9 @@ describe('FileValidator: reload on change', () => {
     const v = await open();
     expect(await valid(v, 'ann', 'ann-pw')).toBe(false);
     await writeUsers([joe(), ann()]);
-    await eventually(() => valid(v, 'ann', 'ann-pw'), 'ann is added');
+    await until(() => valid(v, 'ann', 'ann-pw'), 'ann is added');
     await writeUsers([ann()]);
-    await eventually(async () => (await v.recheck('joe')) === 'gone', 'joe is removed');
+    await until(async () => (await v.recheck('joe')) === 'gone', 'joe is removed');
     expect(await valid(v, 'joe', '2Federate')).toBe(false);
     expect(lines.some((l) => l['msg'] === 'users file reloaded' && l['file'] === path && l['users'] === 1)).toBe(true);
   });
@@ -306,21 +300,21 @@ describe('FileValidator: reload on change', () => {
     const v = await open();
     await writeUsers([joe(), ann()], join(dir, '.users.yaml.tmp'));
     await rename(join(dir, '.users.yaml.tmp'), path);
-    await eventually(() => valid(v, 'ann', 'ann-pw'), 'the replaced file is loaded');
+    await until(() => valid(v, 'ann', 'ann-pw'), 'the replaced file is loaded');
   });
 
   it('keeps the previous users when a reload fails, warns naming the file, and recovers', async () => {
     await writeUsers([joe()]);
     const v = await open();
     await writeUsers([joe(), { username: 'ann', passwordHash: 'ann-pw' }]);
-    await eventually(() => lines.some((l) => l['level'] === 'warn'), 'a warning is logged');
+    await until(() => lines.some((l) => l['level'] === 'warn'), 'a warning is logged');
     const warning = lines.find((l) => l['level'] === 'warn')!;
     expect(warning).toMatchObject({ file: path, validator: 'local', problems: ['users[1].passwordHash: must be an argon2id or bcrypt hash'] });
     expect(await valid(v, 'joe', '2Federate')).toBe(true);
     await expect(v.health()).resolves.toEqual({ name: 'local', type: 'file', status: 'up', detail: '1 users; last reload failed, serving the previous users' });
 
     await writeUsers([joe(), ann()]);
-    await eventually(() => valid(v, 'ann', 'ann-pw'), 'the fixed file is loaded');
+    await until(() => valid(v, 'ann', 'ann-pw'), 'the fixed file is loaded');
     await expect(v.health()).resolves.toMatchObject({ detail: '2 users' });
     // Nothing secret in any log line.
     const log = JSON.stringify(lines);
@@ -333,13 +327,13 @@ describe('FileValidator: reload on change', () => {
     opened.push(v);
     await rm(path);
     const warnings = () => lines.filter((l) => l['level'] === 'warn');
-    await eventually(() => warnings().length > 0, 'a warning is logged');
+    await until(() => warnings().length > 0, 'a warning is logged');
     expect(warnings()[0]).toMatchObject({ file: path, problems: ['cannot read the users file: no such file'] });
     expect(await valid(v, 'joe', '2Federate')).toBe(true);
     await sleep(200); // ten polls
     expect(warnings()).toHaveLength(1);
     await writeUsers([ann()]);
-    await eventually(() => valid(v, 'ann', 'ann-pw'), 'the restored file is loaded');
+    await until(() => valid(v, 'ann', 'ann-pw'), 'the restored file is loaded');
   });
 
   it('stops watching on close', async () => {
@@ -360,7 +354,7 @@ describe('FileValidator: reload on change', () => {
     const v = await FileValidator.open(config(), logger, { debounceMs: 60_000, pollIntervalMs: 50 });
     opened.push(v);
     await writeUsers([joe(), ann()]);
-    await eventually(() => valid(v, 'ann', 'ann-pw'), 'the poll reloads the file');
+    await until(() => valid(v, 'ann', 'ann-pw'), 'the poll reloads the file');
   });
 });
 

@@ -14,6 +14,7 @@ import { BAD_CREDENTIALS, REVEAL_NOTHING, refusalError, warningAttributes, warni
 import { checkScopeRequest, grantScope, parseScope } from '../../oauth/scope.js';
 import type { ScopePolicy } from '../../oauth/scope-policy.js';
 import { accessToken, nowSeconds, refreshToken } from '../issue.js';
+import type { Clock } from '../../clock.js';
 import { presentOpaque, type Presenter } from '../present.js';
 import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
 import { required } from '../oauth-form.js';
@@ -28,6 +29,8 @@ export interface PasswordGrantOptions {
   readonly reveal?: RevealPolicy;
   /** The answer in the client's token format, with an ID token for openid (present.ts); default opaque. */
   readonly present?: Presenter;
+  /** The time tokens are stamped with (src/app.ts `clock`); default the system clock. */
+  readonly clock?: Clock;
 }
 
 export { BAD_CREDENTIALS };
@@ -49,7 +52,7 @@ export class PasswordGrant implements GrantHandler {
     const { principal } = outcome;
     const grantable = this.options.scopePolicy.grantable(client, outcome.validator, principal.groups);
     const scope = grantScope(requested, client.defaultScopes, grantable);
-    const now = nowSeconds();
+    const now = nowSeconds(this.options.clock);
     const familyId = newFamilyId();
     const familyExp = now + this.options.refreshTokenTtl;
     const fields = {

@@ -16,6 +16,7 @@ import { InvalidGrantError } from '../../oauth/errors.js';
 import { parseScope, refreshScope } from '../../oauth/scope.js';
 import type { ScopePolicy } from '../../oauth/scope-policy.js';
 import { accessToken, nowSeconds, refreshToken } from '../issue.js';
+import type { Clock } from '../../clock.js';
 import { presentOpaque, type Presenter } from '../present.js';
 import { required } from '../oauth-form.js';
 import type { GrantHandler, GrantOutcome, GrantRequest } from './types.js';
@@ -36,6 +37,8 @@ export interface RefreshGrantOptions {
   readonly audit?: Audit;
   /** The answer in the client's token format (present.ts); default opaque. No ID token on refresh (id-token.ts). */
   readonly present?: Presenter;
+  /** The time tokens are stamped with (src/app.ts `clock`); default the system clock. */
+  readonly clock?: Clock;
 }
 
 const BAD_REFRESH = 'the refresh token is invalid, expired or revoked';
@@ -66,7 +69,7 @@ export class RefreshTokenGrant implements GrantHandler {
       throw new InvalidGrantError(BAD_REFRESH);
     }
 
-    const now = nowSeconds();
+    const now = nowSeconds(this.options.clock);
     const fields = { ...record, scope };
     const access = accessToken(fields, now, this.options.accessTokenTtl);
     const refresh = this.options.rotation ? refreshToken({ ...record, scope: kept }, now, record.familyExp) : undefined;
@@ -102,7 +105,7 @@ export class RefreshTokenGrant implements GrantHandler {
       const { access, refresh } = outcome.successor;
       logger.info({ event: 'refresh_token_replay', clientId: client.id, sub: access.record.sub }, 'a just-rotated refresh token was presented again within the grace window; the same successor is returned');
       audit.emit({ event: 'refresh', outcome: 'success', reason: 'grace_replay', ...who, sub: access.record.sub, validator: access.record.validator });
-      return { response: await this.present(client, { access, refresh, requested, now: nowSeconds() }), subject: access.record.sub };
+      return { response: await this.present(client, { access, refresh, requested, now: nowSeconds(this.options.clock) }), subject: access.record.sub };
     }
     if (outcome?.kind === 'reused') {
       const reused = outcome.record;
