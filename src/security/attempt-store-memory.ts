@@ -153,7 +153,10 @@ function inFlight(reservations: Reservations, key: string, now: number): number 
 
 function reserve(reservations: Reservations, key: string, id: string, lapses: number): void {
   let ids = reservations.get(key);
-  if (!ids) reservations.set(key, (ids = new Map()));
+  if (!ids) {
+    ids = new Map();
+    reservations.set(key, ids);
+  }
   ids.set(id, lapses);
 }
 

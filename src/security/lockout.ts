@@ -31,7 +31,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
-import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy, UserState } from './attempt-store.js';
+import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy, UserReservation, UserState } from './attempt-store.js';
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import { lockoutUsername } from './canonical-username.js';
 
@@ -127,7 +127,7 @@ export class Lockout {
     const ipAttempt = await this.reserveIp(ip);
     if (!ipAttempt) return { admitted: false, reason: 'ip-blocked', ipFailures: 0 };
     const id = reservationId();
-    let reserved;
+    let reserved: UserReservation;
     try {
       reserved = await this.store.reserveUser(user, id, this.#policy);
       // Busy: the user's remaining attempts are all in flight. Wait for them to settle rather
