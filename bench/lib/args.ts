@@ -13,6 +13,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --soak S              soak mode: S seconds of load on one case, RSS and event-loop delay over time
   --soak-case ID        the case to soak (default gw-undici-redis)
   --interval S          soak sampling interval (default 10)
+  --soak-mix N          soak: N sessions a second beside the load, each a password grant, a refresh
+                        and two RFC 7009 revocations, their tokens used and refused (default 2; 0 = off)
+  --no-soak-mix         soak the resource path alone (the same as --soak-mix 0)
   --profile ID          profile mode: run one case with the server under node --cpu-prof, print the top frames
   --no-build            do not rebuild dist/ even when src/ is newer
   --allow-build-errors  go on when npm run build reports type errors (others' work in progress)
@@ -30,6 +33,8 @@ export interface Options {
   readonly soak: number | undefined;
   readonly soakCase: string;
   readonly interval: number;
+  /** Token sessions per second during a soak (bench/lib/soak-mix.ts); 0 = resource path only. */
+  readonly soakMix: number;
   readonly profile: string | undefined;
   readonly build: boolean;
   readonly allowBuildErrors: boolean;
@@ -55,6 +60,7 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
     soak: undefined as number | undefined,
     soakCase: 'gw-undici-redis',
     interval: 10,
+    soakMix: 2,
     profile: undefined as string | undefined,
     build: true,
     allowBuildErrors: false,
@@ -104,6 +110,12 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
         break;
       case '--interval':
         o.interval = int(arg, value(), 2, 300);
+        break;
+      case '--soak-mix':
+        o.soakMix = int(arg, value(), 0, 20);
+        break;
+      case '--no-soak-mix':
+        o.soakMix = 0;
         break;
       case '--profile':
         o.profile = value();

@@ -1,8 +1,11 @@
 /**
  * Soak mode (`--soak S`): S seconds of load on one case in intervals, reporting per interval the
- * throughput, the gateway's RSS (from /proc) and heap, and its event-loop delay (prom-client's
- * monitorEventLoopDelay histogram on the admin port, reset at every scrape). RSS is "flat"
- * when the mean of the last third of the samples is within 5 % of the middle third's.
+ * throughput, the gateway's RSS (from /proc: at the interval's end and the largest of the
+ * once-a-second readings), its V8 heap and external memory, and its event-loop delay
+ * (prom-client's monitorEventLoopDelay histogram on the admin port, reset at every scrape).
+ * With `--soak-mix N` (the default, N = 2) token sessions run beside the load: logins, refreshes
+ * and revocations (bench/lib/soak-mix.ts), counted per interval. The verdict is
+ * bench/lib/soak-stats.ts's flatness rule; the method is in docs/performance.md, "Memory".
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,7 +13,12 @@ import type { Options } from './args.js';
 import { caseDef, type Lab } from './lab.js';
 import type { LoadGenerator } from './load.js';
 import { rssBytes } from './proc.js';
+import { startMix, type Mix, type MixCounts } from './soak-mix.js';
+import { flatness } from './soak-stats.js';
 import type { Env, GatewayService } from './services.js';
+
+/** The target of the performance issue: RSS per process, docs/performance.md, "Targets". */
+const RSS_LIMIT_MB = 150;
 
 interface Sample {
   readonly t: number;
@@ -19,9 +27,15 @@ interface Sample {
   readonly non2xx: number;
   readonly socketErrors: number;
   readonly rssMb: number | undefined;
+  /** The largest once-a-second RSS reading during the interval. */
+  readonly rssMaxMb: number | undefined;
   readonly heapMb: number | undefined;
+  readonly heapTotalMb: number | undefined;
+  /** V8 external memory (Buffers and ArrayBuffers included). */
+  readonly externalMb: number | undefined;
   readonly loopP99Ms: number | undefined;
   readonly loopMaxMs: number | undefined;
+  readonly mix: MixCounts | undefined;
 }
 
 function metric(text: string, suffix: string): number | undefined {
@@ -30,6 +44,11 @@ function metric(text: string, suffix: string): number | undefined {
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const mb = (bytes: number | undefined): number | undefined => (bytes === undefined ? undefined : bytes / 2 ** 20);
+const range = (xs: readonly (number | undefined)[]): string => {
+  const v = xs.filter((x): x is number => x !== undefined);
+  return v.length ? `${Math.min(...v).toFixed(1)}–${Math.max(...v).toFixed(1)}` : '-';
+};
 
 export async function runSoak(options: Options, env: Env, gen: LoadGenerator, lab: Lab, log: (l?: string) => void): Promise<number> {
   const seconds = options.soak ?? 0;
@@ -41,49 +60,111 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   await target.preflight();
   const gw = target.services.find((s): s is GatewayService => 'adminUrl' in s);
   const pid = target.services[0]?.pids[0] ?? 0;
-  log(`soak: ${id} for ${seconds} s in ${options.interval} s intervals, ${options.connections} connections${target.note ? ` (${target.note})` : ''}`);
-  log('    t s    req/s   p99 ms  non-2xx   RSS MB  heap MB  loop p99 ms  loop max ms');
+  if (options.soakMix > 0 && !gw) throw new Error(`--soak-mix needs a gateway case (${id} has none): pass --no-soak-mix`);
+  const mixing = options.soakMix > 0 && gw !== undefined;
+  log(
+    `soak: ${id} for ${seconds} s in ${options.interval} s intervals, ${options.connections} connections` +
+      `${mixing ? `, ${options.soakMix} token sessions/s (login, refresh, 2 revocations each)` : ', resource path only'}${target.note ? ` (${target.note})` : ''}`,
+  );
+  log(`    t s    req/s   p99 ms  non-2xx   RSS MB  RSS max  heap MB   ext MB  loop p99  loop max${mixing ? '  logins  refr  revoc  rev401  unexp  skip' : ''}`);
   const samples: Sample[] = [];
   const started = Date.now();
   if (gw) await fetch(`${gw.adminUrl}/metrics`).then((r) => r.text()); // reset the event-loop histogram
-  for (let elapsed = 0; elapsed < seconds; elapsed += options.interval) {
-    const r = await gen.run({ ...target.load, connections: Math.min(options.connections, target.maxConnections ?? Infinity), seconds: Math.min(options.interval, seconds - elapsed) });
-    for (const s of target.services) s.truncateLog();
-    const text = gw ? await fetch(`${gw.adminUrl}/metrics`).then((res) => res.text()).catch(() => '') : '';
-    const rss = rssBytes(pid);
-    const heap = metric(text, 'nodejs_heap_size_used_bytes');
-    const p99 = metric(text, 'nodejs_eventloop_lag_p99_seconds');
-    const max = metric(text, 'nodejs_eventloop_lag_max_seconds');
-    const sample: Sample = {
-      t: Math.round((Date.now() - started) / 1000),
-      rps: r.rps,
-      p99Ms: r.p99Ms,
-      non2xx: r.non2xx,
-      socketErrors: r.socketErrors,
-      rssMb: rss === undefined ? undefined : rss / 2 ** 20,
-      heapMb: heap === undefined ? undefined : heap / 2 ** 20,
-      loopP99Ms: p99 === undefined ? undefined : p99 * 1000,
-      loopMaxMs: max === undefined ? undefined : max * 1000,
-    };
-    samples.push(sample);
-    const f = (v: number | undefined, w: number, d = 1): string => (v === undefined ? '-' : v.toFixed(d)).padStart(w);
-    log(`${f(sample.t, 6, 0)} ${f(sample.rps, 8, 0)} ${f(sample.p99Ms, 8, 2)} ${f(sample.non2xx + sample.socketErrors, 8, 0)} ${f(sample.rssMb, 8)} ${f(sample.heapMb, 8)} ${f(sample.loopP99Ms, 12, 2)} ${f(sample.loopMaxMs, 12, 2)}`);
+  let rssPeak = 0;
+  const rssTimer = setInterval(() => {
+    rssPeak = Math.max(rssPeak, rssBytes(pid) ?? 0);
+  }, 1000);
+  const creds = await lab.credentials();
+  const mix: Mix | undefined = mixing
+    ? startMix({ url: gw.url, creds, resourcePath: '/api/items?page=1', tokenPath: '/as/token.oauth2', revocationPath: '/as/revoke_token.oauth2' }, options.soakMix)
+    : undefined;
+  try {
+    for (let elapsed = 0; elapsed < seconds; elapsed += options.interval) {
+      const r = await gen.run({ ...target.load, connections: Math.min(options.connections, target.maxConnections ?? Infinity), seconds: Math.min(options.interval, seconds - elapsed) });
+      for (const s of target.services) s.truncateLog();
+      const text = gw ? await fetch(`${gw.adminUrl}/metrics`).then((res) => res.text()).catch(() => '') : '';
+      const rss = rssBytes(pid);
+      rssPeak = Math.max(rssPeak, rss ?? 0);
+      const p99 = metric(text, 'nodejs_eventloop_lag_p99_seconds');
+      const max = metric(text, 'nodejs_eventloop_lag_max_seconds');
+      const sample: Sample = {
+        t: Math.round((Date.now() - started) / 1000),
+        rps: r.rps,
+        p99Ms: r.p99Ms,
+        non2xx: r.non2xx,
+        socketErrors: r.socketErrors,
+        rssMb: mb(rss),
+        rssMaxMb: rssPeak > 0 ? mb(rssPeak) : undefined,
+        heapMb: mb(metric(text, 'nodejs_heap_size_used_bytes')),
+        heapTotalMb: mb(metric(text, 'nodejs_heap_size_total_bytes')),
+        externalMb: mb(metric(text, 'nodejs_external_memory_bytes')),
+        loopP99Ms: p99 === undefined ? undefined : p99 * 1000,
+        loopMaxMs: max === undefined ? undefined : max * 1000,
+        mix: mix?.take(),
+      };
+      rssPeak = 0;
+      samples.push(sample);
+      const f = (v: number | undefined, w: number, d = 1): string => (v === undefined ? '-' : v.toFixed(d)).padStart(w);
+      const m = sample.mix;
+      log(
+        `${f(sample.t, 6, 0)} ${f(sample.rps, 8, 0)} ${f(sample.p99Ms, 8, 2)} ${f(sample.non2xx + sample.socketErrors, 8, 0)} ${f(sample.rssMb, 8)} ${f(sample.rssMaxMb, 8)} ${f(sample.heapMb, 8)} ${f(sample.externalMb, 8)} ${f(sample.loopP99Ms, 9, 2)} ${f(sample.loopMaxMs, 9, 2)}` +
+          (m ? ` ${f(m.logins, 7, 0)} ${f(m.refreshes, 5, 0)} ${f(m.revocations, 6, 0)} ${f(m.revoked401, 7, 0)} ${f(m.unexpected, 6, 0)} ${f(m.skipped, 5, 0)}` : ''),
+      );
+    }
+  } finally {
+    clearInterval(rssTimer);
+    await mix?.stop();
   }
-  const rss = samples.map((s) => s.rssMb).filter((v): v is number => v !== undefined);
-  const third = Math.max(1, Math.floor(rss.length / 3));
-  const middle = mean(rss.slice(third, 2 * third));
-  const last = mean(rss.slice(-third));
-  const growth = middle > 0 ? (last - middle) / middle : 0;
-  const flat = Math.abs(growth) < 0.05;
+  const late = mix?.take();
+  const verdict = flatness(samples.map((s) => s.rssMb));
+  const rssMax = Math.max(...samples.map((s) => s.rssMaxMb ?? 0));
   const errors = samples.reduce((a, s) => a + s.non2xx + s.socketErrors, 0);
-  log(`\nRSS first ${rss[0]?.toFixed(1) ?? '-'} MB, last ${rss.at(-1)?.toFixed(1) ?? '-'} MB, max ${Math.max(...rss).toFixed(1)} MB; last third vs middle third ${(growth * 100).toFixed(1)}% → ${flat ? 'flat' : 'NOT flat'}`);
+  const total = samples.reduce<MixCounts | undefined>((acc, s) => {
+    if (!s.mix) return acc;
+    const out = { ...(acc ?? s.mix) };
+    if (acc) for (const k of Object.keys(out) as (keyof MixCounts)[]) out[k] += s.mix[k];
+    return out;
+  }, undefined);
+  if (total && late) for (const k of Object.keys(total) as (keyof MixCounts)[]) total[k] += late[k];
+  log(
+    `\nRSS first ${verdict.first?.toFixed(1) ?? '-'} MB, last ${verdict.last?.toFixed(1) ?? '-'} MB, max ${rssMax.toFixed(1)} MB (once-a-second readings); ` +
+      `last third vs middle third ${(verdict.growth * 100).toFixed(1)}% → ${verdict.flat ? 'flat' : 'NOT flat'}; ${rssMax < RSS_LIMIT_MB ? 'below' : 'ABOVE'} ${RSS_LIMIT_MB} MB`,
+  );
+  log(`heap used ${range(samples.map((s) => s.heapMb))} MB (total ${range(samples.map((s) => s.heapTotalMb))} MB), external ${range(samples.map((s) => s.externalMb))} MB`);
   log(`event-loop delay p99: median ${mean(samples.map((s) => s.loopP99Ms ?? 0)).toFixed(2)} ms, worst interval max ${Math.max(...samples.map((s) => s.loopMaxMs ?? 0)).toFixed(2)} ms`);
+  if (total) {
+    log(
+      `token sessions: ${total.sessions} started (${total.skipped} skipped: ${mix?.maxInFlight ?? 0} still running), ${total.logins} logins, ${total.refreshes} refreshes, ${total.revocations} revocations; ` +
+        `resource requests of the sessions: ${total.resourceOk} 2xx, ${total.revoked401} revoked-token 401 (expected), ${total.unexpected} unexpected`,
+    );
+    for (const p of mix?.problems ?? []) log(`  unexpected: ${p}`);
+  }
   const file = join(env.root, 'bench/results', `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify({ case: id, seconds, interval: options.interval, connections: options.connections, note: target.note, samples, rss: { growth, flat, maxMb: Math.max(...rss) }, errors }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        case: id,
+        seconds,
+        interval: options.interval,
+        connections: options.connections,
+        soakMix: mixing ? options.soakMix : 0,
+        note: target.note,
+        samples,
+        rss: { ...verdict, maxMb: rssMax, limitMb: RSS_LIMIT_MB },
+        errors,
+        mix: total,
+        problems: mix?.problems ?? [],
+      },
+      null,
+      2,
+    )}\n`,
+  );
   log(`JSON: ${file}`);
-  if (errors > 0) {
-    log(`FAILED: ${errors} non-2xx answers or socket errors under load`);
+  const unexpected = total?.unexpected ?? 0;
+  if (errors > 0 || unexpected > 0) {
+    log(`FAILED: ${errors} non-2xx answers or socket errors under load, ${unexpected} unexpected answers to the token sessions`);
     return 1;
   }
   return 0;
