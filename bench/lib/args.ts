@@ -16,6 +16,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --soak-mix N          soak: N sessions a second beside the load, each a password grant, a refresh
                         and two RFC 7009 revocations, their tokens used and refused (default 2; 0 = off)
   --no-soak-mix         soak the resource path alone (the same as --soak-mix 0)
+  --soak-login file|ldap  the sessions' validator: the users file (argon2id, 64 MiB a verification)
+                        or slapd (the gateway gets the LDAP validator too) (default file)
   --profile ID          profile mode: run one case with the server under node --cpu-prof, print the top frames
   --no-build            do not rebuild dist/ even when src/ is newer
   --allow-build-errors  go on when npm run build reports type errors (others' work in progress)
@@ -35,6 +37,8 @@ export interface Options {
   readonly interval: number;
   /** Token sessions per second during a soak (bench/lib/soak-mix.ts); 0 = resource path only. */
   readonly soakMix: number;
+  /** The validator of the soak's password grants. */
+  readonly soakLogin: 'file' | 'ldap';
   readonly profile: string | undefined;
   readonly build: boolean;
   readonly allowBuildErrors: boolean;
@@ -61,6 +65,7 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
     soakCase: 'gw-undici-redis',
     interval: 10,
     soakMix: 2,
+    soakLogin: 'file' as Options['soakLogin'],
     profile: undefined as string | undefined,
     build: true,
     allowBuildErrors: false,
@@ -114,6 +119,12 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
       case '--soak-mix':
         o.soakMix = int(arg, value(), 0, 20);
         break;
+      case '--soak-login': {
+        const v = value();
+        if (v !== 'file' && v !== 'ldap') throw new UsageError('--soak-login: file or ldap');
+        o.soakLogin = v;
+        break;
+      }
       case '--no-soak-mix':
         o.soakMix = 0;
         break;

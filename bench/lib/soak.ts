@@ -15,7 +15,7 @@ import type { LoadGenerator } from './load.js';
 import { rssBytes } from './proc.js';
 import { startMix, type Mix, type MixCounts } from './soak-mix.js';
 import { flatness } from './soak-stats.js';
-import type { Env, GatewayService } from './services.js';
+import { slapdMissing, type Env, type GatewayService } from './services.js';
 
 /** The target of the performance issue: RSS per process, docs/performance.md, "Targets". */
 const RSS_LIMIT_MB = 150;
@@ -56,7 +56,13 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   if (!caseDef(id)) throw new Error(`--soak-case: unknown case ${id}`);
   const why = await lab.unavailable(id);
   if (why) throw new Error(`--soak-case ${id} cannot run here: ${why}`);
-  const target = await lab.target(id);
+  const ldap = options.soakMix > 0 && options.soakLogin === 'ldap';
+  if (ldap) {
+    const missing = slapdMissing() ?? (lab.features?.ldapValidator ? undefined : 'the ldap validator is not in dist/');
+    if (missing) throw new Error(`--soak-login ldap: ${missing}`);
+  }
+  const target = await lab.target(id, { ldap });
+  if (ldap && lab.ldapFailure) throw new Error(`--soak-login ldap: ${lab.ldapFailure}`);
   await target.preflight();
   const gw = target.services.find((s): s is GatewayService => 'adminUrl' in s);
   const pid = target.services[0]?.pids[0] ?? 0;
@@ -64,7 +70,7 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   const mixing = options.soakMix > 0 && gw !== undefined;
   log(
     `soak: ${id} for ${seconds} s in ${options.interval} s intervals, ${options.connections} connections` +
-      `${mixing ? `, ${options.soakMix} token sessions/s (login, refresh, 2 revocations each)` : ', resource path only'}${target.note ? ` (${target.note})` : ''}`,
+      `${mixing ? `, ${options.soakMix} token sessions/s (${options.soakLogin} login, refresh, 2 revocations each)` : ', resource path only'}${target.note ? ` (${target.note})` : ''}`,
   );
   log(`    t s    req/s   p99 ms  non-2xx   RSS MB  RSS max  heap MB   ext MB  loop p99  loop max${mixing ? '  logins  refr  revoc  rev401  unexp  skip' : ''}`);
   const samples: Sample[] = [];
@@ -74,7 +80,9 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   const rssTimer = setInterval(() => {
     rssPeak = Math.max(rssPeak, rssBytes(pid) ?? 0);
   }, 1000);
-  const creds = await lab.credentials();
+  const base = await lab.credentials();
+  // The ldap client of the gateway (services.ts) has the same secret, and slapd the same user.
+  const creds = ldap ? { ...base, clientId: `${base.clientId}-ldap` } : base;
   const mix: Mix | undefined = mixing
     ? startMix({ url: gw.url, creds, resourcePath: '/api/items?page=1', tokenPath: '/as/token.oauth2', revocationPath: '/as/revoke_token.oauth2' }, options.soakMix)
     : undefined;
@@ -150,6 +158,7 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
         interval: options.interval,
         connections: options.connections,
         soakMix: mixing ? options.soakMix : 0,
+        soakLogin: mixing ? options.soakLogin : undefined,
         note: target.note,
         samples,
         rss: { ...verdict, maxMb: rssMax, limitMb: RSS_LIMIT_MB },
