@@ -20,6 +20,15 @@ import { slapdMissing, type Env, type GatewayService } from './services.js';
 /** The target of the performance issue: RSS per process, docs/performance.md, "Targets". */
 const RSS_LIMIT_MB = 150;
 
+/**
+ * The gateway's default `upstream.maxConcurrentPerSubject`: the load and the sessions are one
+ * user, so together they must stay below it, with room for the requests a load run abandons
+ * at its end (they hold their slot until the gateway sees the socket close), or they get 429.
+ */
+const SUBJECT_LIMIT = 64;
+const MIX_IN_FLIGHT = 8;
+const SUBJECT_MARGIN = 16;
+
 interface Sample {
   readonly t: number;
   readonly rps: number;
@@ -29,6 +38,11 @@ interface Sample {
   readonly rssMb: number | undefined;
   /** The largest once-a-second RSS reading during the interval. */
   readonly rssMaxMb: number | undefined;
+  /**
+   * The smallest: the floor under the transients (64 MiB per argon2id verification in flight),
+   * where a leak shows first.
+   */
+  readonly rssMinMb: number | undefined;
   readonly heapMb: number | undefined;
   readonly heapTotalMb: number | undefined;
   /** V8 external memory (Buffers and ArrayBuffers included). */
@@ -68,31 +82,38 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   const pid = target.services[0]?.pids[0] ?? 0;
   if (options.soakMix > 0 && !gw) throw new Error(`--soak-mix needs a gateway case (${id} has none): pass --no-soak-mix`);
   const mixing = options.soakMix > 0 && gw !== undefined;
+  const connections = Math.min(options.connections, target.maxConnections ?? Infinity, mixing ? SUBJECT_LIMIT - MIX_IN_FLIGHT - SUBJECT_MARGIN : Infinity);
   log(
-    `soak: ${id} for ${seconds} s in ${options.interval} s intervals, ${options.connections} connections` +
+    `soak: ${id} for ${seconds} s in ${options.interval} s intervals, ${connections} connections` +
+      `${connections < options.connections && mixing ? ` (not ${options.connections}: one user with the sessions, below upstream.maxConcurrentPerSubject ${SUBJECT_LIMIT})` : ''}` +
       `${mixing ? `, ${options.soakMix} token sessions/s (${options.soakLogin} login, refresh, 2 revocations each)` : ', resource path only'}${target.note ? ` (${target.note})` : ''}`,
   );
-  log(`    t s    req/s   p99 ms  non-2xx   RSS MB  RSS max  heap MB   ext MB  loop p99  loop max${mixing ? '  logins  refr  revoc  rev401  unexp  skip' : ''}`);
+  log(`    t s    req/s   p99 ms  non-2xx   RSS MB  RSS min  RSS max  heap MB   ext MB  loop p99  loop max${mixing ? '  logins  refr  revoc  rev401  unexp  skip' : ''}`);
   const samples: Sample[] = [];
   const started = Date.now();
   if (gw) await fetch(`${gw.adminUrl}/metrics`).then((r) => r.text()); // reset the event-loop histogram
   let rssPeak = 0;
+  let rssFloor = Infinity;
   const rssTimer = setInterval(() => {
-    rssPeak = Math.max(rssPeak, rssBytes(pid) ?? 0);
+    const now = rssBytes(pid);
+    if (now === undefined) return;
+    rssPeak = Math.max(rssPeak, now);
+    rssFloor = Math.min(rssFloor, now);
   }, 1000);
   const base = await lab.credentials();
   // The ldap client of the gateway (services.ts) has the same secret, and slapd the same user.
   const creds = ldap ? { ...base, clientId: `${base.clientId}-ldap` } : base;
   const mix: Mix | undefined = mixing
-    ? startMix({ url: gw.url, creds, resourcePath: '/api/items?page=1', tokenPath: '/as/token.oauth2', revocationPath: '/as/revoke_token.oauth2' }, options.soakMix)
+    ? startMix({ url: gw.url, creds, resourcePath: '/api/items?page=1', tokenPath: '/as/token.oauth2', revocationPath: '/as/revoke_token.oauth2' }, options.soakMix, MIX_IN_FLIGHT)
     : undefined;
   try {
     for (let elapsed = 0; elapsed < seconds; elapsed += options.interval) {
-      const r = await gen.run({ ...target.load, connections: Math.min(options.connections, target.maxConnections ?? Infinity), seconds: Math.min(options.interval, seconds - elapsed) });
+      const r = await gen.run({ ...target.load, connections, seconds: Math.min(options.interval, seconds - elapsed) });
       for (const s of target.services) s.truncateLog();
       const text = gw ? await fetch(`${gw.adminUrl}/metrics`).then((res) => res.text()).catch(() => '') : '';
       const rss = rssBytes(pid);
       rssPeak = Math.max(rssPeak, rss ?? 0);
+      rssFloor = Math.min(rssFloor, rss ?? Infinity);
       const p99 = metric(text, 'nodejs_eventloop_lag_p99_seconds');
       const max = metric(text, 'nodejs_eventloop_lag_max_seconds');
       const sample: Sample = {
@@ -103,6 +124,7 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
         socketErrors: r.socketErrors,
         rssMb: mb(rss),
         rssMaxMb: rssPeak > 0 ? mb(rssPeak) : undefined,
+        rssMinMb: Number.isFinite(rssFloor) ? mb(rssFloor) : undefined,
         heapMb: mb(metric(text, 'nodejs_heap_size_used_bytes')),
         heapTotalMb: mb(metric(text, 'nodejs_heap_size_total_bytes')),
         externalMb: mb(metric(text, 'nodejs_external_memory_bytes')),
@@ -111,11 +133,12 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
         mix: mix?.take(),
       };
       rssPeak = 0;
+      rssFloor = Infinity;
       samples.push(sample);
       const f = (v: number | undefined, w: number, d = 1): string => (v === undefined ? '-' : v.toFixed(d)).padStart(w);
       const m = sample.mix;
       log(
-        `${f(sample.t, 6, 0)} ${f(sample.rps, 8, 0)} ${f(sample.p99Ms, 8, 2)} ${f(sample.non2xx + sample.socketErrors, 8, 0)} ${f(sample.rssMb, 8)} ${f(sample.rssMaxMb, 8)} ${f(sample.heapMb, 8)} ${f(sample.externalMb, 8)} ${f(sample.loopP99Ms, 9, 2)} ${f(sample.loopMaxMs, 9, 2)}` +
+        `${f(sample.t, 6, 0)} ${f(sample.rps, 8, 0)} ${f(sample.p99Ms, 8, 2)} ${f(sample.non2xx + sample.socketErrors, 8, 0)} ${f(sample.rssMb, 8)} ${f(sample.rssMinMb, 8)} ${f(sample.rssMaxMb, 8)} ${f(sample.heapMb, 8)} ${f(sample.externalMb, 8)} ${f(sample.loopP99Ms, 9, 2)} ${f(sample.loopMaxMs, 9, 2)}` +
           (m ? ` ${f(m.logins, 7, 0)} ${f(m.refreshes, 5, 0)} ${f(m.revocations, 6, 0)} ${f(m.revoked401, 7, 0)} ${f(m.unexpected, 6, 0)} ${f(m.skipped, 5, 0)}` : ''),
       );
     }
@@ -124,7 +147,9 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
     await mix?.stop();
   }
   const late = mix?.take();
+  const leaked = gw && target.load.authorization ? await restingRefusals(target.load.url, target.load.authorization) : undefined;
   const verdict = flatness(samples.map((s) => s.rssMb));
+  const floor = flatness(samples.map((s) => s.rssMinMb));
   const rssMax = Math.max(...samples.map((s) => s.rssMaxMb ?? 0));
   const errors = samples.reduce((a, s) => a + s.non2xx + s.socketErrors, 0);
   const total = samples.reduce<MixCounts | undefined>((acc, s) => {
@@ -138,6 +163,10 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
     `\nRSS first ${verdict.first?.toFixed(1) ?? '-'} MB, last ${verdict.last?.toFixed(1) ?? '-'} MB, max ${rssMax.toFixed(1)} MB (once-a-second readings); ` +
       `last third vs middle third ${(verdict.growth * 100).toFixed(1)}% → ${verdict.flat ? 'flat' : 'NOT flat'}; ${rssMax < RSS_LIMIT_MB ? 'below' : 'ABOVE'} ${RSS_LIMIT_MB} MB`,
   );
+  log(
+    `RSS floor (each interval's smallest reading) first ${floor.first?.toFixed(1) ?? '-'} MB, last ${floor.last?.toFixed(1) ?? '-'} MB, max ${floor.max?.toFixed(1) ?? '-'} MB; ` +
+      `last third vs middle third ${(floor.growth * 100).toFixed(1)}% → ${floor.flat ? 'flat' : 'NOT flat'}`,
+  );
   log(`heap used ${range(samples.map((s) => s.heapMb))} MB (total ${range(samples.map((s) => s.heapTotalMb))} MB), external ${range(samples.map((s) => s.externalMb))} MB`);
   log(`event-loop delay p99: median ${mean(samples.map((s) => s.loopP99Ms ?? 0)).toFixed(2)} ms, worst interval max ${Math.max(...samples.map((s) => s.loopMaxMs ?? 0)).toFixed(2)} ms`);
   if (total) {
@@ -146,6 +175,12 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
         `resource requests of the sessions: ${total.resourceOk} 2xx, ${total.revoked401} revoked-token 401 (expected), ${total.unexpected} unexpected`,
     );
     for (const p of mix?.problems ?? []) log(`  unexpected: ${p}`);
+  }
+  if (leaked !== undefined) {
+    log(
+      `at rest, ${SUBJECT_LIMIT} requests of the load's user at once: ${leaked} refused with 429` +
+        (leaked > 0 ? ' — fair-share slots (upstream.maxConcurrentPerSubject) held by no request: a leak, see docs/performance.md, "Memory"' : ''),
+    );
   }
   const file = join(env.root, 'bench/results', `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(file), { recursive: true });
@@ -156,15 +191,17 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
         case: id,
         seconds,
         interval: options.interval,
-        connections: options.connections,
+        connections,
         soakMix: mixing ? options.soakMix : 0,
         soakLogin: mixing ? options.soakLogin : undefined,
         note: target.note,
         samples,
         rss: { ...verdict, maxMb: rssMax, limitMb: RSS_LIMIT_MB },
+        rssFloor: floor,
         errors,
         mix: total,
         problems: mix?.problems ?? [],
+        restingRefusals: leaked,
       },
       null,
       2,
@@ -172,9 +209,27 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   );
   log(`JSON: ${file}`);
   const unexpected = total?.unexpected ?? 0;
-  if (errors > 0 || unexpected > 0) {
-    log(`FAILED: ${errors} non-2xx answers or socket errors under load, ${unexpected} unexpected answers to the token sessions`);
+  if (errors > 0 || unexpected > 0 || (leaked ?? 0) > 0) {
+    log(`FAILED: ${errors} non-2xx answers or socket errors under load, ${unexpected} unexpected answers to the token sessions, ${leaked ?? 0} refusals at rest`);
     return 1;
   }
   return 0;
+}
+
+/**
+ * After the load, with nothing in flight: {@link SUBJECT_LIMIT} requests of the load's user at
+ * once. Every 429 is a fair-share slot that no request holds any more. A lower bound: requests
+ * the upstream answers before the last ones arrive free their slots early.
+ */
+async function restingRefusals(url: string, authorization: string): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 2000)); // the load's abandoned requests finish
+  const statuses = await Promise.all(
+    Array.from({ length: SUBJECT_LIMIT }, () =>
+      fetch(url, { headers: { authorization } }).then(
+        async (r) => (await r.arrayBuffer(), r.status),
+        () => 0,
+      ),
+    ),
+  );
+  return statuses.filter((s) => s === 429).length;
 }
