@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Options } from './args.js';
 import { caseDef, type Lab } from './lab.js';
-import type { LoadGenerator } from './load.js';
+import type { LoadGenerator, LoadResult } from './load.js';
 import { rssBytes } from './proc.js';
 import { startMix, type Mix, type MixCounts } from './soak-mix.js';
 import { flatness } from './soak-stats.js';
@@ -90,6 +90,7 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   );
   log(`    t s    req/s   p99 ms  non-2xx   RSS MB  RSS min  RSS max  heap MB   ext MB  loop p99  loop max${mixing ? '  logins  refr  revoc  rev401  unexp  skip' : ''}`);
   const samples: Sample[] = [];
+  let overall: LoadResult | undefined;
   const started = Date.now();
   if (gw) await fetch(`${gw.adminUrl}/metrics`).then((r) => r.text()); // reset the event-loop histogram
   let rssPeak = 0;
@@ -107,10 +108,19 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
     ? startMix({ url: gw.url, creds, resourcePath: '/api/items?page=1', tokenPath: '/as/token.oauth2', revocationPath: '/as/revoke_token.oauth2' }, options.soakMix, MIX_IN_FLIGHT)
     : undefined;
   try {
+    // With a gateway, one load run for the whole soak, sampled from the gateway's counters: a
+    // run per interval would abandon its in-flight requests at every interval's end (which
+    // trips the fair-share slot leak described in docs/performance.md, "Memory").
+    const whole = gw ? gen.run({ ...target.load, connections, seconds }) : undefined;
+    let last = gw ? resourceAnswers(await fetch(`${gw.adminUrl}/metrics`).then((res) => res.text())) : { ok: 0, other: 0 };
+    let lastAt = Date.now();
     for (let elapsed = 0; elapsed < seconds; elapsed += options.interval) {
-      const r = await gen.run({ ...target.load, connections, seconds: Math.min(options.interval, seconds - elapsed) });
+      const slice = Math.min(options.interval, seconds - elapsed);
+      const r = whole ? undefined : await gen.run({ ...target.load, connections, seconds: slice });
+      if (whole) await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + (elapsed + slice) * 1000 - Date.now())));
       for (const s of target.services) s.truncateLog();
       const text = gw ? await fetch(`${gw.adminUrl}/metrics`).then((res) => res.text()).catch(() => '') : '';
+      const answers = resourceAnswers(text);
       const rss = rssBytes(pid);
       rssPeak = Math.max(rssPeak, rss ?? 0);
       rssFloor = Math.min(rssFloor, rss ?? Infinity);
@@ -118,10 +128,10 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
       const max = metric(text, 'nodejs_eventloop_lag_max_seconds');
       const sample: Sample = {
         t: Math.round((Date.now() - started) / 1000),
-        rps: r.rps,
-        p99Ms: r.p99Ms,
-        non2xx: r.non2xx,
-        socketErrors: r.socketErrors,
+        rps: r ? r.rps : (answers.ok + answers.other - last.ok - last.other) / ((Date.now() - lastAt) / 1000),
+        p99Ms: r ? r.p99Ms : Number.NaN,
+        non2xx: r ? r.non2xx : answers.other - last.other,
+        socketErrors: r ? r.socketErrors : 0,
         rssMb: mb(rss),
         rssMaxMb: rssPeak > 0 ? mb(rssPeak) : undefined,
         rssMinMb: Number.isFinite(rssFloor) ? mb(rssFloor) : undefined,
@@ -134,6 +144,8 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
       };
       rssPeak = 0;
       rssFloor = Infinity;
+      last = answers;
+      lastAt = Date.now();
       samples.push(sample);
       const f = (v: number | undefined, w: number, d = 1): string => (v === undefined ? '-' : v.toFixed(d)).padStart(w);
       const m = sample.mix;
@@ -141,6 +153,11 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
         `${f(sample.t, 6, 0)} ${f(sample.rps, 8, 0)} ${f(sample.p99Ms, 8, 2)} ${f(sample.non2xx + sample.socketErrors, 8, 0)} ${f(sample.rssMb, 8)} ${f(sample.rssMinMb, 8)} ${f(sample.rssMaxMb, 8)} ${f(sample.heapMb, 8)} ${f(sample.externalMb, 8)} ${f(sample.loopP99Ms, 9, 2)} ${f(sample.loopMaxMs, 9, 2)}` +
           (m ? ` ${f(m.logins, 7, 0)} ${f(m.refreshes, 5, 0)} ${f(m.revocations, 6, 0)} ${f(m.revoked401, 7, 0)} ${f(m.unexpected, 6, 0)} ${f(m.skipped, 5, 0)}` : ''),
       );
+    }
+    if (whole) {
+      const r = await whole;
+      overall = r;
+      log(`the whole run: ${r.requests} requests, p99 ${r.p99Ms.toFixed(2)} ms, ${r.non2xx} non-2xx, ${r.socketErrors} socket errors (per interval above: the gateway's counters, the sessions' resource requests included)`);
     }
   } finally {
     clearInterval(rssTimer);
@@ -151,7 +168,7 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   const verdict = flatness(samples.map((s) => s.rssMb));
   const floor = flatness(samples.map((s) => s.rssMinMb));
   const rssMax = Math.max(...samples.map((s) => s.rssMaxMb ?? 0));
-  const errors = samples.reduce((a, s) => a + s.non2xx + s.socketErrors, 0);
+  const errors = overall ? overall.non2xx + overall.socketErrors : samples.reduce((a, s) => a + s.non2xx + s.socketErrors, 0);
   const total = samples.reduce<MixCounts | undefined>((acc, s) => {
     if (!s.mix) return acc;
     const out = { ...(acc ?? s.mix) };
@@ -232,4 +249,18 @@ async function restingRefusals(url: string, authorization: string): Promise<numb
     ),
   );
   return statuses.filter((s) => s === 429).length;
+}
+
+/** Answers of the resource path so far, 2xx and others, from `ropc_http_requests_total{kind="resource"}`. */
+function resourceAnswers(text: string): { ok: number; other: number } {
+  let ok = 0;
+  let other = 0;
+  for (const m of text.matchAll(/^ropc_http_requests_total\{([^}]*)\} ([0-9.eE+-]+)$/gm)) {
+    const labels = m[1] ?? '';
+    if (!/kind="resource"/.test(labels)) continue;
+    const status = /status="(\d+)"/.exec(labels)?.[1] ?? '';
+    if (status.startsWith('2')) ok += Number(m[2]);
+    else other += Number(m[2]);
+  }
+  return { ok, other };
 }
