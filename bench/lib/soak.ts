@@ -32,7 +32,9 @@ const SUBJECT_MARGIN = 16;
 interface Sample {
   readonly t: number;
   readonly rps: number;
-  readonly p99Ms: number;
+  /** Of the interval's own load run; undefined with one run for the whole soak. */
+  readonly p99Ms: number | undefined;
+  /** Non-2xx answers of the resource path, the revoked-token 401s of the sessions left out. */
   readonly non2xx: number;
   readonly socketErrors: number;
   readonly rssMb: number | undefined;
@@ -121,6 +123,7 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
       for (const s of target.services) s.truncateLog();
       const text = gw ? await fetch(`${gw.adminUrl}/metrics`).then((res) => res.text()).catch(() => '') : '';
       const answers = resourceAnswers(text);
+      const mixed = mix?.take();
       const rss = rssBytes(pid);
       rssPeak = Math.max(rssPeak, rss ?? 0);
       rssFloor = Math.min(rssFloor, rss ?? Infinity);
@@ -129,8 +132,8 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
       const sample: Sample = {
         t: Math.round((Date.now() - started) / 1000),
         rps: r ? r.rps : (answers.ok + answers.other - last.ok - last.other) / ((Date.now() - lastAt) / 1000),
-        p99Ms: r ? r.p99Ms : Number.NaN,
-        non2xx: r ? r.non2xx : answers.other - last.other,
+        p99Ms: r?.p99Ms,
+        non2xx: r ? r.non2xx : Math.max(0, answers.other - last.other - (mixed?.revoked401 ?? 0)),
         socketErrors: r ? r.socketErrors : 0,
         rssMb: mb(rss),
         rssMaxMb: rssPeak > 0 ? mb(rssPeak) : undefined,
@@ -140,7 +143,7 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
         externalMb: mb(metric(text, 'nodejs_external_memory_bytes')),
         loopP99Ms: p99 === undefined ? undefined : p99 * 1000,
         loopMaxMs: max === undefined ? undefined : max * 1000,
-        mix: mix?.take(),
+        mix: mixed,
       };
       rssPeak = 0;
       rssFloor = Infinity;
