@@ -191,7 +191,7 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   log(`event-loop delay p99: median ${mean(samples.map((s) => s.loopP99Ms ?? 0)).toFixed(2)} ms, worst interval max ${Math.max(...samples.map((s) => s.loopMaxMs ?? 0)).toFixed(2)} ms`);
   if (total) {
     log(
-      `token sessions: ${total.sessions} started (${total.skipped} skipped: ${mix?.maxInFlight ?? 0} still running), ${total.logins} logins, ${total.refreshes} refreshes, ${total.revocations} revocations; ` +
+      `token sessions: ${total.sessions} started (${total.skipped} skipped because ${mix?.maxInFlight ?? 0} were still running), ${total.logins} logins, ${total.refreshes} refreshes, ${total.revocations} revocations; ` +
         `resource requests of the sessions: ${total.resourceOk} 2xx, ${total.revoked401} revoked-token 401 (expected), ${total.unexpected} unexpected`,
     );
     for (const p of mix?.problems ?? []) log(`  unexpected: ${p}`);
