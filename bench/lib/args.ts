@@ -48,7 +48,8 @@ export class UsageError extends Error {}
 
 function int(name: string, value: string | undefined, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name}: a whole number from ${min} to ${max} is required, not ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${name}: a whole number from ${min} to ${max} is required, not ${JSON.stringify(value)}`);
   return n;
 }
 

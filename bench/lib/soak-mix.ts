@@ -51,7 +51,16 @@ export interface Mix {
   stop(): Promise<void>;
 }
 
-const zero = (): MixCounts => ({ sessions: 0, logins: 0, refreshes: 0, revocations: 0, resourceOk: 0, revoked401: 0, unexpected: 0, skipped: 0 });
+const zero = (): MixCounts => ({
+  sessions: 0,
+  logins: 0,
+  refreshes: 0,
+  revocations: 0,
+  resourceOk: 0,
+  revoked401: 0,
+  unexpected: 0,
+  skipped: 0,
+});
 
 const MAX_PROBLEMS = 20;
 
@@ -87,7 +96,9 @@ export function startMix(target: MixTarget, perSecond: number, maxInFlight = 16)
     const access = body['access_token'];
     const refresh = body['refresh_token'];
     if (status !== 200 || typeof access !== 'string' || typeof refresh !== 'string') {
-      problem(`${step}: ${status} ${typeof body['error'] === 'string' ? body['error'] : ''}${status === 200 ? ' without access_token and refresh_token' : ''}`);
+      problem(
+        `${step}: ${status} ${typeof body['error'] === 'string' ? body['error'] : ''}${status === 200 ? ' without access_token and refresh_token' : ''}`,
+      );
       return undefined;
     }
     return { access, refresh };
@@ -129,7 +140,11 @@ export function startMix(target: MixTarget, perSecond: number, maxInFlight = 16)
     }
     counts.sessions++;
     const p: Promise<void> = session()
-      .catch((err: unknown) => problem(`network: ${err instanceof Error ? `${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}` : String(err)}`))
+      .catch((err: unknown) =>
+        problem(
+          `network: ${err instanceof Error ? `${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}` : String(err)}`,
+        ),
+      )
       .finally(() => running.delete(p));
     running.add(p);
   };

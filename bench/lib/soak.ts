@@ -84,13 +84,19 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   const pid = target.services[0]?.pids[0] ?? 0;
   if (options.soakMix > 0 && !gw) throw new Error(`--soak-mix needs a gateway case (${id} has none): pass --no-soak-mix`);
   const mixing = options.soakMix > 0 && gw !== undefined;
-  const connections = Math.min(options.connections, target.maxConnections ?? Infinity, mixing ? SUBJECT_LIMIT - MIX_IN_FLIGHT - SUBJECT_MARGIN : Infinity);
+  const connections = Math.min(
+    options.connections,
+    target.maxConnections ?? Infinity,
+    mixing ? SUBJECT_LIMIT - MIX_IN_FLIGHT - SUBJECT_MARGIN : Infinity,
+  );
   log(
     `soak: ${id} for ${seconds} s in ${options.interval} s intervals, ${connections} connections` +
       `${connections < options.connections && mixing ? ` (not ${options.connections}: one user with the sessions, below upstream.maxConcurrentPerSubject ${SUBJECT_LIMIT})` : ''}` +
       `${mixing ? `, ${options.soakMix} token sessions/s (${options.soakLogin} login, refresh, 2 revocations each)` : ', resource path only'}${target.note ? ` (${target.note})` : ''}`,
   );
-  log(`    t s    req/s   p99 ms  non-2xx   RSS MB  RSS min  RSS max  heap MB   ext MB  loop p99  loop max${mixing ? '  logins  refr  revoc  rev401  unexp  skip' : ''}`);
+  log(
+    `    t s    req/s   p99 ms  non-2xx   RSS MB  RSS min  RSS max  heap MB   ext MB  loop p99  loop max${mixing ? '  logins  refr  revoc  rev401  unexp  skip' : ''}`,
+  );
   const samples: Sample[] = [];
   let overall: LoadResult | undefined;
   const started = Date.now();
@@ -107,7 +113,11 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   // The ldap client of the gateway (services.ts) has the same secret, and slapd the same user.
   const creds = ldap ? { ...base, clientId: `${base.clientId}-ldap` } : base;
   const mix: Mix | undefined = mixing
-    ? startMix({ url: gw.url, creds, resourcePath: '/api/items?page=1', tokenPath: '/as/token.oauth2', revocationPath: '/as/revoke_token.oauth2' }, options.soakMix, MIX_IN_FLIGHT)
+    ? startMix(
+        { url: gw.url, creds, resourcePath: '/api/items?page=1', tokenPath: '/as/token.oauth2', revocationPath: '/as/revoke_token.oauth2' },
+        options.soakMix,
+        MIX_IN_FLIGHT,
+      )
     : undefined;
   try {
     // With a gateway, one load run for the whole soak, sampled from the gateway's counters: a
@@ -121,7 +131,11 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
       const r = whole ? undefined : await gen.run({ ...target.load, connections, seconds: slice });
       if (whole) await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + (elapsed + slice) * 1000 - Date.now())));
       for (const s of target.services) s.truncateLog();
-      const text = gw ? await fetch(`${gw.adminUrl}/metrics`).then((res) => res.text()).catch(() => '') : '';
+      const text = gw
+        ? await fetch(`${gw.adminUrl}/metrics`)
+            .then((res) => res.text())
+            .catch(() => '')
+        : '';
       const answers = resourceAnswers(text);
       const mixed = mix?.take();
       const rss = rssBytes(pid);
@@ -154,13 +168,17 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
       const m = sample.mix;
       log(
         `${f(sample.t, 6, 0)} ${f(sample.rps, 8, 0)} ${f(sample.p99Ms, 8, 2)} ${f(sample.non2xx + sample.socketErrors, 8, 0)} ${f(sample.rssMb, 8)} ${f(sample.rssMinMb, 8)} ${f(sample.rssMaxMb, 8)} ${f(sample.heapMb, 8)} ${f(sample.externalMb, 8)} ${f(sample.loopP99Ms, 9, 2)} ${f(sample.loopMaxMs, 9, 2)}` +
-          (m ? ` ${f(m.logins, 7, 0)} ${f(m.refreshes, 5, 0)} ${f(m.revocations, 6, 0)} ${f(m.revoked401, 7, 0)} ${f(m.unexpected, 6, 0)} ${f(m.skipped, 5, 0)}` : ''),
+          (m
+            ? ` ${f(m.logins, 7, 0)} ${f(m.refreshes, 5, 0)} ${f(m.revocations, 6, 0)} ${f(m.revoked401, 7, 0)} ${f(m.unexpected, 6, 0)} ${f(m.skipped, 5, 0)}`
+            : ''),
       );
     }
     if (whole) {
       const r = await whole;
       overall = r;
-      log(`the whole run: ${r.requests} requests, p99 ${r.p99Ms.toFixed(2)} ms, ${r.non2xx} non-2xx, ${r.socketErrors} socket errors (per interval above: the gateway's counters, the sessions' resource requests included)`);
+      log(
+        `the whole run: ${r.requests} requests, p99 ${r.p99Ms.toFixed(2)} ms, ${r.non2xx} non-2xx, ${r.socketErrors} socket errors (per interval above: the gateway's counters, the sessions' resource requests included)`,
+      );
     }
   } finally {
     clearInterval(rssTimer);
@@ -187,8 +205,12 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
     `RSS floor (each interval's smallest reading) first ${floor.first?.toFixed(1) ?? '-'} MB, last ${floor.last?.toFixed(1) ?? '-'} MB, max ${floor.max?.toFixed(1) ?? '-'} MB; ` +
       `last third vs middle third ${(floor.growth * 100).toFixed(1)}% → ${floor.flat ? 'flat' : 'NOT flat'}`,
   );
-  log(`heap used ${range(samples.map((s) => s.heapMb))} MB (total ${range(samples.map((s) => s.heapTotalMb))} MB), external ${range(samples.map((s) => s.externalMb))} MB`);
-  log(`event-loop delay p99: median ${mean(samples.map((s) => s.loopP99Ms ?? 0)).toFixed(2)} ms, worst interval max ${Math.max(...samples.map((s) => s.loopMaxMs ?? 0)).toFixed(2)} ms`);
+  log(
+    `heap used ${range(samples.map((s) => s.heapMb))} MB (total ${range(samples.map((s) => s.heapTotalMb))} MB), external ${range(samples.map((s) => s.externalMb))} MB`,
+  );
+  log(
+    `event-loop delay p99: median ${mean(samples.map((s) => s.loopP99Ms ?? 0)).toFixed(2)} ms, worst interval max ${Math.max(...samples.map((s) => s.loopMaxMs ?? 0)).toFixed(2)} ms`,
+  );
   if (total) {
     log(
       `token sessions: ${total.sessions} started (${total.skipped} skipped because ${mix?.maxInFlight ?? 0} were still running), ${total.logins} logins, ${total.refreshes} refreshes, ${total.revocations} revocations; ` +
@@ -199,7 +221,9 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   if (leaked !== undefined) {
     log(
       `at rest, ${SUBJECT_LIMIT} requests of the load's user at once: ${leaked} refused with 429` +
-        (leaked > 0 ? ' — fair-share slots (upstream.maxConcurrentPerSubject) held by no request: a leak, see docs/performance.md, "Memory"' : ''),
+        (leaked > 0
+          ? ' — fair-share slots (upstream.maxConcurrentPerSubject) held by no request: a leak, see docs/performance.md, "Memory"'
+          : ''),
     );
   }
   const file = join(env.root, 'bench/results', `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -230,7 +254,9 @@ export async function runSoak(options: Options, env: Env, gen: LoadGenerator, la
   log(`JSON: ${file}`);
   const unexpected = total?.unexpected ?? 0;
   if (errors > 0 || unexpected > 0 || (leaked ?? 0) > 0) {
-    log(`FAILED: ${errors} non-2xx answers or socket errors under load, ${unexpected} unexpected answers to the token sessions, ${leaked ?? 0} refusals at rest`);
+    log(
+      `FAILED: ${errors} non-2xx answers or socket errors under load, ${unexpected} unexpected answers to the token sessions, ${leaked ?? 0} refusals at rest`,
+    );
     return 1;
   }
   return 0;
@@ -246,7 +272,10 @@ async function restingRefusals(url: string, authorization: string): Promise<numb
   const statuses = await Promise.all(
     Array.from({ length: SUBJECT_LIMIT }, () =>
       fetch(url, { headers: { authorization } }).then(
-        async (r) => (await r.arrayBuffer(), r.status),
+        async (r) => {
+          await r.arrayBuffer();
+          return r.status;
+        },
         () => 0,
       ),
     ),
