@@ -13,6 +13,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --soak S              soak mode: S seconds of load on one case, RSS and event-loop delay over time
   --soak-case ID        the case to soak (default gw-undici-redis)
   --interval S          soak sampling interval (default 10)
+  --soak-mix N          soak: N sessions a second beside the load, each a password grant, a refresh
+                        and two RFC 7009 revocations, their tokens used and refused (default 2; 0 = off)
+  --no-soak-mix         soak the resource path alone (the same as --soak-mix 0)
+  --soak-login file|ldap  the sessions' validator: the users file (argon2id, 64 MiB a verification)
+                        or slapd (the gateway gets the LDAP validator too) (default file)
   --profile ID          profile mode: run one case with the server under node --cpu-prof, print the top frames
   --no-build            do not rebuild dist/ even when src/ is newer
   --allow-build-errors  go on when npm run build reports type errors (others' work in progress)
@@ -30,6 +35,10 @@ export interface Options {
   readonly soak: number | undefined;
   readonly soakCase: string;
   readonly interval: number;
+  /** Token sessions per second during a soak (bench/lib/soak-mix.ts); 0 = resource path only. */
+  readonly soakMix: number;
+  /** The validator of the soak's password grants. */
+  readonly soakLogin: 'file' | 'ldap';
   readonly profile: string | undefined;
   readonly build: boolean;
   readonly allowBuildErrors: boolean;
@@ -39,7 +48,8 @@ export class UsageError extends Error {}
 
 function int(name: string, value: string | undefined, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name}: a whole number from ${min} to ${max} is required, not ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${name}: a whole number from ${min} to ${max} is required, not ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -55,6 +65,8 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
     soak: undefined as number | undefined,
     soakCase: 'gw-undici-redis',
     interval: 10,
+    soakMix: 2,
+    soakLogin: 'file' as Options['soakLogin'],
     profile: undefined as string | undefined,
     build: true,
     allowBuildErrors: false,
@@ -104,6 +116,18 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
         break;
       case '--interval':
         o.interval = int(arg, value(), 2, 300);
+        break;
+      case '--soak-mix':
+        o.soakMix = int(arg, value(), 0, 20);
+        break;
+      case '--soak-login': {
+        const v = value();
+        if (v !== 'file' && v !== 'ldap') throw new UsageError('--soak-login: file or ldap');
+        o.soakLogin = v;
+        break;
+      }
+      case '--no-soak-mix':
+        o.soakMix = 0;
         break;
       case '--profile':
         o.profile = value();

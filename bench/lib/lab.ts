@@ -217,7 +217,8 @@ export class Lab {
     return undefined;
   }
 
-  async target(fullId: string): Promise<Target> {
+  /** `ldap`: a gw-* case's gateway also gets the LDAP validator and its `bench-ldap` client (the soak's LDAP logins). */
+  async target(fullId: string, opts: { readonly ldap?: boolean } = {}): Promise<Target> {
     const creds = await this.credentials();
     const { base: id, experiments } = splitId(fullId);
     const echo = async (base: string, authorization?: string): Promise<Record<string, string>> => {
@@ -230,7 +231,7 @@ export class Lab {
     if (variant) {
       let gw: GatewayService;
       try {
-        gw = await this.gateway(fullId.replace(/[~+]/g, '_'), variant, false, experiments);
+        gw = await this.gateway(fullId.replace(/[~+]/g, '_'), variant, opts.ldap === true, experiments);
       } catch (err) {
         if ((err as Error).message.includes('is stale')) throw new SkipError((err as Error).message);
         throw err;
