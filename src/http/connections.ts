@@ -14,6 +14,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { onceClosed } from './once-closed.js';
 
 /**
  * How long a socket still reads (and discards) after its final answer was flushed before it
@@ -120,7 +121,7 @@ export function watchBodyRate(req: IncomingMessage, minBytesPerSecond: number, t
   }, BODY_RATE_WINDOW_MS).unref();
   const stop = (): void => clearInterval(timer);
   req.once('end', stop);
-  req.once('close', stop);
+  onceClosed(req, stop);
 }
 
 /**

@@ -14,6 +14,7 @@
 import type { Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger.js';
+import { onceClosed } from './once-closed.js';
 
 /**
  * Shared state of the listeners during the process's life, and the one place that adds
@@ -43,7 +44,7 @@ export class Lifecycle {
   track(res: ServerResponse): void {
     this.#answers.add(res);
     if (this.#draining) closeAfter(res);
-    res.once('close', () => this.#answers.delete(res));
+    onceClosed(res, () => this.#answers.delete(res));
   }
 
   /** Starts draining: every answer not yet started, and every later one, closes its connection. */

@@ -30,6 +30,7 @@ import { Lifecycle } from './lifecycle.js';
 import { closeAfterAnswer, guardConnections, rateLimited, watchBodyRate } from './connections.js';
 import { awaitingContinue, expectContinue } from './continue.js';
 import { certificateNotAfter, describeCertificate, readTlsPair, watchTlsFiles, type TlsFiles, type TlsWatchOptions } from './tls.js';
+import { onceClosed } from './once-closed.js';
 
 /** Log lines for malformed requests (400/408/431) at most per second; the rest are counted and reported in the next line. */
 const CLIENT_ERROR_LOGS_PER_SECOND = 10;
@@ -101,7 +102,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
       if (!(Number(req.headers['content-length']) > limits.bodyBytes)) res.writeContinue();
     }
     else if (expectsContinue) expectContinue(res);
-    res.once('close', () => {
+    onceClosed(res, () => {
       if (answering.get(req.socket) === res) answering.delete(req.socket);
       complete(req.method, res.writableFinished ? res.statusCode : 499, ctx, res);
     });
@@ -195,7 +196,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
         if (status !== 101) return;
         lifecycle.upgraded.add(socket);
         metrics.websocketDelta(1);
-        socket.once('close', () => {
+        onceClosed(socket, () => {
           lifecycle.upgraded.delete(socket);
           metrics.websocketDelta(-1);
         });
@@ -247,7 +248,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
       // The error follows a complete request whose answer is under way (pipelining): nothing
       // may be written into that answer; the connection closes after it.
       if (current.writableFinished) closeAfterAnswer(socket);
-      else current.once('close', () => closeAfterAnswer(socket));
+      else onceClosed(current, () => closeAfterAnswer(socket));
       return;
     }
     if (afterClose || !socket.writable) return socket.destroy();

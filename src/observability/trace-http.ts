@@ -19,6 +19,7 @@ import type { Forwarder } from '../resource/forwarder.js';
 import type { UpstreamTarget } from '../resource/routes.js';
 import { withTracing, type Tracing } from './tracing.js';
 import { urlHost } from '../url-host.js';
+import { onceClosed } from '../http/once-closed.js';
 
 /** Methods named as sent; any other (a client can send any token) is `_OTHER`, as OpenTelemetry's HTTP conventions say. */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE']);
@@ -72,7 +73,7 @@ export function tracedHandler(tracing: Tracing | undefined, handler: Handler, ro
   if (!tracing) return handler;
   return (req, res, ctx) => {
     const { span, active } = startServerSpan(tracing, req, ctx);
-    res.once('close', () => endServerSpan(span, req, route, res.writableFinished ? res.statusCode : 499, ctx));
+    onceClosed(res, () => endServerSpan(span, req, route, res.writableFinished ? res.statusCode : 499, ctx));
     return context.with(active, () => handler(req, res, ctx));
   };
 }
@@ -88,7 +89,7 @@ export function tracedUpgrade(tracing: Tracing | undefined, upgrade: UpgradeHand
       ended = true;
       endServerSpan(span, req, undefined, status, ctx);
     };
-    socket.once('close', () => end(499));
+    onceClosed(socket, () => end(499));
     const handled = context.with(active, () =>
       upgrade(req, socket, head, ctx, (status) => {
         end(status);
@@ -143,7 +144,7 @@ export function tracedForwarder(tracing: Tracing | undefined, forwarder: Forward
   return {
     web(req, res, upstream, caller) {
       const span = start(req, upstream);
-      res.once('close', () => end(span, res.writableFinished ? res.statusCode : 499));
+      onceClosed(res, () => end(span, res.writableFinished ? res.statusCode : 499));
       forwarder.web(req, res, upstream, caller);
     },
     ws(req, socket: Duplex, head, upstream, outcome) {
@@ -154,7 +155,7 @@ export function tracedForwarder(tracing: Tracing | undefined, forwarder: Forward
         ended = true;
         end(span, status);
       };
-      socket.once('close', () => once(499));
+      onceClosed(socket, () => once(499));
       forwarder.ws(req, socket, head, upstream, (status) => {
         once(status);
         outcome?.(status);

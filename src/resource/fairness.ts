@@ -11,6 +11,7 @@
  */
 import { TooManyRequestsError } from '../oauth/errors.js';
 import type { Caller, Forwarder } from './forwarder.js';
+import { onceClosed } from '../http/once-closed.js';
 
 export interface FairShareOptions {
   /** 0 = no limit. */
@@ -55,7 +56,7 @@ export function withFairShares(inner: Forwarder, options: FairShareOptions): For
           options.onThrottled?.(share.by);
           throw new TooManyRequestsError('too many requests of this caller are in flight; retry later', RETRY_AFTER_SECONDS);
         }
-        res.once('close', release);
+        onceClosed(res, release);
       }
       inner.web(req, res, upstream, caller);
     },

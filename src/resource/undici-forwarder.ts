@@ -30,6 +30,7 @@ import { BadGatewayError, GatewayTimeoutError } from '../oauth/errors.js';
 import { sendResourceError } from '../oauth/error-response.js';
 import type { Forwarder, ForwarderOptions, UpgradeForwarder } from './forwarder.js';
 import type { UpstreamTarget } from './routes.js';
+import { onceClosed } from '../http/once-closed.js';
 
 /**
  * Request headers never sent upstream: hop-by-hop (undici frames the body itself), and
@@ -181,7 +182,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     private readonly upstream: string,
   ) {
     if (options.observe) this.start = process.hrtime.bigint();
-    res.once('close', this.onClientClose);
+    // A client that left during the authorization: the request is aborted as it starts.
+    onceClosed(res, this.onClientClose);
   }
 
   private readonly onClientClose = (): void => {

@@ -22,6 +22,7 @@ import { BadGatewayError, GatewayTimeoutError } from '../oauth/errors.js';
 import { sendResourceErrorOnSocket } from '../oauth/error-response.js';
 import type { ForwarderOptions, UpgradeForwarder, UpgradeOutcome } from './forwarder.js';
 import type { UpstreamTarget } from './routes.js';
+import { onceClosed } from '../http/once-closed.js';
 
 class UpstreamTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
@@ -94,7 +95,7 @@ export function createWebSocketProxy(options: ForwarderOptions): UpgradeForwarde
   return {
     ws(req, socket, head, upstream, outcome) {
       pending.set(req, { upstream, start: process.hrtime.bigint(), done: false, ...(outcome ? { outcome } : {}) });
-      socket.once('close', () => finish(req, 'aborted'));
+      onceClosed(socket, () => finish(req, 'aborted'));
       proxy.ws(req, socket, head, { target: upstream.url, agent: agentFor(upstream) }, onError);
     },
     close() {
