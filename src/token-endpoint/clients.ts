@@ -56,6 +56,14 @@ export class ClientRegistry {
   private readonly byId: ReadonlyMap<string, ClientConfig>;
   /** Remembered successes: which secret matched. */
   private readonly verified: SuccessCache<number>;
+  /**
+   * Verifications under way, by the remembered-success key of their reading: a concurrent
+   * request with the same credentials waits for that one instead of verifying again, so a
+   * burst of one client (its remembered success just expired) costs one argon2id verification
+   * and its 64 MiB, not one per request. Shared only when it succeeds: a failure is verified,
+   * and counted, for each request itself.
+   */
+  readonly #verifying = new Map<string, Promise<number | undefined>>();
   private readonly secondaries: ReadonlyMap<string, readonly SecondarySecret[]>;
   /** Secondary verifications every reading costs: the most secondaries of any client. */
   readonly secondarySlots: number;
@@ -115,19 +123,39 @@ export class ClientRegistry {
       this.options.onMatch?.(r.client.id, index, true);
       return r.client;
     }
+    for (const r of verifiable) {
+      const pending = this.#verifying.get(r.key);
+      if (!pending) continue;
+      const index = await pending;
+      if (index === undefined) continue;
+      this.options.onMatch?.(r.client.id, index, true);
+      return r.client;
+    }
     let matched: { readonly reading: (typeof verifiable)[number]; readonly index: number } | undefined;
-    await this.#budgeted(clientIp, async () => {
-      for (const r of verifiable) {
-        const index = await this.#matchingSecret(r.client, r.secret);
-        if (index !== undefined) {
-          matched = { reading: r, index };
-          return true;
+    const settle = new Map<string, (index: number | undefined) => void>();
+    for (const r of verifiable) {
+      if (this.#verifying.has(r.key)) continue;
+      this.#verifying.set(r.key, new Promise((resolve) => settle.set(r.key, resolve)));
+    }
+    try {
+      await this.#budgeted(clientIp, async () => {
+        for (const r of verifiable) {
+          const index = await this.#matchingSecret(r.client, r.secret);
+          if (index !== undefined) {
+            matched = { reading: r, index };
+            return true;
+          }
         }
+        const perReading = 1 + this.secondarySlots;
+        for (let i = verifiable.length * perReading; i < Math.max(1, candidates.length) * perReading; i++) await burnVerification();
+        return false;
+      });
+    } finally {
+      for (const [key, resolve] of settle) {
+        this.#verifying.delete(key);
+        resolve(matched?.reading.key === key ? matched.index : undefined);
       }
-      const perReading = 1 + this.secondarySlots;
-      for (let i = verifiable.length * perReading; i < Math.max(1, candidates.length) * perReading; i++) await burnVerification();
-      return false;
-    });
+    }
     if (!matched) return undefined;
     this.remember(matched.reading.key, matched.index);
     this.options.onMatch?.(matched.reading.client.id, matched.index, false);

@@ -33,6 +33,20 @@ describe('ClientRegistry.authenticateAny', () => {
     expect(await r.authenticateAny([], '127.0.0.1')).toBeUndefined();
   });
 
+  it('verifies a burst of the same credentials once; a wrong secret is verified for each request', async () => {
+    const base = { scopes: ['read'], defaultScopes: ['read'], grantTypes: ['password'], secret: '', secretFile: '', public: false };
+    const seen: boolean[] = [];
+    const r = new ClientRegistry([{ ...base, id: 'svc', secretHash: await hashSecret('right') }] as unknown as ClientConfig[], 60, undefined, {
+      onMatch: (_id, _index, cached) => seen.push(cached),
+    });
+    const found = await Promise.all(Array.from({ length: 4 }, () => r.authenticate('svc', 'right', '127.0.0.1')));
+    expect(found.map((c) => c?.id)).toEqual(['svc', 'svc', 'svc', 'svc']);
+    // One verification; the three requests that arrived during it took its success.
+    expect(seen.filter((cached) => !cached)).toHaveLength(1);
+    expect(seen).toHaveLength(4);
+    expect(await Promise.all(Array.from({ length: 3 }, () => r.authenticate('svc', 'wrong', '127.0.0.1')))).toEqual([undefined, undefined, undefined]);
+  });
+
   it('lists the configured ids that contain a colon', async () => {
     expect((await registry()).idsWithColon).toEqual(['my:client']);
   });
