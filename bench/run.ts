@@ -168,7 +168,7 @@ async function benchmark(options: Options, env: Env, gen: LoadGenerator, lab: La
     }
   }
   const features = lab.features;
-  log(`gateway in dist/: engine key ${features?.engineKey ? features.engineKey.join('|') : 'absent'}, cache ${features?.cacheWired ? 'wired' : 'not wired'}, ldap validator ${features?.ldapValidator ? 'present' : 'absent'}`);
+  log(`gateway in dist/: cache ${features?.cacheWired ? 'wired' : 'not wired'}, ldap validator ${features?.ldapValidator ? 'present' : 'absent'}`);
 
   const results = new Map<string, RoundResult[]>(prepared.map((p) => [p.def.id, []]));
   const perRound = options.warmup + options.duration + 1;
@@ -272,7 +272,7 @@ async function main(argv: readonly string[]): Promise<number> {
     log(USAGE);
     log('cases (* = in the default run):');
     for (const c of CASES) log(`  ${c.byDefault ? '*' : ' '} ${c.id.padEnd(24)} ${c.label}`);
-    log('\nexperiments (append to a gw-* case: gw-undici-cache~a+b; see bench/lib/experiments.ts):');
+    log('\nexperiments (append to a gw-* case: gw-cache~a+b; see bench/lib/experiments.ts):');
     for (const e of EXPERIMENTS) log(`    ${e.id.padEnd(22)} ${e.title}`);
     return 0;
   }

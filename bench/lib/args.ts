@@ -11,7 +11,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --quick               a smoke run: 1 round, 2 s, 1 s warm-up
   --load wrk|autocannon force a load generator (default: wrk when installed)
   --soak S              soak mode: S seconds of load on one case, RSS and event-loop delay over time
-  --soak-case ID        the case to soak (default gw-undici-redis)
+  --soak-case ID        the case to soak (default gw-redis)
   --interval S          soak sampling interval (default 10)
   --profile ID          profile mode: run one case with the server under node --cpu-prof, print the top frames
   --no-build            do not rebuild dist/ even when src/ is newer
@@ -53,7 +53,7 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
     skip: [] as string[],
     load: undefined as Options['load'],
     soak: undefined as number | undefined,
-    soakCase: 'gw-undici-redis',
+    soakCase: 'gw-redis',
     interval: 10,
     profile: undefined as string | undefined,
     build: true,

@@ -21,7 +21,6 @@ import {
   startRedis,
   startSlapd,
   type Credentials,
-  type Engine,
   type Env,
   type GatewayFeatures,
   type GatewayService,
@@ -47,22 +46,19 @@ export const CASES: readonly CaseDef[] = [
   { id: 'bare-http-proxy-3', label: 'bare http-proxy-3 + keep-alive agent', group: 'floor', byDefault: true },
   { id: 'bare-undici', label: 'bare node:http + undici Pool.stream', group: 'floor', byDefault: true },
   { id: 'bare-forwarder', label: "the gateway's undici forwarder alone (no auth, logs, metrics)", group: 'reference', byDefault: true },
-  { id: 'gw-redis', label: 'gateway http-proxy-3, Redis GET per request', group: 'gateway', byDefault: true },
-  { id: 'gw-cache', label: 'gateway http-proxy-3, cacheTtlMs 1000', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-redis', label: 'gateway undici, Redis GET per request', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-cache', label: 'gateway undici, cacheTtlMs 1000', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-redis-quiet', label: 'gateway undici, Redis, log.level warn', group: 'gateway', byDefault: false },
-  { id: 'gw-undici-cache-quiet', label: 'gateway undici, cacheTtlMs 1000, log.level warn', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-redis-traced', label: 'gateway undici, Redis, tracing on (every request exported)', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-cache-quiet-traced', label: 'gateway undici, cacheTtlMs 1000, log.level warn, tracing on', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-jwt', label: 'gateway undici, JWT access token (ES256, verified locally, no Redis GET)', group: 'gateway', byDefault: true },
+  { id: 'gw-redis', label: 'gateway, Redis GET per request', group: 'gateway', byDefault: true },
+  { id: 'gw-cache', label: 'gateway, cacheTtlMs 1000', group: 'gateway', byDefault: true },
+  { id: 'gw-redis-quiet', label: 'gateway, Redis, log.level warn', group: 'gateway', byDefault: false },
+  { id: 'gw-cache-quiet', label: 'gateway, cacheTtlMs 1000, log.level warn', group: 'gateway', byDefault: true },
+  { id: 'gw-redis-traced', label: 'gateway, Redis, tracing on (every request exported)', group: 'gateway', byDefault: true },
+  { id: 'gw-cache-quiet-traced', label: 'gateway, cacheTtlMs 1000, log.level warn, tracing on', group: 'gateway', byDefault: true },
+  { id: 'gw-jwt', label: 'gateway, JWT access token (ES256, verified locally, no Redis GET)', group: 'gateway', byDefault: true },
   { id: 'token-file', label: 'token endpoint, file validator (argon2id)', group: 'token', byDefault: true },
   { id: 'token-ldap', label: 'token endpoint, LDAP validator', group: 'token', byDefault: true },
   { id: 'ldap-setex', label: 'minimal LDAP bind + Redis SETEX server', group: 'token', byDefault: true },
 ];
 
 interface GatewayVariant {
-  readonly engine: Engine;
   readonly cacheTtlMs: number;
   readonly logLevel: string;
   /** tracing.enabled, sampleRatio 1, exporting to the OTLP sink (bench/servers/otlp-sink.ts). */
@@ -72,16 +68,14 @@ interface GatewayVariant {
 }
 
 const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
-  'gw-redis': { engine: 'http-proxy-3', cacheTtlMs: 0, logLevel: 'info' },
-  'gw-cache': { engine: 'http-proxy-3', cacheTtlMs: 1000, logLevel: 'info' },
-  'gw-undici-redis': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info' },
-  'gw-undici-cache': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'info' },
-  'gw-undici-redis-quiet': { engine: 'undici', cacheTtlMs: 0, logLevel: 'warn' },
-  'gw-undici-cache-quiet': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'warn' },
-  // The same as the two above with tracing on: the cost of tracing is the difference.
-  'gw-undici-redis-traced': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info', traced: true },
-  'gw-undici-cache-quiet-traced': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'warn', traced: true },
-  'gw-undici-jwt': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info', accessTokenFormat: 'jwt' },
+  'gw-redis': { cacheTtlMs: 0, logLevel: 'info' },
+  'gw-cache': { cacheTtlMs: 1000, logLevel: 'info' },
+  'gw-redis-quiet': { cacheTtlMs: 0, logLevel: 'warn' },
+  'gw-cache-quiet': { cacheTtlMs: 1000, logLevel: 'warn' },
+  // The same as two above with tracing on: the cost of tracing is the difference.
+  'gw-redis-traced': { cacheTtlMs: 0, logLevel: 'info', traced: true },
+  'gw-cache-quiet-traced': { cacheTtlMs: 1000, logLevel: 'warn', traced: true },
+  'gw-jwt': { cacheTtlMs: 0, logLevel: 'info', accessTokenFormat: 'jwt' },
 };
 
 /** The case definition of an id, `base~exp1+exp2` for a gateway case with experiments. */
@@ -201,7 +195,7 @@ export class Lab {
     for (const e of experiments) if (!findExperiment(e)) return `unknown experiment ${e}`;
     if (experiments.length && !GATEWAY_VARIANTS[id]) return 'experiments apply to the gw-* resource cases only';
     if (id === 'nginx') return nginxMissing();
-    if (id === 'bare-forwarder' && !features.undiciForwarder) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
+    if (id === 'bare-forwarder' && !existsSync(join(this.env.root, 'dist/resource/undici-forwarder.js'))) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
     if (id === 'token-ldap' || id === 'ldap-setex') {
       const missing = slapdMissing();
       if (missing) return missing;
@@ -210,8 +204,6 @@ export class Lab {
     const variant = GATEWAY_VARIANTS[id];
     if (variant?.traced && !features.tracingKey) return 'dist/config/schema.js has no tracing.enabled key (npm run build)';
     if (variant?.accessTokenFormat && !existsSync(join(this.env.root, 'dist/tokens/jwt-access.js'))) return 'JWT access tokens are not in dist/ yet (npm run build)';
-    if (variant?.engine === 'undici' && !features.engineKey && !features.undiciForwarder) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
-    if (variant?.engine === 'http-proxy-3' && !features.engineKey && features.undiciWired) return 'dist/app.js always uses undici and has no upstream.engine key';
     return undefined;
   }
 
@@ -252,7 +244,7 @@ export class Lab {
             if ((await jwtStoreLookups(gw.adminUrl)) !== lookups) throw new Error('the JWT was checked in Redis, not locally (docs/token-formats.md, "Revocation")');
           }
         },
-        ...(note ? { note: `${note}; engine by ${gw.engineBy}` } : { note: `engine by ${gw.engineBy}` }),
+        ...(note ? { note } : {}),
       };
     }
     switch (id) {
@@ -274,7 +266,7 @@ export class Lab {
       case 'token-file':
       case 'token-ldap': {
         const ldap = id === 'token-ldap';
-        const gw = await this.gateway('gw-token', { engine: 'http-proxy-3', cacheTtlMs: 0, logLevel: 'info' }, (this.features as GatewayFeatures).ldapValidator && slapdMissing() === undefined);
+        const gw = await this.gateway('gw-token', { cacheTtlMs: 0, logLevel: 'info' }, (this.features as GatewayFeatures).ldapValidator && slapdMissing() === undefined);
         if (ldap && this.ldapFailure) throw new SkipError(this.ldapFailure);
         const authorization = basic(ldap ? `${creds.clientId}-ldap` : creds.clientId, creds.clientSecret);
         const body = passwordForm(creds);

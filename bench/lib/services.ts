@@ -214,12 +214,6 @@ http {
 
 /** What the compiled gateway in dist/ offers: detected, not assumed (other work lands meanwhile). */
 export interface GatewayFeatures {
-  /** `upstream.engine` in the schema, with its allowed values; undefined when absent. */
-  readonly engineKey: readonly string[] | undefined;
-  /** dist/resource/undici-forwarder.js exists. */
-  readonly undiciForwarder: boolean;
-  /** dist/app.js already builds the undici forwarder itself (no key to choose). */
-  readonly undiciWired: boolean;
   /** `store.cacheTtlMs` is in the schema. */
   readonly cacheKey: boolean;
   /** The composition root reads it (a local cache is wired on the resource path). */
@@ -234,13 +228,9 @@ export async function detectFeatures(root: string): Promise<GatewayFeatures> {
   const dist = join(root, 'dist');
   const read = (p: string): string => (existsSync(join(dist, p)) ? readFileSync(join(dist, p), 'utf8') : '');
   const { schema } = (await import(pathToFileURL(join(dist, 'config/schema.js')).href)) as { schema: Record<string, Record<string, { format?: unknown }>> };
-  const engine = schema['upstream']?.['engine'];
   const app = read('app.js');
   const registry = read('validators/registry.js');
   return {
-    engineKey: engine && Array.isArray(engine.format) ? (engine.format as string[]) : undefined,
-    undiciForwarder: existsSync(join(dist, 'resource/undici-forwarder.js')),
-    undiciWired: app.includes('createUndiciForwarder'),
     cacheKey: schema['store']?.['cacheTtlMs'] !== undefined,
     cacheWired: /cacheTtlMs/.test(app) || /cacheTtlMs/.test(read('tokens/cache.js')),
     tracingKey: schema['tracing']?.['enabled'] !== undefined,
@@ -248,11 +238,8 @@ export async function detectFeatures(root: string): Promise<GatewayFeatures> {
   };
 }
 
-export type Engine = 'http-proxy-3' | 'undici';
-
 export interface GatewaySpec {
   readonly name: string;
-  readonly engine: Engine;
   readonly cacheTtlMs: number;
   readonly logLevel: string;
   /** Add the LDAP validator and the `bench-ldap` client. */
@@ -276,8 +263,6 @@ export interface Credentials {
 
 export interface GatewayService extends Service {
   readonly adminUrl: string;
-  /** How the engine was chosen: config key, loader hook, or as built. */
-  readonly engineBy: string;
   /** A live access token of the `bench` client (file validator). */
   readonly accessToken: string;
 }
@@ -295,23 +280,8 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
   const usersFile = join(dir, 'users.yaml');
   writeFileSync(usersFile, stringify({ users: [{ username: creds.user, passwordHash: creds.passwordHash, groups: ['benchers'] }] }));
 
-  let engineBy: string;
-  const nodeExtra: string[] = [];
+  // No upstream.engine: the gateway forwards with its one engine (undici), as built.
   const upstream: Record<string, unknown> = { url: upstreamUrl, timeoutMs: 30000 };
-  if (features.engineKey) {
-    const value = features.engineKey.find((v) => (spec.engine === 'undici' ? v === 'undici' : v !== 'undici'));
-    if (!value) throw new Error(`upstream.engine allows ${features.engineKey.join(', ')}: none for ${spec.engine}`);
-    upstream['engine'] = value;
-    engineBy = `upstream.engine: ${value}`;
-  } else if (spec.engine === 'undici' && !features.undiciWired) {
-    if (!features.undiciForwarder) throw new Error('dist/resource/undici-forwarder.js is missing: run npm run build');
-    nodeExtra.push('--import', pathToFileURL(join(env.benchOut, 'lib/engine-hook.js')).href);
-    engineBy = 'loader hook (dist/app.js unchanged)';
-  } else if (spec.engine === 'http-proxy-3' && features.undiciWired) {
-    throw new Error('dist/app.js always builds the undici forwarder and there is no upstream.engine key: cannot run the http-proxy-3 gateway');
-  } else {
-    engineBy = 'as built';
-  }
 
   const clients: Record<string, unknown>[] = [
     { id: creds.clientId, secretHash: creds.clientHash, scopes: ['read'], defaultScopes: ['read'], validators: ['local'] },
@@ -336,7 +306,7 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, stringify(config));
   const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROPC_')));
-  const child = spawnChild(spec.name, process.execPath, [...nodeExtra, ...nodeArgs(spec.name, spec.bin ?? join(env.root, 'bin/ropc-gateway.js'), ['start', '--config', configFile])], {
+  const child = spawnChild(spec.name, process.execPath, [...nodeArgs(spec.name, spec.bin ?? join(env.root, 'bin/ropc-gateway.js'), ['start', '--config', configFile])], {
     cpu: SERVER_CPU,
     env: { ...childEnv, NODE_ENV: 'production' },
     logFile: join(env.dir, `${spec.name}.log`),
@@ -354,7 +324,7 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
     await sleep(6000);
     accessToken = await passwordGrant(url, creds.clientId, creds);
   }
-  return { ...service(spec.name, port, [child]), adminUrl: `http://127.0.0.1:${adminPort}`, engineBy, accessToken };
+  return { ...service(spec.name, port, [child]), adminUrl: `http://127.0.0.1:${adminPort}`, accessToken };
 }
 
 /** An EC P-256 private key (ES256) in `dir`, PKCS#8 PEM. */
