@@ -265,7 +265,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit, ...(jwt ? { jwt } : {}) }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
       upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
-      decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
+      decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders, cacheSeconds: decisionCacheSeconds(next.decision.cacheSeconds, config.headers.assertion) }),
     };
   };
 
@@ -385,6 +385,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
 }
 
 /** The token store and the lockout counters, on one backend (one Redis client and key prefix). */
+/**
+ * `decision.cacheSeconds`, and with the signed assertion (fixed at startup, like its key) at
+ * most half its lifetime: a cached answer's assertion reaches the upstream with half its life left.
+ */
+function decisionCacheSeconds(cacheSeconds: number, assertion: GatewayConfig['headers']['assertion']): number {
+  return assertion.enabled ? Math.min(cacheSeconds, Math.floor(assertion.ttlSeconds / 2)) : cacheSeconds;
+}
+
 async function createStore(config: GatewayConfig, logger: Logger): Promise<{ tokens: TokenStore; attempts: AttemptStore }> {
   if (config.store.type === 'memory') return { tokens: new MemoryTokenStore(), attempts: new MemoryAttemptStore() };
   const outage = new OutageLog(logger, 'redis');

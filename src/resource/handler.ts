@@ -65,6 +65,8 @@ export interface Decision {
   readonly identity: Identity | null;
   /** The request target that was judged, canonical: the only one that may go upstream. */
   readonly target: CanonicalTarget;
+  /** The `exp` (seconds) of the bearer token judged; absent for Basic credentials and public routes. */
+  readonly tokenExp?: number;
 }
 
 export function splitUrl(url: string): { path: string; query: string } {
@@ -102,10 +104,12 @@ export async function decide(options: DecideOptions, req: IncomingMessage, metho
   // Basic only when every rule that needs credentials takes it from the same client.
   const basicRoute = guarded.every((r) => r.auth === 'bearer-or-basic' && r.basicClient === guarded[0]?.basicClient) ? guarded[0] : undefined;
   let identity: Identity;
+  let tokenExp: number | undefined;
   if (credentials.kind === 'bearer') {
     const record = await options.lookup(credentials.token);
     if (!record || record.exp <= Date.now() / 1000) throw new InvalidTokenError('the access token is invalid, expired or revoked');
     identity = record;
+    tokenExp = record.exp;
   } else if (credentials.kind === 'malformed') {
     throw new InvalidTokenError('the Authorization header is not a valid Bearer token');
   } else if (credentials.kind === 'basic' && basicRoute && options.basic) {
@@ -117,7 +121,7 @@ export async function decide(options: DecideOptions, req: IncomingMessage, metho
   ctx.clientId = identity.clientId;
   ctx.subject = identity.sub;
   for (const r of guarded) authorize(r, identity);
-  return { route, identity, target };
+  return tokenExp === undefined ? { route, identity, target } : { route, identity, target, tokenExp };
 }
 
 /** Step 6's precondition: the gateway's own endpoints are never proxied, however spelled. */
