@@ -17,6 +17,7 @@ import {
   slapdMissing,
   startGateway,
   startNginx,
+  startNginxAuth,
   startNodeServer,
   startRedis,
   startSlapd,
@@ -42,7 +43,8 @@ export interface CaseDef {
 
 export const CASES: readonly CaseDef[] = [
   { id: 'direct', label: 'direct to the upstream', group: 'reference', byDefault: true },
-  { id: 'nginx', label: 'nginx reverse proxy (keepalive 64)', group: 'reference', byDefault: true },
+  { id: 'bare-nginx', label: 'nginx reverse proxy (keepalive 64)', group: 'reference', byDefault: true },
+  { id: 'nginx-auth', label: 'nginx auth_request, the gateway as decision endpoint, decisions cached (docs/routing.md)', group: 'gateway', byDefault: true },
   { id: 'bare-http-proxy-3', label: 'bare http-proxy-3 + keep-alive agent', group: 'floor', byDefault: true },
   { id: 'bare-undici', label: 'bare node:http + undici Pool.stream', group: 'floor', byDefault: true },
   { id: 'bare-forwarder', label: "the gateway's undici forwarder alone (no auth, logs, metrics)", group: 'reference', byDefault: true },
@@ -65,6 +67,8 @@ interface GatewayVariant {
   readonly traced?: boolean;
   /** JWT access tokens (docs/token-formats.md) instead of opaque ones. */
   readonly accessTokenFormat?: 'jwt';
+  /** The decision endpoint for nginx with decision.cacheSeconds (the nginx-auth case). */
+  readonly decisionCacheSeconds?: number;
 }
 
 const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
@@ -194,7 +198,7 @@ export class Lab {
     const { base: id, experiments } = splitId(fullId);
     for (const e of experiments) if (!findExperiment(e)) return `unknown experiment ${e}`;
     if (experiments.length && !GATEWAY_VARIANTS[id]) return 'experiments apply to the gw-* resource cases only';
-    if (id === 'nginx') return nginxMissing();
+    if (id === 'bare-nginx' || id === 'nginx-auth') return nginxMissing();
     if (id === 'bare-forwarder' && !existsSync(join(this.env.root, 'dist/resource/undici-forwarder.js'))) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
     if (id === 'token-ldap' || id === 'ldap-setex') {
       const missing = slapdMissing();
@@ -252,13 +256,37 @@ export class Lab {
         const up = await this.upstream();
         return { load: { url: `${up.url}/api/items?page=1` }, services: [up], preflight: async () => void (await echo(up.url)) };
       }
-      case 'nginx':
+      case 'nginx-auth': {
+        // Decisions may be kept for the token's whole life (7200 s here): what is measured is
+        // nginx answering from its cache, plus the first decision of the token.
+        const gw = await this.gateway('gw-decision', { cacheTtlMs: 0, logLevel: 'info', decisionCacheSeconds: 86_400 }, false);
+        const up = await this.upstream();
+        const front = await this.once('nginx-auth', () => startNginxAuth(this.env, gw.port, up.port));
+        const authorization = `Bearer ${gw.accessToken}`;
+        return {
+          load: { url: `${front.url}/api/items?page=1`, authorization },
+          services: [front, gw, await this.redis(), up],
+          preflight: async () => {
+            const headers = await echo(front.url, authorization);
+            if (headers['x-auth-subject'] !== creds.user) throw new Error(`the upstream did not get X-Auth-Subject: ${creds.user} through nginx (got ${JSON.stringify(headers)})`);
+            if (headers['authorization'] !== undefined) throw new Error('the upstream got the Authorization header');
+            const res = await fetch(`${gw.url}/_ropc/auth`, { headers: { authorization, 'x-original-method': 'GET', 'x-original-uri': '/api/items?page=1' } });
+            if (res.status !== 200 || !Number(res.headers.get('x-accel-expires'))) throw new Error(`the decision is not cacheable (${res.status}, X-Accel-Expires ${res.headers.get('x-accel-expires')})`);
+            // The case measures nginx answering from its cache: a second request is no new decision.
+            await echo(front.url, authorization);
+            const before = await decisionCount(gw.adminUrl);
+            await echo(front.url, authorization);
+            if ((await decisionCount(gw.adminUrl)) !== before) throw new Error(`nginx did not answer the second request from its decision cache (see ${front.name}'s error log)`);
+          },
+        };
+      }
+      case 'bare-nginx':
       case 'bare-http-proxy-3':
       case 'bare-undici':
       case 'bare-forwarder': {
         const up = await this.upstream();
         const proxy =
-          id === 'nginx'
+          id === 'bare-nginx'
             ? await this.once('nginx', () => startNginx(this.env, up.port))
             : await this.once(id, () => startNodeServer(this.env, id, `${id}.js`, (port) => [String(port), up.url, join(this.env.root, 'dist')]));
         return { load: { url: `${proxy.url}/api/items?page=1` }, services: [proxy, up], preflight: async () => void (await echo(proxy.url)) };
@@ -321,4 +349,10 @@ async function tracedPreflight(sinkUrl: string, headers: Record<string, string>)
 async function jwtStoreLookups(adminUrl: string): Promise<number> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
   return Number(/ropc_store_duration_seconds_count\{operation="getAccessByRef",outcome="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+/** Decisions the gateway has answered (ropc_http_requests_total, kind decision, every status). */
+async function decisionCount(adminUrl: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  return [...text.matchAll(/^ropc_http_requests_total\{kind="decision",status="\d+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }

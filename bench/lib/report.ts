@@ -135,6 +135,15 @@ export function checkTargets(cases: readonly CaseSummary[], rss: ReadonlyMap<str
   });
   out.push(ratioCheck('resource path, one Redis lookup per request (gw-redis)', 'gw-redis', 0.75));
   out.push(ratioCheck("resource path, the gateway's JWT access tokens (gw-jwt)", 'gw-jwt', 0.9));
+  const nginxAuth = get('nginx-auth');
+  const bareNginx = get('bare-nginx');
+  const nginxRatio = nginxAuth && bareNginx ? nginxAuth.median.rps / bareNginx.median.rps : undefined;
+  out.push({
+    target: 'nginx auth_request, gateway decisions cached by nginx (nginx-auth)',
+    goal: '>= 0.60 x bare nginx req/s',
+    measured: nginxRatio === undefined ? '-' : `${nginxRatio.toFixed(2)} x`,
+    status: nginxRatio === undefined ? 'not measured' : nginxRatio >= 0.6 ? 'met' : 'NOT met',
+  });
   const ldap = get('token-ldap');
   const ref = get('ldap-setex');
   const ldapRatio = ldap && ref ? ldap.median.rps / ref.median.rps : undefined;

@@ -168,9 +168,53 @@ export function nginxMissing(): string | undefined {
 }
 
 /** nginx as a keep-alive reverse proxy (keepalive 64, HTTP/1.1 upstream), one worker, no access log. */
-export async function startNginx(env: Env, upstreamPort: number): Promise<Service> {
+export function startNginx(env: Env, upstreamPort: number): Promise<Service> {
+  return startNginxWith(env, 'nginx', (port) => `  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+`);
+}
+
+/**
+ * nginx `auth_request` in front of the upstream with the gateway as its decision endpoint and
+ * decisions cached: the configuration of docs/routing.md ("nginx (`auth_request`)"), as
+ * written there, with this run's ports and a private cache directory.
+ */
+export function startNginxAuth(env: Env, gatewayPort: number, upstreamPort: number): Promise<Service> {
+  const doc = readFileSync(join(env.root, 'docs/routing.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('### nginx (`auth_request`)'));
+  const block = /```nginx\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error('docs/routing.md: no nginx block under "### nginx (`auth_request`)"');
+  const cache = join(env.dir, 'nginx-auth', 'decisions');
+  mkdirSync(cache, { recursive: true });
+  // The worker (nobody, when the master runs as root) must reach and write it.
+  chmodSync(env.dir, 0o711);
+  chmodSync(join(env.dir, 'nginx-auth'), 0o711);
+  chmodSync(cache, 0o777);
+  return startNginxWith(env, 'nginx-auth', (port) => {
+    const http = block
+      .replace('server 127.0.0.1:9031;', `server 127.0.0.1:${gatewayPort};`)
+      .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${upstreamPort};`)
+      .replace('proxy_cache_path /run/nginx/ropc-decisions ', `proxy_cache_path ${cache} `)
+      .replace(/listen 443 ssl;\n\s*# ssl_certificate[^\n]*\n/, `listen 127.0.0.1:${port};\n`);
+    if (!http.includes(`127.0.0.1:${port}`) || http.includes(':9031') || http.includes(':8080') || !http.includes(cache)) throw new Error('docs/routing.md: the nginx example changed shape; update startNginxAuth()');
+    return http;
+  });
+}
+
+/** One nginx worker on the server CPU, no access log, the given `http {}` contents. */
+async function startNginxWith(env: Env, name: string, http: (port: number) => string): Promise<Service> {
   const port = await freePort();
-  const dir = join(env.dir, 'nginx');
+  const dir = join(env.dir, name);
   for (const sub of ['', 'logs', 'body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
     mkdirSync(join(dir, sub), { recursive: true });
     chmodSync(join(dir, sub), 0o777);
@@ -192,24 +236,13 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   keepalive_requests 1000000;
-  upstream app {
-    server 127.0.0.1:${upstreamPort};
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
+${http(port)}
 }
 `,
   );
-  const child = spawnChild('nginx', 'nginx', ['-p', dir, '-c', conf], { cpu: SERVER_CPU, logFile: join(env.dir, 'nginx.log') });
+  const child = spawnChild(name, 'nginx', ['-p', dir, '-c', conf], { cpu: SERVER_CPU, logFile: join(env.dir, `${name}.log`) });
   await waitForPort(port, child);
-  return service('nginx', port, [child]);
+  return service(name, port, [child]);
 }
 
 /** What the compiled gateway in dist/ offers: detected, not assumed (other work lands meanwhile). */
@@ -250,6 +283,8 @@ export interface GatewaySpec {
   readonly tracingEndpoint?: string;
   /** JWT access tokens, signed by a key file generated here (docs/token-formats.md). */
   readonly accessTokenFormat?: 'jwt';
+  /** The decision endpoint for nginx, answers cacheable this long at most (decision.cacheSeconds). */
+  readonly decisionCacheSeconds?: number;
 }
 
 export interface Credentials {
@@ -302,6 +337,7 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
     validators,
     routes: [{ path: '/**', scopes: ['read'] }],
     ...(spec.tracingEndpoint ? { tracing: { enabled: true, endpoint: spec.tracingEndpoint } } : {}),
+    ...(spec.decisionCacheSeconds !== undefined ? { decision: { enabled: true, ingress: 'nginx', cacheSeconds: spec.decisionCacheSeconds } } : {}),
   };
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, stringify(config));
