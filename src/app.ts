@@ -31,6 +31,7 @@ import { revocationEndpoint } from './token-endpoint/revocation.js';
 import { introspectionEndpoint } from './token-endpoint/introspection.js';
 import { metadataEndpoint } from './token-endpoint/metadata.js';
 import { TokenCache } from './tokens/cache.js';
+import type { GrantRecord } from './tokens/types.js';
 import type { TokenStore } from './tokens/types.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { RedisTokenStore } from './tokens/redis-store.js';
@@ -152,6 +153,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
   const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs }) : undefined;
   const opaqueLookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
+  // The fast path of a cache hit (handler.ts decideNow): the same answer and count as `lookup`
+  // below gives it — a token in the cache is of our format, so `ours` answers, never the incumbent.
+  const probe = cache
+    ? (token: string): GrantRecord | undefined => {
+        const record = cache.peek(token);
+        if (!record || record.exp <= Date.now() / 1000) return undefined;
+        metrics.recordTokenSource('ours');
+        return record;
+      }
+    : undefined;
 
   const closeOnFailure = async (err: unknown): Promise<never> => {
     await Promise.allSettled([cache?.close(), backend.attempts.close(), backend.tokens.close(), tracing?.shutdown()]);
@@ -255,7 +266,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       ...(assertion ? { assertionHeader: config.headers.assertion.header } : {}),
     });
     const basic = createBasicBridge({ login, clients: next.clients, scopePolicy, cacheSeconds: next.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o) });
-    const resourceOptions = { match, lookup, basic, headers, realm: config.oauth.realm, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
+    const resourceOptions = { match, lookup, ...(probe ? { probe } : {}), basic, headers, realm: config.oauth.realm, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
     const identityHeaders = Object.keys(next.headers.identity).map((h) => h.toLowerCase());
     return {
       validators,

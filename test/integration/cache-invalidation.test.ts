@@ -84,6 +84,22 @@ describe('a revocation on one replica reaches the cache of the other', () => {
     await refusedOnB(tokens.access_token);
   });
 
+  it('a cache hit is answered like a lookup: identity upstream, counted as ours', async () => {
+    const { access_token } = await login(b);
+    await cachedOnB(access_token);
+    const sources = async () => Number(/ropc_resource_token_source_total\{source="ours"\} (\d+)/.exec(await (await fetch(`${b.adminUrl}/metrics`)).text())?.[1] ?? 0);
+    const before = await sources();
+    const lookups = await storeLookups(b);
+    const res = await fetch(`${b.url}/api/x?y=1`, { headers: { authorization: `Bearer ${access_token}`, 'x-auth-subject': 'root' } });
+    const body = (await res.json()) as { path: string; headers: Record<string, string> };
+    expect(res.status).toBe(200);
+    expect(body.path).toBe('/api/x?y=1');
+    expect(body.headers['x-auth-subject']).toBe('joe');
+    expect(body.headers).not.toHaveProperty('authorization');
+    expect(await sources()).toBe(before + 1);
+    expect(await storeLookups(b)).toBe(lookups);
+  });
+
   it('revoking one access token on A: B refuses it at once, and A at the very next request', async () => {
     const tokens = await login(a);
     await cachedOnB(tokens.access_token);
@@ -184,6 +200,27 @@ describe('TokenCache', () => {
     expect(lookups()).toBe(4);
     await cache.close();
     await store.close();
+  });
+
+  it('peek answers a live entry without the store, and nothing else', async () => {
+    const clock = new TestClock();
+    const { store, lookups } = countingStore(clock);
+    const cache = new TokenCache(store, { ttlMs: 200, clock });
+    const { token, record } = issue(store);
+    // Before any lookup: only the store can tell, and peek does not ask it.
+    expect(cache.peek(token)).toBeUndefined();
+    expect(lookups()).toBe(0);
+    await cache.lookup(token);
+    expect(cache.peek(token)).toEqual(record);
+    expect(cache.peek('not a token')).toBeUndefined();
+    expect(cache.peek(newToken(newFamilyId()))).toBeUndefined();
+    expect(lookups()).toBe(1);
+    clock.advance(250);
+    expect(cache.peek(token)).toBeUndefined();
+    await store.revokeAccess(token);
+    await cache.lookup(token);
+    expect(cache.peek(token)).toBeUndefined();
+    await cache.close();
   });
 
   it('never serves an entry past the token exp', async () => {
