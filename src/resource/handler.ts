@@ -137,15 +137,15 @@ export function decideNow(options: DecideOptions, req: IncomingMessage, method: 
 /** Step 3's verdict on a looked-up token, then step 4. */
 function bearerDecision(record: GrantRecord | null, route: CompiledRoute, guarded: readonly CompiledRoute[], target: CanonicalTarget, ctx: RequestContext): Decision {
   if (!record || record.exp <= Date.now() / 1000) throw new InvalidTokenError('the access token is invalid, expired or revoked');
-  return { ...authorized(record, route, guarded, target, ctx), tokenExp: record.exp };
+  return authorized(record, route, guarded, target, ctx, record.exp);
 }
 
 /** Step 4: every guarded rule must let this identity through. */
-function authorized(identity: Identity, route: CompiledRoute, guarded: readonly CompiledRoute[], target: CanonicalTarget, ctx: RequestContext): Decision {
+function authorized(identity: Identity, route: CompiledRoute, guarded: readonly CompiledRoute[], target: CanonicalTarget, ctx: RequestContext, tokenExp?: number): Decision {
   ctx.clientId = identity.clientId;
   ctx.subject = identity.sub;
   for (const r of guarded) authorize(r, identity);
-  return { route, identity, target };
+  return tokenExp === undefined ? { route, identity, target } : { route, identity, target, tokenExp };
 }
 
 /** Step 6's precondition: the gateway's own endpoints are never proxied, however spelled. */
