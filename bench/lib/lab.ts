@@ -56,7 +56,8 @@ export const CASES: readonly CaseDef[] = [
   { id: 'gw-cache-quiet-traced', label: 'gateway, cacheTtlMs 1000, log.level warn, tracing on', group: 'gateway', byDefault: true },
   { id: 'gw-jwt', label: 'gateway, JWT access token (ES256, verified locally, no Redis GET)', group: 'gateway', byDefault: true },
   { id: 'token-file', label: 'token endpoint, file validator (argon2id)', group: 'token', byDefault: true },
-  { id: 'token-ldap', label: 'token endpoint, LDAP validator', group: 'token', byDefault: true },
+  { id: 'token-ldap', label: 'token endpoint, LDAP validator (search-then-bind, pooled service account)', group: 'token', byDefault: true },
+  { id: 'token-ldap-paced', label: 'token-ldap paced at 80 % of its peak in the same round (tail latency)', group: 'token', byDefault: true },
   { id: 'ldap-setex', label: 'minimal LDAP bind + Redis SETEX server', group: 'token', byDefault: true },
 ];
 
@@ -106,6 +107,8 @@ export interface Target {
   preflight(): Promise<void>;
   /** Something the reader of the table must know (e.g. the cache is not wired yet). */
   readonly note?: string;
+  /** Measured right after `of` in each round, at `share` of the req/s `of` just reached. */
+  readonly paced?: { readonly of: string; readonly share: number };
 }
 
 export class Lab {
@@ -200,11 +203,11 @@ export class Lab {
     if (experiments.length && !GATEWAY_VARIANTS[id]) return 'experiments apply to the gw-* resource cases only';
     if (id === 'bare-nginx' || id === 'nginx-auth') return nginxMissing();
     if (id === 'bare-forwarder' && !existsSync(join(this.env.root, 'dist/resource/undici-forwarder.js'))) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
-    if (id === 'token-ldap' || id === 'ldap-setex') {
+    if (id === 'token-ldap' || id === 'token-ldap-paced' || id === 'ldap-setex') {
       const missing = slapdMissing();
       if (missing) return missing;
     }
-    if (id === 'token-ldap' && !features.ldapValidator) return 'the ldap validator is not in dist/ yet (src/validators/ldap.ts not wired in the registry)';
+    if (id.startsWith('token-ldap') && !features.ldapValidator) return 'the ldap validator is not in dist/ yet (src/validators/ldap.ts not wired in the registry)';
     const variant = GATEWAY_VARIANTS[id];
     if (variant?.traced && !features.tracingKey) return 'dist/config/schema.js has no tracing.enabled key (npm run build)';
     if (variant?.accessTokenFormat && !existsSync(join(this.env.root, 'dist/tokens/jwt-access.js'))) return 'JWT access tokens are not in dist/ yet (npm run build)';
@@ -291,6 +294,8 @@ export class Lab {
             : await this.once(id, () => startNodeServer(this.env, id, `${id}.js`, (port) => [String(port), up.url, join(this.env.root, 'dist')]));
         return { load: { url: `${proxy.url}/api/items?page=1` }, services: [proxy, up], preflight: async () => void (await echo(proxy.url)) };
       }
+      case 'token-ldap-paced':
+        return { ...(await this.target('token-ldap')), paced: { of: 'token-ldap', share: 0.8 } };
       case 'token-file':
       case 'token-ldap': {
         const ldap = id === 'token-ldap';

@@ -85,6 +85,9 @@ export async function startRedis(env: Env): Promise<Service> {
 
 export const LDAP_SUFFIX = 'dc=example,dc=org';
 export const LDAP_DN_TEMPLATE = `uid={username},ou=people,${LDAP_SUFFIX}`;
+/** slapd's rootdn: the service account of the search-then-bind validator. */
+const LDAP_ADMIN_DN = `cn=admin,${LDAP_SUFFIX}`;
+const LDAP_ADMIN_PASSWORD = 'bench-admin';
 
 /** Whether slapd and its tools are installed; the reason when not. */
 export function slapdMissing(): string | undefined {
@@ -115,8 +118,8 @@ export async function startSlapd(env: Env, user: string, password: string): Prom
       'database mdb',
       'maxsize 104857600',
       `suffix "${LDAP_SUFFIX}"`,
-      `rootdn "cn=admin,${LDAP_SUFFIX}"`,
-      'rootpw bench-admin',
+      `rootdn "${LDAP_ADMIN_DN}"`,
+      `rootpw ${LDAP_ADMIN_PASSWORD}`,
       `directory ${dir}/data`,
       'index objectClass,uid eq',
       'access to attrs=userPassword by self write by anonymous auth by * none',
@@ -324,7 +327,19 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
   const validators: Record<string, unknown>[] = [{ name: 'local', type: 'file', path: usersFile }];
   if (spec.ldapUrl) {
     clients.push({ id: `${creds.clientId}-ldap`, secretHash: creds.clientHash, scopes: ['read'], defaultScopes: ['read'], validators: ['directory'] });
-    validators.push({ name: 'directory', type: 'ldap', urls: [spec.ldapUrl], userDnTemplate: LDAP_DN_TEMPLATE, subjectAttribute: 'uid', attributes: { email: 'mail', name: 'cn' }, timeoutMs: 5000 });
+    // Search-then-bind with a pooled service account (the validator's default mode).
+    validators.push({
+      name: 'directory',
+      type: 'ldap',
+      urls: [spec.ldapUrl],
+      bindDn: LDAP_ADMIN_DN,
+      bindPassword: LDAP_ADMIN_PASSWORD,
+      userSearchBase: `ou=people,${LDAP_SUFFIX}`,
+      userSearchFilter: '(uid={username})',
+      subjectAttribute: 'uid',
+      attributes: { email: 'mail', name: 'cn' },
+      timeoutMs: 5000,
+    });
   }
   const config = {
     server: { host: '127.0.0.1', port, drainSeconds: 0 },
