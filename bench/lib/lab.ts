@@ -54,6 +54,7 @@ export const CASES: readonly CaseDef[] = [
   { id: 'gw-cache-quiet', label: 'gateway, cacheTtlMs 1000, log.level warn', group: 'gateway', byDefault: true },
   { id: 'gw-redis-traced', label: 'gateway, Redis, tracing on (every request exported)', group: 'gateway', byDefault: true },
   { id: 'gw-cache-quiet-traced', label: 'gateway, cacheTtlMs 1000, log.level warn, tracing on', group: 'gateway', byDefault: true },
+  { id: 'gw-cache-w2', label: 'gw-cache with server.workers 2 (supervisor + 2 workers, all on the server CPU)', group: 'gateway', byDefault: true },
   { id: 'gw-jwt', label: 'gateway, JWT access token (ES256, verified locally, no Redis GET)', group: 'gateway', byDefault: true },
   { id: 'token-file', label: 'token endpoint, file validator (argon2id)', group: 'token', byDefault: true },
   { id: 'token-ldap', label: 'token endpoint, LDAP validator (search-then-bind, pooled service account)', group: 'token', byDefault: true },
@@ -70,6 +71,8 @@ interface GatewayVariant {
   readonly accessTokenFormat?: 'jwt';
   /** The decision endpoint for nginx with decision.cacheSeconds (the nginx-auth case). */
   readonly decisionCacheSeconds?: number;
+  /** server.workers (default 1). */
+  readonly workers?: number;
 }
 
 const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
@@ -81,6 +84,8 @@ const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
   'gw-redis-traced': { cacheTtlMs: 0, logLevel: 'info', traced: true },
   'gw-cache-quiet-traced': { cacheTtlMs: 1000, logLevel: 'warn', traced: true },
   'gw-jwt': { cacheTtlMs: 0, logLevel: 'info', accessTokenFormat: 'jwt' },
+  // The same as gw-cache with a supervisor and two workers (src/cluster/): req/s and CPU per request against gw-cache.
+  'gw-cache-w2': { cacheTtlMs: 1000, logLevel: 'info', workers: 2 },
 };
 
 /** The case definition of an id, `base~exp1+exp2` for a gateway case with experiments. */

@@ -112,7 +112,7 @@ export interface TargetCheck {
   readonly target: string;
   readonly goal: string;
   readonly measured: string;
-  readonly status: 'met' | 'NOT met' | 'not measured';
+  readonly status: 'met' | 'NOT met' | 'not measured' | 'reported';
 }
 
 export function checkTargets(cases: readonly CaseSummary[], rss: ReadonlyMap<string, number>): TargetCheck[] {
@@ -135,6 +135,14 @@ export function checkTargets(cases: readonly CaseSummary[], rss: ReadonlyMap<str
   });
   out.push(ratioCheck('resource path, one Redis lookup per request (gw-redis)', 'gw-redis', 0.75));
   out.push(ratioCheck("resource path, the gateway's JWT access tokens (gw-jwt)", 'gw-jwt', 0.9));
+  const w1 = get('gw-cache');
+  const w2 = get('gw-cache-w2');
+  out.push({
+    target: 'server.workers 2 vs 1 (gw-cache-w2 / gw-cache), everything on one server CPU',
+    goal: 'reported: req/s ratio and CPU per request',
+    measured: w1 && w2 ? `${(w2.median.rps / w1.median.rps).toFixed(2)} x req/s, ${w2.median.mainUsPerRequest.toFixed(1)} vs ${w1.median.mainUsPerRequest.toFixed(1)} us/req` : '-',
+    status: w1 && w2 ? 'reported' : 'not measured',
+  });
   const nginxAuth = get('nginx-auth');
   const bareNginx = get('bare-nginx');
   const nginxRatio = nginxAuth && bareNginx ? nginxAuth.median.rps / bareNginx.median.rps : undefined;

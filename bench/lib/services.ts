@@ -288,6 +288,10 @@ export interface GatewaySpec {
   readonly accessTokenFormat?: 'jwt';
   /** The decision endpoint for nginx, answers cacheable this long at most (decision.cacheSeconds). */
   readonly decisionCacheSeconds?: number;
+  /** The LDAP validator's poolSize (default: the validator's own default). */
+  readonly ldapPoolSize?: number;
+  /** server.workers (default 1). */
+  readonly workers?: number;
 }
 
 export interface Credentials {
@@ -339,10 +343,11 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
       subjectAttribute: 'uid',
       attributes: { email: 'mail', name: 'cn' },
       timeoutMs: 5000,
+      ...(spec.ldapPoolSize ? { poolSize: spec.ldapPoolSize } : {}),
     });
   }
   const config = {
-    server: { host: '127.0.0.1', port, drainSeconds: 0 },
+    server: { host: '127.0.0.1', port, drainSeconds: 0, ...(spec.workers ? { workers: spec.workers } : {}) },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: spec.logLevel },
     oauth: { accessTokenTtl: 7200, refreshTokenTtl: 14400, ...(spec.accessTokenFormat ? { accessTokenFormat: spec.accessTokenFormat, signing: { keyFiles: [signingKeyFile(dir)] } } : {}) },
