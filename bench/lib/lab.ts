@@ -12,6 +12,7 @@ import {
   detectFeatures,
   hashWithCli,
   LDAP_DN_TEMPLATE,
+  ldapUsers,
   nginxMissing,
   passwordForm,
   slapdMissing,
@@ -309,8 +310,9 @@ export class Lab {
         const authorization = basic(ldap ? `${creds.clientId}-ldap` : creds.clientId, creds.clientSecret);
         const body = passwordForm(creds);
         const services = [gw, await this.redis(), ...(ldap ? [await this.slapd()] : [])];
+        const bodies = ldap ? ldapUsers(creds.user).map((user) => passwordForm({ user, password: creds.password })) : undefined;
         return {
-          load: { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization, contentType: 'application/x-www-form-urlencoded', body },
+          load: { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization, contentType: 'application/x-www-form-urlencoded', body, ...(bodies ? { bodies } : {}) },
           // Each file-validator login is one argon2id verification (m=64 MiB, t=3): a few dozen
           // per second on one core. 50 connections would only queue them for seconds each.
           ...(ldap ? {} : { maxConnections: 8 }),
@@ -322,8 +324,9 @@ export class Lab {
         const [slapd, redis] = await Promise.all([this.slapd(), this.redis()]);
         const ref = await this.once('ldap-setex', () => startNodeServer(this.env, 'ldap-setex', 'ldap-setex.js', (port) => [String(port), slapd.url, String(redis.port), LDAP_DN_TEMPLATE, '4']));
         const body = passwordForm(creds);
+        const bodies = ldapUsers(creds.user).map((user) => passwordForm({ user, password: creds.password }));
         return {
-          load: { url: `${ref.url}/token`, method: 'POST', contentType: 'application/x-www-form-urlencoded', body },
+          load: { url: `${ref.url}/token`, method: 'POST', contentType: 'application/x-www-form-urlencoded', body, bodies },
           services: [ref, redis, slapd],
           preflight: () => postExpecting200(`${ref.url}/token`, undefined, body),
         };

@@ -18,6 +18,8 @@ export interface LoadSpec {
   readonly body?: string;
   /** Paced load: at most this many requests per second over all connections (autocannon overallRate). */
   readonly rate?: number;
+  /** Bodies each connection sends in turn instead of `body` (autocannon `requests`). */
+  readonly bodies?: readonly string[];
 }
 
 export interface LoadResult {
@@ -112,7 +114,8 @@ function wrkGenerator(root: string): LoadGenerator {
     name: 'wrk',
     version: 'wrk 4',
     async run(spec) {
-      if (spec.rate !== undefined) return paced.run(spec);
+      // Nor send a sequence of bodies.
+      if (spec.rate !== undefined || spec.bodies !== undefined) return paced.run(spec);
       const env = {
         ...process.env,
         BENCH_METHOD: spec.method ?? 'GET',
@@ -135,7 +138,7 @@ function autocannonGenerator(root: string): LoadGenerator {
       const headers: Record<string, string> = {};
       if (spec.authorization) headers['authorization'] = spec.authorization;
       if (spec.contentType) headers['content-type'] = spec.contentType;
-      const arg = JSON.stringify({ url: spec.url, connections: spec.connections, duration: spec.seconds, method: spec.method ?? 'GET', headers, body: spec.body, timeoutS: 10, ...(spec.rate !== undefined ? { rate: spec.rate } : {}) });
+      const arg = JSON.stringify({ url: spec.url, connections: spec.connections, duration: spec.seconds, method: spec.method ?? 'GET', headers, body: spec.body, timeoutS: 10, ...(spec.rate !== undefined ? { rate: spec.rate } : {}), ...(spec.bodies ? { bodies: spec.bodies } : {}) });
       return toResult(await runForJson(process.execPath, [child, arg], process.env, (spec.seconds + 30) * 1000));
     },
   };

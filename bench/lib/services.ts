@@ -89,6 +89,19 @@ export const LDAP_DN_TEMPLATE = `uid={username},ou=people,${LDAP_SUFFIX}`;
 const LDAP_ADMIN_DN = `cn=admin,${LDAP_SUFFIX}`;
 const LDAP_ADMIN_PASSWORD = 'bench-admin';
 
+/**
+ * How many directory users the LDAP cases log in as, in turn. One user for every connection
+ * would measure the lockout's limit of `maxFailures` logins of one user in flight (the others
+ * wait and retry, src/security/lockout.ts), not the grant: with 32 users, 50 connections keep
+ * one or two logins per user in flight.
+ */
+export const LDAP_USERS = 32;
+
+/** `user`, then `user1` … `user31`: the LDAP cases' users, all with the same password. */
+export function ldapUsers(user: string): string[] {
+  return [user, ...Array.from({ length: LDAP_USERS - 1 }, (_, i) => `${user}${i + 1}`)];
+}
+
 /** Whether slapd and its tools are installed; the reason when not. */
 export function slapdMissing(): string | undefined {
   for (const bin of ['/usr/sbin/slapd', '/usr/sbin/slapadd', '/usr/sbin/slappasswd']) {
@@ -141,14 +154,16 @@ export async function startSlapd(env: Env, user: string, password: string): Prom
       'objectClass: organizationalUnit',
       'ou: people',
       '',
-      `dn: uid=${user},ou=people,${LDAP_SUFFIX}`,
-      'objectClass: inetOrgPerson',
-      `uid: ${user}`,
-      'cn: Bench User',
-      'sn: User',
-      `mail: ${user}@example.org`,
-      `userPassword: ${hash}`,
-      '',
+      ...ldapUsers(user).flatMap((uid) => [
+        `dn: uid=${uid},ou=people,${LDAP_SUFFIX}`,
+        'objectClass: inetOrgPerson',
+        `uid: ${uid}`,
+        'cn: Bench User',
+        'sn: User',
+        `mail: ${uid}@example.org`,
+        `userPassword: ${hash}`,
+        '',
+      ]),
     ].join('\n'),
   );
   execFileSync('/usr/sbin/slapadd', ['-q', '-f', conf, '-l', ldif], { stdio: 'pipe' });

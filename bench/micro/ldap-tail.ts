@@ -10,16 +10,19 @@
  * in the validator whatever the pool, slapd.
  *
  *   npm run bench:ldap-tail -- 4 16     (pool sizes; default 4 16)
+ *   ONE_USER=1 npm run bench:ldap-tail  (all connections as one user, instead of 32 in turn)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { detectLoadGenerator, type LoadSpec } from '../lib/load.js';
 import { stopAll } from '../lib/proc.js';
-import { basic, hashWithCli, passwordForm, startGateway, startNodeServer, startRedis, startSlapd, detectFeatures, type Credentials, type Env } from '../lib/services.js';
+import { basic, hashWithCli, ldapUsers, passwordForm, startGateway, startNodeServer, startRedis, startSlapd, detectFeatures, type Credentials, type Env } from '../lib/services.js';
 
 const root = resolve(new URL('../../..', import.meta.url).pathname);
 const pools = process.argv.slice(2).map(Number).filter((n) => n > 0);
+/** ONE_USER=1: every connection logs in as the same user (the lockout's in-flight limit then shapes the tail). */
+const oneUser = process.env['ONE_USER'] === '1';
 
 /** Cumulative bucket counts of one histogram series: le → count. */
 type Buckets = Map<number, number>;
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
     const features = await detectFeatures(root);
     for (const poolSize of pools.length ? pools : [4, 16]) {
       const gw = await startGateway(env, { name: `gw-pool${poolSize}`, cacheTtlMs: 0, logLevel: 'info', ldapUrl: slapd.url, ldapPoolSize: poolSize }, features, creds, up.url, redis.url);
-      const load: Omit<LoadSpec, 'seconds'> = { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization: basic(`${creds.clientId}-ldap`, secret), contentType: 'application/x-www-form-urlencoded', body: passwordForm(creds), connections: 50 };
+      const load: Omit<LoadSpec, 'seconds'> = { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization: basic(`${creds.clientId}-ldap`, secret), contentType: 'application/x-www-form-urlencoded', body: passwordForm(creds), connections: 50, ...(oneUser ? {} : { bodies: ldapUsers(creds.user).map((user) => passwordForm({ user, password })) }) };
       // One login first: the client secret's argon2id check is then remembered (oauth.clientAuthCacheSeconds),
       // instead of 50 of them at once at the start of the load.
       const first = await fetch(load.url, { method: 'POST', headers: { authorization: load.authorization ?? '', 'content-type': 'application/x-www-form-urlencoded' }, body: load.body ?? '' });
