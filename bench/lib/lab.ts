@@ -310,9 +310,10 @@ export class Lab {
         const authorization = basic(ldap ? `${creds.clientId}-ldap` : creds.clientId, creds.clientSecret);
         const body = passwordForm(creds);
         const services = [gw, await this.redis(), ...(ldap ? [await this.slapd()] : [])];
-        const bodies = ldap ? ldapUsers(creds.user).map((user) => passwordForm({ user, password: creds.password })) : undefined;
+        // Many users in turn: one user for every connection would measure the lockout's limit of logins in flight per user.
+        const bodies = ldapUsers(creds.user).map((user) => passwordForm({ user, password: creds.password }));
         return {
-          load: { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization, contentType: 'application/x-www-form-urlencoded', body, ...(bodies ? { bodies } : {}) },
+          load: { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization, contentType: 'application/x-www-form-urlencoded', body, bodies },
           // Each file-validator login is one argon2id verification (m=64 MiB, t=3): a few dozen
           // per second on one core. 50 connections would only queue them for seconds each.
           ...(ldap ? {} : { maxConnections: 8 }),

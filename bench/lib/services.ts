@@ -335,7 +335,8 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
   const dir = join(env.dir, spec.name);
   mkdirSync(dir, { recursive: true });
   const usersFile = join(dir, 'users.yaml');
-  writeFileSync(usersFile, stringify({ users: [{ username: creds.user, passwordHash: creds.passwordHash, groups: ['benchers'] }] }));
+  // The same users as the directory's (ldapUsers): the token cases log in as each in turn.
+  writeFileSync(usersFile, stringify({ users: ldapUsers(creds.user).map((username) => ({ username, passwordHash: creds.passwordHash, groups: ['benchers'] })) }));
 
   // No upstream.engine: the gateway forwards with its one engine (undici), as built.
   const upstream: Record<string, unknown> = { url: upstreamUrl, timeoutMs: 30000 };
