@@ -87,8 +87,8 @@ interface Prepared {
   readonly target: Target;
 }
 
-async function measure(gen: LoadGenerator, lab: Lab, p: Prepared, options: Options, round: number): Promise<RoundResult> {
-  const spec = { ...p.target.load, connections: Math.min(options.connections, p.target.maxConnections ?? Infinity) };
+async function measure(gen: LoadGenerator, lab: Lab, p: Prepared, options: Options, round: number, rate?: number): Promise<RoundResult> {
+  const spec = { ...p.target.load, connections: Math.min(options.connections, p.target.maxConnections ?? Infinity), ...(rate !== undefined ? { rate } : {}) };
   for (const s of p.target.services) s.truncateLog();
   await settle((await lab.services()).flatMap((s) => s.pids));
   if (options.warmup > 0) await gen.run({ ...spec, seconds: options.warmup });
@@ -168,17 +168,25 @@ async function benchmark(options: Options, _env: Env, gen: LoadGenerator, lab: L
     }
   }
   const features = lab.features;
-  log(`gateway in dist/: engine key ${features?.engineKey ? features.engineKey.join('|') : 'absent'}, cache ${features?.cacheWired ? 'wired' : 'not wired'}, ldap validator ${features?.ldapValidator ? 'present' : 'absent'}`);
+  log(`gateway in dist/: cache ${features?.cacheWired ? 'wired' : 'not wired'}, ldap validator ${features?.ldapValidator ? 'present' : 'absent'}`);
 
   const results = new Map<string, RoundResult[]>(prepared.map((p) => [p.def.id, []]));
   const perRound = options.warmup + options.duration + 1;
   log(`\n${options.rounds} round(s) x ${prepared.length} cases x ${perRound} s ≈ ${Math.ceil((options.rounds * prepared.length * perRound) / 60)} min; ${options.connections} connections\n`);
   for (let round = 1; round <= options.rounds; round++) {
     // Rotate the order each round so no case always runs first (or right after the same one).
-    const offset = (round - 1) % Math.max(1, prepared.length);
-    const order = [...prepared.slice(offset), ...prepared.slice(0, offset)];
+    // A paced case runs right after the case it paces, at a share of the rate that case just reached.
+    const free = prepared.filter((p) => !p.target.paced);
+    const offset = (round - 1) % Math.max(1, free.length);
+    const order = [...free.slice(offset), ...free.slice(0, offset)].flatMap((p) => [p, ...prepared.filter((q) => q.target.paced?.of === p.def.id)]);
     for (const p of order) {
-      const r = await measure(gen, lab, p, options, round);
+      const pace = p.target.paced;
+      const rate = pace ? (results.get(pace.of)?.at(-1)?.rps ?? 0) * pace.share : undefined;
+      if (rate !== undefined && !(rate >= 1)) {
+        log(`  r${round} ${p.def.id}: skipped (${pace?.of} was not measured in this run)`);
+        continue;
+      }
+      const r = await measure(gen, lab, p, options, round, rate);
       results.get(p.def.id)?.push(r);
       const bad = r.non2xx > 0 || r.socketErrors > 0 || r.requests === 0;
       log(
@@ -272,7 +280,7 @@ async function main(argv: readonly string[]): Promise<number> {
     log(USAGE);
     log('cases (* = in the default run):');
     for (const c of CASES) log(`  ${c.byDefault ? '*' : ' '} ${c.id.padEnd(24)} ${c.label}`);
-    log('\nexperiments (append to a gw-* case: gw-undici-cache~a+b; see bench/lib/experiments.ts):');
+    log('\nexperiments (append to a gw-* case: gw-cache~a+b; see bench/lib/experiments.ts):');
     for (const e of EXPERIMENTS) log(`    ${e.id.padEnd(22)} ${e.title}`);
     return 0;
   }

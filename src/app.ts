@@ -32,6 +32,7 @@ import { revocationEndpoint } from './token-endpoint/revocation.js';
 import { introspectionEndpoint } from './token-endpoint/introspection.js';
 import { metadataEndpoint } from './token-endpoint/metadata.js';
 import { TokenCache } from './tokens/cache.js';
+import type { GrantRecord } from './tokens/types.js';
 import type { TokenStore } from './tokens/types.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { RedisTokenStore } from './tokens/redis-store.js';
@@ -162,6 +163,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
   const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs, clock }) : undefined;
   const opaqueLookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
+  // The fast path of a cache hit (handler.ts decideNow): the same answer and count as `lookup`
+  // below gives it — a token in the cache is of our format, so `ours` answers, never the incumbent.
+  const probe = cache
+    ? (token: string): GrantRecord | undefined => {
+        const record = cache.peek(token);
+        if (!record || record.exp <= clock.now() / 1000) return undefined;
+        metrics.recordTokenSource('ours');
+        return record;
+      }
+    : undefined;
 
   const closeOnFailure = async (err: unknown): Promise<never> => {
     await Promise.allSettled([cache?.close(), backend.attempts.close(), backend.tokens.close(), tracing?.shutdown()]);
@@ -265,7 +276,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       ...(assertion ? { assertionHeader: config.headers.assertion.header } : {}),
     });
     const basic = createBasicBridge({ login, clients: next.clients, scopePolicy, cacheSeconds: next.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o), now });
-    const resourceOptions = { match, lookup, basic, headers, realm: config.oauth.realm, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
+    const resourceOptions = { match, lookup, ...(probe ? { probe } : {}), basic, headers, realm: config.oauth.realm, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
     const identityHeaders = Object.keys(next.headers.identity).map((h) => h.toLowerCase());
     return {
       validators,
@@ -275,7 +286,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit, clock, ...(jwt ? { jwt } : {}) }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
       upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
-      decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders }),
+      decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders, cacheSeconds: decisionCacheSeconds(next.decision.cacheSeconds, config.headers.assertion) }),
     };
   };
 
@@ -395,6 +406,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
 }
 
 /** The token store and the lockout counters, on one backend (one Redis client and key prefix). */
+/**
+ * `decision.cacheSeconds`, and with the signed assertion (fixed at startup, like its key) at
+ * most half its lifetime: a cached answer's assertion reaches the upstream with half its life left.
+ */
+function decisionCacheSeconds(cacheSeconds: number, assertion: GatewayConfig['headers']['assertion']): number {
+  return assertion.enabled ? Math.min(cacheSeconds, Math.floor(assertion.ttlSeconds / 2)) : cacheSeconds;
+}
+
 async function createStore(config: GatewayConfig, logger: Logger, clock: Clock): Promise<{ tokens: TokenStore; attempts: AttemptStore }> {
   if (config.store.type === 'memory') return { tokens: new MemoryTokenStore({ clock }), attempts: new MemoryAttemptStore({ clock }) };
   const outage = new OutageLog(logger, 'redis');

@@ -11,7 +11,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --quick               a smoke run: 1 round, 2 s, 1 s warm-up
   --load wrk|autocannon force a load generator (default: wrk when installed)
   --soak S              soak mode: S seconds of load on one case, RSS and event-loop delay over time
-  --soak-case ID        the case to soak (default gw-undici-redis)
+  --soak-case ID        the case to soak (default gw-redis)
   --interval S          soak sampling interval (default 10)
   --soak-mix N          soak: N sessions a second beside the load, each a password grant, a refresh
                         and two RFC 7009 revocations, their tokens used and refused (default 2; 0 = off)
@@ -63,7 +63,7 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
     skip: [] as string[],
     load: undefined as Options['load'],
     soak: undefined as number | undefined,
-    soakCase: 'gw-undici-redis',
+    soakCase: 'gw-redis',
     interval: 10,
     soakMix: 2,
     soakLogin: 'file' as Options['soakLogin'],

@@ -1,7 +1,7 @@
 /**
  * Experiments: measured variants of the gateway for proposed hot-path changes, made by
  * patching a COPY of dist/ (under .tmp/bench-exp/), never src/ or dist/ themselves. A case id
- * `gw-undici-cache~batched-log+no-redact` runs that gateway with those patches. A patch whose
+ * `gw-cache~batched-log+no-redact` runs that gateway with those patches. A patch whose
  * text is no longer in dist/ (the change landed, or the code moved) makes the experiment
  * "stale": it is skipped with that reason.
  */

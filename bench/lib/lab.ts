@@ -12,16 +12,17 @@ import {
   detectFeatures,
   hashWithCli,
   LDAP_DN_TEMPLATE,
+  ldapUsers,
   nginxMissing,
   passwordForm,
   slapdMissing,
   startGateway,
   startNginx,
+  startNginxAuth,
   startNodeServer,
   startRedis,
   startSlapd,
   type Credentials,
-  type Engine,
   type Env,
   type GatewayFeatures,
   type GatewayService,
@@ -43,45 +44,49 @@ export interface CaseDef {
 
 export const CASES: readonly CaseDef[] = [
   { id: 'direct', label: 'direct to the upstream', group: 'reference', byDefault: true },
-  { id: 'nginx', label: 'nginx reverse proxy (keepalive 64)', group: 'reference', byDefault: true },
+  { id: 'bare-nginx', label: 'nginx reverse proxy (keepalive 64)', group: 'reference', byDefault: true },
+  { id: 'nginx-auth', label: 'nginx auth_request, the gateway as decision endpoint, decisions cached (docs/routing.md)', group: 'gateway', byDefault: true },
   { id: 'bare-http-proxy-3', label: 'bare http-proxy-3 + keep-alive agent', group: 'floor', byDefault: true },
   { id: 'bare-undici', label: 'bare node:http + undici Pool.stream', group: 'floor', byDefault: true },
   { id: 'bare-forwarder', label: "the gateway's undici forwarder alone (no auth, logs, metrics)", group: 'reference', byDefault: true },
-  { id: 'gw-redis', label: 'gateway http-proxy-3, Redis GET per request', group: 'gateway', byDefault: true },
-  { id: 'gw-cache', label: 'gateway http-proxy-3, cacheTtlMs 1000', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-redis', label: 'gateway undici, Redis GET per request', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-cache', label: 'gateway undici, cacheTtlMs 1000', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-redis-quiet', label: 'gateway undici, Redis, log.level warn', group: 'gateway', byDefault: false },
-  { id: 'gw-undici-cache-quiet', label: 'gateway undici, cacheTtlMs 1000, log.level warn', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-redis-traced', label: 'gateway undici, Redis, tracing on (every request exported)', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-cache-quiet-traced', label: 'gateway undici, cacheTtlMs 1000, log.level warn, tracing on', group: 'gateway', byDefault: true },
-  { id: 'gw-undici-jwt', label: 'gateway undici, JWT access token (ES256, verified locally, no Redis GET)', group: 'gateway', byDefault: true },
+  { id: 'gw-redis', label: 'gateway, Redis GET per request', group: 'gateway', byDefault: true },
+  { id: 'gw-cache', label: 'gateway, cacheTtlMs 1000', group: 'gateway', byDefault: true },
+  { id: 'gw-redis-quiet', label: 'gateway, Redis, log.level warn', group: 'gateway', byDefault: false },
+  { id: 'gw-cache-quiet', label: 'gateway, cacheTtlMs 1000, log.level warn', group: 'gateway', byDefault: true },
+  { id: 'gw-redis-traced', label: 'gateway, Redis, tracing on (every request exported)', group: 'gateway', byDefault: true },
+  { id: 'gw-cache-quiet-traced', label: 'gateway, cacheTtlMs 1000, log.level warn, tracing on', group: 'gateway', byDefault: true },
+  { id: 'gw-cache-w2', label: 'gw-cache with server.workers 2 (supervisor + 2 workers, all on the server CPU)', group: 'gateway', byDefault: true },
+  { id: 'gw-jwt', label: 'gateway, JWT access token (ES256, verified locally, no Redis GET)', group: 'gateway', byDefault: true },
   { id: 'token-file', label: 'token endpoint, file validator (argon2id)', group: 'token', byDefault: true },
-  { id: 'token-ldap', label: 'token endpoint, LDAP validator', group: 'token', byDefault: true },
+  { id: 'token-ldap', label: 'token endpoint, LDAP validator (search-then-bind, pooled service account)', group: 'token', byDefault: true },
+  { id: 'token-ldap-paced', label: 'token-ldap paced at 80 % of its peak in the same round (tail latency)', group: 'token', byDefault: true },
   { id: 'ldap-setex', label: 'minimal LDAP bind + Redis SETEX server', group: 'token', byDefault: true },
 ];
 
 interface GatewayVariant {
-  readonly engine: Engine;
   readonly cacheTtlMs: number;
   readonly logLevel: string;
   /** tracing.enabled, sampleRatio 1, exporting to the OTLP sink (bench/servers/otlp-sink.ts). */
   readonly traced?: boolean;
   /** JWT access tokens (docs/token-formats.md) instead of opaque ones. */
   readonly accessTokenFormat?: 'jwt';
+  /** The decision endpoint for nginx with decision.cacheSeconds (the nginx-auth case). */
+  readonly decisionCacheSeconds?: number;
+  /** server.workers (default 1). */
+  readonly workers?: number;
 }
 
 const GATEWAY_VARIANTS: Readonly<Record<string, GatewayVariant>> = {
-  'gw-redis': { engine: 'http-proxy-3', cacheTtlMs: 0, logLevel: 'info' },
-  'gw-cache': { engine: 'http-proxy-3', cacheTtlMs: 1000, logLevel: 'info' },
-  'gw-undici-redis': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info' },
-  'gw-undici-cache': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'info' },
-  'gw-undici-redis-quiet': { engine: 'undici', cacheTtlMs: 0, logLevel: 'warn' },
-  'gw-undici-cache-quiet': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'warn' },
-  // The same as the two above with tracing on: the cost of tracing is the difference.
-  'gw-undici-redis-traced': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info', traced: true },
-  'gw-undici-cache-quiet-traced': { engine: 'undici', cacheTtlMs: 1000, logLevel: 'warn', traced: true },
-  'gw-undici-jwt': { engine: 'undici', cacheTtlMs: 0, logLevel: 'info', accessTokenFormat: 'jwt' },
+  'gw-redis': { cacheTtlMs: 0, logLevel: 'info' },
+  'gw-cache': { cacheTtlMs: 1000, logLevel: 'info' },
+  'gw-redis-quiet': { cacheTtlMs: 0, logLevel: 'warn' },
+  'gw-cache-quiet': { cacheTtlMs: 1000, logLevel: 'warn' },
+  // The same as two above with tracing on: the cost of tracing is the difference.
+  'gw-redis-traced': { cacheTtlMs: 0, logLevel: 'info', traced: true },
+  'gw-cache-quiet-traced': { cacheTtlMs: 1000, logLevel: 'warn', traced: true },
+  'gw-jwt': { cacheTtlMs: 0, logLevel: 'info', accessTokenFormat: 'jwt' },
+  // The same as gw-cache with a supervisor and two workers (src/cluster/): req/s and CPU per request against gw-cache.
+  'gw-cache-w2': { cacheTtlMs: 1000, logLevel: 'info', workers: 2 },
 };
 
 /** The case definition of an id, `base~exp1+exp2` for a gateway case with experiments. */
@@ -108,6 +113,8 @@ export interface Target {
   preflight(): Promise<void>;
   /** Something the reader of the table must know (e.g. the cache is not wired yet). */
   readonly note?: string;
+  /** Measured right after `of` in each round, at `share` of the req/s `of` just reached. */
+  readonly paced?: { readonly of: string; readonly share: number };
 }
 
 export class Lab {
@@ -202,18 +209,16 @@ export class Lab {
     const { base: id, experiments } = splitId(fullId);
     for (const e of experiments) if (!findExperiment(e)) return `unknown experiment ${e}`;
     if (experiments.length && !GATEWAY_VARIANTS[id]) return 'experiments apply to the gw-* resource cases only';
-    if (id === 'nginx') return nginxMissing();
-    if (id === 'bare-forwarder' && !features.undiciForwarder) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
-    if (id === 'token-ldap' || id === 'ldap-setex') {
+    if (id === 'bare-nginx' || id === 'nginx-auth') return nginxMissing();
+    if (id === 'bare-forwarder' && !existsSync(join(this.env.root, 'dist/resource/undici-forwarder.js'))) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
+    if (id === 'token-ldap' || id === 'token-ldap-paced' || id === 'ldap-setex') {
       const missing = slapdMissing();
       if (missing) return missing;
     }
-    if (id === 'token-ldap' && !features.ldapValidator) return 'the ldap validator is not in dist/ yet (src/validators/ldap.ts not wired in the registry)';
+    if (id.startsWith('token-ldap') && !features.ldapValidator) return 'the ldap validator is not in dist/ yet (src/validators/ldap.ts not wired in the registry)';
     const variant = GATEWAY_VARIANTS[id];
     if (variant?.traced && !features.tracingKey) return 'dist/config/schema.js has no tracing.enabled key (npm run build)';
     if (variant?.accessTokenFormat && !existsSync(join(this.env.root, 'dist/tokens/jwt-access.js'))) return 'JWT access tokens are not in dist/ yet (npm run build)';
-    if (variant?.engine === 'undici' && !features.engineKey && !features.undiciForwarder) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
-    if (variant?.engine === 'http-proxy-3' && !features.engineKey && features.undiciWired) return 'dist/app.js always uses undici and has no upstream.engine key';
     return undefined;
   }
 
@@ -255,7 +260,7 @@ export class Lab {
             if ((await jwtStoreLookups(gw.adminUrl)) !== lookups) throw new Error('the JWT was checked in Redis, not locally (docs/token-formats.md, "Revocation")');
           }
         },
-        ...(note ? { note: `${note}; engine by ${gw.engineBy}` } : { note: `engine by ${gw.engineBy}` }),
+        ...(note ? { note } : {}),
       };
     }
     switch (id) {
@@ -263,27 +268,55 @@ export class Lab {
         const up = await this.upstream();
         return { load: { url: `${up.url}/api/items?page=1` }, services: [up], preflight: async () => void (await echo(up.url)) };
       }
-      case 'nginx':
+      case 'nginx-auth': {
+        // Decisions may be kept for the token's whole life (7200 s here): what is measured is
+        // nginx answering from its cache, plus the first decision of the token.
+        const gw = await this.gateway('gw-decision', { cacheTtlMs: 0, logLevel: 'info', decisionCacheSeconds: 86_400 }, false);
+        const up = await this.upstream();
+        const front = await this.once('nginx-auth', () => startNginxAuth(this.env, gw.port, up.port));
+        const authorization = `Bearer ${gw.accessToken}`;
+        return {
+          load: { url: `${front.url}/api/items?page=1`, authorization },
+          services: [front, gw, await this.redis(), up],
+          preflight: async () => {
+            const headers = await echo(front.url, authorization);
+            if (headers['x-auth-subject'] !== creds.user) throw new Error(`the upstream did not get X-Auth-Subject: ${creds.user} through nginx (got ${JSON.stringify(headers)})`);
+            if (headers['authorization'] !== undefined) throw new Error('the upstream got the Authorization header');
+            const res = await fetch(`${gw.url}/_ropc/auth`, { headers: { authorization, 'x-original-method': 'GET', 'x-original-uri': '/api/items?page=1' } });
+            if (res.status !== 200 || !Number(res.headers.get('x-accel-expires'))) throw new Error(`the decision is not cacheable (${res.status}, X-Accel-Expires ${res.headers.get('x-accel-expires')})`);
+            // The case measures nginx answering from its cache: a second request is no new decision.
+            await echo(front.url, authorization);
+            const before = await decisionCount(gw.adminUrl);
+            await echo(front.url, authorization);
+            if ((await decisionCount(gw.adminUrl)) !== before) throw new Error(`nginx did not answer the second request from its decision cache (see ${front.name}'s error log)`);
+          },
+        };
+      }
+      case 'bare-nginx':
       case 'bare-http-proxy-3':
       case 'bare-undici':
       case 'bare-forwarder': {
         const up = await this.upstream();
         const proxy =
-          id === 'nginx'
+          id === 'bare-nginx'
             ? await this.once('nginx', () => startNginx(this.env, up.port))
             : await this.once(id, () => startNodeServer(this.env, id, `${id}.js`, (port) => [String(port), up.url, join(this.env.root, 'dist')]));
         return { load: { url: `${proxy.url}/api/items?page=1` }, services: [proxy, up], preflight: async () => void (await echo(proxy.url)) };
       }
+      case 'token-ldap-paced':
+        return { ...(await this.target('token-ldap')), paced: { of: 'token-ldap', share: 0.8 } };
       case 'token-file':
       case 'token-ldap': {
         const ldap = id === 'token-ldap';
-        const gw = await this.gateway('gw-token', { engine: 'http-proxy-3', cacheTtlMs: 0, logLevel: 'info' }, (this.features as GatewayFeatures).ldapValidator && slapdMissing() === undefined);
+        const gw = await this.gateway('gw-token', { cacheTtlMs: 0, logLevel: 'info' }, (this.features as GatewayFeatures).ldapValidator && slapdMissing() === undefined);
         if (ldap && this.ldapFailure) throw new SkipError(this.ldapFailure);
         const authorization = basic(ldap ? `${creds.clientId}-ldap` : creds.clientId, creds.clientSecret);
         const body = passwordForm(creds);
         const services = [gw, await this.redis(), ...(ldap ? [await this.slapd()] : [])];
+        // Many users in turn: one user for every connection would measure the lockout's limit of logins in flight per user.
+        const bodies = ldapUsers(creds.user).map((user) => passwordForm({ user, password: creds.password }));
         return {
-          load: { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization, contentType: 'application/x-www-form-urlencoded', body },
+          load: { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization, contentType: 'application/x-www-form-urlencoded', body, bodies },
           // Each file-validator login is one argon2id verification (m=64 MiB, t=3): a few dozen
           // per second on one core. 50 connections would only queue them for seconds each.
           ...(ldap ? {} : { maxConnections: 8 }),
@@ -295,8 +328,9 @@ export class Lab {
         const [slapd, redis] = await Promise.all([this.slapd(), this.redis()]);
         const ref = await this.once('ldap-setex', () => startNodeServer(this.env, 'ldap-setex', 'ldap-setex.js', (port) => [String(port), slapd.url, String(redis.port), LDAP_DN_TEMPLATE, '4']));
         const body = passwordForm(creds);
+        const bodies = ldapUsers(creds.user).map((user) => passwordForm({ user, password: creds.password }));
         return {
-          load: { url: `${ref.url}/token`, method: 'POST', contentType: 'application/x-www-form-urlencoded', body },
+          load: { url: `${ref.url}/token`, method: 'POST', contentType: 'application/x-www-form-urlencoded', body, bodies },
           services: [ref, redis, slapd],
           preflight: () => postExpecting200(`${ref.url}/token`, undefined, body),
         };
@@ -332,4 +366,10 @@ async function tracedPreflight(sinkUrl: string, headers: Record<string, string>)
 async function jwtStoreLookups(adminUrl: string): Promise<number> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
   return Number(/ropc_store_duration_seconds_count\{operation="getAccessByRef",outcome="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+/** Decisions the gateway has answered (ropc_http_requests_total, kind decision, every status). */
+async function decisionCount(adminUrl: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  return [...text.matchAll(/^ropc_http_requests_total\{kind="decision",status="\d+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }

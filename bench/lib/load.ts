@@ -16,6 +16,10 @@ export interface LoadSpec {
   readonly authorization?: string;
   readonly contentType?: string;
   readonly body?: string;
+  /** Paced load: at most this many requests per second over all connections (autocannon overallRate). */
+  readonly rate?: number;
+  /** Bodies each connection sends in turn instead of `body` (autocannon `requests`). */
+  readonly bodies?: readonly string[];
 }
 
 export interface LoadResult {
@@ -104,10 +108,14 @@ function toResult(r: Record<string, number>): LoadResult {
 function wrkGenerator(root: string): LoadGenerator {
   const script = join(root, 'bench/wrk/bench.lua');
   if (!existsSync(script)) throw new Error(`missing ${script}`);
+  // wrk 4 cannot pace its requests: paced runs go to autocannon.
+  const paced = autocannonGenerator(root);
   return {
     name: 'wrk',
     version: 'wrk 4',
     async run(spec) {
+      // Nor send a sequence of bodies.
+      if (spec.rate !== undefined || spec.bodies !== undefined) return paced.run(spec);
       const env = {
         ...process.env,
         BENCH_METHOD: spec.method ?? 'GET',
@@ -130,7 +138,7 @@ function autocannonGenerator(root: string): LoadGenerator {
       const headers: Record<string, string> = {};
       if (spec.authorization) headers['authorization'] = spec.authorization;
       if (spec.contentType) headers['content-type'] = spec.contentType;
-      const arg = JSON.stringify({ url: spec.url, connections: spec.connections, duration: spec.seconds, method: spec.method ?? 'GET', headers, body: spec.body, timeoutS: 10 });
+      const arg = JSON.stringify({ url: spec.url, connections: spec.connections, duration: spec.seconds, method: spec.method ?? 'GET', headers, body: spec.body, timeoutS: 10, ...(spec.rate !== undefined ? { rate: spec.rate } : {}), ...(spec.bodies ? { bodies: spec.bodies } : {}) });
       return toResult(await runForJson(process.execPath, [child, arg], process.env, (spec.seconds + 30) * 1000));
     },
   };

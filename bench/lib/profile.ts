@@ -28,6 +28,9 @@ const STEPS = [
   'clientIp',
   'handleResource',
   'decide',
+  'decideNow',
+  'probe',
+  'peek',
   'readCredentials',
   'lookup',
   'getAccess',
@@ -66,7 +69,8 @@ function server(id: string): string {
   if (id.startsWith('gw-')) return id.replace(/[~+]/g, '_');
   if (id.startsWith('token-')) return 'gw-token';
   if (id === 'direct') return 'upstream';
-  if (id === 'nginx') throw new Error('--profile: nginx is not a Node process');
+  if (id === 'nginx-auth') return 'gw-decision';
+  if (id === 'bare-nginx') throw new Error('--profile: nginx is not a Node process');
   return id;
 }
 

@@ -85,6 +85,22 @@ export async function startRedis(env: Env): Promise<Service> {
 
 export const LDAP_SUFFIX = 'dc=example,dc=org';
 export const LDAP_DN_TEMPLATE = `uid={username},ou=people,${LDAP_SUFFIX}`;
+/** slapd's rootdn: the service account of the search-then-bind validator. */
+const LDAP_ADMIN_DN = `cn=admin,${LDAP_SUFFIX}`;
+const LDAP_ADMIN_PASSWORD = 'bench-admin';
+
+/**
+ * How many directory users the LDAP cases log in as, in turn. One user for every connection
+ * would measure the lockout's limit of `maxFailures` logins of one user in flight (the others
+ * wait and retry, src/security/lockout.ts), not the grant: with 32 users, 50 connections keep
+ * one or two logins per user in flight.
+ */
+export const LDAP_USERS = 32;
+
+/** `user`, then `user1` … `user31`: the LDAP cases' users, all with the same password. */
+export function ldapUsers(user: string): string[] {
+  return [user, ...Array.from({ length: LDAP_USERS - 1 }, (_, i) => `${user}${i + 1}`)];
+}
 
 /** Whether slapd and its tools are installed; the reason when not. */
 export function slapdMissing(): string | undefined {
@@ -115,8 +131,8 @@ export async function startSlapd(env: Env, user: string, password: string): Prom
       'database mdb',
       'maxsize 104857600',
       `suffix "${LDAP_SUFFIX}"`,
-      `rootdn "cn=admin,${LDAP_SUFFIX}"`,
-      'rootpw bench-admin',
+      `rootdn "${LDAP_ADMIN_DN}"`,
+      `rootpw ${LDAP_ADMIN_PASSWORD}`,
       `directory ${dir}/data`,
       'index objectClass,uid eq',
       'access to attrs=userPassword by self write by anonymous auth by * none',
@@ -138,14 +154,16 @@ export async function startSlapd(env: Env, user: string, password: string): Prom
       'objectClass: organizationalUnit',
       'ou: people',
       '',
-      `dn: uid=${user},ou=people,${LDAP_SUFFIX}`,
-      'objectClass: inetOrgPerson',
-      `uid: ${user}`,
-      'cn: Bench User',
-      'sn: User',
-      `mail: ${user}@example.org`,
-      `userPassword: ${hash}`,
-      '',
+      ...ldapUsers(user).flatMap((uid) => [
+        `dn: uid=${uid},ou=people,${LDAP_SUFFIX}`,
+        'objectClass: inetOrgPerson',
+        `uid: ${uid}`,
+        'cn: Bench User',
+        'sn: User',
+        `mail: ${uid}@example.org`,
+        `userPassword: ${hash}`,
+        '',
+      ]),
     ].join('\n'),
   );
   execFileSync('/usr/sbin/slapadd', ['-q', '-f', conf, '-l', ldif], { stdio: 'pipe' });
@@ -168,9 +186,53 @@ export function nginxMissing(): string | undefined {
 }
 
 /** nginx as a keep-alive reverse proxy (keepalive 64, HTTP/1.1 upstream), one worker, no access log. */
-export async function startNginx(env: Env, upstreamPort: number): Promise<Service> {
+export function startNginx(env: Env, upstreamPort: number): Promise<Service> {
+  return startNginxWith(env, 'nginx', (port) => `  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+`);
+}
+
+/**
+ * nginx `auth_request` in front of the upstream with the gateway as its decision endpoint and
+ * decisions cached: the configuration of docs/routing.md ("nginx (`auth_request`)"), as
+ * written there, with this run's ports and a private cache directory.
+ */
+export function startNginxAuth(env: Env, gatewayPort: number, upstreamPort: number): Promise<Service> {
+  const doc = readFileSync(join(env.root, 'docs/routing.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('### nginx (`auth_request`)'));
+  const block = /```nginx\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error('docs/routing.md: no nginx block under "### nginx (`auth_request`)"');
+  const cache = join(env.dir, 'nginx-auth', 'decisions');
+  mkdirSync(cache, { recursive: true });
+  // The worker (nobody, when the master runs as root) must reach and write it.
+  chmodSync(env.dir, 0o711);
+  chmodSync(join(env.dir, 'nginx-auth'), 0o711);
+  chmodSync(cache, 0o777);
+  return startNginxWith(env, 'nginx-auth', (port) => {
+    const http = block
+      .replace('server 127.0.0.1:9031;', `server 127.0.0.1:${gatewayPort};`)
+      .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${upstreamPort};`)
+      .replace('proxy_cache_path /run/nginx/ropc-decisions ', `proxy_cache_path ${cache} `)
+      .replace(/listen 443 ssl;\n\s*# ssl_certificate[^\n]*\n/, `listen 127.0.0.1:${port};\n`);
+    if (!http.includes(`127.0.0.1:${port}`) || http.includes(':9031') || http.includes(':8080') || !http.includes(cache)) throw new Error('docs/routing.md: the nginx example changed shape; update startNginxAuth()');
+    return http;
+  });
+}
+
+/** One nginx worker on the server CPU, no access log, the given `http {}` contents. */
+async function startNginxWith(env: Env, name: string, http: (port: number) => string): Promise<Service> {
   const port = await freePort();
-  const dir = join(env.dir, 'nginx');
+  const dir = join(env.dir, name);
   for (const sub of ['', 'logs', 'body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
     mkdirSync(join(dir, sub), { recursive: true });
     chmodSync(join(dir, sub), 0o777);
@@ -192,34 +254,17 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   keepalive_requests 1000000;
-  upstream app {
-    server 127.0.0.1:${upstreamPort};
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
+${http(port)}
 }
 `,
   );
-  const child = spawnChild('nginx', 'nginx', ['-p', dir, '-c', conf], { cpu: SERVER_CPU, logFile: join(env.dir, 'nginx.log') });
+  const child = spawnChild(name, 'nginx', ['-p', dir, '-c', conf], { cpu: SERVER_CPU, logFile: join(env.dir, `${name}.log`) });
   await waitForPort(port, child);
-  return service('nginx', port, [child]);
+  return service(name, port, [child]);
 }
 
 /** What the compiled gateway in dist/ offers: detected, not assumed (other work lands meanwhile). */
 export interface GatewayFeatures {
-  /** `upstream.engine` in the schema, with its allowed values; undefined when absent. */
-  readonly engineKey: readonly string[] | undefined;
-  /** dist/resource/undici-forwarder.js exists. */
-  readonly undiciForwarder: boolean;
-  /** dist/app.js already builds the undici forwarder itself (no key to choose). */
-  readonly undiciWired: boolean;
   /** `store.cacheTtlMs` is in the schema. */
   readonly cacheKey: boolean;
   /** The composition root reads it (a local cache is wired on the resource path). */
@@ -234,13 +279,9 @@ export async function detectFeatures(root: string): Promise<GatewayFeatures> {
   const dist = join(root, 'dist');
   const read = (p: string): string => (existsSync(join(dist, p)) ? readFileSync(join(dist, p), 'utf8') : '');
   const { schema } = (await import(pathToFileURL(join(dist, 'config/schema.js')).href)) as { schema: Record<string, Record<string, { format?: unknown }>> };
-  const engine = schema['upstream']?.['engine'];
   const app = read('app.js');
   const registry = read('validators/registry.js');
   return {
-    engineKey: engine && Array.isArray(engine.format) ? (engine.format as string[]) : undefined,
-    undiciForwarder: existsSync(join(dist, 'resource/undici-forwarder.js')),
-    undiciWired: app.includes('createUndiciForwarder'),
     cacheKey: schema['store']?.['cacheTtlMs'] !== undefined,
     cacheWired: /cacheTtlMs/.test(app) || /cacheTtlMs/.test(read('tokens/cache.js')),
     tracingKey: schema['tracing']?.['enabled'] !== undefined,
@@ -248,11 +289,8 @@ export async function detectFeatures(root: string): Promise<GatewayFeatures> {
   };
 }
 
-export type Engine = 'http-proxy-3' | 'undici';
-
 export interface GatewaySpec {
   readonly name: string;
-  readonly engine: Engine;
   readonly cacheTtlMs: number;
   readonly logLevel: string;
   /** Add the LDAP validator and the `bench-ldap` client. */
@@ -263,6 +301,12 @@ export interface GatewaySpec {
   readonly tracingEndpoint?: string;
   /** JWT access tokens, signed by a key file generated here (docs/token-formats.md). */
   readonly accessTokenFormat?: 'jwt';
+  /** The decision endpoint for nginx, answers cacheable this long at most (decision.cacheSeconds). */
+  readonly decisionCacheSeconds?: number;
+  /** The LDAP validator's poolSize (default: the validator's own default). */
+  readonly ldapPoolSize?: number;
+  /** server.workers (default 1). */
+  readonly workers?: number;
 }
 
 export interface Credentials {
@@ -276,8 +320,6 @@ export interface Credentials {
 
 export interface GatewayService extends Service {
   readonly adminUrl: string;
-  /** How the engine was chosen: config key, loader hook, or as built. */
-  readonly engineBy: string;
   /** A live access token of the `bench` client (file validator). */
   readonly accessToken: string;
 }
@@ -293,25 +335,11 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
   const dir = join(env.dir, spec.name);
   mkdirSync(dir, { recursive: true });
   const usersFile = join(dir, 'users.yaml');
-  writeFileSync(usersFile, stringify({ users: [{ username: creds.user, passwordHash: creds.passwordHash, groups: ['benchers'] }] }));
+  // The same users as the directory's (ldapUsers): the token cases log in as each in turn.
+  writeFileSync(usersFile, stringify({ users: ldapUsers(creds.user).map((username) => ({ username, passwordHash: creds.passwordHash, groups: ['benchers'] })) }));
 
-  let engineBy: string;
-  const nodeExtra: string[] = [];
+  // No upstream.engine: the gateway forwards with its one engine (undici), as built.
   const upstream: Record<string, unknown> = { url: upstreamUrl, timeoutMs: 30000 };
-  if (features.engineKey) {
-    const value = features.engineKey.find((v) => (spec.engine === 'undici' ? v === 'undici' : v !== 'undici'));
-    if (!value) throw new Error(`upstream.engine allows ${features.engineKey.join(', ')}: none for ${spec.engine}`);
-    upstream['engine'] = value;
-    engineBy = `upstream.engine: ${value}`;
-  } else if (spec.engine === 'undici' && !features.undiciWired) {
-    if (!features.undiciForwarder) throw new Error('dist/resource/undici-forwarder.js is missing: run npm run build');
-    nodeExtra.push('--import', pathToFileURL(join(env.benchOut, 'lib/engine-hook.js')).href);
-    engineBy = 'loader hook (dist/app.js unchanged)';
-  } else if (spec.engine === 'http-proxy-3' && features.undiciWired) {
-    throw new Error('dist/app.js always builds the undici forwarder and there is no upstream.engine key: cannot run the http-proxy-3 gateway');
-  } else {
-    engineBy = 'as built';
-  }
 
   const clients: Record<string, unknown>[] = [
     { id: creds.clientId, secretHash: creds.clientHash, scopes: ['read'], defaultScopes: ['read'], validators: ['local'] },
@@ -319,10 +347,23 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
   const validators: Record<string, unknown>[] = [{ name: 'local', type: 'file', path: usersFile }];
   if (spec.ldapUrl) {
     clients.push({ id: `${creds.clientId}-ldap`, secretHash: creds.clientHash, scopes: ['read'], defaultScopes: ['read'], validators: ['directory'] });
-    validators.push({ name: 'directory', type: 'ldap', urls: [spec.ldapUrl], userDnTemplate: LDAP_DN_TEMPLATE, subjectAttribute: 'uid', attributes: { email: 'mail', name: 'cn' }, timeoutMs: 5000 });
+    // Search-then-bind with a pooled service account (the validator's default mode).
+    validators.push({
+      name: 'directory',
+      type: 'ldap',
+      urls: [spec.ldapUrl],
+      bindDn: LDAP_ADMIN_DN,
+      bindPassword: LDAP_ADMIN_PASSWORD,
+      userSearchBase: `ou=people,${LDAP_SUFFIX}`,
+      userSearchFilter: '(uid={username})',
+      subjectAttribute: 'uid',
+      attributes: { email: 'mail', name: 'cn' },
+      timeoutMs: 5000,
+      ...(spec.ldapPoolSize ? { poolSize: spec.ldapPoolSize } : {}),
+    });
   }
   const config = {
-    server: { host: '127.0.0.1', port, drainSeconds: 0 },
+    server: { host: '127.0.0.1', port, drainSeconds: 0, ...(spec.workers ? { workers: spec.workers } : {}) },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: spec.logLevel },
     oauth: { accessTokenTtl: 7200, refreshTokenTtl: 14400, ...(spec.accessTokenFormat ? { accessTokenFormat: spec.accessTokenFormat, signing: { keyFiles: [signingKeyFile(dir)] } } : {}) },
@@ -332,11 +373,12 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
     validators,
     routes: [{ path: '/**', scopes: ['read'] }],
     ...(spec.tracingEndpoint ? { tracing: { enabled: true, endpoint: spec.tracingEndpoint } } : {}),
+    ...(spec.decisionCacheSeconds !== undefined ? { decision: { enabled: true, ingress: 'nginx', cacheSeconds: spec.decisionCacheSeconds } } : {}),
   };
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, stringify(config));
   const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROPC_')));
-  const child = spawnChild(spec.name, process.execPath, [...nodeExtra, ...nodeArgs(spec.name, spec.bin ?? join(env.root, 'bin/ropc-gateway.js'), ['start', '--config', configFile])], {
+  const child = spawnChild(spec.name, process.execPath, [...nodeArgs(spec.name, spec.bin ?? join(env.root, 'bin/ropc-gateway.js'), ['start', '--config', configFile])], {
     cpu: SERVER_CPU,
     env: { ...childEnv, NODE_ENV: 'production' },
     logFile: join(env.dir, `${spec.name}.log`),
@@ -354,7 +396,7 @@ export async function startGateway(env: Env, spec: GatewaySpec, features: Gatewa
     await sleep(6000);
     accessToken = await passwordGrant(url, creds.clientId, creds);
   }
-  return { ...service(spec.name, port, [child]), adminUrl: `http://127.0.0.1:${adminPort}`, engineBy, accessToken };
+  return { ...service(spec.name, port, [child]), adminUrl: `http://127.0.0.1:${adminPort}`, accessToken };
 }
 
 /** An EC P-256 private key (ES256) in `dir`, PKCS#8 PEM. */

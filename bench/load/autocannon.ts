@@ -14,7 +14,7 @@ interface Result {
 }
 type Autocannon = (options: Record<string, unknown>) => Promise<Result>;
 
-const spec = JSON.parse(process.argv[2] ?? '{}') as { url: string; connections: number; duration: number; method: string; headers: Record<string, string>; body?: string; timeoutS: number };
+const spec = JSON.parse(process.argv[2] ?? '{}') as { url: string; connections: number; duration: number; method: string; headers: Record<string, string>; body?: string; timeoutS: number; rate?: number; bodies?: string[] };
 const module = (await import('autocannon' as string)) as { default: Autocannon };
 const r = await module.default({
   url: spec.url,
@@ -24,6 +24,9 @@ const r = await module.default({
   headers: spec.headers,
   timeout: spec.timeoutS,
   ...(spec.body ? { body: spec.body } : {}),
+  // Each connection sends these in turn (the LDAP cases' users).
+  ...(spec.bodies ? { requests: spec.bodies.map((body) => ({ method: spec.method, headers: spec.headers, body })) } : {}),
+  ...(spec.rate !== undefined ? { overallRate: Math.max(1, Math.round(spec.rate)) } : {}),
 });
 const ms = (v: number): number => Math.round(v * 1000);
 process.stdout.write(

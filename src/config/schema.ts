@@ -193,6 +193,11 @@ export const schema = {
       format: ['', 'nginx', 'traefik', 'envoy'],
       default: '',
     },
+    cacheSeconds: {
+      doc: 'The longest an ingress may cache an allowing decision for a bearer token, in seconds: a 200 then carries X-Accel-Expires and Cache-Control: private, max-age = the smaller of this and the token\'s remaining life (and of half of headers.assertion.ttlSeconds when assertions are on), for nginx proxy_cache on the auth_request location (docs/routing.md#caching-decisions). It is also how long a revoked token may still pass. Denials, Basic-bridge and public-route decisions are never cacheable. 0: every answer says Cache-Control: no-store.',
+      format: 'non-negative-int',
+      default: 0,
+    },
   },
   basicBridge: {
     cacheSeconds: {

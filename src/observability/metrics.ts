@@ -87,6 +87,26 @@ export interface BackendHealth {
   readonly validators: readonly { readonly name: string; readonly status: 'up' | 'down' }[];
 }
 
+/**
+ * Increments of a counter bumped on every request, summed here and handed to prom-client when
+ * the counter is read (its `collect`, before every scrape): a request pays one Map update
+ * instead of prom-client's label validation and hashing (docs/performance.md).
+ */
+class Tally {
+  readonly #pending = new Map<string, { readonly labels: Record<string, string>; n: number }>();
+
+  add(key: string, labels: () => Record<string, string>): void {
+    const entry = this.#pending.get(key);
+    if (entry) entry.n += 1;
+    else this.#pending.set(key, { labels: labels(), n: 1 });
+  }
+
+  flush(counter: Counter<string>): void {
+    for (const { labels, n } of this.#pending.values()) counter.inc(labels, n);
+    this.#pending.clear();
+  }
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ropc_' });
@@ -99,12 +119,25 @@ export function createMetrics(): Metrics {
     buckets: BUCKETS,
     registers,
   });
-  const requests = new Counter({ name: 'ropc_http_requests_total', help: 'Requests on the public port by handler kind and status', labelNames: ['kind', 'status'] as const, registers });
+  const requestTally = new Tally();
+  const requests = new Counter({
+    name: 'ropc_http_requests_total',
+    help: 'Requests on the public port by handler kind and status',
+    labelNames: ['kind', 'status'] as const,
+    registers,
+    collect() {
+      requestTally.flush(this);
+    },
+  });
+  const resourceTally = new Tally();
   const resource = new Counter({
     name: 'ropc_resource_requests_total',
     help: 'Resource path requests (proxy, WebSocket and decision endpoint) by route rule and status',
     labelNames: ['route', 'status'] as const,
     registers,
+    collect() {
+      resourceTally.flush(this);
+    },
   });
   const resourceDuration = new Histogram({
     name: 'ropc_resource_request_duration_seconds',
@@ -187,11 +220,15 @@ export function createMetrics(): Metrics {
     },
   });
   const reloads = new Counter({ name: 'ropc_config_reloads_total', help: 'Configuration reloads (SIGHUP) by outcome: ok, or failed (the previous configuration kept serving)', labelNames: ['outcome'] as const, registers });
+  const sourceTally = new Tally();
   const tokenSources = new Counter({
     name: 'ropc_resource_token_source_total',
     help: 'Bearer tokens on the resource path that resolved to a live token (before the route scope and group checks), by source: ours (this gateway) or incumbent (incumbent.introspection)',
     labelNames: ['source'] as const,
     registers,
+    collect() {
+      sourceTally.flush(this);
+    },
   });
   const incumbent = new Counter({
     name: 'ropc_incumbent_introspections_total',
@@ -216,9 +253,9 @@ export function createMetrics(): Metrics {
     observeRequest(kind, status, seconds, route) {
       const labels = { kind, status: String(status) };
       requestDuration.observe(labels, seconds);
-      requests.inc(labels);
+      requestTally.add(`${kind} ${status}`, () => labels);
       if (route !== undefined) {
-        resource.inc({ route, status: String(status) });
+        resourceTally.add(`${status} ${route}`, () => ({ route, status: String(status) }));
         resourceDuration.observe({ route }, seconds);
       }
     },
@@ -267,7 +304,7 @@ export function createMetrics(): Metrics {
       health = check;
     },
     recordTokenSource(source) {
-      tokenSources.inc({ source });
+      sourceTally.add(source, () => ({ source }));
     },
     observeIncumbent(outcome) {
       incumbent.inc({ outcome });

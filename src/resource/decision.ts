@@ -45,6 +45,11 @@ export interface DecisionOptions extends DecideOptions {
   readonly removeAuthorization: boolean;
   /** Lower-case names of the configured identity headers. */
   readonly identityHeaders: readonly string[];
+  /**
+   * `decision.cacheSeconds` (already capped by the assertion's lifetime): the longest an
+   * ingress may cache an allowing bearer-token decision; 0 never.
+   */
+  readonly cacheSeconds: number;
 }
 
 const METHOD = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
@@ -68,9 +73,10 @@ export function decisionEndpoint(options: DecisionOptions) {
 
   return async function handleDecision(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const original = originalRequest(req, options.ingress, options.path, base);
-    const { identity } = await decide(options, req, original.method, original.uri, ctx);
+    const { identity, tokenExp } = await decide(options, req, original.method, original.uri, ctx);
 
-    const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store', 'content-length': 0 };
+    const headers: OutgoingHttpHeaders = cacheHeaders(options.cacheSeconds, tokenExp, Date.now());
+    headers['content-length'] = 0;
     const set = identity ? options.headers.values(identity) : [];
     for (const [name, value] of set) headers[name] = value;
     if (identity && options.assertion) headers[options.assertion.header] = await options.assertion.sign(identity);
@@ -88,6 +94,21 @@ export function decisionEndpoint(options: DecisionOptions) {
     res.writeHead(200, headers);
     res.end();
   };
+}
+
+/**
+ * How long the ingress may keep this allowing answer (docs/routing.md "Caching decisions"):
+ * the smaller of `cacheSeconds` and the token's remaining whole seconds, so a cached decision
+ * never outlives the token. nginx's proxy_cache reads X-Accel-Expires before Cache-Control;
+ * `private` keeps any other shared cache from storing it. Only bearer-token decisions: a
+ * Basic-bridge login has no lifetime of its own, and denials (written by error-response.ts
+ * with `no-store`) are never cached — each distinct bad token would take a cache slot, and
+ * a flood of them would push out the valid decisions.
+ */
+export function cacheHeaders(cacheSeconds: number, tokenExp: number | undefined, nowMs: number): OutgoingHttpHeaders {
+  const seconds = tokenExp === undefined ? 0 : Math.min(cacheSeconds, Math.floor(tokenExp - nowMs / 1000));
+  if (!(seconds > 0)) return { 'cache-control': 'no-store' };
+  return { 'x-accel-expires': String(seconds), 'cache-control': `private, max-age=${seconds}` };
 }
 
 /** Step 1: the method and origin-form URI of the request the ingress asks about. */

@@ -34,10 +34,19 @@ import { canonicalTarget, NonCanonicalPathError, type CanonicalTarget } from './
 /** Resolves an access token to its live record, or null. Throws StoreUnavailableError on outage. */
 export type TokenLookup = (token: string) => Promise<GrantRecord | null>;
 
+/**
+ * The same answer as {@link TokenLookup} when a synchronous source holds it (the local token
+ * cache, tokens/cache.ts `peek`), counted as that lookup would count it; undefined when only
+ * the lookup can tell (a miss, another format, the revocation feed not live).
+ */
+export type TokenProbe = (token: string) => GrantRecord | undefined;
+
 /** What {@link decide} needs. */
 export interface DecideOptions {
   readonly match: RouteMatcher;
   readonly lookup: TokenLookup;
+  /** Answers a cache hit without a promise (the fast path); absent without a local cache. */
+  readonly probe?: TokenProbe;
   /** Checks Basic user credentials on `bearer-or-basic` routes; without it they count as none. */
   readonly basic?: BasicBridge;
 }
@@ -65,6 +74,8 @@ export interface Decision {
   readonly identity: Identity | null;
   /** The request target that was judged, canonical: the only one that may go upstream. */
   readonly target: CanonicalTarget;
+  /** The `exp` (seconds) of the bearer token judged; absent for Basic credentials and public routes. */
+  readonly tokenExp?: number;
 }
 
 export function splitUrl(url: string): { path: string; query: string } {
@@ -87,6 +98,15 @@ function canonical(url: string, ctx: RequestContext): CanonicalTarget {
  * Every rule a reading of the path could mean (routes.ts `judging`) must be satisfied.
  */
 export async function decide(options: DecideOptions, req: IncomingMessage, method: string, url: string, ctx: RequestContext): Promise<Decision> {
+  return decideNow(options, req, method, url, ctx);
+}
+
+/**
+ * {@link decide}, answered synchronously when nothing needs to wait — a public route, or a
+ * bearer token the probe holds (route match → header parse → cache probe → rules) — and as a
+ * promise otherwise. Refusals are thrown, synchronously on the fast path.
+ */
+export function decideNow(options: DecideOptions, req: IncomingMessage, method: string, url: string, ctx: RequestContext): Decision | Promise<Decision> {
   const target = canonical(url, ctx);
   const routes = options.match.judging(method, target.withoutParameters === null ? [target.path] : [target.path, target.withoutParameters]);
   const route = routes[0] as CompiledRoute;
@@ -99,25 +119,33 @@ export async function decide(options: DecideOptions, req: IncomingMessage, metho
   if (guarded.length === 0) return { route, identity: null, target };
 
   const credentials = readCredentials(req, target.query ?? '');
+  if (credentials.kind === 'bearer') {
+    const cached = options.probe?.(credentials.token);
+    if (cached) return bearerDecision(cached, route, guarded, target, ctx);
+    return options.lookup(credentials.token).then((record) => bearerDecision(record, route, guarded, target, ctx));
+  }
+  if (credentials.kind === 'malformed') throw new InvalidTokenError('the Authorization header is not a valid Bearer token');
   // Basic only when every rule that needs credentials takes it from the same client.
   const basicRoute = guarded.every((r) => r.auth === 'bearer-or-basic' && r.basicClient === guarded[0]?.basicClient) ? guarded[0] : undefined;
-  let identity: Identity;
-  if (credentials.kind === 'bearer') {
-    const record = await options.lookup(credentials.token);
-    if (!record || record.exp <= Date.now() / 1000) throw new InvalidTokenError('the access token is invalid, expired or revoked');
-    identity = record;
-  } else if (credentials.kind === 'malformed') {
-    throw new InvalidTokenError('the Authorization header is not a valid Bearer token');
-  } else if (credentials.kind === 'basic' && basicRoute && options.basic) {
-    identity = await options.basic.authenticate(basicRoute.basicClient, credentials.value, ctx.clientIp, ctx.id);
-  } else {
-    // No credentials, or Basic on a route that does not accept it (the same as none).
-    throw basicRoute ? new MissingCredentialsError() : new MissingTokenError();
+  if (credentials.kind === 'basic' && basicRoute && options.basic) {
+    return options.basic.authenticate(basicRoute.basicClient, credentials.value, ctx.clientIp, ctx.id).then((identity) => authorized(identity, route, guarded, target, ctx));
   }
+  // No credentials, or Basic on a route that does not accept it (the same as none).
+  throw basicRoute ? new MissingCredentialsError() : new MissingTokenError();
+}
+
+/** Step 3's verdict on a looked-up token, then step 4. */
+function bearerDecision(record: GrantRecord | null, route: CompiledRoute, guarded: readonly CompiledRoute[], target: CanonicalTarget, ctx: RequestContext): Decision {
+  if (!record || record.exp <= Date.now() / 1000) throw new InvalidTokenError('the access token is invalid, expired or revoked');
+  return authorized(record, route, guarded, target, ctx, record.exp);
+}
+
+/** Step 4: every guarded rule must let this identity through. */
+function authorized(identity: Identity, route: CompiledRoute, guarded: readonly CompiledRoute[], target: CanonicalTarget, ctx: RequestContext, tokenExp?: number): Decision {
   ctx.clientId = identity.clientId;
   ctx.subject = identity.sub;
   for (const r of guarded) authorize(r, identity);
-  return { route, identity, target };
+  return tokenExp === undefined ? { route, identity, target } : { route, identity, target, tokenExp };
 }
 
 /** Step 6's precondition: the gateway's own endpoints are never proxied, however spelled. */
@@ -156,16 +184,39 @@ function mutateHeaders(options: ResourceOptions, req: IncomingMessage, ctx: Requ
   if (identity) options.headers.inject(req.headers, identity);
 }
 
+const DONE = Promise.resolve();
+
 export function resourceHandler(options: ResourceOptions) {
-  return async function handleResource(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    refuseBadHost(req, ctx);
-    const { route, identity, target } = await decide(options, req, req.method ?? 'GET', req.url ?? '/', ctx);
+  /** Steps 5 and 6 once decided; a promise only when the assertion must be signed first. */
+  const forward = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, decision: Decision): Promise<void> => {
+    const { route, identity, target } = decision;
     refuseReserved(options, target, ctx);
     req.url = target.url;
     mutateHeaders(options, req, ctx, identity, false);
-    if (identity && options.assertion) req.headers[options.assertion.header] = await options.assertion.sign(identity);
+    if (identity && options.assertion) {
+      return options.assertion.sign(identity).then((assertion) => {
+        req.headers[(options.assertion as AssertionSigner).header] = assertion;
+        send(req, res, ctx, route, identity);
+      });
+    }
+    send(req, res, ctx, route, identity);
+    return DONE;
+  };
+  const send = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, route: CompiledRoute, identity: Identity | null): void => {
     if (identity && isFormBody(req)) guardFormBody(req, () => refuseBodyToken(options, res, ctx));
     options.forwarder.web(req, res, route.upstream, ctx);
+  };
+  // Not async: a cache hit is decided and handed to the forwarder in the turn that parsed the
+  // request, with no promise in between (docs/performance.md). Refusals become rejections.
+  return function handleResource(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    try {
+      refuseBadHost(req, ctx);
+      const decision = decideNow(options, req, req.method ?? 'GET', req.url ?? '/', ctx);
+      if (decision instanceof Promise) return decision.then((d) => forward(req, res, ctx, d));
+      return forward(req, res, ctx, decision);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   };
 }
 

@@ -13,7 +13,9 @@
  * - `P lockout:{ip:I}`      failures in the IP's current window (PX = the rest of the window)
  * - `P lockout:{ip:I}:r`    sorted set: the IP's attempts in flight, scored by when they lapse
  * The keys of a user share a Cluster hash tag, and so do the keys of an IP; a user and an IP
- * are in different slots, which is why they are reserved by two scripts (lockout.ts).
+ * are in different slots, which is why under Cluster they are reserved by two scripts
+ * (lockout.ts). On one node (or Sentinel) `reserveIpAndUser` runs both in one script: one
+ * round trip per login instead of two.
  *
  * Client errors are rethrown as StoreUnavailableError (the login answers 503).
  */
@@ -74,6 +76,21 @@ if count >= tonumber(ARGV[2]) then return 'blocked' end
 if count + inFlight(KEYS[2]) >= tonumber(ARGV[2]) then return 'busy' end
 reserve(KEYS[2], ARGV[1], tonumber(ARGV[3]))
 return 'reserved'`,
+  /**
+   * reserveIp then, when it reserved, reserveUser (one node only: the keys are in two slots).
+   * KEYS: ip count, ip reservations, user n, user lock, user reservations. ARGV: ip id,
+   * budget, ip ttlMs, user id, maxFailures, user ttlMs. {ip result, user result or ''}.
+   */
+  reserveIpAndUser: `${IN_FLIGHT}
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[2]) then return {'blocked', ''} end
+if count + inFlight(KEYS[2]) >= tonumber(ARGV[2]) then return {'busy', ''} end
+reserve(KEYS[2], ARGV[1], tonumber(ARGV[3]))
+if redis.call('PTTL', KEYS[4]) > 0 then return {'reserved', 'locked'} end
+local f = tonumber(redis.call('HGET', KEYS[3], 'f') or '0')
+if f + inFlight(KEYS[5]) >= tonumber(ARGV[5]) then return {'reserved', 'busy'} end
+reserve(KEYS[5], ARGV[4], tonumber(ARGV[6]))
+return {'reserved', 'reserved'}`,
   /** KEYS: count, reservations. ARGV: id, result, windowMs. The count in the window (0 unless a failure). */
   settleIp: `
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -88,6 +105,7 @@ type ScriptCommand = (numKeys: number, ...keysAndArgs: (string | number)[]) => P
 
 export class RedisAttemptStore implements AttemptStore {
   private readonly scripts: Record<ScriptName, ScriptCommand>;
+  readonly reserveIpAndUser: AttemptStore['reserveIpAndUser'];
 
   /**
    * @param client the token store's client (not closed by {@link close}).
@@ -106,6 +124,14 @@ export class RedisAttemptStore implements AttemptStore {
       scripts[name] = fn.bind(client);
     }
     this.scripts = scripts as Record<ScriptName, ScriptCommand>;
+    this.reserveIpAndUser = client.isCluster
+      ? undefined
+      : async (ip, ipId, ipPolicy, user, id, policy) => {
+          const [ipResult, userResult] = (await this.call('reserveIpAndUser', () =>
+            this.scripts.reserveIpAndUser(5, ...this.ipKeys(ip), ...this.userKeys(user), ipId, ipPolicy.budget, ipPolicy.ttlMs, id, policy.maxFailures, policy.ttlMs),
+          )) as [IpReservation, UserReservation | ''];
+          return { ip: ipResult, user: userResult === '' ? undefined : userResult };
+        };
   }
 
   async userState(user: string): Promise<UserState> {

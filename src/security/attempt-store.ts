@@ -101,5 +101,11 @@ export interface AttemptStore {
    * @returns the count in the current window, this failure included; 0 unless a failure.
    */
   settleIp(ip: string, id: string, result: AttemptResult, policy: IpPolicy): Promise<number>;
+  /**
+   * {@link reserveIp}, then — only when the IP's reservation was made — {@link reserveUser},
+   * as one atomic step (one round trip). Absent where the two cannot share one (Redis
+   * Cluster: a user and an IP are in different slots); lockout.ts then makes the two calls.
+   */
+  readonly reserveIpAndUser?: ((ip: string, ipId: string, ipPolicy: IpPolicy, user: string, id: string, policy: LockPolicy) => Promise<{ ip: IpReservation; user: UserReservation | undefined }>) | undefined;
   close(): Promise<void>;
 }

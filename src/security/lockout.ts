@@ -31,7 +31,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
-import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy, UserReservation, UserState } from './attempt-store.js';
+import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
 import { lockoutUsername } from './canonical-username.js';
 
@@ -121,15 +121,28 @@ export class Lockout {
     this.#ipPolicy = { budget: settings.ipMaxFailuresPerMinute, windowMs: IP_WINDOW_MS, ttlMs };
   }
 
-  /** Reserves an attempt of `username` from `ip`: the IP first, then the user (see above). */
+  /**
+   * Reserves an attempt of `username` from `ip`: the IP first, then the user (see above) — in
+   * one step when the store can (attempt-store.ts `reserveIpAndUser`).
+   */
   async reserve(username: string, ip: string): Promise<Attempt> {
     const user = userKey(username);
-    const ipAttempt = await this.reserveIp(ip);
-    if (!ipAttempt) return { admitted: false, reason: 'ip-blocked', ipFailures: 0 };
     const id = reservationId();
+    let ipAttempt: IpAttempt | undefined;
+    let first: Promise<UserReservation> | undefined;
+    if (this.store.reserveIpAndUser) {
+      const key = ipKey(ip);
+      const ipId = reservationId();
+      const both = await this.store.reserveIpAndUser(key, ipId, this.#ipPolicy, user, id, this.#policy);
+      ipAttempt = this.#ipAttempt(both.ip, key, ipId);
+      if (ipAttempt && both.user !== undefined) first = Promise.resolve(both.user);
+    } else {
+      ipAttempt = await this.reserveIp(ip);
+    }
+    if (!ipAttempt) return { admitted: false, reason: 'ip-blocked', ipFailures: 0 };
     let reserved: UserReservation;
     try {
-      reserved = await this.store.reserveUser(user, id, this.#policy);
+      reserved = await (first ?? this.store.reserveUser(user, id, this.#policy));
       // Busy: the user's remaining attempts are all in flight. Wait for them to settle rather
       // than refuse at once — one user's legitimate parallel logins (a service account's
       // workers) then all get through as the first succeed and reset the count — while a
@@ -170,7 +183,11 @@ export class Lockout {
   async reserveIp(ip: string): Promise<IpAttempt | undefined> {
     const key = ipKey(ip);
     const id = reservationId();
-    const reserved = await this.store.reserveIp(key, id, this.#ipPolicy);
+    return this.#ipAttempt(await this.store.reserveIp(key, id, this.#ipPolicy), key, id);
+  }
+
+  /** The IP's reservation `id` as an attempt to settle; undefined when blocked. */
+  #ipAttempt(reserved: IpReservation, key: string, id: string): IpAttempt | undefined {
     if (reserved === 'blocked') return undefined;
     if (reserved === 'busy') throw new TemporarilyUnavailableError('too many logins from this address in progress, retry shortly', 1);
     const store = this.store;

@@ -57,6 +57,17 @@ export class TokenCache {
     this.#watch = store.watchRevocations((event) => this.#revoked(event));
   }
 
+  /**
+   * The record of a live entry, synchronously (the resource path's fast path, handler.ts):
+   * undefined when only {@link lookup} can answer — a miss, an entry past its time, a token
+   * that is not of our format, or the revocation feed not live.
+   */
+  peek(token: string): GrantRecord | undefined {
+    if (!this.#watch.live) return undefined;
+    const parsed = parseToken(token);
+    return parsed ? this.#hit(parsed.hash, this.#clock.now()) : undefined;
+  }
+
   /** The live record of an access token, from the cache or the store (which may throw StoreUnavailableError). */
   async lookup(token: string): Promise<GrantRecord | null> {
     const parsed = parseToken(token);
@@ -66,14 +77,10 @@ export class TokenCache {
       this.#clear();
       return this.store.getAccess(token);
     }
-    const hit = this.#entries.get(parsed.hash);
-    if (hit && hit.until > now) {
-      // Re-insert: Map order is the LRU order.
-      this.#entries.delete(parsed.hash);
-      this.#entries.set(parsed.hash, hit);
-      return hit.record;
-    }
-    if (hit) this.#delete(parsed.hash, hit.record.familyId);
+    const cached = this.#hit(parsed.hash, now);
+    if (cached) return cached;
+    const stale = this.#entries.get(parsed.hash);
+    if (stale) this.#delete(parsed.hash, stale.record.familyId);
 
     const epoch = this.#epoch;
     const record = await this.store.getAccess(token);
@@ -89,6 +96,16 @@ export class TokenCache {
   async close(): Promise<void> {
     this.#clear();
     await this.#watch.close();
+  }
+
+  /** A live entry's record, made the most recently used; undefined for none or one past its time. */
+  #hit(hash: string, now: number): GrantRecord | undefined {
+    const hit = this.#entries.get(hash);
+    if (!hit || hit.until <= now) return undefined;
+    // Re-insert: Map order is the LRU order.
+    this.#entries.delete(hash);
+    this.#entries.set(hash, hit);
+    return hit.record;
   }
 
   #put(hash: string, record: GrantRecord, now: number): void {

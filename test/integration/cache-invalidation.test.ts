@@ -78,6 +78,22 @@ describe('a revocation on one replica reaches the cache of the other', () => {
     await refusedOnB(tokens.access_token);
   });
 
+  it('a cache hit is answered like a lookup: identity upstream, counted as ours', async () => {
+    const { access_token } = await login(b);
+    await cachedOnB(access_token);
+    const sources = async () => Number(/ropc_resource_token_source_total\{source="ours"\} (\d+)/.exec(await (await fetch(`${b.adminUrl}/metrics`)).text())?.[1] ?? 0);
+    const before = await sources();
+    const lookups = await storeLookups(b);
+    const res = await fetch(`${b.url}/api/x?y=1`, { headers: { authorization: `Bearer ${access_token}`, 'x-auth-subject': 'root' } });
+    const body = (await res.json()) as { path: string; headers: Record<string, string> };
+    expect(res.status).toBe(200);
+    expect(body.path).toBe('/api/x?y=1');
+    expect(body.headers['x-auth-subject']).toBe('joe');
+    expect(body.headers).not.toHaveProperty('authorization');
+    expect(await sources()).toBe(before + 1);
+    expect(await storeLookups(b)).toBe(lookups);
+  });
+
   it('revoking one access token on A: B refuses it at once, and A at the very next request', async () => {
     const tokens = await login(a);
     await cachedOnB(tokens.access_token);

@@ -4,7 +4,9 @@
  * configuration shown in docs/routing.md — and the headers of the other ingresses, sent by
  * the client, never decide anything. The Traefik and Envoy modes: decision-ingress.test.ts.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, postForm, startGateway, USERS, type TestGateway } from '../support/start-gateway.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
@@ -17,6 +19,9 @@ let token: string;
 let adminToken: string;
 /** Requests the upstream has received. */
 let upstreamHits = 0;
+/** decision.cacheSeconds of `gw`: also the longest a revoked token may pass nginx. */
+const CACHE_SECONDS = 2;
+const cacheDirs: string[] = [];
 
 /**
  * The http {} block of docs/routing.md's nginx example, as written there, with test ports: the
@@ -32,7 +37,11 @@ function nginxConfig(gatewayPort: string, appPort: string): string {
     .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`)
     .replace(/listen 443 ssl;\n\s*# ssl_certificate[^\n]*\n/, 'listen 127.0.0.1:{{PORT}};\n');
   if (!config.includes('{{PORT}}') || config.includes(':9031') || config.includes(':8080')) throw new Error('docs/routing.md: the nginx example changed shape; update nginxConfig()');
-  return config;
+  // Each nginx its own decision cache.
+  const cacheDir = mkdtempSync(join(tmpdir(), 'ropc-nginx-cache-'));
+  cacheDirs.push(cacheDir);
+  if (!config.includes('proxy_cache_path /run/nginx/ropc-decisions ')) throw new Error('docs/routing.md: the nginx example has no proxy_cache_path; update nginxConfig()');
+  return config.replace('proxy_cache_path /run/nginx/ropc-decisions ', `proxy_cache_path ${cacheDir} `);
 }
 
 beforeAll(async () => {
@@ -44,7 +53,7 @@ beforeAll(async () => {
   gw = await startGateway({
     upstream: upstream.url,
     config: {
-      decision: { enabled: true, ingress: 'nginx' },
+      decision: { enabled: true, ingress: 'nginx', cacheSeconds: CACHE_SECONDS },
       routes: [
         { path: '/public/**', auth: 'none' },
         { path: '/admin/**', methods: ['POST', 'DELETE'], scopes: ['admin'] },
@@ -62,6 +71,7 @@ afterAll(async () => {
   await nginx?.stop();
   await gw?.stop();
   await upstream?.close();
+  for (const dir of cacheDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 async function viaNginx(path: string, init: RequestInit = {}) {
@@ -202,8 +212,25 @@ describe('the decision endpoint in nginx mode, directly', () => {
     const res = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/x', authorization: `Bearer ${token}`, 'x-auth-forged': '1' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-auth-subject')).toBe('joe');
-    expect(res.headers.get('cache-control')).toBe('no-store');
+    // The token lives for hours: decision.cacheSeconds bounds how long nginx may keep this.
+    expect(res.headers.get('x-accel-expires')).toBe(String(CACHE_SECONDS));
+    expect(res.headers.get('cache-control')).toBe(`private, max-age=${CACHE_SECONDS}`);
     expect(res.headers.get('x-envoy-auth-headers-to-remove')).toBeNull();
+  });
+
+  it('never lets a denial, a Basic-bridge login or a public route be cached', async () => {
+    const denied = await decision('/_ropc/auth', { headers: { 'x-original-method': 'DELETE', 'x-original-uri': '/admin/x', authorization: `Bearer ${token}` } });
+    expect(denied.status).toBe(403);
+    const invalid = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/x', authorization: `Bearer ${token}x` } });
+    expect(invalid.status).toBe(401);
+    const basic = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/legacy/x', authorization: `Basic ${Buffer.from(`joe:${USERS.joe.password}`).toString('base64')}` } });
+    expect(basic.status).toBe(200);
+    const open = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/public/x' } });
+    expect(open.status).toBe(200);
+    for (const res of [denied, invalid, basic, open]) {
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('x-accel-expires')).toBeNull();
+    }
   });
 
   it('refuses a decision request without the original method and URI, or with another method', async () => {
@@ -233,6 +260,60 @@ describe('the decision endpoint in nginx mode, directly', () => {
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="ropc-gateway"');
     } finally {
       await plain.stop();
+    }
+  });
+});
+
+/** Decision lines the gateway has logged (a request nginx answers from its cache adds none). */
+const decisions = (g: TestGateway): number => g.logs().filter((l) => l.msg === 'request' && l.kind === 'decision').length;
+/** Waits until the wall clock has passed `unixSeconds`. */
+const until = async (unixSeconds: number): Promise<void> => {
+  while (Date.now() / 1000 <= unixSeconds) await new Promise((resolve) => setTimeout(resolve, 100));
+};
+
+describe('nginx caching decisions (the proxy_cache lines of docs/routing.md)', () => {
+  it('answers a repeated request from its cache, and a revoked token stops within decision.cacheSeconds', async () => {
+    const own = (await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read`, { authorization: basicAuth() })).json.access_token as string;
+    const headers = { authorization: `Bearer ${own}` };
+    const first = await viaNginx('/api/cached', { headers });
+    const decidedAt = Date.now() / 1000;
+    expect(first.status, nginx.errorLog()).toBe(200);
+    const before = decisions(gw);
+    const again = await viaNginx('/api/cached', { headers });
+    expect(again.status).toBe(200);
+    // From the cache, with the identity the decision gave.
+    expect(again.body.headers).toMatchObject({ 'x-auth-subject': 'joe', 'x-auth-scope': 'read' });
+    expect(decisions(gw)).toBe(before);
+    // Another URI with the same token is decided on its own.
+    expect((await viaNginx('/api/other', { headers })).status).toBe(200);
+    expect(decisions(gw)).toBe(before + 1);
+
+    expect((await postForm(`${gw.url}/as/revoke_token.oauth2`, `token=${own}`, { authorization: basicAuth() })).status).toBe(200);
+    // nginx may keep the answer for decision.cacheSeconds (whole seconds, so one more at most).
+    await until(decidedAt + CACHE_SECONDS + 1);
+    const revoked = await viaNginx('/api/cached', { headers });
+    expect(revoked.status).toBe(401);
+    expect(decisions(gw)).toBeGreaterThan(before + 1);
+  });
+
+  it('a cached decision expires with the token, however long decision.cacheSeconds is', async () => {
+    const shortLived = await startGateway({ upstream: upstream.url, config: { oauth: { accessTokenTtl: 2 }, decision: { enabled: true, ingress: 'nginx', cacheSeconds: 3600 } } });
+    const front = await startNginx(nginxConfig(new URL(shortLived.url).port, new URL(upstream.url).port));
+    try {
+      const issued = await postForm(`${shortLived.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+      const exp = Date.now() / 1000 + (issued.json.expires_in as number);
+      const headers = { authorization: `Bearer ${issued.json.access_token as string}` };
+      const call = async () => (await fetch(`${front.url}/api/items`, { headers })).status;
+      expect(await call(), front.errorLog()).toBe(200);
+      const before = decisions(shortLived);
+      expect(await call()).toBe(200);
+      expect(decisions(shortLived)).toBe(before);
+      await until(exp + 1);
+      expect(await call()).toBe(401);
+      expect(decisions(shortLived)).toBe(before + 1);
+    } finally {
+      await front.stop();
+      await shortLived.stop();
     }
   });
 });

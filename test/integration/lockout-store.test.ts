@@ -246,3 +246,45 @@ describe('RedisAttemptStore key layout', () => {
     expect(await client.hgetall(`${prefix}lockout:{u:${u}}:n`)).toEqual({ f: '0', n: '1' });
   });
 });
+
+describe('RedisAttemptStore reserveIpAndUser: the IP, then the user, in one round trip', () => {
+  const both = (store: RedisAttemptStore, ip: string, user: string, ipPolicy: IpPolicy = IP_POLICY) => {
+    if (!store.reserveIpAndUser) throw new Error('a one-node store offers reserveIpAndUser');
+    return store.reserveIpAndUser(ip, unique(), ipPolicy, user, unique(), POLICY);
+  };
+
+  it('is not offered under Cluster, where a user and an IP are in two slots', async () => {
+    expect(new RedisAttemptStore(await connect(cluster, true), `t${unique()}:`).reserveIpAndUser).toBeUndefined();
+  });
+
+  it('takes both slots when both are free, counted as the two calls count them', async () => {
+    const client = await connect(redis);
+    const prefix = `t${unique()}:`;
+    const store = new RedisAttemptStore(client, prefix);
+    const [u, ip] = [userKey(unique()), ipKey('192.0.2.10')];
+    expect(await both(store, ip, u)).toEqual({ ip: 'reserved', user: 'reserved' });
+    expect(await client.zcard(`${prefix}lockout:{u:${u}}:r`)).toBe(1);
+    expect(await client.zcard(`${prefix}lockout:{ip:${ip}}:r`)).toBe(1);
+    // maxFailures 3: two more in flight fill the user's slots; the fourth is busy, its IP slot held.
+    await both(store, ip, u);
+    await both(store, ip, u);
+    expect(await both(store, ip, u)).toEqual({ ip: 'reserved', user: 'busy' });
+  });
+
+  it('touches no user slot when the IP is blocked or busy, and says the user is locked', async () => {
+    const client = await connect(redis);
+    const prefix = `t${unique()}:`;
+    const store = new RedisAttemptStore(client, prefix);
+    const [u, ip, other] = [userKey(unique()), ipKey('192.0.2.11'), ipKey('192.0.2.12')];
+    const small: IpPolicy = { ...IP_POLICY, budget: 2 };
+    await store.settleIp(ip, unique(), 'failure', small);
+    expect(await both(store, ip, u, small)).toEqual({ ip: 'reserved', user: 'reserved' });
+    // One failure and one attempt in flight fill the budget of 2: busy.
+    expect(await both(store, ip, u, small)).toEqual({ ip: 'busy', user: undefined });
+    await store.settleIp(ip, unique(), 'failure', small);
+    expect(await both(store, ip, u, small)).toEqual({ ip: 'blocked', user: undefined });
+    expect(await client.zcard(`${prefix}lockout:{u:${u}}:r`)).toBe(1);
+    for (let i = 0; i < 3; i++) await userFailure(store, u);
+    expect(await both(store, other, u)).toEqual({ ip: 'reserved', user: 'locked' });
+  });
+});

@@ -54,6 +54,27 @@ describe('TokenCache', () => {
     await store.close();
   });
 
+  it('peek answers a live entry without the store, and nothing else', async () => {
+    const clock = new TestClock();
+    const { store, lookups } = countingStore(clock);
+    const cache = new TokenCache(store, { ttlMs: 200, clock });
+    const { token, record } = issue(store);
+    // Before any lookup: only the store can tell, and peek does not ask it.
+    expect(cache.peek(token)).toBeUndefined();
+    expect(lookups()).toBe(0);
+    await cache.lookup(token);
+    expect(cache.peek(token)).toEqual(record);
+    expect(cache.peek('not a token')).toBeUndefined();
+    expect(cache.peek(newToken(newFamilyId()))).toBeUndefined();
+    expect(lookups()).toBe(1);
+    clock.advance(250);
+    expect(cache.peek(token)).toBeUndefined();
+    await store.revokeAccess(token);
+    await cache.lookup(token);
+    expect(cache.peek(token)).toBeUndefined();
+    await cache.close();
+  });
+
   it('never serves an entry past the token exp', async () => {
     const clock = new TestClock();
     const { store } = countingStore(clock);
