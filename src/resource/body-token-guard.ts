@@ -1,6 +1,6 @@
 /**
  * RFC 6750 §2: a client "MUST NOT use more than one method to transmit the token in each
- * request". The gateway judges the `Authorization` header only (bearer.ts); a form body that
+ * request". The gateway judges the `Authorization` header only (credentials.ts); a form body that
  * also carries `access_token` (§2.2) would let an upstream that reads body tokens act on a
  * token nobody judged. Such a body is refused as it streams, without buffering it: the
  * parameter names of an `application/x-www-form-urlencoded` body are read (form-decoded, as

@@ -3,7 +3,7 @@
  *
  *   1. route        the canonical path (canonical-path.ts; what has none is refused), then
  *                   the first matching rule (routes.ts) of every reading of it
- *   2. credentials  Bearer from the Authorization header (bearer.ts), or Basic user
+ *   2. credentials  Bearer from the Authorization header (credentials.ts), or Basic user
  *                   credentials on `bearer-or-basic` routes (basic-bridge.ts)
  *   3. lookup       token → record (store, or the local cache)
  *   4. authorize    scopes and groups of the route (authorize.ts)
@@ -22,7 +22,7 @@ import type { Duplex } from 'node:stream';
 import { InvalidRequestError, InvalidTokenError, MissingCredentialsError, MissingTokenError } from '../oauth/errors.js';
 import type { RequestContext } from '../http/context.js';
 import type { GrantRecord } from '../tokens/types.js';
-import { readCredentials } from './bearer.js';
+import { readCredentials } from './credentials.js';
 import { authorize } from './authorize.js';
 import type { BasicBridge } from './basic-bridge.js';
 import type { HeaderRules, Identity } from './identity-headers.js';
