@@ -1,7 +1,9 @@
 /**
- * Bearer token extraction (RFC 6750 §2.1): the Authorization header only, scheme name
- * case-insensitive. A token in the query (§2.3) or sent twice is refused as
- * `invalid_request`; a header that is not Bearer counts as no token.
+ * The credentials of a resource request, from the Authorization header only: a Bearer token
+ * (RFC 6750 §2.1, scheme name case-insensitive) or, for `bearer-or-basic` routes, the Basic
+ * value as sent (RFC 7617; decoded by basic-bridge.ts through http/basic-auth.ts). A token in
+ * the query (RFC 6750 §2.3) or sent twice is refused as `invalid_request`; any other scheme
+ * counts as no credentials.
  */
 import type { IncomingMessage } from 'node:http';
 import { InvalidRequestError } from '../oauth/errors.js';
@@ -14,6 +16,7 @@ export type Credentials =
   | { readonly kind: 'basic'; readonly value: string }
   | { readonly kind: 'malformed' };
 
+/** What the request's Authorization header carries; throws InvalidRequestError for a token sent twice or in the URI. */
 export function readCredentials(req: IncomingMessage, query: string): Credentials {
   const values = req.headersDistinct.authorization;
   if (query.includes('access_token=') && /(?:^|&)access_token=/.test(query)) {
