@@ -69,9 +69,19 @@ export interface VerifiedAccess {
   readonly ref: AccessRef;
 }
 
+/** Verified JWTs remembered for the resource path (see {@link JwtAccessTokens.verify}); the oldest go first. */
+const VERIFIED_ENTRIES = 4096;
+
 export class JwtAccessTokens {
   /** claim → attribute name. */
   readonly #claims: readonly (readonly [claim: string, attribute: string])[];
+  /**
+   * The resource path's verified tokens, by the token's exact text: a signature and the claims
+   * checked once are the same answer for the same bytes under the same keys, issuer and
+   * audience, all fixed at startup. `exp` is checked again on every use; revocations are not
+   * this class's (access-lookup.ts checks them on every request).
+   */
+  readonly #verified = new Map<string, VerifiedAccess>();
 
   constructor(private readonly options: JwtAccessOptions) {
     this.#claims = Object.entries(options.claims).map(([claim, field]) => [claim, field.replace(/^attributes\./, '')] as const);
@@ -103,10 +113,32 @@ export class JwtAccessTokens {
    * The identity of a JWT this gateway signed, or null for anything else: a bad signature, an
    * unknown `kid`, another `typ` or issuer, `exp`/`nbf` not satisfied, or (with `checkAudience`,
    * the resource path) an `aud` without oauth.audience. Introspection and revocation do not
-   * check the audience: every access token of this gateway is theirs to answer for.
+   * check the audience: every access token of this gateway is theirs to answer for. The
+   * resource path's answers are remembered (at most 4096 tokens) and only `exp` is checked again.
    */
   async verify(token: string, checkAudience: boolean): Promise<VerifiedAccess | null> {
     if (!looksLikeJwt(token)) return null;
+    if (checkAudience) {
+      const known = this.#verified.get(token);
+      if (known) {
+        if (known.record.exp * 1000 > this.#now()) return known;
+        this.#verified.delete(token);
+        return null;
+      }
+    }
+    const verified = await this.#verify(token, checkAudience);
+    if (verified && checkAudience) {
+      if (this.#verified.size >= VERIFIED_ENTRIES) this.#verified.delete(this.#verified.keys().next().value as string);
+      this.#verified.set(token, verified);
+    }
+    return verified;
+  }
+
+  #now(): number {
+    return this.options.clock ? this.options.clock.now() : Date.now();
+  }
+
+  async #verify(token: string, checkAudience: boolean): Promise<VerifiedAccess | null> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.options.keys.getKey, {
