@@ -31,6 +31,7 @@ import { sendResourceError } from '../oauth/error-response.js';
 import type { Forwarder, ForwarderOptions, UpgradeForwarder } from './forwarder.js';
 import type { UpstreamTarget } from './routes.js';
 import { onceClosed } from '../http/once-closed.js';
+import { urlHost } from '../url-host.js';
 
 /**
  * Request headers never sent upstream: hop-by-hop (undici frames the body itself), and
@@ -79,7 +80,7 @@ export function createUndiciForwarder(options: ForwarderOptions, upgrades: Upgra
         pools.set(key, pool);
       }
       const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
-      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const host = urlHost(url);
       c = { pool, basePath, baseQuery: url.search.slice(1), timeoutMs: target.timeoutMs, servername: url.protocol === 'https:' ? host : undefined };
       compiled.set(target, c);
     }
@@ -145,7 +146,7 @@ function endToEndHeaders(headers: http.IncomingHttpHeaders, hopByHop: ReadonlySe
 function createPool(url: URL, target: UpstreamTarget, maxSockets: number): Pool {
   const common = { connections: maxSockets, pipelining: 1, headersTimeout: target.timeoutMs, bodyTimeout: target.timeoutMs };
   if (url.protocol !== 'https:') return new Pool(url.origin, { ...common, connect: { timeout: target.timeoutMs } });
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = urlHost(url);
   const connector = buildConnector({
     timeout: target.timeoutMs,
     rejectUnauthorized: true,

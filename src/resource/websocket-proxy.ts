@@ -23,6 +23,7 @@ import { sendResourceErrorOnSocket } from '../oauth/error-response.js';
 import type { ForwarderOptions, UpgradeForwarder, UpgradeOutcome } from './forwarder.js';
 import type { UpstreamTarget } from './routes.js';
 import { onceClosed } from '../http/once-closed.js';
+import { urlHost } from '../url-host.js';
 
 class UpstreamTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
@@ -113,7 +114,7 @@ export function createWebSocketProxy(options: ForwarderOptions): UpgradeForwarde
 function createAgent(upstream: UpstreamTarget, maxSockets: number): http.Agent {
   const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: 64, scheduling: 'lifo' as const };
   if (!upstream.url.startsWith('https:')) return new http.Agent(agentOptions);
-  const host = new URL(upstream.url).hostname.replace(/^\[|\]$/g, '');
+  const host = urlHost(new URL(upstream.url));
   return new https.Agent({
     ...agentOptions,
     rejectUnauthorized: true,
