@@ -12,9 +12,11 @@ export type { LockoutEvent, LoginProtection } from './password-gate.js';
 
 /**
  * Validates `username`/`password` with the client's validator chain. Resolves `{valid:false}`
- * for every kind of refusal (wrong password, unknown user, locked user, IP over budget);
- * throws ValidatorUnavailableError (or StoreUnavailableError) on an outage, which never counts
- * as a failed login.
+ * for every refusal — wrong password, unknown user, locked user, IP over budget — carrying
+ * the refusing validator's reason and directory state when it reported one (what a client may
+ * be told of it is decided by the grant: token-endpoint/directory-answers.ts). Throws
+ * TemporarilyUnavailableError when the user's remaining attempts are all in flight, and
+ * ValidatorUnavailableError or StoreUnavailableError on an outage; none counts as a failed login.
  */
 export type PasswordLogin = (clientId: string, username: string, password: string, clientIp: string, context?: LoginContext) => Promise<ChainOutcome>;
 
