@@ -247,9 +247,13 @@ describe(`${CLIENTS} clients that vanish against a slow upstream`, () => {
     for (const c of clients) c.socket.destroy();
     // The gateway lets go of every upstream connection (its agent's sockets)…
     expect(await settle(() => socketsTo(sickPort), (n) => n === 0, CLEANUP_MS)).toBe(0);
-    // …and every upstream that can notice sees its request aborted.
+    // …and every upstream that can notice sees its request aborted: the slow readers and the
+    // downloads at least; a stuck reader sees its socket close only if its read was under way
+    // when the gateway let go, which the machine's speed decides.
     const noticeable = CLIENTS - stuckCount;
-    expect(await settle(() => upstreamState.aborted - abortedBefore, (n) => n === noticeable, CLEANUP_MS)).toBe(noticeable);
+    const aborted = await settle(() => upstreamState.aborted - abortedBefore, (n) => n >= noticeable, CLEANUP_MS);
+    expect(aborted).toBeGreaterThanOrEqual(noticeable);
+    expect(aborted).toBeLessThanOrEqual(CLIENTS);
     expect(Date.now() - vanished).toBeLessThan(CLEANUP_MS);
     expect(stuck.size).toBe(stuckCount);
     for (const socket of stuck) socket.destroy();
