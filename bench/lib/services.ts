@@ -329,7 +329,7 @@ export function hashWithCli(root: string, secret: string): string {
   return execFileSync(process.execPath, [join(root, 'bin/ropc-gateway.js'), 'hash-secret'], { input: secret, encoding: 'utf8' }).trim();
 }
 
-export async function startGateway(env: Env, spec: GatewaySpec, features: GatewayFeatures, creds: Credentials, upstreamUrl: string, redisUrl: string): Promise<GatewayService> {
+export async function startGateway(env: Env, spec: GatewaySpec, _features: GatewayFeatures, creds: Credentials, upstreamUrl: string, redisUrl: string): Promise<GatewayService> {
   const port = await freePort();
   const adminPort = await freePort();
   const dir = join(env.dir, spec.name);

@@ -120,7 +120,7 @@ export function createMetrics(): Metrics {
     registers,
   });
   const requestTally = new Tally();
-  const requests = new Counter({
+  new Counter({
     name: 'ropc_http_requests_total',
     help: 'Requests on the public port by handler kind and status',
     labelNames: ['kind', 'status'] as const,
@@ -130,7 +130,7 @@ export function createMetrics(): Metrics {
     },
   });
   const resourceTally = new Tally();
-  const resource = new Counter({
+  new Counter({
     name: 'ropc_resource_requests_total',
     help: 'Resource path requests (proxy, WebSocket and decision endpoint) by route rule and status',
     labelNames: ['route', 'status'] as const,

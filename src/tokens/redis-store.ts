@@ -262,9 +262,10 @@ export class RedisTokenStore implements TokenStore {
    */
   watchRevocations(listener: (event: RevocationEvent) => void): RevocationWatch {
     this.watchers.add(listener);
-    const feed = (this.feed ??= new RedisRevocationFeed(this.client, this.channel, (event) => {
+    this.feed ??= new RedisRevocationFeed(this.client, this.channel, (event) => {
       for (const watcher of this.watchers) watcher(event);
-    }));
+    });
+    const feed = this.feed;
     const watchers = this.watchers;
     return {
       get live() {

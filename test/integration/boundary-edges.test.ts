@@ -6,7 +6,7 @@
  */
 import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, postForm, startGateway } from '../support/start-gateway.js';
+import { basicAuth, } from '../support/start-gateway.js';
 import { useGateway } from '../support/use-gateway.js';
 import { sleep } from '../support/wait-for.js';
 
