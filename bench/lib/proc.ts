@@ -23,7 +23,8 @@ let pinning: Pinning | undefined;
 export function detectPinning(): Pinning {
   if (pinning) return pinning;
   if (cpus().length < 2) pinning = { enabled: false, reason: `only ${cpus().length} CPU: load generator and servers share it` };
-  else if (!hasCommand('taskset', ['--version'])) pinning = { enabled: false, reason: 'taskset not found (util-linux): processes are not pinned' };
+  else if (!hasCommand('taskset', ['--version']))
+    pinning = { enabled: false, reason: 'taskset not found (util-linux): processes are not pinned' };
   else pinning = { enabled: true, reason: `load generator on CPU ${LOAD_CPU}, servers on CPU ${SERVER_CPU} (taskset)` };
   return pinning;
 }
@@ -69,16 +70,28 @@ export function spawnChild(name: string, command: string, args: readonly string[
   let sink: ChildProcess | undefined;
   let proc: ChildProcess;
   if (options.pipeLog) {
-    const [sinkCmd, sinkArgv] = pin ? ['taskset', ['-c', String(options.cpu), 'sh', '-c', 'exec cat >> "$0"', options.logFile]] : ['sh', ['-c', 'exec cat >> "$0"', options.logFile]];
+    const [sinkCmd, sinkArgv] = pin
+      ? ['taskset', ['-c', String(options.cpu), 'sh', '-c', 'exec cat >> "$0"', options.logFile]]
+      : ['sh', ['-c', 'exec cat >> "$0"', options.logFile]];
     sink = spawn(sinkCmd as string, sinkArgv as string[], { stdio: ['pipe', 'ignore', 'ignore'] });
     const pipe = sink.stdin as NonNullable<ChildProcess['stdin']>;
-    proc = spawn(cmd as string, argv as string[], { stdio: ['ignore', pipe, pipe], env: options.env ?? process.env, cwd: options.cwd, detached: false });
+    proc = spawn(cmd as string, argv as string[], {
+      stdio: ['ignore', pipe, pipe],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      detached: false,
+    });
     // The child holds its own copy of the pipe; cat sees EOF when the child exits.
     pipe.destroy();
     sink.unref();
   } else {
     const fd = openSync(options.logFile, 'a');
-    proc = spawn(cmd as string, argv as string[], { stdio: ['ignore', fd, fd], env: options.env ?? process.env, cwd: options.cwd, detached: false });
+    proc = spawn(cmd as string, argv as string[], {
+      stdio: ['ignore', fd, fd],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      detached: false,
+    });
     closeSync(fd);
   }
   if (proc.pid === undefined) throw new Error(`${name}: could not start ${command}`);
@@ -156,7 +169,10 @@ export async function waitForPort(port: number, child: Child | undefined, timeou
 export function tail(file: string, lines = 20): string {
   if (!existsSync(file)) return '(no log)';
   const text = readFileSync(file, 'utf8');
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }
 
 export function sleep(ms: number): Promise<void> {

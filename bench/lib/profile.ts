@@ -130,7 +130,11 @@ export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary 
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([name, us]) => ({ name, ms: us / 1000, share: total ? us / total : 0 }));
-  const steps = STEPS.filter((name) => inclusive.has(name)).map((name) => ({ name, ms: (inclusive.get(name) ?? 0) / 1000, share: total ? (inclusive.get(name) ?? 0) / total : 0 }));
+  const steps = STEPS.filter((name) => inclusive.has(name)).map((name) => ({
+    name,
+    ms: (inclusive.get(name) ?? 0) / 1000,
+    share: total ? (inclusive.get(name) ?? 0) / total : 0,
+  }));
   return { totalMs: total / 1000, idleMs: idle / 1000, frames: list(frames, top), groups: list(groups, top), steps };
 }
 
@@ -154,7 +158,9 @@ export async function runProfile(options: Options, env: Env, gen: LoadGenerator,
   // One profile per thread (the loader hook of the undici variant runs in a worker): take the
   // main thread's (thread id 0 in the file name), else the largest.
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  const newest = files.find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ?? files.sort((a, b) => statSync(join(dir, b)).size - statSync(join(dir, a)).size)[0];
+  const newest =
+    files.find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ??
+    files.sort((a, b) => statSync(join(dir, b)).size - statSync(join(dir, a)).size)[0];
   if (!newest) throw new Error(`no .cpuprofile written in ${dir} (did ${name} exit on SIGTERM?)`);
   const summary = summarizeProfile(JSON.parse(readFileSync(join(dir, newest), 'utf8')) as CpuProfile);
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify({ case: id, rps: r.rps, p99Ms: r.p99Ms, ...summary }, null, 2)}\n`);

@@ -87,7 +87,20 @@ const fmt = (v: number | undefined, digits = 0): string => (v === undefined || N
 const pct = (v: number | undefined): string => (v === undefined ? '-' : `${Math.round(v * 100)}%`);
 
 export function table(cases: readonly CaseSummary[], rounds: number): string {
-  const header = ['case', 'req/s', `min-max (${rounds}r)`, 'p50 ms', 'p99 ms', 'x hp3', 'x fastest', 'p99 d ms', 'us/req', 'main us/req', 'foreign', 'RSS MB'];
+  const header = [
+    'case',
+    'req/s',
+    `min-max (${rounds}r)`,
+    'p50 ms',
+    'p99 ms',
+    'x hp3',
+    'x fastest',
+    'p99 d ms',
+    'us/req',
+    'main us/req',
+    'foreign',
+    'RSS MB',
+  ];
   const rows = cases.map((c) => [
     c.id,
     fmt(c.median.rps),
@@ -103,9 +116,12 @@ export function table(cases: readonly CaseSummary[], rounds: number): string {
     fmt(c.rssMb),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
   const notes = cases.filter((c) => c.note).map((c) => `  ${c.id}: ${c.note}`);
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ...(notes.length ? ['', 'notes:', ...notes] : [])].join('\n');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ...(notes.length ? ['', 'notes:', ...notes] : [])].join(
+    '\n',
+  );
 }
 
 export interface TargetCheck {
@@ -122,7 +138,12 @@ export function checkTargets(cases: readonly CaseSummary[], rss: ReadonlyMap<str
   const toBare = (c: CaseSummary | undefined): number | undefined => (c && bareUndici ? c.median.rps / bareUndici.median.rps : undefined);
   const ratioCheck = (target: string, id: string, min: number): TargetCheck => {
     const r = toBare(get(id));
-    return { target, goal: `>= ${min.toFixed(2)} x bare undici req/s`, measured: r === undefined ? '-' : `${r.toFixed(2)} x`, status: r === undefined ? 'not measured' : r >= min ? 'met' : 'NOT met' };
+    return {
+      target,
+      goal: `>= ${min.toFixed(2)} x bare undici req/s`,
+      measured: r === undefined ? '-' : `${r.toFixed(2)} x`,
+      status: r === undefined ? 'not measured' : r >= min ? 'met' : 'NOT met',
+    };
   };
   const cache = get('gw-cache');
   const cacheRatio = toBare(cache);
@@ -130,7 +151,10 @@ export function checkTargets(cases: readonly CaseSummary[], rss: ReadonlyMap<str
   out.push({
     target: 'resource path, 1 s local cache, default logging (gw-cache)',
     goal: '>= 0.90 x bare undici, p99 <= bare undici + 1 ms',
-    measured: cacheRatio === undefined || p99Delta === undefined ? '-' : `${cacheRatio.toFixed(2)} x, p99 ${p99Delta >= 0 ? '+' : ''}${p99Delta.toFixed(2)} ms`,
+    measured:
+      cacheRatio === undefined || p99Delta === undefined
+        ? '-'
+        : `${cacheRatio.toFixed(2)} x, p99 ${p99Delta >= 0 ? '+' : ''}${p99Delta.toFixed(2)} ms`,
     status: cacheRatio === undefined || p99Delta === undefined ? 'not measured' : cacheRatio >= 0.9 && p99Delta <= 1 ? 'met' : 'NOT met',
   });
   out.push(ratioCheck('resource path, one Redis lookup per request (gw-redis)', 'gw-redis', 0.75));
@@ -140,7 +164,10 @@ export function checkTargets(cases: readonly CaseSummary[], rss: ReadonlyMap<str
   out.push({
     target: 'server.workers 2 vs 1 (gw-cache-w2 / gw-cache), everything on one server CPU',
     goal: 'reported: req/s ratio and CPU per request',
-    measured: w1 && w2 ? `${(w2.median.rps / w1.median.rps).toFixed(2)} x req/s, ${w2.median.mainUsPerRequest.toFixed(1)} vs ${w1.median.mainUsPerRequest.toFixed(1)} us/req` : '-',
+    measured:
+      w1 && w2
+        ? `${(w2.median.rps / w1.median.rps).toFixed(2)} x req/s, ${w2.median.mainUsPerRequest.toFixed(1)} vs ${w1.median.mainUsPerRequest.toFixed(1)} us/req`
+        : '-',
     status: w1 && w2 ? 'reported' : 'not measured',
   });
   const nginxAuth = get('nginx-auth');
@@ -160,13 +187,21 @@ export function checkTargets(cases: readonly CaseSummary[], rss: ReadonlyMap<str
   out.push({
     target: 'LDAP password grant, tail at 80 % of its peak (token-ldap-paced)',
     goal: 'p99 <= 4 x p50',
-    measured: tail === undefined || !paced ? '-' : `p50 ${paced.median.p50Ms.toFixed(2)} ms, p99 ${paced.median.p99Ms.toFixed(2)} ms (${tail.toFixed(1)} x) at ${paced.median.rps.toFixed(0)} req/s`,
+    measured:
+      tail === undefined || !paced
+        ? '-'
+        : `p50 ${paced.median.p50Ms.toFixed(2)} ms, p99 ${paced.median.p99Ms.toFixed(2)} ms (${tail.toFixed(1)} x) at ${paced.median.rps.toFixed(0)} req/s`,
     status: tail === undefined ? 'not measured' : tail <= 4 ? 'met' : 'NOT met',
   });
   out.push({
     target: 'LDAP password grant (search-then-bind)',
     goal: '>= 0.50 x the minimal pooled-bind+SETEX server',
-    measured: ldapRatio === undefined ? (ref ? `reference ${ref.median.rps.toFixed(0)} req/s; gateway case not run` : '-') : `${ldapRatio.toFixed(2)} x`,
+    measured:
+      ldapRatio === undefined
+        ? ref
+          ? `reference ${ref.median.rps.toFixed(0)} req/s; gateway case not run`
+          : '-'
+        : `${ldapRatio.toFixed(2)} x`,
     status: ldapRatio === undefined ? 'not measured' : ldapRatio >= 0.5 ? 'met' : 'NOT met',
   });
   const worst = [...rss.entries()].sort((a, b) => b[1] - a[1])[0];
@@ -210,7 +245,10 @@ export function tracingCosts(cases: readonly CaseSummary[]): TracingCost[] {
 export function tracingCostTable(costs: readonly TracingCost[]): string {
   if (costs.length === 0) return '  (run a *-traced case and its untraced twin to see it)';
   return costs
-    .map((c) => `  ${c.traced} vs ${c.untraced}: ${c.rpsRatio.toFixed(2)} x req/s, ${c.mainUsDelta >= 0 ? '+' : ''}${c.mainUsDelta.toFixed(1)} us/req in the gateway, p99 ${c.p99DeltaMs >= 0 ? '+' : ''}${c.p99DeltaMs.toFixed(2)} ms`)
+    .map(
+      (c) =>
+        `  ${c.traced} vs ${c.untraced}: ${c.rpsRatio.toFixed(2)} x req/s, ${c.mainUsDelta >= 0 ? '+' : ''}${c.mainUsDelta.toFixed(1)} us/req in the gateway, p99 ${c.p99DeltaMs >= 0 ? '+' : ''}${c.p99DeltaMs.toFixed(2)} ms`,
+    )
     .join('\n');
 }
 

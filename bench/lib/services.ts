@@ -75,10 +75,15 @@ export async function startRedis(env: Env): Promise<Service> {
   const port = await freePort();
   const dir = join(env.dir, 'redis');
   mkdirSync(dir, { recursive: true });
-  const child = spawnChild('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], {
-    cpu: SERVER_CPU,
-    logFile: join(env.dir, 'redis.log'),
-  });
+  const child = spawnChild(
+    'redis-server',
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
+    {
+      cpu: SERVER_CPU,
+      logFile: join(env.dir, 'redis.log'),
+    },
+  );
   await waitForPort(port, child);
   return service('redis-server', port, [child], `redis://127.0.0.1:${port}`);
 }
@@ -172,7 +177,8 @@ export async function startSlapd(env: Env, user: string, password: string): Prom
   if (process.getuid?.() === 0 && spawnSync('id', ['openldap'], { stdio: 'ignore' }).status === 0) {
     const uid = Number(execFileSync('id', ['-u', 'openldap'], { encoding: 'utf8' }));
     const gid = Number(execFileSync('id', ['-g', 'openldap'], { encoding: 'utf8' }));
-    for (const p of [dir, join(dir, 'data'), ...readdirSync(join(dir, 'data')).map((f) => join(dir, 'data', f)), conf, ldif]) chownSync(p, uid, gid);
+    for (const p of [dir, join(dir, 'data'), ...readdirSync(join(dir, 'data')).map((f) => join(dir, 'data', f)), conf, ldif])
+      chownSync(p, uid, gid);
     chownSync(env.dir, uid, gid);
     args.push('-u', 'openldap', '-g', 'openldap');
   }
@@ -187,7 +193,10 @@ export function nginxMissing(): string | undefined {
 
 /** nginx as a keep-alive reverse proxy (keepalive 64, HTTP/1.1 upstream), one worker, no access log. */
 export function startNginx(env: Env, upstreamPort: number): Promise<Service> {
-  return startNginxWith(env, 'nginx', (port) => `  upstream app {
+  return startNginxWith(
+    env,
+    'nginx',
+    (port) => `  upstream app {
     server 127.0.0.1:${upstreamPort};
     keepalive 64;
   }
@@ -199,7 +208,8 @@ export function startNginx(env: Env, upstreamPort: number): Promise<Service> {
       proxy_set_header Connection "";
     }
   }
-`);
+`,
+  );
 }
 
 /**
@@ -224,7 +234,8 @@ export function startNginxAuth(env: Env, gatewayPort: number, upstreamPort: numb
       .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${upstreamPort};`)
       .replace('proxy_cache_path /run/nginx/ropc-decisions ', `proxy_cache_path ${cache} `)
       .replace(/listen 443 ssl;\n\s*# ssl_certificate[^\n]*\n/, `listen 127.0.0.1:${port};\n`);
-    if (!http.includes(`127.0.0.1:${port}`) || http.includes(':9031') || http.includes(':8080') || !http.includes(cache)) throw new Error('docs/routing.md: the nginx example changed shape; update startNginxAuth()');
+    if (!http.includes(`127.0.0.1:${port}`) || http.includes(':9031') || http.includes(':8080') || !http.includes(cache))
+      throw new Error('docs/routing.md: the nginx example changed shape; update startNginxAuth()');
     return http;
   });
 }
@@ -278,14 +289,19 @@ export interface GatewayFeatures {
 export async function detectFeatures(root: string): Promise<GatewayFeatures> {
   const dist = join(root, 'dist');
   const read = (p: string): string => (existsSync(join(dist, p)) ? readFileSync(join(dist, p), 'utf8') : '');
-  const { schema } = (await import(pathToFileURL(join(dist, 'config/schema.js')).href)) as { schema: Record<string, Record<string, { format?: unknown }>> };
+  const { schema } = (await import(pathToFileURL(join(dist, 'config/schema.js')).href)) as {
+    schema: Record<string, Record<string, { format?: unknown }>>;
+  };
   const app = read('app.js');
   const registry = read('validators/registry.js');
   return {
     cacheKey: schema['store']?.['cacheTtlMs'] !== undefined,
     cacheWired: /cacheTtlMs/.test(app) || /cacheTtlMs/.test(read('tokens/cache.js')),
     tracingKey: schema['tracing']?.['enabled'] !== undefined,
-    ldapValidator: existsSync(join(dist, 'validators/ldap.js')) && /LdapValidator/.test(registry) && !/case 'ldap':\s*\/\/[^\n]*\n\s*throw/.test(registry),
+    ldapValidator:
+      existsSync(join(dist, 'validators/ldap.js')) &&
+      /LdapValidator/.test(registry) &&
+      !/case 'ldap':\s*\/\/[^\n]*\n\s*throw/.test(registry),
   };
 }
 
@@ -329,14 +345,24 @@ export function hashWithCli(root: string, secret: string): string {
   return execFileSync(process.execPath, [join(root, 'bin/ropc-gateway.js'), 'hash-secret'], { input: secret, encoding: 'utf8' }).trim();
 }
 
-export async function startGateway(env: Env, spec: GatewaySpec, _features: GatewayFeatures, creds: Credentials, upstreamUrl: string, redisUrl: string): Promise<GatewayService> {
+export async function startGateway(
+  env: Env,
+  spec: GatewaySpec,
+  _features: GatewayFeatures,
+  creds: Credentials,
+  upstreamUrl: string,
+  redisUrl: string,
+): Promise<GatewayService> {
   const port = await freePort();
   const adminPort = await freePort();
   const dir = join(env.dir, spec.name);
   mkdirSync(dir, { recursive: true });
   const usersFile = join(dir, 'users.yaml');
   // The same users as the directory's (ldapUsers): the token cases log in as each in turn.
-  writeFileSync(usersFile, stringify({ users: ldapUsers(creds.user).map((username) => ({ username, passwordHash: creds.passwordHash, groups: ['benchers'] })) }));
+  writeFileSync(
+    usersFile,
+    stringify({ users: ldapUsers(creds.user).map((username) => ({ username, passwordHash: creds.passwordHash, groups: ['benchers'] })) }),
+  );
 
   // No upstream.engine: the gateway forwards with its one engine (undici), as built.
   const upstream: Record<string, unknown> = { url: upstreamUrl, timeoutMs: 30000 };
@@ -346,7 +372,13 @@ export async function startGateway(env: Env, spec: GatewaySpec, _features: Gatew
   ];
   const validators: Record<string, unknown>[] = [{ name: 'local', type: 'file', path: usersFile }];
   if (spec.ldapUrl) {
-    clients.push({ id: `${creds.clientId}-ldap`, secretHash: creds.clientHash, scopes: ['read'], defaultScopes: ['read'], validators: ['directory'] });
+    clients.push({
+      id: `${creds.clientId}-ldap`,
+      secretHash: creds.clientHash,
+      scopes: ['read'],
+      defaultScopes: ['read'],
+      validators: ['directory'],
+    });
     // Search-then-bind with a pooled service account (the validator's default mode).
     validators.push({
       name: 'directory',
@@ -366,25 +398,36 @@ export async function startGateway(env: Env, spec: GatewaySpec, _features: Gatew
     server: { host: '127.0.0.1', port, drainSeconds: 0, ...(spec.workers ? { workers: spec.workers } : {}) },
     admin: { host: '127.0.0.1', port: adminPort },
     log: { level: spec.logLevel },
-    oauth: { accessTokenTtl: 7200, refreshTokenTtl: 14400, ...(spec.accessTokenFormat ? { accessTokenFormat: spec.accessTokenFormat, signing: { keyFiles: [signingKeyFile(dir)] } } : {}) },
+    oauth: {
+      accessTokenTtl: 7200,
+      refreshTokenTtl: 14400,
+      ...(spec.accessTokenFormat ? { accessTokenFormat: spec.accessTokenFormat, signing: { keyFiles: [signingKeyFile(dir)] } } : {}),
+    },
     store: { type: 'redis', redis: { url: redisUrl, keyPrefix: `bench-${spec.name}:` }, cacheTtlMs: spec.cacheTtlMs },
     upstream,
     clients,
     validators,
     routes: [{ path: '/**', scopes: ['read'] }],
     ...(spec.tracingEndpoint ? { tracing: { enabled: true, endpoint: spec.tracingEndpoint } } : {}),
-    ...(spec.decisionCacheSeconds !== undefined ? { decision: { enabled: true, ingress: 'nginx', cacheSeconds: spec.decisionCacheSeconds } } : {}),
+    ...(spec.decisionCacheSeconds !== undefined
+      ? { decision: { enabled: true, ingress: 'nginx', cacheSeconds: spec.decisionCacheSeconds } }
+      : {}),
   };
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, stringify(config));
   const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ROPC_')));
-  const child = spawnChild(spec.name, process.execPath, [...nodeArgs(spec.name, spec.bin ?? join(env.root, 'bin/ropc-gateway.js'), ['start', '--config', configFile])], {
-    cpu: SERVER_CPU,
-    env: { ...childEnv, NODE_ENV: 'production' },
-    logFile: join(env.dir, `${spec.name}.log`),
-    pipeLog: true,
-    cwd: env.root,
-  });
+  const child = spawnChild(
+    spec.name,
+    process.execPath,
+    [...nodeArgs(spec.name, spec.bin ?? join(env.root, 'bin/ropc-gateway.js'), ['start', '--config', configFile])],
+    {
+      cpu: SERVER_CPU,
+      env: { ...childEnv, NODE_ENV: 'production' },
+      logFile: join(env.dir, `${spec.name}.log`),
+      pipeLog: true,
+      cwd: env.root,
+    },
+  );
   await waitForPort(port, child, 30_000);
   await waitForPort(adminPort, child, 10_000);
   const url = `http://127.0.0.1:${port}`;
@@ -402,7 +445,9 @@ export async function startGateway(env: Env, spec: GatewaySpec, _features: Gatew
 /** An EC P-256 private key (ES256) in `dir`, PKCS#8 PEM. */
 function signingKeyFile(dir: string): string {
   const file = join(dir, 'signing-key.pem');
-  writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(file, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+    mode: 0o600,
+  });
   return file;
 }
 

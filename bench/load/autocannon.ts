@@ -14,7 +14,17 @@ interface Result {
 }
 type Autocannon = (options: Record<string, unknown>) => Promise<Result>;
 
-const spec = JSON.parse(process.argv[2] ?? '{}') as { url: string; connections: number; duration: number; method: string; headers: Record<string, string>; body?: string; timeoutS: number; rate?: number; bodies?: string[] };
+const spec = JSON.parse(process.argv[2] ?? '{}') as {
+  url: string;
+  connections: number;
+  duration: number;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  timeoutS: number;
+  rate?: number;
+  bodies?: string[];
+};
 const module = (await import('autocannon' as string)) as { default: Autocannon };
 const r = await module.default({
   url: spec.url,

@@ -17,10 +17,25 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { detectLoadGenerator, type LoadSpec } from '../lib/load.js';
 import { stopAll } from '../lib/proc.js';
-import { basic, hashWithCli, ldapUsers, passwordForm, startGateway, startNodeServer, startRedis, startSlapd, detectFeatures, type Credentials, type Env } from '../lib/services.js';
+import {
+  basic,
+  hashWithCli,
+  ldapUsers,
+  passwordForm,
+  startGateway,
+  startNodeServer,
+  startRedis,
+  startSlapd,
+  detectFeatures,
+  type Credentials,
+  type Env,
+} from '../lib/services.js';
 
 const root = resolve(new URL('../../..', import.meta.url).pathname);
-const pools = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const pools = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 /** ONE_USER=1: every connection logs in as the same user (the lockout's in-flight limit then shapes the tail). */
 const oneUser = process.env['ONE_USER'] === '1';
 
@@ -51,7 +66,8 @@ function quantile(b: Buckets, q: number): string {
   return hit && Number.isFinite(hit[0]) ? `<=${(hit[0] * 1000).toFixed(1)}ms` : '>10s';
 }
 
-const scalar = (text: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+const scalar = (text: string, name: string): number =>
+  Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
 
 async function main(): Promise<void> {
   const env: Env = { root, dir: mkdtempSync(join(tmpdir(), 'ropc-ldap-tail-')), benchOut: resolve(root, '.tmp/bench') };
@@ -59,15 +75,45 @@ async function main(): Promise<void> {
   try {
     const password = 'bench-pass-1';
     const secret = 'bench-secret-1';
-    const creds: Credentials = { clientId: 'bench', clientSecret: secret, clientHash: hashWithCli(root, secret), user: 'bench', password, passwordHash: hashWithCli(root, password) };
-    const [up, redis, slapd] = await Promise.all([startNodeServer(env, 'upstream', 'upstream.js', (port) => [String(port)]), startRedis(env), startSlapd(env, creds.user, creds.password)]);
+    const creds: Credentials = {
+      clientId: 'bench',
+      clientSecret: secret,
+      clientHash: hashWithCli(root, secret),
+      user: 'bench',
+      password,
+      passwordHash: hashWithCli(root, password),
+    };
+    const [up, redis, slapd] = await Promise.all([
+      startNodeServer(env, 'upstream', 'upstream.js', (port) => [String(port)]),
+      startRedis(env),
+      startSlapd(env, creds.user, creds.password),
+    ]);
     const features = await detectFeatures(root);
     for (const poolSize of pools.length ? pools : [4, 16]) {
-      const gw = await startGateway(env, { name: `gw-pool${poolSize}`, cacheTtlMs: 0, logLevel: 'info', ldapUrl: slapd.url, ldapPoolSize: poolSize }, features, creds, up.url, redis.url);
-      const load: Omit<LoadSpec, 'seconds'> = { url: `${gw.url}/as/token.oauth2`, method: 'POST', authorization: basic(`${creds.clientId}-ldap`, secret), contentType: 'application/x-www-form-urlencoded', body: passwordForm(creds), connections: 50, ...(oneUser ? {} : { bodies: ldapUsers(creds.user).map((user) => passwordForm({ user, password })) }) };
+      const gw = await startGateway(
+        env,
+        { name: `gw-pool${poolSize}`, cacheTtlMs: 0, logLevel: 'info', ldapUrl: slapd.url, ldapPoolSize: poolSize },
+        features,
+        creds,
+        up.url,
+        redis.url,
+      );
+      const load: Omit<LoadSpec, 'seconds'> = {
+        url: `${gw.url}/as/token.oauth2`,
+        method: 'POST',
+        authorization: basic(`${creds.clientId}-ldap`, secret),
+        contentType: 'application/x-www-form-urlencoded',
+        body: passwordForm(creds),
+        connections: 50,
+        ...(oneUser ? {} : { bodies: ldapUsers(creds.user).map((user) => passwordForm({ user, password })) }),
+      };
       // One login first: the client secret's argon2id check is then remembered (oauth.clientAuthCacheSeconds),
       // instead of 50 of them at once at the start of the load.
-      const first = await fetch(load.url, { method: 'POST', headers: { authorization: load.authorization ?? '', 'content-type': 'application/x-www-form-urlencoded' }, body: load.body ?? '' });
+      const first = await fetch(load.url, {
+        method: 'POST',
+        headers: { authorization: load.authorization ?? '', 'content-type': 'application/x-www-form-urlencoded' },
+        body: load.body ?? '',
+      });
       if (first.status !== 200) throw new Error(`the first login answered ${first.status}: ${await first.text()}`);
       await gen.run({ ...load, seconds: 2 });
       const peak = await gen.run({ ...load, seconds: 4 });
@@ -76,14 +122,19 @@ async function main(): Promise<void> {
       const paced = await gen.run({ ...load, seconds: 6, rate: peak.rps * 0.8 });
       const after = await metrics();
       const h = (name: string, labels: string): Buckets => diff(histogram(after, name, labels), histogram(before, name, labels));
-      const row = (what: string, b: Buckets): string => `    ${what.padEnd(30)} p50 ${quantile(b, 0.5).padStart(10)}  p99 ${quantile(b, 0.99).padStart(10)}`;
+      const row = (what: string, b: Buckets): string =>
+        `    ${what.padEnd(30)} p50 ${quantile(b, 0.5).padStart(10)}  p99 ${quantile(b, 0.99).padStart(10)}`;
       const gcSeconds = scalar(after, 'ropc_nodejs_gc_duration_seconds_sum') - scalar(before, 'ropc_nodejs_gc_duration_seconds_sum');
       console.log(`poolSize ${poolSize}: peak ${peak.rps.toFixed(0)} req/s (p50 ${peak.p50Ms} ms, p99 ${peak.p99Ms} ms)`);
-      console.log(`  paced at ${(peak.rps * 0.8).toFixed(0)} req/s: got ${paced.rps.toFixed(0)} req/s, client p50 ${paced.p50Ms} ms, p99 ${paced.p99Ms} ms (${(paced.p99Ms / Math.max(1, paced.p50Ms)).toFixed(1)} x)`);
+      console.log(
+        `  paced at ${(peak.rps * 0.8).toFixed(0)} req/s: got ${paced.rps.toFixed(0)} req/s, client p50 ${paced.p50Ms} ms, p99 ${paced.p99Ms} ms (${(paced.p99Ms / Math.max(1, paced.p50Ms)).toFixed(1)} x)`,
+      );
       console.log(row('request (token endpoint)', h('ropc_http_request_duration_seconds', 'kind="token"')));
       console.log(row('validator (pool + search + bind)', h('ropc_validator_duration_seconds', '')));
       for (const op of ['createFamily']) console.log(row(`store ${op}`, h('ropc_store_duration_seconds', `operation="${op}"`)));
-      console.log(`    GC ${(gcSeconds * 1000).toFixed(0)} ms in 6 s (${((gcSeconds / 6) * 100).toFixed(1)} %); event-loop delay p99 ${(scalar(after, 'ropc_nodejs_eventloop_lag_p99_seconds') * 1000).toFixed(1)} ms, max ${(scalar(after, 'ropc_nodejs_eventloop_lag_max_seconds') * 1000).toFixed(1)} ms`);
+      console.log(
+        `    GC ${(gcSeconds * 1000).toFixed(0)} ms in 6 s (${((gcSeconds / 6) * 100).toFixed(1)} %); event-loop delay p99 ${(scalar(after, 'ropc_nodejs_eventloop_lag_p99_seconds') * 1000).toFixed(1)} ms, max ${(scalar(after, 'ropc_nodejs_eventloop_lag_max_seconds') * 1000).toFixed(1)} ms`,
+      );
       for (const c of gw.children) await c.stop(5000);
     }
   } finally {

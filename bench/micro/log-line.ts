@@ -25,7 +25,15 @@ async function main(): Promise<void> {
     'per-line': () => mod.createLogger('info'),
     batched: () => mod.createLogger('info', mod.stdoutDestination()),
     'no-redact': () =>
-      pino({ level: 'info', base: { service: 'ropc-gateway' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, mod.stdoutDestination()),
+      pino(
+        {
+          level: 'info',
+          base: { service: 'ropc-gateway' },
+          timestamp: pino.stdTimeFunctions.isoTime,
+          formatters: { level: (label) => ({ level: label }) },
+        },
+        mod.stdoutDestination(),
+      ),
   };
   const only = process.argv[2];
   for (const [name, make] of Object.entries(variants)) {
@@ -38,7 +46,9 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(before);
     const wall = Number(process.hrtime.bigint() - t0) / 1e3;
     mod.flushLogs();
-    process.stderr.write(`${name.padEnd(10)} ${((cpu.user + cpu.system) / LINES).toFixed(2)} µs CPU/line  (${(wall / LINES).toFixed(2)} µs wall)\n`);
+    process.stderr.write(
+      `${name.padEnd(10)} ${((cpu.user + cpu.system) / LINES).toFixed(2)} µs CPU/line  (${(wall / LINES).toFixed(2)} µs wall)\n`,
+    );
   }
 }
 
@@ -46,7 +56,19 @@ async function main(): Promise<void> {
 async function run(logger: pino.Logger, lines: number): Promise<void> {
   for (let i = 0; i < lines; i += 50) {
     for (let j = 0; j < 50; j++) {
-      logger.info({ reqId: '7e96a78a-0b18-4296-a82a-c4f1e411d543', method: 'GET', kind: 'resource', route: '/api/**', status: 200, ms: 1.3, clientId: 'app', sub: 'joe' }, 'request');
+      logger.info(
+        {
+          reqId: '7e96a78a-0b18-4296-a82a-c4f1e411d543',
+          method: 'GET',
+          kind: 'resource',
+          route: '/api/**',
+          status: 200,
+          ms: 1.3,
+          clientId: 'app',
+          sub: 'joe',
+        },
+        'request',
+      );
     }
     await new Promise((r) => setImmediate(r));
   }

@@ -14,7 +14,8 @@ interface Forwarder {
 type Make = (options: object, upgrades?: Forwarder) => Forwarder;
 
 const [, , portArg, url = '', dist = ''] = process.argv;
-const load = async (file: string): Promise<Record<string, unknown>> => (await import(pathToFileURL(join(dist, file)).href)) as Record<string, unknown>;
+const load = async (file: string): Promise<Record<string, unknown>> =>
+  (await import(pathToFileURL(join(dist, file)).href)) as Record<string, unknown>;
 const createForwarder = (await load('resource/proxy.js'))['createForwarder'] as Make;
 const createUndiciForwarder = (await load('resource/undici-forwarder.js'))['createUndiciForwarder'] as Make;
 const silent = { warn: () => undefined, info: () => undefined, debug: () => undefined, error: () => undefined };

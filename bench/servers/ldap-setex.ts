@@ -48,7 +48,11 @@ const server = http.createServer((req, res) => {
     issue(form.get('username') ?? '', form.get('password') ?? '').then(
       (token) => {
         const body = token ? JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 3600 }) : '{"error":"invalid_grant"}';
-        res.writeHead(token ? 200 : 400, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+        res.writeHead(token ? 200 : 400, {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          'content-length': Buffer.byteLength(body),
+        });
         res.end(body);
       },
       () => {

@@ -6,6 +6,7 @@ export async function checkConfigCommand(args: readonly string[]): Promise<numbe
   const config = await checkedConfig({ mode: 'production', file: requireConfig(args) });
   process.stdout.write('configuration OK\n');
   const { workers } = config.server;
-  if (workers !== 1) process.stdout.write(`server.workers: ${workers}${workers === 'auto' ? ` = ${resolveWorkers(workers)}` : ''} worker processes\n`);
+  if (workers !== 1)
+    process.stdout.write(`server.workers: ${workers}${workers === 'auto' ? ` = ${resolveWorkers(workers)}` : ''} worker processes\n`);
   return 0;
 }

@@ -25,4 +25,3 @@ export function requireConfig(args: readonly string[]): string {
   if (!file) throw new ConfigError(['--config: a configuration file is required (ropc-gateway start --config FILE)']);
   return file;
 }
-

@@ -21,7 +21,11 @@ import { createAudit } from '../observability/audit.js';
 const processIo: Pick<CommandIo, 'stdout' | 'stderr'> = { stdout: process.stdout, stderr: process.stderr };
 
 /** `unlock` (args after the command) or `lockout status`; resolves with the exit code. */
-export async function lockoutCommand(action: 'status' | 'unlock', args: readonly string[], io: Pick<CommandIo, 'stdout' | 'stderr'> = processIo): Promise<number> {
+export async function lockoutCommand(
+  action: 'status' | 'unlock',
+  args: readonly string[],
+  io: Pick<CommandIo, 'stdout' | 'stderr'> = processIo,
+): Promise<number> {
   const command = action === 'unlock' ? 'unlock' : 'lockout status';
   const file = option(args, '--config');
   const username = option(args, '--username');
@@ -32,7 +36,9 @@ export async function lockoutCommand(action: 'status' | 'unlock', args: readonly
   }
   const config = loadConfig({ mode: 'production', file });
   if (config.store.type !== 'redis') {
-    io.stderr.write(`${command}: store.type is memory: the counters live inside the one gateway process; restarting it clears every lock\n`);
+    io.stderr.write(
+      `${command}: store.type is memory: the counters live inside the one gateway process; restarting it clears every lock\n`,
+    );
     return 2;
   }
   // Opened before anything changes: an unwritable audit file stops the command.
@@ -45,7 +51,11 @@ export async function lockoutCommand(action: 'status' | 'unlock', args: readonly
     if (action === 'unlock') {
       const before = await lockout.status(username);
       await lockout.unlock(username);
-      io.stdout.write(before.lockedMs > 0 ? `unlocked ${who}; its failures and lock level are cleared\n` : `${who} was not locked; its failures and lock level are cleared\n`);
+      io.stdout.write(
+        before.lockedMs > 0
+          ? `unlocked ${who}; its failures and lock level are cleared\n`
+          : `${who} was not locked; its failures and lock level are cleared\n`,
+      );
       audit?.emit({ event: 'unlock', outcome: 'success', actor: 'cli', username_key: userKey(username), was_locked: before.lockedMs > 0 });
       return 0;
     }

@@ -40,7 +40,9 @@ export async function revokeCommand(args: readonly string[], io: CommandIo = pro
   }
   const config = loadConfig({ mode: 'production', file });
   if (config.store.type !== 'redis') {
-    io.stderr.write('revoke: store.type is memory: its tokens live inside the one gateway process; restart that process to revoke everything\n');
+    io.stderr.write(
+      'revoke: store.type is memory: its tokens live inside the one gateway process; restart that process to revoke everything\n',
+    );
     return 2;
   }
   if (token === '-') token = (await readAll(io.stdin)).trim();
@@ -56,7 +58,11 @@ export async function revokeCommand(args: readonly string[], io: CommandIo = pro
     await waitForReady(client, config.store.redis.connectTimeoutMs);
     if (parsed) {
       const revoked = await store.revokeFamily(parsed.familyId);
-      io.stdout.write(revoked ? 'revoked the token family: every access and refresh token of that grant\n' : 'no live token family matches that token; nothing revoked\n');
+      io.stdout.write(
+        revoked
+          ? 'revoked the token family: every access and refresh token of that grant\n'
+          : 'no live token family matches that token; nothing revoked\n',
+      );
       return revoked ? 0 : 1;
     }
     const sub = subject as string;

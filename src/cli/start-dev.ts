@@ -35,4 +35,3 @@ function devBanner(config: GatewayConfig): string {
 
 `;
 }
-

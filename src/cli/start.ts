@@ -61,10 +61,13 @@ export async function start(config: GatewayConfig, extra: { echo?: Server; file?
     stopping = true;
     const { drainSeconds, shutdownTimeoutSeconds } = config.server;
     logger.info({ signal, drainSeconds, shutdownTimeoutSeconds }, 'shutting down: readiness fails now, draining');
-    setTimeout(() => {
-      logger.error('shutdown did not complete in time; exiting');
-      process.exit(1);
-    }, (drainSeconds + shutdownTimeoutSeconds + 10) * 1000).unref();
+    setTimeout(
+      () => {
+        logger.error('shutdown did not complete in time; exiting');
+        process.exit(1);
+      },
+      (drainSeconds + shutdownTimeoutSeconds + 10) * 1000,
+    ).unref();
     gateway.shutdown().then(
       () => {
         extra.echo?.close();
@@ -90,17 +93,22 @@ export async function start(config: GatewayConfig, extra: { echo?: Server; file?
       running = reload(gateway, logger, config, file)
         .catch((err: unknown) => logger.error({ err }, 'configuration reload failed'))
         .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          reloadNow();
-        }
-      });
+          running = undefined;
+          if (again) {
+            again = false;
+            reloadNow();
+          }
+        });
     };
     process.on('SIGHUP', reloadNow);
     // A worker's supervisor watches the file and tells it (src/cluster/supervisor.ts).
     if (config.reload.watch && !worker) watchFile(file, reloadNow);
-    if (worker) serveSupervisor(gateway.metrics.registry, { stop: () => void (stopping || stop('supervisor')), reload: reloadNow, readiness: () => gateway.readiness() });
+    if (worker)
+      serveSupervisor(gateway.metrics.registry, {
+        stop: () => void (stopping || stop('supervisor')),
+        reload: reloadNow,
+        readiness: () => gateway.readiness(),
+      });
   }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -110,7 +118,19 @@ export async function start(config: GatewayConfig, extra: { echo?: Server; file?
 }
 
 /** Keys a reload does not apply (docs/operations.md, "Configuration reload"). */
-const RESTART_ONLY = ['server', 'admin', 'log', 'oauth', 'store', 'upstream', 'decision', 'lockout', 'reload', 'audit', 'incumbent'] as const;
+const RESTART_ONLY = [
+  'server',
+  'admin',
+  'log',
+  'oauth',
+  'store',
+  'upstream',
+  'decision',
+  'lockout',
+  'reload',
+  'audit',
+  'incumbent',
+] as const;
 
 /**
  * SIGHUP: validateConfig on the file again; when it passes, the gateway swaps validators,
@@ -129,11 +149,16 @@ async function reload(gateway: Gateway, logger: Logger, running: GatewayConfig, 
   try {
     await gateway.reload(config);
   } catch (err) {
-    logger.error({ problem: err instanceof Error ? err.message : String(err) }, 'configuration not reloaded; the running configuration stays');
+    logger.error(
+      { problem: err instanceof Error ? err.message : String(err) },
+      'configuration not reloaded; the running configuration stays',
+    );
     return;
   }
   const needRestart = RESTART_ONLY.filter((key) => JSON.stringify(config[key]) !== JSON.stringify(running[key]));
   if (needRestart.length > 0) logger.warn({ keys: needRestart }, 'changed keys that only a restart applies');
-  logger.info({ clients: config.clients.length, validators: config.validators.length, routes: config.routes.length }, 'configuration reloaded');
+  logger.info(
+    { clients: config.clients.length, validators: config.validators.length, routes: config.routes.length },
+    'configuration reloaded',
+  );
 }
-

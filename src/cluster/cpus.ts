@@ -24,7 +24,10 @@ export function cgroupCpuLimit(root = '/sys/fs/cgroup'): number | undefined {
     return ratio(quota, period);
   }
   // cgroup v1: -1 is no limit.
-  return ratio(read(`${root}/cpu/cpu.cfs_quota_us`) ?? read(`${root}/cpu,cpuacct/cpu.cfs_quota_us`), read(`${root}/cpu/cpu.cfs_period_us`) ?? read(`${root}/cpu,cpuacct/cpu.cfs_period_us`));
+  return ratio(
+    read(`${root}/cpu/cpu.cfs_quota_us`) ?? read(`${root}/cpu,cpuacct/cpu.cfs_quota_us`),
+    read(`${root}/cpu/cpu.cfs_period_us`) ?? read(`${root}/cpu,cpuacct/cpu.cfs_period_us`),
+  );
 }
 
 function ratio(quota: string | undefined, period: string | undefined): number | undefined {

@@ -60,7 +60,11 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
   let announced = false;
 
   const registry = new Registry();
-  const restarts = new Counter({ name: 'ropc_worker_restarts_total', help: 'Workers the supervisor started again after one died (server.workers)', registers: [registry] });
+  const restarts = new Counter({
+    name: 'ropc_worker_restarts_total',
+    help: 'Workers the supervisor started again after one died (server.workers)',
+    registers: [registry],
+  });
   restarts.inc(0);
   new Gauge({
     name: 'ropc_workers',
@@ -75,10 +79,15 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
   const aggregator = new AggregatorRegistry();
 
   // The admin listener answers from the start: /readyz says 503 until every worker listens.
-  const jwks = config.headers.assertion.enabled ? (await createAssertionSigner({ ...config.headers.assertion, issuer: config.oauth.issuer })).jwks : undefined;
+  const jwks = config.headers.assertion.enabled
+    ? (await createAssertionSigner({ ...config.headers.assertion, issuer: config.oauth.issuer })).jwks
+    : undefined;
   const admin = createAdminListener({
     readiness: () => readiness(slots, stopping),
-    metrics: async () => ({ contentType: aggregator.contentType, text: `${await aggregator.clusterMetrics()}\n${await registry.metrics()}` }),
+    metrics: async () => ({
+      contentType: aggregator.contentType,
+      text: `${await aggregator.clusterMetrics()}\n${await registry.metrics()}`,
+    }),
     ...(jwks ? { jwks } : {}),
   });
   await new Promise<void>((resolve, reject) => {
@@ -100,7 +109,10 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
       if (stopping) return void worker.send({ ropc: 'shutdown' } satisfies ToWorker);
       if (!announced && slots.every((s) => s.listening)) {
         announced = true;
-        logger.info({ port: publicPort, adminPort, workers, mode: config.mode, store: config.store.type, upstream: config.upstream.url }, 'ropc-gateway listening');
+        logger.info(
+          { port: publicPort, adminPort, workers, mode: config.mode, store: config.store.type, upstream: config.upstream.url },
+          'ropc-gateway listening',
+        );
         flushLogs();
       }
     });
@@ -119,7 +131,10 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
       crashes.push(now);
       while (crashes.length > 0 && (crashes[0] as number) < now - CRASH_WINDOW_MS) crashes.shift();
       if (crashes.length >= CRASH_LIMIT) {
-        logger.error({ worker: slot.n, workerPid: worker.process.pid, code, signal, deaths: crashes.length, withinSeconds: CRASH_WINDOW_MS / 1000 }, 'workers keep dying: stopping the gateway');
+        logger.error(
+          { worker: slot.n, workerPid: worker.process.pid, code, signal, deaths: crashes.length, withinSeconds: CRASH_WINDOW_MS / 1000 },
+          'workers keep dying: stopping the gateway',
+        );
         exitCode = 1;
         stop('crash loop');
         return;
@@ -158,11 +173,14 @@ export async function supervise(options: SupervisorOptions): Promise<void> {
       finish();
       return;
     }
-    setTimeout(() => {
-      logger.error('workers did not stop in time; killing them');
-      for (const slot of slots) slot.worker?.process.kill('SIGKILL');
-      exit(1);
-    }, (drainSeconds + shutdownTimeoutSeconds + 15) * 1000).unref();
+    setTimeout(
+      () => {
+        logger.error('workers did not stop in time; killing them');
+        for (const slot of slots) slot.worker?.process.kill('SIGKILL');
+        exit(1);
+      },
+      (drainSeconds + shutdownTimeoutSeconds + 15) * 1000,
+    ).unref();
   };
 
   const onSignal = (signal: string): void => {
@@ -194,7 +212,10 @@ async function readiness(slots: readonly Slot[], stopping: boolean): Promise<Rea
   if (stopping) return { ready: false, body: { status: 'draining' } };
   const answers = await Promise.all(slots.map((slot) => ask(slot)));
   const ready = answers.every((a) => a.ready);
-  return { ready, body: { status: ready ? 'ready' : 'not ready', workers: answers.map((a, i) => ({ worker: i + 1, ...a.body, ready: a.ready })) } };
+  return {
+    ready,
+    body: { status: ready ? 'ready' : 'not ready', workers: answers.map((a, i) => ({ worker: i + 1, ...a.body, ready: a.ready })) },
+  };
 }
 
 function ask(slot: Slot): Promise<Readiness> {
@@ -204,7 +225,8 @@ function ask(slot: Slot): Promise<Readiness> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => done({ ready: false, body: { status: 'no answer', pid: worker.process.pid } }), READY_ANSWER_MS);
     const onMessage = (message: unknown): void => {
-      if (isMessage<FromWorker>(message) && message.ropc === 'readyz' && message.id === id) done({ ready: message.ready, body: { ...message.body, pid: worker.process.pid } });
+      if (isMessage<FromWorker>(message) && message.ropc === 'readyz' && message.id === id)
+        done({ ready: message.ready, body: { ...message.body, pid: worker.process.pid } });
     };
     const done = (r: Readiness): void => {
       clearTimeout(timer);

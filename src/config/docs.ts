@@ -53,7 +53,7 @@ export function configurationMarkdown(): string {
     '## Validation',
     '',
     '`ropc-gateway check-config --config FILE` runs the same check as `start`, without the network (src/config/validate.ts):',
-    'the keys and their formats, list items, cross-field rules, then every validator\'s settings (LDAP URLs, StartTLS,',
+    "the keys and their formats, list items, cross-field rules, then every validator's settings (LDAP URLs, StartTLS,",
     'search settings, filters and attribute names, CA files and their PEM content; HTTP validator URLs and headers), every',
     'users file (readable, valid YAML, argon2id or bcrypt hashes only, no plain `password` key), `…File` secrets, and in',
     'production a client `secretHash` of the dev example secret. Every problem is one line naming its key, reported once;',

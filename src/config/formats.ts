@@ -33,7 +33,8 @@ export function registerFormats(): void {
     },
     workers: {
       validate(value: unknown) {
-        if (value !== 'auto' && (!Number.isInteger(value) || (value as number) < 1)) throw new Error('must be a whole number of at least 1, or "auto"');
+        if (value !== 'auto' && (!Number.isInteger(value) || (value as number) < 1))
+          throw new Error('must be a whole number of at least 1, or "auto"');
       },
       coerce: (v: string) => (/^\d+$/.test(v) ? Number(v) : v),
     },
@@ -83,7 +84,11 @@ export function registerFormats(): void {
           throw new Error('must be a list of "host:port" strings');
         }
       },
-      coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
+      coerce: (v: string) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
     },
     'header-name-list': {
       validate(value: unknown) {
@@ -91,7 +96,11 @@ export function registerFormats(): void {
           throw new Error('must be a list of header names (letters, digits and -; no _)');
         }
       },
-      coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
+      coerce: (v: string) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
     },
     'path-list': {
       validate(value: unknown) {
@@ -99,7 +108,11 @@ export function registerFormats(): void {
           throw new Error('must be a list of file paths');
         }
       },
-      coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
+      coerce: (v: string) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
     },
     'string-map': {
       validate(value: unknown) {

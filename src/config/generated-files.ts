@@ -16,7 +16,10 @@ export const HELM_VALUES_SCHEMA = 'helm/ropc-gateway/values.schema.json';
 
 /** The Helm chart's `properties.config`. */
 export function helmConfigSchema(): JsonSchema {
-  return { description: 'The gateway configuration (docs/configuration.md), generated from src/config/schema.ts and items.ts.', ...configJsonSchema() };
+  return {
+    description: 'The gateway configuration (docs/configuration.md), generated from src/config/schema.ts and items.ts.',
+    ...configJsonSchema(),
+  };
 }
 
 /** docs/environment.md: every `ROPC_*` variable, the key it sets and its format. */
@@ -27,7 +30,10 @@ export function environmentMarkdown(): string {
       const path = prefix ? `${prefix}.${key}` : key;
       const leaf = child as { env?: unknown; format?: unknown; doc?: unknown; default?: unknown };
       if (typeof leaf.doc === 'string' && 'default' in leaf) {
-        if (typeof leaf.env === 'string') rows.push(`| \`${leaf.env}\` | \`${path}\` | ${Array.isArray(leaf.format) ? leaf.format.filter((f) => f !== '').join(' \\| ') : String(leaf.format)} |`);
+        if (typeof leaf.env === 'string')
+          rows.push(
+            `| \`${leaf.env}\` | \`${path}\` | ${Array.isArray(leaf.format) ? leaf.format.filter((f) => f !== '').join(' \\| ') : String(leaf.format)} |`,
+          );
       } else {
         walk(child as Record<string, unknown>, path);
       }

@@ -13,12 +13,14 @@ export function checkIncumbent(config: GatewayConfig, mode: 'dev' | 'production'
   const c = config.incumbent.introspection;
   const where = 'incumbent.introspection';
   for (const name of Object.keys(c.claims.attributes)) {
-    if (!ATTRIBUTE_NAME.test(name)) problems.push(`${where}.claims.attributes: "${name}" is not an attribute name (letters, digits and ._-)`);
+    if (!ATTRIBUTE_NAME.test(name))
+      problems.push(`${where}.claims.attributes: "${name}" is not an attribute name (letters, digits and ._-)`);
   }
   if (!c.claims.subject) problems.push(`${where}.claims.subject: must name a claim`);
   if (!c.enabled) return;
   if (!c.url) problems.push(`${where}.url: is required when ${where}.enabled`);
-  if (!c.clientId) problems.push(`${where}.clientId: is required when ${where}.enabled (RFC 7662 §2.1: the endpoint requires client authentication)`);
+  if (!c.clientId)
+    problems.push(`${where}.clientId: is required when ${where}.enabled (RFC 7662 §2.1: the endpoint requires client authentication)`);
   if (c.url) {
     const reading = readUrl(c.url, ['http:', 'https:']);
     const url = reading.url ?? new URL(c.url); // the http-url format has refused what is not a URL

@@ -69,7 +69,12 @@ function formatSchema(format: unknown, path: string): JsonSchema {
     case 'ratio':
       return { type: 'number', minimum: 0, maximum: 1 };
     case 'workers':
-      return { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', enum: ['auto'] }] };
+      return {
+        oneOf: [
+          { type: 'integer', minimum: 1 },
+          { type: 'string', enum: ['auto'] },
+        ],
+      };
     case 'boolean':
       return { type: 'boolean' };
     case 'string':
@@ -121,7 +126,11 @@ function fieldSchema(field: FieldSpec): JsonSchema {
       Object.assign(out, { type: 'integer', minimum: field.min ?? 0 });
       break;
     case 'string-list':
-      Object.assign(out, { type: 'array', items: field.oneOf ? { type: 'string', enum: field.oneOf } : { type: 'string' } }, field.required ? { minItems: 1 } : {});
+      Object.assign(
+        out,
+        { type: 'array', items: field.oneOf ? { type: 'string', enum: field.oneOf } : { type: 'string' } },
+        field.required ? { minItems: 1 } : {},
+      );
       break;
     case 'string-map':
       Object.assign(out, { type: 'object', additionalProperties: { type: 'string' } });

@@ -41,7 +41,10 @@ const DEV_USERS_FILE = resolve(dirname(new URL(import.meta.url).pathname), '../.
 
 /** Environment variable of a schema path: server.limits.bodyBytes -> ROPC_SERVER_LIMITS_BODY_BYTES. */
 export function envName(path: string): string {
-  return `ROPC_${path.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase()}`;
+  return `ROPC_${path
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/\./g, '_')
+    .toUpperCase()}`;
 }
 
 type SchemaNode = Record<string, unknown>;
@@ -138,9 +141,13 @@ export function collectConfig(options: LoadOptions): Collected {
     configuredPaths.set(resolved, file);
     return resolved;
   };
-  const validators = raw.validators.map((v, i) => itemChecked(`validators[${i}]`, (p) => loadValidator(v, `validators[${i}]`, resolveFile, readSecret, p)));
+  const validators = raw.validators.map((v, i) =>
+    itemChecked(`validators[${i}]`, (p) => loadValidator(v, `validators[${i}]`, resolveFile, readSecret, p)),
+  );
   const validatorNames = validators.map((v) => v.name);
-  const clients = raw.clients.map((c, i) => itemChecked(`clients[${i}]`, (p) => loadClient(c, `clients[${i}]`, validatorNames, readSecret, p)));
+  const clients = raw.clients.map((c, i) =>
+    itemChecked(`clients[${i}]`, (p) => loadClient(c, `clients[${i}]`, validatorNames, readSecret, p)),
+  );
   const routes = raw.routes.map((r, i) => {
     const route = itemChecked(`routes[${i}]`, (p) => checkItem(routeSpec, r, `routes[${i}]`, p));
     const caFile = typeof route.upstreamCaFile === 'string' && route.upstreamCaFile ? resolveFile(route.upstreamCaFile) : '';
@@ -149,7 +156,8 @@ export function collectConfig(options: LoadOptions): Collected {
   const filePath = (file: string): string => (file ? resolveFile(file) : '');
 
   const redisPassword = raw.store.redis.password || readSecret(raw.store.redis.passwordFile, 'store.redis.passwordFile');
-  const sentinelPassword = raw.store.redis.sentinelPassword || readSecret(raw.store.redis.sentinelPasswordFile, 'store.redis.sentinelPasswordFile');
+  const sentinelPassword =
+    raw.store.redis.sentinelPassword || readSecret(raw.store.redis.sentinelPasswordFile, 'store.redis.sentinelPasswordFile');
   const incumbent = raw.incumbent.introspection;
   const incumbentSecret = incumbent.clientSecret || readSecret(incumbent.clientSecretFile, 'incumbent.introspection.clientSecretFile');
   const config: GatewayConfig = {
@@ -170,7 +178,13 @@ export function collectConfig(options: LoadOptions): Collected {
   crossCheck(config, raw, options.mode, problems, warnings);
   const crossProblems = problems.splice(before).filter((line) => !refusedKeys.has(keyOf(line)));
   problems.push(...crossProblems);
-  return { config, problems: unique(problems.map((line) => namingConfiguredPath(line, configuredPaths))), warnings: unique(warnings), invalid, configuredPaths };
+  return {
+    config,
+    problems: unique(problems.map((line) => namingConfiguredPath(line, configuredPaths))),
+    warnings: unique(warnings),
+    invalid,
+    configuredPaths,
+  };
 }
 
 /** Adds the configured form to a resolved path a problem line names ("… (resolved to …)"). */
@@ -195,7 +209,14 @@ function unique(lines: readonly string[]): string[] {
 /** "cannot read FILE (resolved to /abs/FILE): ENOENT (no such file)", naming both paths when they differ. */
 export function readFailure(configured: string, resolved: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
-  const why = code === 'ENOENT' ? 'ENOENT (no such file)' : code === 'EACCES' ? 'EACCES (permission denied)' : code === 'EISDIR' ? 'EISDIR (a directory, not a file)' : (code ?? (err as Error).message);
+  const why =
+    code === 'ENOENT'
+      ? 'ENOENT (no such file)'
+      : code === 'EACCES'
+        ? 'EACCES (permission denied)'
+        : code === 'EISDIR'
+          ? 'EISDIR (a directory, not a file)'
+          : (code ?? (err as Error).message);
   return `cannot read ${describePath(configured, resolved)}: ${why}`;
 }
 
@@ -233,7 +254,8 @@ function editDistance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
     row = next;
   }
   return row[b.length] ?? 0;
@@ -305,10 +327,19 @@ function loadValidator(
   const type = (value as { type?: unknown } | null)?.type;
   const spec = typeof type === 'string' ? validatorSpecByType[type] : undefined;
   if (!spec) {
-    problems.push(`${where}.type: must be one of ${Object.keys(validatorSpecs).join(', ')}${type === undefined ? '' : `: value was ${JSON.stringify(type)}`}`);
+    problems.push(
+      `${where}.type: must be one of ${Object.keys(validatorSpecs).join(', ')}${type === undefined ? '' : `: value was ${JSON.stringify(type)}`}`,
+    );
     // Keep the entry's name, so clients naming it do not also report "no validator is named …".
     const name = (value as { name?: unknown } | null)?.name;
-    return { type: 'file', name: typeof name === 'string' ? name : `#invalid${where}`, path: '', caseSensitive: false, subjectPrefix: '', groupScopes: {} };
+    return {
+      type: 'file',
+      name: typeof name === 'string' ? name : `#invalid${where}`,
+      path: '',
+      caseSensitive: false,
+      subjectPrefix: '',
+      groupScopes: {},
+    };
   }
   const v = checkItem(spec, value, where, problems);
   if (type === 'file') return { ...v, path: v.path ? resolveFile(v.path as string) : '' } as unknown as ValidatorConfig;
@@ -338,13 +369,19 @@ function secondarySecretProblems(c: ItemValues<typeof clientSpec>, where: string
   const hashes = c.secondarySecretHashes;
   if (c.public && hashes.length) problems.push(`${where}.secondarySecretHashes: a public client has no secrets`);
   if (hashes.length > MAX_SECONDARY_SECRETS) problems.push(`${where}.secondarySecretHashes: at most ${MAX_SECONDARY_SECRETS} secrets`);
-  if (hashes.length && !c.secretHash && !c.secretFile) problems.push(`${where}.secondarySecretHashes: needs secretHash or secretFile beside it (the current secret)`);
+  if (hashes.length && !c.secretHash && !c.secretFile)
+    problems.push(`${where}.secondarySecretHashes: needs secretHash or secretFile beside it (the current secret)`);
   hashes.forEach((hash, i) => {
-    if (!/^\$(argon2id\$|2[aby]\$)/.test(hash)) problems.push(`${where}.secondarySecretHashes[${i}]: must be an argon2id ($argon2id$…) or bcrypt ($2b$…) hash; make one with \`ropc-gateway hash-secret\``);
+    if (!/^\$(argon2id\$|2[aby]\$)/.test(hash))
+      problems.push(
+        `${where}.secondarySecretHashes[${i}]: must be an argon2id ($argon2id$…) or bcrypt ($2b$…) hash; make one with \`ropc-gateway hash-secret\``,
+      );
   });
-  if (c.secondarySecretsNotAfter.length > hashes.length) problems.push(`${where}.secondarySecretsNotAfter: has more entries than secondarySecretHashes`);
+  if (c.secondarySecretsNotAfter.length > hashes.length)
+    problems.push(`${where}.secondarySecretsNotAfter: has more entries than secondarySecretHashes`);
   c.secondarySecretsNotAfter.forEach((value, i) => {
-    if (Number.isNaN(secretNotAfter(value))) problems.push(`${where}.secondarySecretsNotAfter[${i}]: must be an ISO 8601 instant such as 2026-03-01T00:00:00Z`);
+    if (Number.isNaN(secretNotAfter(value)))
+      problems.push(`${where}.secondarySecretsNotAfter[${i}]: must be an ISO 8601 instant such as 2026-03-01T00:00:00Z`);
   });
   return problems;
 }
@@ -362,7 +399,9 @@ function loadClient(
   if (c.public && hasSecret) problems.push(`${where}: a public client must not have secretHash or secretFile`);
   if (!c.public && !hasSecret) problems.push(`${where}: needs secretHash or secretFile (or public: true)`);
   if (c.secretHash && !/^\$(argon2id\$|2[aby]\$)/.test(c.secretHash)) {
-    problems.push(`${where}.secretHash: must be an argon2id ($argon2id$…) or bcrypt ($2b$…) hash; make one with \`ropc-gateway hash-secret\``);
+    problems.push(
+      `${where}.secretHash: must be an argon2id ($argon2id$…) or bcrypt ($2b$…) hash; make one with \`ropc-gateway hash-secret\``,
+    );
   }
   problems.push(...secondarySecretProblems(c, where));
   for (const s of c.defaultScopes) {
@@ -386,20 +425,29 @@ function checkHeaders(config: GatewayConfig, problems: string[]): void {
   const rules = compileHeaderRules({ identity, removeAuthorization: true, trustProxy: config.server.trustProxy, assertionHeader });
   for (const name of passThrough) {
     const n = name.toLowerCase();
-    if (rules.owns(n)) problems.push(`headers.passThrough: "${name}" is a header the gateway sets (headers.identity, X-Auth-*, the assertion header); it cannot come from the client`);
-    else if (FORWARDING.includes(n) || n === 'x-request-id') problems.push(`headers.passThrough: "${name}" is set by the gateway; server.trustProxy decides whether an inbound one is kept`);
-    else if (NOT_PASSABLE.includes(n)) problems.push(`headers.passThrough: "${name}" is hop-by-hop or Authorization, never passed this way`);
+    if (rules.owns(n))
+      problems.push(
+        `headers.passThrough: "${name}" is a header the gateway sets (headers.identity, X-Auth-*, the assertion header); it cannot come from the client`,
+      );
+    else if (FORWARDING.includes(n) || n === 'x-request-id')
+      problems.push(`headers.passThrough: "${name}" is set by the gateway; server.trustProxy decides whether an inbound one is kept`);
+    else if (NOT_PASSABLE.includes(n))
+      problems.push(`headers.passThrough: "${name}" is hop-by-hop or Authorization, never passed this way`);
     else if (!rules.strips(n)) problems.push(`headers.passThrough: "${name}" is not stripped; nothing to pass through`);
   }
   if (assertion.enabled) {
     if (!HEADER_NAME.test(assertion.header)) problems.push(`headers.assertion.header: "${assertion.header}" is not a valid header name`);
-    if (identityNames.includes(assertionHeader)) problems.push(`headers.assertion.header: "${assertion.header}" is also in headers.identity`);
+    if (identityNames.includes(assertionHeader))
+      problems.push(`headers.assertion.header: "${assertion.header}" is also in headers.identity`);
     if (assertion.keyFile) {
       try {
         const key = createPrivateKey(readFileSync(assertion.keyFile));
-        if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') problems.push('headers.assertion.keyFile: must hold an EC P-256 private key (ES256)');
+        if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+          problems.push('headers.assertion.keyFile: must hold an EC P-256 private key (ES256)');
       } catch (err) {
-        problems.push(`headers.assertion.keyFile: cannot read a PEM private key from ${assertion.keyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        problems.push(
+          `headers.assertion.keyFile: cannot read a PEM private key from ${assertion.keyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     }
   }
@@ -411,7 +459,13 @@ const NOT_PASSABLE = [...HOP_BY_HOP, 'authorization', 'proxy-authorization', 'ex
 const IDENTITY_FIELDS = /^(sub|client_id|scope|groups|attributes\.[A-Za-z0-9_.-]+)$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mode: 'dev' | 'production', problems: string[], warnings: string[]): void {
+function crossCheck(
+  config: GatewayConfig,
+  raw: SchemaValues<typeof schema>,
+  mode: 'dev' | 'production',
+  problems: string[],
+  warnings: string[],
+): void {
   const dupes = (names: string[]) => names.filter((n, i) => names.indexOf(n) !== i);
   for (const id of new Set(dupes(config.clients.map((c) => c.id)))) problems.push(`clients: the id "${id}" is used twice`);
   for (const n of new Set(dupes(config.validators.map((v) => v.name)))) problems.push(`validators: the name "${n}" is used twice`);
@@ -420,10 +474,12 @@ function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mod
   if (Boolean(certFile) !== Boolean(keyFile)) problems.push('server.tls: certFile and keyFile must be set together');
   if (config.audit.destination === 'file' && !config.audit.file) problems.push('audit.file: is required when audit.destination is file');
   if (config.tracing.enabled && !config.tracing.endpoint) problems.push('tracing.endpoint: is required when tracing.enabled is true');
-  if (config.lockout.maxLockSeconds < config.lockout.lockSeconds) problems.push('lockout.maxLockSeconds: must be at least lockout.lockSeconds');
+  if (config.lockout.maxLockSeconds < config.lockout.lockSeconds)
+    problems.push('lockout.maxLockSeconds: must be at least lockout.lockSeconds');
   const paths = Object.values(config.oauth.paths);
   if (new Set(paths).size !== paths.length) problems.push('oauth.paths: every endpoint needs its own path');
-  if (config.passwordChange.enabled && paths.includes(config.passwordChange.path)) problems.push('passwordChange.path: must differ from every oauth.paths endpoint');
+  if (config.passwordChange.enabled && paths.includes(config.passwordChange.path))
+    problems.push('passwordChange.path: must differ from every oauth.paths endpoint');
   if (config.passwordChange.enabled) {
     for (const v of config.validators) {
       if (v.type === 'ldap' && !v.startTls && !v.passwordChangeWithoutTls && v.urls.some((u) => /^ldap:/i.test(u))) {
@@ -439,26 +495,34 @@ function crossCheck(config: GatewayConfig, raw: SchemaValues<typeof schema>, mod
   }
   if (config.store.type === 'redis') {
     const r = config.store.redis;
-    if (!r.url && r.sentinels.length === 0 && r.cluster.length === 0) problems.push('store.redis: set url, sentinels or cluster for the redis store');
+    if (!r.url && r.sentinels.length === 0 && r.cluster.length === 0)
+      problems.push('store.redis: set url, sentinels or cluster for the redis store');
   }
   // Route rules, decision endpoint, TLS files and listener limits: see resource-checks.ts.
   checkResourceConfig(config, problems);
   checkHeaders(config, problems);
   problems.push(...scopeProblems(config));
   checkIncumbent(config, mode, problems, warnings);
-  if (raw.upstream.engine) warnings.push(`upstream.engine: deprecated and ignored ("${raw.upstream.engine}"): plain HTTP always goes through undici, WebSocket through http-proxy-3; remove the key`);
+  if (raw.upstream.engine)
+    warnings.push(
+      `upstream.engine: deprecated and ignored ("${raw.upstream.engine}"): plain HTTP always goes through undici, WebSocket through http-proxy-3; remove the key`,
+    );
 
   if (mode === 'production') {
     if (config.oauth.issuer.startsWith('http:')) {
-      warnings.push(`oauth.issuer: ${config.oauth.issuer} is not https:// (RFC 8414 §2: the issuer identifier is an https URL); set the public https:// address of the gateway`);
+      warnings.push(
+        `oauth.issuer: ${config.oauth.issuer} is not https:// (RFC 8414 §2: the issuer identifier is an https URL); set the public https:// address of the gateway`,
+      );
     }
     if (!raw.store.type) problems.push('store.type: required in production (redis, or memory for a single process)');
     if (!config.upstream.url) problems.push('upstream.url: required in production (the application to protect)');
     config.clients.forEach((c, i) => {
-      if (c.secret === EXAMPLE_SECRET) problems.push(`clients[${i}].secretFile: holds the example secret of dev mode; set a secret of your own`);
+      if (c.secret === EXAMPLE_SECRET)
+        problems.push(`clients[${i}].secretFile: holds the example secret of dev mode; set a secret of your own`);
     });
     config.validators.forEach((v, i) => {
-      if (v.type === 'file' && v.path === DEV_USERS_FILE) problems.push(`validators[${i}].path: is the example users file of dev mode; use your own`);
+      if (v.type === 'file' && v.path === DEV_USERS_FILE)
+        problems.push(`validators[${i}].path: is the example users file of dev mode; use your own`);
     });
   }
 }

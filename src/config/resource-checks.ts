@@ -21,7 +21,8 @@ export function checkResourceConfig(config: GatewayConfig, problems: string[]): 
   checkDecision(config, problems);
   checkTls(config, problems);
   const { headersTimeoutMs, requestTimeoutMs } = config.server.limits;
-  if (headersTimeoutMs > requestTimeoutMs) problems.push('server.limits.headersTimeoutMs: must not be larger than server.limits.requestTimeoutMs');
+  if (headersTimeoutMs > requestTimeoutMs)
+    problems.push('server.limits.headersTimeoutMs: must not be larger than server.limits.requestTimeoutMs');
 }
 
 /** The syntax problem of a route path glob, or null. */
@@ -56,7 +57,8 @@ function checkRoute(config: GatewayConfig, route: RouteConfig, where: string, pr
   if (route.auth === 'bearer-or-basic') {
     const client = config.clients.find((c) => c.id === route.basicClient);
     if (!client) problems.push(`${where}.basicClient: must name a configured client for auth: bearer-or-basic`);
-    else if (client.validators.length === 0) problems.push(`${where}.basicClient: the client "${client.id}" has no validator to check Basic credentials with`);
+    else if (client.validators.length === 0)
+      problems.push(`${where}.basicClient: the client "${client.id}" has no validator to check Basic credentials with`);
   } else if (route.basicClient) {
     problems.push(`${where}.basicClient: only used with auth: bearer-or-basic`);
   }
@@ -65,7 +67,8 @@ function checkRoute(config: GatewayConfig, route: RouteConfig, where: string, pr
   if (route.upstreamCaFile) {
     checkReadable(route.upstreamCaFile, `${where}.upstreamCaFile`, problems);
     const upstream = route.upstream || config.upstream.url;
-    if (upstream && !upstream.startsWith('https:')) problems.push(`${where}.upstreamCaFile: has no effect: the route's upstream is not https://`);
+    if (upstream && !upstream.startsWith('https:'))
+      problems.push(`${where}.upstreamCaFile: has no effect: the route's upstream is not https://`);
   }
 }
 
@@ -75,10 +78,14 @@ function checkShadowing(routes: readonly RouteConfig[], problems: string[]): voi
     const i = routes.findIndex((earlier, k) => {
       if (k >= j) return false;
       const coversPath = earlier.path === '/**' || earlier.path === later.path;
-      const coversMethods = earlier.methods.length === 0 || (later.methods.length > 0 && later.methods.every((m) => earlier.methods.includes(m)));
+      const coversMethods =
+        earlier.methods.length === 0 || (later.methods.length > 0 && later.methods.every((m) => earlier.methods.includes(m)));
       return coversPath && coversMethods;
     });
-    if (i !== -1) problems.push(`routes[${j}]: never matches: routes[${i}] (${routes[i]?.path}) comes first and matches every request it would (first match wins)`);
+    if (i !== -1)
+      problems.push(
+        `routes[${j}]: never matches: routes[${i}] (${routes[i]?.path}) comes first and matches every request it would (first match wins)`,
+      );
   });
 }
 
@@ -93,12 +100,18 @@ function checkUpstreamUrl(value: string, where: string, problems: string[]): voi
 
 function checkDecision(config: GatewayConfig, problems: string[]): void {
   if (!config.decision.enabled) return;
-  if (!(config.decision.ingress as string)) problems.push('decision.ingress: required when decision.enabled (nginx, traefik or envoy: the only source the original request is read from)');
+  if (!(config.decision.ingress as string))
+    problems.push(
+      'decision.ingress: required when decision.enabled (nginx, traefik or envoy: the only source the original request is read from)',
+    );
   const decision = config.decision.path;
-  if (decision.replace(/\/+$/, '') === '') problems.push('decision.path: must not be "/" (the endpoint owns its path and everything below it)');
+  if (decision.replace(/\/+$/, '') === '')
+    problems.push('decision.path: must not be "/" (the endpoint owns its path and everything below it)');
   for (const [name, path] of Object.entries(config.oauth.paths)) {
     if (path === decision || path.startsWith(`${decision.replace(/\/$/, '')}/`)) {
-      problems.push(`decision.path: collides with oauth.paths.${name} (${path}); the decision endpoint owns its path and everything below it`);
+      problems.push(
+        `decision.path: collides with oauth.paths.${name} (${path}); the decision endpoint owns its path and everything below it`,
+      );
     }
   }
 }

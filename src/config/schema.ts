@@ -9,7 +9,11 @@ export const schema = {
     host: { doc: 'Address the public listener binds to.', format: 'string', default: '0.0.0.0' },
     port: { doc: 'Port of the public listener (token endpoint, OAuth endpoints and the protected proxy).', format: 'port', default: 9031 },
     tls: {
-      certFile: { doc: 'PEM certificate chain for TLS on the public port; TLS is on when this and keyFile are set.', format: 'string', default: '' },
+      certFile: {
+        doc: 'PEM certificate chain for TLS on the public port; TLS is on when this and keyFile are set.',
+        format: 'string',
+        default: '',
+      },
       keyFile: { doc: 'PEM private key for TLS on the public port.', format: 'string', default: '' },
     },
     trustProxy: {
@@ -18,7 +22,7 @@ export const schema = {
       default: false,
     },
     caseSensitivePaths: {
-      doc: 'Match route rules case-sensitively. Off (the default): /ADMIN/x matches the rule /admin/**, because case-insensitive upstreams (IIS, ASP.NET, Express\'s default router, Spring with some settings) serve it as /admin/x; the request must then also satisfy the rule its exact case matches, and the path goes upstream in the client\'s case. Turn on only when every upstream is case-sensitive.',
+      doc: "Match route rules case-sensitively. Off (the default): /ADMIN/x matches the rule /admin/**, because case-insensitive upstreams (IIS, ASP.NET, Express's default router, Spring with some settings) serve it as /admin/x; the request must then also satisfy the rule its exact case matches, and the path goes upstream in the client's case. Turn on only when every upstream is case-sensitive.",
       format: 'boolean',
       default: false,
     },
@@ -27,16 +31,28 @@ export const schema = {
       format: 'workers',
       default: 1,
     },
-    drainSeconds: { doc: 'On SIGTERM: seconds during which /readyz already answers 503 but new requests are still served, before the listeners close.', format: 'non-negative-int', default: 5 },
+    drainSeconds: {
+      doc: 'On SIGTERM: seconds during which /readyz already answers 503 but new requests are still served, before the listeners close.',
+      format: 'non-negative-int',
+      default: 5,
+    },
     shutdownTimeoutSeconds: {
-      doc: 'On SIGTERM, after drainSeconds: how long in-flight requests may still take before their connections are cut. Keep drainSeconds + shutdownTimeoutSeconds below the pod\'s terminationGracePeriodSeconds.',
+      doc: "On SIGTERM, after drainSeconds: how long in-flight requests may still take before their connections are cut. Keep drainSeconds + shutdownTimeoutSeconds below the pod's terminationGracePeriodSeconds.",
       format: 'non-negative-int',
       default: 20,
     },
     limits: {
-      bodyBytes: { doc: 'Largest request body accepted by the OAuth endpoints (413 above it). The proxy streams bodies without a limit.', format: 'positive-int', default: 16384 },
+      bodyBytes: {
+        doc: 'Largest request body accepted by the OAuth endpoints (413 above it). The proxy streams bodies without a limit.',
+        format: 'positive-int',
+        default: 16384,
+      },
       headersTimeoutMs: { doc: 'Time a client has to send the complete request headers.', format: 'positive-int', default: 10000 },
-      requestTimeoutMs: { doc: 'Time a client has to send the complete request (headers and body).', format: 'positive-int', default: 30000 },
+      requestTimeoutMs: {
+        doc: 'Time a client has to send the complete request (headers and body).',
+        format: 'positive-int',
+        default: 30000,
+      },
       keepAliveTimeoutMs: { doc: 'How long an idle client keep-alive connection is kept open.', format: 'positive-int', default: 5000 },
       maxHeaderBytes: { doc: 'Largest total size of request headers (431 above it).', format: 'positive-int', default: 16384 },
       firstByteTimeoutMs: {
@@ -54,7 +70,11 @@ export const schema = {
         format: 'non-negative-int',
         default: 100,
       },
-      maxConnections: { doc: 'Open connections on the public port at most (all peers together); beyond it new connections are closed at once. 0 = no limit.', format: 'non-negative-int', default: 0 },
+      maxConnections: {
+        doc: 'Open connections on the public port at most (all peers together); beyond it new connections are closed at once. 0 = no limit.',
+        format: 'non-negative-int',
+        default: 0,
+      },
     },
   },
   admin: {
@@ -66,27 +86,43 @@ export const schema = {
     port: { doc: 'Port of the admin listener.', format: 'port', default: 9091 },
   },
   log: {
-    level: { doc: 'Log level (pino): fatal, error, warn, info, debug, trace or silent.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    level: {
+      doc: 'Log level (pino): fatal, error, warn, info, debug, trace or silent.',
+      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+    },
     requests: {
-      doc: 'Completion lines on the public port: all (one line per request) or errors (only answers of 400 and above). The line costs about a quarter of the resource path\'s CPU under load; see docs/performance.md.',
+      doc: "Completion lines on the public port: all (one line per request) or errors (only answers of 400 and above). The line costs about a quarter of the resource path's CPU under load; see docs/performance.md.",
       format: ['all', 'errors'],
       default: 'all',
     },
   },
   oauth: {
-    issuer: { doc: 'Issuer identifier published in the RFC 8414 metadata; also the base of the endpoint URLs there.', format: 'http-url', default: 'http://localhost:9031' },
+    issuer: {
+      doc: 'Issuer identifier published in the RFC 8414 metadata; also the base of the endpoint URLs there.',
+      format: 'http-url',
+      default: 'http://localhost:9031',
+    },
     realm: { doc: 'Realm named in WWW-Authenticate challenges.', format: 'string', default: 'ropc-gateway' },
     paths: {
       token: { doc: 'Path of the token endpoint (RFC 6749 §3.2).', format: 'url-path', default: '/as/token.oauth2' },
       revocation: { doc: 'Path of the revocation endpoint (RFC 7009).', format: 'url-path', default: '/as/revoke_token.oauth2' },
       introspection: { doc: 'Path of the introspection endpoint (RFC 7662).', format: 'url-path', default: '/as/introspect.oauth2' },
-      metadata: { doc: 'Path of the authorization server metadata (RFC 8414).', format: 'url-path', default: '/.well-known/oauth-authorization-server' },
+      metadata: {
+        doc: 'Path of the authorization server metadata (RFC 8414).',
+        format: 'url-path',
+        default: '/.well-known/oauth-authorization-server',
+      },
       jwks: {
         doc: 'Path of the JWKS (RFC 7517) with the public keys of JWT access tokens and ID tokens (oauth.signing), listed as jwks_uri in the metadata. Served only when a client has JWT access tokens or the openid scope.',
         format: 'url-path',
         default: '/.well-known/jwks.json',
       },
-      userinfo: { doc: 'Path of the OpenID Connect UserInfo endpoint (OIDC Core §5.3); served only when a client lists the openid scope.', format: 'url-path', default: '/userinfo' },
+      userinfo: {
+        doc: 'Path of the OpenID Connect UserInfo endpoint (OIDC Core §5.3); served only when a client lists the openid scope.',
+        format: 'url-path',
+        default: '/userinfo',
+      },
       openidConfiguration: {
         doc: 'Path of the OpenID Provider metadata (OIDC Discovery §4); served only when a client lists the openid scope.',
         format: 'url-path',
@@ -99,7 +135,7 @@ export const schema = {
       default: 'opaque',
     },
     audience: {
-      doc: 'The audience of this gateway\'s own resource path: the aud of JWT access tokens of clients without clients[].audience, and the aud a JWT must carry for the resource path and the decision endpoint to accept it. Empty: oauth.issuer.',
+      doc: "The audience of this gateway's own resource path: the aud of JWT access tokens of clients without clients[].audience, and the aud a JWT must carry for the resource path and the decision endpoint to accept it. Empty: oauth.issuer.",
       format: 'string',
       default: '',
     },
@@ -116,14 +152,26 @@ export const schema = {
       },
     },
     accessTokenTtl: { doc: 'Access token lifetime in seconds (expires_in).', format: 'positive-int', default: 14400 },
-    refreshTokenTtl: { doc: 'Absolute lifetime in seconds of a refresh token family, counted from the password grant.', format: 'positive-int', default: 2592000 },
-    refreshRotation: { doc: 'Issue a new refresh token on every refresh; presenting a rotated one revokes the family (RFC 9700 §4.14.2).', format: 'boolean', default: true },
+    refreshTokenTtl: {
+      doc: 'Absolute lifetime in seconds of a refresh token family, counted from the password grant.',
+      format: 'positive-int',
+      default: 2592000,
+    },
+    refreshRotation: {
+      doc: 'Issue a new refresh token on every refresh; presenting a rotated one revokes the family (RFC 9700 §4.14.2).',
+      format: 'boolean',
+      default: true,
+    },
     refreshReuseGraceSeconds: {
       doc: 'Reuse interval for rotated refresh tokens: within this many seconds of a rotation, the just-rotated refresh token presented again by the same client (two tabs, a retry after a timeout) gets the same successor pair instead of revoking the family; later reuse still revokes it. 0 = strict RFC 9700 §4.14.2 reuse detection. Only with refreshRotation. See docs/security.md.',
       format: 'non-negative-int',
       default: 0,
     },
-    clientAuthCacheSeconds: { doc: 'Seconds a successful client secret check is remembered (under an HMAC of the credentials, never the secret) so each request does not pay an argon2id verification. 0 disables.', format: 'non-negative-int', default: 60 },
+    clientAuthCacheSeconds: {
+      doc: 'Seconds a successful client secret check is remembered (under an HMAC of the credentials, never the secret) so each request does not pay an argon2id verification. 0 disables.',
+      format: 'non-negative-int',
+      default: 60,
+    },
   },
   clients: {
     doc: 'OAuth clients allowed to use the token endpoint; see "clients[]" below for the fields of each.',
@@ -136,24 +184,61 @@ export const schema = {
     default: [] as unknown[],
   },
   store: {
-    type: { doc: 'Token store: redis, or memory (one process only; the dev default). Required in production.', format: ['', 'redis', 'memory'], default: '' },
+    type: {
+      doc: 'Token store: redis, or memory (one process only; the dev default). Required in production.',
+      format: ['', 'redis', 'memory'],
+      default: '',
+    },
     redis: {
-      url: { doc: 'Redis URL for a single node (redis:// or rediss:// for TLS), with the database number as its path.', format: 'redis-url', default: '' },
-      sentinels: { doc: 'Redis Sentinel addresses (host:port); used instead of url when set.', format: 'host-port-list', default: [] as string[] },
+      url: {
+        doc: 'Redis URL for a single node (redis:// or rediss:// for TLS), with the database number as its path.',
+        format: 'redis-url',
+        default: '',
+      },
+      sentinels: {
+        doc: 'Redis Sentinel addresses (host:port); used instead of url when set.',
+        format: 'host-port-list',
+        default: [] as string[],
+      },
       sentinelName: { doc: 'Name of the master the sentinels monitor.', format: 'string', default: 'mymaster' },
-      sentinelPassword: { doc: 'Password of the sentinels themselves (their requirepass), when they need one; prefer sentinelPasswordFile. The master and replicas use password.', format: 'string', default: '', sensitive: true },
-      sentinelPasswordFile: { doc: 'File holding the sentinel password (a Kubernetes secret mount); trailing newline ignored.', format: 'string', default: '' },
-      cluster: { doc: 'Redis Cluster seed nodes (host:port); used instead of url when set.', format: 'host-port-list', default: [] as string[] },
+      sentinelPassword: {
+        doc: 'Password of the sentinels themselves (their requirepass), when they need one; prefer sentinelPasswordFile. The master and replicas use password.',
+        format: 'string',
+        default: '',
+        sensitive: true,
+      },
+      sentinelPasswordFile: {
+        doc: 'File holding the sentinel password (a Kubernetes secret mount); trailing newline ignored.',
+        format: 'string',
+        default: '',
+      },
+      cluster: {
+        doc: 'Redis Cluster seed nodes (host:port); used instead of url when set.',
+        format: 'host-port-list',
+        default: [] as string[],
+      },
       username: { doc: 'Redis ACL user name.', format: 'string', default: '' },
       password: { doc: 'Redis password (prefer passwordFile).', format: 'string', default: '', sensitive: true },
-      passwordFile: { doc: 'File holding the Redis password (a Kubernetes secret mount); trailing newline ignored.', format: 'string', default: '' },
+      passwordFile: {
+        doc: 'File holding the Redis password (a Kubernetes secret mount); trailing newline ignored.',
+        format: 'string',
+        default: '',
+      },
       tls: { doc: 'Use TLS to Redis (also implied by a rediss:// URL).', format: 'boolean', default: false },
       tlsCaFile: { doc: 'PEM CA bundle to verify the Redis server certificate.', format: 'string', default: '' },
       keyPrefix: { doc: 'Prefix of every key the gateway writes.', format: 'string', default: 'ropc:' },
-      commandTimeoutMs: { doc: 'A Redis command that has not answered in this time fails (503), so a hung Redis fails fast.', format: 'positive-int', default: 1000 },
+      commandTimeoutMs: {
+        doc: 'A Redis command that has not answered in this time fails (503), so a hung Redis fails fast.',
+        format: 'positive-int',
+        default: 1000,
+      },
       connectTimeoutMs: { doc: 'Timeout of a connection attempt to Redis.', format: 'positive-int', default: 2000 },
     },
-    cacheTtlMs: { doc: 'Local cache of token lookups on the resource path, in ms (0 = off). Revocations invalidate it on every replica over Redis pub/sub; the TTL bounds the delay if a message is lost.', format: 'non-negative-int', default: 0 },
+    cacheTtlMs: {
+      doc: 'Local cache of token lookups on the resource path, in ms (0 = off). Revocations invalidate it on every replica over Redis pub/sub; the TTL bounds the delay if a message is lost.',
+      format: 'non-negative-int',
+      default: 0,
+    },
   },
   upstream: {
     url: { doc: 'The protected application (http:// or https://). Required in production.', format: 'http-url', default: '' },
@@ -161,7 +246,7 @@ export const schema = {
     caFile: { doc: 'PEM CA bundle to verify an https upstream.', format: 'string', default: '' },
     maxSockets: { doc: 'Keep-alive connections kept to the upstream at most.', format: 'positive-int', default: 256 },
     maxConcurrentPerSubject: {
-      doc: 'Requests one subject (the token\'s or Basic user\'s sub) may have in flight to the upstreams at once; beyond it 429 with Retry-After, so one caller cannot hold every upstream connection. 0 = no limit. See docs/operations.md.',
+      doc: "Requests one subject (the token's or Basic user's sub) may have in flight to the upstreams at once; beyond it 429 with Retry-After, so one caller cannot hold every upstream connection. 0 = no limit. See docs/operations.md.",
       format: 'non-negative-int',
       default: 64,
     },
@@ -182,19 +267,23 @@ export const schema = {
     default: [] as unknown[],
   },
   decision: {
-    enabled: { doc: 'Answer auth-only decisions for nginx auth_request / Envoy ext_authz at decision.path (see docs/routing.md).', format: 'boolean', default: false },
+    enabled: {
+      doc: 'Answer auth-only decisions for nginx auth_request / Envoy ext_authz at decision.path (see docs/routing.md).',
+      format: 'boolean',
+      default: false,
+    },
     path: {
       doc: 'Path of the decision endpoint: GET here with the headers decision.ingress names (nginx, traefik), or any method on a path below it (envoy: ext_authz path_prefix) for the rest of the path. This path and everything below it are reserved when enabled: never proxied.',
       format: 'url-path',
       default: '/_ropc/auth',
     },
     ingress: {
-      doc: 'Which ingress asks, and so the only place the original request is read from (docs/routing.md#the-decision-endpoint-nginx-envoy-traefik): nginx (GET decision.path with X-Original-Method and X-Original-URI, as auth_request sends them), traefik (GET decision.path with X-Forwarded-Method and X-Forwarded-Uri, as forwardAuth sends them) or envoy (the original method on decision.path + the original path, as ext_authz path_prefix sends it). Required when decision.enabled: each ingress passes the client\'s own headers along, so reading any other source would let the client name the request that is judged.',
+      doc: "Which ingress asks, and so the only place the original request is read from (docs/routing.md#the-decision-endpoint-nginx-envoy-traefik): nginx (GET decision.path with X-Original-Method and X-Original-URI, as auth_request sends them), traefik (GET decision.path with X-Forwarded-Method and X-Forwarded-Uri, as forwardAuth sends them) or envoy (the original method on decision.path + the original path, as ext_authz path_prefix sends it). Required when decision.enabled: each ingress passes the client's own headers along, so reading any other source would let the client name the request that is judged.",
       format: ['', 'nginx', 'traefik', 'envoy'],
       default: '',
     },
     cacheSeconds: {
-      doc: 'The longest an ingress may cache an allowing decision for a bearer token, in seconds: a 200 then carries X-Accel-Expires and Cache-Control: private, max-age = the smaller of this and the token\'s remaining life (and of half of headers.assertion.ttlSeconds when assertions are on), for nginx proxy_cache on the auth_request location (docs/routing.md#caching-decisions). It is also how long a revoked token may still pass. Denials, Basic-bridge and public-route decisions are never cacheable. 0: every answer says Cache-Control: no-store.',
+      doc: "The longest an ingress may cache an allowing decision for a bearer token, in seconds: a 200 then carries X-Accel-Expires and Cache-Control: private, max-age = the smaller of this and the token's remaining life (and of half of headers.assertion.ttlSeconds when assertions are on), for nginx proxy_cache on the auth_request location (docs/routing.md#caching-decisions). It is also how long a revoked token may still pass. Denials, Basic-bridge and public-route decisions are never cacheable. 0: every answer says Cache-Control: no-store.",
       format: 'non-negative-int',
       default: 0,
     },
@@ -207,7 +296,11 @@ export const schema = {
     },
   },
   headers: {
-    removeAuthorization: { doc: 'Remove the Authorization header before proxying (the upstream gets identity headers instead).', format: 'boolean', default: true },
+    removeAuthorization: {
+      doc: 'Remove the Authorization header before proxying (the upstream gets identity headers instead).',
+      format: 'boolean',
+      default: true,
+    },
     identity: {
       doc: 'Identity headers injected upstream: header name -> principal field (sub, client_id, scope, groups, or attributes.NAME). Every one of them is stripped from inbound requests, in any case.',
       format: 'string-map',
@@ -229,7 +322,11 @@ export const schema = {
         format: 'boolean',
         default: false,
       },
-      header: { doc: 'Header carrying the assertion. Stripped from every inbound request, like an identity header.', format: 'string', default: 'X-Auth-Assertion' },
+      header: {
+        doc: 'Header carrying the assertion. Stripped from every inbound request, like an identity header.',
+        format: 'string',
+        default: 'X-Auth-Assertion',
+      },
       keyFile: {
         doc: 'PEM file with the EC P-256 private key (PKCS#8 or SEC1) that signs assertions. Empty: a key is generated at start, so each process (and each restart) has its own; use a file when several replicas serve one upstream.',
         format: 'string',
@@ -240,7 +337,11 @@ export const schema = {
     },
   },
   lockout: {
-    maxFailures: { doc: 'Consecutive failed logins of one username (every spelling: NFKC, case-insensitive) that lock it; a success resets the count. A locked user gets the same invalid_grant as a wrong password and the validators are not called.', format: 'positive-int', default: 5 },
+    maxFailures: {
+      doc: 'Consecutive failed logins of one username (every spelling: NFKC, case-insensitive) that lock it; a success resets the count. A locked user gets the same invalid_grant as a wrong password and the validators are not called.',
+      format: 'positive-int',
+      default: 5,
+    },
     lockSeconds: { doc: 'First lock duration; it doubles with every further lockout.', format: 'positive-int', default: 60 },
     maxLockSeconds: { doc: 'Longest lock duration.', format: 'positive-int', default: 900 },
     ipMaxFailuresPerMinute: {
@@ -249,12 +350,12 @@ export const schema = {
       default: 100,
     },
     failureResetSeconds: {
-      doc: 'A username\'s failure count and lock doubling are forgotten this many seconds after its last failure (or the end of its last lock).',
+      doc: "A username's failure count and lock doubling are forgotten this many seconds after its last failure (or the end of its last lock).",
       format: 'positive-int',
       default: 3600,
     },
     directoryLockSeconds: {
-      doc: 'When a directory reports an account locked (the LDAP password policy accountLocked, Active Directory 775), the gateway refuses that username without calling the directory for this many seconds (a right and a wrong password alike, the same invalid_grant), and never counts it as a failure of its own: no amplifying the directory\'s lockout. Per replica, in memory.',
+      doc: "When a directory reports an account locked (the LDAP password policy accountLocked, Active Directory 775), the gateway refuses that username without calling the directory for this many seconds (a right and a wrong password alike, the same invalid_grant), and never counts it as a failure of its own: no amplifying the directory's lockout. Per replica, in memory.",
       format: 'positive-int',
       default: 60,
     },
@@ -294,43 +395,80 @@ export const schema = {
   incumbent: {
     introspection: {
       enabled: {
-        doc: 'Also accept access tokens of an incumbent authorization server (PingFederate) during a migration: a bearer token that is not in this gateway\'s own format is checked at the incumbent\'s RFC 7662 introspection endpoint (url), and its claims are mapped to the identity headers and route scopes. The gateway\'s own tokens (unknown, expired or revoked ones included) are never sent there. Off by default; read at startup (a reload does not change it). See docs/migrating-from-pingfederate.md.',
+        doc: "Also accept access tokens of an incumbent authorization server (PingFederate) during a migration: a bearer token that is not in this gateway's own format is checked at the incumbent's RFC 7662 introspection endpoint (url), and its claims are mapped to the identity headers and route scopes. The gateway's own tokens (unknown, expired or revoked ones included) are never sent there. Off by default; read at startup (a reload does not change it). See docs/migrating-from-pingfederate.md.",
         format: 'boolean',
         default: false,
       },
-      url: { doc: 'The incumbent\'s introspection endpoint, e.g. https://pf.example.com/as/introspect.oauth2 (without credentials). Required when enabled.', format: 'http-url', default: '' },
+      url: {
+        doc: "The incumbent's introspection endpoint, e.g. https://pf.example.com/as/introspect.oauth2 (without credentials). Required when enabled.",
+        format: 'http-url',
+        default: '',
+      },
       sameFormat: {
-        doc: 'The incumbent is itself a ropc-gateway, whose tokens have this gateway\'s format: also ask it about tokens of that format that this gateway\'s store does not know. Formats alone cannot tell two such deployments apart, so a revoked or expired token of this gateway is then asked of the incumbent too (it answers inactive). Off: a token in this gateway\'s format is never sent to the incumbent (PingFederate\'s JWTs and reference tokens never have it).',
+        doc: "The incumbent is itself a ropc-gateway, whose tokens have this gateway's format: also ask it about tokens of that format that this gateway's store does not know. Formats alone cannot tell two such deployments apart, so a revoked or expired token of this gateway is then asked of the incumbent too (it answers inactive). Off: a token in this gateway's format is never sent to the incumbent (PingFederate's JWTs and reference tokens never have it).",
         format: 'boolean',
         default: false,
       },
-      clientId: { doc: 'Client id the gateway authenticates with at the incumbent (a PingFederate client with the Access Token Validation grant type). Required when enabled.', format: 'string', default: '' },
-      clientSecret: { doc: 'That client\'s secret, sent by HTTP Basic (prefer clientSecretFile). Empty (and no clientSecretFile): client_id is sent in the form instead, for a client without a secret.', format: 'string', default: '', sensitive: true },
-      clientSecretFile: { doc: 'File holding that client\'s secret (a Kubernetes secret mount); trailing newline ignored.', format: 'string', default: '' },
+      clientId: {
+        doc: 'Client id the gateway authenticates with at the incumbent (a PingFederate client with the Access Token Validation grant type). Required when enabled.',
+        format: 'string',
+        default: '',
+      },
+      clientSecret: {
+        doc: "That client's secret, sent by HTTP Basic (prefer clientSecretFile). Empty (and no clientSecretFile): client_id is sent in the form instead, for a client without a secret.",
+        format: 'string',
+        default: '',
+        sensitive: true,
+      },
+      clientSecretFile: {
+        doc: "File holding that client's secret (a Kubernetes secret mount); trailing newline ignored.",
+        format: 'string',
+        default: '',
+      },
       caFile: { doc: 'PEM CA bundle to verify an https introspection endpoint (default: the system CAs).', format: 'string', default: '' },
       timeoutMs: {
-        doc: 'Time the incumbent has to answer one introspection (connection, queueing and answer); after it the request answers 503. Only the incumbent\'s tokens wait for it.',
+        doc: "Time the incumbent has to answer one introspection (connection, queueing and answer); after it the request answers 503. Only the incumbent's tokens wait for it.",
         format: 'positive-int',
         default: 2000,
       },
-      maxConnections: { doc: 'Connections to the incumbent at most; further introspections wait for one (within timeoutMs).', format: 'positive-int', default: 16 },
+      maxConnections: {
+        doc: 'Connections to the incumbent at most; further introspections wait for one (within timeoutMs).',
+        format: 'positive-int',
+        default: 16,
+      },
       cacheSeconds: {
         doc: 'Seconds an active answer is reused for the same token (never past its exp): the longest a token the incumbent revoked is still accepted here. 0 = ask for every request.',
         format: 'non-negative-int',
         default: 60,
       },
-      negativeCacheSeconds: { doc: 'Seconds an inactive answer is reused for the same token, so retries with a dead token do not each reach the incumbent. 0 = not cached.', format: 'non-negative-int', default: 10 },
-      cacheMaxEntries: { doc: 'Answers cached at most (keyed by a SHA-256 of the token, never the token); the oldest go first.', format: 'positive-int', default: 10000 },
+      negativeCacheSeconds: {
+        doc: 'Seconds an inactive answer is reused for the same token, so retries with a dead token do not each reach the incumbent. 0 = not cached.',
+        format: 'non-negative-int',
+        default: 10,
+      },
+      cacheMaxEntries: {
+        doc: 'Answers cached at most (keyed by a SHA-256 of the token, never the token); the oldest go first.',
+        format: 'positive-int',
+        default: 10000,
+      },
       breaker: {
         failureThreshold: {
-          doc: 'Consecutive failed introspections (no answer, timeout, an answer that is not RFC 7662) that open the circuit breaker: then the incumbent\'s tokens get 503 at once, without asking it.',
+          doc: "Consecutive failed introspections (no answer, timeout, an answer that is not RFC 7662) that open the circuit breaker: then the incumbent's tokens get 503 at once, without asking it.",
           format: 'positive-int',
           default: 5,
         },
-        openSeconds: { doc: 'Seconds the breaker stays open; then one trial introspection goes through, and its success closes the breaker.', format: 'positive-int', default: 10 },
+        openSeconds: {
+          doc: 'Seconds the breaker stays open; then one trial introspection goes through, and its success closes the breaker.',
+          format: 'positive-int',
+          default: 10,
+        },
       },
       claims: {
-        subject: { doc: 'Introspection claim that becomes the subject (sub); an active token without it is refused. PingFederate answers sub and username only when the access token manager maps them.', format: 'string', default: 'sub' },
+        subject: {
+          doc: 'Introspection claim that becomes the subject (sub); an active token without it is refused. PingFederate answers sub and username only when the access token manager maps them.',
+          format: 'string',
+          default: 'sub',
+        },
         groups: { doc: 'Introspection claim holding the groups (a list of strings, or one string).', format: 'string', default: 'groups' },
         attributes: {
           doc: 'Principal attributes (for headers.identity attributes.NAME) -> introspection claim, e.g. {username: username, email: mail}. String, number and boolean claims only.',
@@ -353,12 +491,12 @@ export const schema = {
     },
     serviceName: { doc: 'service.name of the exported spans.', format: 'string', default: 'ropc-gateway' },
     sampleRatio: {
-      doc: 'Share of new traces recorded and exported, from 0 to 1 (1 = every request). A trusted incoming traceparent\'s sampled flag decides for the traces it continues.',
+      doc: "Share of new traces recorded and exported, from 0 to 1 (1 = every request). A trusted incoming traceparent's sampled flag decides for the traces it continues.",
       format: 'ratio',
       default: 1,
     },
     trustIncomingTraceparent: {
-      doc: 'Continue the trace of an incoming W3C traceparent/tracestate (the ingress in front is traced and sets them). Off (the default): every request starts a new trace and the client\'s traceparent is replaced upstream, so a client cannot choose the gateway\'s trace ids or sampling. Turn on only when an ingress you run sets or overwrites traceparent on every request.',
+      doc: "Continue the trace of an incoming W3C traceparent/tracestate (the ingress in front is traced and sets them). Off (the default): every request starts a new trace and the client's traceparent is replaced upstream, so a client cannot choose the gateway's trace ids or sampling. Turn on only when an ingress you run sets or overwrites traceparent on every request.",
       format: 'boolean',
       default: false,
     },

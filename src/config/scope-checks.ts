@@ -38,12 +38,15 @@ export function scopeWarnings(config: ScopeConfig): string[] {
   config.routes.forEach((r, i) => {
     if (r.auth === 'none') return;
     for (const s of r.scopes) {
-      if (!config.clients.some((c) => c.scopes.includes(s))) warnings.push(`routes[${i}].scopes: no client can grant "${s}" (no clients[].scopes lists it)`);
+      if (!config.clients.some((c) => c.scopes.includes(s)))
+        warnings.push(`routes[${i}].scopes: no client can grant "${s}" (no clients[].scopes lists it)`);
     }
   });
   config.clients.forEach((c, i) => {
     if (c.grantTypes.includes('password') && c.defaultScopes.length === 0) {
-      warnings.push(`clients[${i}].defaultScopes: empty: a password grant that names no scope is refused with invalid_scope (RFC 6749 §3.3)`);
+      warnings.push(
+        `clients[${i}].defaultScopes: empty: a password grant that names no scope is refused with invalid_scope (RFC 6749 §3.3)`,
+      );
     }
     // Subjects tell validators apart only when no prefix of the chain starts another (and at
     // most one validator has none): otherwise `ldap:jdoe` may be the directory's jdoe or a

@@ -11,7 +11,28 @@ import { signingNeeds } from './token-formats.js';
 import type { GatewayConfig } from './types.js';
 
 /** Claims the gateway sets itself in JWT access tokens and ID tokens. */
-const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'groups', 'sid', 'auth_time', 'amr', 'acr', 'azp', 'nonce', 'cnf', 'typ', 'roles', 'entitlements']);
+const RESERVED_CLAIMS = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'client_id',
+  'scope',
+  'groups',
+  'sid',
+  'auth_time',
+  'amr',
+  'acr',
+  'azp',
+  'nonce',
+  'cnf',
+  'typ',
+  'roles',
+  'entitlements',
+]);
 
 export async function signingProblems(config: GatewayConfig): Promise<string[]> {
   const problems: string[] = [];
@@ -24,7 +45,9 @@ export async function signingProblems(config: GatewayConfig): Promise<string[]> 
   if (!needs.jwt && !needs.openid) return problems;
   if (keyFiles.length === 0) {
     if (config.store.type === 'redis') {
-      problems.push('oauth.signing.keyFiles: required with store.type redis when a client has JWT access tokens or the openid scope: generated keys differ per process, so a replica could not verify what another signed');
+      problems.push(
+        'oauth.signing.keyFiles: required with store.type redis when a client has JWT access tokens or the openid scope: generated keys differ per process, so a replica could not verify what another signed',
+      );
     }
     return problems;
   }
@@ -39,7 +62,9 @@ export async function signingProblems(config: GatewayConfig): Promise<string[]> 
         continue;
       }
       algorithms.add(alg);
-      const id = kid ?? (await calculateJwkThumbprint(createPublicKey(key).export({ format: 'jwk' }) as Parameters<typeof calculateJwkThumbprint>[0]));
+      const id =
+        kid ??
+        (await calculateJwkThumbprint(createPublicKey(key).export({ format: 'jwk' }) as Parameters<typeof calculateJwkThumbprint>[0]));
       if (kids.has(id)) problems.push(`oauth.signing.keyFiles[${i}]: the same kid as an earlier key (${id}); each key needs its own`);
       kids.add(id);
     } catch (err) {
@@ -48,7 +73,8 @@ export async function signingProblems(config: GatewayConfig): Promise<string[]> 
     }
   }
   for (const alg of needs.algorithms) {
-    if (!algorithms.has(alg)) problems.push(`oauth.signing.keyFiles: no ${alg} key, but a client signs with ${alg} (clients[].signingAlgorithm)`);
+    if (!algorithms.has(alg))
+      problems.push(`oauth.signing.keyFiles: no ${alg} key, but a client signs with ${alg} (clients[].signingAlgorithm)`);
   }
   return problems;
 }

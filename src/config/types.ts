@@ -16,18 +16,20 @@ type FormatValue<F> = F extends readonly (infer U)[]
     : F extends 'workers'
       ? number | 'auto'
       : F extends 'boolean'
-      ? boolean
-      : F extends 'host-port-list' | 'header-name-list' | 'path-list'
-        ? readonly string[]
-        : F extends 'string-map'
-          ? Readonly<Record<string, string>>
-          : F extends 'list'
-            ? readonly unknown[]
-            : string;
+        ? boolean
+        : F extends 'host-port-list' | 'header-name-list' | 'path-list'
+          ? readonly string[]
+          : F extends 'string-map'
+            ? Readonly<Record<string, string>>
+            : F extends 'list'
+              ? readonly unknown[]
+              : string;
 
 /** The values of a schema subtree: leaves (`{doc, format, default}`) become their value type. */
 export type SchemaValues<S> = {
-  readonly [K in keyof S]: S[K] extends { readonly doc: string; readonly format: infer F; readonly default: unknown } ? FormatValue<F> : SchemaValues<S[K]>;
+  readonly [K in keyof S]: S[K] extends { readonly doc: string; readonly format: infer F; readonly default: unknown }
+    ? FormatValue<F>
+    : SchemaValues<S[K]>;
 };
 
 type OneOf<F, Otherwise> = F extends { readonly oneOf: readonly (infer U)[] } ? U : Otherwise;

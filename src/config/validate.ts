@@ -52,7 +52,10 @@ export async function validateConfig(options: LoadOptions): Promise<ConfigValida
   return {
     config: valid,
     problems: lines,
-    warnings: [...collected.warnings, ...(valid ? [...scopeWarnings(valid), ...routeWarnings(valid), ...expiredSecretWarnings(valid)] : [])],
+    warnings: [
+      ...collected.warnings,
+      ...(valid ? [...scopeWarnings(valid), ...routeWarnings(valid), ...expiredSecretWarnings(valid)] : []),
+    ],
   };
 }
 
@@ -64,8 +67,14 @@ function workersProblems(config: GatewayConfig): string[] {
   const { workers } = config.server;
   if (workers === 1) return [];
   const problems: string[] = [];
-  if (config.store.type === 'memory') problems.push(`server.workers: ${workers} needs store.type redis: the memory store keeps tokens and lockout counters inside one process`);
-  if (config.headers.assertion.enabled && !config.headers.assertion.keyFile) problems.push(`headers.assertion.keyFile: required with server.workers ${workers}: without it each worker would sign with its own random key`);
+  if (config.store.type === 'memory')
+    problems.push(
+      `server.workers: ${workers} needs store.type redis: the memory store keeps tokens and lockout counters inside one process`,
+    );
+  if (config.headers.assertion.enabled && !config.headers.assertion.keyFile)
+    problems.push(
+      `headers.assertion.keyFile: required with server.workers ${workers}: without it each worker would sign with its own random key`,
+    );
   return problems;
 }
 
@@ -75,7 +84,9 @@ export function expiredSecretWarnings(config: GatewayConfig, now = Date.now()): 
     client.secondarySecretsNotAfter.flatMap((value, j) => {
       const end = secretNotAfter(value);
       return end !== undefined && end <= now
-        ? [`clients[${i}].secondarySecretsNotAfter[${j}]: secret ${j + 1} of client "${client.id}" expired at ${value} and is refused; remove it from secondarySecretHashes`]
+        ? [
+            `clients[${i}].secondarySecretsNotAfter[${j}]: secret ${j + 1} of client "${client.id}" expired at ${value} and is refused; remove it from secondarySecretHashes`,
+          ]
         : [];
     }),
   );
@@ -98,7 +109,9 @@ async function exampleSecretProblems(config: GatewayConfig, invalid: ReadonlySet
   const found = await Promise.all(
     config.clients.map(async (client, i) => {
       if (invalid.has(`clients[${i}]`) || !client.secretHash) return undefined;
-      return (await verifySecret(client.secretHash, EXAMPLE_SECRET)) ? `clients[${i}].secretHash: is a hash of the example secret of dev mode; set a secret of your own` : undefined;
+      return (await verifySecret(client.secretHash, EXAMPLE_SECRET))
+        ? `clients[${i}].secretHash: is a hash of the example secret of dev mode; set a secret of your own`
+        : undefined;
     }),
   );
   return found.filter((line): line is string => line !== undefined);

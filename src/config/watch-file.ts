@@ -60,7 +60,11 @@ async function fileSignature(file: string): Promise<FileChange> {
 }
 
 /** Calls `onChange` (never twice at once) each time the signature of `files` changes. */
-export function watchFiles(files: readonly string[], onChange: (change: FileChange) => void | Promise<void>, options: FileWatchOptions = {}): FileWatch {
+export function watchFiles(
+  files: readonly string[],
+  onChange: (change: FileChange) => void | Promise<void>,
+  options: FileWatchOptions = {},
+): FileWatch {
   let signature = options.signature;
   let closed = false;
   let debounce: NodeJS.Timeout | undefined;
@@ -118,5 +122,8 @@ export function watchFiles(files: readonly string[], onChange: (change: FileChan
 
 /** Calls `onChange` when the configuration file changes to one that can be read (`reload.watch`). */
 export function watchFile(file: string, onChange: () => void, options: { debounceMs?: number; pollMs?: number } = {}): FileWatch {
-  return watchFiles([file], (change) => (change.missing ? undefined : onChange()), { debounceMs: options.debounceMs ?? 200, pollMs: options.pollMs ?? 5000 });
+  return watchFiles([file], (change) => (change.missing ? undefined : onChange()), {
+    debounceMs: options.debounceMs ?? 200,
+    pollMs: options.pollMs ?? 5000,
+  });
 }

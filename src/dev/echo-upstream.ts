@@ -9,7 +9,11 @@ export function createEchoUpstream(): http.Server {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const payload = JSON.stringify({ method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }, null, 2);
+      const payload = JSON.stringify(
+        { method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') },
+        null,
+        2,
+      );
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
       res.end(payload);
     });

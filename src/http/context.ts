@@ -23,7 +23,6 @@ export interface RequestContext {
   reason?: string;
 }
 
-
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The inbound X-Request-Id when it is a safe token, else a new UUID. Propagated upstream. */

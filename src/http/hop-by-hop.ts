@@ -8,7 +8,15 @@
  * Upgrade; `Trailer` is here as well (hop-by-hop in RFC 2616 §13.5.1, and a trailer section is
  * never forwarded by the gateway). A leaf module: the configuration checks import it too.
  */
-export const HOP_BY_HOP: readonly string[] = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+export const HOP_BY_HOP: readonly string[] = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
 
 /**
  * The framing fields among them, which the resource path keeps on the request it hands to the

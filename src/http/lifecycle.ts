@@ -86,7 +86,10 @@ export async function gracefulShutdown(options: ShutdownOptions): Promise<void> 
   const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs)));
   try {
     if ((await Promise.race([closed.then(() => 'closed' as const), deadline])) === 'timeout') {
-      logger?.warn({ inFlight: lifecycle.inFlight, timeoutMs: options.timeoutMs }, 'in-flight requests did not finish in time; cutting their connections');
+      logger?.warn(
+        { inFlight: lifecycle.inFlight, timeoutMs: options.timeoutMs },
+        'in-flight requests did not finish in time; cutting their connections',
+      );
       server.closeAllConnections();
       await closed;
     }
@@ -95,7 +98,9 @@ export async function gracefulShutdown(options: ShutdownOptions): Promise<void> 
     clearTimeout(timer);
   }
 
-  await options.closeResources().catch((err: unknown) => logger?.warn({ err: { message: (err as Error).message } }, 'closing resources failed'));
+  await options
+    .closeResources()
+    .catch((err: unknown) => logger?.warn({ err: { message: (err as Error).message } }, 'closing resources failed'));
   const adminClosed = closeServer(admin);
   admin.closeAllConnections();
   await adminClosed;

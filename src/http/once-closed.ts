@@ -6,7 +6,10 @@
  * the life of the process. Every `close` listener on a request's response or socket goes
  * through here.
  */
-export function onceClosed(stream: { readonly closed: boolean; once(event: 'close', listener: () => void): unknown }, fn: () => void): void {
+export function onceClosed(
+  stream: { readonly closed: boolean; once(event: 'close', listener: () => void): unknown },
+  fn: () => void,
+): void {
   if (stream.closed) fn();
   else stream.once('close', fn);
 }

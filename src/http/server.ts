@@ -22,7 +22,14 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { sendOAuthError, sendResourceError, sendResourceErrorOnSocket, toOAuthError, writeAnswerOnSocket, writtenError } from '../oauth/error-response.js';
+import {
+  sendOAuthError,
+  sendResourceError,
+  sendResourceErrorOnSocket,
+  toOAuthError,
+  writeAnswerOnSocket,
+  writtenError,
+} from '../oauth/error-response.js';
 import { InvalidRequestError } from '../oauth/errors.js';
 import { clientIp, requestId, type RequestContext } from './context.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -37,7 +44,13 @@ const CLIENT_ERROR_LOGS_PER_SECOND = 10;
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext) => Promise<void>;
 /** Handles an upgrade request; calls `outcome` once with the handshake's status (101, or the refusal). */
-export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer, ctx: RequestContext, outcome: (status: number) => void) => Promise<void>;
+export type UpgradeHandler = (
+  req: http.IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  ctx: RequestContext,
+  outcome: (status: number) => void,
+) => Promise<void>;
 
 export interface Endpoint {
   readonly kind: string;
@@ -92,7 +105,12 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expectsContinue = false): void => {
     firstRequest(req.socket);
     answering.set(req.socket, res);
-    const ctx: RequestContext = { id: requestId(req), clientIp: clientIp(req, config.server.trustProxy), start: process.hrtime.bigint(), kind: 'resource' };
+    const ctx: RequestContext = {
+      id: requestId(req),
+      clientIp: clientIp(req, config.server.trustProxy),
+      start: process.hrtime.bigint(),
+      kind: 'resource',
+    };
     const endpoint = route(pathOf(req.url));
     ctx.kind = endpoint.kind;
     lifecycle.track(res);
@@ -100,13 +118,18 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     // ...unless its declared body is over the limit: then the 413 comes without inviting it.
     if (expectsContinue && endpoint.errors === 'oauth') {
       if (!(Number(req.headers['content-length']) > limits.bodyBytes)) res.writeContinue();
-    }
-    else if (expectsContinue) expectContinue(res);
+    } else if (expectsContinue) expectContinue(res);
     onceClosed(res, () => {
       if (answering.get(req.socket) === res) answering.delete(req.socket);
       complete(req.method, res.writableFinished ? res.statusCode : 499, ctx, res);
     });
-    if (limits.minBodyBytesPerSecond > 0 && hasBody(req)) watchBodyRate(req, limits.minBodyBytesPerSecond, () => cutBody(req, res, 408), () => awaitingContinue(res));
+    if (limits.minBodyBytesPerSecond > 0 && hasBody(req))
+      watchBodyRate(
+        req,
+        limits.minBodyBytesPerSecond,
+        () => cutBody(req, res, 408),
+        () => awaitingContinue(res),
+      );
     endpoint.handle(req, res, ctx).catch((err: unknown) => {
       const oauthError = toOAuthError(err, logger.child({ reqId: ctx.id }));
       ctx.error = oauthError.code || 'missing_token';
@@ -185,7 +208,12 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     const upgrade = options.upgrade;
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       firstRequest(req.socket);
-      const ctx: RequestContext = { id: requestId(req), clientIp: clientIp(req, config.server.trustProxy), start: process.hrtime.bigint(), kind: 'websocket' };
+      const ctx: RequestContext = {
+        id: requestId(req),
+        clientIp: clientIp(req, config.server.trustProxy),
+        start: process.hrtime.bigint(),
+        kind: 'websocket',
+      };
       // The HTTP server has let go of this socket: an error on it must not crash the process.
       socket.on('error', (err: NodeJS.ErrnoException) => logger.debug({ reqId: ctx.id, code: err.code }, 'websocket client socket error'));
       let done = false;
@@ -204,7 +232,10 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
       socket.once('close', () => outcome(499));
       const endpoint = route(pathOf(req.url));
       // Only the resource path is upgraded: the OAuth endpoints and the decision endpoint never are.
-      const handled = endpoint === resourceEndpoint ? upgrade(req, socket, head, ctx, outcome) : Promise.reject(new InvalidRequestError(`${endpoint.kind}: no upgrade here`));
+      const handled =
+        endpoint === resourceEndpoint
+          ? upgrade(req, socket, head, ctx, outcome)
+          : Promise.reject(new InvalidRequestError(`${endpoint.kind}: no upgrade here`));
       handled.catch((err: unknown) => {
         const oauthError = toOAuthError(err, logger.child({ reqId: ctx.id }));
         ctx.error = oauthError.code || 'missing_token';
@@ -224,7 +255,10 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
 
   const logClientError = rateLimited<{ status: number; code: string; peer: string }>(CLIENT_ERROR_LOGS_PER_SECOND, (entry, suppressed) => {
     if (!logger.isLevelEnabled('info')) return;
-    logger.info({ kind: 'client-error', status: entry.status, error: entry.code, peer: entry.peer, ...(suppressed ? { suppressed } : {}) }, 'request');
+    logger.info(
+      { kind: 'client-error', status: entry.status, error: entry.code, peer: entry.peer, ...(suppressed ? { suppressed } : {}) },
+      'request',
+    );
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const code = err.code ?? 'ERR';
@@ -259,7 +293,9 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
 }
 
 function hasBody(req: http.IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  return (
+    req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  );
 }
 
 /** The path of a request target, without its query. */

@@ -67,7 +67,10 @@ export function watchTlsFiles(server: https.Server, files: TlsFiles, logger: Log
       options.onInstalled?.(cert);
       logger.info({ certFile: files.certFile, ...describeCertificate(cert) }, 'TLS certificate reloaded');
     } catch (err) {
-      logger.warn({ certFile: files.certFile, keyFile: files.keyFile, err: { message: (err as Error).message } }, 'TLS certificate not reloaded; keeping the previous one');
+      logger.warn(
+        { certFile: files.certFile, keyFile: files.keyFile, err: { message: (err as Error).message } },
+        'TLS certificate not reloaded; keeping the previous one',
+      );
     }
   };
   const watch = watchFiles([files.certFile, files.keyFile], reload, {

@@ -56,7 +56,10 @@ export class InvalidRequestError extends OAuthError {
 export class InvalidClientError extends OAuthError {
   readonly code = 'invalid_client';
   readonly status: number;
-  constructor(description?: string, readonly challenge = true) {
+  constructor(
+    description?: string,
+    readonly challenge = true,
+  ) {
     super(description);
     this.status = challenge ? 401 : 400;
   }
@@ -104,7 +107,10 @@ export class UnsupportedTokenTypeError extends OAuthError {
 export class TemporarilyUnavailableError extends OAuthError {
   readonly code = 'temporarily_unavailable';
   readonly status: number = 503;
-  constructor(description?: string, readonly retryAfterSeconds = 5) {
+  constructor(
+    description?: string,
+    readonly retryAfterSeconds = 5,
+  ) {
     super(description);
   }
 }
@@ -149,7 +155,10 @@ export class InvalidTokenError extends OAuthError {
 export class InsufficientScopeError extends OAuthError {
   readonly code = 'insufficient_scope';
   readonly status: number = 403;
-  constructor(description: string | undefined, readonly requiredScope: readonly string[]) {
+  constructor(
+    description: string | undefined,
+    readonly requiredScope: readonly string[],
+  ) {
     super(description);
   }
 }
@@ -187,7 +196,10 @@ export class PayloadTooLargeError extends InvalidRequestError {
 /** Not an OAuth code: the endpoint exists but not for this method. */
 export class MethodNotAllowedError extends InvalidRequestError {
   override readonly status: number = 405;
-  constructor(description: string, readonly allow: string) {
+  constructor(
+    description: string,
+    readonly allow: string,
+  ) {
     super(description);
   }
 }

@@ -18,7 +18,10 @@ export function parseScope(value: string | undefined): string[] | undefined {
  * indicating an invalid scope"). Neither depends on the user, so no validator is asked.
  * @throws InvalidScopeError
  */
-export function checkScopeRequest(requested: readonly string[] | undefined, client: { readonly scopes: readonly string[]; readonly defaultScopes: readonly string[] }): void {
+export function checkScopeRequest(
+  requested: readonly string[] | undefined,
+  client: { readonly scopes: readonly string[]; readonly defaultScopes: readonly string[] },
+): void {
   if (requested === undefined || requested.length === 0) {
     if (client.defaultScopes.length === 0) throw new InvalidScopeError('no scope was requested and the client has no default scope');
     return;
@@ -36,10 +39,15 @@ export function checkScopeRequest(requested: readonly string[] | undefined, clie
  * `invalid_scope`.
  * @throws InvalidScopeError
  */
-export function grantScope(requested: readonly string[] | undefined, defaults: readonly string[], grantable: ReadonlySet<string>): string[] {
+export function grantScope(
+  requested: readonly string[] | undefined,
+  defaults: readonly string[],
+  grantable: ReadonlySet<string>,
+): string[] {
   if (requested === undefined || requested.length === 0) {
     const granted = defaults.filter((s) => grantable.has(s));
-    if (granted.length === 0) throw new InvalidScopeError("no scope was requested and none of the client's default scopes is granted to this user");
+    if (granted.length === 0)
+      throw new InvalidScopeError("no scope was requested and none of the client's default scopes is granted to this user");
     return granted;
   }
   const refused = requested.find((s) => !grantable.has(s));
@@ -55,7 +63,11 @@ export function grantScope(requested: readonly string[] | undefined, defaults: r
  * request (which must lie within `kept`) or, without one, all of `kept`.
  * @throws InvalidScopeError
  */
-export function refreshScope(requested: readonly string[] | undefined, original: readonly string[], grantable: ReadonlySet<string>): { scope: string[]; kept: string[] } {
+export function refreshScope(
+  requested: readonly string[] | undefined,
+  original: readonly string[],
+  grantable: ReadonlySet<string>,
+): { scope: string[]; kept: string[] } {
   const kept = original.filter((s) => grantable.has(s));
   if (requested === undefined || requested.length === 0) {
     if (kept.length === 0) throw new InvalidScopeError("none of the refresh token's scopes is granted any more");

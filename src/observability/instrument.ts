@@ -22,9 +22,18 @@ export function instrumentValidator(validator: PasswordValidator, metrics: Metri
   const outage = logger ? new OutageLog(logger, `validator ${validator.name}`, { validator: validator.name }) : undefined;
   const spanAttributes = { 'ropc.validator.name': validator.name, 'ropc.validator.type': validator.type };
   const validate = traced
-    ? (username: string, password: string) => inSpan('validator.validate', spanAttributes, () => validator.validate(username, password), describeOutcome)
+    ? (username: string, password: string) =>
+        inSpan('validator.validate', spanAttributes, () => validator.validate(username, password), describeOutcome)
     : (username: string, password: string) => validator.validate(username, password);
-  const recheck = traced ? (subject: string) => inSpan('validator.recheck', spanAttributes, () => validator.recheck(subject), (r) => ({ 'ropc.validator.recheck': r })) : (subject: string) => validator.recheck(subject);
+  const recheck = traced
+    ? (subject: string) =>
+        inSpan(
+          'validator.recheck',
+          spanAttributes,
+          () => validator.recheck(subject),
+          (r) => ({ 'ropc.validator.recheck': r }),
+        )
+    : (subject: string) => validator.recheck(subject);
   return {
     name: validator.name,
     type: validator.type,
@@ -42,7 +51,12 @@ export function instrumentValidator(validator: PasswordValidator, metrics: Metri
       }
     },
     ...(validator.imitateRefusal ? { imitateRefusal: () => validator.imitateRefusal!() } : {}),
-    ...(validator.changePassword ? { changePassword: (username: string, oldPassword: string, newPassword: string) => validator.changePassword!(username, oldPassword, newPassword) } : {}),
+    ...(validator.changePassword
+      ? {
+          changePassword: (username: string, oldPassword: string, newPassword: string) =>
+            validator.changePassword!(username, oldPassword, newPassword),
+        }
+      : {}),
     recheck,
     async health() {
       const health = await validator.health();
@@ -57,11 +71,20 @@ export function instrumentValidator(validator: PasswordValidator, metrics: Metri
 /** A validator's answer as span attributes: valid or not, and why not (never who). */
 function describeOutcome(outcome: ValidationOutcome): Record<string, string> {
   if (outcome.valid) return { 'ropc.validator.outcome': 'valid' };
-  return { 'ropc.validator.outcome': 'invalid', 'ropc.validator.reason': outcome.reason, ...(outcome.state ? { 'ropc.validator.state': outcome.state } : {}) };
+  return {
+    'ropc.validator.outcome': 'invalid',
+    'ropc.validator.reason': outcome.reason,
+    ...(outcome.state ? { 'ropc.validator.state': outcome.state } : {}),
+  };
 }
 
 /** Wraps every validator of a registry (keeps names and order). */
-export function instrumentValidators(validators: ReadonlyMap<string, PasswordValidator>, metrics: Metrics, logger?: Logger, traced = false): Map<string, PasswordValidator> {
+export function instrumentValidators(
+  validators: ReadonlyMap<string, PasswordValidator>,
+  metrics: Metrics,
+  logger?: Logger,
+  traced = false,
+): Map<string, PasswordValidator> {
   return new Map([...validators].map(([name, v]) => [name, instrumentValidator(v, metrics, logger, traced)]));
 }
 
@@ -83,7 +106,9 @@ export function instrumentStore<T extends object>(store: T, metrics: Metrics, tr
       const method = value as (...a: unknown[]) => unknown;
       return function timed(this: unknown, ...args: unknown[]): unknown {
         const start = process.hrtime.bigint();
-        const result: unknown = traced ? tracedCall(`store.${property}`, property, () => Reflect.apply(method, target, args)) : Reflect.apply(method, target, args);
+        const result: unknown = traced
+          ? tracedCall(`store.${property}`, property, () => Reflect.apply(method, target, args))
+          : Reflect.apply(method, target, args);
         if (!(result instanceof Promise)) return result;
         return result.then(
           (v: unknown) => {

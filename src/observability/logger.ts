@@ -15,7 +15,9 @@ const SECRET_FIELDS = ['password', 'client_secret', 'secret', 'token', 'access_t
  * resource path's CPU (docs/performance.md). The code never logs bodies, forms or raw headers;
  * these paths are the safety net, and the log tests search the output for every secret used.
  */
-export const REDACT_PATHS = ['', 'headers.', 'req.headers.', 'body.', 'params.', 'err.'].flatMap((prefix) => SECRET_FIELDS.map((f) => prefix + f));
+export const REDACT_PATHS = ['', 'headers.', 'req.headers.', 'body.', 'params.', 'err.'].flatMap((prefix) =>
+  SECRET_FIELDS.map((f) => prefix + f),
+);
 
 /**
  * Lines are collected and written together once this many bytes wait (one write(2) per ~15

@@ -146,7 +146,12 @@ export function createMetrics(): Metrics {
     buckets: BUCKETS,
     registers,
   });
-  const tokens = new Counter({ name: 'ropc_token_requests_total', help: 'Token endpoint requests by grant type and outcome (success or the OAuth error code)', labelNames: ['grant_type', 'outcome'] as const, registers });
+  const tokens = new Counter({
+    name: 'ropc_token_requests_total',
+    help: 'Token endpoint requests by grant type and outcome (success or the OAuth error code)',
+    labelNames: ['grant_type', 'outcome'] as const,
+    registers,
+  });
   const validators = new Histogram({
     name: 'ropc_validator_duration_seconds',
     help: 'Password credential validator calls by validator and outcome (valid, invalid, unavailable)',
@@ -154,8 +159,19 @@ export function createMetrics(): Metrics {
     buckets: BUCKETS,
     registers,
   });
-  const store = new Histogram({ name: 'ropc_store_duration_seconds', help: 'Token store operations by operation and outcome (ok, error)', labelNames: ['operation', 'outcome'] as const, buckets: BUCKETS, registers });
-  const storeErrors = new Counter({ name: 'ropc_store_errors_total', help: 'Token store operations that failed because the store was unavailable', labelNames: ['operation'] as const, registers });
+  const store = new Histogram({
+    name: 'ropc_store_duration_seconds',
+    help: 'Token store operations by operation and outcome (ok, error)',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: BUCKETS,
+    registers,
+  });
+  const storeErrors = new Counter({
+    name: 'ropc_store_errors_total',
+    help: 'Token store operations that failed because the store was unavailable',
+    labelNames: ['operation'] as const,
+    registers,
+  });
   const upstream = new Histogram({
     name: 'ropc_upstream_duration_seconds',
     help: 'Time to the upstream response headers by upstream and outcome (status class, error, timeout, aborted)',
@@ -163,17 +179,42 @@ export function createMetrics(): Metrics {
     buckets: BUCKETS,
     registers,
   });
-  const basic = new Counter({ name: 'ropc_basic_auth_total', help: 'Basic-bridge logins by outcome (cached, valid, invalid)', labelNames: ['outcome'] as const, registers });
+  const basic = new Counter({
+    name: 'ropc_basic_auth_total',
+    help: 'Basic-bridge logins by outcome (cached, valid, invalid)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const secretMatches = new Counter({
     name: 'ropc_client_secret_matches_total',
     help: 'Successful client authentications by client id and the index of the secret that matched (0: secretHash/secretFile, 1…: secondarySecretHashes)',
     labelNames: ['client', 'secret'] as const,
     registers,
   });
-  const lockouts = new Counter({ name: 'ropc_lockouts_total', help: 'Lockouts begun, by kind (user, ip)', labelNames: ['kind'] as const, registers });
-  const connections = new Gauge({ name: 'ropc_open_connections', help: 'Open client connections by listener', labelNames: ['listener'] as const, registers });
-  const refusedConnections = new Counter({ name: 'ropc_connections_refused_total', help: 'Public connections closed before reading them, by reason (per_ip, max)', labelNames: ['reason'] as const, registers });
-  const throttled = new Counter({ name: 'ropc_upstream_throttled_total', help: 'Requests answered 429 because their caller had its share of upstream requests in flight, by caller kind (subject, ip)', labelNames: ['by'] as const, registers });
+  const lockouts = new Counter({
+    name: 'ropc_lockouts_total',
+    help: 'Lockouts begun, by kind (user, ip)',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  const connections = new Gauge({
+    name: 'ropc_open_connections',
+    help: 'Open client connections by listener',
+    labelNames: ['listener'] as const,
+    registers,
+  });
+  const refusedConnections = new Counter({
+    name: 'ropc_connections_refused_total',
+    help: 'Public connections closed before reading them, by reason (per_ip, max)',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const throttled = new Counter({
+    name: 'ropc_upstream_throttled_total',
+    help: 'Requests answered 429 because their caller had its share of upstream requests in flight, by caller kind (subject, ip)',
+    labelNames: ['by'] as const,
+    registers,
+  });
   const websockets = new Gauge({ name: 'ropc_websocket_connections', help: 'Open proxied WebSocket connections', registers });
   new Gauge({
     name: 'ropc_hash_verifications',
@@ -186,10 +227,20 @@ export function createMetrics(): Metrics {
       this.set({ state: 'waiting' }, load.waiting);
     },
   });
-  const auditEvents = new Counter({ name: 'ropc_audit_events_total', help: 'Audit events by event and outcome (docs/operations.md, "Audit events"), whatever audit.destination is', labelNames: ['event', 'outcome'] as const, registers });
+  const auditEvents = new Counter({
+    name: 'ropc_audit_events_total',
+    help: 'Audit events by event and outcome (docs/operations.md, "Audit events"), whatever audit.destination is',
+    labelNames: ['event', 'outcome'] as const,
+    registers,
+  });
   // Present from the start, so the first detection is an increase (alerts use increase()).
   auditEvents.inc({ event: 'refresh_reuse', outcome: 'refused' }, 0);
-  const certificates = new Gauge({ name: 'ropc_tls_certificate_not_after_seconds', help: 'Expiry (notAfter, Unix seconds) of the certificate the public port serves, by certificate file', labelNames: ['file'] as const, registers });
+  const certificates = new Gauge({
+    name: 'ropc_tls_certificate_not_after_seconds',
+    help: 'Expiry (notAfter, Unix seconds) of the certificate the public port serves, by certificate file',
+    labelNames: ['file'] as const,
+    registers,
+  });
   let health: (() => Promise<BackendHealth>) | undefined;
   let healthNow: Promise<BackendHealth | undefined> | undefined;
   /** One check shared by the two gauges of a scrape. */
@@ -219,7 +270,12 @@ export function createMetrics(): Metrics {
       for (const v of state.validators) this.set({ validator: v.name }, v.status === 'up' ? 1 : 0);
     },
   });
-  const reloads = new Counter({ name: 'ropc_config_reloads_total', help: 'Configuration reloads (SIGHUP) by outcome: ok, or failed (the previous configuration kept serving)', labelNames: ['outcome'] as const, registers });
+  const reloads = new Counter({
+    name: 'ropc_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP) by outcome: ok, or failed (the previous configuration kept serving)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const sourceTally = new Tally();
   const tokenSources = new Counter({
     name: 'ropc_resource_token_source_total',
@@ -236,7 +292,11 @@ export function createMetrics(): Metrics {
     labelNames: ['outcome'] as const,
     registers,
   });
-  const incumbentBreaker = new Gauge({ name: 'ropc_incumbent_breaker_open', help: '1 while the circuit breaker of the incumbent introspection endpoint is open', registers });
+  const incumbentBreaker = new Gauge({
+    name: 'ropc_incumbent_breaker_open',
+    help: '1 while the circuit breaker of the incumbent introspection endpoint is open',
+    registers,
+  });
   for (const source of TOKEN_SOURCES) tokenSources.inc({ source }, 0);
   for (const outcome of INCUMBENT_OUTCOMES) incumbent.inc({ outcome }, 0);
   incumbentBreaker.set(0);

@@ -12,7 +12,18 @@
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import {
+  context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import type { RequestContext } from '../http/context.js';
 import type { Handler, UpgradeHandler } from '../http/server.js';
 import type { Forwarder } from '../resource/forwarder.js';
@@ -96,7 +107,9 @@ export function tracedUpgrade(tracing: Tracing | undefined, upgrade: UpgradeHand
         outcome(status);
       }),
     );
-    handled.catch((err: unknown) => end(typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500));
+    handled.catch((err: unknown) =>
+      end(typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500),
+    );
     return handled;
   };
 }
@@ -126,7 +139,11 @@ export function tracedForwarder(tracing: Tracing | undefined, forwarder: Forward
   const start = (req: http.IncomingMessage, upstream: UpstreamTarget): Span => {
     const parent = context.active();
     const method = methodOf(req);
-    const span = tracing.tracer.startSpan(`${method} upstream`, { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method, ...describe(upstream) } }, parent);
+    const span = tracing.tracer.startSpan(
+      `${method} upstream`,
+      { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method, ...describe(upstream) } },
+      parent,
+    );
     delete req.headers.traceparent;
     delete req.headers.tracestate;
     tracing.propagator.inject(trace.setSpan(parent, span), req.headers, defaultTextMapSetter);

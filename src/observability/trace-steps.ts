@@ -35,7 +35,8 @@ export function tracedGrant(tracing: Tracing | undefined, grant: GrantHandler): 
 /** The chain, its `validate` a `validator_chain` span with the chain's answer (which validator, valid or why not). */
 export function tracedChain(tracing: Tracing | undefined, chain: ValidatorChain): ValidatorChain {
   if (!tracing) return chain;
-  const validate = (username: string, password: string): Promise<ChainOutcome> => inSpan('validator_chain', {}, () => chain.validate(username, password), describeChain);
+  const validate = (username: string, password: string): Promise<ChainOutcome> =>
+    inSpan('validator_chain', {}, () => chain.validate(username, password), describeChain);
   return replacing(chain, 'validate', validate);
 }
 
@@ -56,7 +57,10 @@ export function tracedLockout(tracing: Tracing | undefined, lockout: Lockout): L
   const reserve = async (username: string, ip: string): Promise<Attempt> => {
     const attempt = await inSpan('lockout.reserve', {}, () => lockout.reserve(username, ip), describeAttempt);
     if (!attempt.admitted) return attempt;
-    return { admitted: true, settle: (result) => inSpan('lockout.settle', { 'ropc.lockout.result': result }, () => attempt.settle(result)) };
+    return {
+      admitted: true,
+      settle: (result) => inSpan('lockout.settle', { 'ropc.lockout.result': result }, () => attempt.settle(result)),
+    };
   };
   return replacing(lockout, 'reserve', reserve);
 }

@@ -30,16 +30,18 @@ let diagRegistered = false;
 /** The gateway's tracing, or undefined when `tracing.enabled` is false (nothing is imported then). */
 export async function startTracing(config: GatewayConfig['tracing'], logger: Logger): Promise<Tracing | undefined> {
   if (!config.enabled) return undefined;
-  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { W3CTraceContextPropagator }, { AsyncLocalStorageContextManager }] = await Promise.all([
-    import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-    import('@opentelemetry/resources'),
-    import('@opentelemetry/core'),
-    import('@opentelemetry/context-async-hooks'),
-  ]);
+  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { W3CTraceContextPropagator }, { AsyncLocalStorageContextManager }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-trace-base'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/core'),
+      import('@opentelemetry/context-async-hooks'),
+    ]);
   if (!contextManagerRegistered) {
     contextManagerRegistered = context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    if (!contextManagerRegistered) logger.warn('tracing: another OpenTelemetry context manager is registered in this process; spans may lose their parents');
+    if (!contextManagerRegistered)
+      logger.warn('tracing: another OpenTelemetry context manager is registered in this process; spans may lose their parents');
   }
   const warn = exportWarning(logger);
   if (!diagRegistered) {
@@ -53,7 +55,14 @@ export async function startTracing(config: GatewayConfig['tracing'], logger: Log
     sampler: new sdk.ParentBasedSampler({ root: new sdk.TraceIdRatioBasedSampler(config.sampleRatio) }),
     spanProcessors: [new sdk.BatchSpanProcessor(exporter, { maxQueueSize: MAX_QUEUE })],
   });
-  logger.info({ endpoint: withoutCredentials(config.endpoint), sampleRatio: config.sampleRatio, trustIncomingTraceparent: config.trustIncomingTraceparent }, 'tracing: exporting spans over OTLP/HTTP');
+  logger.info(
+    {
+      endpoint: withoutCredentials(config.endpoint),
+      sampleRatio: config.sampleRatio,
+      trustIncomingTraceparent: config.trustIncomingTraceparent,
+    },
+    'tracing: exporting spans over OTLP/HTTP',
+  );
   return {
     tracer: provider.getTracer('ropc-gateway'),
     propagator: new W3CTraceContextPropagator(),
@@ -61,7 +70,10 @@ export async function startTracing(config: GatewayConfig['tracing'], logger: Log
     flush: () => provider.forceFlush().catch((err: unknown) => warn(describe(err))),
     // A collector that does not answer must not hold up the process's exit.
     shutdown: () =>
-      Promise.race([provider.shutdown().catch((err: unknown) => warn(describe(err))), new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS).unref())]),
+      Promise.race([
+        provider.shutdown().catch((err: unknown) => warn(describe(err))),
+        new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS).unref()),
+      ]),
   };
 }
 

@@ -11,7 +11,18 @@
  * labels), outcomes and error codes, never request data: no username, password, token, secret,
  * header value or error message (a message can quote what the client sent).
  */
-import { context, createContextKey, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  createContextKey,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapPropagator,
+  type Tracer,
+} from '@opentelemetry/api';
 
 /** A gateway's tracer, built by tracing-sdk.ts from the `tracing` configuration. */
 export interface Tracing {
@@ -43,7 +54,13 @@ export function withTracing(ctx: Context, tracing: Tracing): Context {
  * just runs it. `describe` adds attributes from the result (an outcome, never a value). A
  * rejection marks the span failed with its error type ({@link markFailed}) and is passed on.
  */
-export function inSpan<T>(name: string, attributes: Attributes, run: () => Promise<T>, describe?: (result: T) => Attributes, kind: SpanKind = SpanKind.INTERNAL): Promise<T> {
+export function inSpan<T>(
+  name: string,
+  attributes: Attributes,
+  run: () => Promise<T>,
+  describe?: (result: T) => Attributes,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
   return spanned(name, attributes, run, describe as ((result: unknown) => Attributes) | undefined, kind) as Promise<T>;
 }
 
@@ -51,7 +68,13 @@ export function inSpan<T>(name: string, attributes: Attributes, run: () => Promi
  * {@link inSpan} for a call that may answer a value or a promise (the token store's methods,
  * instrument.ts): the span ends at once for a value, when the promise settles otherwise.
  */
-export function spanned(name: string, attributes: Attributes, run: () => unknown, describe: ((result: unknown) => Attributes) | undefined, kind: SpanKind): unknown {
+export function spanned(
+  name: string,
+  attributes: Attributes,
+  run: () => unknown,
+  describe: ((result: unknown) => Attributes) | undefined,
+  kind: SpanKind,
+): unknown {
   const parent = context.active();
   const tracing = tracingOf(parent);
   if (!tracing) return run();

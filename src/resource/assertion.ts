@@ -17,7 +17,13 @@ export interface AssertionSigner {
   readonly jwks: { readonly keys: readonly JWK[] };
 }
 
-export async function createAssertionSigner(options: { header: string; keyFile: string; issuer: string; audience: string; ttlSeconds: number }): Promise<AssertionSigner> {
+export async function createAssertionSigner(options: {
+  header: string;
+  keyFile: string;
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+}): Promise<AssertionSigner> {
   let privateKey: KeyObject | Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   let publicJwk: JWK;
   if (options.keyFile) {

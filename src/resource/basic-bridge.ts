@@ -77,8 +77,18 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
   const clients = new Map(options.clients.map((c) => [c.id, c]));
   const inFlight = new Map<string, Promise<Identity>>();
 
-  const login = async (client: BasicClient, username: string, password: string, clientIp: string, cacheKey: string, requestId?: string): Promise<Identity> => {
-    const outcome = await options.login(client.id, username, password, clientIp, { via: 'basic_bridge', ...(requestId ? { requestId } : {}) });
+  const login = async (
+    client: BasicClient,
+    username: string,
+    password: string,
+    clientIp: string,
+    cacheKey: string,
+    requestId?: string,
+  ): Promise<Identity> => {
+    const outcome = await options.login(client.id, username, password, clientIp, {
+      via: 'basic_bridge',
+      ...(requestId ? { requestId } : {}),
+    });
     if (!outcome.valid) {
       options.observe?.('invalid');
       throw new InvalidUserCredentialsError(REFUSED);
@@ -114,7 +124,9 @@ export function createBasicBridge(options: BasicBridgeOptions): BasicBridge {
       }
       let pending = inFlight.get(cacheKey);
       if (!pending) {
-        pending = login(client, credentials.username, credentials.password, clientIp, cacheKey, requestId).finally(() => inFlight.delete(cacheKey));
+        pending = login(client, credentials.username, credentials.password, clientIp, cacheKey, requestId).finally(() =>
+          inFlight.delete(cacheKey),
+        );
         inFlight.set(cacheKey, pending);
       }
       return pending;

@@ -45,7 +45,9 @@ const HEX = /^[0-9A-Fa-f]{2}$/;
 
 /** RFC 3986 §2.3 unreserved. */
 function isUnreserved(b: number): boolean {
-  return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2e || b === 0x5f || b === 0x7e;
+  return (
+    (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2e || b === 0x5f || b === 0x7e
+  );
 }
 
 /** RFC 3986 §3.3 pchar without unreserved and pct-encoded: sub-delims, `:` and `@` (and `/` between segments). */

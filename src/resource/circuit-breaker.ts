@@ -30,7 +30,8 @@ export class CircuitBreaker {
   readonly #now: () => number;
 
   constructor(private readonly options: CircuitBreakerOptions) {
-    if (!(options.failureThreshold >= 1) || !(options.openMs > 0)) throw new RangeError('CircuitBreaker needs failureThreshold >= 1 and openMs > 0');
+    if (!(options.failureThreshold >= 1) || !(options.openMs > 0))
+      throw new RangeError('CircuitBreaker needs failureThreshold >= 1 and openMs > 0');
     this.#now = options.now ?? Date.now;
   }
 

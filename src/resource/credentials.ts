@@ -20,7 +20,9 @@ export type Credentials =
 export function readCredentials(req: IncomingMessage, query: string): Credentials {
   const values = req.headersDistinct.authorization;
   if (query.includes('access_token=') && /(?:^|&)access_token=/.test(query)) {
-    throw new InvalidRequestError(values ? 'the access token was sent in more than one way' : 'send the access token in the Authorization header, not the URI');
+    throw new InvalidRequestError(
+      values ? 'the access token was sent in more than one way' : 'send the access token in the Authorization header, not the URI',
+    );
   }
   if (!values) return { kind: 'none' };
   if (values.length > 1) throw new InvalidRequestError('more than one Authorization header');

@@ -117,7 +117,10 @@ function originalRequest(req: IncomingMessage, ingress: DecisionIngress, path: s
   const exact = splitUrl(url).path === path;
   let original: { method: string; uri: string };
   if (ingress === 'envoy') {
-    if (exact) throw new InvalidRequestError('decision.ingress is envoy: send the original path below decision.path (ext_authz path_prefix), not headers');
+    if (exact)
+      throw new InvalidRequestError(
+        'decision.ingress is envoy: send the original path below decision.path (ext_authz path_prefix), not headers',
+      );
     original = { method: req.method ?? 'GET', uri: url.slice(base.length) };
   } else {
     if (!exact) throw new InvalidRequestError(`decision.ingress is ${ingress}: the path-prefix form (Envoy ext_authz) is not accepted`);
@@ -144,7 +147,11 @@ function exactlyOne(req: IncomingMessage, name: string): string {
  * any case) and byte for byte the same URI. A copy that agrees is harmless; one that does not
  * describes a request nobody judged, so the whole request is refused.
  */
-function refuseDisagreement(req: IncomingMessage, original: { method: string; uri: string }, source: { method: string; uri: string } | undefined): void {
+function refuseDisagreement(
+  req: IncomingMessage,
+  original: { method: string; uri: string },
+  source: { method: string; uri: string } | undefined,
+): void {
   for (const [name, values] of Object.entries(req.headersDistinct)) {
     if (name === source?.method || name === source?.uri || values === undefined) continue;
     const n = name.replace(/_/g, '-');
@@ -153,6 +160,7 @@ function refuseDisagreement(req: IncomingMessage, original: { method: string; ur
       : NAMES_URI.includes(n)
         ? (v: string) => v === original.uri
         : undefined;
-    if (agrees && !values.every(agrees)) throw new InvalidRequestError(`the ${name} header names another request than the one the ingress asks about`);
+    if (agrees && !values.every(agrees))
+      throw new InvalidRequestError(`the ${name} header names another request than the one the ingress asks about`);
   }
 }

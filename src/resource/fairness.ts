@@ -67,6 +67,7 @@ export function withFairShares(inner: Forwarder, options: FairShareOptions): For
 
 function shareOf(caller: Caller | undefined, options: FairShareOptions): { key: string; max: number; by: 'subject' | 'ip' } | undefined {
   if (!caller) return undefined;
-  if (caller.subject !== undefined) return options.perSubject > 0 ? { key: `s\0${caller.subject}`, max: options.perSubject, by: 'subject' } : undefined;
+  if (caller.subject !== undefined)
+    return options.perSubject > 0 ? { key: `s\0${caller.subject}`, max: options.perSubject, by: 'subject' } : undefined;
   return options.perIp > 0 ? { key: `i\0${caller.clientIp}`, max: options.perIp, by: 'ip' } : undefined;
 }

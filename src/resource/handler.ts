@@ -97,7 +97,13 @@ function canonical(url: string, ctx: RequestContext): CanonicalTarget {
  * Steps 1–4: the decision for `method` and `url` (origin-form), with `req`'s credentials.
  * Every rule a reading of the path could mean (routes.ts `judging`) must be satisfied.
  */
-export async function decide(options: DecideOptions, req: IncomingMessage, method: string, url: string, ctx: RequestContext): Promise<Decision> {
+export async function decide(
+  options: DecideOptions,
+  req: IncomingMessage,
+  method: string,
+  url: string,
+  ctx: RequestContext,
+): Promise<Decision> {
   return decideNow(options, req, method, url, ctx);
 }
 
@@ -106,7 +112,13 @@ export async function decide(options: DecideOptions, req: IncomingMessage, metho
  * bearer token the probe holds (route match → header parse → cache probe → rules) — and as a
  * promise otherwise. Refusals are thrown, synchronously on the fast path.
  */
-export function decideNow(options: DecideOptions, req: IncomingMessage, method: string, url: string, ctx: RequestContext): Decision | Promise<Decision> {
+export function decideNow(
+  options: DecideOptions,
+  req: IncomingMessage,
+  method: string,
+  url: string,
+  ctx: RequestContext,
+): Decision | Promise<Decision> {
   const target = canonical(url, ctx);
   const routes = options.match.judging(method, target.withoutParameters === null ? [target.path] : [target.path, target.withoutParameters]);
   const route = routes[0] as CompiledRoute;
@@ -126,22 +138,39 @@ export function decideNow(options: DecideOptions, req: IncomingMessage, method: 
   }
   if (credentials.kind === 'malformed') throw new InvalidTokenError('the Authorization header is not a valid Bearer token');
   // Basic only when every rule that needs credentials takes it from the same client.
-  const basicRoute = guarded.every((r) => r.auth === 'bearer-or-basic' && r.basicClient === guarded[0]?.basicClient) ? guarded[0] : undefined;
+  const basicRoute = guarded.every((r) => r.auth === 'bearer-or-basic' && r.basicClient === guarded[0]?.basicClient)
+    ? guarded[0]
+    : undefined;
   if (credentials.kind === 'basic' && basicRoute && options.basic) {
-    return options.basic.authenticate(basicRoute.basicClient, credentials.value, ctx.clientIp, ctx.id).then((identity) => authorized(identity, route, guarded, target, ctx));
+    return options.basic
+      .authenticate(basicRoute.basicClient, credentials.value, ctx.clientIp, ctx.id)
+      .then((identity) => authorized(identity, route, guarded, target, ctx));
   }
   // No credentials, or Basic on a route that does not accept it (the same as none).
   throw basicRoute ? new MissingCredentialsError() : new MissingTokenError();
 }
 
 /** Step 3's verdict on a looked-up token, then step 4. */
-function bearerDecision(record: GrantRecord | null, route: CompiledRoute, guarded: readonly CompiledRoute[], target: CanonicalTarget, ctx: RequestContext): Decision {
+function bearerDecision(
+  record: GrantRecord | null,
+  route: CompiledRoute,
+  guarded: readonly CompiledRoute[],
+  target: CanonicalTarget,
+  ctx: RequestContext,
+): Decision {
   if (!record || record.exp <= Date.now() / 1000) throw new InvalidTokenError('the access token is invalid, expired or revoked');
   return authorized(record, route, guarded, target, ctx, record.exp);
 }
 
 /** Step 4: every guarded rule must let this identity through. */
-function authorized(identity: Identity, route: CompiledRoute, guarded: readonly CompiledRoute[], target: CanonicalTarget, ctx: RequestContext, tokenExp?: number): Decision {
+function authorized(
+  identity: Identity,
+  route: CompiledRoute,
+  guarded: readonly CompiledRoute[],
+  target: CanonicalTarget,
+  ctx: RequestContext,
+  tokenExp?: number,
+): Decision {
   ctx.clientId = identity.clientId;
   ctx.subject = identity.sub;
   for (const r of guarded) authorize(r, identity);
@@ -179,8 +208,19 @@ function refuseBodyToken(options: ResourceOptions, res: ServerResponse, ctx: Req
 }
 
 /** Step 5: strip what the gateway owns, then inject the identity (none on public routes). */
-function mutateHeaders(options: ResourceOptions, req: IncomingMessage, ctx: RequestContext, identity: Identity | null, upgrade: boolean): void {
-  options.headers.scrub(req.headers, { peerIp: req.socket.remoteAddress ?? '', proto: options.tls ? 'https' : 'http', requestId: ctx.id, upgrade });
+function mutateHeaders(
+  options: ResourceOptions,
+  req: IncomingMessage,
+  ctx: RequestContext,
+  identity: Identity | null,
+  upgrade: boolean,
+): void {
+  options.headers.scrub(req.headers, {
+    peerIp: req.socket.remoteAddress ?? '',
+    proto: options.tls ? 'https' : 'http',
+    requestId: ctx.id,
+    upgrade,
+  });
   if (identity) options.headers.inject(req.headers, identity);
 }
 
@@ -226,7 +266,13 @@ export function resourceHandler(options: ResourceOptions) {
  * protocols (h2c…) are refused with 400.
  */
 export function resourceUpgradeHandler(options: ResourceOptions) {
-  return async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: RequestContext, outcome: UpgradeOutcome): Promise<void> {
+  return async function handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    ctx: RequestContext,
+    outcome: UpgradeOutcome,
+  ): Promise<void> {
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       throw new InvalidRequestError('only WebSocket upgrades (GET with Upgrade: websocket) are supported');
     }

@@ -243,7 +243,8 @@ export function compileHeaderRules(options: {
       const priorFor = trusted.size ? headers['x-forwarded-for'] : undefined;
       headers['x-forwarded-for'] = priorFor ? `${priorFor}, ${facts.peerIp}` : facts.peerIp;
       if (!trusted.size || headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = facts.proto;
-      if (headers.host !== undefined && (!trusted.size || headers['x-forwarded-host'] === undefined)) headers['x-forwarded-host'] = headers.host;
+      if (headers.host !== undefined && (!trusted.size || headers['x-forwarded-host'] === undefined))
+        headers['x-forwarded-host'] = headers.host;
       headers['x-request-id'] = facts.requestId;
     },
     inject(headers, identity) {

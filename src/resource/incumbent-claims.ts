@@ -40,8 +40,10 @@ export type MappedAnswer =
   | { readonly kind: 'malformed'; readonly why: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
-const strings = (v: unknown): string[] => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+const text = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+const strings = (v: unknown): string[] =>
+  typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
 
 function scopeOf(v: unknown): string[] {
   const list = typeof v === 'string' ? v.split(' ') : strings(v);
@@ -50,13 +52,18 @@ function scopeOf(v: unknown): string[] {
 
 /** Maps a parsed JSON answer; `nowSeconds` is the current time in seconds since the epoch. */
 export function mapIntrospection(body: unknown, mapping: ClaimMapping, nowSeconds: number, fallbackTtlSeconds: number): MappedAnswer {
-  if (!isObject(body) || typeof body['active'] !== 'boolean') return { kind: 'malformed', why: 'the answer is not a JSON object with a boolean "active" (RFC 7662 §2.2)' };
+  if (!isObject(body) || typeof body['active'] !== 'boolean')
+    return { kind: 'malformed', why: 'the answer is not a JSON object with a boolean "active" (RFC 7662 §2.2)' };
   if (!body['active']) return { kind: 'inactive' };
   const tokenType = body['token_type'];
-  if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) return { kind: 'unmapped', why: 'token_type is not Bearer' };
+  if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer'))
+    return { kind: 'unmapped', why: 'token_type is not Bearer' };
   const sub = body[mapping.subject];
   if (typeof sub !== 'string' || sub === '') return { kind: 'unmapped', why: `no "${mapping.subject}" claim (claims.subject)` };
-  const exp = typeof body['exp'] === 'number' && Number.isFinite(body['exp']) ? Math.floor(body['exp']) : nowSeconds + Math.max(1, fallbackTtlSeconds);
+  const exp =
+    typeof body['exp'] === 'number' && Number.isFinite(body['exp'])
+      ? Math.floor(body['exp'])
+      : nowSeconds + Math.max(1, fallbackTtlSeconds);
   if (exp <= nowSeconds) return { kind: 'inactive' };
   const attributes: Record<string, string> = {};
   for (const [name, claim] of Object.entries(mapping.attributes)) {

@@ -34,7 +34,15 @@ import { mapIntrospection, type ClaimMapping } from './incumbent-claims.js';
 
 /** What one lookup came to, in `ropc_incumbent_introspections_total{outcome}`. */
 export type IncumbentOutcome = 'active' | 'inactive' | 'unmapped' | 'cached' | 'error' | 'timeout' | 'short_circuited';
-export const INCUMBENT_OUTCOMES: readonly IncumbentOutcome[] = ['active', 'inactive', 'unmapped', 'cached', 'error', 'timeout', 'short_circuited'];
+export const INCUMBENT_OUTCOMES: readonly IncumbentOutcome[] = [
+  'active',
+  'inactive',
+  'unmapped',
+  'cached',
+  'error',
+  'timeout',
+  'short_circuited',
+];
 
 export interface IncumbentIntrospectionOptions {
   /** `incumbent.introspection.url`: the RFC 7662 endpoint. */
@@ -113,8 +121,16 @@ export class IncumbentIntrospection {
       openMs: options.breaker.openSeconds * 1000,
       now: this.#now,
       onChange: (open) => {
-        if (open) options.logger.warn({ event: 'incumbent_breaker_open', openSeconds: options.breaker.openSeconds }, 'incumbent introspection keeps failing: its tokens are refused with 503 without asking it, until a trial request succeeds');
-        else options.logger.warn({ event: 'incumbent_breaker_closed' }, 'incumbent introspection answered a trial request: its tokens are checked again');
+        if (open)
+          options.logger.warn(
+            { event: 'incumbent_breaker_open', openSeconds: options.breaker.openSeconds },
+            'incumbent introspection keeps failing: its tokens are refused with 503 without asking it, until a trial request succeeds',
+          );
+        else
+          options.logger.warn(
+            { event: 'incumbent_breaker_closed' },
+            'incumbent introspection answered a trial request: its tokens are checked again',
+          );
         options.onBreaker?.(open);
       },
     });
@@ -167,7 +183,10 @@ export class IncumbentIntrospection {
         this.options.observe?.('active');
         return mapped.record;
       case 'unmapped':
-        this.options.logger.debug({ event: 'incumbent_token_unmapped', why: mapped.why }, 'an active incumbent token cannot be used as an access token here');
+        this.options.logger.debug(
+          { event: 'incumbent_token_unmapped', why: mapped.why },
+          'an active incumbent token cannot be used as an access token here',
+        );
         this.#cache.set(hash, null);
         this.options.observe?.('unmapped');
         return null;
@@ -210,8 +229,13 @@ export class IncumbentIntrospection {
     this.#breaker.failed();
     this.options.observe?.(outcome);
     // Only the message and code: an HTTP client error carries no credentials, but its objects do.
-    const detail = { event: 'incumbent_unavailable', outcome, err: { message: err instanceof Error ? err.message : String(err), code: (err as { code?: unknown }).code } };
-    if (this.#outage.down()) this.options.logger.warn(detail, 'the incumbent introspection endpoint is failing: its tokens are refused with 503');
+    const detail = {
+      event: 'incumbent_unavailable',
+      outcome,
+      err: { message: err instanceof Error ? err.message : String(err), code: (err as { code?: unknown }).code },
+    };
+    if (this.#outage.down())
+      this.options.logger.warn(detail, 'the incumbent introspection endpoint is failing: its tokens are refused with 503');
     else this.options.logger.debug(detail, 'incumbent introspection failed');
     throw new IncumbentUnavailableError();
   }

@@ -100,7 +100,11 @@ export function globToRegExp(glob: string, flags = ''): RegExp {
  * Compiles the rules. `defaults` is the top-level `upstream` (url, timeoutMs, caFile).
  * @throws Error naming the rule's index when a rule cannot be compiled.
  */
-export function compileRoutes(routes: readonly RouteConfig[], defaults: UpstreamTarget, options: { caseSensitive: boolean } = { caseSensitive: false }): RouteMatcher {
+export function compileRoutes(
+  routes: readonly RouteConfig[],
+  defaults: UpstreamTarget,
+  options: { caseSensitive: boolean } = { caseSensitive: false },
+): RouteMatcher {
   const rules: Rule[] = routes.map((r, index) => {
     let pattern: RegExp;
     let exact: RegExp;
@@ -168,5 +172,9 @@ export function upstreamTargets(routes: readonly RouteConfig[], defaults: Upstre
 
 /** A rule's upstream: its own keys, each falling back to the top-level `upstream`. */
 function targetOf(r: RouteConfig, defaults: UpstreamTarget): UpstreamTarget {
-  return { url: r.upstream || defaults.url, timeoutMs: r.upstreamTimeoutMs || defaults.timeoutMs, caFile: r.upstreamCaFile || defaults.caFile };
+  return {
+    url: r.upstream || defaults.url,
+    timeoutMs: r.upstreamTimeoutMs || defaults.timeoutMs,
+    caFile: r.upstreamCaFile || defaults.caFile,
+  };
 }

@@ -81,7 +81,13 @@ export function createUndiciForwarder(options: ForwarderOptions, upgrades: Upgra
       }
       const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
       const host = urlHost(url);
-      c = { pool, basePath, baseQuery: url.search.slice(1), timeoutMs: target.timeoutMs, servername: url.protocol === 'https:' ? host : undefined };
+      c = {
+        pool,
+        basePath,
+        baseQuery: url.search.slice(1),
+        timeoutMs: target.timeoutMs,
+        servername: url.protocol === 'https:' ? host : undefined,
+      };
       compiled.set(target, c);
     }
     return c;
@@ -92,7 +98,9 @@ export function createUndiciForwarder(options: ForwarderOptions, upgrades: Upgra
     web(req, res, upstream) {
       const c = compile(upstream);
       const handler = new ForwardHandler(options, req, res, upstream.url);
-      const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+      const hasBody =
+        req.headers['transfer-encoding'] !== undefined ||
+        (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
       const dispatch: Dispatcher.DispatchOptions = {
         path: upstreamPath(c, req.url ?? '/'),
         method: req.method ?? 'GET',
@@ -206,7 +214,12 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     if (this.gone) controller.abort(new ClientGoneError('the client went away'));
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: http.IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: http.IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
     // 1xx (other than 101, which undici treats as an upgrade) are informational: wait for the answer.
     if (statusCode < 200) return;
     // The gateway has answered already (a 408 for a body that timed out): drop the upstream's.
@@ -263,9 +276,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-
 /** Header names listed in a `Connection` value (lower case); undefined for the usual bare options. */
 function namedIn(connection: string | string[] | undefined): string[] | undefined {
   if (connection === undefined || connection === 'keep-alive' || connection === 'close') return undefined;
-  return (typeof connection === 'string' ? connection : connection.join(',')).toLowerCase().split(',').map((n) => n.trim());
+  return (typeof connection === 'string' ? connection : connection.join(','))
+    .toLowerCase()
+    .split(',')
+    .map((n) => n.trim());
 }

@@ -138,7 +138,8 @@ export class MemoryAttemptStore implements AttemptStore {
     const now = this.#clock.now();
     for (const [key, entry] of this.#users) if (entry.expires <= now) this.#users.delete(key);
     for (const [key, entry] of this.#ips) if (entry.windowEnd <= now) this.#ips.delete(key);
-    for (const reservations of [this.#userReservations, this.#ipReservations]) for (const key of [...reservations.keys()]) inFlight(reservations, key, now);
+    for (const reservations of [this.#userReservations, this.#ipReservations])
+      for (const key of [...reservations.keys()]) inFlight(reservations, key, now);
   }
 }
 

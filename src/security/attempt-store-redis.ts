@@ -128,7 +128,17 @@ export class RedisAttemptStore implements AttemptStore {
       ? undefined
       : async (ip, ipId, ipPolicy, user, id, policy) => {
           const [ipResult, userResult] = (await this.call('reserveIpAndUser', () =>
-            this.scripts.reserveIpAndUser(5, ...this.ipKeys(ip), ...this.userKeys(user), ipId, ipPolicy.budget, ipPolicy.ttlMs, id, policy.maxFailures, policy.ttlMs),
+            this.scripts.reserveIpAndUser(
+              5,
+              ...this.ipKeys(ip),
+              ...this.userKeys(user),
+              ipId,
+              ipPolicy.budget,
+              ipPolicy.ttlMs,
+              id,
+              policy.maxFailures,
+              policy.ttlMs,
+            ),
           )) as [IpReservation, UserReservation | ''];
           return { ip: ipResult, user: userResult === '' ? undefined : userResult };
         };
@@ -142,7 +152,9 @@ export class RedisAttemptStore implements AttemptStore {
   }
 
   async reserveUser(user: string, id: string, policy: LockPolicy): Promise<UserReservation> {
-    const reply = await this.call('reserveUser', () => this.scripts.reserveUser(3, ...this.userKeys(user), id, policy.maxFailures, policy.ttlMs));
+    const reply = await this.call('reserveUser', () =>
+      this.scripts.reserveUser(3, ...this.userKeys(user), id, policy.maxFailures, policy.ttlMs),
+    );
     // Anything but the two refusals is unexpected: refuse rather than let the attempt through.
     return reply === 'reserved' ? 'reserved' : reply === 'locked' ? 'locked' : 'busy';
   }

@@ -106,6 +106,15 @@ export interface AttemptStore {
    * as one atomic step (one round trip). Absent where the two cannot share one (Redis
    * Cluster: a user and an IP are in different slots); lockout.ts then makes the two calls.
    */
-  readonly reserveIpAndUser?: ((ip: string, ipId: string, ipPolicy: IpPolicy, user: string, id: string, policy: LockPolicy) => Promise<{ ip: IpReservation; user: UserReservation | undefined }>) | undefined;
+  readonly reserveIpAndUser?:
+    | ((
+        ip: string,
+        ipId: string,
+        ipPolicy: IpPolicy,
+        user: string,
+        id: string,
+        policy: LockPolicy,
+      ) => Promise<{ ip: IpReservation; user: UserReservation | undefined }>)
+    | undefined;
   close(): Promise<void>;
 }

@@ -18,7 +18,13 @@ export type { LockoutEvent, LoginProtection } from './password-gate.js';
  * TemporarilyUnavailableError when the user's remaining attempts are all in flight, and
  * ValidatorUnavailableError or StoreUnavailableError on an outage; none counts as a failed login.
  */
-export type PasswordLogin = (clientId: string, username: string, password: string, clientIp: string, context?: LoginContext) => Promise<ChainOutcome>;
+export type PasswordLogin = (
+  clientId: string,
+  username: string,
+  password: string,
+  clientIp: string,
+  context?: LoginContext,
+) => Promise<ChainOutcome>;
 
 /** Where a login came from, for its audit event. */
 export interface LoginContext {
@@ -41,6 +47,9 @@ export function createPasswordLogin(chainFor: (clientId: string) => ValidatorCha
       ...(context.requestId ? { requestId: context.requestId } : {}),
       refused: REFUSED,
       step: (chain, name) => chain.validate(name, password),
-      verdict: (outcome) => (outcome.valid ? { proven: true, event: { outcome: 'success', sub: outcome.principal.subject, validator: outcome.validator } } : { ...outcome, proven: false }),
+      verdict: (outcome) =>
+        outcome.valid
+          ? { proven: true, event: { outcome: 'success', sub: outcome.principal.subject, validator: outcome.validator } }
+          : { ...outcome, proven: false },
     });
 }

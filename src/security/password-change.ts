@@ -12,7 +12,14 @@
 import type { ChainChangeOutcome, ValidatorChain } from '../validators/chain.js';
 import { createPasswordGate, type LoginProtection, type Verdict } from './password-gate.js';
 
-export type PasswordChange = (clientId: string, username: string, oldPassword: string, newPassword: string, clientIp: string, requestId?: string) => Promise<ChainChangeOutcome>;
+export type PasswordChange = (
+  clientId: string,
+  username: string,
+  oldPassword: string,
+  newPassword: string,
+  clientIp: string,
+  requestId?: string,
+) => Promise<ChainChangeOutcome>;
 
 const REFUSED: ChainChangeOutcome = Object.freeze({ changed: false, refused: Object.freeze({ valid: false, reason: 'invalid-password' }) });
 
@@ -35,7 +42,8 @@ export function createPasswordChange(chainFor: (clientId: string) => ValidatorCh
 function verdict(outcome: ChainChangeOutcome): Verdict {
   const validator = outcome.validator ? { validator: outcome.validator } : {};
   if (outcome.changed) return { proven: true, event: { outcome: 'success', ...validator } };
-  if ('policy' in outcome) return { proven: true, event: { outcome: 'failure', reason: 'password_policy', policy: outcome.policy, ...validator } };
+  if ('policy' in outcome)
+    return { proven: true, event: { outcome: 'failure', reason: 'password_policy', policy: outcome.policy, ...validator } };
   const { refused } = outcome;
   return {
     proven: false,

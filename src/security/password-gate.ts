@@ -130,20 +130,29 @@ export function createPasswordGate(chainFor: (clientId: string) => ValidatorChai
       if (attempt.reason === 'ip-blocked') {
         // Every guess from this IP is refused whoever the user is, so the answer's time tells
         // nothing about a user: do not spend a verification on an attacker's flood.
-        logger.debug({ event: 'login_refused', reason: attempt.reason, clientIp, clientId }, 'login refused: the client IP is over its failure budget');
+        logger.debug(
+          { event: 'login_refused', reason: attempt.reason, clientIp, clientId },
+          'login refused: the client IP is over its failure budget',
+        );
         event({ outcome: 'refused', reason: 'ip_blocked' });
         return spec.refused;
       }
       if (attempt.reason === 'user-busy') {
         // Not a refusal of the credentials: the user's remaining attempts stayed in flight
         // while this one waited (a slow directory). Ask the client to retry.
-        logger.debug({ event: 'login_refused', reason: attempt.reason, userKey: userKey(username), clientIp, clientId }, 'login refused: the user has as many logins in flight as failures left');
+        logger.debug(
+          { event: 'login_refused', reason: attempt.reason, userKey: userKey(username), clientIp, clientId },
+          'login refused: the user has as many logins in flight as failures left',
+        );
         event({ outcome: 'refused', reason: 'user_busy' });
         throw new TemporarilyUnavailableError('too many logins of this user in progress, retry shortly', 1);
       }
       reportIpBudget(attempt.ipFailures);
       await burn(clientId);
-      logger.debug({ event: 'login_refused', reason: attempt.reason, userKey: userKey(username), clientIp, clientId }, 'login refused: the user is locked');
+      logger.debug(
+        { event: 'login_refused', reason: attempt.reason, userKey: userKey(username), clientIp, clientId },
+        'login refused: the user is locked',
+      );
       event({ outcome: 'refused', reason: 'locked' });
       return spec.refused;
     }
@@ -153,7 +162,10 @@ export function createPasswordGate(chainFor: (clientId: string) => ValidatorChai
     if (protection.directoryLocks?.has(lockKey)) {
       await attempt.settle('released').catch(() => undefined);
       await burn(clientId);
-      logger.debug({ event: 'login_refused', reason: 'directory-locked', userKey: userKey(username), clientIp, clientId }, 'login refused: the directory reported the account locked');
+      logger.debug(
+        { event: 'login_refused', reason: 'directory-locked', userKey: userKey(username), clientIp, clientId },
+        'login refused: the directory reported the account locked',
+      );
       event({ outcome: 'refused', reason: 'directory_locked', state: 'account_locked' });
       return spec.refused;
     }
@@ -177,7 +189,8 @@ export function createPasswordGate(chainFor: (clientId: string) => ValidatorChai
       ...(verdict.validator ? { validator: verdict.validator } : {}),
       ...(verdict.state ? { state: verdict.state, password_verified: verdict.passwordVerified === true } : {}),
     };
-    const proven = verdict.passwordVerified === true && verdict.validator !== undefined && (protection.reveal?.(verdict.validator) ?? false);
+    const proven =
+      verdict.passwordVerified === true && verdict.validator !== undefined && (protection.reveal?.(verdict.validator) ?? false);
     if (verdict.state === 'account_locked' || proven) {
       // Not a failure of the gateway's counting: the directory's lock, or a right password.
       await settled(attempt.settle('released'));
@@ -195,7 +208,14 @@ export function createPasswordGate(chainFor: (clientId: string) => ValidatorChai
         { event: 'user_locked', userKey: userKey(username), lockSeconds: Math.round(counted.userLockedMs / 1000), clientIp, clientId },
         'too many failed logins: the user is locked',
       );
-      audit.emit({ event: 'lockout', outcome: 'success', scope: 'user', reason: 'failures', lock_seconds: Math.round(counted.userLockedMs / 1000), ...who });
+      audit.emit({
+        event: 'lockout',
+        outcome: 'success',
+        scope: 'user',
+        reason: 'failures',
+        lock_seconds: Math.round(counted.userLockedMs / 1000),
+        ...who,
+      });
     }
     reportIpBudget(counted.ipFailures);
     return outcome;
@@ -213,8 +233,19 @@ export function createPasswordGate(chainFor: (clientId: string) => ValidatorChai
     function reportIpBudget(ipFailures: number): void {
       if (ipFailures !== lockout.ipBudget) return;
       onLockout?.('ip');
-      logger.warn({ event: 'ip_blocked', clientIp, clientId }, 'too many failed logins from this client IP: its logins are refused for the rest of the minute');
-      audit.emit({ event: 'lockout', outcome: 'success', scope: 'ip', reason: 'failures', client_ip: clientIp, client_id: clientId, ...(requestId ? { request_id: requestId } : {}) });
+      logger.warn(
+        { event: 'ip_blocked', clientIp, clientId },
+        'too many failed logins from this client IP: its logins are refused for the rest of the minute',
+      );
+      audit.emit({
+        event: 'lockout',
+        outcome: 'success',
+        scope: 'ip',
+        reason: 'failures',
+        client_ip: clientIp,
+        client_id: clientId,
+        ...(requestId ? { request_id: requestId } : {}),
+      });
     }
   };
 }

@@ -116,7 +116,8 @@ async function limited<T>(verify: () => Promise<T>): Promise<T> {
   if (running < limits.concurrency) {
     running++;
   } else {
-    if (waiting.length >= limits.queue) throw new TemporarilyUnavailableError('too many password verifications in progress, retry shortly', 1);
+    if (waiting.length >= limits.queue)
+      throw new TemporarilyUnavailableError('too many password verifications in progress, retry shortly', 1);
     // The slot is handed over by the verification that ends (running stays as it is).
     await new Promise<void>((resolve) => waiting.push(resolve));
   }

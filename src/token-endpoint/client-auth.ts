@@ -41,7 +41,11 @@ export function parseBasic(headers: IncomingHttpHeaders): BasicCredentials | und
   if (value === undefined) return undefined;
   const decoded = decodeBasic(value);
   if ('malformed' in decoded) {
-    throw new InvalidClientError(decoded.malformed === 'utf8' ? 'Basic credentials are not UTF-8' : 'client authentication must use the Basic scheme with base64 credentials');
+    throw new InvalidClientError(
+      decoded.malformed === 'utf8'
+        ? 'Basic credentials are not UTF-8'
+        : 'client authentication must use the Basic scheme with base64 credentials',
+    );
   }
   if (!decoded.userPass.includes(':')) throw new InvalidClientError('Basic credentials must be client_id:client_secret');
   return { userPass: decoded.userPass };
@@ -63,8 +67,20 @@ export async function authenticateClient(
   } catch (err) {
     if (audited && err instanceof InvalidClientError) {
       const clientId = claimedClientId(headers, params, clients);
-      const reason: AuditReason = err.description === BAD_CLIENT ? 'invalid_credentials' : err.description === NO_CLIENT_AUTH ? 'missing_credentials' : 'malformed_credentials';
-      audited.audit.emit({ event: 'client_auth', outcome: 'failure', reason, client_ip: clientIp, request_id: audited.requestId, ...(clientId ? { client_id: clientId } : {}) });
+      const reason: AuditReason =
+        err.description === BAD_CLIENT
+          ? 'invalid_credentials'
+          : err.description === NO_CLIENT_AUTH
+            ? 'missing_credentials'
+            : 'malformed_credentials';
+      audited.audit.emit({
+        event: 'client_auth',
+        outcome: 'failure',
+        reason,
+        client_ip: clientIp,
+        request_id: audited.requestId,
+        ...(clientId ? { client_id: clientId } : {}),
+      });
     }
     throw err;
   }
@@ -85,7 +101,12 @@ function claimedClientId(headers: IncomingHttpHeaders, params: FormParams, clien
   return ids.find((id): id is string => id !== undefined && clients.get(id) !== undefined);
 }
 
-async function authenticate(headers: IncomingHttpHeaders, params: FormParams, clients: ClientRegistry, clientIp: string): Promise<ClientConfig> {
+async function authenticate(
+  headers: IncomingHttpHeaders,
+  params: FormParams,
+  clients: ClientRegistry,
+  clientIp: string,
+): Promise<ClientConfig> {
   const basic = parseBasic(headers);
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
@@ -114,7 +135,11 @@ function basicCandidates(basic: BasicCredentials, bodyId: string | undefined, cl
  * A public client with an empty password is taken as if it had sent `client_id` (method
  * `none`); anything else is one secret verification over all readings — one attempt.
  */
-async function authenticateBasic(candidates: readonly ClientCredentials[], clients: ClientRegistry, clientIp: string): Promise<ClientConfig> {
+async function authenticateBasic(
+  candidates: readonly ClientCredentials[],
+  clients: ClientRegistry,
+  clientIp: string,
+): Promise<ClientConfig> {
   const publicClient = publicByEmptyPassword(candidates, clients);
   if (publicClient) return publicClient;
   return orFail(await clients.authenticateAny(candidates, clientIp), true);

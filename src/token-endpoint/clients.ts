@@ -84,7 +84,10 @@ export class ClientRegistry {
     this.verified = new SuccessCache({ ttlMs: cacheSeconds * 1000, now: () => this.now() });
     this.idsWithColon = clients.map((c) => c.id).filter((id) => id.includes(':'));
     this.secondaries = new Map(
-      clients.map((c) => [c.id, (c.secondarySecretHashes ?? []).map((hash, i) => ({ hash, notAfter: secretNotAfter(c.secondarySecretsNotAfter?.[i]) }))]),
+      clients.map((c) => [
+        c.id,
+        (c.secondarySecretHashes ?? []).map((hash, i) => ({ hash, notAfter: secretNotAfter(c.secondarySecretsNotAfter?.[i]) })),
+      ]),
     );
     this.secondarySlots = Math.max(0, ...[...this.secondaries.values()].map((list) => list.length));
   }

@@ -82,7 +82,12 @@ export function warningFields(outcome: ChainOutcome & { valid: true }, reveal: R
 }
 
 /** The token attributes for a success's warnings, `now` in Unix seconds (none when not revealed). */
-export function warningAttributes(warnings: PasswordWarnings | undefined, validator: string, reveal: RevealPolicy, now: number): Record<string, string> {
+export function warningAttributes(
+  warnings: PasswordWarnings | undefined,
+  validator: string,
+  reveal: RevealPolicy,
+  now: number,
+): Record<string, string> {
   if (!warnings || !reveal(validator)) return {};
   return {
     ...(warnings.secondsBeforeExpiration !== undefined ? { password_expires_at: String(now + warnings.secondsBeforeExpiration) } : {}),

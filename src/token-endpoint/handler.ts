@@ -34,7 +34,9 @@ export function tokenEndpoint(options: TokenEndpointOptions) {
 
   return async function handleToken(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, options.bodyLimit);
-    const client = await inSpan('client_auth', {}, () => authenticateClient(req.headers, params, options.clients, ctx.clientIp, options.audit && { audit: options.audit, requestId: ctx.id }));
+    const client = await inSpan('client_auth', {}, () =>
+      authenticateClient(req.headers, params, options.clients, ctx.clientIp, options.audit && { audit: options.audit, requestId: ctx.id }),
+    );
     ctx.clientId = client.id;
 
     const grantType = params.get('grant_type');
@@ -44,7 +46,8 @@ export function tokenEndpoint(options: TokenEndpointOptions) {
     // anything, a secret included) is `other`.
     ctx.grantType = grant ? grantType : 'other';
     if (!grant) throw new UnsupportedGrantTypeError(`grant_type "${grantType.slice(0, 40)}" is not supported`);
-    if (!(client.grantTypes as readonly string[]).includes(grantType)) throw new UnauthorizedClientError(`the client may not use the ${grantType} grant`);
+    if (!(client.grantTypes as readonly string[]).includes(grantType))
+      throw new UnauthorizedClientError(`the client may not use the ${grantType} grant`);
 
     const outcome = await grant.handle({ params, client, clientIp: ctx.clientIp, requestId: ctx.id });
     ctx.subject = outcome.subject;

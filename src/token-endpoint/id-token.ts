@@ -22,7 +22,11 @@ export class IdTokens {
     private readonly issuer: string,
   ) {}
 
-  async sign(record: GrantRecord, client: { readonly id: string; readonly signingAlgorithm: SigningAlgorithm }, authTime: number): Promise<string> {
+  async sign(
+    record: GrantRecord,
+    client: { readonly id: string; readonly signingAlgorithm: SigningAlgorithm },
+    authTime: number,
+  ): Promise<string> {
     const key = this.keys.current(client.signingAlgorithm);
     if (!key) throw new Error(`no ${client.signingAlgorithm} signing key`);
     return new SignJWT({ ...scopedClaims(record.scope, record.attributes), auth_time: authTime, amr: ['pwd'], sid: record.familyId })

@@ -33,7 +33,10 @@ const BOOLEAN = new Set(['email_verified', 'phone_number_verified']);
 /** Every claim some scope may release (for `claims_supported`), with `sub`. */
 export const SUPPORTED_CLAIMS: readonly string[] = ['sub', ...Object.values(SCOPE_CLAIMS).flat()];
 
-export function scopedClaims(scope: readonly string[], attributes: Readonly<Record<string, string>>): Record<string, string | boolean | number> {
+export function scopedClaims(
+  scope: readonly string[],
+  attributes: Readonly<Record<string, string>>,
+): Record<string, string | boolean | number> {
   const claims: Record<string, string | boolean | number> = {};
   for (const s of scope) {
     for (const name of SCOPE_CLAIMS[s] ?? []) {

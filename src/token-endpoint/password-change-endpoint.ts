@@ -39,7 +39,13 @@ export function passwordChangeEndpoint(options: PasswordChangeEndpointOptions) {
   const reveal = options.reveal ?? REVEAL_NOTHING;
   return async function handlePasswordChange(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     const params = await readOAuthForm(req, options.bodyLimit);
-    const client = await authenticateClient(req.headers, params, options.clients, ctx.clientIp, options.audit && { audit: options.audit, requestId: ctx.id });
+    const client = await authenticateClient(
+      req.headers,
+      params,
+      options.clients,
+      ctx.clientIp,
+      options.audit && { audit: options.audit, requestId: ctx.id },
+    );
     ctx.clientId = client.id;
     if (!client.grantTypes.includes('password')) throw new UnauthorizedClientError('the client may not use the password grant');
     const username = required(params.get('username'), 'username');

@@ -50,4 +50,5 @@ export function createPresenter(options: PresentOptions): Presenter {
 }
 
 /** The presenter of opaque tokens only (no key set): what grants use unless given another. */
-export const presentOpaque: Presenter = async (_client, { access, refresh, requested, now }) => tokenResponse(access, refresh, requested, now);
+export const presentOpaque: Presenter = async (_client, { access, refresh, requested, now }) =>
+  tokenResponse(access, refresh, requested, now);

@@ -65,14 +65,37 @@ export function revocationEndpoint(options: RevocationEndpointOptions) {
     const found = described?.info ?? null;
     const who = { client_id: client.id, client_ip: ctx.clientIp, request_id: ctx.id } as const;
     if (found && found.record.clientId !== client.id) {
-      audit.emit({ event: 'revocation', outcome: 'refused', reason: 'foreign_token', ...who, revoked: 'none', token_client_id: found.record.clientId, token_type: tokenType(found.type) });
-      logger.warn({ event: 'revocation_foreign_token', reqId: ctx.id, clientId: client.id }, 'a client asked to revoke a token of another client; nothing revoked');
+      audit.emit({
+        event: 'revocation',
+        outcome: 'refused',
+        reason: 'foreign_token',
+        ...who,
+        revoked: 'none',
+        token_client_id: found.record.clientId,
+        token_type: tokenType(found.type),
+      });
+      logger.warn(
+        { event: 'revocation_foreign_token', reqId: ctx.id, clientId: client.id },
+        'a client asked to revoke a token of another client; nothing revoked',
+      );
     } else if (found) {
       ctx.subject = found.record.sub;
-      const revoked = found.type === 'refresh' ? await store.revokeFamily(found.record.familyId) : described?.ref ? await store.revokeAccessByRef(described.ref) : await store.revokeAccess(token);
+      const revoked =
+        found.type === 'refresh'
+          ? await store.revokeFamily(found.record.familyId)
+          : described?.ref
+            ? await store.revokeAccessByRef(described.ref)
+            : await store.revokeAccess(token);
       if (revoked) {
         const what = found.type === 'refresh' ? 'family' : 'access_token';
-        audit.emit({ event: 'revocation', outcome: 'success', ...who, sub: found.record.sub, revoked: what, token_type: tokenType(found.type) });
+        audit.emit({
+          event: 'revocation',
+          outcome: 'success',
+          ...who,
+          sub: found.record.sub,
+          revoked: what,
+          token_type: tokenType(found.type),
+        });
         logger.info({ event: 'token_revoked', reqId: ctx.id, revoked: what, clientId: client.id, sub: found.record.sub }, 'token revoked');
       }
     }

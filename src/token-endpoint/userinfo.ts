@@ -15,7 +15,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from '../http/context.js';
 import { sendJson } from '../http/send.js';
-import { InsufficientScopeError, InvalidRequestError, InvalidTokenError, MethodNotAllowedError, MissingTokenError } from '../oauth/errors.js';
+import {
+  InsufficientScopeError,
+  InvalidRequestError,
+  InvalidTokenError,
+  MethodNotAllowedError,
+  MissingTokenError,
+} from '../oauth/errors.js';
 import type { JwtAccessTokens } from '../tokens/jwt-access.js';
 import type { TokenStore } from '../tokens/types.js';
 import { describePresented } from './describe.js';
@@ -34,10 +40,14 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 export function userinfoEndpoint(options: UserinfoOptions) {
   return async function handleUserinfo(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'POST') throw new MethodNotAllowedError('use GET or POST', 'GET, POST');
-    if (/(?:^|[?&])access_token=/.test(req.url ?? '')) throw new InvalidRequestError('send the access token in the Authorization header, not the URI');
+    if (/(?:^|[?&])access_token=/.test(req.url ?? ''))
+      throw new InvalidRequestError('send the access token in the Authorization header, not the URI');
     const token = bearerToken(req);
     const described = await describePresented(token, options.store, options.jwt);
-    const record = described?.info.type === 'access' && described.info.record.exp * 1000 > (options.clock ?? systemClock).now() ? described.info.record : undefined;
+    const record =
+      described?.info.type === 'access' && described.info.record.exp * 1000 > (options.clock ?? systemClock).now()
+        ? described.info.record
+        : undefined;
     if (!record) throw new InvalidTokenError('the access token is invalid, expired or revoked');
     ctx.clientId = record.clientId;
     ctx.subject = record.sub;

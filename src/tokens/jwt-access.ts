@@ -97,7 +97,13 @@ export class JwtAccessTokens {
       if (value !== undefined) extra[claim] = value;
     }
     const audience = client.audience.length > 0 ? [...client.audience] : this.options.audience;
-    return new SignJWT({ ...extra, client_id: record.clientId, scope: record.scope.join(' '), groups: [...record.groups], sid: ref.familyId })
+    return new SignJWT({
+      ...extra,
+      client_id: record.clientId,
+      scope: record.scope.join(' '),
+      groups: [...record.groups],
+      sid: ref.familyId,
+    })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
       .setIssuer(this.options.issuer)
       .setSubject(record.sub)
@@ -153,7 +159,8 @@ export class JwtAccessTokens {
       return null;
     }
     const { sub, jti, sid, client_id: clientId, scope, groups, exp, iat } = payload;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || !HASH.test(jti) || typeof sid !== 'string' || !FAMILY_ID.test(sid)) return null;
+    if (typeof sub !== 'string' || typeof jti !== 'string' || !HASH.test(jti) || typeof sid !== 'string' || !FAMILY_ID.test(sid))
+      return null;
     if (typeof clientId !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') return null;
     const attributes: Record<string, string> = {};
     for (const [claim, attribute] of this.#claims) {

@@ -39,8 +39,10 @@ export interface KeySet {
 
 /** The algorithm of a private key, or a reason it cannot sign here. */
 export function algorithmOf(key: KeyObject): SigningAlgorithm | string {
-  if (key.asymmetricKeyType === 'ec') return key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? 'ES256' : 'an EC key must be on P-256 (ES256)';
-  if (key.asymmetricKeyType === 'rsa') return (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048 ? 'RS256' : 'an RSA key must have at least 2048 bits';
+  if (key.asymmetricKeyType === 'ec')
+    return key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? 'ES256' : 'an EC key must be on P-256 (ES256)';
+  if (key.asymmetricKeyType === 'rsa')
+    return (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048 ? 'RS256' : 'an RSA key must have at least 2048 bits';
   return 'must be an EC P-256 or RSA private key';
 }
 
@@ -77,7 +79,8 @@ export async function loadKeySet(files: readonly string[], generate: readonly Si
   if (files.length === 0) {
     const { generateKeyPairSync } = await import('node:crypto');
     for (const alg of new Set(generate)) {
-      const pair = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const pair =
+        alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
       keys.push(await signingKey(pair.privateKey, alg));
     }
   }

@@ -71,7 +71,14 @@ export class MemoryTokenStore implements TokenStore {
     const accessHash = memberHash(access.token, familyId);
     const refreshHash = refresh ? memberHash(refresh.token, familyId) : null;
     const end = Math.max(family.exp, access.record.exp, refresh?.record.familyExp ?? 0) * 1000;
-    this.families.set(familyId, { sub: family.sub, clientId: family.clientId, end, current: refreshHash, access: new Set([accessHash]), refresh: new Set() });
+    this.families.set(familyId, {
+      sub: family.sub,
+      clientId: family.clientId,
+      end,
+      current: refreshHash,
+      access: new Set([accessHash]),
+      refresh: new Set(),
+    });
     this.access.set(accessHash, access.record);
     if (refresh && refreshHash) this.addRefresh(familyId, refreshHash, refresh.record);
     const index = this.subjects.get(family.sub) ?? new Set<string>();
@@ -120,7 +127,14 @@ export class MemoryTokenStore implements TokenStore {
       family.current = refreshHash;
       const graceMs = (options.graceSeconds ?? 0) * 1000;
       family.grace =
-        graceMs > 0 ? { from: parsed.hash, to: refreshHash, until: this.clock.now() + graceMs, sealed: sealSuccessor(presented, parsed.familyId, next) } : undefined;
+        graceMs > 0
+          ? {
+              from: parsed.hash,
+              to: refreshHash,
+              until: this.clock.now() + graceMs,
+              sealed: sealSuccessor(presented, parsed.familyId, next),
+            }
+          : undefined;
     }
     return 'rotated';
   }

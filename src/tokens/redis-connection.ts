@@ -161,7 +161,9 @@ function clusterClient(cfg: RedisConfig): Cluster {
     lazyConnect: false,
     redisOptions,
     // With TLS, keep node host names (not resolved IPs) so certificates verify.
-    ...(redisOptions.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+    ...(redisOptions.tls
+      ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) }
+      : {}),
   });
 }
 

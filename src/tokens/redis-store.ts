@@ -45,7 +45,6 @@ import {
   type TokenStore,
 } from './types.js';
 
-
 interface FamilyKeys {
   readonly fam: string;
   readonly members: string;
@@ -103,7 +102,14 @@ export class RedisTokenStore implements TokenStore {
     const now = Date.now();
     const k = this.keysOf(familyId);
     const keys = [k.fam, k.members, k.at(memberHash(access.token, familyId))];
-    const args: (string | number)[] = [family.sub, family.clientId, family.exp, ttl(family.exp, now), JSON.stringify(access.record), ttl(access.record.exp, now)];
+    const args: (string | number)[] = [
+      family.sub,
+      family.clientId,
+      family.exp,
+      ttl(family.exp, now),
+      JSON.stringify(access.record),
+      ttl(access.record.exp, now),
+    ];
     if (refresh) {
       const hash = memberHash(refresh.token, familyId);
       keys.push(k.rt(hash));
@@ -169,7 +175,8 @@ export class RedisTokenStore implements TokenStore {
       await this.run('subject', [this.subjectKey(next.access.record.sub)], ['', ttl(end, now)]);
       return this.run('rotate', keys, args);
     });
-    if (typeof result !== 'string' || !RESULTS.includes(result)) throw new StoreUnavailableError(`rotate: unexpected reply ${String(result)}`);
+    if (typeof result !== 'string' || !RESULTS.includes(result))
+      throw new StoreUnavailableError(`rotate: unexpected reply ${String(result)}`);
     if (result === 'reused') this.emit({ kind: 'family', familyId });
     return result as RotateResult;
   }
@@ -180,7 +187,9 @@ export class RedisTokenStore implements TokenStore {
     const { familyId, hash } = parsed;
     const k = this.keysOf(familyId);
     const keys = [k.fam, k.members, k.rt(hash)];
-    const reply = await this.call('revokeIfRotated', () => this.run('revokeIfRotated', keys, [this.channel, familyMessage(familyId), hash]));
+    const reply = await this.call('revokeIfRotated', () =>
+      this.run('revokeIfRotated', keys, [this.channel, familyMessage(familyId), hash]),
+    );
     if (typeof reply !== 'string') return null;
     this.emit({ kind: 'family', familyId });
     return decode<RefreshRecord>(reply);
@@ -228,7 +237,9 @@ export class RedisTokenStore implements TokenStore {
     const parsed = parseToken(token);
     if (!parsed) return null;
     const k = this.keysOf(parsed.familyId);
-    const reply = await this.call('describeToken', () => this.run('describe', [k.fam, k.at(parsed.hash), k.rt(parsed.hash)], [parsed.hash]));
+    const reply = await this.call('describeToken', () =>
+      this.run('describe', [k.fam, k.at(parsed.hash), k.rt(parsed.hash)], [parsed.hash]),
+    );
     if (!Array.isArray(reply)) return null;
     const [type, raw, current] = reply as unknown[];
     if (type === 'access') {
@@ -322,7 +333,13 @@ export class RedisTokenStore implements TokenStore {
   /** The keys of one family, all under its `{familyId}` hash tag. */
   private keysOf(familyId: string): FamilyKeys {
     const tag = `${this.keyPrefix}{${familyId}}`;
-    return { fam: `${tag}:fam`, members: `${tag}:keys`, grace: `${tag}:grace`, at: (hash) => `${tag}:at:${hash}`, rt: (hash) => `${tag}:rt:${hash}` };
+    return {
+      fam: `${tag}:fam`,
+      members: `${tag}:keys`,
+      grace: `${tag}:grace`,
+      at: (hash) => `${tag}:at:${hash}`,
+      rt: (hash) => `${tag}:rt:${hash}`,
+    };
   }
 
   private subjectKey(sub: string): string {

@@ -15,7 +15,12 @@ import { INVALID_PASSWORD, type PasswordChangeOutcome, type PasswordPolicyFailur
 export function adBindRefusal(message: string): ValidationOutcome {
   const code = parseAdBindError(message);
   if (code?.state === undefined) return INVALID_PASSWORD;
-  return Object.freeze({ valid: false, reason: 'invalid-password', state: code.state, ...(code.passwordVerified ? { passwordVerified: true } : {}) });
+  return Object.freeze({
+    valid: false,
+    reason: 'invalid-password',
+    state: code.state,
+    ...(code.passwordVerified ? { passwordVerified: true } : {}),
+  });
 }
 
 /**

@@ -28,11 +28,15 @@ type Groups = LdapValidatorConfig['groups'];
  * The configuration with the AD defaults (for directory: active-directory) and the group
  * filter of `groups.nested`; problems are pushed, one line each.
  */
-export function withAdDefaults(config: LdapValidatorConfig, groups: Groups, problems: string[]): { config: LdapValidatorConfig; groups: Groups; ad: AdSettings | undefined } {
+export function withAdDefaults(
+  config: LdapValidatorConfig,
+  groups: Groups,
+  problems: string[],
+): { config: LdapValidatorConfig; groups: Groups; ad: AdSettings | undefined } {
   let nextGroups = groups;
   if (groups.nested) {
     if (config.directory !== 'active-directory') {
-      problems.push('groups.nested: the in-chain matching rule is Active Directory\'s: set directory: active-directory');
+      problems.push("groups.nested: the in-chain matching rule is Active Directory's: set directory: active-directory");
     } else if (groups.searchFilter !== OPENLDAP_DEFAULTS.groupFilter) {
       problems.push(`groups.nested: with a searchFilter of your own, write the matching rule into it, e.g. ${AD_NESTED_GROUP_FILTER}`);
     } else if (!groups.searchBase) {
@@ -47,15 +51,20 @@ export function withAdDefaults(config: LdapValidatorConfig, groups: Groups, prob
     discovery: raw.discovery ?? 'off',
   };
   const dnsName = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-  if (!ad.names.domain) problems.push('activeDirectory.domain: required with directory: active-directory (the DNS domain, e.g. corp.example.com)');
-  else if (!dnsName.test(ad.names.domain)) problems.push(`activeDirectory.domain: ${JSON.stringify(ad.names.domain)} is not a DNS domain name`);
+  if (!ad.names.domain)
+    problems.push('activeDirectory.domain: required with directory: active-directory (the DNS domain, e.g. corp.example.com)');
+  else if (!dnsName.test(ad.names.domain))
+    problems.push(`activeDirectory.domain: ${JSON.stringify(ad.names.domain)} is not a DNS domain name`);
   if (ad.names.netbiosDomain && !/^[A-Za-z0-9][A-Za-z0-9!#$%&'()^_{}~.-]{0,14}$/.test(ad.names.netbiosDomain)) {
-    problems.push(`activeDirectory.netbiosDomain: ${JSON.stringify(ad.names.netbiosDomain)} is not a NetBIOS domain name (1-15 characters, no \\ / : * ? " < > |)`);
+    problems.push(
+      `activeDirectory.netbiosDomain: ${JSON.stringify(ad.names.netbiosDomain)} is not a NetBIOS domain name (1-15 characters, no \\ / : * ? " < > |)`,
+    );
   }
   ad.names.upnSuffixes.forEach((suffix, i) => {
     if (!dnsName.test(suffix)) problems.push(`activeDirectory.upnSuffixes[${i}]: ${JSON.stringify(suffix)} is not a DNS domain name`);
   });
-  if (config.userDnTemplate) problems.push('userDnTemplate: directory: active-directory searches the user (userSearchBase); a DN template is not supported');
+  if (config.userDnTemplate)
+    problems.push('userDnTemplate: directory: active-directory searches the user (userSearchBase); a DN template is not supported');
   const next: LdapValidatorConfig = {
     ...config,
     userSearchFilter: config.userSearchFilter === OPENLDAP_DEFAULTS.userSearchFilter ? AD_USER_FILTER : config.userSearchFilter,
@@ -71,7 +80,10 @@ export const UAC_LOCKOUT = 0x10;
 export const UAC_PASSWORD_EXPIRED = 0x800000;
 
 /** What the account-control attributes of an entry say, or undefined when the account is usable. */
-export function accountControlState(userAccountControl: string | undefined, computed: string | undefined): 'account_disabled' | 'account_locked' | 'password_expired' | undefined {
+export function accountControlState(
+  userAccountControl: string | undefined,
+  computed: string | undefined,
+): 'account_disabled' | 'account_locked' | 'password_expired' | undefined {
   const flags = (Number(userAccountControl ?? 0) | Number(computed ?? 0)) >>> 0;
   if (flags & UAC_ACCOUNTDISABLE) return 'account_disabled';
   if (flags & UAC_LOCKOUT) return 'account_locked';

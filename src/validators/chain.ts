@@ -91,7 +91,12 @@ export class ValidatorChain {
       // Typed, but checked anyway: a malformed answer is a bug, and a bug is not "invalid".
       const outcome: ValidationOutcome | undefined = await guarded(validator, () => validator.validate(username, password));
       if (outcome?.valid === true && outcome.principal !== undefined) {
-        return { valid: true, principal: outcome.principal, validator: validator.name, ...(outcome.warnings ? { warnings: outcome.warnings } : {}) };
+        return {
+          valid: true,
+          principal: outcome.principal,
+          validator: validator.name,
+          ...(outcome.warnings ? { warnings: outcome.warnings } : {}),
+        };
       }
       if (outcome?.valid !== false || !REFUSAL_REASONS.has(outcome.reason)) {
         throw new ValidatorUnavailableError(validator.name, 'returned a malformed outcome');
@@ -117,7 +122,9 @@ export class ValidatorChain {
       const outcome: PasswordChangeOutcome = await guarded(validator, async () => {
         if (validator.changePassword) return validator.changePassword(username, oldPassword, newPassword);
         const check = await validator.validate(username, oldPassword);
-        return check.valid ? { changed: false, policy: 'mod_not_allowed', detail: 'this directory does not change passwords here' } : { changed: false, refused: check };
+        return check.valid
+          ? { changed: false, policy: 'mod_not_allowed', detail: 'this directory does not change passwords here' }
+          : { changed: false, refused: check };
       });
       if (!outcome.changed && 'refused' in outcome && outcome.refused.reason === 'unknown-user') continue;
       await this.#imitateRest(i + 1);

@@ -15,7 +15,14 @@ import { filesSignature, watchFiles, type FileChange, type FileWatch } from '../
 import type { Logger } from '../observability/logger.js';
 import { burnVerification, verifySecret } from '../security/password-hash.js';
 import { canonicalUsername } from '../security/canonical-username.js';
-import { INVALID_PASSWORD, UNKNOWN_USER, type PasswordValidator, type RecheckOutcome, type ValidationOutcome, type ValidatorHealth } from './types.js';
+import {
+  INVALID_PASSWORD,
+  UNKNOWN_USER,
+  type PasswordValidator,
+  type RecheckOutcome,
+  type ValidationOutcome,
+  type ValidatorHealth,
+} from './types.js';
 import { loadUsers, readProblem, UsersFileError, type UsersTable } from './users-file.js';
 
 /** Reload tuning; the defaults suit production, tests shorten them. */
@@ -47,7 +54,8 @@ export class FileValidator implements PasswordValidator {
       debounceMs: options.debounceMs ?? 100,
       pollMs: options.pollIntervalMs ?? 5000,
       signature,
-      onWatchError: (_dir, err) => this.#log.warn({ file: config.path, err: err.message }, 'users file watch failed; relying on the stat poll'),
+      onWatchError: (_dir, err) =>
+        this.#log.warn({ file: config.path, err: err.message }, 'users file watch failed; relying on the stat poll'),
     });
   }
 

@@ -45,7 +45,18 @@ const HEALTH_WAIT_MS = 1000;
 /** The largest answer read; a principal is a few hundred bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'transfer-encoding', 'connection', 'expect', 'upgrade', 'keep-alive', 'te', 'trailer']);
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'host',
+  'transfer-encoding',
+  'connection',
+  'expect',
+  'upgrade',
+  'keep-alive',
+  'te',
+  'trailer',
+]);
 
 export class HttpValidator implements PasswordValidator {
   readonly type = 'http';
@@ -134,7 +145,12 @@ export class HttpValidator implements PasswordValidator {
         : { ...base, status: 'down', detail: `last call: ${this.#lastProblem}` };
     }
     try {
-      const res = await request(healthUrl, { method: 'GET', headers: this.#config.headers, dispatcher: this.#agent, signal: AbortSignal.timeout(wait) });
+      const res = await request(healthUrl, {
+        method: 'GET',
+        headers: this.#config.headers,
+        dispatcher: this.#agent,
+        signal: AbortSignal.timeout(wait),
+      });
       await res.body.dump();
       return res.statusCode >= 200 && res.statusCode < 300
         ? { ...base, status: 'up', detail: `${healthUrl} answered ${res.statusCode}` }
@@ -184,8 +200,10 @@ function parsePrincipal(json: unknown): Principal | string {
   if (!isRecord(json)) return 'a body that is not a JSON object';
   const { subject, groups = [], attributes = {} } = json;
   if (typeof subject !== 'string' || subject.trim() === '') return 'no subject (a non-empty string is required)';
-  if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string' && g !== '')) return 'groups that are not a list of non-empty strings';
-  if (!isRecord(attributes) || !Object.values(attributes).every((v) => typeof v === 'string')) return 'attributes that are not a map of strings';
+  if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string' && g !== ''))
+    return 'groups that are not a list of non-empty strings';
+  if (!isRecord(attributes) || !Object.values(attributes).every((v) => typeof v === 'string'))
+    return 'attributes that are not a map of strings';
   return Object.freeze({
     subject,
     groups: Object.freeze([...new Set(groups as string[])]),
@@ -212,7 +230,13 @@ export function httpSettingsProblems(raw: HttpValidatorConfig): string[] {
 function examine(raw: HttpValidatorConfig): { problems: string[]; config: HttpValidatorConfig; ca: Buffer | undefined } {
   const problems: string[] = [];
   // The loader fills in defaults; a configuration built in code may leave keys out.
-  const config = { ...raw, timeoutMs: raw.timeoutMs ?? 5000, tlsCaFile: raw.tlsCaFile ?? '', headers: raw.headers ?? {}, healthUrl: raw.healthUrl ?? '' };
+  const config = {
+    ...raw,
+    timeoutMs: raw.timeoutMs ?? 5000,
+    tlsCaFile: raw.tlsCaFile ?? '',
+    headers: raw.headers ?? {},
+    healthUrl: raw.healthUrl ?? '',
+  };
   urlProblem('url', config.url, problems);
   if (config.healthUrl) urlProblem('healthUrl', config.healthUrl, problems);
   headerProblems(config.headers, problems);

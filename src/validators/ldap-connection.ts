@@ -165,7 +165,9 @@ export class LdapConnector {
    */
   async open(prepare?: PrepareConnection): Promise<LdapConnection> {
     const reasons: string[] = [];
-    const urls = this.#options.resolveUrls ? [...new Set([...(await this.#options.resolveUrls()), ...this.#options.urls])] : this.#options.urls;
+    const urls = this.#options.resolveUrls
+      ? [...new Set([...(await this.#options.resolveUrls()), ...this.#options.urls])]
+      : this.#options.urls;
     for (const url of this.order(Date.now(), urls)) {
       try {
         const connection = await this.#attempt(url, prepare);

@@ -150,7 +150,11 @@ function tlv(tag: number, content: Buffer): Buffer {
  * `SEQUENCE { userIdentity [0] OCTET STRING OPTIONAL, oldPasswd [1] ..., newPasswd [2] ... }`.
  * Without `userIdentity` the server changes the password of the bound user.
  */
-export function encodePasswordModify(fields: { readonly userIdentity?: string; readonly oldPassword?: string; readonly newPassword?: string }): Buffer {
+export function encodePasswordModify(fields: {
+  readonly userIdentity?: string;
+  readonly oldPassword?: string;
+  readonly newPassword?: string;
+}): Buffer {
   const parts: Buffer[] = [];
   if (fields.userIdentity !== undefined) parts.push(tlv(0x80, Buffer.from(fields.userIdentity, 'utf8')));
   if (fields.oldPassword !== undefined) parts.push(tlv(0x81, Buffer.from(fields.oldPassword, 'utf8')));

@@ -12,7 +12,14 @@
  * So a service connection is never left bound as a user, and a user bind never waits for a
  * fresh TCP and TLS handshake.
  */
-import { isConnectionLost, isServerAnswer, isTimeout, type LdapConnection, type LdapConnector, type PrepareConnection } from './ldap-connection.js';
+import {
+  isConnectionLost,
+  isServerAnswer,
+  isTimeout,
+  type LdapConnection,
+  type LdapConnector,
+  type PrepareConnection,
+} from './ldap-connection.js';
 
 export interface PoolOptions {
   readonly connector: LdapConnector;

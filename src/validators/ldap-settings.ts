@@ -53,7 +53,11 @@ function examine(raw: LdapValidatorConfig): { problems: string[]; settings?: Set
   const problems: string[] = [];
   const merged = withDefaults(validatorSpecs['ldap']!, raw);
   const withAd = withAdDefaults(
-    { ...merged, urls: merged['urls'] ?? [], activeDirectory: withDefaults(validatorSpecs['ldap']!['activeDirectory']!.fields!, raw.activeDirectory) } as unknown as LdapValidatorConfig,
+    {
+      ...merged,
+      urls: merged['urls'] ?? [],
+      activeDirectory: withDefaults(validatorSpecs['ldap']!['activeDirectory']!.fields!, raw.activeDirectory),
+    } as unknown as LdapValidatorConfig,
     withDefaults(validatorSpecs['ldap']!['groups']!.fields!, raw.groups) as unknown as LdapValidatorConfig['groups'],
     problems,
   );
@@ -69,7 +73,9 @@ function examine(raw: LdapValidatorConfig): { problems: string[]; settings?: Set
   const ca = config.tlsCaFile ? readCaFile(config.tlsCaFile, problems) : undefined;
 
   if (config.bindDn && !config.bindPassword) {
-    problems.push('bindPassword: bindDn is set but no bindPassword or bindPasswordFile is (an empty password is an unauthenticated bind, RFC 4513 §5.1.2)');
+    problems.push(
+      'bindPassword: bindDn is set but no bindPassword or bindPasswordFile is (an empty password is an unauthenticated bind, RFC 4513 §5.1.2)',
+    );
   }
   if (!config.bindDn && config.bindPassword) problems.push('bindDn: a bind password is set without bindDn');
 
@@ -85,7 +91,8 @@ function examine(raw: LdapValidatorConfig): { problems: string[]; settings?: Set
 
   attributeProblem('subjectAttribute', config.subjectAttribute, problems);
   for (const [key, attribute] of Object.entries(config.attributes)) attributeProblem(`attributes.${key}`, attribute, problems);
-  if (groups.memberOfAttribute && groups.searchBase) problems.push('groups: set memberOfAttribute or searchBase (a group search), not both');
+  if (groups.memberOfAttribute && groups.searchBase)
+    problems.push('groups: set memberOfAttribute or searchBase (a group search), not both');
   if (groups.memberOfAttribute) attributeProblem('groups.memberOfAttribute', groups.memberOfAttribute, problems);
   if (groups.searchBase) {
     filterProblem('groups.searchFilter', groups.searchFilter, problems);
@@ -104,7 +111,9 @@ function examine(raw: LdapValidatorConfig): { problems: string[]; settings?: Set
 
 /** `value` with the spec's default for each key it lacks. */
 function withDefaults(spec: ItemSpec, value: object | undefined): Record<string, unknown> {
-  const defaults = Object.fromEntries(Object.entries(spec).flatMap(([key, field]) => (field.default === undefined ? [] : [[key, structuredClone(field.default)]])));
+  const defaults = Object.fromEntries(
+    Object.entries(spec).flatMap(([key, field]) => (field.default === undefined ? [] : [[key, structuredClone(field.default)]])),
+  );
   return { ...defaults, ...Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) };
 }
 
@@ -123,7 +132,10 @@ function urlProblem(value: string): string | undefined {
   return undefined;
 }
 
-const FILTER_EXAMPLES: Readonly<Record<string, string>> = { disabledFilter: '(nsAccountLock=TRUE)', 'groups.searchFilter': '(member={dn})' };
+const FILTER_EXAMPLES: Readonly<Record<string, string>> = {
+  disabledFilter: '(nsAccountLock=TRUE)',
+  'groups.searchFilter': '(member={dn})',
+};
 
 /** A filter template must parse once its placeholders hold ordinary values. */
 function filterProblem(key: string, template: string, problems: string[]): void {

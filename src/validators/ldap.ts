@@ -35,7 +35,19 @@
  * directory applies its policy to the user itself, as `passwd` would.
  */
 import { randomBytes } from 'node:crypto';
-import { AndFilter, EqualityFilter, FilterParser, InsufficientAccessError, InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError, NotFilter, ResultCodeError, type Entry, type Filter } from 'ldapts';
+import {
+  AndFilter,
+  EqualityFilter,
+  FilterParser,
+  InsufficientAccessError,
+  InvalidCredentialsError,
+  InvalidDNSyntaxError,
+  NoSuchObjectError,
+  NotFilter,
+  ResultCodeError,
+  type Entry,
+  type Filter,
+} from 'ldapts';
 import type { LdapValidatorConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { ldapSpan } from '../observability/tracing.js';
@@ -102,7 +114,14 @@ export class LdapValidator implements PasswordValidator {
     this.#config = config;
     this.#log = logger.child({ validator: config.name });
     // Active Directory: domain controllers from DNS SRV records first (ad-discovery.ts).
-    const discovered = settings.ad && settings.ad.discovery !== 'off' ? new DomainControllers(settings.ad.names.domain, settings.ad.discovery, options.dnsServers ? { dnsServers: options.dnsServers } : {}) : undefined;
+    const discovered =
+      settings.ad && settings.ad.discovery !== 'off'
+        ? new DomainControllers(
+            settings.ad.names.domain,
+            settings.ad.discovery,
+            options.dnsServers ? { dnsServers: options.dnsServers } : {},
+          )
+        : undefined;
     const connector = new LdapConnector({
       urls: config.urls,
       ...(discovered ? { resolveUrls: () => discovered.urls() } : {}),
@@ -110,7 +129,8 @@ export class LdapValidator implements PasswordValidator {
       tls: { rejectUnauthorized: config.tlsRejectUnauthorized, ...(settings.ca ? { ca: settings.ca } : {}) },
       timeoutMs: config.timeoutMs,
       retryFailedUrlAfterMs: options.retryFailedUrlAfterMs ?? 30_000,
-      onUrlFailed: (url, reason) => this.#log.warn({ url, reason }, 'LDAP server did not answer; the other URLs are tried first for a while'),
+      onUrlFailed: (url, reason) =>
+        this.#log.warn({ url, reason }, 'LDAP server did not answer; the other URLs are tried first for a while'),
       onUrlRecovered: (url) => this.#log.info({ url }, 'LDAP server answers again'),
     });
     const serviceBind = config.bindDn ? (c: LdapConnection) => c.bind(config.bindDn, config.bindPassword) : undefined;
@@ -169,7 +189,10 @@ export class LdapValidator implements PasswordValidator {
   async changePassword(username: string, oldPassword: string, newPassword: string): Promise<PasswordChangeOutcome> {
     const { config } = this.#settings;
     if (!config.passwordChangeWithoutTls && !config.startTls && config.urls.some((u) => /^ldap:/i.test(u))) {
-      throw new ValidatorUnavailableError(this.name, 'password change refused: the directory connection is not encrypted (use ldaps:// or startTls; passwordChangeWithoutTls is for tests)');
+      throw new ValidatorUnavailableError(
+        this.name,
+        'password change refused: the directory connection is not encrypted (use ldaps:// or startTls; passwordChangeWithoutTls is for tests)',
+      );
     }
     if (this.#settings.ad) return this.#changeAdPassword(this.#settings.ad, username, oldPassword, newPassword);
     const name = this.#acceptable(username, oldPassword);
@@ -193,7 +216,10 @@ export class LdapValidator implements PasswordValidator {
         const verdict = judgeBind(bind);
         // A success, or must-change (a pwdReset bind allows exactly this operation).
         const mayChange = verdict.ok || verdict.state === 'password_change_required';
-        if (!mayChange) return bind.status === 'refused' && mode === 'direct' && verdict.state === undefined ? 'refused-direct' : { changed: false, refused: refusal(verdict) };
+        if (!mayChange)
+          return bind.status === 'refused' && mode === 'direct' && verdict.state === undefined
+            ? 'refused-direct'
+            : { changed: false, refused: refusal(verdict) };
         return modifyPassword(c, oldPassword, newPassword);
       }),
     );
@@ -206,7 +232,12 @@ export class LdapValidator implements PasswordValidator {
    * Active Directory (docs/active-directory.md, "Changing a password"): the user's own bind,
    * then unicodePwd delete-old/add-new.
    */
-  async #changeAdPassword(ad: NonNullable<Settings['ad']>, username: string, oldPassword: string, newPassword: string): Promise<PasswordChangeOutcome> {
+  async #changeAdPassword(
+    ad: NonNullable<Settings['ad']>,
+    username: string,
+    oldPassword: string,
+    newPassword: string,
+  ): Promise<PasswordChangeOutcome> {
     const refused = (outcome: ValidationOutcome): PasswordChangeOutcome => ({ changed: false, refused: outcome as Refusal });
     const name = this.#acceptable(username, oldPassword);
     if (name === undefined || newPassword === '') return refused(INVALID_PASSWORD);
@@ -218,7 +249,9 @@ export class LdapValidator implements PasswordValidator {
       return refused(entry === 'none' ? UNKNOWN_USER : INVALID_PASSWORD);
     }
     const service = <T>(task: (c: LdapConnection) => Promise<T>): Promise<T> => this.#service.use(task);
-    const result = await this.#call('changing a password', () => this.#binds.use((c) => adChangePassword(c, entry.dn, oldPassword, newPassword, service)));
+    const result = await this.#call('changing a password', () =>
+      this.#binds.use((c) => adChangePassword(c, entry.dn, oldPassword, newPassword, service)),
+    );
     if (result.changed) this.#log.info({ event: 'password_changed' }, 'a user changed their password in the directory');
     return result;
   }
@@ -243,7 +276,9 @@ export class LdapValidator implements PasswordValidator {
     // objectGUID / objectSid subjects are searched by their bytes (ad-binary.ts).
     const bytes = binaryDecoder(config.subjectAttribute) ? binaryValue(config.subjectAttribute, subject) : undefined;
     if (binaryDecoder(config.subjectAttribute) && bytes === undefined) return 'gone';
-    const filter = bytes ? this.#binaryFilter(config.subjectAttribute, bytes) : this.#withoutDisabled(`(${config.subjectAttribute}=${escapeFilterValue(subject)})`);
+    const filter = bytes
+      ? this.#binaryFilter(config.subjectAttribute, bytes)
+      : this.#withoutDisabled(`(${config.subjectAttribute}=${escapeFilterValue(subject)})`);
     const [base, scope] = config.userSearchBase
       ? [config.userSearchBase, 'sub' as const]
       : [fillTemplate(config.userDnTemplate, { username: subject }, escapeDnValue), 'base' as const];
@@ -282,10 +317,13 @@ export class LdapValidator implements PasswordValidator {
   async #checkHealth(): Promise<ValidatorHealth> {
     const base = { name: this.name, type: this.type };
     try {
-      await this.#call('health check', () => this.#service.use((c) => c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] })));
+      await this.#call('health check', () =>
+        this.#service.use((c) => c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] })),
+      );
       return { ...base, status: 'up', detail: `${this.#service.lastUrl ?? ''} answers` };
     } catch (err) {
-      const reason = err instanceof ValidatorUnavailableError ? err.message.replace(/^validator \S+ unavailable: /, '') : describeLdapError(err);
+      const reason =
+        err instanceof ValidatorUnavailableError ? err.message.replace(/^validator \S+ unavailable: /, '') : describeLdapError(err);
       return { ...base, status: 'down', detail: reason };
     }
   }
@@ -331,11 +369,22 @@ export class LdapValidator implements PasswordValidator {
     const { config, userAttributes } = this.#settings;
     const filter = fillTemplate(config.userSearchFilter, { ...extra, username: name }, escapeFilterValue);
     const entries = await this.#call('searching the user', () =>
-      this.#service.use((c) => c.search(config.userSearchBase, { scope: 'sub', filter, attributes: userAttributes, sizeLimit: 2, explicitBufferAttributes: BUFFER_ATTRIBUTES })),
+      this.#service.use((c) =>
+        c.search(config.userSearchBase, {
+          scope: 'sub',
+          filter,
+          attributes: userAttributes,
+          sizeLimit: 2,
+          explicitBufferAttributes: BUFFER_ATTRIBUTES,
+        }),
+      ),
     );
     if (entries.length === 1) return entries[0]!;
     if (entries.length > 1) {
-      this.#log.warn({ dns: entries.map((e) => e.dn) }, 'the user search matched more than one entry; login refused (make userSearchFilter unique)');
+      this.#log.warn(
+        { dns: entries.map((e) => e.dn) },
+        'the user search matched more than one entry; login refused (make userSearchFilter unique)',
+      );
       return 'ambiguous';
     }
     return 'none';
@@ -382,7 +431,9 @@ export class LdapValidator implements PasswordValidator {
   /** True when the entry matches `disabledFilter` (a base search with the service account). */
   async #isDisabled(dn: string): Promise<boolean> {
     const filter = `(!${this.#config.disabledFilter})`;
-    const entries = await this.#call('checking disabledFilter', () => this.#service.use((c) => c.search(dn, { scope: 'base', filter, attributes: ['1.1'] })));
+    const entries = await this.#call('checking disabledFilter', () =>
+      this.#service.use((c) => c.search(dn, { scope: 'base', filter, attributes: ['1.1'] })),
+    );
     return entries.length === 0;
   }
 
@@ -399,7 +450,8 @@ export class LdapValidator implements PasswordValidator {
     }
     if (!groups.searchBase) return [];
     const filter = fillTemplate(groups.searchFilter, { dn: entry.dn, username: name }, escapeFilterValue);
-    const search = (c: LdapConnection): Promise<Entry[]> => c.search(groups.searchBase, { scope: 'sub', filter, attributes: [groups.nameAttribute] });
+    const search = (c: LdapConnection): Promise<Entry[]> =>
+      c.search(groups.searchBase, { scope: 'sub', filter, attributes: [groups.nameAttribute] });
     const found = userConnection ? await search(userConnection) : await this.#call('searching groups', () => this.#service.use(search));
     return unique(found.flatMap((g) => values(g, groups.nameAttribute)[0] ?? firstRdnValue(g.dn) ?? []));
   }
@@ -408,7 +460,10 @@ export class LdapValidator implements PasswordValidator {
     const { config } = this.#settings;
     const subject = values(entry, config.subjectAttribute)[0];
     if (subject === undefined || subject === '') {
-      throw new ValidatorUnavailableError(this.name, `the user entry has no ${config.subjectAttribute} (subjectAttribute); check the configuration`);
+      throw new ValidatorUnavailableError(
+        this.name,
+        `the user entry has no ${config.subjectAttribute} (subjectAttribute); check the configuration`,
+      );
     }
     const attributes: Record<string, string> = {};
     for (const [key, attribute] of Object.entries(config.attributes)) {
@@ -449,7 +504,12 @@ const REFUSED_UNKNOWN = UNKNOWN_USER as Refusal;
 const REFUSED_INVALID = INVALID_PASSWORD as Refusal;
 
 /** A disabled entry whose password the bind proved. */
-const DISABLED: ValidationOutcome = Object.freeze({ valid: false, reason: 'invalid-password', state: 'account_disabled', passwordVerified: true });
+const DISABLED: ValidationOutcome = Object.freeze({
+  valid: false,
+  reason: 'invalid-password',
+  state: 'account_disabled',
+  passwordVerified: true,
+});
 
 /** A refused bind's outcome: the plain refusal when the directory said nothing more. */
 function refusal(verdict: BindVerdict & { ok: false }): Refusal {
@@ -475,7 +535,8 @@ async function bindAs(connection: LdapConnection, dn: string, password: string, 
     return { status: 'bound', answer: controls.answer() };
   } catch (err) {
     if (err instanceof InvalidCredentialsError) return { status: 'refused', answer: controls.answer(), diagnostic: diagnosticOf(err) };
-    if (mode === 'direct' && (err instanceof InvalidDNSyntaxError || err instanceof NoSuchObjectError)) return { status: 'no-such-dn', answer: controls.answer() };
+    if (mode === 'direct' && (err instanceof InvalidDNSyntaxError || err instanceof NoSuchObjectError))
+      return { status: 'no-such-dn', answer: controls.answer() };
     throw err;
   }
 }

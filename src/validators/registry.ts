@@ -27,7 +27,13 @@ export async function createValidators(configs: readonly ValidatorConfig[], logg
         built.set(config.name, withSubjectPrefix(await createValidator(config, logger), config.subjectPrefix));
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        throw new Error(message.split('\n').map((line) => prefix + line).join('\n'), { cause: err });
+        throw new Error(
+          message
+            .split('\n')
+            .map((line) => prefix + line)
+            .join('\n'),
+          { cause: err },
+        );
       }
     }
   } catch (err) {

@@ -137,7 +137,11 @@ export interface ValidatorHealth {
 
 /** Thrown by a validator whose backend is unavailable. Maps to 503 `temporarily_unavailable`. */
 export class ValidatorUnavailableError extends OutageError {
-  constructor(readonly validator: string, reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly validator: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
     super(`validator ${validator} unavailable: ${reason}`, options);
     this.name = 'ValidatorUnavailableError';
   }

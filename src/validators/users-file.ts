@@ -162,13 +162,15 @@ function parseUser(entry: unknown, at: string, problems: string[]): FileUser | u
     problems.push(`${at}.passwordHash: must be an argon2id or bcrypt hash`);
   }
   if (!Array.isArray(groups)) problems.push(`${at}.groups: must be a list of group names`);
-  else groups.forEach((g: unknown, j) => {
-    if (typeof g !== 'string' || g === '') problems.push(`${at}.groups[${j}]: must be a non-empty string`);
-  });
+  else
+    groups.forEach((g: unknown, j) => {
+      if (typeof g !== 'string' || g === '') problems.push(`${at}.groups[${j}]: must be a non-empty string`);
+    });
   if (!isRecord(attributes)) problems.push(`${at}.attributes: must be a mapping of names to strings`);
-  else for (const [name, value] of Object.entries(attributes)) {
-    if (typeof value !== 'string') problems.push(`${at}.attributes.${quoteKey(name)}: must be a string (quote it in YAML)`);
-  }
+  else
+    for (const [name, value] of Object.entries(attributes)) {
+      if (typeof value !== 'string') problems.push(`${at}.attributes.${quoteKey(name)}: must be a string (quote it in YAML)`);
+    }
   if (typeof disabled !== 'boolean') problems.push(`${at}.disabled: must be true or false`);
   if (problems.length > before) return undefined;
   return {

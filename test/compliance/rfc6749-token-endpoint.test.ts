@@ -65,13 +65,20 @@ describe('RFC 6749 §3.2 token endpoint requests', () => {
 
   // Appendix B / §4.3.2: parameters use the "application/x-www-form-urlencoded" format.
   it('refuses another content type with invalid_request', async () => {
-    const res = await fetch(env.gw.tokenUrl, { method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(env.gw.tokenUrl, {
+      method: 'POST',
+      headers: { authorization: basicAuth(), 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: 'invalid_request', error_description: 'the body must be application/x-www-form-urlencoded' });
   });
 
   it('accepts a charset parameter on the content type', async () => {
-    const res = await postForm(env.gw.tokenUrl, joe, { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' });
+    const res = await postForm(env.gw.tokenUrl, joe, {
+      authorization: basicAuth(),
+      'content-type': 'application/x-www-form-urlencoded; charset=UTF-8',
+    });
     expect(res.status).toBe(200);
   });
 
@@ -149,7 +156,10 @@ describe('RFC 6749 §2.3.1 client password authentication', () => {
   it('refuses Basic and client_secret together', async () => {
     const res = await env.token(`${joe}&client_secret=${CLIENT.secret}`);
     expect(res.status).toBe(400);
-    expect(res.json).toEqual({ error: 'invalid_request', error_description: 'the client authenticated with both Basic and client_secret; use one method' });
+    expect(res.json).toEqual({
+      error: 'invalid_request',
+      error_description: 'the client authenticated with both Basic and client_secret; use one method',
+    });
   });
 
   // §5.2 invalid_client: "The authorization server MAY return an HTTP 401 (Unauthorized) status
@@ -158,7 +168,12 @@ describe('RFC 6749 §2.3.1 client password authentication', () => {
   //  MUST respond with an HTTP 401 (Unauthorized) status code and include the
   //  "WWW-Authenticate" response header field matching the authentication scheme used by the client."
   it('answers 401 invalid_client with a Basic challenge to a client that used the Authorization header, or sent nothing', async () => {
-    for (const headers of [{ authorization: basicAuth(CLIENT.id, 'wrong') }, { authorization: basicAuth('nobody', 'x') }, { authorization: basicAuth(CLIENT.id, '') }, {}]) {
+    for (const headers of [
+      { authorization: basicAuth(CLIENT.id, 'wrong') },
+      { authorization: basicAuth('nobody', 'x') },
+      { authorization: basicAuth(CLIENT.id, '') },
+      {},
+    ]) {
       const res = await postForm(env.gw.tokenUrl, joe, headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Basic realm="ropc-gateway", charset="UTF-8"');
@@ -172,7 +187,12 @@ describe('RFC 6749 §2.3.1 client password authentication', () => {
   //  there is no challenge; and a 401 without one is not HTTP (RFC 9110 §15.5.2 "MUST send a
   //  WWW-Authenticate header field"). Strict clients (oauth4webapi) then surface invalid_client.
   it('answers 400 invalid_client without a challenge to a client that authenticated in the body', async () => {
-    for (const body of [`${joe}&client_id=${CLIENT.id}&client_secret=wrong`, `${joe}&client_id=nobody&client_secret=x`, `${joe}&client_id=nobody`, `${joe}&client_id=${CLIENT.id}`]) {
+    for (const body of [
+      `${joe}&client_id=${CLIENT.id}&client_secret=wrong`,
+      `${joe}&client_id=nobody&client_secret=x`,
+      `${joe}&client_id=nobody`,
+      `${joe}&client_id=${CLIENT.id}`,
+    ]) {
       const res = await postForm(env.gw.tokenUrl, body);
       expect(res.status, body).toBe(400);
       expect(res.headers.get('www-authenticate')).toBeNull();
@@ -182,7 +202,13 @@ describe('RFC 6749 §2.3.1 client password authentication', () => {
   });
 
   it('answers invalid_client for malformed Basic values and other schemes', async () => {
-    for (const authorization of ['Basic !!!', `Basic ${Buffer.from('no-colon').toString('base64')}`, `Basic ${Buffer.from('app:%ZZ').toString('base64')}`, 'Bearer abc', 'Digest x']) {
+    for (const authorization of [
+      'Basic !!!',
+      `Basic ${Buffer.from('no-colon').toString('base64')}`,
+      `Basic ${Buffer.from('app:%ZZ').toString('base64')}`,
+      'Bearer abc',
+      'Digest x',
+    ]) {
       const res = await postForm(env.gw.tokenUrl, joe, { authorization });
       expect(res.status, authorization).toBe(401);
       expect(res.json.error).toBe('invalid_client');

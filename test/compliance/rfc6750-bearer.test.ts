@@ -62,7 +62,9 @@ describe('RFC 6750 §3 the WWW-Authenticate response header field', () => {
     for (const value of [`Bearer ${'A'.repeat(65)}`, 'Bearer', 'Bearer a b', `Bearer ${token}x`]) {
       const res = await get('/x', { authorization: value });
       expect(res.status, value).toBe(401);
-      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="ropc-gateway", error="invalid_token", error_description="[^"]+"$/);
+      expect(res.headers.get('www-authenticate')).toMatch(
+        /^Bearer realm="ropc-gateway", error="invalid_token", error_description="[^"]+"$/,
+      );
       expect(((await res.json()) as { error: string }).error).toBe('invalid_token');
     }
   });
@@ -72,7 +74,9 @@ describe('RFC 6750 §3 the WWW-Authenticate response header field', () => {
   it('answers 403 insufficient_scope naming the scope', async () => {
     const res = await get('/admin/users', { authorization: `Bearer ${token}` });
     expect(res.status).toBe(403);
-    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="ropc-gateway", error="insufficient_scope", error_description="the token lacks the required scope", scope="admin"');
+    expect(res.headers.get('www-authenticate')).toBe(
+      'Bearer realm="ropc-gateway", error="insufficient_scope", error_description="the token lacks the required scope", scope="admin"',
+    );
   });
 
   it('applies scopeMode any and group rules', async () => {
@@ -88,10 +92,14 @@ describe('RFC 6750 §3 the WWW-Authenticate response header field', () => {
   it('refuses two Authorization headers', async () => {
     const { request } = await import('node:http');
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${env.gw.url}/x`, { headers: ['authorization', `Bearer ${token}`, 'authorization', `Bearer ${token}`] as unknown as Record<string, string> }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        `${env.gw.url}/x`,
+        { headers: ['authorization', `Bearer ${token}`, 'authorization', `Bearer ${token}`] as unknown as Record<string, string> },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end();
     });

@@ -21,7 +21,8 @@ async function login(client = 'app'): Promise<Tokens> {
 }
 const refresh = (token: string, client = 'app') => env.refresh(token, { client });
 const revoke = (body: string, client = 'app') => postForm(env.gw.revocationUrl, body, { authorization: basicAuth(client) });
-const resource = async (token: string): Promise<number> => (await fetch(`${env.gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
+const resource = async (token: string): Promise<number> =>
+  (await fetch(`${env.gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
 
 // §2.2: "The content of the response body is ignored by the client as all necessary
 // information is conveyed in the response code." The body is `{}` as JSON, for clients that
@@ -46,7 +47,11 @@ describe('RFC 7009 §2.1 revocation request', () => {
 
   // "... using the "application/x-www-form-urlencoded" format in the HTTP request entity-body"
   it('accepts the form content type only', async () => {
-    const res = await fetch(env.gw.revocationUrl, { method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/json' }, body: '{"token":"x"}' });
+    const res = await fetch(env.gw.revocationUrl, {
+      method: 'POST',
+      headers: { authorization: basicAuth(), 'content-type': 'application/json' },
+      body: '{"token":"x"}',
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_request');
   });

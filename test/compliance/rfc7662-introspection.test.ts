@@ -45,7 +45,11 @@ describe('RFC 7662 §2.1 introspection request', () => {
   it('accepts POST with a form only', async () => {
     const get = await fetch(introspectUrl(), { headers: { authorization: basicAuth() } });
     expect(get.status).toBe(405);
-    const json = await fetch(introspectUrl(), { method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/json' }, body: '{}' });
+    const json = await fetch(introspectUrl(), {
+      method: 'POST',
+      headers: { authorization: basicAuth(), 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(json.status).toBe(400);
     expect(((await json.json()) as { error: string }).error).toBe('invalid_request');
   });

@@ -64,15 +64,27 @@ describe('RFC 8414 §2 metadata values', () => {
   // "introspection_endpoint OPTIONAL. URL of the authorization server's OAuth 2.0 introspection endpoint [RFC7662]."
   it('names endpoints that work, with the grant types and auth methods it lists', async () => {
     const meta = (await (await fetch(wellKnown())).json()) as Record<string, unknown>;
-    const token = await postForm(local(meta.token_endpoint), `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+    const token = await postForm(local(meta.token_endpoint), `grant_type=password&username=joe&password=${USERS.joe.password}`, {
+      authorization: basicAuth(),
+    });
     expect(token.status).toBe(200);
-    const refreshed = await postForm(local(meta.token_endpoint), `grant_type=refresh_token&refresh_token=${token.json.refresh_token as string}&client_id=app&client_secret=app-secret`);
+    const refreshed = await postForm(
+      local(meta.token_endpoint),
+      `grant_type=refresh_token&refresh_token=${token.json.refresh_token as string}&client_id=app&client_secret=app-secret`,
+    );
     expect(refreshed.status).toBe(200);
-    const introspected = await postForm(local(meta.introspection_endpoint), `token=${refreshed.json.access_token as string}`, { authorization: basicAuth() });
+    const introspected = await postForm(local(meta.introspection_endpoint), `token=${refreshed.json.access_token as string}`, {
+      authorization: basicAuth(),
+    });
     expect(introspected.json.active).toBe(true);
-    const revoked = await postForm(local(meta.revocation_endpoint), `token=${refreshed.json.refresh_token as string}`, { authorization: basicAuth() });
+    const revoked = await postForm(local(meta.revocation_endpoint), `token=${refreshed.json.refresh_token as string}`, {
+      authorization: basicAuth(),
+    });
     expect(revoked.status).toBe(200);
-    expect((await postForm(local(meta.introspection_endpoint), `token=${refreshed.json.access_token as string}`, { authorization: basicAuth() })).json).toEqual({ active: false });
+    expect(
+      (await postForm(local(meta.introspection_endpoint), `token=${refreshed.json.access_token as string}`, { authorization: basicAuth() }))
+        .json,
+    ).toEqual({ active: false });
   });
 
   // "response_types_supported REQUIRED. JSON array containing a list of the OAuth 2.0
@@ -128,7 +140,12 @@ describe('RFC 8414 §2 metadata values', () => {
   it('follows configured paths', async () => {
     const custom = await startGateway({
       upstream: env.upstream.url,
-      config: { oauth: { issuer: ISSUER, paths: { token: '/oauth/token', revocation: '/oauth/revoke', introspection: '/oauth/introspect', metadata: '/meta' } } },
+      config: {
+        oauth: {
+          issuer: ISSUER,
+          paths: { token: '/oauth/token', revocation: '/oauth/revoke', introspection: '/oauth/introspect', metadata: '/meta' },
+        },
+      },
     });
     try {
       const meta = (await (await fetch(`${custom.url}/meta`)).json()) as Record<string, unknown>;

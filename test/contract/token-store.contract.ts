@@ -304,7 +304,8 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
         expect(await store.describeToken(unknown)).toBeNull();
       }
       await store.revokeFamily(issued.family.familyId);
-      for (const token of [issued.access, issued.refresh, tokens.access.token, tokens.refresh!.token]) expect(await store.describeToken(token)).toBeNull();
+      for (const token of [issued.access, issued.refresh, tokens.access.token, tokens.refresh!.token])
+        expect(await store.describeToken(token)).toBeNull();
     });
 
     it('describeToken forgets expired access tokens', async () => {
@@ -334,7 +335,7 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
       expect(await store.getAccess(tokens.access.token)).toBeNull();
     });
 
-    it('getAccessByRef and revokeAccessByRef find an access token by family id and hash (a JWT access token\'s sid and jti)', async () => {
+    it("getAccessByRef and revokeAccessByRef find an access token by family id and hash (a JWT access token's sid and jti)", async () => {
       const issued = await created();
       const ref = { familyId: issued.family.familyId, hash: hashToken(issued.access) };
       expect(await store.getAccessByRef(ref)).toEqual(issued.family.access.record);
@@ -491,7 +492,10 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
         const issued = await created();
         const tokens = next(issued);
         await store.rotate(issued.refresh, tokens, grace);
-        expect(await store.settleRotated(issued.refresh, 'other_client', 30)).toEqual({ kind: 'reused', record: issued.family.refresh?.record });
+        expect(await store.settleRotated(issued.refresh, 'other_client', 30)).toEqual({
+          kind: 'reused',
+          record: issued.family.refresh?.record,
+        });
         expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
         expect(await store.getAccess(tokens.access.token)).toBeNull();
       });
@@ -510,15 +514,21 @@ export function tokenStoreContract(name: string, make: () => Promise<StoreUnderT
         const issued = await created();
         const tokens = next(issued);
         await store.rotate(issued.refresh, tokens, grace);
-        expect(await store.settleRotated(issued.refresh, 'ro_client', 0)).toEqual({ kind: 'reused', record: issued.family.refresh?.record });
+        expect(await store.settleRotated(issued.refresh, 'ro_client', 0)).toEqual({
+          kind: 'reused',
+          record: issued.family.refresh?.record,
+        });
         expect(await store.getRefresh(tokens.refresh!.token)).toBeNull();
       });
 
-      it('stores no successor for a rotation without grace (today\'s strict behaviour)', async () => {
+      it("stores no successor for a rotation without grace (today's strict behaviour)", async () => {
         const issued = await created();
         const tokens = next(issued);
         await store.rotate(issued.refresh, tokens);
-        expect(await store.settleRotated(issued.refresh, 'ro_client', 30)).toEqual({ kind: 'reused', record: issued.family.refresh?.record });
+        expect(await store.settleRotated(issued.refresh, 'ro_client', 30)).toEqual({
+          kind: 'reused',
+          record: issued.family.refresh?.record,
+        });
         expect(await store.getAccess(tokens.access.token)).toBeNull();
       });
 

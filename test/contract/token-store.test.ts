@@ -66,7 +66,14 @@ async function dump(prefix: string, client = admin): Promise<string> {
   const lines: string[] = [];
   for (const key of await keysWith(prefix, client)) {
     const type = await client.type(key);
-    const value = type === 'string' ? await client.get(key) : type === 'hash' ? await client.hgetall(key) : type === 'set' ? await client.smembers(key) : type;
+    const value =
+      type === 'string'
+        ? await client.get(key)
+        : type === 'hash'
+          ? await client.hgetall(key)
+          : type === 'set'
+            ? await client.smembers(key)
+            : type;
     lines.push(`${key} ${JSON.stringify(value)}`);
   }
   return lines.join('\n');
@@ -96,10 +103,30 @@ describe('memory store reuse grace with a moved clock', () => {
     try {
       const familyId = newFamilyId();
       const at = Math.floor(now / 1000);
-      const record: GrantRecord = { sub: 'joe', clientId: 'ro_client', scope: [], groups: [], attributes: {}, validator: 'local', familyId, iat: at, exp: at + 3600 };
-      const refresh = (): { token: string; record: GrantRecord & { familyExp: number } } => ({ token: newToken(familyId), record: { ...record, exp: at + 86_400, familyExp: at + 86_400 } });
+      const record: GrantRecord = {
+        sub: 'joe',
+        clientId: 'ro_client',
+        scope: [],
+        groups: [],
+        attributes: {},
+        validator: 'local',
+        familyId,
+        iat: at,
+        exp: at + 3600,
+      };
+      const refresh = (): { token: string; record: GrantRecord & { familyExp: number } } => ({
+        token: newToken(familyId),
+        record: { ...record, exp: at + 86_400, familyExp: at + 86_400 },
+      });
       const first = refresh();
-      await store.createFamily({ familyId, sub: 'joe', clientId: 'ro_client', exp: at + 86_400, access: { token: newToken(familyId), record }, refresh: first });
+      await store.createFamily({
+        familyId,
+        sub: 'joe',
+        clientId: 'ro_client',
+        exp: at + 86_400,
+        access: { token: newToken(familyId), record },
+        refresh: first,
+      });
       const successor = { access: { token: newToken(familyId), record }, refresh: refresh() };
       expect(await store.rotate(first.token, successor, { graceSeconds: 10 })).toBe('rotated');
       clock.advance(9_999);
@@ -153,7 +180,17 @@ describe('RedisTokenStore key layout and TTLs', () => {
   });
 
   function record(familyId: string, exp: number): GrantRecord {
-    return { sub: 'joe', clientId: 'ro_client', scope: ['edit'], groups: [], attributes: {}, validator: 'local', familyId, iat: now(), exp };
+    return {
+      sub: 'joe',
+      clientId: 'ro_client',
+      scope: ['edit'],
+      groups: [],
+      attributes: {},
+      validator: 'local',
+      familyId,
+      iat: now(),
+      exp,
+    };
   }
 
   function family(accessTtl: number, familyTtl: number): NewFamily {
@@ -181,7 +218,12 @@ describe('RedisTokenStore key layout and TTLs', () => {
     expect((await keysWith(prefix)).sort()).toEqual([`${prefix}sub:{joe}`, `${tag}:fam`, `${tag}:keys`, at, rt].sort());
     expect(await ttlOf(at)).toBeCloseTo(100, -1);
     for (const key of [rt, `${tag}:fam`, `${tag}:keys`, `${prefix}sub:{joe}`]) expect(await ttlOf(key)).toBeCloseTo(1000, -1);
-    expect(await admin.hgetall(`${tag}:fam`)).toEqual({ rt: hashToken(f.refresh!.token), sub: 'joe', cid: 'ro_client', exp: String(f.exp) });
+    expect(await admin.hgetall(`${tag}:fam`)).toEqual({
+      rt: hashToken(f.refresh!.token),
+      sub: 'joe',
+      cid: 'ro_client',
+      exp: String(f.exp),
+    });
     expect((await admin.smembers(`${tag}:keys`)).sort()).toEqual([at, rt].sort());
     expect(await admin.smembers(`${prefix}sub:{joe}`)).toEqual([f.familyId]);
   });
@@ -190,7 +232,9 @@ describe('RedisTokenStore key layout and TTLs', () => {
     const f = family(100, 1000);
     await store.createFamily(f);
     const refresh = { token: newToken(f.familyId), record: { ...record(f.familyId, f.exp), familyExp: f.exp } };
-    expect(await store.rotate(f.refresh!.token, { access: { token: newToken(f.familyId), record: record(f.familyId, now() + 100) }, refresh })).toBe('rotated');
+    expect(
+      await store.rotate(f.refresh!.token, { access: { token: newToken(f.familyId), record: record(f.familyId, now() + 100) }, refresh }),
+    ).toBe('rotated');
     const tag = `${prefix}{${f.familyId}}`;
     expect(await ttlOf(`${tag}:rt:${hashToken(f.refresh!.token)}`)).toBeCloseTo(1000, -1);
     expect(await admin.hget(`${tag}:fam`, 'rt')).toBe(hashToken(refresh.token));

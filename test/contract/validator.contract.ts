@@ -73,7 +73,10 @@ export function validatorContract(name: string, make: () => Promise<ContractFixt
     it('rejects a wrong password as invalid-password', async () => {
       const user = first();
       await expect(validator.validate(user.username, `${user.password}x`)).resolves.toEqual({ valid: false, reason: 'invalid-password' });
-      await expect(validator.validate(user.username, `${user.password.toUpperCase()}X`)).resolves.toEqual({ valid: false, reason: 'invalid-password' });
+      await expect(validator.validate(user.username, `${user.password.toUpperCase()}X`)).resolves.toEqual({
+        valid: false,
+        reason: 'invalid-password',
+      });
     });
 
     it("rejects another user's password", async () => {
@@ -102,7 +105,17 @@ export function validatorContract(name: string, make: () => Promise<ContractFixt
 
     it('never accepts injection-looking usernames', async () => {
       const u = first().username;
-      const usernames = ['*', `${u}*`, `${u.slice(0, 1)}*`, `${u})(uid=*`, '*)(|(uid=*', `*)(|(uid=*))(|(uid=*`, `${u}\u0000`, '\u0000', `${u}\\2a`];
+      const usernames = [
+        '*',
+        `${u}*`,
+        `${u.slice(0, 1)}*`,
+        `${u})(uid=*`,
+        '*)(|(uid=*',
+        `*)(|(uid=*))(|(uid=*`,
+        `${u}\u0000`,
+        '\u0000',
+        `${u}\\2a`,
+      ];
       const passwords = [first().password, '*'];
       for (const username of usernames) {
         for (const password of passwords) {
@@ -118,7 +131,9 @@ export function validatorContract(name: string, make: () => Promise<ContractFixt
       expect(outcome.valid).toBe(true);
       // A decoded or re-encoded form of it is a different password.
       await expect(validator.validate(special!.username, encodeURIComponent(special!.password))).resolves.toMatchObject({ valid: false });
-      await expect(validator.validate(special!.username, `${special!.password.normalize('NFD')}\u0301`)).resolves.toMatchObject({ valid: false });
+      await expect(validator.validate(special!.username, `${special!.password.normalize('NFD')}\u0301`)).resolves.toMatchObject({
+        valid: false,
+      });
     });
 
     it('answers concurrent logins independently', async () => {

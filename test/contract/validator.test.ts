@@ -38,7 +38,11 @@ validatorContract('file', async () => {
   );
   let present = entries;
   await writeFile(path, stringify({ users: present }));
-  const validator = await FileValidator.open({ name: 'local', type: 'file', path, caseSensitive: false, subjectPrefix: '', groupScopes: {} }, createLogger('silent'), { debounceMs: 20 });
+  const validator = await FileValidator.open(
+    { name: 'local', type: 'file', path, caseSensitive: false, subjectPrefix: '', groupScopes: {} },
+    createLogger('silent'),
+    { debounceMs: 20 },
+  );
 
   return {
     validator,
@@ -46,7 +50,11 @@ validatorContract('file', async () => {
     async removeUser(username) {
       present = present.filter((e) => e.username !== username);
       await writeFile(path, stringify({ users: present }));
-      await waitFor(async () => (await validator.recheck(username)) === 'gone', 10_000, `the users file to be reloaded after removing ${username}`);
+      await waitFor(
+        async () => (await validator.recheck(username)) === 'gone',
+        10_000,
+        `the users file to be reloaded after removing ${username}`,
+      );
     },
     async cleanup() {
       await rm(dir, { recursive: true, force: true });
@@ -58,7 +66,12 @@ validatorContract('file', async () => {
 // The `ldap` validator against a real slapd (test/support/start-slapd.ts), in its three shapes.
 // Each run has a slapd of its own: the last contract test deletes a user.
 
-const LDAP_USERS: ContractUser[] = [DIR.alice, DIR.gina, DIR.joe].map((u) => ({ username: u.uid, password: u.password, subject: u.uid, groups: u.groups }));
+const LDAP_USERS: ContractUser[] = [DIR.alice, DIR.gina, DIR.joe].map((u) => ({
+  username: u.uid,
+  password: u.password,
+  subject: u.uid,
+  groups: u.groups,
+}));
 
 function ldapContract(name: string, overrides: Partial<LdapValidatorConfig>): void {
   validatorContract(name, async () => {

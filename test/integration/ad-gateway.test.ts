@@ -12,7 +12,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BASE_DN, DNS_DOMAIN, INNER_GROUP, LOCKOUT_THRESHOLD, MIN_PASSWORD_LENGTH, NETBIOS_DOMAIN, OUTER_GROUP, SERVICE, USERS } from '../fixtures/ad/directory.js';
+import {
+  BASE_DN,
+  DNS_DOMAIN,
+  INNER_GROUP,
+  LOCKOUT_THRESHOLD,
+  MIN_PASSWORD_LENGTH,
+  NETBIOS_DOMAIN,
+  OUTER_GROUP,
+  SERVICE,
+  USERS,
+} from '../fixtures/ad/directory.js';
 import { startEchoUpstream, type Upstream } from '../support/echo-upstream.js';
 import { sambaSkipReason, startSamba, type SambaProcess } from '../support/start-samba.js';
 import { basicAuth, postForm, startGateway, type TestGateway } from '../support/start-gateway.js';
@@ -96,11 +106,19 @@ describe.skipIf(skip !== undefined)('gateway with an Active Directory validator 
       authorization: basicAuth(client, SECRET),
     });
   const change = (username: string, password: string, newPassword: string) =>
-    postForm(`${gw.url}/as/password.oauth2`, new URLSearchParams({ username, password, new_password: newPassword }).toString(), { authorization: basicAuth('app', SECRET) });
+    postForm(`${gw.url}/as/password.oauth2`, new URLSearchParams({ username, password, new_password: newPassword }).toString(), {
+      authorization: basicAuth('app', SECRET),
+    });
   /** The refusal as the client sees it: status, the headers that matter, the body's bytes. */
-  const shape = (r: { status: number; headers: Headers; text: string }) => ({ status: r.status, type: r.headers.get('content-type'), cache: r.headers.get('cache-control'), body: r.text });
+  const shape = (r: { status: number; headers: Headers; text: string }) => ({
+    status: r.status,
+    type: r.headers.get('content-type'),
+    cache: r.headers.get('cache-control'),
+    body: r.text,
+  });
   const refused = (body: string) => ({ status: 400, type: 'application/json;charset=UTF-8', cache: 'no-store', body });
-  const stateAnswer = (description: string, reason: string) => JSON.stringify({ error: 'invalid_grant', error_description: description, reason });
+  const stateAnswer = (description: string, reason: string) =>
+    JSON.stringify({ error: 'invalid_grant', error_description: description, reason });
 
   // Each user's state, produced for real by Samba (test/fixtures/ad/directory.ts), and its answer.
   const STATES = [
@@ -130,7 +148,10 @@ describe.skipIf(skip !== undefined)('gateway with an Active Directory validator 
   it('changes an AD password through the endpoint (unicodePwd over LDAPS); a too short one is refused with its reason', async () => {
     const { pat } = USERS;
     const short = await change(pat.sam, pat.password, 'x'.repeat(MIN_PASSWORD_LENGTH - 1));
-    expect({ status: short.status, body: short.text }).toStrictEqual({ status: 400, body: '{"error":"invalid_request","error_description":"the new password is too short","reason":"too_short"}' });
+    expect({ status: short.status, body: short.text }).toStrictEqual({
+      status: 400,
+      body: '{"error":"invalid_request","error_description":"the new password is too short","reason":"too_short"}',
+    });
     const next = 'Pat-N3w-Passw0rd!';
     const res = await change(`${NETBIOS_DOMAIN}\\${pat.sam}`, pat.password, next);
     expect({ status: res.status, body: res.text }).toStrictEqual({ status: 200, body: '{"password_changed":true}' });

@@ -10,7 +10,16 @@ import { createLogger } from '../../src/observability/logger.js';
 import { userKey } from '../../src/security/lockout.js';
 import { LdapValidator } from '../../src/validators/ldap.js';
 import type { ValidationOutcome } from '../../src/validators/types.js';
-import { BASE_DN, DNS_DOMAIN, INNER_GROUP, LOCKOUT_THRESHOLD, NETBIOS_DOMAIN, OUTER_GROUP, SERVICE, USERS } from '../fixtures/ad/directory.js';
+import {
+  BASE_DN,
+  DNS_DOMAIN,
+  INNER_GROUP,
+  LOCKOUT_THRESHOLD,
+  NETBIOS_DOMAIN,
+  OUTER_GROUP,
+  SERVICE,
+  USERS,
+} from '../fixtures/ad/directory.js';
 import { startDnsSrvServer } from '../support/dns-srv-server.js';
 import { sambaSkipReason, startSamba, type SambaProcess } from '../support/start-samba.js';
 
@@ -49,7 +58,12 @@ function adConfig(samba: SambaProcess, overrides: Partial<LdapValidatorConfig> =
 
 /** The outcome without the principal's frozen arrays, for toEqual. */
 const refusal = (state: string | undefined, passwordVerified: boolean): ValidationOutcome =>
-  ({ valid: false, reason: 'invalid-password', ...(state ? { state } : {}), ...(passwordVerified ? { passwordVerified: true } : {}) }) as ValidationOutcome;
+  ({
+    valid: false,
+    reason: 'invalid-password',
+    ...(state ? { state } : {}),
+    ...(passwordVerified ? { passwordVerified: true } : {}),
+  }) as ValidationOutcome;
 
 describe.skipIf(skip !== undefined)('LDAP validator, directory: active-directory, against Samba AD', () => {
   let samba: SambaProcess;
@@ -118,10 +132,19 @@ describe.skipIf(skip !== undefined)('LDAP validator, directory: active-directory
     const sid = /objectSid: (\S+)/.exec(shown)?.[1];
     expect(guid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(sid).toMatch(/^S-1-5-21-\d+-\d+-\d+-\d+$/);
-    for (const [attribute, expected] of [['objectGUID', guid], ['objectSid', sid]] as const) {
-      const v = await LdapValidator.open(adConfig(samba, { subjectAttribute: attribute, attributes: { sid: 'objectSid' } }), createLogger('silent'));
+    for (const [attribute, expected] of [
+      ['objectGUID', guid],
+      ['objectSid', sid],
+    ] as const) {
+      const v = await LdapValidator.open(
+        adConfig(samba, { subjectAttribute: attribute, attributes: { sid: 'objectSid' } }),
+        createLogger('silent'),
+      );
       try {
-        expect(await v.validate('alice', USERS.alice.password)).toMatchObject({ valid: true, principal: { subject: expected, attributes: { sid } } });
+        expect(await v.validate('alice', USERS.alice.password)).toMatchObject({
+          valid: true,
+          principal: { subject: expected, attributes: { sid } },
+        });
         expect(await v.recheck(expected!)).toBe('active');
         const other = attribute === 'objectGUID' ? '00000000-0000-0000-0000-000000000000' : 'S-1-5-21-1-2-3-4';
         expect(await v.recheck(other)).toBe('gone');
@@ -139,28 +162,49 @@ describe.skipIf(skip !== undefined)('LDAP validator, directory: active-directory
   });
 
   it('changes a password over LDAPS; refuses a wrong old password and a weak new one', async () => {
-    expect(await validator.changePassword('pat', 'Wrong-Passw0rd!', 'Pat-N3w-Passw0rd!')).toEqual({ changed: false, refused: refusal(undefined, false) });
-    expect(await validator.changePassword('nobody', 'Wrong-Passw0rd!', 'Pat-N3w-Passw0rd!')).toEqual({ changed: false, refused: { valid: false, reason: 'unknown-user' } });
+    expect(await validator.changePassword('pat', 'Wrong-Passw0rd!', 'Pat-N3w-Passw0rd!')).toEqual({
+      changed: false,
+      refused: refusal(undefined, false),
+    });
+    expect(await validator.changePassword('nobody', 'Wrong-Passw0rd!', 'Pat-N3w-Passw0rd!')).toEqual({
+      changed: false,
+      refused: { valid: false, reason: 'unknown-user' },
+    });
     expect(await validator.changePassword('pat', USERS.pat.password, 'Sh0rt!')).toEqual({ changed: false, policy: 'too_short' });
-    expect(await validator.changePassword('pat', USERS.pat.password, 'alllowercaseletters')).toEqual({ changed: false, policy: 'insufficient_quality' });
+    expect(await validator.changePassword('pat', USERS.pat.password, 'alllowercaseletters')).toEqual({
+      changed: false,
+      policy: 'insufficient_quality',
+    });
     expect(await validator.changePassword(`${NETBIOS_DOMAIN}\\pat`, USERS.pat.password, 'Pat-N3w-Passw0rd!')).toEqual({ changed: true });
     expect(await validator.validate('pat', 'Pat-N3w-Passw0rd!')).toMatchObject({ valid: true, principal: { subject: 'pat' } });
     expect(await validator.validate('pat', USERS.pat.password)).toEqual(refusal(undefined, false));
     // Samba keeps 3 passwords of history: the one just replaced is refused.
-    expect(await validator.changePassword('pat', 'Pat-N3w-Passw0rd!', USERS.pat.password)).toEqual({ changed: false, policy: 'in_history' });
+    expect(await validator.changePassword('pat', 'Pat-N3w-Passw0rd!', USERS.pat.password)).toEqual({
+      changed: false,
+      policy: 'in_history',
+    });
   });
 
   it('changes the password of a user who must change it (773) or whose password expired (532), who cannot bind', async () => {
-    expect(await validator.changePassword('dave', 'Wrong-Passw0rd!', 'Dave-N3w-Passw0rd!')).toEqual({ changed: false, refused: refusal(undefined, false) });
+    expect(await validator.changePassword('dave', 'Wrong-Passw0rd!', 'Dave-N3w-Passw0rd!')).toEqual({
+      changed: false,
+      refused: refusal(undefined, false),
+    });
     expect(await validator.changePassword('dave', USERS.dave.password, 'Dave-N3w-Passw0rd!')).toEqual({ changed: true });
     expect(await validator.validate('dave', 'Dave-N3w-Passw0rd!')).toMatchObject({ valid: true, principal: { subject: 'dave' } });
-    expect(await validator.changePassword(`hank@${DNS_DOMAIN}`, USERS.hank.password, 'short')).toEqual({ changed: false, policy: 'too_short' });
+    expect(await validator.changePassword(`hank@${DNS_DOMAIN}`, USERS.hank.password, 'short')).toEqual({
+      changed: false,
+      policy: 'too_short',
+    });
     expect(await validator.changePassword(`hank@${DNS_DOMAIN}`, USERS.hank.password, 'Hank-N3w-Passw0rd!')).toEqual({ changed: true });
     expect(await validator.validate('hank', 'Hank-N3w-Passw0rd!')).toMatchObject({ valid: true, principal: { subject: 'hank' } });
   });
 
   it('does not change the password of a disabled or locked account', async () => {
-    expect(await validator.changePassword('bob', USERS.bob.password, 'Bob-N3w-Passw0rd!')).toEqual({ changed: false, refused: refusal('account_disabled', true) });
+    expect(await validator.changePassword('bob', USERS.bob.password, 'Bob-N3w-Passw0rd!')).toEqual({
+      changed: false,
+      refused: refusal('account_disabled', true),
+    });
     expect(await validator.validate('bob', 'Bob-N3w-Passw0rd!')).toEqual(refusal(undefined, false));
   });
 
@@ -177,10 +221,16 @@ describe.skipIf(skip !== undefined)('LDAP validator, directory: active-directory
         { priority: 10, weight: 0, port: 389, target: samba.address },
       ],
     });
-    const config = adConfig(samba, { urls: [], activeDirectory: { domain: DNS_DOMAIN, netbiosDomain: NETBIOS_DOMAIN, discovery: 'ldaps' } });
+    const config = adConfig(samba, {
+      urls: [],
+      activeDirectory: { domain: DNS_DOMAIN, netbiosDomain: NETBIOS_DOMAIN, discovery: 'ldaps' },
+    });
     const v = await LdapValidator.open(config, createLogger('silent'), { dnsServers: [dns.address] });
     try {
-      expect(await v.validate(`${NETBIOS_DOMAIN}\\alice`, USERS.alice.password)).toMatchObject({ valid: true, principal: { subject: 'alice' } });
+      expect(await v.validate(`${NETBIOS_DOMAIN}\\alice`, USERS.alice.password)).toMatchObject({
+        valid: true,
+        principal: { subject: 'alice' },
+      });
       expect(dns.questions).toContain(`_ldap._tcp.${DNS_DOMAIN}`);
       expect(await v.health()).toMatchObject({ status: 'up', detail: `ldaps://${samba.address}:636 answers` });
     } finally {

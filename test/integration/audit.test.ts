@@ -29,8 +29,27 @@ const BASIC_WRONG = 'basic-wrong-password-3';
 const UNKNOWN = ['nobody-1', 'nobody-2', 'nobody-3', 'nobody-4'];
 /** Every field name of schema v1 (docs/operations.md). */
 const FIELDS = new Set([
-  'kind', 'v', 'time', 'event', 'outcome', 'reason', 'request_id', 'client_id', 'client_ip', 'sub', 'username_key', 'validator', 'via',
-  'scope', 'lock_seconds', 'token_client_id', 'token_type', 'revoked', 'active', 'was_locked', 'actor',
+  'kind',
+  'v',
+  'time',
+  'event',
+  'outcome',
+  'reason',
+  'request_id',
+  'client_id',
+  'client_ip',
+  'sub',
+  'username_key',
+  'validator',
+  'via',
+  'scope',
+  'lock_seconds',
+  'token_client_id',
+  'token_type',
+  'revoked',
+  'active',
+  'was_locked',
+  'actor',
 ]);
 
 const dir = mkdtempSync(join(tmpdir(), 'ropc-audit-'));
@@ -49,7 +68,11 @@ const env = useGateway({
 const secrets: string[] = [USERS.joe.password, USERS.alice.password, CLIENT.secret, PASSWORD_AS_USERNAME, WRONG, BASIC_WRONG];
 
 /** Headers of a request from `ip`, with the request id `req-IP`. */
-const from = (ip: string, authorization?: string) => ({ ...(authorization ? { authorization } : {}), 'x-forwarded-for': ip, 'x-request-id': `req-${ip}` });
+const from = (ip: string, authorization?: string) => ({
+  ...(authorization ? { authorization } : {}),
+  'x-forwarded-for': ip,
+  'x-request-id': `req-${ip}`,
+});
 const token = (ip: string, body: string, authorization = basicAuth()) => postForm(env.gw.tokenUrl, body, from(ip, authorization));
 const passwordGrant = (ip: string, username: string, password: string) =>
   token(ip, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`);
@@ -103,17 +126,37 @@ describe('audit events', () => {
     expect((await passwordGrant('10.1.0.2', 'alice', WRONG)).status).toBe(400);
     const failures = fromIp('10.1.0.2').filter((e) => e.event === 'login');
     expect(failures).toHaveLength(2);
-    for (const e of failures) expect(e).toMatchObject({ outcome: 'failure', reason: 'invalid_password', validator: 'local', username_key: userKey('alice'), client_id: 'app' });
-    expect(one({ event: 'lockout', scope: 'user', client_ip: '10.1.0.2' })).toMatchObject({ outcome: 'success', reason: 'failures', username_key: userKey('alice'), lock_seconds: 60 });
+    for (const e of failures)
+      expect(e).toMatchObject({
+        outcome: 'failure',
+        reason: 'invalid_password',
+        validator: 'local',
+        username_key: userKey('alice'),
+        client_id: 'app',
+      });
+    expect(one({ event: 'lockout', scope: 'user', client_ip: '10.1.0.2' })).toMatchObject({
+      outcome: 'success',
+      reason: 'failures',
+      username_key: userKey('alice'),
+      lock_seconds: 60,
+    });
 
     // The right password of a locked user: refused, and the validators are not asked.
     expect((await passwordGrant('10.1.0.3', 'alice', USERS.alice.password)).status).toBe(400);
-    expect(one({ event: 'login', client_ip: '10.1.0.3' })).toMatchObject({ outcome: 'refused', reason: 'locked', username_key: userKey('alice') });
+    expect(one({ event: 'login', client_ip: '10.1.0.3' })).toMatchObject({
+      outcome: 'refused',
+      reason: 'locked',
+      username_key: userKey('alice'),
+    });
   });
 
   it('an unknown user is named by its digest only, so a password typed as the username is never written', async () => {
     expect((await passwordGrant('10.1.0.4', PASSWORD_AS_USERNAME, 'x')).status).toBe(400);
-    expect(one({ event: 'login', client_ip: '10.1.0.4' })).toMatchObject({ outcome: 'failure', reason: 'unknown_user', username_key: userKey(PASSWORD_AS_USERNAME) });
+    expect(one({ event: 'login', client_ip: '10.1.0.4' })).toMatchObject({
+      outcome: 'failure',
+      reason: 'unknown_user',
+      username_key: userKey(PASSWORD_AS_USERNAME),
+    });
   });
 
   it('an IP out of its failure budget: one lockout event, then refused logins', async () => {
@@ -121,7 +164,11 @@ describe('audit events', () => {
     const logins = fromIp('10.1.0.5').filter((e) => e.event === 'login');
     expect(logins.map((e) => e.reason)).toEqual(['unknown_user', 'unknown_user', 'unknown_user', 'ip_blocked']);
     expect(logins[3]).toMatchObject({ outcome: 'refused' });
-    expect(one({ event: 'lockout', scope: 'ip', client_ip: '10.1.0.5' })).toMatchObject({ outcome: 'success', reason: 'failures', client_id: 'app' });
+    expect(one({ event: 'lockout', scope: 'ip', client_ip: '10.1.0.5' })).toMatchObject({
+      outcome: 'success',
+      reason: 'failures',
+      client_id: 'app',
+    });
     expect(one({ event: 'lockout', client_ip: '10.1.0.5' }).username_key).toBeUndefined();
   });
 
@@ -132,20 +179,42 @@ describe('audit events', () => {
     const ok = await fetch(`${env.gw.url}/legacy/x`, { headers: from('10.1.0.6', good) });
     expect(ok.status).toBe(200);
     expect((await fetch(`${env.gw.url}/legacy/x`, { headers: from('10.1.0.7', bad) })).status).toBe(401);
-    expect(one({ event: 'login', client_ip: '10.1.0.6' })).toMatchObject({ outcome: 'success', via: 'basic_bridge', sub: 'joe', client_id: 'app', request_id: 'req-10.1.0.6' });
-    expect(one({ event: 'login', client_ip: '10.1.0.7' })).toMatchObject({ outcome: 'failure', reason: 'invalid_password', via: 'basic_bridge', username_key: userKey('joe') });
+    expect(one({ event: 'login', client_ip: '10.1.0.6' })).toMatchObject({
+      outcome: 'success',
+      via: 'basic_bridge',
+      sub: 'joe',
+      client_id: 'app',
+      request_id: 'req-10.1.0.6',
+    });
+    expect(one({ event: 'login', client_ip: '10.1.0.7' })).toMatchObject({
+      outcome: 'failure',
+      reason: 'invalid_password',
+      via: 'basic_bridge',
+      username_key: userKey('joe'),
+    });
   });
 
   it('refresh, then reuse of the rotated refresh token: the reuse event says the family is revoked', async () => {
     const res = await token('10.1.0.8', `grant_type=refresh_token&refresh_token=${tokens.refresh}`);
     expect(res.status).toBe(200);
     secrets.push(res.json.access_token as string, res.json.refresh_token as string);
-    expect(one({ event: 'refresh', client_ip: '10.1.0.8' })).toMatchObject({ outcome: 'success', sub: 'joe', client_id: 'app', validator: 'local', request_id: 'req-10.1.0.8' });
+    expect(one({ event: 'refresh', client_ip: '10.1.0.8' })).toMatchObject({
+      outcome: 'success',
+      sub: 'joe',
+      client_id: 'app',
+      validator: 'local',
+      request_id: 'req-10.1.0.8',
+    });
     expect((await token('10.1.0.9', `grant_type=refresh_token&refresh_token=${tokens.refresh}`)).status).toBe(400);
-    expect(one({ event: 'refresh_reuse', client_ip: '10.1.0.9' })).toMatchObject({ outcome: 'refused', sub: 'joe', client_id: 'app', token_client_id: 'app' });
+    expect(one({ event: 'refresh_reuse', client_ip: '10.1.0.9' })).toMatchObject({
+      outcome: 'refused',
+      sub: 'joe',
+      client_id: 'app',
+      token_client_id: 'app',
+    });
   });
 
-  it('revocation (own and another client\'s token) and introspection by another client', async () => {
+  it("revocation (own and another client's token) and introspection by another client", async () => {
     const login = await passwordGrant('10.1.0.10', 'joe', USERS.joe.password);
     const access = login.json.access_token as string;
     const refresh = login.json.refresh_token as string;
@@ -165,18 +234,35 @@ describe('audit events', () => {
 
     const introspect = await postForm(`${env.gw.url}/as/introspect.oauth2`, `token=${access}`, from('10.1.0.12', otherClient()));
     expect(introspect.json).toEqual({ active: false });
-    expect(one({ event: 'introspection', client_ip: '10.1.0.12' })).toMatchObject({ outcome: 'refused', client_id: 'other', token_client_id: 'app', sub: 'joe', token_type: 'access_token', active: false });
+    expect(one({ event: 'introspection', client_ip: '10.1.0.12' })).toMatchObject({
+      outcome: 'refused',
+      client_id: 'other',
+      token_client_id: 'app',
+      sub: 'joe',
+      token_type: 'access_token',
+      active: false,
+    });
     // Introspecting one's own token is no audit fact.
     await postForm(`${env.gw.url}/as/introspect.oauth2`, `token=${access}`, from('10.1.0.13', basicAuth()));
     expect(fromIp('10.1.0.13')).toEqual([]);
 
     expect((await revoke('10.1.0.14', refresh, basicAuth())).status).toBe(200);
-    expect(one({ event: 'revocation', client_ip: '10.1.0.14' })).toMatchObject({ outcome: 'success', client_id: 'app', sub: 'joe', revoked: 'family', token_type: 'refresh_token' });
+    expect(one({ event: 'revocation', client_ip: '10.1.0.14' })).toMatchObject({
+      outcome: 'success',
+      client_id: 'app',
+      sub: 'joe',
+      revoked: 'family',
+      token_type: 'refresh_token',
+    });
   });
 
   it('client authentication failures; an id that names no client (a secret in the wrong field) is not written', async () => {
     expect((await token('10.1.0.15', 'grant_type=password&username=joe&password=x', basicAuth('app', 'not-the-secret'))).status).toBe(401);
-    expect(one({ event: 'client_auth', client_ip: '10.1.0.15' })).toMatchObject({ outcome: 'failure', reason: 'invalid_credentials', client_id: 'app' });
+    expect(one({ event: 'client_auth', client_ip: '10.1.0.15' })).toMatchObject({
+      outcome: 'failure',
+      reason: 'invalid_credentials',
+      client_id: 'app',
+    });
     expect((await token('10.1.0.16', 'grant_type=password&username=joe&password=x', basicAuth(CLIENT.secret, 'x'))).status).toBe(401);
     const unknown = one({ event: 'client_auth', client_ip: '10.1.0.16' });
     expect(unknown).toMatchObject({ outcome: 'failure', reason: 'invalid_credentials' });
@@ -187,7 +273,11 @@ describe('audit events', () => {
     // Failed client authentications use up the IP's budget too: one lockout event.
     for (let i = 0; i < 3; i++) await token('10.1.0.18', 'grant_type=client_credentials', basicAuth('app', `bad-${i}`));
     expect(fromIp('10.1.0.18').filter((e) => e.event === 'client_auth')).toHaveLength(3);
-    expect(one({ event: 'lockout', client_ip: '10.1.0.18' })).toMatchObject({ outcome: 'success', scope: 'ip', reason: 'client_auth_failures' });
+    expect(one({ event: 'lockout', client_ip: '10.1.0.18' })).toMatchObject({
+      outcome: 'success',
+      scope: 'ip',
+      reason: 'client_auth_failures',
+    });
   });
 
   it('a user the validator no longer knows: refresh revokes the family (family_revoked, subject_gone)', async () => {
@@ -195,7 +285,13 @@ describe('audit events', () => {
     secrets.push(login.json.access_token as string, login.json.refresh_token as string);
     await env.gw.reloadUsers([{ username: 'alice', passwordHash: await hashSecret(USERS.alice.password) }]);
     expect((await token('10.1.0.20', `grant_type=refresh_token&refresh_token=${login.json.refresh_token as string}`)).status).toBe(400);
-    expect(one({ event: 'family_revoked', client_ip: '10.1.0.20' })).toMatchObject({ outcome: 'success', reason: 'subject_gone', sub: 'joe', client_id: 'app', validator: 'local' });
+    expect(one({ event: 'family_revoked', client_ip: '10.1.0.20' })).toMatchObject({
+      outcome: 'success',
+      reason: 'subject_gone',
+      sub: 'joe',
+      client_id: 'app',
+      validator: 'local',
+    });
   });
 
   it('unlock by the CLI, appended to the same file', async () => {

@@ -44,7 +44,12 @@ describe('the Basic bridge in a real gateway', () => {
   it('lets Basic user credentials through with the identity headers of the basicClient', async () => {
     const res = await get('/legacy/report', { authorization: basicUser('joe', USERS.joe.password), 'x-auth-subject': 'root' });
     expect(res.status).toBe(200);
-    expect(res.body.headers).toMatchObject({ 'x-auth-subject': 'joe', 'x-auth-client-id': 'app', 'x-auth-scope': 'read', 'x-auth-groups': 'editors' });
+    expect(res.body.headers).toMatchObject({
+      'x-auth-subject': 'joe',
+      'x-auth-client-id': 'app',
+      'x-auth-scope': 'read',
+      'x-auth-groups': 'editors',
+    });
     expect(res.body.headers).not.toHaveProperty('authorization');
     const log = env.gw.logs().find((l) => l.msg === 'request' && l.route === '/legacy/**');
     expect(log).toMatchObject({ status: 200, sub: 'joe', clientId: 'app' });

@@ -6,7 +6,7 @@
  */
 import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, } from '../support/start-gateway.js';
+import { basicAuth } from '../support/start-gateway.js';
 import { useGateway } from '../support/use-gateway.js';
 import { sleep } from '../support/wait-for.js';
 
@@ -81,7 +81,11 @@ describe("the gateway's own endpoints with a trailing slash", () => {
   it('are refused, never proxied with their credentials', async () => {
     const before = hits.length;
     for (const path of ['/as/token.oauth2/', '/as/introspect.oauth2//', '/.well-known/oauth-authorization-server/']) {
-      const res = await fetch(`${env.gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=joe&password=joe-pw' });
+      const res = await fetch(`${env.gw.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=password&username=joe&password=joe-pw',
+      });
       expect(res.status, path).toBe(400);
     }
     expect(hits.slice(before)).toEqual([]);
@@ -118,7 +122,9 @@ describe('a token in the form body as well as the header (RFC 6750 §2)', () => 
       socket.on('data', (c) => (got += c.toString('latin1')));
       socket.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
       socket.on('error', reject);
-      socket.write(`POST /api/form HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`);
+      socket.write(
+        `POST /api/form HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`,
+      );
       let i = 0;
       const next = (): void => {
         const piece = pieces[i++];
@@ -163,7 +169,10 @@ describe('a token in the form body, from a real HTTP client', () => {
       body: 'a=1&access_token=stolen',
     });
     expect(res.status).toBe(400);
-    expect((await res.json()) as unknown).toEqual({ error: 'invalid_request', error_description: 'the access token was sent in more than one way (RFC 6750 §2)' });
+    expect((await res.json()) as unknown).toEqual({
+      error: 'invalid_request',
+      error_description: 'the access token was sent in more than one way (RFC 6750 §2)',
+    });
     await sleep(200);
     expect(bodies.slice(before).filter((b) => b.includes('stolen'))).toEqual([]);
   });

@@ -23,7 +23,9 @@ beforeAll(async () => {
   upstream = await startEchoUpstream();
   redis = await startRedis();
   a = await startGateway({ upstream: upstream.url, redisUrl: redis.url, config: { store: { cacheTtlMs: 60_000 } } });
-  replica = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', join(a.dir, 'gateway.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  replica = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', join(a.dir, 'gateway.yaml')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   replica.stdout?.on('data', (c: Buffer) => (replicaOut += c.toString()));
   replica.stderr?.on('data', (c: Buffer) => (replicaOut += c.toString()));
   const listening = (): { port?: number } | undefined =>
@@ -47,11 +49,14 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const call = async (base: string, token: string): Promise<number> => (await fetch(`${base}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
+const call = async (base: string, token: string): Promise<number> =>
+  (await fetch(`${base}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
 
 describe('cache invalidation across processes', () => {
   it('a token revoked on one gateway is refused by a replica process long before its cache entry runs out', async () => {
-    const login = await postForm(a.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+    const login = await postForm(a.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, {
+      authorization: basicAuth(),
+    });
     expect(login.status).toBe(200);
     const { access_token: access, refresh_token: refresh } = login.json as { access_token: string; refresh_token: string };
     // Warm the replica's cache.

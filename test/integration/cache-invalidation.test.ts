@@ -25,7 +25,10 @@ beforeAll(async () => {
   upstream = await startEchoUpstream();
   redis = await startRedis();
   const config = { store: { cacheTtlMs: 60_000, redis: { keyPrefix: prefix } } };
-  [a, b] = await Promise.all([startGateway({ upstream: upstream.url, redisUrl: redis.url, config }), startGateway({ upstream: upstream.url, redisUrl: redis.url, config })]);
+  [a, b] = await Promise.all([
+    startGateway({ upstream: upstream.url, redisUrl: redis.url, config }),
+    startGateway({ upstream: upstream.url, redisUrl: redis.url, config }),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
@@ -39,11 +42,16 @@ interface Tokens {
 }
 
 async function login(gw: TestGateway, username: 'joe' | 'alice' = 'joe'): Promise<Tokens> {
-  const res = await postForm(gw.tokenUrl, `grant_type=password&username=${username}&password=${encodeURIComponent(USERS[username].password)}`, { authorization: basicAuth() });
+  const res = await postForm(
+    gw.tokenUrl,
+    `grant_type=password&username=${username}&password=${encodeURIComponent(USERS[username].password)}`,
+    { authorization: basicAuth() },
+  );
   expect(res.status).toBe(200);
   return res.json as unknown as Tokens;
 }
-const call = async (gw: TestGateway, token: string): Promise<number> => (await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
+const call = async (gw: TestGateway, token: string): Promise<number> =>
+  (await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
 const revoke = (gw: TestGateway, token: string) => postForm(gw.revocationUrl, `token=${token}`, { authorization: basicAuth() });
 
 /** How many access-token lookups reached the store of `gw` (the cache answers the rest). */
@@ -81,7 +89,8 @@ describe('a revocation on one replica reaches the cache of the other', () => {
   it('a cache hit is answered like a lookup: identity upstream, counted as ours', async () => {
     const { access_token } = await login(b);
     await cachedOnB(access_token);
-    const sources = async () => Number(/ropc_resource_token_source_total\{source="ours"\} (\d+)/.exec(await (await fetch(`${b.adminUrl}/metrics`)).text())?.[1] ?? 0);
+    const sources = async () =>
+      Number(/ropc_resource_token_source_total\{source="ours"\} (\d+)/.exec(await (await fetch(`${b.adminUrl}/metrics`)).text())?.[1] ?? 0);
     const before = await sources();
     const lookups = await storeLookups(b);
     const res = await fetch(`${b.url}/api/x?y=1`, { headers: { authorization: `Bearer ${access_token}`, 'x-auth-subject': 'root' } });
@@ -105,9 +114,13 @@ describe('a revocation on one replica reaches the cache of the other', () => {
 
   it('refresh-token reuse detected on A: B refuses the family at once', async () => {
     const tokens = await login(a);
-    const rotated = await postForm(a.tokenUrl, `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, { authorization: basicAuth() });
+    const rotated = await postForm(a.tokenUrl, `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, {
+      authorization: basicAuth(),
+    });
     await cachedOnB(rotated.json.access_token as string);
-    const reuse = await postForm(a.tokenUrl, `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, { authorization: basicAuth() });
+    const reuse = await postForm(a.tokenUrl, `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`, {
+      authorization: basicAuth(),
+    });
     expect(reuse.json.error).toBe('invalid_grant');
     await refusedOnB(rotated.json.access_token as string);
   });
@@ -117,7 +130,10 @@ describe('a revocation on one replica reaches the cache of the other', () => {
     await cachedOnB(tokens.access_token);
     expect(await call(a, tokens.access_token)).toBe(200);
     const file = join(a.dir, 'revoke.yaml');
-    writeFileSync(file, stringify({ store: { type: 'redis', redis: { url: redis.url, keyPrefix: prefix } }, upstream: { url: upstream.url } }));
+    writeFileSync(
+      file,
+      stringify({ store: { type: 'redis', redis: { url: redis.url, keyPrefix: prefix } }, upstream: { url: upstream.url } }),
+    );
     const out: string[] = [];
     const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) }, stdin: Readable.from([]) };
     expect(await revokeCommand(['--config', file, '--subject', 'alice'], io)).toBe(0);
@@ -144,7 +160,14 @@ describe('the cache fails closed', () => {
       return;
     }
     // A restarted Redis is empty: the token is gone everywhere, new logins work again.
-    await expect.poll(async () => (await postForm(a.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() })).status, { timeout: 15_000, interval: 250 }).toBe(200);
+    await expect
+      .poll(
+        async () =>
+          (await postForm(a.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() }))
+            .status,
+        { timeout: 15_000, interval: 250 },
+      )
+      .toBe(200);
     await expect.poll(() => call(b, tokens.access_token), { timeout: 5000, interval: 100 }).toBe(401);
     const fresh = await login(a);
     await cachedOnB(fresh.access_token);

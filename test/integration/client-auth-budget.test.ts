@@ -20,13 +20,19 @@ afterAll(async () => {
 });
 
 async function gateway(config: Record<string, unknown>): Promise<TestGateway> {
-  const gw = await startGateway({ upstream: upstream.url, config: { server: { trustProxy: true }, oauth: { clientAuthCacheSeconds: 0 }, ...config } });
+  const gw = await startGateway({
+    upstream: upstream.url,
+    config: { server: { trustProxy: true }, oauth: { clientAuthCacheSeconds: 0 }, ...config },
+  });
   gateways.push(gw);
   return gw;
 }
 
 const login = (gw: TestGateway, ip: string, authorization: string) =>
-  postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${encodeURIComponent(USERS.joe.password)}`, { authorization, 'x-forwarded-for': ip });
+  postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${encodeURIComponent(USERS.joe.password)}`, {
+    authorization,
+    'x-forwarded-for': ip,
+  });
 const BAD_CLIENT = '{"error":"invalid_client","error_description":"client authentication failed"}';
 
 describe('failed client authentication is budgeted per IP', () => {
@@ -51,7 +57,9 @@ describe('hash verifications are capped', () => {
   it('answers 503 temporarily_unavailable with Retry-After beyond hashConcurrency and hashQueue', async () => {
     const gw = await gateway({ security: { hashConcurrency: 1, hashQueue: 0 } });
     // Every request a wrong secret from its own IP (no budget involved): each needs an argon2id verification.
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => login(gw, `203.0.113.${100 + i}`, basicAuth(CLIENT.id, `wrong-${i}`))));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => login(gw, `203.0.113.${100 + i}`, basicAuth(CLIENT.id, `wrong-${i}`))),
+    );
     const unavailable = answers.filter((a) => a.status === 503);
     expect(unavailable.length).toBeGreaterThan(0);
     expect(answers.every((a) => a.status === 503 || a.text === BAD_CLIENT)).toBe(true);

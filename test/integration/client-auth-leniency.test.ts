@@ -90,7 +90,9 @@ describe('a public client sending Basic with an empty password', () => {
     const tokens = (await postForm(env.gw.tokenUrl, joe, { authorization: raw('spa', '') })).json;
     const revoke = await postForm(env.gw.revocationUrl, `token=${String(tokens.refresh_token)}`, { authorization: raw('spa', '') });
     expect(revoke.status).toBe(200);
-    const introspect = await postForm(`${env.gw.url}/as/introspect.oauth2`, `token=${String(tokens.access_token)}`, { authorization: raw('spa', '') });
+    const introspect = await postForm(`${env.gw.url}/as/introspect.oauth2`, `token=${String(tokens.access_token)}`, {
+      authorization: raw('spa', ''),
+    });
     expect(introspect.status).toBe(401);
   });
 });

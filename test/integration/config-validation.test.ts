@@ -27,7 +27,10 @@ interface Run {
 
 function run(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/ropc-gateway.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'], ...env } });
+    const child = spawn(process.execPath, ['bin/ropc-gateway.js', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env['PATH'], ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -48,7 +51,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'users.yaml'), 'users: []\n');
   writeFileSync(join(dir, 'not-a-ca.pem'), 'this is no certificate\n');
   writeFileSync(join(dir, 'plain-password.yaml'), 'users:\n  - { username: joe, password: hunter2 }\n');
-  writeFileSync(join(dir, 'placeholder.yaml'), 'users:\n  - { username: joe, passwordHash: "$argon2id$v=19$m=65536,t=3,p=4$<salt>$<hash>" }\n');
+  writeFileSync(
+    join(dir, 'placeholder.yaml'),
+    'users:\n  - { username: joe, passwordHash: "$argon2id$v=19$m=65536,t=3,p=4$<salt>$<hash>" }\n',
+  );
   ports = `server: { port: ${await freePort()} }\nadmin: { port: ${await freePort()} }\noauth: { issuer: "https://login.example.org" }\n`;
 });
 
@@ -79,7 +85,9 @@ async function agree(path: string, env: NodeJS.ProcessEnv = {}): Promise<string[
 
 describe('check-config and start agree', () => {
   it('on bad LDAP URLs: no scheme separator, http://, port 99999', async () => {
-    const lines = await agree(config('ldap-urls', ldap('urls: ["ldap//host", "http://ldap.example.org", "ldap://ldap.example.org:99999"]')));
+    const lines = await agree(
+      config('ldap-urls', ldap('urls: ["ldap//host", "http://ldap.example.org", "ldap://ldap.example.org:99999"]')),
+    );
     expect(lines).toEqual([
       'validators[0].urls[0]: "ldap//host" is not a URL',
       'validators[0].urls[1]: "http://ldap.example.org" must start with ldap:// or ldaps://',
@@ -88,35 +96,43 @@ describe('check-config and start agree', () => {
   });
 
   it('on startTls with an ldaps:// URL', async () => {
-    expect(await agree(config('starttls', ldap('urls: ["ldaps://ldap.example.org"], startTls: true'))))
-      .toEqual(['validators[0].urls[0]: startTls applies to ldap:// URLs; ldaps://ldap.example.org is already TLS']);
+    expect(await agree(config('starttls', ldap('urls: ["ldaps://ldap.example.org"], startTls: true')))).toEqual([
+      'validators[0].urls[0]: startTls applies to ldap:// URLs; ldaps://ldap.example.org is already TLS',
+    ]);
   });
 
   it('on a missing userSearchBase', async () => {
-    expect(await agree(config('search-base', '  - { name: dir, type: ldap, urls: ["ldap://ldap.example.org"] }')))
-      .toEqual(['validators[0].userSearchBase: required for search-then-bind (or set userDnTemplate for a direct bind)']);
+    expect(await agree(config('search-base', '  - { name: dir, type: ldap, urls: ["ldap://ldap.example.org"] }'))).toEqual([
+      'validators[0].userSearchBase: required for search-then-bind (or set userDnTemplate for a direct bind)',
+    ]);
   });
 
   it('on a CA file that holds no PEM, naming the configured and the resolved path', async () => {
-    expect(await agree(config('ca', ldap('urls: ["ldaps://ldap.example.org"], tlsCaFile: not-a-ca.pem'))))
-      .toEqual([`validators[0].tlsCaFile: not-a-ca.pem (resolved to ${join(dir, 'not-a-ca.pem')}) holds no PEM certificate`]);
+    expect(await agree(config('ca', ldap('urls: ["ldaps://ldap.example.org"], tlsCaFile: not-a-ca.pem')))).toEqual([
+      `validators[0].tlsCaFile: not-a-ca.pem (resolved to ${join(dir, 'not-a-ca.pem')}) holds no PEM certificate`,
+    ]);
   });
 
   it('on a missing users file', async () => {
-    expect(await agree(config('missing-users', file('nobody.yaml'))))
-      .toEqual([`validators[0].path: nobody.yaml (resolved to ${join(dir, 'nobody.yaml')}): cannot read the users file: no such file`]);
+    expect(await agree(config('missing-users', file('nobody.yaml')))).toEqual([
+      `validators[0].path: nobody.yaml (resolved to ${join(dir, 'nobody.yaml')}): cannot read the users file: no such file`,
+    ]);
   });
 
   it('on a users file with a plain password, or a placeholder hash', async () => {
     const plain = await agree(config('plain', file('plain-password.yaml')));
-    expect(plain).toContain(`validators[0].path: plain-password.yaml (resolved to ${join(dir, 'plain-password.yaml')}): users[0].password: unknown key; store a hash in passwordHash, never a plain password`);
-    expect(await agree(config('placeholder', file('placeholder.yaml'))))
-      .toEqual([`validators[0].path: placeholder.yaml (resolved to ${join(dir, 'placeholder.yaml')}): users[0].passwordHash: must be an argon2id or bcrypt hash`]);
+    expect(plain).toContain(
+      `validators[0].path: plain-password.yaml (resolved to ${join(dir, 'plain-password.yaml')}): users[0].password: unknown key; store a hash in passwordHash, never a plain password`,
+    );
+    expect(await agree(config('placeholder', file('placeholder.yaml')))).toEqual([
+      `validators[0].path: placeholder.yaml (resolved to ${join(dir, 'placeholder.yaml')}): users[0].passwordHash: must be an argon2id or bcrypt hash`,
+    ]);
   });
 
   it('on a client secretHash of the dev example secret', async () => {
-    expect(await agree(config('example-secret', file('users.yaml'), '', `secretHash: "${EXAMPLE_HASH}"`)))
-      .toEqual(['clients[0].secretHash: is a hash of the example secret of dev mode; set a secret of your own']);
+    expect(await agree(config('example-secret', file('users.yaml'), '', `secretHash: "${EXAMPLE_HASH}"`))).toEqual([
+      'clients[0].secretHash: is a hash of the example secret of dev mode; set a secret of your own',
+    ]);
   });
 
   it('on an unknown ROPC_* variable and on a value from the environment', async () => {
@@ -129,10 +145,10 @@ describe('check-config and start agree', () => {
 
   it('reports every problem at once, each once, without cascades', async () => {
     const path = config(
-        'many',
-        `  - { name: ghost, type: smtp }\n${ldap('urls: ["ldap//host"], timeoutMs: "2s"')}\n${file('nobody.yaml')}`,
-        '',
-        `secretHash: "${HASH}", validators: [ghost, dir, local]`,
+      'many',
+      `  - { name: ghost, type: smtp }\n${ldap('urls: ["ldap//host"], timeoutMs: "2s"')}\n${file('nobody.yaml')}`,
+      '',
+      `secretHash: "${HASH}", validators: [ghost, dir, local]`,
     );
     writeFileSync(path, readFileSync(path, 'utf8').replace('http://127.0.0.1:9', 'ftp://127.0.0.1:9'));
     const lines = await agree(path);
@@ -158,7 +174,13 @@ describe('a backend that is down is not a configuration problem', () => {
   it('check-config accepts a file whose Redis is unreachable; start listens and reports not ready', async () => {
     const path = config('redis-down', file('users.yaml'));
     const dead = await freePort();
-    writeFileSync(path, readFileSync(path, 'utf8').replace('store: { type: memory }', `store: { type: redis, redis: { url: "redis://127.0.0.1:${dead}", connectTimeoutMs: 200 } }`));
+    writeFileSync(
+      path,
+      readFileSync(path, 'utf8').replace(
+        'store: { type: memory }',
+        `store: { type: redis, redis: { url: "redis://127.0.0.1:${dead}", connectTimeoutMs: 200 } }`,
+      ),
+    );
     const check = await run(['check-config', '--config', path]);
     expect(check.code, check.stderr).toBe(0);
     const adminPort = /admin: \{ port: (\d+) \}/.exec(readFileSync(path, 'utf8'))?.[1];
@@ -166,7 +188,9 @@ describe('a backend that is down is not a configuration problem', () => {
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     try {
-      await expect.poll(() => stdout.includes('ropc-gateway listening') || child.exitCode !== null, { timeout: HARNESS_WAIT_MS }).toBe(true);
+      await expect
+        .poll(() => stdout.includes('ropc-gateway listening') || child.exitCode !== null, { timeout: HARNESS_WAIT_MS })
+        .toBe(true);
       expect(child.exitCode).toBeNull();
       expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(503);
     } finally {
@@ -203,10 +227,15 @@ describe('a start that cannot serve', () => {
 describe('warnings', () => {
   it('warn about an http:// issuer in production without refusing the file', async () => {
     const path = join(dir, 'gateway-issuer.yaml');
-    writeFileSync(path, `${ports.replace('https://login.example.org', 'http://login.example.org')}store: { type: memory }\nupstream: { url: "http://127.0.0.1:9" }\nclients: [{ id: app, secretHash: "${HASH}", scopes: [read], defaultScopes: [read] }]\nvalidators:\n${file('users.yaml')}\n`);
+    writeFileSync(
+      path,
+      `${ports.replace('https://login.example.org', 'http://login.example.org')}store: { type: memory }\nupstream: { url: "http://127.0.0.1:9" }\nclients: [{ id: app, secretHash: "${HASH}", scopes: [read], defaultScopes: [read] }]\nvalidators:\n${file('users.yaml')}\n`,
+    );
     const check = await run(['check-config', '--config', path]);
     expect(check.code, check.stderr).toBe(0);
     expect(check.stdout).toBe('configuration OK\n');
-    expect(check.stderr).toBe('warning: oauth.issuer: http://login.example.org is not https:// (RFC 8414 §2: the issuer identifier is an https URL); set the public https:// address of the gateway\n');
+    expect(check.stderr).toBe(
+      'warning: oauth.issuer: http://login.example.org is not https:// (RFC 8414 §2: the issuer identifier is an https URL); set the public https:// address of the gateway\n',
+    );
   });
 });

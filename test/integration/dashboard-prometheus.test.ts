@@ -71,7 +71,12 @@ async function startPrometheus(adminUrl: string): Promise<void> {
     const log = openSync(join(dir, `prometheus-${attempt}.log`), 'w');
     const child = spawn(
       'prometheus',
-      [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(dir, `data-${attempt}`)}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
       { stdio: ['ignore', log, log] },
     );
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -80,7 +85,16 @@ async function startPrometheus(adminUrl: string): Promise<void> {
     void exited.then(() => (gone = true));
     const url = `http://127.0.0.1:${port}`;
     try {
-      await waitFor(async () => gone || (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)), 30_000, 'Prometheus to be ready');
+      await waitFor(
+        async () =>
+          gone ||
+          (await fetch(`${url}/-/ready`).then(
+            (r) => r.ok,
+            () => false,
+          )),
+        30_000,
+        'Prometheus to be ready',
+      );
     } catch (err) {
       child.kill('SIGKILL');
       throw err;
@@ -103,13 +117,19 @@ async function query(expr: string): Promise<Series[]> {
 
 /** Waits until Prometheus has scraped the gateway once more (a fresh sample of the admin port's open connections). */
 async function nextScrape(): Promise<void> {
-  const last = async (): Promise<number> => Number((await query(`timestamp(ropc_open_connections{job="${JOB}", listener="admin"})`))[0]?.value[1] ?? 0);
+  const last = async (): Promise<number> =>
+    Number((await query(`timestamp(ropc_open_connections{job="${JOB}", listener="admin"})`))[0]?.value[1] ?? 0);
   const before = await last();
   await waitFor(async () => (await last()) > before, 20_000, 'the next scrape');
 }
 
 const token = async (body: string, auth = basicAuth()): Promise<{ status: number; json: Record<string, unknown> }> => {
-  const res = await tlsFetch(`${base}/as/token.oauth2`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth }, body, dispatcher: agent });
+  const res = await tlsFetch(`${base}/as/token.oauth2`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth },
+    body,
+    dispatcher: agent,
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 };
 const get = async (path: string, bearer?: string): Promise<number> => {
@@ -148,11 +168,7 @@ beforeAll(async () => {
     config: {
       server: { tls: { certFile: certificate.certFile, keyFile: certificate.keyFile } },
       lockout: { maxFailures: 3 },
-      routes: [
-        { path: '/public/**', auth: 'none' },
-        { path: '/boom' },
-        { path: '/dead', upstream: `http://127.0.0.1:${dead}` },
-      ],
+      routes: [{ path: '/public/**', auth: 'none' }, { path: '/boom' }, { path: '/dead', upstream: `http://127.0.0.1:${dead}` }],
     },
   });
   base = `https://127.0.0.1:${new URL(gw.url).port}`;
@@ -206,10 +222,13 @@ const panelQuery = (title: string, refId = 'A'): string => {
 };
 
 describe('the dashboard against a real Prometheus scraping a gateway', () => {
-  it.each(panels.flatMap((p) => (p.targets ?? []).map((t): [string, string, string] => [p.title, t.refId, t.expr])))('panel "%s" query %s returns a series', async (_title, _refId, expr) => {
-    const result = await query(substitute(expr));
-    expect(result.length).toBeGreaterThan(0);
-  });
+  it.each(panels.flatMap((p) => (p.targets ?? []).map((t): [string, string, string] => [p.title, t.refId, t.expr])))(
+    'panel "%s" query %s returns a series',
+    async (_title, _refId, expr) => {
+      const result = await query(substitute(expr));
+      expect(result.length).toBeGreaterThan(0);
+    },
+  );
 
   it('offers the job and the pod in its template variables (label_values, as Grafana asks the label values API)', async () => {
     const values: Record<string, string[]> = {};
@@ -236,7 +255,13 @@ describe('the dashboard against a real Prometheus scraping a gateway', () => {
     expect(errors.map((s) => s.metric['outcome']).sort()).toEqual(['5xx', 'error']);
     expect(errors.every((s) => Number(s.value[1]) > 0)).toBe(true);
     const routes = await query(panelQuery('Resource requests/s by route and status'));
-    expect(routes.map((s) => `${s.metric['route']} ${s.metric['status']}`).sort()).toEqual(['(default) 200', '(default) 401', '/boom 500', '/dead 502', '/public/** 200']);
+    expect(routes.map((s) => `${s.metric['route']} ${s.metric['status']}`).sort()).toEqual([
+      '(default) 200',
+      '(default) 401',
+      '/boom 500',
+      '/dead 502',
+      '/public/** 200',
+    ]);
     expect(await by('Validator up', 'validator')).toEqual({ local: 1 });
     expect(Object.values(await by('Token store up', ''))).toEqual([1]);
     const expiry = await by('TLS certificate expiry', 'file');
@@ -249,14 +274,26 @@ describe('the dashboard against a real Prometheus scraping a gateway', () => {
   it('evaluates every alerting rule without error, and fires the alerts this load raises', async () => {
     type Rule = { name: string; health: string; lastError?: string };
     const rules = async (): Promise<Rule[]> =>
-      ((await (await fetch(`${promUrl}/api/v1/rules?type=alert`)).json()) as { data: { groups: { rules: Rule[] }[] } }).data.groups.flatMap((g) => g.rules);
-    await expect.poll(async () => (await rules()).filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`), { timeout: 20_000, interval: 200 }).toEqual([]);
+      ((await (await fetch(`${promUrl}/api/v1/rules?type=alert`)).json()) as { data: { groups: { rules: Rule[] }[] } }).data.groups.flatMap(
+        (g) => g.rules,
+      );
+    await expect
+      .poll(async () => (await rules()).filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`), {
+        timeout: 20_000,
+        interval: 200,
+      })
+      .toEqual([]);
     expect((await rules()).length).toBeGreaterThanOrEqual(10);
 
     // A reuse (no `for`) and a one-day certificate fire at once; one lockout is no spike; the backends are up.
     const firing = async (): Promise<string[]> => {
-      const body = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
-      return body.data.alerts.filter((a) => a.state === 'firing').map((a) => a.labels['alertname']!).sort();
+      const body = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as {
+        data: { alerts: { labels: Record<string, string>; state: string }[] };
+      };
+      return body.data.alerts
+        .filter((a) => a.state === 'firing')
+        .map((a) => a.labels['alertname']!)
+        .sort();
     };
     await expect
       .poll(firing, { timeout: 20_000, interval: 200 })

@@ -25,11 +25,21 @@ const ROUTES = [
 
 beforeAll(async () => {
   upstream = await startEchoUpstream();
-  const start = (ingress: string) => startGateway({ upstream: upstream.url, config: { log: { level: 'warn' }, decision: { enabled: true, ingress }, routes: ROUTES } });
+  const start = (ingress: string) =>
+    startGateway({ upstream: upstream.url, config: { log: { level: 'warn' }, decision: { enabled: true, ingress }, routes: ROUTES } });
   [traefik, envoy] = await Promise.all([start('traefik'), start('envoy')]);
   const issue = async (gw: TestGateway, scope: string) =>
-    (await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
-  [readToken, adminToken, envoyRead, envoyAdmin] = await Promise.all([issue(traefik, 'read'), issue(traefik, 'admin'), issue(envoy, 'read'), issue(envoy, 'admin')]);
+    (
+      await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, {
+        authorization: basicAuth(),
+      })
+    ).json.access_token as string;
+  [readToken, adminToken, envoyRead, envoyAdmin] = await Promise.all([
+    issue(traefik, 'read'),
+    issue(traefik, 'admin'),
+    issue(envoy, 'read'),
+    issue(envoy, 'admin'),
+  ]);
 });
 afterAll(async () => {
   await traefik?.stop();
@@ -40,12 +50,17 @@ afterAll(async () => {
 /** One request written byte for byte (duplicate and underscore headers as sent); the status and headers of the answer. */
 function raw(gw: TestGateway, head: string): Promise<{ status: number; headers: string }> {
   return new Promise((resolve) => {
-    const socket = net.connect(Number(new URL(gw.url).port), '127.0.0.1', () => socket.write(`${head}Host: gw\r\nConnection: close\r\n\r\n`));
+    const socket = net.connect(Number(new URL(gw.url).port), '127.0.0.1', () =>
+      socket.write(`${head}Host: gw\r\nConnection: close\r\n\r\n`),
+    );
     let text = '';
     const done = (): void => {
       socket.destroy();
       const end = text.indexOf('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), headers: (end === -1 ? text : text.slice(0, end)).toLowerCase() });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0),
+        headers: (end === -1 ? text : text.slice(0, end)).toLowerCase(),
+      });
     };
     socket.on('data', (c: Buffer) => {
       text += c.toString('latin1');
@@ -78,10 +93,18 @@ describe('traefik mode (X-Forwarded-Method + X-Forwarded-Uri)', () => {
   });
 
   it('X-Original-Method: GET over a DELETE does not pass', async () => {
-    const res = await ask('X-Forwarded-Method: DELETE', 'X-Forwarded-Uri: /admin/x', 'X-Original-Method: GET', `Authorization: Bearer ${readToken}`);
+    const res = await ask(
+      'X-Forwarded-Method: DELETE',
+      'X-Forwarded-Uri: /admin/x',
+      'X-Original-Method: GET',
+      `Authorization: Bearer ${readToken}`,
+    );
     expect(res.status).toBe(400);
     for (const override of ['X-HTTP-Method-Override: GET', 'X-HTTP-Method: GET', 'X-Method-Override: GET', 'X_HTTP_Method_Override: GET']) {
-      expect((await ask('X-Forwarded-Method: DELETE', 'X-Forwarded-Uri: /admin/x', override, `Authorization: Bearer ${readToken}`)).status, override).toBe(400);
+      expect(
+        (await ask('X-Forwarded-Method: DELETE', 'X-Forwarded-Uri: /admin/x', override, `Authorization: Bearer ${readToken}`)).status,
+        override,
+      ).toBe(400);
     }
   });
 
@@ -92,7 +115,13 @@ describe('traefik mode (X-Forwarded-Method + X-Forwarded-Uri)', () => {
   });
 
   it('copies that agree are harmless', async () => {
-    const res = await ask('X-Forwarded-Method: DELETE', 'X-Forwarded-Uri: /admin/x', 'X-Original-Method: delete', 'X-Original-URI: /admin/x', `Authorization: Bearer ${adminToken}`);
+    const res = await ask(
+      'X-Forwarded-Method: DELETE',
+      'X-Forwarded-Uri: /admin/x',
+      'X-Original-Method: delete',
+      'X-Original-URI: /admin/x',
+      `Authorization: Bearer ${adminToken}`,
+    );
     expect(res.status).toBe(200);
   });
 
@@ -107,7 +136,8 @@ describe('traefik mode (X-Forwarded-Method + X-Forwarded-Uri)', () => {
 });
 
 describe('envoy mode (ext_authz path_prefix)', () => {
-  const ask = (method: string, path: string, ...headers: string[]) => raw(envoy, `${method} /_ropc/auth${path} HTTP/1.1\r\n${lines(...headers)}`);
+  const ask = (method: string, path: string, ...headers: string[]) =>
+    raw(envoy, `${method} /_ropc/auth${path} HTTP/1.1\r\n${lines(...headers)}`);
 
   it('decides on the original method and path, and lists what Envoy must remove', async () => {
     expect((await ask('GET', '/admin/secret')).status).toBe(401);

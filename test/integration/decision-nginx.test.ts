@@ -36,11 +36,13 @@ function nginxConfig(gatewayPort: string, appPort: string): string {
     .replace('server 127.0.0.1:9031;', `server 127.0.0.1:${gatewayPort};`)
     .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${appPort};`)
     .replace(/listen 443 ssl;\n\s*# ssl_certificate[^\n]*\n/, 'listen 127.0.0.1:{{PORT}};\n');
-  if (!config.includes('{{PORT}}') || config.includes(':9031') || config.includes(':8080')) throw new Error('docs/routing.md: the nginx example changed shape; update nginxConfig()');
+  if (!config.includes('{{PORT}}') || config.includes(':9031') || config.includes(':8080'))
+    throw new Error('docs/routing.md: the nginx example changed shape; update nginxConfig()');
   // Each nginx its own decision cache.
   const cacheDir = mkdtempSync(join(tmpdir(), 'ropc-nginx-cache-'));
   cacheDirs.push(cacheDir);
-  if (!config.includes('proxy_cache_path /run/nginx/ropc-decisions ')) throw new Error('docs/routing.md: the nginx example has no proxy_cache_path; update nginxConfig()');
+  if (!config.includes('proxy_cache_path /run/nginx/ropc-decisions '))
+    throw new Error('docs/routing.md: the nginx example has no proxy_cache_path; update nginxConfig()');
   return config.replace('proxy_cache_path /run/nginx/ropc-decisions ', `proxy_cache_path ${cacheDir} `);
 }
 
@@ -63,7 +65,11 @@ beforeAll(async () => {
   });
   nginx = await startNginx(nginxConfig(new URL(gw.url).port, new URL(upstream.url).port));
   const issue = async (scope: string) =>
-    (await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
+    (
+      await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, {
+        authorization: basicAuth(),
+      })
+    ).json.access_token as string;
   token = await issue('read');
   adminToken = await issue('admin');
 });
@@ -91,7 +97,12 @@ describe('nginx auth_request', () => {
     const res = await viaNginx('/api/items?x=1', { headers: { authorization: `Bearer ${token}`, 'x-auth-subject': 'root' } });
     expect(res.status, nginx.errorLog()).toBe(200);
     expect(res.body.path).toBe('/api/items?x=1');
-    expect(res.body.headers).toMatchObject({ 'x-auth-subject': 'joe', 'x-auth-client-id': 'app', 'x-auth-scope': 'read', 'x-auth-groups': 'editors' });
+    expect(res.body.headers).toMatchObject({
+      'x-auth-subject': 'joe',
+      'x-auth-client-id': 'app',
+      'x-auth-scope': 'read',
+      'x-auth-groups': 'editors',
+    });
     expect(res.body.headers).not.toHaveProperty('authorization');
   });
 
@@ -105,7 +116,9 @@ describe('nginx auth_request', () => {
   });
 
   it('decides on the original method: a POST needs the admin scope here', async () => {
-    expect((await viaNginx('/admin/users', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: 'x=1' })).status).toBe(403);
+    expect((await viaNginx('/admin/users', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: 'x=1' })).status).toBe(
+      403,
+    );
     const ok = await viaNginx('/admin/users', { method: 'POST', headers: { authorization: `Bearer ${adminToken}` }, body: 'x=1' });
     expect(ok.status).toBe(200);
     expect(ok.body.method).toBe('POST');
@@ -148,7 +161,7 @@ describe('nginx mode: the client cannot name the request that is judged', () => 
     expect(del.body.method).toBeUndefined();
   });
 
-  it('the client\'s X-Original-URI, X-Original-Method and X-Auth-Assertion never reach the upstream', async () => {
+  it("the client's X-Original-URI, X-Original-Method and X-Auth-Assertion never reach the upstream", async () => {
     // nginx replaces them in the subrequest only: the gateway judges GET /api/items, and the
     // documented config removes the client's copies from the request to the app.
     const res = await viaNginx('/api/items', {
@@ -174,7 +187,10 @@ describe('nginx mode: the client cannot name the request that is judged', () => 
     // The decision endpoint refuses (400), which nginx turns into a 500: closed either way.
     const traefik = await viaNginx('/admin/secret', { headers: { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' } });
     expect(traefik.status).toBe(500);
-    const override = await viaNginx('/admin/x', { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'x-http-method-override': 'GET' } });
+    const override = await viaNginx('/admin/x', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}`, 'x-http-method-override': 'GET' },
+    });
     expect(override.status).toBe(500);
     const rewrite = await viaNginx('/api/items', { headers: { authorization: `Bearer ${token}`, 'x-original-url': '/admin/x' } });
     expect(rewrite.status).toBe(500);
@@ -183,7 +199,9 @@ describe('nginx mode: the client cannot name the request that is judged', () => 
   });
 
   it('a copy that agrees with the request nginx saw is harmless', async () => {
-    const res = await viaNginx('/api/items?x=1', { headers: { authorization: `Bearer ${token}`, 'x-forwarded-uri': '/api/items?x=1', 'x-http-method-override': 'get' } });
+    const res = await viaNginx('/api/items?x=1', {
+      headers: { authorization: `Bearer ${token}`, 'x-forwarded-uri': '/api/items?x=1', 'x-http-method-override': 'get' },
+    });
     expect(res.status).toBe(200);
   });
 });
@@ -192,12 +210,18 @@ describe('the decision endpoint in nginx mode, directly', () => {
   const decision = (path: string, init: RequestInit = {}) => fetch(`${gw.url}${path}`, init);
 
   it('reads only X-Original-Method and X-Original-URI: the Traefik pair alone is refused', async () => {
-    const traefik = await decision('/_ropc/auth', { headers: { 'x-forwarded-method': 'DELETE', 'x-forwarded-uri': '/admin/x', authorization: `Bearer ${adminToken}` } });
+    const traefik = await decision('/_ropc/auth', {
+      headers: { 'x-forwarded-method': 'DELETE', 'x-forwarded-uri': '/admin/x', authorization: `Bearer ${adminToken}` },
+    });
     expect(traefik.status).toBe(400);
     expect(((await traefik.json()) as { error: string }).error).toBe('invalid_request');
-    const both = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/admin/secret', 'x-forwarded-uri': '/public/x' } });
+    const both = await decision('/_ropc/auth', {
+      headers: { 'x-original-method': 'GET', 'x-original-uri': '/admin/secret', 'x-forwarded-uri': '/public/x' },
+    });
     expect(both.status).toBe(400);
-    const ok = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/public/x', 'x-forwarded-uri': '/admin/secret' } });
+    const ok = await decision('/_ropc/auth', {
+      headers: { 'x-original-method': 'GET', 'x-original-uri': '/public/x', 'x-forwarded-uri': '/admin/secret' },
+    });
     expect(ok.status).toBe(400);
   });
 
@@ -209,7 +233,9 @@ describe('the decision endpoint in nginx mode, directly', () => {
   });
 
   it('answers without x-envoy-auth-headers-to-remove (nginx ignores it)', async () => {
-    const res = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/x', authorization: `Bearer ${token}`, 'x-auth-forged': '1' } });
+    const res = await decision('/_ropc/auth', {
+      headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/x', authorization: `Bearer ${token}`, 'x-auth-forged': '1' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-auth-subject')).toBe('joe');
     // The token lives for hours: decision.cacheSeconds bounds how long nginx may keep this.
@@ -219,11 +245,21 @@ describe('the decision endpoint in nginx mode, directly', () => {
   });
 
   it('never lets a denial, a Basic-bridge login or a public route be cached', async () => {
-    const denied = await decision('/_ropc/auth', { headers: { 'x-original-method': 'DELETE', 'x-original-uri': '/admin/x', authorization: `Bearer ${token}` } });
+    const denied = await decision('/_ropc/auth', {
+      headers: { 'x-original-method': 'DELETE', 'x-original-uri': '/admin/x', authorization: `Bearer ${token}` },
+    });
     expect(denied.status).toBe(403);
-    const invalid = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/x', authorization: `Bearer ${token}x` } });
+    const invalid = await decision('/_ropc/auth', {
+      headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/x', authorization: `Bearer ${token}x` },
+    });
     expect(invalid.status).toBe(401);
-    const basic = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/legacy/x', authorization: `Basic ${Buffer.from(`joe:${USERS.joe.password}`).toString('base64')}` } });
+    const basic = await decision('/_ropc/auth', {
+      headers: {
+        'x-original-method': 'GET',
+        'x-original-uri': '/legacy/x',
+        authorization: `Basic ${Buffer.from(`joe:${USERS.joe.password}`).toString('base64')}`,
+      },
+    });
     expect(basic.status).toBe(200);
     const open = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/public/x' } });
     expect(open.status).toBe(200);
@@ -247,7 +283,10 @@ describe('the decision endpoint in nginx mode, directly', () => {
     expect(dots.status).toBe(400);
     const query = await decision('/_ropc/auth', { headers: { 'x-original-method': 'GET', 'x-original-uri': `/x?access_token=${token}` } });
     expect(query.status).toBe(400);
-    const head = await decision('/_ropc/auth', { method: 'HEAD', headers: { 'x-original-method': 'GET', 'x-original-uri': '/x', authorization: `Bearer ${token}` } });
+    const head = await decision('/_ropc/auth', {
+      method: 'HEAD',
+      headers: { 'x-original-method': 'GET', 'x-original-uri': '/x', authorization: `Bearer ${token}` },
+    });
     expect(head.status).toBe(200);
   });
 
@@ -273,7 +312,11 @@ const until = async (unixSeconds: number): Promise<void> => {
 
 describe('nginx caching decisions (the proxy_cache lines of docs/routing.md)', () => {
   it('answers a repeated request from its cache, and a revoked token stops within decision.cacheSeconds', async () => {
-    const own = (await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read`, { authorization: basicAuth() })).json.access_token as string;
+    const own = (
+      await postForm(`${gw.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read`, {
+        authorization: basicAuth(),
+      })
+    ).json.access_token as string;
     const headers = { authorization: `Bearer ${own}` };
     const first = await viaNginx('/api/cached', { headers });
     const decidedAt = Date.now() / 1000;
@@ -297,10 +340,17 @@ describe('nginx caching decisions (the proxy_cache lines of docs/routing.md)', (
   });
 
   it('a cached decision expires with the token, however long decision.cacheSeconds is', async () => {
-    const shortLived = await startGateway({ upstream: upstream.url, config: { oauth: { accessTokenTtl: 2 }, decision: { enabled: true, ingress: 'nginx', cacheSeconds: 3600 } } });
+    const shortLived = await startGateway({
+      upstream: upstream.url,
+      config: { oauth: { accessTokenTtl: 2 }, decision: { enabled: true, ingress: 'nginx', cacheSeconds: 3600 } },
+    });
     const front = await startNginx(nginxConfig(new URL(shortLived.url).port, new URL(upstream.url).port));
     try {
-      const issued = await postForm(`${shortLived.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+      const issued = await postForm(
+        `${shortLived.url}/as/token.oauth2`,
+        `grant_type=password&username=joe&password=${USERS.joe.password}`,
+        { authorization: basicAuth() },
+      );
       const exp = Date.now() / 1000 + (issued.json.expires_in as number);
       const headers = { authorization: `Bearer ${issued.json.access_token as string}` };
       const call = async () => (await fetch(`${front.url}/api/items`, { headers })).status;

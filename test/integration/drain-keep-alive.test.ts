@@ -21,7 +21,11 @@ interface Answer {
 }
 
 /** One request through `agent` (one keep-alive socket): its answer and the socket it went on. */
-function request(agent: http.Agent, url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+function request(
+  agent: http.Agent,
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { agent, method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
       let body = '';
@@ -122,7 +126,10 @@ describe('draining: Connection: close on keep-alive connections', () => {
       // The forwarder's 502 for an upstream that refuses connections.
       const bad = await request(gateway502, `${gw.url}/dead/x`);
       expect(bad.status).toBe(502);
-      expect(JSON.parse(bad.body)).toEqual({ error: 'upstream_unavailable', error_description: 'the upstream refused or dropped the connection' });
+      expect(JSON.parse(bad.body)).toEqual({
+        error: 'upstream_unavailable',
+        error_description: 'the upstream refused or dropped the connection',
+      });
       expect(bad.connection).toBe('close');
       expect(bad.socket).toBe(warm[1]!.socket);
       await closed(bad.socket);

@@ -29,17 +29,19 @@ interface Tokens {
   readonly refresh_token?: string;
 }
 
-
 function client(gw: TestGateway) {
   const { tokenUrl } = gw;
   return {
     async login(): Promise<Tokens> {
-      const res = await postForm(tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+      const res = await postForm(tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, {
+        authorization: basicAuth(),
+      });
       expect(res.status).toBe(200);
       return res.json as unknown as Tokens;
     },
     refresh: (token: string) => postForm(tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth() }),
-    introspect: async (token: string) => (await postForm(`${gw.url}/as/introspect.oauth2`, `token=${token}`, { authorization: basicAuth() })).json,
+    introspect: async (token: string) =>
+      (await postForm(`${gw.url}/as/introspect.oauth2`, `token=${token}`, { authorization: basicAuth() })).json,
   };
 }
 
@@ -102,7 +104,12 @@ describe('reuse detection (RFC 9700 §4.14.2)', () => {
     expect((await c.refresh(first.refresh_token!)).json.error).toBe('invalid_grant');
     const event = gw.logs().find((l) => l.event === 'refresh_token_reuse');
     expect(event).toMatchObject({ level: 'warn', clientId: 'app', sub: 'joe' });
-    for (const token of [first.access_token, first.refresh_token!, second.json.access_token as string, second.json.refresh_token as string]) {
+    for (const token of [
+      first.access_token,
+      first.refresh_token!,
+      second.json.access_token as string,
+      second.json.refresh_token as string,
+    ]) {
       expect(gw.logText()).not.toContain(token.slice(22));
     }
     // The whole family is gone: the winner's tokens too.

@@ -73,7 +73,19 @@ async function listen(s: http.Server): Promise<number> {
 
 async function open(overrides: Partial<HttpValidatorConfig> = {}): Promise<HttpValidator> {
   const v = await HttpValidator.open(
-    { name: 'legacy', type: 'http', caseSensitive: false, subjectPrefix: '', groupScopes: {}, url: `${url}/verify`, timeoutMs: 500, tlsCaFile: '', headers: { 'X-Api-Key': 'k-123' }, healthUrl: '', ...overrides },
+    {
+      name: 'legacy',
+      type: 'http',
+      caseSensitive: false,
+      subjectPrefix: '',
+      groupScopes: {},
+      url: `${url}/verify`,
+      timeoutMs: 500,
+      tlsCaFile: '',
+      headers: { 'X-Api-Key': 'k-123' },
+      healthUrl: '',
+      ...overrides,
+    },
     logger,
   );
   opened.push(v);

@@ -45,7 +45,9 @@ beforeAll(async () => {
   writeFileSync(
     usersFile,
     stringify({
-      users: await Promise.all([FILE_JOE, FILE_ONLY].map(async (u) => ({ username: u.username, passwordHash: await hashSecret(u.password), groups: u.groups }))),
+      users: await Promise.all(
+        [FILE_JOE, FILE_ONLY].map(async (u) => ({ username: u.username, passwordHash: await hashSecret(u.password), groups: u.groups })),
+      ),
     }),
   );
   [slapd, redis, upstream] = await Promise.all([startSlapd(), startRedis(), startEchoUpstream()]);
@@ -108,29 +110,38 @@ describe('first-known chain (the default)', () => {
   it('logs the directory user in as ldap:joe, and a name only the file knows from the file', async () => {
     const directory = await login('intranet', 'joe', USERS.joe.password);
     expect(directory.status).toBe(200);
-    expect((await upstreamSees(directory.json.access_token as string)).headers).toMatchObject({ 'x-auth-subject': 'ldap:joe', 'x-auth-groups': 'editors' });
+    expect((await upstreamSees(directory.json.access_token as string)).headers).toMatchObject({
+      'x-auth-subject': 'ldap:joe',
+      'x-auth-groups': 'editors',
+    });
     const file = await login('intranet', FILE_ONLY.username, FILE_ONLY.password);
     expect(file.status).toBe(200);
-    expect((await upstreamSees(file.json.access_token as string)).headers).toMatchObject({ 'x-auth-subject': 'svc-batch', 'x-auth-groups': 'robots' });
+    expect((await upstreamSees(file.json.access_token as string)).headers).toMatchObject({
+      'x-auth-subject': 'svc-batch',
+      'x-auth-groups': 'robots',
+    });
   });
 });
 
 describe('validatorChainMode: any (PingFederate)', () => {
-  it('tries the file after a wrong directory password: the file\'s joe, a different identity (sub joe, not ldap:joe)', async () => {
+  it("tries the file after a wrong directory password: the file's joe, a different identity (sub joe, not ldap:joe)", async () => {
     const res = await login('pingfed', 'joe', FILE_JOE.password);
     expect(res.status).toBe(200);
-    expect((await upstreamSees(res.json.access_token as string)).headers).toMatchObject({ 'x-auth-subject': 'joe', 'x-auth-groups': 'admins' });
+    expect((await upstreamSees(res.json.access_token as string)).headers).toMatchObject({
+      'x-auth-subject': 'joe',
+      'x-auth-groups': 'admins',
+    });
   });
 });
 
 describe('groupScopes gates, clients[].scopes is the ceiling', () => {
-  it('refuses admin to a user outside the directory\'s admins, through a client that lists admin', async () => {
+  it("refuses admin to a user outside the directory's admins, through a client that lists admin", async () => {
     const res = await login('intranet', 'joe', USERS.joe.password, 'read admin');
     expect(res.status).toBe(400);
     expect(res.json).toEqual({ error: 'invalid_scope', error_description: 'scope "admin" is not granted to this user' });
   });
 
-  it('does not let another validator\'s group of the same name earn a gated scope', async () => {
+  it("does not let another validator's group of the same name earn a gated scope", async () => {
     const res = await login('pingfed', 'joe', FILE_JOE.password, 'admin');
     expect(res.json).toEqual({ error: 'invalid_scope', error_description: 'scope "admin" is not granted to this user' });
   });
@@ -138,7 +149,10 @@ describe('groupScopes gates, clients[].scopes is the ceiling', () => {
   it('grants admin to a member of admins', async () => {
     const res = await login('intranet', 'alice', USERS.alice.password, 'read admin');
     expect(res.status).toBe(200);
-    expect((await upstreamSees(res.json.access_token as string)).headers).toMatchObject({ 'x-auth-subject': 'ldap:alice', 'x-auth-scope': 'read admin' });
+    expect((await upstreamSees(res.json.access_token as string)).headers).toMatchObject({
+      'x-auth-subject': 'ldap:alice',
+      'x-auth-scope': 'read admin',
+    });
   });
 
   it('never widens a client: the public client with scopes [read] gives an admin no admin token', async () => {
@@ -159,7 +173,7 @@ describe('groupScopes gates, clients[].scopes is the ceiling', () => {
 });
 
 describe('revoke --subject with a prefixed subject', () => {
-  it('revokes ldap:alice and leaves the file\'s users and unprefixed names alone', async () => {
+  it("revokes ldap:alice and leaves the file's users and unprefixed names alone", async () => {
     const alice = await login('intranet', 'alice', USERS.alice.password);
     const fileJoe = await login('pingfed', 'joe', FILE_JOE.password);
     const out: string[] = [];
@@ -174,7 +188,9 @@ describe('revoke --subject with a prefixed subject', () => {
 
   it('re-checks a prefixed subject at refresh without the prefix', async () => {
     const first = await login('intranet', 'joe', USERS.joe.password);
-    const res = await postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${first.json.refresh_token as string}`, { authorization: basicAuth('intranet', SECRET) });
+    const res = await postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${first.json.refresh_token as string}`, {
+      authorization: basicAuth('intranet', SECRET),
+    });
     expect(res.status).toBe(200);
   });
 });

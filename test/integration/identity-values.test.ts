@@ -47,7 +47,9 @@ describe('identity header values', () => {
   });
 
   it('the decision endpoint answers the same values (one encoding function)', async () => {
-    const res = await fetch(`${env.gw.url}/_ropc/auth`, { headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/who', authorization: `Bearer ${tokens['björn']}` } });
+    const res = await fetch(`${env.gw.url}/_ropc/auth`, {
+      headers: { 'x-original-method': 'GET', 'x-original-uri': '/api/who', authorization: `Bearer ${tokens['björn']}` },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-auth-subject')).toBe('bj%C3%B6rn');
     expect(res.headers.get('x-auth-groups')).toBe('R&D%2C%20Europe,admins');

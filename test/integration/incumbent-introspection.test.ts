@@ -41,12 +41,14 @@ let gwHole: TestGateway;
 let gwHoleShort: TestGateway;
 let hole: { url: string; server: Server; sockets: Set<Socket> };
 
-const routes = [
-  { path: '/edit/**', scopes: ['edit'] },
-  { path: '/admin/**', groups: ['admins'] },
-  { path: '/**' },
-];
-const identity = { 'X-Auth-Subject': 'sub', 'X-Auth-Client-Id': 'client_id', 'X-Auth-Scope': 'scope', 'X-Auth-Groups': 'groups', 'X-Auth-Issuer': 'attributes.issuer' };
+const routes = [{ path: '/edit/**', scopes: ['edit'] }, { path: '/admin/**', groups: ['admins'] }, { path: '/**' }];
+const identity = {
+  'X-Auth-Subject': 'sub',
+  'X-Auth-Client-Id': 'client_id',
+  'X-Auth-Scope': 'scope',
+  'X-Auth-Groups': 'groups',
+  'X-Auth-Issuer': 'attributes.issuer',
+};
 
 function introspectionConfig(url: string, dir: string, extra: Record<string, unknown>): Record<string, unknown> {
   const secretFile = join(dir, `rs-secret-${Math.random().toString(36).slice(2)}`);
@@ -100,14 +102,47 @@ beforeAll(async () => {
   // The client secret files go in the incumbent's temp dir (read at each gateway's start).
   gw = await startGateway({
     upstream: upstream.url,
-    config: { ...common, incumbent: { introspection: introspectionConfig(incumbentUrl, incumbent.dir, { cacheSeconds: 1, negativeCacheSeconds: 0, timeoutMs: 2000, breaker: { failureThreshold: 2, openSeconds: 1 } }) } },
+    config: {
+      ...common,
+      incumbent: {
+        introspection: introspectionConfig(incumbentUrl, incumbent.dir, {
+          cacheSeconds: 1,
+          negativeCacheSeconds: 0,
+          timeoutMs: 2000,
+          breaker: { failureThreshold: 2, openSeconds: 1 },
+        }),
+      },
+    },
   });
-  gwStrict = await startGateway({ upstream: upstream.url, config: { ...common, incumbent: { introspection: introspectionConfig(incumbentUrl, incumbent.dir, { sameFormat: false, negativeCacheSeconds: 0 }) } } });
-  gwLongCache = await startGateway({ upstream: upstream.url, config: { ...common, incumbent: { introspection: introspectionConfig(incumbentUrl, incumbent.dir, { cacheSeconds: 3600 }) } } });
-  gwHole = await startGateway({ upstream: upstream.url, config: { ...common, incumbent: { introspection: introspectionConfig(hole.url, incumbent.dir, { timeoutMs: 600_000, maxConnections: 2 }) } } });
+  gwStrict = await startGateway({
+    upstream: upstream.url,
+    config: {
+      ...common,
+      incumbent: { introspection: introspectionConfig(incumbentUrl, incumbent.dir, { sameFormat: false, negativeCacheSeconds: 0 }) },
+    },
+  });
+  gwLongCache = await startGateway({
+    upstream: upstream.url,
+    config: { ...common, incumbent: { introspection: introspectionConfig(incumbentUrl, incumbent.dir, { cacheSeconds: 3600 }) } },
+  });
+  gwHole = await startGateway({
+    upstream: upstream.url,
+    config: {
+      ...common,
+      incumbent: { introspection: introspectionConfig(hole.url, incumbent.dir, { timeoutMs: 600_000, maxConnections: 2 }) },
+    },
+  });
   gwHoleShort = await startGateway({
     upstream: upstream.url,
-    config: { ...common, incumbent: { introspection: introspectionConfig(hole.url, incumbent.dir, { timeoutMs: 200, breaker: { failureThreshold: 2, openSeconds: 3600 } }) } },
+    config: {
+      ...common,
+      incumbent: {
+        introspection: introspectionConfig(hole.url, incumbent.dir, {
+          timeoutMs: 200,
+          breaker: { failureThreshold: 2, openSeconds: 3600 },
+        }),
+      },
+    },
   });
 });
 
@@ -128,7 +163,8 @@ async function login(at: TestGateway, user: keyof typeof USERS, scope: string): 
   return res.json as unknown as { access_token: string; refresh_token: string };
 }
 
-const call = (at: TestGateway, path: string, token: string, init: RequestInit = {}) => fetch(`${at.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}` } });
+const call = (at: TestGateway, path: string, token: string, init: RequestInit = {}) =>
+  fetch(`${at.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}` } });
 
 async function echoed(res: Response): Promise<Record<string, string>> {
   expect(res.status).toBe(200);
@@ -170,14 +206,19 @@ describe('a token of the incumbent', () => {
 
   it('gets the same answer from the decision endpoint', async () => {
     const { access_token } = await login(incumbent, 'joe', 'read edit');
-    const res = await fetch(`${gw.url}/_ropc/auth`, { headers: { authorization: `Bearer ${access_token}`, 'x-original-method': 'GET', 'x-original-uri': '/edit/doc' } });
+    const res = await fetch(`${gw.url}/_ropc/auth`, {
+      headers: { authorization: `Bearer ${access_token}`, 'x-original-method': 'GET', 'x-original-uri': '/edit/doc' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-auth-subject')).toBe('joe');
     expect(res.headers.get('x-auth-issuer')).toBe(INCUMBENT_ISSUER);
   });
 
   it('is counted as incumbent, and ours as ours', async () => {
-    const before = { ours: await metric(gw, 'ropc_resource_token_source_total', 'source="ours"'), incumbent: await metric(gw, 'ropc_resource_token_source_total', 'source="incumbent"') };
+    const before = {
+      ours: await metric(gw, 'ropc_resource_token_source_total', 'source="ours"'),
+      incumbent: await metric(gw, 'ropc_resource_token_source_total', 'source="incumbent"'),
+    };
     const theirs = await login(incumbent, 'joe', 'read');
     const ours = await login(gw, 'joe', 'read');
     await echoed(await call(gw, '/x', theirs.access_token));
@@ -210,7 +251,9 @@ describe('tokens that are refused', () => {
   it('one of ours that is revoked or unknown: 401, and never sent to the incumbent (sameFormat off, the default)', async () => {
     const ours = await login(gwStrict, 'joe', 'read');
     await echoed(await call(gwStrict, '/x', ours.access_token));
-    const revoked = await postForm(gwStrict.revocationUrl, `token=${ours.refresh_token}&token_type_hint=refresh_token`, { authorization: basicAuth() });
+    const revoked = await postForm(gwStrict.revocationUrl, `token=${ours.refresh_token}&token_type_hint=refresh_token`, {
+      authorization: basicAuth(),
+    });
     expect(revoked.status).toBe(200);
     const theirs = await login(incumbent, 'joe', 'read'); // the incumbent's, but in our format
     const asked = await introspectionsAtIncumbent();
@@ -247,10 +290,21 @@ describe('an incumbent that answers, but not as RFC 7662 says', () => {
   it('refused client credentials (401 from the incumbent) and a body that is no introspection answer are 503, never a pass', async () => {
     const wrongSecret = await startGateway({
       upstream: upstream.url,
-      config: { incumbent: { introspection: { ...introspectionConfig(`http://127.0.0.1:${incumbentPort}/as/introspect.oauth2`, incumbent.dir, {}), clientSecretFile: '', clientSecret: 'not-the-secret' } } },
+      config: {
+        incumbent: {
+          introspection: {
+            ...introspectionConfig(`http://127.0.0.1:${incumbentPort}/as/introspect.oauth2`, incumbent.dir, {}),
+            clientSecretFile: '',
+            clientSecret: 'not-the-secret',
+          },
+        },
+      },
     });
     // The echo upstream answers 200 with JSON that has no boolean "active".
-    const notIntrospection = await startGateway({ upstream: upstream.url, config: { incumbent: { introspection: introspectionConfig(`${upstream.url}/as/introspect.oauth2`, incumbent.dir, {}) } } });
+    const notIntrospection = await startGateway({
+      upstream: upstream.url,
+      config: { incumbent: { introspection: introspectionConfig(`${upstream.url}/as/introspect.oauth2`, incumbent.dir, {}) } },
+    });
     try {
       const { access_token } = await login(incumbent, 'joe', 'read');
       for (const g of [wrongSecret, notIntrospection]) {
@@ -275,7 +329,9 @@ describe('revocation at the incumbent', () => {
     const { access_token, refresh_token } = await login(incumbent, 'joe', 'read');
     await echoed(await call(gw, '/x', access_token));
     await echoed(await call(gwLongCache, '/x', access_token));
-    const revoked = await postForm(incumbent.revocationUrl, `token=${refresh_token}&token_type_hint=refresh_token`, { authorization: basicAuth() });
+    const revoked = await postForm(incumbent.revocationUrl, `token=${refresh_token}&token_type_hint=refresh_token`, {
+      authorization: basicAuth(),
+    });
     expect(revoked.status).toBe(200);
     // cacheSeconds: 1 — refused once the answer lapses (within the bound, whatever the machine's speed).
     await expect.poll(async () => (await call(gw, '/x', access_token)).status, { timeout: 15_000, interval: 200 }).toBe(401);
@@ -320,7 +376,9 @@ describe('an incumbent that never answers (a black hole)', () => {
     expect(await metric(gwHoleShort, 'ropc_incumbent_introspections_total', 'outcome="short_circuited"')).toBe(1);
     expect(await metric(gwHoleShort, 'ropc_incumbent_introspections_total', 'outcome="timeout"')).toBe(2);
     // The decision endpoint fails closed the same way.
-    const decision = await fetch(`${gwHoleShort.url}/_ropc/auth`, { headers: { authorization: 'Bearer pf-decision', 'x-original-method': 'GET', 'x-original-uri': '/x' } });
+    const decision = await fetch(`${gwHoleShort.url}/_ropc/auth`, {
+      headers: { authorization: 'Bearer pf-decision', 'x-original-method': 'GET', 'x-original-uri': '/x' },
+    });
     expect(decision.status).toBe(503);
     expect(await decision.json()).toEqual(UNAVAILABLE);
     expect((await echoed(await call(gwHoleShort, '/x', ours.access_token)))['x-auth-subject']).toBe('joe');

@@ -20,7 +20,15 @@ const env = useGateway({
     return {
       oauth: { issuer: ISSUER, accessTokenFormat: 'jwt', jwtClaims: { email: 'attributes.email' } },
       decision: { enabled: true, ingress: 'nginx' },
-      headers: { identity: { 'X-Auth-Subject': 'sub', 'X-Auth-Client-Id': 'client_id', 'X-Auth-Scope': 'scope', 'X-Auth-Groups': 'groups', 'X-Auth-Email': 'attributes.email' } },
+      headers: {
+        identity: {
+          'X-Auth-Subject': 'sub',
+          'X-Auth-Client-Id': 'client_id',
+          'X-Auth-Scope': 'scope',
+          'X-Auth-Groups': 'groups',
+          'X-Auth-Email': 'attributes.email',
+        },
+      },
       clients: [
         { id: CLIENT.id, secretHash, scopes: ['read', 'edit'], defaultScopes: ['read'] },
         { id: 'legacy', secretHash, scopes: ['read'], defaultScopes: ['read'], signingAlgorithm: 'RS256' },
@@ -32,7 +40,9 @@ const env = useGateway({
 });
 beforeAll(async () => {
   const h = await hashSecret(USERS.joe.password);
-  await env.gw.reloadUsers([{ username: 'joe', passwordHash: h, groups: ['editors'], attributes: { email: 'joe@example.org', phone: '555' } } as never]);
+  await env.gw.reloadUsers([
+    { username: 'joe', passwordHash: h, groups: ['editors'], attributes: { email: 'joe@example.org', phone: '555' } } as never,
+  ]);
 });
 
 async function login(clientId: string = CLIENT.id, scope = 'read edit'): Promise<{ access_token: string; refresh_token: string }> {
@@ -42,7 +52,8 @@ async function login(clientId: string = CLIENT.id, scope = 'read edit'): Promise
 }
 
 const call = (token: string) => fetch(`${env.gw.url}/api`, { headers: { authorization: `Bearer ${token}` } });
-const introspect = async (token: string, clientId: string = CLIENT.id) => (await postForm(`${env.gw.url}/as/introspect.oauth2`, `token=${token}`, { authorization: basicAuth(clientId) })).json;
+const introspect = async (token: string, clientId: string = CLIENT.id) =>
+  (await postForm(`${env.gw.url}/as/introspect.oauth2`, `token=${token}`, { authorization: basicAuth(clientId) })).json;
 
 /** RFC 7515 §5.2 by hand: the JWKS key named by kid, the signature over header.payload. */
 async function verifyByHand(jwt: string): Promise<Record<string, unknown>> {
@@ -100,7 +111,13 @@ describe('JWT access tokens (RFC 9068)', () => {
     const res = await call(jwt);
     expect(res.status).toBe(200);
     const { headers } = (await res.json()) as { headers: Record<string, string> };
-    expect(headers).toMatchObject({ 'x-auth-subject': 'joe', 'x-auth-client-id': CLIENT.id, 'x-auth-scope': 'read edit', 'x-auth-groups': 'editors', 'x-auth-email': 'joe@example.org' });
+    expect(headers).toMatchObject({
+      'x-auth-subject': 'joe',
+      'x-auth-client-id': CLIENT.id,
+      'x-auth-scope': 'read edit',
+      'x-auth-groups': 'editors',
+      'x-auth-email': 'joe@example.org',
+    });
   });
 
   it('refuses a tampered JWT, one for another audience, and one signed by a key not in the set', async () => {
@@ -111,7 +128,9 @@ describe('JWT access tokens (RFC 9068)', () => {
     expect((await call(forged)).status).toBe(401);
 
     const { access_token: foreign } = await login('elsewhere', 'read');
-    const { payload } = await jwtVerify(foreign, createRemoteJWKSet(new URL(`${env.gw.url}/.well-known/jwks.json`)), { audience: 'https://other.api' });
+    const { payload } = await jwtVerify(foreign, createRemoteJWKSet(new URL(`${env.gw.url}/.well-known/jwks.json`)), {
+      audience: 'https://other.api',
+    });
     expect(payload.aud).toEqual(['https://other.api']);
     expect((await call(foreign)).status).toBe(401);
     // Still one of ours: introspection answers for it.
@@ -119,20 +138,30 @@ describe('JWT access tokens (RFC 9068)', () => {
 
     const { generateKeyPair, SignJWT } = await import('jose');
     const { privateKey } = await generateKeyPair('ES256');
-    const selfMade = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: decodeProtectedHeader(jwt).kid! }).sign(privateKey);
+    const selfMade = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: decodeProtectedHeader(jwt).kid! })
+      .sign(privateKey);
     expect((await call(selfMade)).status).toBe(401);
   });
 
   it('introspects and revokes a JWT access token; the resource path refuses it at once', async () => {
     const { access_token: jwt, refresh_token: refresh } = await login();
-    expect(await introspect(jwt)).toMatchObject({ active: true, sub: 'joe', client_id: CLIENT.id, token_type: 'Bearer', scope: 'read edit' });
+    expect(await introspect(jwt)).toMatchObject({
+      active: true,
+      sub: 'joe',
+      client_id: CLIENT.id,
+      token_type: 'Bearer',
+      scope: 'read edit',
+    });
     expect(await introspect(jwt, 'legacy')).toEqual({ active: false });
 
     // Another client's revocation touches nothing.
     await postForm(env.gw.revocationUrl, `token=${jwt}`, { authorization: basicAuth('legacy') });
     expect((await call(jwt)).status).toBe(200);
 
-    expect((await postForm(env.gw.revocationUrl, `token=${jwt}&token_type_hint=access_token`, { authorization: basicAuth() })).status).toBe(200);
+    expect((await postForm(env.gw.revocationUrl, `token=${jwt}&token_type_hint=access_token`, { authorization: basicAuth() })).status).toBe(
+      200,
+    );
     expect((await call(jwt)).status).toBe(401);
     expect(await introspect(jwt)).toEqual({ active: false });
     // One access token, not the family: the refresh token still works and gives a new JWT.
@@ -150,7 +179,10 @@ describe('JWT access tokens (RFC 9068)', () => {
 
   it('answers the decision endpoint for a JWT, and refuses it there once revoked', async () => {
     const { access_token: jwt } = await login();
-    const ask = () => fetch(`${env.gw.url}/_ropc/auth`, { headers: { authorization: `Bearer ${jwt}`, 'x-original-method': 'GET', 'x-original-uri': '/api' } });
+    const ask = () =>
+      fetch(`${env.gw.url}/_ropc/auth`, {
+        headers: { authorization: `Bearer ${jwt}`, 'x-original-method': 'GET', 'x-original-uri': '/api' },
+      });
     const allowed = await ask();
     expect(allowed.status).toBe(200);
     expect(allowed.headers.get('x-auth-subject')).toBe('joe');

@@ -49,7 +49,10 @@ beforeAll(async () => {
     writeFileSync(keys[name], generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
   }
   const usersFile = join(dir, 'users.yaml');
-  writeFileSync(usersFile, stringify({ users: [{ username: 'joe', passwordHash: await hashSecret(USERS.joe.password), groups: ['editors'] }] }));
+  writeFileSync(
+    usersFile,
+    stringify({ users: [{ username: 'joe', passwordHash: await hashSecret(USERS.joe.password), groups: ['editors'] }] }),
+  );
   base = {
     server: { host: '127.0.0.1', port: 0, drainSeconds: 0 },
     admin: { host: '127.0.0.1', port: 0 },
@@ -73,7 +76,9 @@ let configs = 0;
 async function startReplica(keyFiles: readonly string[]): Promise<Replica> {
   const file = join(dir, `gateway-${++configs}.yaml`);
   writeFileSync(file, stringify({ ...base, oauth: { ...(base.oauth as object), signing: { keyFiles } } }));
-  const child: ChildProcess = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
@@ -98,12 +103,15 @@ async function startReplica(keyFiles: readonly string[]): Promise<Replica> {
 }
 
 async function login(replica: Replica): Promise<string> {
-  const res = await postForm(`${replica.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+  const res = await postForm(`${replica.url}/as/token.oauth2`, `grant_type=password&username=joe&password=${USERS.joe.password}`, {
+    authorization: basicAuth(),
+  });
   expect(res.status).toBe(200);
   return (res.json as { access_token: string }).access_token;
 }
 
-const call = async (replica: Replica, token: string): Promise<number> => (await fetch(`${replica.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
+const call = async (replica: Replica, token: string): Promise<number> =>
+  (await fetch(`${replica.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
 
 /** Store lookups of JWT records the replica made (ropc_store_duration_seconds, operation getAccessByRef). */
 async function storeLookups(replica: Replica): Promise<number> {

@@ -33,7 +33,10 @@ beforeAll(async () => {
   const usersFile = join(dir, 'service-users.yaml');
   writeFileSync(bindPasswordFile, `${SERVICE.password}\n`);
   writeFileSync(clientSecretFile, `${SECRET}\n`);
-  writeFileSync(usersFile, stringify({ users: [{ username: SERVICE_USER.username, passwordHash: await hashSecret(SERVICE_USER.password), groups: ['robots'] }] }));
+  writeFileSync(
+    usersFile,
+    stringify({ users: [{ username: SERVICE_USER.username, passwordHash: await hashSecret(SERVICE_USER.password), groups: ['robots'] }] }),
+  );
   [slapd, upstream] = await Promise.all([startSlapd(), startEchoUpstream()]);
   gw = await startGateway({
     upstream: upstream.url,
@@ -56,7 +59,15 @@ beforeAll(async () => {
         },
         { name: 'service-users', type: 'file', path: usersFile },
       ],
-      clients: [{ id: 'app', secretFile: clientSecretFile, scopes: ['read', 'edit', 'admin'], defaultScopes: ['read'], validators: ['directory', 'service-users'] }],
+      clients: [
+        {
+          id: 'app',
+          secretFile: clientSecretFile,
+          scopes: ['read', 'edit', 'admin'],
+          defaultScopes: ['read'],
+          validators: ['directory', 'service-users'],
+        },
+      ],
     },
   });
 });
@@ -71,7 +82,9 @@ afterAll(async () => {
 const auth = { authorization: basicAuth('app', SECRET) };
 const token = (body: string) => postForm(gw.tokenUrl, body, auth);
 const login = (username: string, password: string, scope?: string) =>
-  token(`grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}${scope ? `&scope=${encodeURIComponent(scope)}` : ''}`);
+  token(
+    `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}${scope ? `&scope=${encodeURIComponent(scope)}` : ''}`,
+  );
 const refresh = (refreshToken: string) => token(`grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken)}`);
 async function upstreamSees(accessToken: string): Promise<{ status: number; headers: Record<string, string> }> {
   const res = await fetch(`${gw.url}/api/whoami`, { headers: { authorization: `Bearer ${accessToken}` } });
@@ -90,7 +103,12 @@ describe('password grant with an LDAP validator', () => {
     expect(res.json).toMatchObject({ token_type: 'Bearer', expires_in: 14400 });
     const seen = await upstreamSees(res.json.access_token as string);
     expect(seen.status).toBe(200);
-    expect(seen.headers).toMatchObject({ 'x-auth-subject': 'alice', 'x-auth-groups': 'admins,editors', 'x-auth-scope': 'read admin', 'x-auth-client-id': 'app' });
+    expect(seen.headers).toMatchObject({
+      'x-auth-subject': 'alice',
+      'x-auth-groups': 'admins,editors',
+      'x-auth-scope': 'read admin',
+      'x-auth-client-id': 'app',
+    });
   });
 
   it('grants a groupScopes scope to members only, though the client lists it: a non-member asking for it gets invalid_scope', async () => {
@@ -120,7 +138,10 @@ describe('password grant with an LDAP validator', () => {
   it('falls through to the next validator when the directory does not know the user (the chain)', async () => {
     const res = await login(SERVICE_USER.username, SERVICE_USER.password);
     expect(res.status).toBe(200);
-    expect((await upstreamSees(res.json.access_token as string)).headers).toMatchObject({ 'x-auth-subject': 'svc-report', 'x-auth-groups': 'robots' });
+    expect((await upstreamSees(res.json.access_token as string)).headers).toMatchObject({
+      'x-auth-subject': 'svc-report',
+      'x-auth-groups': 'robots',
+    });
   });
 
   it('reports the directory up in /readyz', async () => {

@@ -29,7 +29,11 @@ function capturingLogger(): { logger: Logger; text: () => string } {
 }
 
 const opened: LdapValidator[] = [];
-async function open(config: LdapValidatorConfig, logger: Logger = createLogger('silent'), retryFailedUrlAfterMs?: number): Promise<LdapValidator> {
+async function open(
+  config: LdapValidatorConfig,
+  logger: Logger = createLogger('silent'),
+  retryFailedUrlAfterMs?: number,
+): Promise<LdapValidator> {
   const validator = await LdapValidator.open(config, logger, retryFailedUrlAfterMs === undefined ? {} : { retryFailedUrlAfterMs });
   opened.push(validator);
   return validator;
@@ -59,7 +63,7 @@ describe('directory data', () => {
     await slapd?.stop();
   });
 
-  it('maps the entry into the principal: subject as stored, attributes, memberOf groups (scopes are the policy\'s, src/oauth/scope-policy.ts)', async () => {
+  it("maps the entry into the principal: subject as stored, attributes, memberOf groups (scopes are the policy's, src/oauth/scope-policy.ts)", async () => {
     const v = await open(ldapValidatorConfig(slapd));
     expect(principalOf(await v.validate('ALICE', USERS.alice.password))).toEqual({
       subject: 'alice',
@@ -79,7 +83,12 @@ describe('directory data', () => {
     await expect(v.validate('alice', 'wrong')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
     // dora matches disabledFilter: still this directory's user, so the chain stops at her. Her
     // right password is proven by the bind (account_disabled); a wrong one is just wrong.
-    await expect(v.validate('dora', USERS.dora.password)).resolves.toStrictEqual({ valid: false, reason: 'invalid-password', state: 'account_disabled', passwordVerified: true });
+    await expect(v.validate('dora', USERS.dora.password)).resolves.toStrictEqual({
+      valid: false,
+      reason: 'invalid-password',
+      state: 'account_disabled',
+      passwordVerified: true,
+    });
     await expect(v.validate('dora', 'wrong')).resolves.toStrictEqual({ valid: false, reason: 'invalid-password' });
     await expect(v.validate(TWIN.uid, TWIN.password)).resolves.toEqual({ valid: false, reason: 'invalid-password' });
     await expect(v.validate('alice', '')).resolves.toEqual({ valid: false, reason: 'invalid-password' });
@@ -101,7 +110,10 @@ describe('directory data', () => {
       const outcome = await v.validate(spelling, USERS.jurgen.password);
       expect(principalOf(outcome).subject, spelling).toBe('jürgen');
     }
-    expect(principalOf(await v.validate('jürgen', USERS.jurgen.password)).attributes).toEqual({ email: 'juergen@example.org', name: 'Jürgen Müller' });
+    expect(principalOf(await v.validate('jürgen', USERS.jurgen.password)).attributes).toEqual({
+      email: 'juergen@example.org',
+      name: 'Jürgen Müller',
+    });
     expect(valid(await v.validate('jurgen', USERS.jurgen.password))).toBe(false);
     expect(principalOf(await v.validate('gina', USERS.gina.password)).subject).toBe('Gina');
     expect(valid(await v.validate('gina', USERS.gina.password.normalize('NFD')))).toBe(false);
@@ -119,7 +131,14 @@ describe('directory data', () => {
   it('refuses DN injection in direct-bind mode', async () => {
     const direct = await open(ldapValidatorConfig(slapd, { userDnTemplate: `uid={username},${PEOPLE}` }));
     // Unescaped, these would bind as alice (a DN of her entry, or the same DN with extra RDNs).
-    for (const username of ['alice,ou=people,dc=example,dc=org', 'alice,ou=people', 'alice+cn=Alice Liddell', 'alice\u0000', '#616c696365', 'uid=alice']) {
+    for (const username of [
+      'alice,ou=people,dc=example,dc=org',
+      'alice,ou=people',
+      'alice+cn=Alice Liddell',
+      'alice\u0000',
+      '#616c696365',
+      'uid=alice',
+    ]) {
       await expect(direct.validate(username, USERS.alice.password), JSON.stringify(username)).resolves.toMatchObject({ valid: false });
     }
   });
@@ -127,10 +146,24 @@ describe('directory data', () => {
   it('refuses spellings the directory would fold into another user (RFC 4518), so lockout counters cannot be sidestepped', async () => {
     const search = await open(ldapValidatorConfig(slapd));
     const direct = await open(ldapValidatorConfig(slapd, { userDnTemplate: `uid={username},${PEOPLE}` }));
-    const spellings = [' alice', 'alice ', '  alice', 'al\u00adice', 'al\u200bice', 'alice\t', 'alice\n', '\u2028alice', 'a+b,c ', 'a+b,  c'];
+    const spellings = [
+      ' alice',
+      'alice ',
+      '  alice',
+      'al\u00adice',
+      'al\u200bice',
+      'alice\t',
+      'alice\n',
+      '\u2028alice',
+      'a+b,c ',
+      'a+b,  c',
+    ];
     for (const v of [search, direct]) {
       for (const username of spellings) {
-        await expect(v.validate(username, username.startsWith('a+b') ? USERS.special.password : USERS.alice.password), JSON.stringify(username)).resolves.toMatchObject({ valid: false });
+        await expect(
+          v.validate(username, username.startsWith('a+b') ? USERS.special.password : USERS.alice.password),
+          JSON.stringify(username),
+        ).resolves.toMatchObject({ valid: false });
       }
     }
     // Inner single spaces are fine.
@@ -173,7 +206,9 @@ describe('directory data', () => {
 
   it('reads groups with a group search, filling {dn} and {username} escaped', async () => {
     const v = await open(
-      ldapValidatorConfig(slapd, { groups: { memberOfAttribute: '', searchBase: GROUPS, searchFilter: '(|(member={dn})(memberUid={username}))', nameAttribute: 'cn' } }),
+      ldapValidatorConfig(slapd, {
+        groups: { memberOfAttribute: '', searchBase: GROUPS, searchFilter: '(|(member={dn})(memberUid={username}))', nameAttribute: 'cn' },
+      }),
     );
     expect([...principalOf(await v.validate(OPS_MEMBER, USERS.joe.password)).groups].sort()).toEqual(['editors', 'ops']);
     // A non-ASCII DN in {dn}.
@@ -194,7 +229,9 @@ describe('directory data', () => {
   it('answers many concurrent logins through small pools', async () => {
     const v = await open(ldapValidatorConfig(slapd, { poolSize: 2 }));
     const users = [USERS.alice, USERS.joe, USERS.gina, USERS.jurgen];
-    const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => users[i % 4]!).map((u, i) => v.validate(u.uid, i % 3 === 0 ? 'wrong' : u.password)));
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => users[i % 4]!).map((u, i) => v.validate(u.uid, i % 3 === 0 ? 'wrong' : u.password)),
+    );
     expect(outcomes.map(valid)).toEqual(Array.from({ length: 40 }, (_, i) => i % 3 !== 0));
   });
 
@@ -219,7 +256,9 @@ describe('directory data', () => {
     const direct = await open(ldapValidatorConfig(slapd, { userDnTemplate: `uid={username},${PEOPLE}`, userSearchBase: '' }));
     await expect(direct.recheck('alice')).resolves.toBe('active');
     await expect(direct.recheck('nobody')).resolves.toBe('gone');
-    const anonymous = await open(ldapValidatorConfig(slapd, { userDnTemplate: `uid={username},${PEOPLE}`, userSearchBase: '', bindDn: '', bindPassword: '' }));
+    const anonymous = await open(
+      ldapValidatorConfig(slapd, { userDnTemplate: `uid={username},${PEOPLE}`, userSearchBase: '', bindDn: '', bindPassword: '' }),
+    );
     expect(principalOf(await anonymous.validate('alice', USERS.alice.password)).groups).toEqual(['admins', 'editors']);
     await expect(anonymous.recheck('alice')).resolves.toBe('unsupported');
   });
@@ -323,7 +362,11 @@ describe('outages, failover and recovery', () => {
     const v = await open(ldapValidatorConfig(slapd, { poolSize: 2 }));
     await Promise.all([v.validate('alice', USERS.alice.password), v.validate('joe', USERS.joe.password)]);
     await slapd.restart();
-    const outcomes = await Promise.all([v.validate('alice', USERS.alice.password), v.validate('joe', USERS.joe.password), v.recheck('gina')]);
+    const outcomes = await Promise.all([
+      v.validate('alice', USERS.alice.password),
+      v.validate('joe', USERS.joe.password),
+      v.recheck('gina'),
+    ]);
     expect(outcomes).toEqual([expect.objectContaining({ valid: true }), expect.objectContaining({ valid: true }), 'active']);
   });
 
@@ -340,7 +383,11 @@ describe('outages, failover and recovery', () => {
     const hung = await blackHole();
     const hungUrl = `ldap://127.0.0.1:${(hung.address() as { port: number }).port}`;
     try {
-      const v = await open(ldapValidatorConfig(slapd, { urls: [hungUrl, slapd.url], timeoutMs: 400, poolSize: 1 }), createLogger('silent'), 60_000);
+      const v = await open(
+        ldapValidatorConfig(slapd, { urls: [hungUrl, slapd.url], timeoutMs: 400, poolSize: 1 }),
+        createLogger('silent'),
+        60_000,
+      );
       const first = await timed(() => v.validate('alice', USERS.alice.password));
       expect(valid(first.value)).toBe(true);
       expect(first.ms).toBeGreaterThanOrEqual(350); // it paid for the hung URL once
@@ -416,4 +463,3 @@ async function blackHole(): Promise<Server> {
   }) as typeof server.close;
   return server;
 }
-

@@ -15,7 +15,14 @@ import { Lockout, userKey } from '../../src/security/lockout.js';
 import { redisStoreConfig, startRedis, type RedisProcess } from '../support/start-redis.js';
 
 const prefix = `lockcli${Date.now()}:`;
-const settings = { maxFailures: 3, lockSeconds: 600, maxLockSeconds: 900, ipMaxFailuresPerMinute: 1000, failureResetSeconds: 3600, reservationSeconds: 60 };
+const settings = {
+  maxFailures: 3,
+  lockSeconds: 600,
+  maxLockSeconds: 900,
+  ipMaxFailuresPerMinute: 1000,
+  failureResetSeconds: 3600,
+  reservationSeconds: 60,
+};
 let redis: RedisProcess;
 let client: ReturnType<typeof createRedisClient>;
 let lockout: Lockout;
@@ -28,7 +35,14 @@ beforeAll(async () => {
   lockout = new Lockout(new RedisAttemptStore(client, prefix), settings);
   const dir = mkdtempSync(join(tmpdir(), 'ropc-lockcli-'));
   configFile = join(dir, 'gateway.yaml');
-  writeFileSync(configFile, stringify({ store: { type: 'redis', redis: { url: redis.url, keyPrefix: prefix } }, upstream: { url: 'http://127.0.0.1:9' }, lockout: settings }));
+  writeFileSync(
+    configFile,
+    stringify({
+      store: { type: 'redis', redis: { url: redis.url, keyPrefix: prefix } },
+      upstream: { url: 'http://127.0.0.1:9' },
+      lockout: settings,
+    }),
+  );
 });
 afterAll(async () => {
   client?.disconnect();
@@ -58,7 +72,15 @@ describe('lockout status and unlock', () => {
     const [said, audit, ...rest] = unlocked.stdout.split('\n');
     expect(said).toBe(`unlocked "joe" (key ${userKey('joe')}); its failures and lock level are cleared`);
     // audit.destination stdout (the default): the unlock audit event follows (docs/operations.md, "Audit events").
-    expect(JSON.parse(audit!)).toMatchObject({ kind: 'audit', v: 1, event: 'unlock', outcome: 'success', actor: 'cli', username_key: userKey('joe'), was_locked: true });
+    expect(JSON.parse(audit!)).toMatchObject({
+      kind: 'audit',
+      v: 1,
+      event: 'unlock',
+      outcome: 'success',
+      actor: 'cli',
+      username_key: userKey('joe'),
+      was_locked: true,
+    });
     expect(rest).toEqual(['']);
     expect(await lockout.status('joe')).toEqual({ lockedMs: 0, recorded: false });
     const again = await lockout.reserve('joe', '192.0.2.1');
@@ -75,7 +97,10 @@ describe('lockout status and unlock', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ropc-lockcli-'));
     const memory = join(dir, 'memory.yaml');
     writeFileSync(memory, stringify({ store: { type: 'memory' }, upstream: { url: 'http://127.0.0.1:9' } }));
-    const run = spawnSync(process.execPath, ['bin/ropc-gateway.js', 'unlock', '--username', 'joe', '--config', memory], { encoding: 'utf8', timeout: 15_000 });
+    const run = spawnSync(process.execPath, ['bin/ropc-gateway.js', 'unlock', '--username', 'joe', '--config', memory], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('store.type is memory');
   });

@@ -39,9 +39,16 @@ beforeAll(async () => {
   // node_modules resolves, and a dist/ another test runs from is never rewritten under it).
   mkdirSync('.tmp', { recursive: true });
   build = mkdtempSync(join('.tmp', 'lockout-race-'));
-  const compiled = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', join(build, 'dist')], { encoding: 'utf8' });
+  const compiled = spawnSync(
+    process.execPath,
+    ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', join(build, 'dist')],
+    { encoding: 'utf8' },
+  );
   if (compiled.status !== 0) throw new Error(`build failed: ${compiled.stdout}${compiled.stderr}`);
-  writeFileSync(join(build, 'cli.mjs'), "import { main } from './dist/main.js';\nmain(process.argv.slice(2)).then((code) => { if (typeof code === 'number') process.exitCode = code; });\n");
+  writeFileSync(
+    join(build, 'cli.mjs'),
+    "import { main } from './dist/main.js';\nmain(process.argv.slice(2)).then((code) => { if (typeof code === 'number') process.exitCode = code; });\n",
+  );
   dir = mkdtempSync(join(tmpdir(), 'ropc-race-'));
   const bindPasswordFile = join(dir, 'ldap-bind');
   const clientSecretFile = join(dir, 'app-secret');
@@ -78,7 +85,9 @@ beforeAll(async () => {
     },
   });
   // The second replica: the same configuration file (same Redis, same key prefix).
-  replica = spawn(process.execPath, [join(build, 'cli.mjs'), 'start', '--config', join(a.dir, 'gateway.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  replica = spawn(process.execPath, [join(build, 'cli.mjs'), 'start', '--config', join(a.dir, 'gateway.yaml')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   replica.stdout?.on('data', (c: Buffer) => (replicaOut += c.toString()));
   replica.stderr?.on('data', (c: Buffer) => (replicaOut += c.toString()));
   const listening = (): { port?: number } | undefined =>
@@ -112,12 +121,20 @@ function userBinds(): number {
 }
 
 const token = (base: string, username: string, password: string, ip: string) =>
-  postForm(`${base}/as/token.oauth2`, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`, {
-    authorization: basicAuth('app', SECRET),
-    'x-forwarded-for': ip,
-  });
+  postForm(
+    `${base}/as/token.oauth2`,
+    `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(password)}`,
+    {
+      authorization: basicAuth('app', SECRET),
+      'x-forwarded-for': ip,
+    },
+  );
 const basic = async (base: string, username: string, password: string, ip: string): Promise<number> =>
-  (await fetch(`${base}/legacy/x`, { headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, 'x-forwarded-for': ip } })).status;
+  (
+    await fetch(`${base}/legacy/x`, {
+      headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, 'x-forwarded-for': ip },
+    })
+  ).status;
 const bases = (): string[] => [a.url, bUrl];
 /** Settles when slapd has logged everything it did (its log lags the answers slightly). */
 const settled = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300));
@@ -129,7 +146,11 @@ describe('N concurrent guesses across two replicas sharing Redis', () => {
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => token(bases()[i % 2]!, 'joe', `wrong-${i}`, `198.18.1.${i}`)));
     // invalid_grant, or (a guess that found the user's last slots still taken after its wait) 503.
     expect(answers.map((r) => r.status).filter((s) => s !== 400 && s !== 503)).toEqual([]);
-    expect(answers.filter((r) => r.status === 400).every((r) => r.text === '{"error":"invalid_grant","error_description":"authentication failed"}')).toBe(true);
+    expect(
+      answers
+        .filter((r) => r.status === 400)
+        .every((r) => r.text === '{"error":"invalid_grant","error_description":"authentication failed"}'),
+    ).toBe(true);
     await settled();
     const binds = slapd.bindCount(joe.dn) - before;
     expect(binds).toBeGreaterThan(0);
@@ -161,7 +182,9 @@ describe('N concurrent guesses across two replicas sharing Redis', () => {
   it('the Basic bridge goes through the same reservation: 200 concurrent wrong Basic passwords, at most maxFailures binds', async () => {
     const gina = LDAP_USERS.gina;
     const before = slapd.bindCount(gina.dn);
-    const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => basic(bases()[i % 2]!, gina.uid, `wrong-${i}`, `198.18.4.${i}`)));
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => basic(bases()[i % 2]!, gina.uid, `wrong-${i}`, `198.18.4.${i}`)),
+    );
     expect(statuses.filter((s) => s !== 401 && s !== 503)).toEqual([]);
     await settled();
     const binds = slapd.bindCount(gina.dn) - before;

@@ -29,7 +29,9 @@ afterAll(async () => {
 });
 
 async function connect(server: RedisProcess, asCluster = false): Promise<Redis | Cluster> {
-  const client = createRedisClient(asCluster ? redisStoreConfig('', { cluster: [`127.0.0.1:${server.port}`] }) : redisStoreConfig(server.url));
+  const client = createRedisClient(
+    asCluster ? redisStoreConfig('', { cluster: [`127.0.0.1:${server.port}`] }) : redisStoreConfig(server.url),
+  );
   await waitForReady(client, 5000);
   clients.push(client);
   return client;
@@ -40,9 +42,11 @@ const IP_POLICY: IpPolicy = { budget: 10, windowMs: 60_000, ttlMs: 60_000 };
 const unique = (): string => randomBytes(8).toString('hex');
 
 /** One failure settled without a reservation (the store settles unknown ids all the same). */
-const userFailure = (store: AttemptStore, user: string, policy: LockPolicy = POLICY): Promise<number> => store.settleUser(user, unique(), 'failure', policy);
+const userFailure = (store: AttemptStore, user: string, policy: LockPolicy = POLICY): Promise<number> =>
+  store.settleUser(user, unique(), 'failure', policy);
 const userSuccess = (store: AttemptStore, user: string): Promise<number> => store.settleUser(user, unique(), 'success', POLICY);
-const ipFailure = (store: AttemptStore, ip: string, windowMs: number): Promise<number> => store.settleIp(ip, unique(), 'failure', { ...IP_POLICY, windowMs });
+const ipFailure = (store: AttemptStore, ip: string, windowMs: number): Promise<number> =>
+  store.settleIp(ip, unique(), 'failure', { ...IP_POLICY, windowMs });
 
 /**
  * @param make a store on fresh counters.
@@ -225,9 +229,22 @@ const memoryStore = async (): Promise<AttemptStore> => {
   return store;
 };
 
-attemptStoreContract('memory', memoryStore, async (store) => store, async (store, ms) => (clocks.get(store) as TestClock).advance(ms));
-attemptStoreContract('redis (real time)', () => redisStore(redis, false), (store) => redisStore(redis, false, prefixes.get(store)));
-attemptStoreContract('redis cluster (real time)', () => redisStore(cluster, true), (store) => redisStore(cluster, true, prefixes.get(store)));
+attemptStoreContract(
+  'memory',
+  memoryStore,
+  async (store) => store,
+  async (store, ms) => (clocks.get(store) as TestClock).advance(ms),
+);
+attemptStoreContract(
+  'redis (real time)',
+  () => redisStore(redis, false),
+  (store) => redisStore(redis, false, prefixes.get(store)),
+);
+attemptStoreContract(
+  'redis cluster (real time)',
+  () => redisStore(cluster, true),
+  (store) => redisStore(cluster, true, prefixes.get(store)),
+);
 
 describe('RedisAttemptStore key layout', () => {
   it('keeps hash-tagged, opaque keys with expiries, and no username', async () => {

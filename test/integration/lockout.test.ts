@@ -32,7 +32,10 @@ async function gateway(config: Record<string, unknown>): Promise<TestGateway> {
 }
 
 const password = (gw: TestGateway, username: string, pw: string, headers: Record<string, string> = {}) =>
-  postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(pw)}`, { authorization: basicAuth(), ...headers });
+  postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(pw)}`, {
+    authorization: basicAuth(),
+    ...headers,
+  });
 
 /** The answer to a wrong password, byte for byte. */
 const WRONG = '{"error":"invalid_grant","error_description":"authentication failed"}';
@@ -79,7 +82,7 @@ describe('per-username lockout at the token endpoint', () => {
   });
 });
 
-describe('real time: a lock in Redis lapses by the Redis server\'s clock', () => {
+describe("real time: a lock in Redis lapses by the Redis server's clock", () => {
   it('refuses the right password while locked and accepts it once lockSeconds have passed', async () => {
     const gw = await gateway({ lockout: { maxFailures: 3, lockSeconds: 1 } });
     for (let i = 0; i < 3; i++) expect((await password(gw, 'joe', 'wrong')).text).toBe(WRONG);
@@ -121,7 +124,8 @@ describe('the Basic bridge goes through the same login', () => {
       routes: [{ path: '/legacy/**', auth: 'bearer-or-basic', basicClient: 'app' }],
       basicBridge: { cacheSeconds: 0 },
     });
-    const basic = (pw: string) => fetch(`${gw.url}/legacy/x`, { headers: { authorization: `Basic ${Buffer.from(`joe:${pw}`).toString('base64')}` } });
+    const basic = (pw: string) =>
+      fetch(`${gw.url}/legacy/x`, { headers: { authorization: `Basic ${Buffer.from(`joe:${pw}`).toString('base64')}` } });
     expect((await basic(USERS.joe.password)).status).toBe(200);
     for (let i = 0; i < 3; i++) expect((await basic('wrong')).status).toBe(401);
     expect((await basic(USERS.joe.password)).status).toBe(401);

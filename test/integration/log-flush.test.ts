@@ -41,13 +41,23 @@ afterAll(async () => {
 });
 
 it('writes every buffered line before it exits on SIGTERM', async () => {
-  const child = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', join(dir, 'gateway.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', join(dir, 'gateway.yaml')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const lines = (): Record<string, unknown>[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = (): Record<string, unknown>[] =>
+    stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   try {
-    await waitFor(() => lines().some((l) => l.msg === 'ropc-gateway listening') || child.exitCode !== null, 30_000, 'the gateway to listen');
+    await waitFor(
+      () => lines().some((l) => l.msg === 'ropc-gateway listening') || child.exitCode !== null,
+      30_000,
+      'the gateway to listen',
+    );
     const { port } = lines().find((l) => l.msg === 'ropc-gateway listening') as { port: number };
     // Fewer bytes of lines than one batch: none of them is written before the exit, unless the timer fires.
     const paths = Array.from({ length: 8 }, (_, i) => `/last/${i}`);

@@ -122,7 +122,12 @@ describe('/metrics after traffic', () => {
   it('reports open connections, WebSocket connections and Node process metrics', () => {
     expect(sample('ropc_open_connections', { listener: 'public' })).toBeGreaterThanOrEqual(0);
     expect(sample('ropc_websocket_connections')).toBe(0);
-    for (const name of ['ropc_process_cpu_user_seconds_total', 'ropc_process_resident_memory_bytes', 'ropc_nodejs_eventloop_lag_seconds', 'ropc_nodejs_heap_size_used_bytes']) {
+    for (const name of [
+      'ropc_process_cpu_user_seconds_total',
+      'ropc_process_resident_memory_bytes',
+      'ropc_nodejs_eventloop_lag_seconds',
+      'ropc_nodejs_heap_size_used_bytes',
+    ]) {
       expect(sample(name), name).toBeGreaterThanOrEqual(0);
     }
   });

@@ -165,7 +165,11 @@ function rawRequest(base: string, target: string, headers: Record<string, string
       const text = data.toString('latin1');
       const split = text.indexOf('\r\n\r\n');
       const head = split === -1 ? text : text.slice(0, split);
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), headers: head, body: split === -1 ? '' : text.slice(split + 4) });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+        headers: head,
+        body: split === -1 ? '' : text.slice(split + 4),
+      });
     });
   });
 }
@@ -192,10 +196,20 @@ const ROUTES = [
   { path: '/api/**', scopes: ['read'] },
 ];
 
-async function gatewayFor(upstreamUrl: string, extra: Record<string, unknown> = {}): Promise<{ gateway: TestGateway; tokens: Record<Who, string | undefined> }> {
-  const gateway = await startGateway({ upstream: upstreamUrl, config: { routes: ROUTES, decision: { enabled: true, ingress: 'nginx' }, ...extra } });
+async function gatewayFor(
+  upstreamUrl: string,
+  extra: Record<string, unknown> = {},
+): Promise<{ gateway: TestGateway; tokens: Record<Who, string | undefined> }> {
+  const gateway = await startGateway({
+    upstream: upstreamUrl,
+    config: { routes: ROUTES, decision: { enabled: true, ingress: 'nginx' }, ...extra },
+  });
   const issue = async (scope: string) =>
-    (await postForm(gateway.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, { authorization: basicAuth() })).json.access_token as string;
+    (
+      await postForm(gateway.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=${scope}`, {
+        authorization: basicAuth(),
+      })
+    ).json.access_token as string;
   return { gateway, tokens: { anonymous: undefined, read: await issue('read'), admin: await issue('admin') } };
 }
 
@@ -210,7 +224,8 @@ async function runTable(setup: Setup): Promise<string[]> {
     const label = `${setup.name}: ${JSON.stringify(target)} as ${who} → ${answer.status}`;
     if (view === null) {
       // Refused by the gateway: a 4xx that is its own (JSON error, or the HTTP parser's empty 400).
-      if (answer.status < 400 || answer.status >= 500) problems.push(`${label}: neither refused nor forwarded: ${answer.body.slice(0, 200)}`);
+      if (answer.status < 400 || answer.status >= 500)
+        problems.push(`${label}: neither refused nor forwarded: ${answer.body.slice(0, 200)}`);
       if (/<html/i.test(answer.body)) problems.push(`${label}: an upstream error page, not the gateway's refusal`);
       continue;
     }
@@ -295,7 +310,38 @@ describe('path bypass spellings against real upstreams', () => {
   }
 
   it('600 generated spellings from the dangerous pieces: refused, or forwarded exactly as judged', async () => {
-    const pieces = ['/', '//', '.', '..', '%2e', '%2E', '%2f', '%5c', '\\', ';', ';x=1', '%3b', '%25', '%00', '%c0%ae', '%C4%B1', '%61', '%41', 'a', 'A', 'admin', 'ADMIN', 'api', 'public', '%u0061', '%', '~', '%7e', '?', '#'];
+    const pieces = [
+      '/',
+      '//',
+      '.',
+      '..',
+      '%2e',
+      '%2E',
+      '%2f',
+      '%5c',
+      '\\',
+      ';',
+      ';x=1',
+      '%3b',
+      '%25',
+      '%00',
+      '%c0%ae',
+      '%C4%B1',
+      '%61',
+      '%41',
+      'a',
+      'A',
+      'admin',
+      'ADMIN',
+      'api',
+      'public',
+      '%u0061',
+      '%',
+      '~',
+      '%7e',
+      '?',
+      '#',
+    ];
     let seed = 11;
     const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
     for (const setup of setups.filter((s) => s.name === 'node')) {
@@ -313,7 +359,8 @@ describe('path bypass spellings against real upstreams', () => {
         }
         // The path exactly (the query is not judged by the rules).
         const judged = expectedForward(target)?.split('?')[0];
-        if (view.raw.split('?')[0] !== judged) problems.push(`${JSON.stringify(target)}: upstream received ${JSON.stringify(view.raw)}, judged ${JSON.stringify(judged)}`);
+        if (view.raw.split('?')[0] !== judged)
+          problems.push(`${JSON.stringify(target)}: upstream received ${JSON.stringify(view.raw)}, judged ${JSON.stringify(judged)}`);
         if (view.admin) problems.push(`${JSON.stringify(target)} as ${who}: ADMIN PAGE`);
       }
       expect(problems, setup.name).toEqual([]);
@@ -353,8 +400,21 @@ describe('path bypass spellings against real upstreams', () => {
     const setup = setups[0] as Setup;
     const before = setup.upstream.hits.length;
     const read = { authorization: `Bearer ${setup.tokens.read}` };
-    for (const target of ['//as/token.oauth2', '/as//token.oauth2', '/AS/token.oauth2', '/as/%74oken.oauth2', '//_ropc/auth', '/_ROPC/auth/api/x', '//_ropc/auth/api/x']) {
-      const answer = await rawRequest(setup.gateway.url, target, { ...read, 'content-type': 'application/x-www-form-urlencoded', 'content-length': '0' }, 'POST');
+    for (const target of [
+      '//as/token.oauth2',
+      '/as//token.oauth2',
+      '/AS/token.oauth2',
+      '/as/%74oken.oauth2',
+      '//_ropc/auth',
+      '/_ROPC/auth/api/x',
+      '//_ropc/auth/api/x',
+    ]) {
+      const answer = await rawRequest(
+        setup.gateway.url,
+        target,
+        { ...read, 'content-type': 'application/x-www-form-urlencoded', 'content-length': '0' },
+        'POST',
+      );
       expect(answer.status, target).toBe(400);
       expect(answer.body, target).toContain('invalid_request');
     }
@@ -373,7 +433,11 @@ describe('path bypass spellings against real upstreams', () => {
     expect((await rawRequest(setup.gateway.url, '/public/..;/admin/x')).status).toBe(400);
     // A public rule does not open its other-case spelling to a case-sensitive upstream.
     expect((await rawRequest(setup.gateway.url, '/PUBLIC/x')).status).toBe(401);
-    const line = setup.gateway.logs().find((l) => l['msg'] === 'request' && l['status'] === 400 && typeof l['reason'] === 'string' && /segment/.test(l['reason'] as string));
+    const line = setup.gateway
+      .logs()
+      .find(
+        (l) => l['msg'] === 'request' && l['status'] === 400 && typeof l['reason'] === 'string' && /segment/.test(l['reason'] as string),
+      );
     expect(line).toBeDefined();
     expect(setup.gateway.logText()).not.toContain(setup.tokens.read as string);
   });
@@ -399,7 +463,12 @@ describe('WebSocket upgrades and the decision endpoint take the same canonical p
     await upstream?.stop();
   });
 
-  const ws = { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+  const ws = {
+    upgrade: 'websocket',
+    connection: 'Upgrade',
+    'sec-websocket-version': '13',
+    'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+  };
 
   it('refuses the bypass spellings before the upgrade, forwards the canonical path', async () => {
     const read = { ...ws, authorization: `Bearer ${tokens.read}` };
@@ -500,7 +569,8 @@ describe('nginx auth_request in front of a WSGI app: the decision judges what ng
       const token = tokens[who];
       const answer = await rawRequest(nginx.url, target, token ? { authorization: `Bearer ${token}` } : {});
       const view = viewOf(answer);
-      if (view?.admin && who !== 'admin') problems.push(`${JSON.stringify(target)} as ${who} → ${answer.status}: ADMIN PAGE (PATH_INFO ${JSON.stringify(view.view)})`);
+      if (view?.admin && who !== 'admin')
+        problems.push(`${JSON.stringify(target)} as ${who} → ${answer.status}: ADMIN PAGE (PATH_INFO ${JSON.stringify(view.view)})`);
     }
     expect(problems).toEqual([]);
     // The control: the admin token does get there, in any spelling nginx and the gateway agree on.

@@ -19,7 +19,8 @@ let upstream: Upstream;
 let gw: TestGateway;
 
 const WRONG = '{"error":"invalid_grant","error_description":"authentication failed"}';
-const answer = (description: string, reason: string): string => JSON.stringify({ error: 'invalid_grant', error_description: description, reason });
+const answer = (description: string, reason: string): string =>
+  JSON.stringify({ error: 'invalid_grant', error_description: description, reason });
 
 beforeAll(async () => {
   [slapd, upstream] = await Promise.all([startSlapd({ ppolicy: true, logStats: true }), startEchoUpstream()]);
@@ -42,12 +43,25 @@ beforeAll(async () => {
     config: {
       validators: [ldap('revealing', 'after-correct-password'), ldap('silent', 'none')],
       clients: [
-        { id: CLIENT.id, secret: undefined, secretHash: await hashOf(), scopes: ['read'], defaultScopes: ['read'], validators: ['revealing'] },
+        {
+          id: CLIENT.id,
+          secret: undefined,
+          secretHash: await hashOf(),
+          scopes: ['read'],
+          defaultScopes: ['read'],
+          validators: ['revealing'],
+        },
         { id: 'other', secretHash: await hashOf(), scopes: ['read'], defaultScopes: ['read'], validators: ['silent'] },
       ],
       lockout: { maxFailures: 3, directoryLockSeconds: 600 },
       passwordChange: { enabled: true },
-      headers: { identity: { 'X-Auth-Subject': 'sub', 'X-Auth-Password-Expires-At': 'attributes.password_expires_at', 'X-Auth-Grace-Logins': 'attributes.password_grace_logins_remaining' } },
+      headers: {
+        identity: {
+          'X-Auth-Subject': 'sub',
+          'X-Auth-Password-Expires-At': 'attributes.password_expires_at',
+          'X-Auth-Grace-Logins': 'attributes.password_grace_logins_remaining',
+        },
+      },
     },
   });
 });
@@ -67,9 +81,16 @@ const form = (fields: Record<string, string>): string => new URLSearchParams(fie
 const login = (client: string, username: string, password: string) =>
   postForm(gw.tokenUrl, form({ grant_type: 'password', username, password }), { authorization: basicAuth(client, CLIENT.secret) });
 const change = (client: string, username: string, password: string, newPassword: string) =>
-  postForm(`${gw.url}/as/password.oauth2`, form({ username, password, new_password: newPassword }), { authorization: basicAuth(client, CLIENT.secret) });
+  postForm(`${gw.url}/as/password.oauth2`, form({ username, password, new_password: newPassword }), {
+    authorization: basicAuth(client, CLIENT.secret),
+  });
 /** The refusal as the client sees it: status, the headers that matter, the body's bytes. */
-const shape = (r: { status: number; headers: Headers; text: string }) => ({ status: r.status, type: r.headers.get('content-type'), cache: r.headers.get('cache-control'), body: r.text });
+const shape = (r: { status: number; headers: Headers; text: string }) => ({
+  status: r.status,
+  type: r.headers.get('content-type'),
+  cache: r.headers.get('cache-control'),
+  body: r.text,
+});
 const refused = (body: string) => ({ status: 400, type: 'application/json;charset=UTF-8', cache: 'no-store', body });
 const upstreamSees = async (accessToken: string): Promise<Record<string, string>> => {
   const res = await fetch(`${gw.url}/api/whoami`, { headers: { authorization: `Bearer ${accessToken}` } });
@@ -80,7 +101,9 @@ const upstreamSees = async (accessToken: string): Promise<Record<string, string>
 describe('directory states over HTTP (slapd with ppolicy)', () => {
   it('an expired password (no grace): the state after the right password when revealed, the wrong-password answer otherwise', async () => {
     const { expired } = PP_USERS;
-    expect(shape(await login('app', expired.uid, expired.password))).toStrictEqual(refused(answer('the password has expired', 'password_expired')));
+    expect(shape(await login('app', expired.uid, expired.password))).toStrictEqual(
+      refused(answer('the password has expired', 'password_expired')),
+    );
     expect(shape(await login('other', expired.uid, expired.password))).toStrictEqual(refused(WRONG));
     // slapd sends passwordExpired only once the password matched: a wrong one is just wrong.
     expect(shape(await login('app', expired.uid, 'not-the-password'))).toStrictEqual(refused(WRONG));
@@ -88,7 +111,9 @@ describe('directory states over HTTP (slapd with ppolicy)', () => {
 
   it('pwdReset TRUE: the bind succeeds with changeAfterReset, so no token, and the state only when revealed', async () => {
     const { reset } = PP_USERS;
-    expect(shape(await login('app', reset.uid, reset.password))).toStrictEqual(refused(answer('the password must be changed', 'password_change_required')));
+    expect(shape(await login('app', reset.uid, reset.password))).toStrictEqual(
+      refused(answer('the password must be changed', 'password_change_required')),
+    );
     expect(shape(await login('other', reset.uid, reset.password))).toStrictEqual(refused(WRONG));
     expect(shape(await login('app', reset.uid, 'not-the-password'))).toStrictEqual(refused(WRONG));
   });
@@ -106,7 +131,7 @@ describe('directory states over HTTP (slapd with ppolicy)', () => {
     expect(shape(await login('other', locked.uid, 'wrong'))).toStrictEqual(refused(WRONG));
   });
 
-  it('a directory lock never counts in the gateway\'s lockout: its audit events say directory_locked and no lockout follows', () => {
+  it("a directory lock never counts in the gateway's lockout: its audit events say directory_locked and no lockout follows", () => {
     const events = gw.logs().filter((l) => l['kind'] === 'audit' && l['event'] === 'login' && l['client_id'] === 'app');
     const key = events.find((e) => e['reason'] === 'directory_locked')?.['username_key'];
     expect(key).toBeDefined();
@@ -133,7 +158,9 @@ describe('directory states over HTTP (slapd with ppolicy)', () => {
 
   it('a proven state is not counted where it is revealed, and counted as the wrong password it is answered as where not', () => {
     const audit = gw.logs().filter((l) => l['kind'] === 'audit');
-    const key = audit.find((e) => e['event'] === 'login' && e['state'] === 'password_expired' && e['client_id'] === 'app')?.['username_key'];
+    const key = audit.find((e) => e['event'] === 'login' && e['state'] === 'password_expired' && e['client_id'] === 'app')?.[
+      'username_key'
+    ];
     const mine = audit.filter((e) => e['username_key'] === key);
     expect(mine.map((e) => [e['event'], e['client_id'], e['reason'], e['state'], e['password_verified']])).toStrictEqual([
       ['login', 'app', 'directory_state', 'password_expired', true],
@@ -156,7 +183,9 @@ describe('directory states over HTTP (slapd with ppolicy)', () => {
     expect(second.status).toBe(200);
     expect(Object.keys(second.json).filter((k) => k.startsWith('password_'))).toStrictEqual([]);
     // The grace logins are used up: now slapd refuses passwordExpired.
-    expect(shape(await login('app', graced.uid, graced.password))).toStrictEqual(refused(answer('the password has expired', 'password_expired')));
+    expect(shape(await login('app', graced.uid, graced.password))).toStrictEqual(
+      refused(answer('the password has expired', 'password_expired')),
+    );
   });
 
   it('expiring soon: the seconds left in the response and the expiry time in an identity header when revealed', async () => {
@@ -188,10 +217,16 @@ describe('the password change endpoint against slapd', () => {
   it('reports a too short and a reused new password with their reason', async () => {
     const { fresh } = PP_USERS;
     const short = await change('app', fresh.uid, 'brand-new-pw-1', 'short');
-    expect({ status: short.status, body: short.text }).toStrictEqual({ status: 400, body: '{"error":"invalid_request","error_description":"the new password is too short","reason":"too_short"}' });
+    expect({ status: short.status, body: short.text }).toStrictEqual({
+      status: 400,
+      body: '{"error":"invalid_request","error_description":"the new password is too short","reason":"too_short"}',
+    });
     // pwdInHistory: the password it had before the change above.
     const reused = await change('app', fresh.uid, 'brand-new-pw-1', fresh.password);
-    expect({ status: reused.status, body: reused.text }).toStrictEqual({ status: 400, body: '{"error":"invalid_request","error_description":"the new password was used before","reason":"in_history"}' });
+    expect({ status: reused.status, body: reused.text }).toStrictEqual({
+      status: 400,
+      body: '{"error":"invalid_request","error_description":"the new password was used before","reason":"in_history"}',
+    });
     expect((await login('app', fresh.uid, 'brand-new-pw-1')).status).toBe(200);
   });
 
@@ -218,6 +253,7 @@ describe('the password change endpoint against slapd', () => {
 
   it('writes neither password to the log', () => {
     const text = gw.logText();
-    for (const secret of ['brand-new-pw-1', 'reset-done-pw-1', 'wrong-old', PP_USERS.fresh.password, PP_USERS.reset.password]) expect(text).not.toContain(secret);
+    for (const secret of ['brand-new-pw-1', 'reset-done-pw-1', 'wrong-old', PP_USERS.fresh.password, PP_USERS.reset.password])
+      expect(text).not.toContain(secret);
   });
 });

@@ -47,7 +47,10 @@ beforeAll(async () => {
 });
 afterAll(() => slow?.close());
 
-async function echoed(path: string, headers: Record<string, string> | string[] = {}): Promise<{ status: number; body: { method: string; path: string; headers: Record<string, string> } }> {
+async function echoed(
+  path: string,
+  headers: Record<string, string> | string[] = {},
+): Promise<{ status: number; body: { method: string; path: string; headers: Record<string, string> } }> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${env.gw.url}${path}`, { headers: headers as Record<string, string> }, (res) => {
       let text = '';
@@ -82,15 +85,24 @@ describe('identity headers', () => {
 
   it('never forwards a forged identity header, in any case, duplicated, or named by Connection', async () => {
     const forged = [
-      'Host', 'gateway.test',
-      'authorization', `Bearer ${token}`,
-      'X-Auth-Subject', 'admin',
-      'x-auth-subject', 'root',
-      'X-AUTH-GROUPS', 'admins',
-      'X-Auth-Anything', 'x',
-      'X-Forwarded-For', '10.0.0.1',
-      'Connection', 'keep-alive, X-Secret-Hop',
-      'X-Secret-Hop', 'hop',
+      'Host',
+      'gateway.test',
+      'authorization',
+      `Bearer ${token}`,
+      'X-Auth-Subject',
+      'admin',
+      'x-auth-subject',
+      'root',
+      'X-AUTH-GROUPS',
+      'admins',
+      'X-Auth-Anything',
+      'x',
+      'X-Forwarded-For',
+      '10.0.0.1',
+      'Connection',
+      'keep-alive, X-Secret-Hop',
+      'X-Secret-Hop',
+      'hop',
     ];
     const { body } = await echoed('/api', forged);
     expect(body.headers['x-auth-subject']).toBe('joe');
@@ -116,10 +128,12 @@ describe('identity headers', () => {
     // A raw request: fetch() would resolve the dot-segments itself.
     for (const path of ['/public/../admin', '/public/./x', '/public/%2e%2e/admin', '/public%2Fadmin', '/public\\..\\admin']) {
       const status = await new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: new URL(env.gw.url).port, path }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port: new URL(env.gw.url).port, path }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
       });
       expect(status, path).toBe(400);
     }
@@ -131,7 +145,10 @@ describe('upstream faults and streaming', () => {
     const res = await fetch(`${env.gw.url}/dead`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(502);
     const body = await res.text();
-    expect(JSON.parse(body)).toEqual({ error: 'upstream_unavailable', error_description: 'the upstream refused or dropped the connection' });
+    expect(JSON.parse(body)).toEqual({
+      error: 'upstream_unavailable',
+      error_description: 'the upstream refused or dropped the connection',
+    });
     // The cause goes to the completion log line only (docs/operations.md, "Logs").
     expect(body).not.toContain('ECONNREFUSED');
     const line = env.gw.logs().find((l) => l.msg === 'request' && l.status === 502);
@@ -158,7 +175,9 @@ describe('upstream faults and streaming', () => {
     const before = slowAborted;
     const arrived = slowArrived;
     const controller = new AbortController();
-    const pending = fetch(`${env.gw.url}/slow/hang`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal }).catch(() => undefined);
+    const pending = fetch(`${env.gw.url}/slow/hang`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal }).catch(
+      () => undefined,
+    );
     await waitFor(() => slowArrived > arrived, 5000, 'the request to reach the upstream');
     controller.abort();
     await pending;

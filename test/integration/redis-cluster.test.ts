@@ -70,7 +70,14 @@ async function dump(prefix: string): Promise<string> {
   for (const keys of (await keysByNode(prefix)).values()) {
     for (const key of keys) {
       const type = await admin.type(key);
-      const value = type === 'string' ? await admin.get(key) : type === 'hash' ? await admin.hgetall(key) : type === 'set' ? await admin.smembers(key) : type;
+      const value =
+        type === 'string'
+          ? await admin.get(key)
+          : type === 'hash'
+            ? await admin.hgetall(key)
+            : type === 'set'
+              ? await admin.smembers(key)
+              : type;
       lines.push(`${key} ${JSON.stringify(value)}`);
     }
   }
@@ -113,7 +120,17 @@ describe('RedisTokenStore on a 3-master cluster', () => {
   function family(sub: string): NewFamily {
     const familyId = newFamilyId();
     const exp = now() + 600;
-    const record = { sub, clientId: 'ro_client', scope: ['read'], groups: [], attributes: {}, validator: 'local', familyId, iat: now(), exp };
+    const record = {
+      sub,
+      clientId: 'ro_client',
+      scope: ['read'],
+      groups: [],
+      attributes: {},
+      validator: 'local',
+      familyId,
+      iat: now(),
+      exp,
+    };
     return {
       familyId,
       sub,
@@ -169,14 +186,21 @@ describe('a gateway on the cluster', () => {
 
   it('issues, checks, refreshes and revokes on reuse through store.redis.cluster', async () => {
     const prefix = uniquePrefix();
-    const gw = await startGateway({ upstream: upstream.url, config: { store: { type: 'redis', redis: { cluster: [...cluster.seeds], keyPrefix: prefix } } } });
+    const gw = await startGateway({
+      upstream: upstream.url,
+      config: { store: { type: 'redis', redis: { cluster: [...cluster.seeds], keyPrefix: prefix } } },
+    });
     try {
       expect((await fetch(`${gw.adminUrl}/readyz`)).status).toBe(200);
       const tokens = [];
       for (const user of ['joe', 'alice'] as const) {
-        const res = await postForm(gw.tokenUrl, new URLSearchParams({ grant_type: 'password', username: user, password: USERS[user].password }).toString(), {
-          authorization: basicAuth(),
-        });
+        const res = await postForm(
+          gw.tokenUrl,
+          new URLSearchParams({ grant_type: 'password', username: user, password: USERS[user].password }).toString(),
+          {
+            authorization: basicAuth(),
+          },
+        );
         expect(res.status, res.text).toBe(200);
         tokens.push(res.json);
       }
@@ -184,7 +208,8 @@ describe('a gateway on the cluster', () => {
       const proxied = await fetch(`${gw.url}/api/orders`, { headers: { authorization: `Bearer ${joe['access_token']}` } });
       expect(proxied.status).toBe(200);
 
-      const refresh = (token: string | undefined) => postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth() });
+      const refresh = (token: string | undefined) =>
+        postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth() });
       const rotated = await refresh(joe['refresh_token']);
       expect(rotated.status, rotated.text).toBe(200);
       // Presenting the rotated-away token again revokes the whole family (RFC 9700 §4.14.2).

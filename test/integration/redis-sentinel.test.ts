@@ -61,15 +61,20 @@ interface Grant {
 }
 
 async function login(user: keyof typeof USERS = 'joe'): Promise<Grant> {
-  const res = await postForm(gw.tokenUrl, new URLSearchParams({ grant_type: 'password', username: user, password: USERS[user].password }).toString(), {
-    authorization: basicAuth(),
-  });
+  const res = await postForm(
+    gw.tokenUrl,
+    new URLSearchParams({ grant_type: 'password', username: user, password: USERS[user].password }).toString(),
+    {
+      authorization: basicAuth(),
+    },
+  );
   expect(res.status, res.text).toBe(200);
   return { access: res.json.access_token as string, refresh: res.json.refresh_token as string };
 }
 
 const refresh = (token: string) => postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth() });
-const call = async (token: string): Promise<number> => (await fetch(`${gw.url}/api/orders`, { headers: { authorization: `Bearer ${token}` } })).status;
+const call = async (token: string): Promise<number> =>
+  (await fetch(`${gw.url}/api/orders`, { headers: { authorization: `Bearer ${token}` } })).status;
 
 /** Calls the proxied path with `token` every 25 ms until stopped; resolves with the statuses seen. */
 function keepCalling(token: string): { stop(): Promise<number[]> } {
@@ -104,7 +109,9 @@ async function waitForRecovery(masterPort: number): Promise<void> {
   await expect
     .poll(
       async () => {
-        const res = await postForm(gw.tokenUrl, `grant_type=password&username=alice&password=${encodeURIComponent(USERS.alice.password)}`, { authorization: basicAuth() });
+        const res = await postForm(gw.tokenUrl, `grant_type=password&username=alice&password=${encodeURIComponent(USERS.alice.password)}`, {
+          authorization: basicAuth(),
+        });
         if (res.status !== 200) return `login answered ${res.status}`;
         const familyId = (res.json.access_token as string).slice(0, 22);
         if ((await master.command('EXISTS', `${prefix}{${familyId}}:fam`)) === 1) return 'on the new master';

@@ -39,7 +39,17 @@ describe('RedisTokenStore when Redis fails', () => {
   function family(): NewFamily {
     const familyId = newFamilyId();
     const iat = Math.floor(Date.now() / 1000);
-    const record: GrantRecord = { sub: 'joe', clientId: 'ro_client', scope: [], groups: [], attributes: {}, validator: 'local', familyId, iat, exp: iat + 60 };
+    const record: GrantRecord = {
+      sub: 'joe',
+      clientId: 'ro_client',
+      scope: [],
+      groups: [],
+      attributes: {},
+      validator: 'local',
+      familyId,
+      iat,
+      exp: iat + 60,
+    };
     return {
       familyId,
       sub: 'joe',

@@ -25,24 +25,30 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-
 /** Two replicas on one Redis key prefix. */
 async function replicas(graceSeconds: number): Promise<[TestGateway, TestGateway]> {
   const keyPrefix = `grace${graceSeconds}${Math.random().toString(36).slice(2, 8)}:`;
   const start = () =>
-    startGateway({ upstream: upstream.url, redisUrl: redis.url, config: { store: { redis: { keyPrefix } }, oauth: { refreshReuseGraceSeconds: graceSeconds } } });
+    startGateway({
+      upstream: upstream.url,
+      redisUrl: redis.url,
+      config: { store: { redis: { keyPrefix } }, oauth: { refreshReuseGraceSeconds: graceSeconds } },
+    });
   const pair = await Promise.all([start(), start()]);
   gateways.push(...pair);
   return pair;
 }
 
 async function login(gw: TestGateway): Promise<{ access_token: string; refresh_token: string }> {
-  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, {
+    authorization: basicAuth(),
+  });
   expect(res.status).toBe(200);
   return res.json as { access_token: string; refresh_token: string };
 }
 
-const refresh = (gw: TestGateway, token: string, auth = basicAuth()) => postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: auth });
+const refresh = (gw: TestGateway, token: string, auth = basicAuth()) =>
+  postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: auth });
 const active = async (gw: TestGateway, token: string) =>
   (await postForm(`${gw.url}/as/introspect.oauth2`, `token=${token}`, { authorization: basicAuth() })).json.active;
 

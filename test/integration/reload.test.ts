@@ -133,7 +133,11 @@ describe('SIGHUP', () => {
   });
 
   it('keeps the running configuration on a broken file, one log line per problem', async () => {
-    const broken = { ...config('new-client', '/new/**'), validators: [{ name: 'local', type: 'file', path: 'missing.yaml' }], upstream: { url: 'ftp://x' } };
+    const broken = {
+      ...config('new-client', '/new/**'),
+      validators: [{ name: 'local', type: 'file', path: 'missing.yaml' }],
+      upstream: { url: 'ftp://x' },
+    };
     writeFileSync(file, stringify(broken));
     child.kill('SIGHUP');
     const refused = 'configuration not reloaded; the running configuration stays';
@@ -155,17 +159,23 @@ describe('reload.watch', () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const watched = join(dir, 'watched.yaml');
     const withRoute = (routePath: string): string =>
-      stringify({ ...config('new-client', routePath), server: { host: '127.0.0.1', port, drainSeconds: 0 }, admin: { host: '127.0.0.1', port: adminPort }, reload: { watch: true } });
+      stringify({
+        ...config('new-client', routePath),
+        server: { host: '127.0.0.1', port, drainSeconds: 0 },
+        admin: { host: '127.0.0.1', port: adminPort },
+        reload: { watch: true },
+      });
     writeFileSync(watched, withRoute('/before/**'));
     const gw = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', watched], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     gw.stdout.on('data', (c: Buffer) => (out += c.toString()));
     try {
       await waitFor(() => out.includes('ropc-gateway listening') || gw.exitCode !== null, 20_000, 'the watching gateway to listen');
-      const status = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => {
-        await r.arrayBuffer();
-        return r.status;
-      });
+      const status = (path: string) =>
+        fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => {
+          await r.arrayBuffer();
+          return r.status;
+        });
       expect(await status('/after/x')).toBe(401);
       writeFileSync(`${watched}.tmp`, withRoute('/after/**'));
       renameSync(`${watched}.tmp`, watched); // an atomic replace, as editors and ConfigMaps do

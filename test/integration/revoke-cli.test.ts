@@ -62,11 +62,16 @@ interface Tokens {
 }
 
 async function login(username: 'joe' | 'alice' = 'joe'): Promise<Tokens> {
-  const res = await postForm(gw.tokenUrl, `grant_type=password&username=${username}&password=${encodeURIComponent(USERS[username].password)}`, { authorization: basicAuth() });
+  const res = await postForm(
+    gw.tokenUrl,
+    `grant_type=password&username=${username}&password=${encodeURIComponent(USERS[username].password)}`,
+    { authorization: basicAuth() },
+  );
   expect(res.status).toBe(200);
   return res.json as unknown as Tokens;
 }
-const call = async (token: string): Promise<number> => (await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
+const call = async (token: string): Promise<number> =>
+  (await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } })).status;
 const refresh = (token: string) => postForm(gw.tokenUrl, `grant_type=refresh_token&refresh_token=${token}`, { authorization: basicAuth() });
 
 describe('revoke --subject', () => {
@@ -82,7 +87,11 @@ describe('revoke --subject', () => {
   });
 
   it('exits 1 when the subject has nothing to revoke', async () => {
-    expect(await run(['--config', configFile, '--subject', 'nobody'])).toEqual({ code: 1, stdout: 'revoked 0 token families of subject "nobody"\n', stderr: '' });
+    expect(await run(['--config', configFile, '--subject', 'nobody'])).toEqual({
+      code: 1,
+      stdout: 'revoked 0 token families of subject "nobody"\n',
+      stderr: '',
+    });
   });
 });
 
@@ -129,7 +138,12 @@ describe('usage and failures', () => {
   });
 
   it('exits 3 when Redis cannot be reached', async () => {
-    const res = await run(['--config', writeConfig('dead.yaml', { type: 'redis', redis: { url: `redis://127.0.0.1:${await deadPort()}`, connectTimeoutMs: 300 } }), '--subject', 'joe']);
+    const res = await run([
+      '--config',
+      writeConfig('dead.yaml', { type: 'redis', redis: { url: `redis://127.0.0.1:${await deadPort()}`, connectTimeoutMs: 300 } }),
+      '--subject',
+      'joe',
+    ]);
     expect(res.code).toBe(3);
     expect(res.stderr).toMatch(/^revoke: cannot reach the Redis store/);
   });

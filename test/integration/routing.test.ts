@@ -30,26 +30,37 @@ const seen: Record<string, { chunks: number; closedIncomplete: boolean; bytes: n
 let releaseFirstChunk: (() => void) | undefined;
 
 async function token(username: 'joe' | 'alice', scope: string): Promise<string> {
-  const res = await postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(USERS[username].password)}&scope=${encodeURIComponent(scope)}`, { authorization: basicAuth() });
+  const res = await postForm(
+    gw.tokenUrl,
+    `grant_type=password&username=${encodeURIComponent(username)}&password=${encodeURIComponent(USERS[username].password)}&scope=${encodeURIComponent(scope)}`,
+    { authorization: basicAuth() },
+  );
   expect(res.status).toBe(200);
   return res.json.access_token as string;
 }
 
-function request(path: string, options: { method?: string; headers?: Record<string, string> | string[]; body?: Buffer | string; base?: string } = {}): Promise<Answer> {
+function request(
+  path: string,
+  options: { method?: string; headers?: Record<string, string> | string[]; body?: Buffer | string; base?: string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${options.base ?? gw.url}${path}`, { method: options.method ?? 'GET', headers: options.headers as Record<string, string> }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => {
-        let body = {} as Answer['body'];
-        try {
-          body = JSON.parse(text) as Answer['body'];
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
-      });
-    });
+    const req = http.request(
+      `${options.base ?? gw.url}${path}`,
+      { method: options.method ?? 'GET', headers: options.headers as Record<string, string> },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => {
+          let body = {} as Answer['body'];
+          try {
+            body = JSON.parse(text) as Answer['body'];
+          } catch {
+            // not JSON
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -61,7 +72,13 @@ beforeAll(async () => {
   echo = await startEchoUpstream();
   second = await startEchoUpstream((req, res) => {
     const payload = JSON.stringify({ method: req.method, path: req.url, headers: req.headers, served: 'second' });
-    res.writeHead(200, { 'content-type': 'application/json', connection: 'close, x-hop', 'x-hop': 'secret', 'keep-alive': 'timeout=1', 'x-kept': 'yes' });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      connection: 'close, x-hop',
+      'x-hop': 'secret',
+      'keep-alive': 'timeout=1',
+      'x-kept': 'yes',
+    });
     res.end(payload);
   });
   slow = await startEchoUpstream((req, res) => {
@@ -153,7 +170,9 @@ describe('route matching', () => {
     expect((await request('/reports/x/pdf', { headers: bearer(tokens.alice!) })).status).toBe(200);
     const res = await request('/reports/x/pdf', { headers: bearer(tokens.joeRead!) });
     expect(res.status).toBe(403);
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="ropc-gateway", error="insufficient_scope", error_description="the token lacks the required scope", scope="admin edit"');
+    expect(res.headers['www-authenticate']).toBe(
+      'Bearer realm="ropc-gateway", error="insufficient_scope", error_description="the token lacks the required scope", scope="admin edit"',
+    );
   });
 
   it('scopeMode all (the default) needs every scope and names the missing one', async () => {
@@ -167,7 +186,9 @@ describe('route matching', () => {
     expect((await request('/editors/x', { headers: bearer(tokens.joeRead!) })).status).toBe(200);
     const res = await request('/admins/x', { headers: bearer(tokens.joeRead!) });
     expect(res.status).toBe(403);
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="ropc-gateway", error="insufficient_scope", error_description="the user is not in a group this route requires"');
+    expect(res.headers['www-authenticate']).toBe(
+      'Bearer realm="ropc-gateway", error="insufficient_scope", error_description="the user is not in a group this route requires"',
+    );
     expect((await request('/admins/x', { headers: bearer(tokens.alice!) })).status).toBe(200);
   });
 
@@ -179,10 +200,22 @@ describe('route matching', () => {
 
   it('proxies public routes without identity, even with a valid token, and strips forged identity', async () => {
     const res = await request('/public/logo.png', {
-      headers: ['Host', 'gw.test', 'Authorization', `Bearer ${tokens.alice}`, 'X-Auth-Subject', 'root', 'x-auth-groups', 'admins', 'X-Auth-Other', '1'] as unknown as string[],
+      headers: [
+        'Host',
+        'gw.test',
+        'Authorization',
+        `Bearer ${tokens.alice}`,
+        'X-Auth-Subject',
+        'root',
+        'x-auth-groups',
+        'admins',
+        'X-Auth-Other',
+        '1',
+      ] as unknown as string[],
     });
     expect(res.status).toBe(200);
-    for (const h of ['authorization', 'x-auth-subject', 'x-auth-groups', 'x-auth-other', 'x-auth-scope', 'x-auth-client-id']) expect(res.body.headers).not.toHaveProperty(h);
+    for (const h of ['authorization', 'x-auth-subject', 'x-auth-groups', 'x-auth-other', 'x-auth-scope', 'x-auth-client-id'])
+      expect(res.body.headers).not.toHaveProperty(h);
   });
 });
 
@@ -241,11 +274,17 @@ describe('upstreams', () => {
 describe('streaming', () => {
   it('streams a request body: the upstream sees the first chunk before the client sent the rest', async () => {
     const done = new Promise<Answer>((resolve, reject) => {
-      const req = http.request(`${gw.url}/slow/stream-up`, { method: 'POST', headers: { ...bearer(tokens.joeRead!), 'transfer-encoding': 'chunked' } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: JSON.parse(text) as Answer['body'] }));
-      });
+      const req = http.request(
+        `${gw.url}/slow/stream-up`,
+        { method: 'POST', headers: { ...bearer(tokens.joeRead!), 'transfer-encoding': 'chunked' } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: JSON.parse(text) as Answer['body'] }),
+          );
+        },
+      );
       req.on('error', reject);
       req.write(Buffer.alloc(64 * 1024, 1));
       const poll = setInterval(() => {
@@ -291,12 +330,26 @@ describe('streaming', () => {
 describe('forwarding headers and limits', () => {
   let trusting: TestGateway;
   beforeAll(async () => {
-    trusting = await startGateway({ upstream: echo.url, config: { server: { trustProxy: true, limits: { keepAliveTimeoutMs: 300, maxHeaderBytes: 4096 } }, routes: [{ path: '/**', auth: 'none' }] } });
+    trusting = await startGateway({
+      upstream: echo.url,
+      config: {
+        server: { trustProxy: true, limits: { keepAliveTimeoutMs: 300, maxHeaderBytes: 4096 } },
+        routes: [{ path: '/**', auth: 'none' }],
+      },
+    });
   });
   afterAll(async () => trusting?.stop());
 
   it('replaces inbound X-Forwarded-* without trustProxy and sets X-Request-Id', async () => {
-    const res = await request('/public/x', { headers: { 'x-forwarded-for': '10.0.0.1', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil', forwarded: 'for=1.2.3.4', host: 'gw.test' } });
+    const res = await request('/public/x', {
+      headers: {
+        'x-forwarded-for': '10.0.0.1',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil',
+        forwarded: 'for=1.2.3.4',
+        host: 'gw.test',
+      },
+    });
     expect(res.body.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(res.body.headers['x-forwarded-proto']).toBe('http');
     expect(res.body.headers['x-forwarded-host']).toBe('gw.test');
@@ -305,7 +358,10 @@ describe('forwarding headers and limits', () => {
   });
 
   it('appends to X-Forwarded-For and keeps X-Forwarded-Proto with trustProxy', async () => {
-    const res = await request('/x', { base: trusting.url, headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'x-forwarded-proto': 'https', 'x-request-id': 'req-42' } });
+    const res = await request('/x', {
+      base: trusting.url,
+      headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'x-forwarded-proto': 'https', 'x-request-id': 'req-42' },
+    });
     expect(res.body.headers['x-forwarded-for']).toBe('203.0.113.9, 10.0.0.1, 127.0.0.1');
     expect(res.body.headers['x-forwarded-proto']).toBe('https');
     expect(res.body.headers['x-request-id']).toBe('req-42');

@@ -32,7 +32,8 @@ afterAll(async () => {
 });
 
 const token = (gw: TestGateway, body: string) => postForm(gw.tokenUrl, body, { authorization: basicAuth() });
-const refresh = (gw: TestGateway, refreshToken: string, scope = '') => token(gw, `grant_type=refresh_token&refresh_token=${refreshToken}${scope ? `&scope=${scope}` : ''}`);
+const refresh = (gw: TestGateway, refreshToken: string, scope = '') =>
+  token(gw, `grant_type=refresh_token&refresh_token=${refreshToken}${scope ? `&scope=${scope}` : ''}`);
 async function scopeSeen(gw: TestGateway, accessToken: string): Promise<string | undefined> {
   const res = await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${accessToken}` } });
   return ((await res.json()) as { headers: Record<string, string> }).headers['x-auth-scope'];
@@ -56,7 +57,10 @@ describe('refresh under a configuration that gates a scope', () => {
   });
 
   it('keeps the scope of a member of the gating group', async () => {
-    const first = await token(before, `grant_type=password&username=alice&password=${encodeURIComponent(USERS.alice.password)}&scope=read%20admin`);
+    const first = await token(
+      before,
+      `grant_type=password&username=alice&password=${encodeURIComponent(USERS.alice.password)}&scope=read%20admin`,
+    );
     const refreshed = await refresh(after, first.json.refresh_token as string);
     expect(refreshed.status).toBe(200);
     expect(refreshed.json.scope).toBe('read admin');

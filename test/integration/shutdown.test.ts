@@ -28,7 +28,11 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   mkdirSync(join(ROOT, '.tmp'), { recursive: true });
   build = mkdtempSync(join(ROOT, '.tmp', 'shutdown-'));
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(build, 'dist')], { cwd: ROOT, stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(build, 'dist')],
+    { cwd: ROOT, stdio: 'pipe' },
+  );
   mkdirSync(join(build, 'bin'));
   copyFileSync(join(ROOT, 'bin/ropc-gateway.js'), join(build, 'bin/ropc-gateway.js'));
   upstream = await startEchoUpstream((req, res) => {
@@ -69,14 +73,20 @@ async function startCli(server: Record<string, unknown>): Promise<Child> {
       routes: [{ path: '/**', auth: 'none' }],
     }),
   );
-  const child = spawn(process.execPath, [join(build, 'bin/ropc-gateway.js'), 'start', '--config', join(dir, 'gateway.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(build, 'bin/ropc-gateway.js'), 'start', '--config', join(dir, 'gateway.yaml')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<{ code: number | null; at: number }>((r) => child.once('exit', (code) => r({ code, at: Date.now() })));
-  const logs = () => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logs = () =>
+    stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   await waitFor(() => stdout.includes('ropc-gateway listening') || child.exitCode !== null, 20_000, 'the gateway to listen');
   if (child.exitCode !== null) throw new Error(`the gateway exited: ${stderr}${stdout}`);
   const listening = logs().find((l) => l.msg === 'ropc-gateway listening') as { port: number; adminPort: number };
@@ -127,7 +137,9 @@ describe('SIGTERM', () => {
     expect(at - signalled).toBeGreaterThanOrEqual(2300);
     expect(at - signalled).toBeLessThan(5000);
     const messages = gw.logs().map((l) => l.msg);
-    expect(messages).toEqual(expect.arrayContaining(['shutting down: readiness fails now, draining', 'closing the public listener', 'stopped']));
+    expect(messages).toEqual(
+      expect.arrayContaining(['shutting down: readiness fails now, draining', 'closing the public listener', 'stopped']),
+    );
     expect(gw.logs().find((l) => l.msg === 'request' && l.route === '/**' && l.status === 200 && (l.ms as number) > 2000)).toBeDefined();
   });
 
@@ -145,14 +157,17 @@ describe('SIGTERM', () => {
     expect(code).toBe(0);
     expect(at - signalled).toBeGreaterThanOrEqual(900);
     expect(at - signalled).toBeLessThan(3000);
-    expect(gw.logs().find((l) => l.msg === 'in-flight requests did not finish in time; cutting their connections')).toMatchObject({ inFlight: 1 });
+    expect(gw.logs().find((l) => l.msg === 'in-flight requests did not finish in time; cutting their connections')).toMatchObject({
+      inFlight: 1,
+    });
   });
 });
 
 describe('gateway.shutdown() in process', () => {
   it('cuts proxied WebSocket connections when the listener closes, after the drain', async () => {
     const wss = new WebSocketServer({ noServer: true });
-    const onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, () => undefined);
+    const onUpgrade = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) =>
+      wss.handleUpgrade(req, socket, head, () => undefined);
     upstream.server.on('upgrade', onUpgrade);
     const gw = await startGateway({ upstream: upstream.url, config: { routes: [{ path: '/**', auth: 'none' }] } });
     try {

@@ -35,7 +35,10 @@ describe.each(['stopped', 'hung'] as const)('Redis %s', (fault) => {
       const resource = await timed(() => fetch(`${env.gw.url}/api`, { headers: { authorization: `Bearer ${token}` } }));
       expect(resource.value.status).toBe(503);
       expect(resource.value.headers.get('retry-after')).toBeTruthy();
-      expect(await resource.value.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable, retry later' });
+      expect(await resource.value.json()).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: 'the service is temporarily unavailable, retry later',
+      });
       expect(resource.ms).toBeLessThan(2500);
       expect(upstreamHits).toBe(hits);
 

@@ -24,9 +24,14 @@ let port: number;
 beforeAll(async () => {
   upstream = await startEchoUpstream();
   wss = new WebSocketServer({ noServer: true });
-  upstream.server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d) => ws.send(`echo:${d.toString()}`))));
+  upstream.server.on('upgrade', (req, socket, head) =>
+    wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d) => ws.send(`echo:${d.toString()}`))),
+  );
   first = makeCertificate({ name: 'tls', cn: 'first.test' });
-  gw = await startGateway({ upstream: upstream.url, config: { server: { tls: { certFile: first.certFile, keyFile: first.keyFile } }, routes: [{ path: '/public/**', auth: 'none' }] } });
+  gw = await startGateway({
+    upstream: upstream.url,
+    config: { server: { tls: { certFile: first.certFile, keyFile: first.keyFile } }, routes: [{ path: '/public/**', auth: 'none' }] },
+  });
   port = Number(new URL(gw.url).port);
   base = `https://127.0.0.1:${port}`;
 });
@@ -36,13 +41,20 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-function request(path: string, options: { method?: string; headers?: Record<string, string>; body?: string; ca?: Buffer } = {}): Promise<{ status: number; text: string }> {
+function request(
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; ca?: Buffer } = {},
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${base}${path}`, { method: options.method ?? 'GET', headers: options.headers, ca: options.ca ?? first.cert, servername: 'localhost' }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = https.request(
+      `${base}${path}`,
+      { method: options.method ?? 'GET', headers: options.headers, ca: options.ca ?? first.cert, servername: 'localhost' },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -74,7 +86,11 @@ async function notAfterMetric(): Promise<number | undefined> {
 describe('TLS termination', () => {
   it('serves the token endpoint and the proxy over HTTPS, telling the upstream the scheme', async () => {
     const body = `grant_type=password&username=joe&password=${USERS.joe.password}`;
-    const token = await request('/as/token.oauth2', { method: 'POST', headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const token = await request('/as/token.oauth2', {
+      method: 'POST',
+      headers: { authorization: basicAuth(), 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
     expect(token.status).toBe(200);
     const access = (JSON.parse(token.text) as { access_token: string }).access_token;
     const res = await request('/api/x', { headers: { authorization: `Bearer ${access}` } });
@@ -105,7 +121,12 @@ describe('certificate reload', () => {
     // A renewal that writes the certificate first: the pair does not match yet, the old one stays.
     writeFileSync(`${first.certFile}.tmp`, next.cert);
     renameSync(`${first.certFile}.tmp`, first.certFile);
-    await expect.poll(() => gw.logs().some((l) => l.msg === 'TLS certificate not reloaded; keeping the previous one'), { timeout: 8000, interval: 50 }).toBe(true);
+    await expect
+      .poll(() => gw.logs().some((l) => l.msg === 'TLS certificate not reloaded; keeping the previous one'), {
+        timeout: 8000,
+        interval: 50,
+      })
+      .toBe(true);
     expect(await presented()).toBe(fingerprintOf(first.cert));
     expect((await request('/public/x')).status).toBe(200);
 

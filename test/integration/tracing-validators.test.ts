@@ -64,7 +64,13 @@ beforeAll(async () => {
           timeoutMs: 2000,
           poolSize: 1,
         },
-        { name: 'legacy', type: 'http', url: `http://127.0.0.1:${(legacy.address() as AddressInfo).port}/verify`, headersFile, timeoutMs: 2000 },
+        {
+          name: 'legacy',
+          type: 'http',
+          url: `http://127.0.0.1:${(legacy.address() as AddressInfo).port}/verify`,
+          headersFile,
+          timeoutMs: 2000,
+        },
       ],
       clients: [{ id: 'app', secretFile, scopes: ['read'], defaultScopes: ['read'], validators: ['directory', 'legacy'] }],
     },
@@ -85,26 +91,35 @@ const login = (requestId: string, username: string, password: string) =>
 
 async function traceOf(requestId: string): Promise<ReceivedSpan[]> {
   let root: ReceivedSpan | undefined;
-  await waitFor(async () => {
-    await gw.gateway.tracing?.flush();
-    root = receiver.spans().find((s) => s.kind === 2 && s.attributes['ropc.request_id'] === requestId);
-    return root !== undefined;
-  }, 10_000, `the server span of ${requestId}`);
+  await waitFor(
+    async () => {
+      await gw.gateway.tracing?.flush();
+      root = receiver.spans().find((s) => s.kind === 2 && s.attributes['ropc.request_id'] === requestId);
+      return root !== undefined;
+    },
+    10_000,
+    `the server span of ${requestId}`,
+  );
   return receiver.spans().filter((s) => s.traceId === root!.traceId);
 }
 
 const children = (spans: readonly ReceivedSpan[], parent: ReceivedSpan) => spans.filter((s) => s.parentSpanId === parent.spanId);
 
 describe('validator spans', () => {
-  it('shows the directory\'s search and bind under its validator span', async () => {
+  it("shows the directory's search and bind under its validator span", async () => {
     const res = await login('ldap-login', USERS.joe.uid, USERS.joe.password);
     expect(res.status).toBe(200);
     const spans = await traceOf('ldap-login');
     const chain = spans.find((s) => s.name === 'validator_chain')!;
     const validators = children(spans, chain);
-    expect(validators.map((s) => [s.name, s.attributes['ropc.validator.name'], s.attributes['ropc.validator.type'], s.attributes['ropc.validator.outcome']])).toEqual([
-      ['validator.validate', 'directory', 'ldap', 'valid'],
-    ]);
+    expect(
+      validators.map((s) => [
+        s.name,
+        s.attributes['ropc.validator.name'],
+        s.attributes['ropc.validator.type'],
+        s.attributes['ropc.validator.outcome'],
+      ]),
+    ).toEqual([['validator.validate', 'directory', 'ldap', 'valid']]);
     const calls = children(spans, validators[0]!);
     expect(calls.map((s) => [s.name, s.attributes['ropc.ldap.step']])).toEqual([
       ['ldap.search', 'searching the user'],
@@ -119,8 +134,17 @@ describe('validator spans', () => {
     const spans = await traceOf('http-login');
     const chain = spans.find((s) => s.name === 'validator_chain')!;
     expect(chain.attributes).toMatchObject({ 'ropc.validator.outcome': 'valid', 'ropc.validator.name': 'legacy' });
-    const validators = children(spans, chain).sort((a, b) => String(a.attributes['ropc.validator.name']).localeCompare(String(b.attributes['ropc.validator.name'])));
-    expect(validators.map((s) => [s.attributes['ropc.validator.name'], s.attributes['ropc.validator.type'], s.attributes['ropc.validator.outcome'], s.attributes['ropc.validator.reason'] ?? null])).toEqual([
+    const validators = children(spans, chain).sort((a, b) =>
+      String(a.attributes['ropc.validator.name']).localeCompare(String(b.attributes['ropc.validator.name'])),
+    );
+    expect(
+      validators.map((s) => [
+        s.attributes['ropc.validator.name'],
+        s.attributes['ropc.validator.type'],
+        s.attributes['ropc.validator.outcome'],
+        s.attributes['ropc.validator.reason'] ?? null,
+      ]),
+    ).toEqual([
       ['directory', 'ldap', 'invalid', 'unknown-user'],
       ['legacy', 'http', 'valid', null],
     ]);
@@ -133,7 +157,16 @@ describe('validator spans', () => {
     expect(wrong.status).toBe(400);
     await traceOf('ldap-wrong');
     const bodies = receiver.bodies().join('\n');
-    for (const secret of [USERS.joe.password, LEGACY_USER.password, 'wrong-directory-pw-9', SERVICE.password, API_KEY, SECRET, LEGACY_USER.username, USERS.joe.uid]) {
+    for (const secret of [
+      USERS.joe.password,
+      LEGACY_USER.password,
+      'wrong-directory-pw-9',
+      SERVICE.password,
+      API_KEY,
+      SECRET,
+      LEGACY_USER.username,
+      USERS.joe.uid,
+    ]) {
       expect(bodies.includes(secret), secret).toBe(false);
     }
   });

@@ -59,24 +59,33 @@ function parseTraceparent(value: string | undefined): { traceId: string; parentI
 /** The server span of the request `requestId` and every span of its trace, once exported. */
 async function traceOf(gw: TestGateway, receiver: OtlpReceiver, requestId: string): Promise<{ root: ReceivedSpan; spans: ReceivedSpan[] }> {
   let root: ReceivedSpan | undefined;
-  await waitFor(async () => {
-    await gw.gateway.tracing?.flush();
-    root = receiver.spans().find((s) => s.kind === SERVER && s.attributes['ropc.request_id'] === requestId);
-    return root !== undefined;
-  }, 10_000, `the server span of ${requestId}`);
+  await waitFor(
+    async () => {
+      await gw.gateway.tracing?.flush();
+      root = receiver.spans().find((s) => s.kind === SERVER && s.attributes['ropc.request_id'] === requestId);
+      return root !== undefined;
+    },
+    10_000,
+    `the server span of ${requestId}`,
+  );
   return { root: root!, spans: receiver.spans().filter((s) => s.traceId === root!.traceId) };
 }
 
 function only(spans: readonly ReceivedSpan[], name: string): ReceivedSpan {
   const found = spans.filter((s) => s.name === name);
-  expect(found.map((s) => s.name), `exactly one span ${name} in ${spans.map((s) => s.name).join(', ')}`).toEqual([name]);
+  expect(
+    found.map((s) => s.name),
+    `exactly one span ${name} in ${spans.map((s) => s.name).join(', ')}`,
+  ).toEqual([name]);
   return found[0]!;
 }
 
 /** OpenTelemetry SDK modules loaded in this process (they are CommonJS: Node's require cache lists them). */
 function sdkModulesLoaded(): string[] {
   const cache = createRequire(import.meta.url).cache;
-  return Object.keys(cache).filter((path) => /@opentelemetry[\\/](sdk-trace|exporter-trace|resources|context-async-hooks|otlp-)/.test(path));
+  return Object.keys(cache).filter((path) =>
+    /@opentelemetry[\\/](sdk-trace|exporter-trace|resources|context-async-hooks|otlp-)/.test(path),
+  );
 }
 
 let upstream: Upstream;
@@ -104,7 +113,10 @@ describe('tracing off (the default)', () => {
     expect(gw.gateway.tracing).toBeUndefined();
     const res = await grant(gw, 'off-1');
     expect(res.status).toBe(200);
-    const echo = await proxied(gw, String(res.json.access_token), 'off-2', { traceparent: CLIENT_TRACEPARENT, tracestate: CLIENT_TRACESTATE });
+    const echo = await proxied(gw, String(res.json.access_token), 'off-2', {
+      traceparent: CLIENT_TRACEPARENT,
+      tracestate: CLIENT_TRACESTATE,
+    });
     expect(echo.headers.traceparent).toBe(CLIENT_TRACEPARENT);
     expect(echo.headers.tracestate).toBe(CLIENT_TRACESTATE);
     expect(sdkModulesLoaded()).toEqual([]);
@@ -118,7 +130,10 @@ describe('tracing on, incoming traceparent not trusted (the default)', () => {
   const sent: string[] = [USERS.joe.password, CLIENT.secret, WRONG, basicAuth(), USERS.joe.username];
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
-    gw = await startGateway({ upstream: upstream.url, config: { tracing: { enabled: true, endpoint: receiver.url, serviceName: 'gw-under-test' } } });
+    gw = await startGateway({
+      upstream: upstream.url,
+      config: { tracing: { enabled: true, endpoint: receiver.url, serviceName: 'gw-under-test' } },
+    });
   });
   afterAll(async () => {
     await gw.stop();
@@ -139,7 +154,13 @@ describe('tracing on, incoming traceparent not trusted (the default)', () => {
     expect(root.parentSpanId).toBeUndefined();
     expect(root.name).toBe('POST /as/token.oauth2');
     expect(root.resource['service.name']).toBe('gw-under-test');
-    expect(root.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.response.status_code': 200, 'http.route': '/as/token.oauth2', 'ropc.client_id': CLIENT.id, 'ropc.grant_type': 'password' });
+    expect(root.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.response.status_code': 200,
+      'http.route': '/as/token.oauth2',
+      'ropc.client_id': CLIENT.id,
+      'ropc.grant_type': 'password',
+    });
 
     const clientAuth = only(spans, 'client_auth');
     const grantSpan = only(spans, 'grant password');
@@ -159,19 +180,35 @@ describe('tracing on, incoming traceparent not trusted (the default)', () => {
 
     const validator = only(spans, 'validator.validate');
     expect(validator.parentSpanId).toBe(chain.spanId);
-    expect(validator.attributes).toMatchObject({ 'ropc.validator.name': 'local', 'ropc.validator.type': 'file', 'ropc.validator.outcome': 'valid' });
+    expect(validator.attributes).toMatchObject({
+      'ropc.validator.name': 'local',
+      'ropc.validator.type': 'file',
+      'ropc.validator.outcome': 'valid',
+    });
     expect(spans.map((s) => s.name).sort()).toEqual(
-      ['POST /as/token.oauth2', 'client_auth', 'grant password', 'lockout.reserve', 'validator_chain', 'validator.validate', 'lockout.settle', 'store.createFamily'].sort(),
+      [
+        'POST /as/token.oauth2',
+        'client_auth',
+        'grant password',
+        'lockout.reserve',
+        'validator_chain',
+        'validator.validate',
+        'lockout.settle',
+        'store.createFamily',
+      ].sort(),
     );
   });
 
-  it('exports a refused login with its error code and the validator\'s reason, as a 4xx that is not a server fault', async () => {
+  it("exports a refused login with its error code and the validator's reason, as a 4xx that is not a server fault", async () => {
     const res = await grant(gw, 'grant-wrong', WRONG);
     expect(res.status).toBe(400);
     const { root, spans } = await traceOf(gw, receiver, 'grant-wrong');
     expect(root.attributes).toMatchObject({ 'http.response.status_code': 400, 'ropc.error': 'invalid_grant' });
     expect(root.statusCode).toBe(0);
-    expect(only(spans, 'validator.validate').attributes).toMatchObject({ 'ropc.validator.outcome': 'invalid', 'ropc.validator.reason': 'invalid-password' });
+    expect(only(spans, 'validator.validate').attributes).toMatchObject({
+      'ropc.validator.outcome': 'invalid',
+      'ropc.validator.reason': 'invalid-password',
+    });
     expect(only(spans, 'lockout.settle').attributes['ropc.lockout.result']).toBe('failure');
     expect(only(spans, 'grant password').attributes['error.type']).toBe('invalid_grant');
   });
@@ -179,19 +216,27 @@ describe('tracing on, incoming traceparent not trusted (the default)', () => {
   it('exports a refresh: the grant, the subject re-checked by its validator, the store lookups and the rotation', async () => {
     const login = await grant(gw, 'refresh-login');
     sent.push(String(login.json.access_token), String(login.json.refresh_token));
-    const res = await postForm(tokenUrl(gw), `grant_type=refresh_token&refresh_token=${encodeURIComponent(String(login.json.refresh_token))}`, { authorization: basicAuth(), 'x-request-id': 'refresh-1' });
+    const res = await postForm(
+      tokenUrl(gw),
+      `grant_type=refresh_token&refresh_token=${encodeURIComponent(String(login.json.refresh_token))}`,
+      { authorization: basicAuth(), 'x-request-id': 'refresh-1' },
+    );
     expect(res.status).toBe(200);
     sent.push(String(res.json.access_token), String(res.json.refresh_token));
     const { root, spans } = await traceOf(gw, receiver, 'refresh-1');
     expect(root.attributes['ropc.grant_type']).toBe('refresh_token');
     const grantSpan = only(spans, 'grant refresh_token');
     expect(grantSpan.parentSpanId).toBe(root.spanId);
-    for (const name of ['store.getRefresh', 'validator.recheck', 'store.rotate']) expect(only(spans, name).parentSpanId, name).toBe(grantSpan.spanId);
+    for (const name of ['store.getRefresh', 'validator.recheck', 'store.rotate'])
+      expect(only(spans, name).parentSpanId, name).toBe(grantSpan.spanId);
     expect(only(spans, 'validator.recheck').attributes).toMatchObject({ 'ropc.validator.name': 'local', 'ropc.validator.type': 'file' });
   });
 
   it('marks a refused client authentication on its client_auth span', async () => {
-    const res = await postForm(tokenUrl(gw), 'grant_type=password&username=joe&password=x', { authorization: basicAuth(CLIENT.id, 'not-the-secret'), 'x-request-id': 'bad-client' });
+    const res = await postForm(tokenUrl(gw), 'grant_type=password&username=joe&password=x', {
+      authorization: basicAuth(CLIENT.id, 'not-the-secret'),
+      'x-request-id': 'bad-client',
+    });
     sent.push('not-the-secret', basicAuth(CLIENT.id, 'not-the-secret'));
     expect(res.status).toBe(401);
     const { root, spans } = await traceOf(gw, receiver, 'bad-client');
@@ -202,7 +247,7 @@ describe('tracing on, incoming traceparent not trusted (the default)', () => {
     expect(spans.map((s) => s.name)).not.toContain('grant password');
   });
 
-  it('starts a new trace for a client\'s traceparent, and the upstream gets the gateway\'s, naming the exported upstream span', async () => {
+  it("starts a new trace for a client's traceparent, and the upstream gets the gateway's, naming the exported upstream span", async () => {
     const login = await grant(gw, 'grant-2');
     const token = String(login.json.access_token);
     sent.push(token, String(login.json.refresh_token));
@@ -231,10 +276,21 @@ describe('tracing on, incoming traceparent not trusted (the default)', () => {
     await gw.gateway.tracing?.flush();
     const spans = receiver.spans();
     expect(spans.length).toBeGreaterThan(10);
-    const values = spans.flatMap((s) => [s.name, s.statusMessage ?? '', ...Object.values(s.attributes).map(String), ...s.events.flatMap((e) => [e.name, ...Object.values(e.attributes).map(String)])]);
+    const values = spans.flatMap((s) => [
+      s.name,
+      s.statusMessage ?? '',
+      ...Object.values(s.attributes).map(String),
+      ...s.events.flatMap((e) => [e.name, ...Object.values(e.attributes).map(String)]),
+    ]);
     for (const secret of sent) {
-      expect(values.filter((v) => v.includes(secret)), secret).toEqual([]);
-      expect(receiver.bodies().some((b) => b.includes(secret)), secret).toBe(false);
+      expect(
+        values.filter((v) => v.includes(secret)),
+        secret,
+      ).toEqual([]);
+      expect(
+        receiver.bodies().some((b) => b.includes(secret)),
+        secret,
+      ).toBe(false);
     }
     expect(values.filter((v) => /bearer|basic /i.test(v))).toEqual([]);
   });
@@ -245,7 +301,10 @@ describe('tracing on, trustIncomingTraceparent', () => {
   let receiver: OtlpReceiver;
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
-    gw = await startGateway({ upstream: upstream.url, config: { tracing: { enabled: true, endpoint: receiver.url, trustIncomingTraceparent: true } } });
+    gw = await startGateway({
+      upstream: upstream.url,
+      config: { tracing: { enabled: true, endpoint: receiver.url, trustIncomingTraceparent: true } },
+    });
   });
   afterAll(async () => {
     await gw.stop();
@@ -259,14 +318,22 @@ describe('tracing on, trustIncomingTraceparent', () => {
     expect(first.root.traceId).toBe(CLIENT_TRACE_ID);
     expect(first.root.parentSpanId).toBe(CLIENT_PARENT_ID);
 
-    const echo = await proxied(gw, String(login.json.access_token), 'trusted-proxy', { traceparent: CLIENT_TRACEPARENT, tracestate: CLIENT_TRACESTATE });
+    const echo = await proxied(gw, String(login.json.access_token), 'trusted-proxy', {
+      traceparent: CLIENT_TRACEPARENT,
+      tracestate: CLIENT_TRACESTATE,
+    });
     const seen = parseTraceparent(echo.headers.traceparent);
     expect(seen.traceId).toBe(CLIENT_TRACE_ID);
     expect(seen.parentId).not.toBe(CLIENT_PARENT_ID);
     expect(echo.headers.tracestate).toBe(CLIENT_TRACESTATE);
     const { root, spans } = await traceOf(gw, receiver, 'trusted-proxy');
     expect(root.parentSpanId).toBe(CLIENT_PARENT_ID);
-    expect(only(spans.filter((s) => s.attributes['ropc.upstream'] !== undefined && s.parentSpanId === root.spanId), 'GET upstream').spanId).toBe(seen.parentId);
+    expect(
+      only(
+        spans.filter((s) => s.attributes['ropc.upstream'] !== undefined && s.parentSpanId === root.spanId),
+        'GET upstream',
+      ).spanId,
+    ).toBe(seen.parentId);
   });
 
   it('starts a new trace when the incoming traceparent is malformed', async () => {
@@ -290,7 +357,7 @@ describe('tracing on, sampleRatio 0', () => {
     await receiver.close();
   });
 
-  it('records nothing, and the upstream gets a traceparent of the gateway\'s that says not sampled', async () => {
+  it("records nothing, and the upstream gets a traceparent of the gateway's that says not sampled", async () => {
     const login = await grant(gw, 'unsampled-grant');
     expect(login.status).toBe(200);
     const echo = await proxied(gw, String(login.json.access_token), 'unsampled-proxy', { traceparent: CLIENT_TRACEPARENT });
@@ -332,8 +399,10 @@ describe('tracing on, WebSocket', () => {
     await new Promise<void>((resolve) => wsUpstream.close(() => resolve()));
   });
 
-  it('traces the handshake and sends the upstream span\'s traceparent, not the client\'s', async () => {
-    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ws/public`, { headers: { traceparent: CLIENT_TRACEPARENT, 'x-request-id': 'ws-1' } });
+  it("traces the handshake and sends the upstream span's traceparent, not the client's", async () => {
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/ws/public`, {
+      headers: { traceparent: CLIENT_TRACEPARENT, 'x-request-id': 'ws-1' },
+    });
     const reply = await new Promise<string>((resolve, reject) => {
       ws.once('open', () => ws.send('hi'));
       ws.once('message', (data) => resolve(String(data)));

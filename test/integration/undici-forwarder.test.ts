@@ -111,13 +111,20 @@ class Upstream {
         return;
       case '/hop':
         res.writeHead(200, [
-          'content-type', 'application/json',
-          'connection', 'keep-alive, x-up-hop',
-          'keep-alive', 'timeout=5',
-          'x-up-hop', 'secret',
-          'set-cookie', 'a=1',
-          'set-cookie', 'b=2',
-          'x-end-to-end', 'kept',
+          'content-type',
+          'application/json',
+          'connection',
+          'keep-alive, x-up-hop',
+          'keep-alive',
+          'timeout=5',
+          'x-up-hop',
+          'secret',
+          'set-cookie',
+          'a=1',
+          'set-cookie',
+          'b=2',
+          'x-end-to-end',
+          'kept',
         ]);
         res.end('{}');
         return;
@@ -146,14 +153,35 @@ interface Answer {
 }
 
 /** One request; `chunked` sends the body with Transfer-Encoding: chunked (no Content-Length). */
-function send(url: string, options: { method?: string; headers?: string[] | Record<string, string>; body?: Buffer | string; chunked?: boolean; agent?: http.Agent } = {}): Promise<Answer> {
+function send(
+  url: string,
+  options: {
+    method?: string;
+    headers?: string[] | Record<string, string>;
+    body?: Buffer | string;
+    chunked?: boolean;
+    agent?: http.Agent;
+  } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers as Record<string, string>, agent: options.agent ?? false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers as Record<string, string>, agent: options.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            statusMessage: res.statusMessage ?? '',
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     if (options.chunked && options.body !== undefined) {
       req.write(options.body);
@@ -217,7 +245,12 @@ describe('forwarder', () => {
       targets: [target, dead, base],
       observe: (_upstream, outcome) => outcomes.push(outcome),
     });
-    front = await startFront(forwarder, (url) => (url.startsWith('/dead') ? dead : url.startsWith('/prefixed') ? base : target), true, () => lifecycle);
+    front = await startFront(
+      forwarder,
+      (url) => (url.startsWith('/dead') ? dead : url.startsWith('/prefixed') ? base : target),
+      true,
+      () => lifecycle,
+    );
   });
   afterAll(async () => {
     await front?.close();
@@ -229,15 +262,24 @@ describe('forwarder', () => {
     const res = await send(`${front.url}/api/items?q=1&r=%20`, {
       method: 'PATCH',
       headers: [
-        'Host', 'gateway.test',
-        'X-Forwarded-For', '10.0.0.1, 127.0.0.1',
-        'X-Forwarded-Proto', 'https',
-        'X-Forwarded-Host', 'public.example',
-        'X-Request-Id', 'rid-1',
-        'X-Auth-Subject', 'joe',
-        'Accept', 'application/json',
-        'Content-Type', 'text/plain',
-        'Content-Length', '5',
+        'Host',
+        'gateway.test',
+        'X-Forwarded-For',
+        '10.0.0.1, 127.0.0.1',
+        'X-Forwarded-Proto',
+        'https',
+        'X-Forwarded-Host',
+        'public.example',
+        'X-Request-Id',
+        'rid-1',
+        'X-Auth-Subject',
+        'joe',
+        'Accept',
+        'application/json',
+        'Content-Type',
+        'text/plain',
+        'Content-Length',
+        '5',
       ],
       body: 'hello',
     });
@@ -286,7 +328,10 @@ describe('forwarder', () => {
   it('answers 502 when the upstream refuses the connection', async () => {
     const res = await send(`${front.url}/dead`);
     expect(res.status).toBe(502);
-    expect(JSON.parse(res.body.toString())).toEqual({ error: 'upstream_unavailable', error_description: 'the upstream refused or dropped the connection' });
+    expect(JSON.parse(res.body.toString())).toEqual({
+      error: 'upstream_unavailable',
+      error_description: 'the upstream refused or dropped the connection',
+    });
     expect(res.headers['cache-control']).toBe('no-store');
     expect(outcomes.at(-1)).toBe('error');
   });
@@ -328,7 +373,11 @@ describe('forwarder', () => {
 
   it('streams 200 KB request and response bodies', async () => {
     const payload = Buffer.alloc(200 * 1024, 3);
-    const echoed = await send(`${front.url}/stream`, { method: 'POST', body: payload, headers: { 'content-length': String(payload.length) } });
+    const echoed = await send(`${front.url}/stream`, {
+      method: 'POST',
+      body: payload,
+      headers: { 'content-length': String(payload.length) },
+    });
     expect(echoed.status).toBe(200);
     expect(echoed.body.equals(payload)).toBe(true);
     const big = await send(`${front.url}/big`);
@@ -337,7 +386,11 @@ describe('forwarder', () => {
 
   it('streams both ways without buffering: the first chunk comes back before the second is sent', async () => {
     const rounds = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${front.url}/stream`, { method: 'POST', agent: false, headers: { 'content-type': 'application/octet-stream' } });
+      const req = http.request(`${front.url}/stream`, {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       const timer = setTimeout(() => reject(new Error('the echo of the first chunk never came back: something buffers')), 3000);
       let round = 0;
       req.on('response', (res) => {
@@ -392,7 +445,15 @@ describe('forwarder', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const before = upstream.connections;
     for (let i = 0; i < 20; i++) {
-      const res = i % 2 ? await send(`${front.url}/api/${i}`, { agent }) : await send(`${front.url}/api/${i}`, { agent, method: 'POST', body: `n=${i}`, headers: { 'content-length': String(`n=${i}`.length) } });
+      const res =
+        i % 2
+          ? await send(`${front.url}/api/${i}`, { agent })
+          : await send(`${front.url}/api/${i}`, {
+              agent,
+              method: 'POST',
+              body: `n=${i}`,
+              headers: { 'content-length': String(`n=${i}`.length) },
+            });
       expect(res.status).toBe(200);
     }
     agent.destroy();
@@ -503,7 +564,14 @@ describe('forwarder: request headers and paths', () => {
     const res = await send(`${front.url}/stream`, {
       method: 'POST',
       // An object, not a raw list: Node's client only frames a chunked body from object headers.
-      headers: { connection: 'keep-alive, X-Secret-Hop', 'x-secret-hop': 'hop', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-connection': 'keep-alive', 'x-kept': 'yes' },
+      headers: {
+        connection: 'keep-alive, X-Secret-Hop',
+        'x-secret-hop': 'hop',
+        'keep-alive': 'timeout=5',
+        te: 'trailers',
+        'proxy-connection': 'keep-alive',
+        'x-kept': 'yes',
+      },
       body: 'chunked body',
       chunked: true,
     });
@@ -517,12 +585,24 @@ describe('forwarder: request headers and paths', () => {
   it('passes a POST with Expect: 100-continue (Node has already answered the 100)', async () => {
     const body = 'continue-body';
     const res = await new Promise<Answer>((resolve, reject) => {
-      const req = http.request(`${front.url}/stream`, { method: 'POST', agent: false, headers: { expect: '100-continue', 'content-length': String(body.length) } });
+      const req = http.request(`${front.url}/stream`, {
+        method: 'POST',
+        agent: false,
+        headers: { expect: '100-continue', 'content-length': String(body.length) },
+      });
       req.on('continue', () => req.end(body));
       req.on('response', (r) => {
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, statusMessage: '', headers: r.headers, rawHeaders: r.rawHeaders, body: Buffer.concat(chunks) }));
+        r.on('end', () =>
+          resolve({
+            status: r.statusCode ?? 0,
+            statusMessage: '',
+            headers: r.headers,
+            rawHeaders: r.rawHeaders,
+            body: Buffer.concat(chunks),
+          }),
+        );
       });
       req.on('error', reject);
     });
@@ -544,9 +624,21 @@ describe('forwarder: request headers and paths', () => {
 async function selfSigned(dir: string, file: string, name: string): Promise<string> {
   const crt = join(dir, `${file}.crt`);
   await promisify(execFile)('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-    '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name},IP:127.0.0.1`,
-    '-keyout', join(dir, `${file}.key`), '-out', crt,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    `subjectAltName=DNS:${name},IP:127.0.0.1`,
+    '-keyout',
+    join(dir, `${file}.key`),
+    '-out',
+    crt,
   ]);
   return crt;
 }

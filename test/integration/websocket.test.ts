@@ -48,7 +48,9 @@ beforeAll(async () => {
       ],
     },
   });
-  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, {
+    authorization: basicAuth(),
+  });
   token = res.json.access_token as string;
 });
 afterAll(async () => {
@@ -61,7 +63,10 @@ afterAll(async () => {
 const wsUrl = (path: string) => `${gw.url.replace('http:', 'ws:')}${path}`;
 
 /** Opens a WebSocket; resolves with the open socket, or the refusal's status, headers and body. */
-function connect(path: string, headers: Record<string, string> = {}): Promise<{ ws?: WebSocket; status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function connect(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ ws?: WebSocket; status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(wsUrl(path), { headers });
     ws.once('open', () => resolve({ ws, status: 101, headers: {}, body: '' }));
@@ -120,7 +125,9 @@ describe('refused before the upgrade', () => {
   it('refuses other upgrade protocols with 400', async () => {
     const text = await new Promise<string>((resolve) => {
       const socket = net.connect(Number(new URL(gw.url).port), '127.0.0.1', () =>
-        socket.write(`GET /ws/chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nAuthorization: Bearer ${token}\r\n\r\n`),
+        socket.write(
+          `GET /ws/chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+        ),
       );
       let out = '';
       socket.on('data', (c: Buffer) => (out += c.toString()));
@@ -133,7 +140,12 @@ describe('refused before the upgrade', () => {
 
 describe('proxied', () => {
   it('upgrades with a valid token, injects the identity and strips forged headers', async () => {
-    const res = await connect('/ws/chat?room=1', { authorization: `Bearer ${token}`, 'x-auth-subject': 'root', 'x-auth-anything': '1', 'x-request-id': 'ws-1' });
+    const res = await connect('/ws/chat?room=1', {
+      authorization: `Bearer ${token}`,
+      'x-auth-subject': 'root',
+      'x-auth-anything': '1',
+      'x-request-id': 'ws-1',
+    });
     expect(res.status).toBe(101);
     const ws = res.ws as WebSocket;
     expect(await roundTrip(ws, 'hello')).toBe('echo:hello');

@@ -28,10 +28,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ropc-workers-'));
   upstream = await startEchoUpstream((req, res) => {
     if (req.url === '/slow') slowArrived = true;
-    setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(`done ${req.url}`);
-    }, req.url === '/slow' ? 2500 : 0).unref();
+    setTimeout(
+      () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`done ${req.url}`);
+      },
+      req.url === '/slow' ? 2500 : 0,
+    ).unref();
   });
   redis = await startRedis();
   writeFileSync(join(dir, 'users.yaml'), stringify({ users: [{ username: 'joe', passwordHash: await hashSecret('joe-pw') }] }));
@@ -43,7 +46,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function writeConfig(name: string, overrides: { server?: Record<string, unknown>; store?: Record<string, unknown> } = {}): Promise<string> {
+async function writeConfig(
+  name: string,
+  overrides: { server?: Record<string, unknown>; store?: Record<string, unknown> } = {},
+): Promise<string> {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -77,7 +83,11 @@ async function startCli(file: string): Promise<Cli> {
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const logs = (): Record<string, unknown>[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logs = (): Record<string, unknown>[] =>
+    stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   await waitFor(() => logs().some((l) => l.msg === 'ropc-gateway listening') || child.exitCode !== null, 60_000, 'both workers to listen');
   if (child.exitCode !== null) throw new Error(`the gateway exited: ${stderr}${stdout}`);
   const listening = logs().find((l) => l.msg === 'ropc-gateway listening') as { port: number; adminPort: number };
@@ -102,7 +112,14 @@ function get(port: number, path: string): Promise<{ status: number; text: string
 }
 
 function workerPids(cli: Cli): number[] {
-  return [...new Set(cli.logs().filter((l) => l.msg === 'worker listening').map((l) => l.pid as number))];
+  return [
+    ...new Set(
+      cli
+        .logs()
+        .filter((l) => l.msg === 'worker listening')
+        .map((l) => l.pid as number),
+    ),
+  ];
 }
 
 /** Counter value summed over label sets matching `labels` in Prometheus text. */
@@ -126,7 +143,12 @@ describe('server.workers: 2', () => {
     for (let i = 0; i < 10; i++) answers.push(await get(cli.port, `/hello/${i}`));
     expect(answers.every((a) => a.status === 200)).toBe(true);
     await waitFor(() => cli.logs().filter((l) => l.msg === 'request' && l.status === 200).length >= 10, 10_000, 'the completion lines');
-    const pids = new Set(cli.logs().filter((l) => l.msg === 'request' && l.status === 200).map((l) => l.pid));
+    const pids = new Set(
+      cli
+        .logs()
+        .filter((l) => l.msg === 'request' && l.status === 200)
+        .map((l) => l.pid),
+    );
     expect([...pids].sort()).toEqual([...first].sort());
 
     // /metrics on the admin port: the requests of both workers, summed.
@@ -139,7 +161,11 @@ describe('server.workers: 2', () => {
     // new one takes the dead one's place.
     const victim = first[0] as number;
     process.kill(victim, 'SIGKILL');
-    await waitFor(() => cli.logs().some((l) => l.msg === 'worker died; starting another' && l.workerPid === victim), 10_000, 'the supervisor to see the death');
+    await waitFor(
+      () => cli.logs().some((l) => l.msg === 'worker died; starting another' && l.workerPid === victim),
+      10_000,
+      'the supervisor to see the death',
+    );
     for (let i = 0; i < 5; i++) expect((await get(cli.port, `/after-kill/${i}`)).status).toBe(200);
     await waitFor(() => workerPids(cli).length === 3, 30_000, 'a replacement worker');
     const replacement = workerPids(cli).find((p) => !first.includes(p)) as number;
@@ -147,10 +173,14 @@ describe('server.workers: 2', () => {
     const restarted = (await get(cli.adminPort, '/metrics')).text;
     expect(restarted).toMatch(/ropc_worker_restarts_total 1/);
     // The replacement serves too.
-    await waitFor(async () => {
-      await get(cli.port, '/which');
-      return cli.logs().some((l) => l.msg === 'request' && l.pid === replacement);
-    }, 20_000, 'the replacement to answer');
+    await waitFor(
+      async () => {
+        await get(cli.port, '/which');
+        return cli.logs().some((l) => l.msg === 'request' && l.pid === replacement);
+      },
+      20_000,
+      'the replacement to answer',
+    );
 
     // SIGTERM: readiness fails, the slow request in flight completes, both workers stop, exit 0.
     const inFlight = get(cli.port, '/slow');
@@ -158,7 +188,10 @@ describe('server.workers: 2', () => {
     cli.process.kill('SIGTERM');
     expect(await inFlight).toEqual({ status: 200, text: 'done /slow' });
     expect(await cli.exited).toBe(0);
-    const stopped = cli.logs().filter((l) => l.msg === 'stopped' && typeof l.worker === 'number').map((l) => l.pid);
+    const stopped = cli
+      .logs()
+      .filter((l) => l.msg === 'stopped' && typeof l.worker === 'number')
+      .map((l) => l.pid);
     expect(stopped.sort()).toEqual([first[1], replacement].sort());
   }, 180_000);
 
@@ -167,7 +200,9 @@ describe('server.workers: 2', () => {
     const run = spawnSync(process.execPath, ['bin/ropc-gateway.js', 'check-config', '--config', file], { encoding: 'utf8' });
     expect(run.status).toBe(2);
     const problems = run.stderr.split('\n').filter((l) => l.startsWith('server.workers'));
-    expect(problems).toEqual(['server.workers: 2 needs store.type redis: the memory store keeps tokens and lockout counters inside one process']);
+    expect(problems).toEqual([
+      'server.workers: 2 needs store.type redis: the memory store keeps tokens and lockout counters inside one process',
+    ]);
     const started = spawnSync(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', file], { encoding: 'utf8' });
     expect(started.status).toBe(2);
   });

@@ -87,9 +87,18 @@ export function driverEnv(gw: InteropGateway): Record<string, string> {
  * Runs a driver program and parses the one JSON object it prints: what each step observed.
  * A missing interpreter fails the test loudly — .ci/run installs the Debian packages.
  */
-export async function runDriver(command: string, args: readonly string[], env: Record<string, string>, cwd?: string): Promise<Record<string, unknown>> {
+export async function runDriver(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  cwd?: string,
+): Promise<Record<string, unknown>> {
   if (!existsSync(command)) throw new Error(`${command} is missing: run .ci/run (it installs the interop Debian packages)`);
-  const child = spawn(command, args, { env: { PATH: '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    env: { PATH: '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));

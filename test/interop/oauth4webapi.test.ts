@@ -55,15 +55,27 @@ describe('oauth4webapi', () => {
     expect(echo.status).toBe(200);
     expect(identityOf(await echo.json())).toEqual({ subject: USER.username, clientId: CONFIDENTIAL.id });
 
-    const refreshed = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, basic, String(tokens.refresh_token), insecure));
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, basic, String(tokens.refresh_token), insecure),
+    );
     expect(refreshed.access_token).not.toBe(tokens.access_token);
 
-    const info = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, basic, refreshed.access_token, insecure));
+    const info = await oauth.processIntrospectionResponse(
+      as,
+      client,
+      await oauth.introspectionRequest(as, client, basic, refreshed.access_token, insecure),
+    );
     expect(info).toMatchObject({ active: true, client_id: CONFIDENTIAL.id, sub: USER.username });
 
     await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, basic, String(refreshed.refresh_token), insecure));
     expect(await refusedOnProxy(refreshed.access_token)).toBe('invalid_token');
-    const after = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, basic, refreshed.access_token, insecure));
+    const after = await oauth.processIntrospectionResponse(
+      as,
+      client,
+      await oauth.introspectionRequest(as, client, basic, refreshed.access_token, insecure),
+    );
     expect(after.active).toBe(false);
   });
 
@@ -77,7 +89,11 @@ describe('oauth4webapi', () => {
     const none = oauth.None();
     const tokens = await passwordGrant(pub, none, 'read');
     expect(identityOf(await (await onProxy(tokens.access_token)).json()).clientId).toBe(PUBLIC.id);
-    const refreshed = await oauth.processRefreshTokenResponse(as, pub, await oauth.refreshTokenGrantRequest(as, pub, none, String(tokens.refresh_token), insecure));
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      pub,
+      await oauth.refreshTokenGrantRequest(as, pub, none, String(tokens.refresh_token), insecure),
+    );
     await oauth.processRevocationResponse(await oauth.revocationRequest(as, pub, none, String(refreshed.refresh_token), insecure));
     expect(await refusedOnProxy(refreshed.access_token)).toBe('invalid_token');
   });

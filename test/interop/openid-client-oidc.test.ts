@@ -29,7 +29,13 @@ beforeAll(async () => {
       server: { port },
       oauth: { issuer },
       clients: [
-        { id: CLIENT.id, secretHash: await hashSecret(CLIENT.secret), scopes: ['openid', 'profile', 'email', 'read'], defaultScopes: ['read'], accessTokenFormat: 'jwt' },
+        {
+          id: CLIENT.id,
+          secretHash: await hashSecret(CLIENT.secret),
+          scopes: ['openid', 'profile', 'email', 'read'],
+          defaultScopes: ['read'],
+          accessTokenFormat: 'jwt',
+        },
         { id: OPAQUE.id, secretHash: await hashSecret(OPAQUE.secret), scopes: ['openid', 'email'], defaultScopes: ['openid'] },
       ],
     },
@@ -39,7 +45,13 @@ beforeAll(async () => {
       username: USER.username,
       passwordHash: await hashSecret(USER.password),
       groups: [...USER.groups],
-      attributes: { name: 'Alice Liddell', preferred_username: 'alice', email: 'alice@example.org', email_verified: 'true', department: 'wonder' },
+      attributes: {
+        name: 'Alice Liddell',
+        preferred_username: 'alice',
+        email: 'alice@example.org',
+        email_verified: 'true',
+        department: 'wonder',
+      },
     } as never,
   ]);
 });
@@ -49,13 +61,16 @@ afterAll(async () => {
 });
 
 async function discover(client: { id: string; secret: string }): Promise<oidc.Configuration> {
-  const config = await oidc.discovery(new URL(issuer), client.id, undefined, oidc.ClientSecretBasic(client.secret), { execute: [oidc.allowInsecureRequests] });
+  const config = await oidc.discovery(new URL(issuer), client.id, undefined, oidc.ClientSecretBasic(client.secret), {
+    execute: [oidc.allowInsecureRequests],
+  });
   // Verify the ID token's signature too (OIDC Core §3.1.3.7 allows skipping it over TLS).
   oidc.enableNonRepudiationChecks(config);
   return config;
 }
 
-const login = (config: oidc.Configuration, scope: string) => oidc.genericGrantRequest(config, 'password', { username: USER.username, password: USER.password, scope });
+const login = (config: oidc.Configuration, scope: string) =>
+  oidc.genericGrantRequest(config, 'password', { username: USER.username, password: USER.password, scope });
 
 describe('OpenID Connect with openid-client', () => {
   it('discovers the OpenID Provider metadata beside the RFC 8414 document', async () => {
@@ -75,12 +90,27 @@ describe('OpenID Connect with openid-client', () => {
     const before = Math.floor(Date.now() / 1000);
     const tokens = await login(config, 'openid profile email');
     const claims = tokens.claims();
-    expect(claims).toMatchObject({ iss: issuer, sub: USER.username, aud: CLIENT.id, amr: ['pwd'], name: 'Alice Liddell', preferred_username: 'alice', email: 'alice@example.org', email_verified: true });
+    expect(claims).toMatchObject({
+      iss: issuer,
+      sub: USER.username,
+      aud: CLIENT.id,
+      amr: ['pwd'],
+      name: 'Alice Liddell',
+      preferred_username: 'alice',
+      email: 'alice@example.org',
+      email_verified: true,
+    });
     expect(claims?.auth_time).toBeGreaterThanOrEqual(before);
     expect(claims).not.toHaveProperty('department');
 
     const info = await oidc.fetchUserInfo(config, tokens.access_token, USER.username);
-    expect(info).toEqual({ sub: USER.username, name: 'Alice Liddell', preferred_username: 'alice', email: 'alice@example.org', email_verified: true });
+    expect(info).toEqual({
+      sub: USER.username,
+      name: 'Alice Liddell',
+      preferred_username: 'alice',
+      email: 'alice@example.org',
+      email_verified: true,
+    });
   });
 
   it('releases only the claims of the scopes granted', async () => {
@@ -88,7 +118,11 @@ describe('OpenID Connect with openid-client', () => {
     const tokens = await login(config, 'openid email');
     expect(tokens.claims()).toMatchObject({ email: 'alice@example.org' });
     expect(tokens.claims()).not.toHaveProperty('name');
-    expect(await oidc.fetchUserInfo(config, tokens.access_token, USER.username)).toEqual({ sub: USER.username, email: 'alice@example.org', email_verified: true });
+    expect(await oidc.fetchUserInfo(config, tokens.access_token, USER.username)).toEqual({
+      sub: USER.username,
+      email: 'alice@example.org',
+      email_verified: true,
+    });
   });
 
   it('gives no ID token without openid, and UserInfo refuses such an access token (insufficient_scope)', async () => {
@@ -118,6 +152,10 @@ describe('OpenID Connect with openid-client', () => {
     const tokens = await login(config, 'openid email');
     expect(tokens.access_token).toMatch(/^[A-Za-z0-9_-]{65}$/);
     expect(tokens.claims()).toMatchObject({ sub: USER.username, aud: OPAQUE.id, email: 'alice@example.org' });
-    expect(await oidc.fetchUserInfo(config, tokens.access_token, USER.username)).toEqual({ sub: USER.username, email: 'alice@example.org', email_verified: true });
+    expect(await oidc.fetchUserInfo(config, tokens.access_token, USER.username)).toEqual({
+      sub: USER.username,
+      email: 'alice@example.org',
+      email_verified: true,
+    });
   });
 });

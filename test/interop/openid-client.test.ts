@@ -46,7 +46,11 @@ describe('openid-client', () => {
 
     const refreshed = await oidc.refreshTokenGrant(config, String(tokens.refresh_token));
     expect(refreshed.access_token).not.toBe(tokens.access_token);
-    expect(await oidc.tokenIntrospection(config, refreshed.access_token)).toMatchObject({ active: true, client_id: CONFIDENTIAL.id, sub: USER.username });
+    expect(await oidc.tokenIntrospection(config, refreshed.access_token)).toMatchObject({
+      active: true,
+      client_id: CONFIDENTIAL.id,
+      sub: USER.username,
+    });
 
     await oidc.tokenRevocation(config, String(refreshed.refresh_token));
     expect(await refusedOnProxy(config, refreshed.access_token)).toBe('invalid_token');
@@ -54,7 +58,10 @@ describe('openid-client', () => {
   });
 
   it('authenticates with client_secret_post (its default when a secret is given)', async () => {
-    const config = await oidc.discovery(new URL(gw.issuer), CONFIDENTIAL.id, CONFIDENTIAL.secret, undefined, { algorithm: 'oauth2', execute: [oidc.allowInsecureRequests] });
+    const config = await oidc.discovery(new URL(gw.issuer), CONFIDENTIAL.id, CONFIDENTIAL.secret, undefined, {
+      algorithm: 'oauth2',
+      execute: [oidc.allowInsecureRequests],
+    });
     const tokens = await passwordGrant(config);
     expect(identityOf(await onProxy(config, tokens.access_token)).clientId).toBe(CONFIDENTIAL.id);
   });

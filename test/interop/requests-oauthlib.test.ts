@@ -37,7 +37,8 @@ describe('requests-oauthlib', () => {
       expect(step.resource_after_refresh).toEqual({ status: 200, subject: USER.username, client_id: clientId });
       expect(step.revocation).toEqual({ status: 200 });
       expect(step.resource_after_revocation).toEqual({ status: 401 });
-      if (clientId === CONFIDENTIAL.id) expect(step.introspection).toMatchObject({ status: 200, active: true, client_id: clientId, sub: USER.username });
+      if (clientId === CONFIDENTIAL.id)
+        expect(step.introspection).toMatchObject({ status: 200, active: true, client_id: clientId, sub: USER.username });
     });
   }
 

@@ -32,7 +32,12 @@ async function onProxy(token: unknown): Promise<{ status: number; echo: unknown 
 }
 
 const settings: Array<[string, string, string, ModuleOptions['options']]> = [
-  ['Basic, form-encoded (strict, the default)', CONFIDENTIAL.id, CONFIDENTIAL.secret, { authorizationMethod: 'header', credentialsEncodingMode: 'strict' }],
+  [
+    'Basic, form-encoded (strict, the default)',
+    CONFIDENTIAL.id,
+    CONFIDENTIAL.secret,
+    { authorizationMethod: 'header', credentialsEncodingMode: 'strict' },
+  ],
   ['Basic, raw (loose)', CONFIDENTIAL.id, CONFIDENTIAL.secret, { authorizationMethod: 'header', credentialsEncodingMode: 'loose' }],
   ['body (client_secret_post)', CONFIDENTIAL.id, CONFIDENTIAL.secret, { authorizationMethod: 'body' }],
   ['public client, Basic with an empty secret', PUBLIC.id, '', { authorizationMethod: 'header' }],

@@ -20,7 +20,15 @@ const dir = mkdtempSync(join(tmpdir(), 'ropc-x-oauth2-'));
 async function build(): Promise<string> {
   const binary = join(dir, 'driver');
   const source = fileURLToPath(new URL('./clients/x-oauth2/main.go', import.meta.url));
-  const env = { PATH: '/usr/bin:/bin', HOME: dir, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(dir, 'cache'), GOPROXY: 'off', GOFLAGS: '' };
+  const env = {
+    PATH: '/usr/bin:/bin',
+    HOME: dir,
+    GO111MODULE: 'off',
+    GOPATH: '/usr/share/gocode',
+    GOCACHE: join(dir, 'cache'),
+    GOPROXY: 'off',
+    GOFLAGS: '',
+  };
   await runDriver('/usr/bin/go', ['build', '-o', binary, source], env, dir).catch((err: unknown) => {
     // runDriver wants JSON on success; go build prints none, so only a non-zero exit is an error.
     if (err instanceof Error && err.message.includes('printed no JSON')) return;
@@ -64,4 +72,3 @@ describe('golang.org/x/oauth2', () => {
     expect(seen.wrong_secret_params).toEqual({ raised: true, status: 400, error: 'invalid_client' });
   });
 });
-

@@ -15,7 +15,10 @@ const RULES_FILE = resolve('helm/ropc-gateway/files/alerts/rules.yaml');
 const TESTS_FILE = resolve('test/packaging/alert-rules.promtool.yaml');
 
 interface RuleFile {
-  groups: { name: string; rules: { alert?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }[] }[];
+  groups: {
+    name: string;
+    rules: { alert?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }[];
+  }[];
 }
 interface PromtoolTests {
   rule_files: string[];
@@ -55,7 +58,10 @@ describe('alerting rules', () => {
       .map((a) => a.alert!)
       .flatMap((name) => {
         const mine = cases.filter((c) => c.alertname === name);
-        return [...(mine.some((c) => c.exp_alerts.length > 0) ? [] : [`${name}: never fires`]), ...(mine.some((c) => c.exp_alerts.length === 0) ? [] : [`${name}: never quiet`])];
+        return [
+          ...(mine.some((c) => c.exp_alerts.length > 0) ? [] : [`${name}: never fires`]),
+          ...(mine.some((c) => c.exp_alerts.length === 0) ? [] : [`${name}: never quiet`]),
+        ];
       });
     expect(untested).toEqual([]);
   });

@@ -119,7 +119,9 @@ describe('Dockerfile', () => {
   it('runs as a non-root numeric user, the same the chart runs as', () => {
     const [user] = all(runtime, 'USER');
     expect(user).toBe('65532:65532');
-    const values = parseYaml(readFileSync('helm/ropc-gateway/values.yaml', 'utf8')) as { podSecurityContext: { runAsUser: number; runAsGroup: number } };
+    const values = parseYaml(readFileSync('helm/ropc-gateway/values.yaml', 'utf8')) as {
+      podSecurityContext: { runAsUser: number; runAsGroup: number };
+    };
     expect(`${values.podSecurityContext.runAsUser}:${values.podSecurityContext.runAsGroup}`).toBe(user);
   });
 
@@ -137,7 +139,9 @@ describe('Dockerfile', () => {
   it('carries OCI labels matching package.json', () => {
     const labels = new Map<string, string>();
     for (const args of all(runtime, 'LABEL')) for (const [, key, value] of args.matchAll(/([\w.-]+)="([^"]*)"/g)) labels.set(key!, value!);
-    const version = all(runtime, 'ARG').find((a) => a.startsWith('VERSION='))?.slice('VERSION='.length);
+    const version = all(runtime, 'ARG')
+      .find((a) => a.startsWith('VERSION='))
+      ?.slice('VERSION='.length);
     expect(version).toBe(pkg.version);
     expect(labels.get('org.opencontainers.image.version')).toBe('${VERSION}');
     expect(labels.get('org.opencontainers.image.title')).toBe('ropc-gateway');
@@ -162,7 +166,13 @@ describe('.dockerignore', () => {
     for (const pattern of patterns) {
       const negated = pattern.startsWith('!');
       const glob = negated ? pattern.slice(1) : pattern;
-      const regex = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\0').replace(/\*/g, '[^/]*').replace(/\0/g, '.*')}$`);
+      const regex = new RegExp(
+        `^${glob
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*\*/g, '\0')
+          .replace(/\*/g, '[^/]*')
+          .replace(/\0/g, '.*')}$`,
+      );
       // A pattern that matches a folder matches everything in it.
       const segments = path.split('/');
       if (segments.some((_, i) => regex.test(segments.slice(0, i + 1).join('/')))) keep = negated;
@@ -171,10 +181,27 @@ describe('.dockerignore', () => {
   };
 
   it('sends what the Dockerfile copies and nothing else', () => {
-    for (const path of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/main.ts', 'src/config/schema.ts', 'bin/ropc-gateway.js', 'config/dev/users.yaml']) {
+    for (const path of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'src/main.ts',
+      'src/config/schema.ts',
+      'bin/ropc-gateway.js',
+      'config/dev/users.yaml',
+    ]) {
       expect(included(path), path).toBe(true);
     }
-    for (const path of ['node_modules/ioredis/package.json', 'dist/main.js', '.git/HEAD', '.tmp/helm/v4.1.4/helm', 'test/unit/config.test.ts', 'helm/ropc-gateway/values.yaml', 'README.md']) {
+    for (const path of [
+      'node_modules/ioredis/package.json',
+      'dist/main.js',
+      '.git/HEAD',
+      '.tmp/helm/v4.1.4/helm',
+      'test/unit/config.test.ts',
+      'helm/ropc-gateway/values.yaml',
+      'README.md',
+    ]) {
       expect(included(path), path).toBe(false);
     }
   });
@@ -191,14 +218,23 @@ describe('the runtime stage, replayed', () => {
       });
     // deps stage
     for (const file of ['package.json', 'package-lock.json']) cpSync(file, join(dir, file));
-    await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, timeout: 180_000 });
+    await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
+      cwd: dir,
+      timeout: 180_000,
+    });
     // Nothing the lock file marks dev-only (typescript, vitest, …) is there.
     const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    const devOnly = Object.entries(lock.packages).filter(([path, entry]) => path && entry.dev).map(([path]) => path);
+    const devOnly = Object.entries(lock.packages)
+      .filter(([path, entry]) => path && entry.dev)
+      .map(([path]) => path);
     expect(devOnly).toEqual(expect.arrayContaining(['node_modules/typescript', 'node_modules/vitest']));
     for (const path of devOnly) expect(existsSync(join(dir, path)), path).toBe(false);
     // build stage: compile apart, as the Dockerfile does
-    await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist'), '--sourceMap', 'false'], { timeout: 180_000 });
+    await run(
+      process.execPath,
+      ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist'), '--sourceMap', 'false'],
+      { timeout: 180_000 },
+    );
     cpSync('bin', join(dir, 'bin'), { recursive: true });
     cpSync('config', join(dir, 'config'), { recursive: true });
 
@@ -216,7 +252,11 @@ describe('the runtime stage, replayed', () => {
       ].join('\n'),
     );
     writeFileSync(join(dir, 'users.yaml'), 'users: []\n');
-    const child = spawn(process.execPath, [join(dir, 'bin/ropc-gateway.js'), 'start', '--config', config], { cwd: dir, env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(dir, 'bin/ropc-gateway.js'), 'start', '--config', config], {
+      cwd: dir,
+      env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

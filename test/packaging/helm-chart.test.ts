@@ -59,7 +59,10 @@ interface PodSpec {
   readonly automountServiceAccountToken?: boolean;
 }
 interface Deployment extends Manifest {
-  readonly spec: { replicas?: number; template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } };
+  readonly spec: {
+    replicas?: number;
+    template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec };
+  };
 }
 interface Service extends Manifest {
   readonly spec: { selector: Record<string, string>; ports: { name: string; port: number; targetPort: string | number }[] };
@@ -217,7 +220,11 @@ describe.each(SCENARIOS)('chart scenario %s', (scenario, valuesFile) => {
       server?: { port?: number; drainSeconds?: number; shutdownTimeoutSeconds?: number };
     };
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(gw.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(gw.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(gw.args).toEqual(['start', '--config', '/etc/ropc-gateway/gateway.yaml']);
     expect(gw.ports).toEqual([
@@ -262,19 +269,28 @@ describe('the Kubernetes schema check itself', () => {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'd', labels: { a: 'b' } },
-    spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i', ...container }] } } },
+    spec: {
+      selector: { matchLabels: { a: 'b' } },
+      template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i', ...container }] } },
+    },
   });
 
   it('accepts a valid manifest, free-form maps included', async () => {
-    expect(await validateManifest(deployment({ securityContext: { readOnlyRootFilesystem: true }, resources: { limits: { memory: '1Gi' } } }))).toEqual([]);
+    expect(
+      await validateManifest(deployment({ securityContext: { readOnlyRootFilesystem: true }, resources: { limits: { memory: '1Gi' } } })),
+    ).toEqual([]);
   });
 
   it('reports a wrong type, a misspelt field and an unknown kind', async () => {
-    expect(await validateManifest(deployment({ ports: [{ containerPort: 'http' }] }))).toEqual(['Deployment/d: /spec/template/spec/containers/0/ports/0/containerPort: must be integer']);
+    expect(await validateManifest(deployment({ ports: [{ containerPort: 'http' }] }))).toEqual([
+      'Deployment/d: /spec/template/spec/containers/0/ports/0/containerPort: must be integer',
+    ]);
     expect(await validateManifest(deployment({ securityContext: { readOnlyRootFileSystem: true } }))).toEqual([
       'Deployment/d: /spec/template/spec/containers/0/securityContext/readOnlyRootFileSystem: unknown field',
     ]);
-    expect(await validateManifest({ apiVersion: 'apps/v1', kind: 'Deploymint', metadata: { name: 'x' } })).toEqual(['Deploymint/x: no schema for apps/v1 Deploymint']);
+    expect(await validateManifest({ apiVersion: 'apps/v1', kind: 'Deploymint', metadata: { name: 'x' } })).toEqual([
+      'Deploymint/x: no schema for apps/v1 Deploymint',
+    ]);
   });
 });
 
@@ -319,22 +335,36 @@ describe('the admin port and metrics', () => {
       [FULLNAME, ['http']],
       [`${FULLNAME}-metrics`, ['admin']],
     ]);
-    const monitor = find<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } }>(manifests, 'ServiceMonitor');
-    const selected = services.filter((s) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => (s.metadata?.labels as Record<string, string> | undefined)?.[k] === v));
+    const monitor = find<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } }>(
+      manifests,
+      'ServiceMonitor',
+    );
+    const selected = services.filter((s) =>
+      Object.entries(monitor.spec.selector.matchLabels).every(
+        ([k, v]) => (s.metadata?.labels as Record<string, string> | undefined)?.[k] === v,
+      ),
+    );
     expect(selected.map((s) => s.metadata?.name)).toEqual([`${FULLNAME}-metrics`]);
     expect(monitor.spec.endpoints.map((e) => e.port)).toEqual(['admin']);
   });
 
   it('admits no pod to the admin port unless networkPolicy.adminFrom lists it', () => {
     type Rule = { ports: { port: string | number }[]; from?: unknown[] };
-    const rules = (args: string[]): Rule[] => find<Manifest & { spec: { ingress: Rule[] } }>(template([...minimal, ...args]), 'NetworkPolicy').spec.ingress;
+    const rules = (args: string[]): Rule[] =>
+      find<Manifest & { spec: { ingress: Rule[] } }>(template([...minimal, ...args]), 'NetworkPolicy').spec.ingress;
     expect(rules([]).filter((r) => r.ports.some((p) => p.port === 'admin'))).toEqual([]);
     expect(rules(monitoring).filter((r) => r.ports.some((p) => p.port === 'admin'))).toEqual([
       { ports: [{ port: 'admin', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }] },
     ]);
-    expect(templateError([...minimal, '--set', 'serviceMonitor.enabled=true'])).toMatch(/networkPolicy\.adminFrom: the NetworkPolicy admits no pod to the admin port/);
+    expect(templateError([...minimal, '--set', 'serviceMonitor.enabled=true'])).toMatch(
+      /networkPolicy\.adminFrom: the NetworkPolicy admits no pod to the admin port/,
+    );
     // Without a NetworkPolicy there is nothing to admit through.
-    expect(template([...minimal, '--set', 'serviceMonitor.enabled=true', '--set', 'networkPolicy.enabled=false']).some((m) => m.kind === 'ServiceMonitor')).toBe(true);
+    expect(
+      template([...minimal, '--set', 'serviceMonitor.enabled=true', '--set', 'networkPolicy.enabled=false']).some(
+        (m) => m.kind === 'ServiceMonitor',
+      ),
+    ).toBe(true);
   });
 });
 
@@ -342,18 +372,73 @@ describe('fail guards', () => {
   const minimal = ['--set', 'config.store.type=memory', '--set', 'replicaCount=1', '--set', 'config.upstream.url=http://app:8080'];
   it.each([
     ['no store type', ['--set', 'config.upstream.url=http://app:8080'], /config\.store\.type: set redis .* or memory/],
-    ['redis without an address', ['--set', 'config.store.type=redis', '--set', 'config.upstream.url=http://app:8080'], /config\.store\.redis: set url, sentinels .* or cluster/],
-    ['the memory store on several pods', ['--set', 'config.store.type=memory', '--set', 'config.upstream.url=http://app:8080'], /memory keeps tokens in one process/],
+    [
+      'redis without an address',
+      ['--set', 'config.store.type=redis', '--set', 'config.upstream.url=http://app:8080'],
+      /config\.store\.redis: set url, sentinels .* or cluster/,
+    ],
+    [
+      'the memory store on several pods',
+      ['--set', 'config.store.type=memory', '--set', 'config.upstream.url=http://app:8080'],
+      /memory keeps tokens in one process/,
+    ],
     ['the memory store with autoscaling', [...minimal, '--set', 'autoscaling.enabled=true'], /memory keeps tokens in one process/],
-    ['standalone without an upstream', ['--set', 'config.store.type=memory', '--set', 'replicaCount=1'], /config\.upstream\.url: required in standalone mode/],
-    ['an upstream in sidecar mode', [...minimal, '--set', 'sidecar.enabled=true', '--set', 'app.image.repository=app'], /leave it empty in sidecar mode/],
-    ['sidecar mode without an app image', ['--set', 'config.store.type=memory', '--set', 'replicaCount=1', '--set', 'sidecar.enabled=true'], /app\.image\.repository: sidecar mode needs/],
-    ['the app on the gateway port', ['--set', 'config.store.type=memory', '--set', 'replicaCount=1', '--set', 'sidecar.enabled=true', '--set', 'app.image.repository=app', '--set', 'app.port=9091'], /app\.port 9091: the gateway listens there/],
-    ['a loopback listener', [...minimal, '--set', 'config.admin.host=127.0.0.1'], /config\.admin\.host 127\.0\.0\.1: the Service and the probes reach the pod's IP/],
-    ['the admin listener left at its loopback default', [...minimal, '--set', 'config.admin.host=null'], /config\.admin\.host 127\.0\.0\.1: the Service and the probes reach the pod's IP/],
-    ['a grace period shorter than the drain', [...minimal, '--set', 'terminationGracePeriodSeconds=20'], /terminationGracePeriodSeconds 20: must exceed preStopSleepSeconds 5 \+ config\.server\.drainSeconds 5 \+ config\.server\.shutdownTimeoutSeconds 20/],
-    ['existingSecret and data', [...minimal, '--set', 'secrets.existingSecret=s', '--set', 'secrets.data.a=b'], /secrets: set existingSecret or data, not both/],
-    ['both PDB bounds', [...minimal, '--set', 'podDisruptionBudget.minAvailable=1'], /podDisruptionBudget: set minAvailable or maxUnavailable, not both/],
+    [
+      'standalone without an upstream',
+      ['--set', 'config.store.type=memory', '--set', 'replicaCount=1'],
+      /config\.upstream\.url: required in standalone mode/,
+    ],
+    [
+      'an upstream in sidecar mode',
+      [...minimal, '--set', 'sidecar.enabled=true', '--set', 'app.image.repository=app'],
+      /leave it empty in sidecar mode/,
+    ],
+    [
+      'sidecar mode without an app image',
+      ['--set', 'config.store.type=memory', '--set', 'replicaCount=1', '--set', 'sidecar.enabled=true'],
+      /app\.image\.repository: sidecar mode needs/,
+    ],
+    [
+      'the app on the gateway port',
+      [
+        '--set',
+        'config.store.type=memory',
+        '--set',
+        'replicaCount=1',
+        '--set',
+        'sidecar.enabled=true',
+        '--set',
+        'app.image.repository=app',
+        '--set',
+        'app.port=9091',
+      ],
+      /app\.port 9091: the gateway listens there/,
+    ],
+    [
+      'a loopback listener',
+      [...minimal, '--set', 'config.admin.host=127.0.0.1'],
+      /config\.admin\.host 127\.0\.0\.1: the Service and the probes reach the pod's IP/,
+    ],
+    [
+      'the admin listener left at its loopback default',
+      [...minimal, '--set', 'config.admin.host=null'],
+      /config\.admin\.host 127\.0\.0\.1: the Service and the probes reach the pod's IP/,
+    ],
+    [
+      'a grace period shorter than the drain',
+      [...minimal, '--set', 'terminationGracePeriodSeconds=20'],
+      /terminationGracePeriodSeconds 20: must exceed preStopSleepSeconds 5 \+ config\.server\.drainSeconds 5 \+ config\.server\.shutdownTimeoutSeconds 20/,
+    ],
+    [
+      'existingSecret and data',
+      [...minimal, '--set', 'secrets.existingSecret=s', '--set', 'secrets.data.a=b'],
+      /secrets: set existingSecret or data, not both/,
+    ],
+    [
+      'both PDB bounds',
+      [...minimal, '--set', 'podDisruptionBudget.minAvailable=1'],
+      /podDisruptionBudget: set minAvailable or maxUnavailable, not both/,
+    ],
     ['helm test without credentials', [...minimal, '--set', 'tests.enabled=true'], /tests: set clientId, username and passwordKey/],
   ])('refuses %s', (_, args, message) => {
     expect(templateError(args)).toMatch(message);
@@ -379,10 +464,22 @@ describe('values.schema.json', () => {
     ['an unknown configuration key', ['--set', 'config.store.redis.hostname=redis'], /hostname/],
     ['an unknown key in a list item', ['--set-json', 'config.clients=[{"id":"a","public":true,"scope":["x"]}]'], /scope/],
     ['a wrong validator type', ['--set-json', 'config.validators=[{"name":"d","type":"kerberos"}]'], /kerberos|type/],
-    ['an LDAP validator field of the wrong type', ['--set-json', 'config.validators=[{"name":"d","type":"ldap","urls":"ldap://x"}]'], /urls/],
+    [
+      'an LDAP validator field of the wrong type',
+      ['--set-json', 'config.validators=[{"name":"d","type":"ldap","urls":"ldap://x"}]'],
+      /urls/,
+    ],
     ['a wrong service type', ['--set', 'service.type=Ingress'], /service\/type|service.*type/],
   ])('rejects %s', (_, args, message) => {
-    const error = templateError(['--set', 'config.store.type=memory', '--set', 'config.upstream.url=http://app', '--set', 'replicaCount=1', ...args]);
+    const error = templateError([
+      '--set',
+      'config.store.type=memory',
+      '--set',
+      'config.upstream.url=http://app',
+      '--set',
+      'replicaCount=1',
+      ...args,
+    ]);
     expect(error).toMatch(/values don't meet the specifications of the schema|schema/i);
     expect(error).toMatch(message);
   });
@@ -423,11 +520,18 @@ describe('values documentation', () => {
   }
 
   it('has its two complete examples checked like the ci/ scenarios', () => {
-    expect(SCENARIOS.map(([name]) => name).filter((name) => name.startsWith('README.md'))).toEqual(['README.md values-timesheets.yaml', 'README.md values-login.yaml']);
+    expect(SCENARIOS.map(([name]) => name).filter((name) => name.startsWith('README.md'))).toEqual([
+      'README.md values-timesheets.yaml',
+      'README.md values-login.yaml',
+    ]);
   });
 
   it('documents every value with a `# --` comment', () => {
-    expect(valueKeys().filter((k) => k.leaf && !k.documented).map((k) => k.path)).toEqual([]);
+    expect(
+      valueKeys()
+        .filter((k) => k.leaf && !k.documented)
+        .map((k) => k.path),
+    ).toEqual([]);
   });
 
   it('lists every documented value in the README table', () => {
@@ -447,7 +551,12 @@ describe('the ropc-gateway.container template, included by another chart', () =>
     mkdirSync(join(app, 'templates'), { recursive: true });
     writeFileSync(
       join(app, 'Chart.yaml'),
-      stringify({ apiVersion: 'v2', name: 'legacy-app', version: '1.0.0', dependencies: [{ name: 'ropc-gateway', version: '0.1.0', repository: `file://${CHART}` }] }),
+      stringify({
+        apiVersion: 'v2',
+        name: 'legacy-app',
+        version: '1.0.0',
+        dependencies: [{ name: 'ropc-gateway', version: '0.1.0', repository: `file://${CHART}` }],
+      }),
     );
     writeFileSync(
       join(app, 'values.yaml'),

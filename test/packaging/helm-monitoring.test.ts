@@ -66,7 +66,15 @@ describe('monitoring resources of the chart', () => {
 
   it('adds prometheusRule.labels to the resource and alertLabels to every alert, the alert’s own severity winning', () => {
     const rule = find<PrometheusRule>(
-      template([...on, '--set', 'prometheusRule.labels.release=prometheus', '--set', 'prometheusRule.alertLabels.team=identity', '--set', 'prometheusRule.alertLabels.severity=info']),
+      template([
+        ...on,
+        '--set',
+        'prometheusRule.labels.release=prometheus',
+        '--set',
+        'prometheusRule.alertLabels.team=identity',
+        '--set',
+        'prometheusRule.alertLabels.severity=info',
+      ]),
       'PrometheusRule',
     );
     expect(rule.metadata.labels).toMatchObject({ release: 'prometheus', 'app.kubernetes.io/instance': 'rel' });
@@ -80,8 +88,13 @@ describe('monitoring resources of the chart', () => {
   });
 
   it('leaves out prometheusRule.disabledAlerts, and refuses a name that is no alert', () => {
-    const rule = find<PrometheusRule>(template([...on, '--set', 'prometheusRule.disabledAlerts[0]=RopcGatewayLockoutsSpike']), 'PrometheusRule');
-    expect(rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert))).toEqual(alertNames.filter((n) => n !== 'RopcGatewayLockoutsSpike'));
+    const rule = find<PrometheusRule>(
+      template([...on, '--set', 'prometheusRule.disabledAlerts[0]=RopcGatewayLockoutsSpike']),
+      'PrometheusRule',
+    );
+    expect(rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert))).toEqual(
+      alertNames.filter((n) => n !== 'RopcGatewayLockoutsSpike'),
+    );
     expect(templateError([...on, '--set', 'prometheusRule.disabledAlerts[0]=RopcGatewayLockoutSpike'])).toMatch(
       /prometheusRule\.disabledAlerts: RopcGatewayLockoutSpike is no alert of this chart \(RopcGatewayValidatorDown, /,
     );
@@ -99,10 +112,14 @@ describe('monitoring resources of the chart', () => {
     const map = find<ConfigMap>(
       template([
         ...on,
-        '--set', 'grafanaDashboard.label=dashboards.example.org/load',
-        '--set', 'grafanaDashboard.labelValue=yes',
-        '--set', 'grafanaDashboard.namespace=monitoring',
-        '--set', 'grafanaDashboard.annotations.grafana_folder=Identity',
+        '--set',
+        'grafanaDashboard.label=dashboards.example.org/load',
+        '--set',
+        'grafanaDashboard.labelValue=yes',
+        '--set',
+        'grafanaDashboard.namespace=monitoring',
+        '--set',
+        'grafanaDashboard.annotations.grafana_folder=Identity',
       ]),
       'ConfigMap',
       'rel-ropc-gateway-dashboard',
@@ -135,7 +152,11 @@ describe('the dashboard file', () => {
     gridPos: { x: number; y: number; w: number; h: number };
     targets?: { refId: string; expr: string; datasource?: { uid: string } }[];
   }
-  const dashboard = JSON.parse(dashboardFile) as { uid: string; templating: { list: { name: string; type: string; query: unknown }[] }; panels: Panel[] };
+  const dashboard = JSON.parse(dashboardFile) as {
+    uid: string;
+    templating: { list: { name: string; type: string; query: unknown }[] };
+    panels: Panel[];
+  };
 
   it('asks for its Prometheus data source in a template variable, used by every panel and query', () => {
     expect(dashboard.uid).toBe('ropc-gateway');

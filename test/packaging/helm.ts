@@ -18,9 +18,15 @@ let home: string | undefined;
 export function helmBinary(): string {
   if (binary) return binary;
   try {
-    binary = execFileSync(process.execPath, ['scripts/get-helm.mjs'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 }).trim();
+    binary = execFileSync(process.execPath, ['scripts/get-helm.mjs'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 300_000,
+    }).trim();
   } catch (err) {
-    throw new Error(`helm is required for the chart tests and could not be obtained: ${String((err as { stderr?: unknown }).stderr ?? err)}`);
+    throw new Error(
+      `helm is required for the chart tests and could not be obtained: ${String((err as { stderr?: unknown }).stderr ?? err)}`,
+    );
   }
   return binary;
 }

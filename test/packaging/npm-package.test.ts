@@ -16,7 +16,12 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../support/wait-for.js';
 
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; version: string; bin: Record<string, string>; files: string[] };
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+  name: string;
+  version: string;
+  bin: Record<string, string>;
+  files: string[];
+};
 const dir = mkdtempSync(join(tmpdir(), 'ropc-npm-package-'));
 const prefix = join(dir, 'prefix');
 const elsewhere = join(dir, 'elsewhere');
@@ -29,7 +34,11 @@ interface Run {
   readonly stderr: string;
 }
 async function run(file: string, args: readonly string[], options: { cwd: string; input?: string; timeout?: number }): Promise<Run> {
-  const child = execFile(file, args, { cwd: options.cwd, timeout: options.timeout ?? 300_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
+  const child = execFile(file, args, {
+    cwd: options.cwd,
+    timeout: options.timeout ?? 300_000,
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -65,7 +74,14 @@ describe('npm pack → npm install -g ./ropc-gateway-<version>.tgz', () => {
   it('packs the compiled code, the CLI and the example config, not the sources or tests', async () => {
     expect(tarball).toBe(join(dir, `${pkg.name}-${pkg.version}.tgz`));
     const listing = (await mustRun('tar', ['-tzf', tarball], { cwd: dir })).stdout.split('\n').filter(Boolean);
-    expect(listing).toEqual(expect.arrayContaining(['package/package.json', 'package/bin/ropc-gateway.js', 'package/dist/main.js', 'package/config/example.yaml']));
+    expect(listing).toEqual(
+      expect.arrayContaining([
+        'package/package.json',
+        'package/bin/ropc-gateway.js',
+        'package/dist/main.js',
+        'package/config/example.yaml',
+      ]),
+    );
     expect(listing.filter((f) => /^package\/(src|test|bench|helm|node_modules|\.ci)\//.test(f))).toEqual([]);
   });
 
@@ -107,7 +123,10 @@ describe('npm pack → npm install -g ./ropc-gateway-<version>.tgz', () => {
       const deadline = Date.now() + 30_000;
       while (!output.includes('ropc-gateway listening') && child.exitCode === null && Date.now() < deadline) await sleep(50);
       expect(output).toContain('ropc-gateway listening');
-      const { port, adminPort } = JSON.parse(output.split('\n').find((l) => l.includes('ropc-gateway listening'))!) as { port: number; adminPort: number };
+      const { port, adminPort } = JSON.parse(output.split('\n').find((l) => l.includes('ropc-gateway listening'))!) as {
+        port: number;
+        adminPort: number;
+      };
       expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(200);
       const token = await fetch(`http://127.0.0.1:${port}/as/token.oauth2`, {
         method: 'POST',

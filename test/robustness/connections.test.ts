@@ -38,7 +38,9 @@ beforeAll(async () => {
     },
   });
   port = Number(new URL(gw.url).port);
-  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, {
+    authorization: basicAuth(),
+  });
   token = res.json.access_token as string;
 });
 afterAll(async () => {
@@ -48,7 +50,13 @@ afterAll(async () => {
 
 /** Waits until the gateway holds no connection (the previous test's are gone). */
 async function quiet(): Promise<void> {
-  expect(await settle(() => connectionsOf(gw.gateway.server), (n) => n === 0, 5000)).toBe(0);
+  expect(
+    await settle(
+      () => connectionsOf(gw.gateway.server),
+      (n) => n === 0,
+      5000,
+    ),
+  ).toBe(0);
 }
 
 /** A client that never closes its side on its own (allowHalfOpen), like a hostile one. */
@@ -81,7 +89,11 @@ describe('idle and refused connections', () => {
     await sleep(700);
     exchange.socket.write('cd');
     await exchange.received(1);
-    await settle(() => exchange.text(), (t) => t.includes('got abcd'), 3000);
+    await settle(
+      () => exchange.text(),
+      (t) => t.includes('got abcd'),
+      3000,
+    );
     expect(statusOf(exchange.text())).toBe(200);
     expect(exchange.text()).toContain('got abcd');
     exchange.socket.destroy();
@@ -90,17 +102,41 @@ describe('idle and refused connections', () => {
   it('destroys the socket after a 400, even when the client keeps its side open', async () => {
     await quiet();
     const client = await stubbornClient('NOT HTTP AT ALL\r\n\r\n');
-    expect(await settle(() => statusOf(client.text()), (s) => s !== 0, 3000)).toBe(400);
+    expect(
+      await settle(
+        () => statusOf(client.text()),
+        (s) => s !== 0,
+        3000,
+      ),
+    ).toBe(400);
     // The server's descriptor goes away although the client never sent its FIN.
-    expect(await settle(() => connectionsOf(gw.gateway.server), (n) => n === 0, 5000)).toBe(0);
+    expect(
+      await settle(
+        () => connectionsOf(gw.gateway.server),
+        (n) => n === 0,
+        5000,
+      ),
+    ).toBe(0);
     client.socket.destroy();
   });
 
   it('destroys the socket after a 431, even when the client keeps its side open', async () => {
     await quiet();
     const client = await stubbornClient(`GET /x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
-    expect(await settle(() => statusOf(client.text()), (s) => s !== 0, 3000)).toBe(431);
-    expect(await settle(() => connectionsOf(gw.gateway.server), (n) => n === 0, 5000)).toBe(0);
+    expect(
+      await settle(
+        () => statusOf(client.text()),
+        (s) => s !== 0,
+        3000,
+      ),
+    ).toBe(431);
+    expect(
+      await settle(
+        () => connectionsOf(gw.gateway.server),
+        (n) => n === 0,
+        5000,
+      ),
+    ).toBe(0);
     client.socket.destroy();
   });
 
@@ -109,14 +145,26 @@ describe('idle and refused connections', () => {
     const refusedBefore = await metricValue(gw.adminUrl, 'ropc_connections_refused_total{reason="per_ip"}');
     // Eight keep-alive connections that each finished a request: the cap is reached.
     const held = await Promise.all(Array.from({ length: 8 }, () => rawRequest(port, 'GET /public/a HTTP/1.1\r\nHost: x\r\n\r\n')));
-    await Promise.all(held.map((h) => settle(() => h.text(), (t) => t.includes('got '), 3000)));
+    await Promise.all(
+      held.map((h) =>
+        settle(
+          () => h.text(),
+          (t) => t.includes('got '),
+          3000,
+        ),
+      ),
+    );
     const ninth = await rawRequest(port, 'GET /public/b HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(await ninth.closed(3000)).toBe(true);
     expect(ninth.text()).toBe('');
     expect(await metricValue(gw.adminUrl, 'ropc_connections_refused_total{reason="per_ip"}')).toBe(refusedBefore + 1);
     // One goes away: a new connection is served again.
     held.pop()!.socket.destroy();
-    await settle(() => connectionsOf(gw.gateway.server), (n) => n <= 7, 3000);
+    await settle(
+      () => connectionsOf(gw.gateway.server),
+      (n) => n <= 7,
+      3000,
+    );
     const tenth = await rawRequest(port, 'GET /public/c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await tenth.closed(3000);
     expect(statusOf(tenth.text())).toBe(200);
@@ -125,7 +173,8 @@ describe('idle and refused connections', () => {
 });
 
 describe('Expect: 100-continue', () => {
-  const head = (auth: string) => `POST /api/upload HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: text/plain\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`;
+  const head = (auth: string) =>
+    `POST /api/upload HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: text/plain\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`;
 
   it('answers an unauthenticated request 401 without ever sending 100 Continue', async () => {
     seen = [];
@@ -151,7 +200,11 @@ describe('Expect: 100-continue', () => {
     await exchange.received(12);
     expect(exchange.text()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
     exchange.socket.write('hello');
-    await settle(() => exchange.text(), (t) => t.includes('got hello'), 3000);
+    await settle(
+      () => exchange.text(),
+      (t) => t.includes('got hello'),
+      3000,
+    );
     expect(exchange.text()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
     expect(seen).toEqual(['POST /api/upload']);
     exchange.socket.destroy();
@@ -166,7 +219,11 @@ describe('Expect: 100-continue', () => {
     await exchange.received(12);
     expect(exchange.text()).toContain('100 Continue');
     exchange.socket.write(body);
-    await settle(() => exchange.text(), (t) => t.includes('access_token'), 5000);
+    await settle(
+      () => exchange.text(),
+      (t) => t.includes('access_token'),
+      5000,
+    );
     expect(exchange.text()).toContain('"access_token"');
     exchange.socket.destroy();
   });
@@ -199,14 +256,22 @@ describe('the log line of a malformed request', () => {
   it('logs 400 and 431 as client errors, without header values', async () => {
     await request(`${gw.url}/public/ok`);
     (await rawRequest(port, 'BROKEN\r\n\r\n')).socket.once('close', () => undefined);
-    const big = await rawRequest(port, `GET /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer SECRET-IN-HEADER\r\nX-Big: ${'s'.repeat(20 * 1024)}\r\n\r\n`);
+    const big = await rawRequest(
+      port,
+      `GET /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer SECRET-IN-HEADER\r\nX-Big: ${'s'.repeat(20 * 1024)}\r\n\r\n`,
+    );
     await big.closed(3000);
     const lines = await settle(
       () => gw.logs().filter((l) => l.kind === 'client-error'),
       (l) => l.some((x) => x.status === 400) && l.some((x) => x.status === 431),
       3000,
     );
-    expect(lines.find((l) => l.status === 431)).toMatchObject({ msg: 'request', status: 431, error: 'HPE_HEADER_OVERFLOW', peer: '127.0.0.1' });
+    expect(lines.find((l) => l.status === 431)).toMatchObject({
+      msg: 'request',
+      status: 431,
+      error: 'HPE_HEADER_OVERFLOW',
+      peer: '127.0.0.1',
+    });
     expect(lines.find((l) => l.status === 400)).toMatchObject({ msg: 'request', status: 400 });
     expect(gw.logText()).not.toContain('SECRET-IN-HEADER');
     expect(gw.logText()).not.toContain('sssssssss');
@@ -221,7 +286,12 @@ describe('with TLS', () => {
     const cert = makeCertificate({ name: 'conns', cn: 'localhost' });
     secure = await startGateway({
       upstream: upstream.url,
-      config: { server: { tls: { certFile: cert.certFile, keyFile: cert.keyFile }, limits: { firstByteTimeoutMs: 300, headersTimeoutMs: 20000, requestTimeoutMs: 30000 } } },
+      config: {
+        server: {
+          tls: { certFile: cert.certFile, keyFile: cert.keyFile },
+          limits: { firstByteTimeoutMs: 300, headersTimeoutMs: 20000, requestTimeoutMs: 30000 },
+        },
+      },
     });
     securePort = Number(new URL(secure.url).port);
   });
@@ -256,11 +326,22 @@ describe('server.limits.maxConnections', () => {
   let otherToken: string;
 
   beforeAll(async () => {
-    other = await startGateway({ upstream: upstream.url, config: { server: { limits: { maxConnections: 3, headersTimeoutMs: 20000, requestTimeoutMs: 30000 } } } });
+    other = await startGateway({
+      upstream: upstream.url,
+      config: { server: { limits: { maxConnections: 3, headersTimeoutMs: 20000, requestTimeoutMs: 30000 } } },
+    });
     otherPort = Number(new URL(other.url).port);
-    const res = await postForm(other.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+    const res = await postForm(other.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}`, {
+      authorization: basicAuth(),
+    });
     otherToken = res.json.access_token as string;
-    expect(await settle(() => connectionsOf(other.gateway.server), (n) => n === 0, 8000)).toBe(0);
+    expect(
+      await settle(
+        () => connectionsOf(other.gateway.server),
+        (n) => n === 0,
+        8000,
+      ),
+    ).toBe(0);
   });
   afterAll(async () => {
     await other?.stop();
@@ -268,7 +349,11 @@ describe('server.limits.maxConnections', () => {
 
   it('closes connections beyond maxConnections at once and counts them', async () => {
     const held = await Promise.all(Array.from({ length: 3 }, () => rawRequest(otherPort, 'GET /x HTTP/1.1\r\nHost: x\r\n')));
-    await settle(() => connectionsOf(other.gateway.server), (n) => n === 3, 3000);
+    await settle(
+      () => connectionsOf(other.gateway.server),
+      (n) => n === 3,
+      3000,
+    );
     const fourth = await rawRequest(otherPort, 'GET /x HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(await fourth.closed(3000)).toBe(true);
     expect(fourth.text()).toBe('');
@@ -277,7 +362,11 @@ describe('server.limits.maxConnections', () => {
   });
 
   it('sends 100 Continue only after authorization with maxConnections set too', async () => {
-    await settle(() => connectionsOf(other.gateway.server), (n) => n === 0, 5000);
+    await settle(
+      () => connectionsOf(other.gateway.server),
+      (n) => n === 0,
+      5000,
+    );
     const head = (auth: string) => `POST /api/upload HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`;
     const refused = await rawRequest(otherPort, head(''));
     await refused.received(12);
@@ -288,7 +377,11 @@ describe('server.limits.maxConnections', () => {
     await allowed.received(12);
     expect(allowed.text()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
     allowed.socket.write('hello');
-    await settle(() => allowed.text(), (t) => t.includes('got hello'), 3000);
+    await settle(
+      () => allowed.text(),
+      (t) => t.includes('got hello'),
+      3000,
+    );
     expect(allowed.text()).toContain('got hello');
     allowed.socket.destroy();
     refused.socket.destroy();

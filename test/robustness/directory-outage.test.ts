@@ -60,7 +60,15 @@ beforeAll(async () => {
           poolSize: 2,
         },
       ],
-      clients: [{ id: CLIENT.id, secretHash: await hashSecret(CLIENT.secret), scopes: ['read'], defaultScopes: ['read'], validators: ['directory'] }],
+      clients: [
+        {
+          id: CLIENT.id,
+          secretHash: await hashSecret(CLIENT.secret),
+          scopes: ['read'],
+          defaultScopes: ['read'],
+          validators: ['directory'],
+        },
+      ],
       lockout: { maxFailures: MAX_FAILURES, ipMaxFailuresPerMinute: IP_BUDGET },
       basicBridge: { cacheSeconds: 0 },
       routes: [{ path: '/legacy/**', auth: 'bearer-or-basic', basicClient: CLIENT.id }],
@@ -75,7 +83,10 @@ afterAll(async () => {
 });
 
 const alice = USERS.alice;
-const login = (password: string) => postForm(gw.tokenUrl, `grant_type=password&username=${alice.uid}&password=${encodeURIComponent(password)}`, { authorization: basicAuth() });
+const login = (password: string) =>
+  postForm(gw.tokenUrl, `grant_type=password&username=${alice.uid}&password=${encodeURIComponent(password)}`, {
+    authorization: basicAuth(),
+  });
 const bridge = (password: string) =>
   fetch(`${gw.url}/legacy/report`, { headers: { authorization: `Basic ${Buffer.from(`${alice.uid}:${password}`).toString('base64')}` } });
 
@@ -99,7 +110,9 @@ async function duringOutage(): Promise<void> {
   const one = await timed(() => login(alice.password));
   expect503(one.value);
   expect(one.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
-  const logins = await Promise.all(Array.from({ length: ATTEMPTS }, (_, i) => timed(() => login(i % 2 ? 'wrong-password' : alice.password))));
+  const logins = await Promise.all(
+    Array.from({ length: ATTEMPTS }, (_, i) => timed(() => login(i % 2 ? 'wrong-password' : alice.password))),
+  );
   for (const { value: res, ms } of logins) {
     expect503(res);
     expect(ms).toBeLessThan(2 * TIMEOUT_MS + SLACK_MS);

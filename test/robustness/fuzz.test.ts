@@ -21,10 +21,48 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-const ERROR_CODES = ['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope'];
-const names = fc.constantFrom('grant_type', 'username', 'password', 'scope', 'refresh_token', 'client_id', 'client_secret', 'x', '', '%', '+', '=');
+const ERROR_CODES = [
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+];
+const names = fc.constantFrom(
+  'grant_type',
+  'username',
+  'password',
+  'scope',
+  'refresh_token',
+  'client_id',
+  'client_secret',
+  'x',
+  '',
+  '%',
+  '+',
+  '=',
+);
 const values = fc.oneof(
-  fc.constantFrom('password', 'refresh_token', 'joe', 'alice', USERS.joe.password, 'read', 'edit admin', CLIENT.id, '', '%', '%%', '%ZZ', '%00', '+', '&', '=', 'A'.repeat(65)),
+  fc.constantFrom(
+    'password',
+    'refresh_token',
+    'joe',
+    'alice',
+    USERS.joe.password,
+    'read',
+    'edit admin',
+    CLIENT.id,
+    '',
+    '%',
+    '%%',
+    '%ZZ',
+    '%00',
+    '+',
+    '&',
+    '=',
+    'A'.repeat(65),
+  ),
   fc.string({ maxLength: 20 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
 );
@@ -69,13 +107,17 @@ describe('fuzzing', () => {
 
   it('the resource path answers 401/400 to any bearer header it did not issue', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 80 }), fc.base64String({ maxLength: 80 }), fc.stringMatching(/^[A-Za-z0-9_-]{65}$/)), fc.constantFrom('Bearer ', 'bearer ', 'BEARER  ', 'Bearer', ''), async (token, scheme) => {
-        const value = `${scheme}${token}`;
-        fc.pre(isAsciiHeader(value));
-        const res = await fetch(`${gw.url}/api`, { headers: { authorization: value } });
-        expect([400, 401]).toContain(res.status);
-        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="ropc-gateway"/);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 80 }), fc.base64String({ maxLength: 80 }), fc.stringMatching(/^[A-Za-z0-9_-]{65}$/)),
+        fc.constantFrom('Bearer ', 'bearer ', 'BEARER  ', 'Bearer', ''),
+        async (token, scheme) => {
+          const value = `${scheme}${token}`;
+          fc.pre(isAsciiHeader(value));
+          const res = await fetch(`${gw.url}/api`, { headers: { authorization: value } });
+          expect([400, 401]).toContain(res.status);
+          expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="ropc-gateway"/);
+        },
+      ),
       { numRuns: 1500 },
     );
   });

@@ -43,7 +43,9 @@ function raw(request: string | Buffer, waitMs = 5000): Promise<{ text: string; c
 const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
 
 async function stillServes(): Promise<void> {
-  const res = await postForm(`${gw.url}${TOKEN_PATH}`, `grant_type=password&username=joe&password=${USERS.joe.password}`, { authorization: basicAuth() });
+  const res = await postForm(`${gw.url}${TOKEN_PATH}`, `grant_type=password&username=joe&password=${USERS.joe.password}`, {
+    authorization: basicAuth(),
+  });
   expect(res.status).toBe(200);
 }
 
@@ -60,7 +62,9 @@ describe('size and time limits', () => {
   it('answers 413 to a chunked body as soon as it passes the limit', async () => {
     const chunk = 'a'.repeat(8192);
     const chunks = Array.from({ length: 4 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
-    const { text } = await raw(`POST ${TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`);
+    const { text } = await raw(
+      `POST ${TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`,
+    );
     expect(statusOf(text)).toBe(413);
   });
 
@@ -70,7 +74,9 @@ describe('size and time limits', () => {
   });
 
   it('answers 400 to 5,000 form parameters', async () => {
-    const body = Array.from({ length: 5000 }, (_, i) => `p${i}=1`).join('&').slice(0, 16000);
+    const body = Array.from({ length: 5000 }, (_, i) => `p${i}=1`)
+      .join('&')
+      .slice(0, 16000);
     const res = await postForm(`${gw.url}${TOKEN_PATH}`, body, { authorization: basicAuth() });
     expect(res.status).toBe(400);
     expect(res.json.error).toBe('invalid_request');
@@ -84,7 +90,10 @@ describe('size and time limits', () => {
   });
 
   it('disconnects a client that never finishes its body', async () => {
-    const { closedAfterMs } = await raw(`POST ${TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=`, 10_000);
+    const { closedAfterMs } = await raw(
+      `POST ${TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=`,
+      10_000,
+    );
     expect(closedAfterMs).toBeLessThan(8000);
     await stillServes();
   });
@@ -93,9 +102,21 @@ describe('size and time limits', () => {
 describe('malformed input gets a 4xx with an RFC error body', () => {
   const cases: Array<[string, string, Record<string, string>]> = [
     ['invalid base64 in Basic', 'grant_type=password&username=joe&password=x', { authorization: 'Basic ***' }],
-    ['invalid percent-encoding in Basic', 'grant_type=password&username=joe&password=x', { authorization: `Basic ${Buffer.from('app:%E0%A4%A').toString('base64')}` }],
-    ['Basic without a colon', 'grant_type=password&username=joe&password=x', { authorization: `Basic ${Buffer.from('app').toString('base64')}` }],
-    ['invalid UTF-8 in Basic', 'grant_type=password&username=joe&password=x', { authorization: `Basic ${Buffer.from([0x61, 0x3a, 0xff, 0xfe]).toString('base64')}` }],
+    [
+      'invalid percent-encoding in Basic',
+      'grant_type=password&username=joe&password=x',
+      { authorization: `Basic ${Buffer.from('app:%E0%A4%A').toString('base64')}` },
+    ],
+    [
+      'Basic without a colon',
+      'grant_type=password&username=joe&password=x',
+      { authorization: `Basic ${Buffer.from('app').toString('base64')}` },
+    ],
+    [
+      'invalid UTF-8 in Basic',
+      'grant_type=password&username=joe&password=x',
+      { authorization: `Basic ${Buffer.from([0x61, 0x3a, 0xff, 0xfe]).toString('base64')}` },
+    ],
     ['a non-Basic scheme', 'grant_type=password&username=joe&password=x', { authorization: 'Negotiate abc' }],
     ['invalid UTF-8 in a form value', 'grant_type=password&username=%FF%FE&password=x', { authorization: basicAuth() }],
     ['a NUL byte in a form value', 'grant_type=password&username=joe&password=a%00b', { authorization: basicAuth() }],

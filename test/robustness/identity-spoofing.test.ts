@@ -39,7 +39,13 @@ const owned = (name: string): boolean => {
   return OWNED.includes(n) || n.startsWith('x-auth-');
 };
 /** What the gateway injects for joe's token (scope read edit, client app). */
-const JOE: Record<string, string> = { 'x-auth-subject': 'joe', 'x-auth-client-id': 'app', 'x-auth-scope': 'read edit', 'x-auth-groups': 'editors', 'remote-user': 'joe' };
+const JOE: Record<string, string> = {
+  'x-auth-subject': 'joe',
+  'x-auth-client-id': 'app',
+  'x-auth-scope': 'read edit',
+  'x-auth-groups': 'editors',
+  'remote-user': 'joe',
+};
 
 const pairs = (raw: string[]): [string, string][] => {
   const out: [string, string][] = [];
@@ -68,7 +74,15 @@ beforeAll(async () => {
     config: {
       log: { level: 'warn' },
       decision: { enabled: true, ingress: 'envoy' },
-      headers: { identity: { 'X-Auth-Subject': 'sub', 'X-Auth-Client-Id': 'client_id', 'X-Auth-Scope': 'scope', 'X-Auth-Groups': 'groups', 'Remote-User': 'sub' } },
+      headers: {
+        identity: {
+          'X-Auth-Subject': 'sub',
+          'X-Auth-Client-Id': 'client_id',
+          'X-Auth-Scope': 'scope',
+          'X-Auth-Groups': 'groups',
+          'Remote-User': 'sub',
+        },
+      },
       routes: [
         { path: '/public/**', auth: 'none' },
         { path: '/legacy/**', auth: 'bearer-or-basic', basicClient: 'app' },
@@ -78,7 +92,9 @@ beforeAll(async () => {
     },
   });
   port = Number(new URL(gw.url).port);
-  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, { authorization: basicAuth() });
+  const res = await postForm(gw.tokenUrl, `grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`, {
+    authorization: basicAuth(),
+  });
   token = res.json.access_token as string;
   expect(token).toBeTruthy();
 });
@@ -216,7 +232,9 @@ const unique = (path: string) => `${path}${path.includes('?') ? '&' : '?'}n=${++
 describe('HTTP requests', () => {
   it('on a protected route: only the identity of the token, whatever was forged', async () => {
     const url = unique('/api/items');
-    const status = await send(`GET ${url} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\n${FORGED.join('\r\n')}\r\nConnection: close\r\n\r\n`);
+    const status = await send(
+      `GET ${url} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\n${FORGED.join('\r\n')}\r\nConnection: close\r\n\r\n`,
+    );
     expect(status).toBe(200);
     expectJoe(url);
   });
@@ -233,7 +251,11 @@ describe('HTTP requests', () => {
     const protectedUrl = unique('/api/conn');
     const publicUrl = unique('/public/conn');
     const connection = 'Connection: keep-alive, X-Auth-Subject, x_auth_groups, Remote-User\r\nConnection: X-Auth-Scope\r\n';
-    expect(await send(`GET ${protectedUrl} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\n${connection}${FORGED.join('\r\n')}\r\n\r\n`)).toBe(200);
+    expect(
+      await send(
+        `GET ${protectedUrl} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\n${connection}${FORGED.join('\r\n')}\r\n\r\n`,
+      ),
+    ).toBe(200);
     expect(await send(`GET ${publicUrl} HTTP/1.1\r\nHost: gw\r\n${connection}${FORGED.join('\r\n')}\r\n\r\n`)).toBe(200);
     expectJoe(protectedUrl);
     expect(ownedLines(publicUrl)).toEqual([]);
@@ -242,16 +264,28 @@ describe('HTTP requests', () => {
   it('with Basic user credentials on a bearer-or-basic route', async () => {
     const url = unique('/legacy/report');
     const basic = `Basic ${Buffer.from(`joe:${USERS.joe.password}`).toString('base64')}`;
-    expect(await send(`GET ${url} HTTP/1.1\r\nHost: gw\r\nAuthorization: ${basic}\r\n${FORGED.join('\r\n')}\r\nConnection: close\r\n\r\n`)).toBe(200);
+    expect(
+      await send(`GET ${url} HTTP/1.1\r\nHost: gw\r\nAuthorization: ${basic}\r\n${FORGED.join('\r\n')}\r\nConnection: close\r\n\r\n`),
+    ).toBe(200);
     const lines = Object.fromEntries(ownedLines(url));
     // The Basic bridge's identity: the client's default scopes, not the forged ones.
-    expect(lines).toEqual({ 'x-auth-subject': 'joe', 'x-auth-client-id': 'app', 'x-auth-scope': 'read', 'x-auth-groups': 'editors', 'remote-user': 'joe' });
+    expect(lines).toEqual({
+      'x-auth-subject': 'joe',
+      'x-auth-client-id': 'app',
+      'x-auth-scope': 'read',
+      'x-auth-groups': 'editors',
+      'remote-user': 'joe',
+    });
   });
 
   it('in the trailer of a chunked body', async () => {
     const url = unique('/public/trailer');
     const body = '5\r\nhello\r\n0\r\nX-Auth-Subject: admin\r\nX_Auth_Groups: admins\r\n\r\n';
-    expect(await send(`POST ${url} HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nTrailer: X-Auth-Subject\r\nConnection: close\r\n\r\n${body}`)).toBe(200);
+    expect(
+      await send(
+        `POST ${url} HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nTrailer: X-Auth-Subject\r\nConnection: close\r\n\r\n${body}`,
+      ),
+    ).toBe(200);
     expect(ownedLines(url)).toEqual([]);
     const got = seen.find((s) => s.url === url) as Seen;
     expect(Object.keys(got.trailers).filter(owned)).toEqual([]);
@@ -259,7 +293,9 @@ describe('HTTP requests', () => {
 
   it('never forwards a request whose forged header is folded (obs-fold) or smuggled with both framings', async () => {
     const before = seen.length;
-    const folded = await send(`GET ${unique('/public/fold')} HTTP/1.1\r\nHost: gw\r\nX-Note: a\r\n X-Auth-Subject: admin\r\nConnection: close\r\n\r\n`);
+    const folded = await send(
+      `GET ${unique('/public/fold')} HTTP/1.1\r\nHost: gw\r\nX-Note: a\r\n X-Auth-Subject: admin\r\nConnection: close\r\n\r\n`,
+    );
     const smuggled = await send(
       `POST ${unique('/public/smuggle')} HTTP/1.1\r\nHost: gw\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /public/inner HTTP/1.1\r\nHost: gw\r\nX-Auth-Subject: admin\r\n\r\n`,
     );
@@ -271,7 +307,9 @@ describe('HTTP requests', () => {
 
 describe('the decision endpoint (Envoy ext_authz)', () => {
   it('names every forged spelling in x-envoy-auth-headers-to-remove, so the ingress drops them', async () => {
-    const res = await fetch(`${gw.url}/_ropc/auth/api/items`, { headers: { authorization: `Bearer ${token}`, x_auth_subject: 'admin', 'x-auth-anything': 'x', remote_user: 'admin' } });
+    const res = await fetch(`${gw.url}/_ropc/auth/api/items`, {
+      headers: { authorization: `Bearer ${token}`, x_auth_subject: 'admin', 'x-auth-anything': 'x', remote_user: 'admin' },
+    });
     expect(res.status).toBe(200);
     const remove = (res.headers.get('x-envoy-auth-headers-to-remove') ?? '').split(', ');
     expect(remove).toEqual(expect.arrayContaining(['authorization', 'x_auth_subject', 'x-auth-anything', 'remote_user']));
@@ -285,11 +323,20 @@ describe('the decision endpoint (Envoy ext_authz)', () => {
 describe('the decision endpoint (Envoy ext_authz): identity, address and override headers', () => {
   it('names each one the check request carried, and the fixed names always, for Envoy to remove', async () => {
     const res = await fetch(`${gw.url}/_ropc/auth/api/items`, {
-      headers: { authorization: `Bearer ${token}`, 'x-forwarded-user': 'admin', x_forwarded_email: 'a@x', 'x-remote-user': 'admin', 'x-pomerium-claim-email': 'a@x', forwarded: 'for=1.2.3.4' },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'x-forwarded-user': 'admin',
+        x_forwarded_email: 'a@x',
+        'x-remote-user': 'admin',
+        'x-pomerium-claim-email': 'a@x',
+        forwarded: 'for=1.2.3.4',
+      },
     });
     expect(res.status).toBe(200);
     const remove = (res.headers.get('x-envoy-auth-headers-to-remove') ?? '').split(', ');
-    expect(remove).toEqual(expect.arrayContaining(['x-forwarded-user', 'x_forwarded_email', 'x-remote-user', 'x-pomerium-claim-email', 'forwarded']));
+    expect(remove).toEqual(
+      expect.arrayContaining(['x-forwarded-user', 'x_forwarded_email', 'x-remote-user', 'x-pomerium-claim-email', 'forwarded']),
+    );
     // Not sent, but Envoy only removes what is listed, and its allowed_headers may not pass them to the check.
     expect(remove).toEqual(expect.arrayContaining(['x-http-method-override', 'x-rewrite-url', 'x-real-ip', 'x-user']));
   });
@@ -298,7 +345,15 @@ describe('the decision endpoint (Envoy ext_authz): identity, address and overrid
 describe('headers.passThrough and server.trustProxy', () => {
   let trusting: TestGateway;
   beforeAll(async () => {
-    trusting = await startGateway({ upstream: upstream.url, config: { log: { level: 'warn' }, server: { trustProxy: true }, headers: { passThrough: ['X-Real-IP'] }, routes: [{ path: '/**', auth: 'none' }] } });
+    trusting = await startGateway({
+      upstream: upstream.url,
+      config: {
+        log: { level: 'warn' },
+        server: { trustProxy: true },
+        headers: { passThrough: ['X-Real-IP'] },
+        routes: [{ path: '/**', auth: 'none' }],
+      },
+    });
   });
   afterAll(async () => trusting?.stop());
 

@@ -138,21 +138,39 @@ describe('load with a Redis restart', () => {
     const probeTokens: Token[] = [];
     let nextId = 0;
 
-    const send = (kind: Kind, method: string, path: string, headers: Record<string, string>, body?: string, token?: Token): Promise<Sent> => {
+    const send = (
+      kind: Kind,
+      method: string,
+      path: string,
+      headers: Record<string, string>,
+      body?: string,
+      token?: Token,
+    ): Promise<Sent> => {
       const record: Sent = { id: nextId++, kind, sentAt: Date.now(), status: 0, body: '', headers: {}, ...(token ? { token } : {}) };
       sent.push(record);
       return new Promise((resolve) => {
-        const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: { ...headers, 'x-test-id': String(record.id) }, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            record.status = res.statusCode ?? 0;
-            record.headers = res.headers;
-            record.body = Buffer.concat(chunks).toString('utf8');
-            resolve(record);
-          });
-          res.on('error', () => resolve(record));
-        });
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port,
+            method,
+            path,
+            agent,
+            headers: { ...headers, 'x-test-id': String(record.id) },
+            timeout: REQUEST_TIMEOUT_MS,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              record.status = res.statusCode ?? 0;
+              record.headers = res.headers;
+              record.body = Buffer.concat(chunks).toString('utf8');
+              resolve(record);
+            });
+            res.on('error', () => resolve(record));
+          },
+        );
         // A hang or a reset leaves status 0: counted as a failure below.
         req.on('timeout', () => req.destroy(new Error('timeout')));
         req.on('error', (err) => {
@@ -167,10 +185,23 @@ describe('load with a Redis restart', () => {
 
     /** Logs in; the token joins the load's pool unless `own` (a probe's token, which the load must not revoke). */
     const login = async (user: 'joe' | 'alice', own = false): Promise<Token | undefined> => {
-      const r = await send('login', 'POST', '/as/token.oauth2', form, `grant_type=password&username=${user}&password=${encodeURIComponent(password[user])}`);
+      const r = await send(
+        'login',
+        'POST',
+        '/as/token.oauth2',
+        form,
+        `grant_type=password&username=${user}&password=${encodeURIComponent(password[user])}`,
+      );
       if (r.status !== 200) return undefined;
       const json = JSON.parse(r.body) as { access_token: string; refresh_token: string; scope?: string };
-      const token: Token = { value: json.access_token, refresh: json.refresh_token, user, scope: json.scope ?? 'read', issuedAt: Date.now(), rotated: false };
+      const token: Token = {
+        value: json.access_token,
+        refresh: json.refresh_token,
+        user,
+        scope: json.scope ?? 'read',
+        issuedAt: Date.now(),
+        rotated: false,
+      };
       (own ? probeTokens : tokens).push(token);
       return token;
     };
@@ -192,7 +223,14 @@ describe('load with a Redis restart', () => {
         loginsInFlight += 1;
         try {
           if (r < 0.07 || live.length === 0) await login(random() < 0.5 ? 'joe' : 'alice');
-          else await send('bad-login', 'POST', '/as/token.oauth2', form, `grant_type=password&username=${random() < 0.5 ? 'joe' : 'nobody'}&password=wrong-${nextId}`);
+          else
+            await send(
+              'bad-login',
+              'POST',
+              '/as/token.oauth2',
+              form,
+              `grant_type=password&username=${random() < 0.5 ? 'joe' : 'nobody'}&password=wrong-${nextId}`,
+            );
         } finally {
           loginsInFlight -= 1;
         }
@@ -204,7 +242,14 @@ describe('load with a Redis restart', () => {
           // Not refreshed again: presenting a rotated refresh token would revoke the family.
           t.rotated = true;
           const json = JSON.parse(res.body) as { access_token: string; refresh_token: string; scope?: string };
-          tokens.push({ value: json.access_token, refresh: json.refresh_token, user: t.user, scope: json.scope ?? t.scope, issuedAt: Date.now(), rotated: false });
+          tokens.push({
+            value: json.access_token,
+            refresh: json.refresh_token,
+            user: t.user,
+            scope: json.scope ?? t.scope,
+            issuedAt: Date.now(),
+            rotated: false,
+          });
         }
       } else if (r < 0.17) {
         const t = pick(recent) as Token;
@@ -223,7 +268,11 @@ describe('load with a Redis restart', () => {
         const t = pick(revoked);
         if (t) await resource('revoked', t, t.value);
       } else if (r < 0.9) {
-        await resource('forged', undefined, random() < 0.5 ? `${(pick(live) as Token).value.slice(0, 22)}${'A'.repeat(43)}` : `forged-${nextId}`);
+        await resource(
+          'forged',
+          undefined,
+          random() < 0.5 ? `${(pick(live) as Token).value.slice(0, 22)}${'A'.repeat(43)}` : `forged-${nextId}`,
+        );
       } else {
         await resource('none');
       }
@@ -277,7 +326,13 @@ describe('load with a Redis restart', () => {
         probes.duringOutage = await resource('valid', lostProbe, lostProbe.value);
         if (probes.duringOutage.status !== 503) await sleep(50);
       }
-      probes.loginDuringOutage = await send('login', 'POST', '/as/token.oauth2', form, `grant_type=password&username=joe&password=${encodeURIComponent(password.joe)}`);
+      probes.loginDuringOutage = await send(
+        'login',
+        'POST',
+        '/as/token.oauth2',
+        form,
+        `grant_type=password&username=joe&password=${encodeURIComponent(password.joe)}`,
+      );
       await sleep(Math.max(0, outageEnds - Date.now()));
       await redis.restart();
       redisUpAt = Date.now();
@@ -310,11 +365,20 @@ describe('load with a Redis restart', () => {
       if (s.kind !== 'valid' && s.kind !== 'revoked') violations.push(`#${id}: a ${s.kind} request reached the upstream`);
       else if (!t) violations.push(`#${id}: no token`);
       else {
-        if (t.revokedAt !== undefined && s.sentAt > t.revokedAt) violations.push(`#${id}: sent ${s.sentAt - t.revokedAt} ms after its token was revoked`);
-        if (t.issuedAt < redisDownAt && s.sentAt > redisDownAt + DETECTION_MS) violations.push(`#${id}: a token Redis lost passed ${s.sentAt - redisDownAt} ms after Redis went down`);
+        if (t.revokedAt !== undefined && s.sentAt > t.revokedAt)
+          violations.push(`#${id}: sent ${s.sentAt - t.revokedAt} ms after its token was revoked`);
+        if (t.issuedAt < redisDownAt && s.sentAt > redisDownAt + DETECTION_MS)
+          violations.push(`#${id}: a token Redis lost passed ${s.sentAt - redisDownAt} ms after Redis went down`);
         const h = got.headers;
-        if (h['x-auth-subject'] !== t.user || h['x-auth-client-id'] !== 'app' || h['x-auth-scope'] !== t.scope || h.authorization !== undefined) {
-          violations.push(`#${id}: identity ${JSON.stringify([h['x-auth-subject'], h['x-auth-client-id'], h['x-auth-scope'], h.authorization])} for ${t.user}`);
+        if (
+          h['x-auth-subject'] !== t.user ||
+          h['x-auth-client-id'] !== 'app' ||
+          h['x-auth-scope'] !== t.scope ||
+          h.authorization !== undefined
+        ) {
+          violations.push(
+            `#${id}: identity ${JSON.stringify([h['x-auth-subject'], h['x-auth-client-id'], h['x-auth-scope'], h.authorization])} for ${t.user}`,
+          );
         }
       }
       if (s.status !== 200 && s.status !== 0) violations.push(`#${id}: reached the upstream but answered ${s.status}`);
@@ -328,15 +392,26 @@ describe('load with a Redis restart', () => {
     const unclean: string[] = [];
     for (const s of sent) {
       const isResource = s.kind === 'valid' || s.kind === 'revoked' || s.kind === 'forged' || s.kind === 'none';
-      const allowed = isResource ? [200, 401, 503] : s.kind === 'revoke' ? [200, 503] : s.kind === 'bad-login' ? [400, 503] : [200, 400, 503];
+      const allowed = isResource
+        ? [200, 401, 503]
+        : s.kind === 'revoke'
+          ? [200, 503]
+          : s.kind === 'bad-login'
+            ? [400, 503]
+            : [200, 400, 503];
       if (!allowed.includes(s.status)) {
         unclean.push(`#${s.id} ${s.kind}: ${s.status} ${s.body.slice(0, 80)}`);
         continue;
       }
       if (s.status === 503) {
-        if (s.body !== '{"error":"temporarily_unavailable","error_description":"the service is temporarily unavailable, retry later"}' || !s.headers['retry-after']) unclean.push(`#${s.id} ${s.kind}: unclean 503 ${s.body}`);
+        if (
+          s.body !== '{"error":"temporarily_unavailable","error_description":"the service is temporarily unavailable, retry later"}' ||
+          !s.headers['retry-after']
+        )
+          unclean.push(`#${s.id} ${s.kind}: unclean 503 ${s.body}`);
       } else if (s.status === 401) {
-        if (!String(s.headers['www-authenticate']).startsWith('Bearer realm=')) unclean.push(`#${s.id} ${s.kind}: 401 without a Bearer challenge`);
+        if (!String(s.headers['www-authenticate']).startsWith('Bearer realm='))
+          unclean.push(`#${s.id} ${s.kind}: 401 without a Bearer challenge`);
       } else if (s.status === 400 && JSON.parse(s.body).error !== 'invalid_grant') unclean.push(`#${s.id} ${s.kind}: 400 ${s.body}`);
       // The outage must never turn a bad login into anything but a 400 or a 503, nor a forged token into a pass.
       if ((s.kind === 'forged' || s.kind === 'none') && s.status === 200) unclean.push(`#${s.id} ${s.kind}: 200`);
@@ -373,7 +448,13 @@ describe('load with a Redis restart', () => {
     }
 
     // -- Nothing held, memory given back --------------------------------------------------
-    expect(await settle(() => connectionsOf(gw.gateway.server), (n) => n <= baselineConnections, 5000)).toBeLessThanOrEqual(baselineConnections);
+    expect(
+      await settle(
+        () => connectionsOf(gw.gateway.server),
+        (n) => n <= baselineConnections,
+        5000,
+      ),
+    ).toBeLessThanOrEqual(baselineConnections);
     expect(await metricValue(gw.adminUrl, 'ropc_open_connections{listener="public"}')).toBeLessThanOrEqual(baselineConnections);
     sent.length = 0;
     received.clear();
@@ -383,7 +464,15 @@ describe('load with a Redis restart', () => {
     // ran them — so its bound is that cap plus a margin, not a number the load's speed decides.
     const rssBound = baseline.rss + (4 * 64 + 32) * 2 ** 20;
     const after = await settle(memory, (m) => m.rss < rssBound, 5000);
-    console.log('memory (MiB):', JSON.stringify({ rssBefore: baseline.rss >> 20, rssAfter: after.rss >> 20, heapBefore: baseline.heap >> 20, heapAfter: after.heap >> 20 }));
+    console.log(
+      'memory (MiB):',
+      JSON.stringify({
+        rssBefore: baseline.rss >> 20,
+        rssAfter: after.rss >> 20,
+        heapBefore: baseline.heap >> 20,
+        heapAfter: after.heap >> 20,
+      }),
+    );
     expect(after.rss).toBeLessThan(rssBound);
     expect(after.heap).toBeLessThan(baseline.heap + 24 * 2 ** 20);
 

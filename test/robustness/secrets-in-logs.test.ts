@@ -40,10 +40,12 @@ const userBasic = (user: string, password: string) => `Basic ${Buffer.from(`${us
 describe('secrets never reach the log, at debug level', () => {
   it('after a full round of token, refresh, revoke, introspect, bad logins, Basic bridge and proxied calls', async () => {
     const url = (path: string) => `${gw.url}${path}`;
-    const token = (body: string, headers: Record<string, string> = { authorization: basicAuth() }) => postForm(url('/as/token.oauth2'), body, headers);
+    const token = (body: string, headers: Record<string, string> = { authorization: basicAuth() }) =>
+      postForm(url('/as/token.oauth2'), body, headers);
     const revoke = (body: string, client = 'app') => postForm(url('/as/revoke_token.oauth2'), body, { authorization: basicAuth(client) });
     const introspect = (body: string) => postForm(url('/as/introspect.oauth2'), body, { authorization: basicAuth() });
-    const resource = (path: string, authorization?: string) => fetch(url(path), authorization ? { headers: { authorization } } : {}).then((r) => r.status);
+    const resource = (path: string, authorization?: string) =>
+      fetch(url(path), authorization ? { headers: { authorization } } : {}).then((r) => r.status);
 
     const typedIntoUsername = 'Typed-Password-In-Username-7!';
     const wrong = 'wrong-password-123';
@@ -76,7 +78,10 @@ describe('secrets never reach the log, at debug level', () => {
     // The password grant, with Basic client authentication and with client_secret_post.
     const first = await token(`grant_type=password&username=joe&password=${USERS.joe.password}&scope=read%20edit`);
     keep(first.json.access_token, first.json.refresh_token);
-    const post = await token(`grant_type=password&username=alice&password=${encodeURIComponent(USERS.alice.password)}&client_id=app&client_secret=${CLIENT.secret}`, {});
+    const post = await token(
+      `grant_type=password&username=alice&password=${encodeURIComponent(USERS.alice.password)}&client_id=app&client_secret=${CLIENT.secret}`,
+      {},
+    );
     keep(post.json.access_token, post.json.refresh_token);
 
     // Refresh, then reuse of the rotated refresh token (a security event that revokes the family).
@@ -110,9 +115,18 @@ describe('secrets never reach the log, at debug level', () => {
 
     // Bad logins: a wrong password, and a password typed into the username field until it locks.
     await expectStatus(token(`grant_type=password&username=alice&password=${wrong}`), 400, 'wrong password');
-    for (let i = 0; i < 4; i++) await expectStatus(token(`grant_type=password&username=${encodeURIComponent(typedIntoUsername)}&password=${USERS.joe.password}`), 400, 'unknown user');
+    for (let i = 0; i < 4; i++)
+      await expectStatus(
+        token(`grant_type=password&username=${encodeURIComponent(typedIntoUsername)}&password=${USERS.joe.password}`),
+        400,
+        'unknown user',
+      );
     // A client that sends a secret where the grant type goes.
-    await expectStatus(token(`grant_type=${encodeURIComponent(typedIntoUsername)}&username=joe&password=${USERS.joe.password}`), 400, 'unsupported grant type');
+    await expectStatus(
+      token(`grant_type=${encodeURIComponent(typedIntoUsername)}&username=joe&password=${USERS.joe.password}`),
+      400,
+      'unsupported grant type',
+    );
 
     await expect.poll(() => gw.logs().filter((l) => l.msg === 'request').length).toBeGreaterThanOrEqual(25);
     const text = gw.logText();
@@ -122,7 +136,14 @@ describe('secrets never reach the log, at debug level', () => {
 
     // Every path meant above was taken, and logged.
     const events = new Set(gw.logs().map((l) => l.event ?? l.msg));
-    for (const event of ['refresh_token_reuse', 'token_revoked', 'revocation_foreign_token', 'user_locked', 'login_refused', 'upstream request failed']) {
+    for (const event of [
+      'refresh_token_reuse',
+      'token_revoked',
+      'revocation_foreign_token',
+      'user_locked',
+      'login_refused',
+      'upstream request failed',
+    ]) {
       expect(events, event).toContain(event);
     }
     const lines = gw.logs().filter((l) => l.msg === 'request');

@@ -33,26 +33,37 @@ afterAll(async () => {
 });
 
 async function tokenFor(gw: TestGateway, user: { username: string; password: string }): Promise<string> {
-  const res = await postForm(gw.tokenUrl, `grant_type=password&username=${encodeURIComponent(user.username)}&password=${encodeURIComponent(user.password)}`, {
-    authorization: basicAuth(),
-  });
+  const res = await postForm(
+    gw.tokenUrl,
+    `grant_type=password&username=${encodeURIComponent(user.username)}&password=${encodeURIComponent(user.password)}`,
+    {
+      authorization: basicAuth(),
+    },
+  );
   return res.json.access_token as string;
 }
 
 /** Starts an upload of `length` bytes and sends only its first few. */
 function slowUpload(port: number, path: string, token?: string): Promise<RawExchange> {
   const auth = token ? `Authorization: Bearer ${token}\r\n` : '';
-  return rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n0123456789`);
+  return rawRequest(
+    port,
+    `POST ${path} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n0123456789`,
+  );
 }
 
 /** A small POST on a connection of its own; rejects when no answer came within `timeoutMs`. */
 function post(url: string, token: string, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, timeout: timeoutMs, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent: false, timeout: timeoutMs, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end('hello');
@@ -80,18 +91,24 @@ describe('fair shares of the upstream pool', () => {
     await gw?.stop();
   });
 
-  it('answers 429 beyond one subject\'s share, and another user is still served', async () => {
+  it("answers 429 beyond one subject's share, and another user is still served", async () => {
     started = [];
     const joe = await tokenFor(gw, USERS.joe);
     const alice = await tokenFor(gw, USERS.alice);
     const throttledBefore = await metricValue(gw.adminUrl, 'ropc_upstream_throttled_total{by="subject"}');
     // Eight slow uploads of one token holder, against a pool of four connections.
     for (let i = 0; i < 8; i += 1) uploads.push(await slowUpload(port, `/up/joe-${i}`, joe));
-    await settle(() => started.length, (n) => n >= 2, 5000);
-    const refused = await Promise.all(uploads.slice(2).map(async (u) => {
-      await u.closed(5000);
-      return u.text();
-    }));
+    await settle(
+      () => started.length,
+      (n) => n >= 2,
+      5000,
+    );
+    const refused = await Promise.all(
+      uploads.slice(2).map(async (u) => {
+        await u.closed(5000);
+        return u.text();
+      }),
+    );
     for (const text of refused) {
       expect(statusOf(text)).toBe(429);
       expect(text).toMatch(/\r\nretry-after: 1\r\n/i);
@@ -105,7 +122,7 @@ describe('fair shares of the upstream pool', () => {
     expect(res).toEqual({ status: 200, body: 'got 5' });
   });
 
-  it('frees a share when one of the subject\'s requests ends', async () => {
+  it("frees a share when one of the subject's requests ends", async () => {
     const joe = await tokenFor(gw, USERS.joe);
     uploads[0]!.socket.destroy();
     // The slot is released when the client's answer closes.
@@ -121,7 +138,11 @@ describe('fair shares of the upstream pool', () => {
     started = [];
     const open = [await slowUpload(port, '/public/a'), await slowUpload(port, '/public/b')];
     uploads.push(...open);
-    await settle(() => started.length, (n) => n >= 2, 5000);
+    await settle(
+      () => started.length,
+      (n) => n >= 2,
+      5000,
+    );
     const third = await slowUpload(port, '/public/c');
     uploads.push(third);
     await third.closed(5000);
@@ -134,7 +155,10 @@ describe('a body that does not arrive in time', () => {
   let gw: TestGateway;
 
   beforeAll(async () => {
-    gw = await startGateway({ upstream: upstream.url, config: { server: { limits: { requestTimeoutMs: 1500, headersTimeoutMs: 1000, minBodyBytesPerSecond: 0 } } } });
+    gw = await startGateway({
+      upstream: upstream.url,
+      config: { server: { limits: { requestTimeoutMs: 1500, headersTimeoutMs: 1000, minBodyBytesPerSecond: 0 } } },
+    });
   });
   afterAll(async () => {
     await gw?.stop();
@@ -145,10 +169,20 @@ describe('a body that does not arrive in time', () => {
     started = [];
     const abortedBefore = aborted;
     const upload = await slowUpload(Number(new URL(gw.url).port), '/up/slow', joe);
-    await settle(() => started.length, (n) => n >= 1, 5000);
+    await settle(
+      () => started.length,
+      (n) => n >= 1,
+      5000,
+    );
     expect(await upload.closed(8000)).toBe(true);
     expect(statusOf(upload.text())).toBe(408);
-    expect(await settle(() => aborted, (n) => n > abortedBefore, 3000)).toBe(abortedBefore + 1);
+    expect(
+      await settle(
+        () => aborted,
+        (n) => n > abortedBefore,
+        3000,
+      ),
+    ).toBe(abortedBefore + 1);
     const line = await settle(
       () => gw.logs().find((l) => l.msg === 'request' && l.status === 408),
       (l) => l !== undefined,
@@ -163,7 +197,10 @@ describe('a body that trickles in', () => {
   let port: number;
 
   beforeAll(async () => {
-    gw = await startGateway({ upstream: upstream.url, config: { server: { limits: { requestTimeoutMs: 60000, headersTimeoutMs: 20000, minBodyBytesPerSecond: 100 } } } });
+    gw = await startGateway({
+      upstream: upstream.url,
+      config: { server: { limits: { requestTimeoutMs: 60000, headersTimeoutMs: 20000, minBodyBytesPerSecond: 100 } } },
+    });
     port = Number(new URL(gw.url).port);
   });
   afterAll(async () => {
@@ -183,14 +220,23 @@ describe('a body that trickles in', () => {
     }
     expect(statusOf(upload.text())).toBe(408);
     expect(started).toEqual(['POST /up/trickle']);
-    expect(await settle(() => aborted, (n) => n > abortedBefore, 3000)).toBe(abortedBefore + 1);
+    expect(
+      await settle(
+        () => aborted,
+        (n) => n > abortedBefore,
+        3000,
+      ),
+    ).toBe(abortedBefore + 1);
   });
 
   it('lets a body through that keeps above the minimum, however long it takes', async () => {
     const joe = await tokenFor(gw, USERS.joe);
     const chunk = 'y'.repeat(1000);
     const total = 14;
-    const upload = await rawRequest(port, `POST /up/steady HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${joe}\r\nContent-Length: ${chunk.length * total}\r\nConnection: close\r\n\r\n`);
+    const upload = await rawRequest(
+      port,
+      `POST /up/steady HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${joe}\r\nContent-Length: ${chunk.length * total}\r\nConnection: close\r\n\r\n`,
+    );
     // 1000 bytes every 500 ms for 7 s: more than one rate window.
     for (let i = 0; i < total; i += 1) {
       upload.socket.write(chunk);

@@ -148,7 +148,11 @@ const get = (path: string) => request(`${gw.url}${path}`, { headers: { authoriza
 
 /** Waits until neither side holds a connection and the upstream has no request open. */
 async function idle(): Promise<{ client: number; upstream: number; active: number }> {
-  const read = async () => ({ client: await connectionsOf(gw.gateway.server), upstream: await connectionsOf(sick.server), active: upstreamState.active });
+  const read = async () => ({
+    client: await connectionsOf(gw.gateway.server),
+    upstream: await connectionsOf(sick.server),
+    active: upstreamState.active,
+  });
   return settle(read, (s) => s.client === 0 && s.upstream === 0 && s.active === 0, CLEANUP_MS);
 }
 
@@ -204,13 +208,22 @@ describe('a sick upstream', () => {
     const statuses = await Promise.all(
       Array.from({ length: rounds * paths.length }, async (_, i) => {
         const path = paths[i % paths.length] as string;
-        const exchange = await rawRequest(port, `GET ${path}?i=${i} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+        const exchange = await rawRequest(
+          port,
+          `GET ${path}?i=${i} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+        );
         await exchange.closed(5000);
         exchange.socket.destroy();
         return [path, statusOf(exchange.text())] as const;
       }),
     );
-    const expected: Record<string, number> = { '/t/hang': 504, '/t/reset-before': 502, '/t/close-before': 502, '/t/reset-mid': 200, '/t/garbage': 502 };
+    const expected: Record<string, number> = {
+      '/t/hang': 504,
+      '/t/reset-before': 502,
+      '/t/close-before': 502,
+      '/t/reset-mid': 200,
+      '/t/garbage': 502,
+    };
     for (const [path, status] of statuses) expect(status, path).toBe(expected[path]);
     await expectNoLeaks();
     expect((await get('/t/ok')).status).toBe(200);
@@ -232,11 +245,19 @@ describe(`${CLIENTS} clients that vanish against a slow upstream`, () => {
     // Half of the uploads go to an upstream that reads slowly, half to one that reads nothing.
     const uploads = Array.from({ length: half }, (_, i) => upload(i % 2 ? '/slow/upload-stuck' : '/slow/upload', i));
     const stuckCount = Math.floor(half / 2);
-    const downloads = Array.from({ length: half }, (_, i) => rawRequest(port, `GET /slow/download?i=${i} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\n\r\n`));
+    const downloads = Array.from({ length: half }, (_, i) =>
+      rawRequest(port, `GET /slow/download?i=${i} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\n\r\n`),
+    );
     const clients = await Promise.all([...uploads, ...downloads]);
 
     // Every request has reached the upstream, and every download is under way.
-    expect(await settle(() => upstreamState.requests - requestsBefore, (n) => n === CLIENTS, 10_000)).toBe(CLIENTS);
+    expect(
+      await settle(
+        () => upstreamState.requests - requestsBefore,
+        (n) => n === CLIENTS,
+        10_000,
+      ),
+    ).toBe(CLIENTS);
     await Promise.all(clients.slice(half).map((c) => c.received(20 * 1024)));
     for (const c of clients.slice(half)) expect(statusOf(c.text())).toBe(200);
     await sleep(100);
@@ -246,12 +267,22 @@ describe(`${CLIENTS} clients that vanish against a slow upstream`, () => {
     const vanished = Date.now();
     for (const c of clients) c.socket.destroy();
     // The gateway lets go of every upstream connection (its agent's sockets)…
-    expect(await settle(() => socketsTo(sickPort), (n) => n === 0, CLEANUP_MS)).toBe(0);
+    expect(
+      await settle(
+        () => socketsTo(sickPort),
+        (n) => n === 0,
+        CLEANUP_MS,
+      ),
+    ).toBe(0);
     // …and every upstream that can notice sees its request aborted: the slow readers and the
     // downloads at least; a stuck reader sees its socket close only if its read was under way
     // when the gateway let go, which the machine's speed decides.
     const noticeable = CLIENTS - stuckCount;
-    const aborted = await settle(() => upstreamState.aborted - abortedBefore, (n) => n >= noticeable, CLEANUP_MS);
+    const aborted = await settle(
+      () => upstreamState.aborted - abortedBefore,
+      (n) => n >= noticeable,
+      CLEANUP_MS,
+    );
     expect(aborted).toBeGreaterThanOrEqual(noticeable);
     expect(aborted).toBeLessThanOrEqual(CLIENTS);
     expect(Date.now() - vanished).toBeLessThan(CLEANUP_MS);

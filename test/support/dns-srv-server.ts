@@ -76,6 +76,9 @@ function readName(message: Buffer, offset: number): { name: string; end: number 
 }
 
 function writeName(name: string): Buffer {
-  const labels = name.replace(/\.$/, '').split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
+  const labels = name
+    .replace(/\.$/, '')
+    .split('.')
+    .map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
   return Buffer.concat([...labels, Buffer.from([0])]);
 }

@@ -185,7 +185,8 @@ public class Main {
 
 /** (c) Embedded Tomcat 10: compiles Main.java against the Debian jar and runs it. */
 export async function startTomcat(): Promise<PathUpstream> {
-  if (!existsSync(TOMCAT_JAR)) throw new Error(`${TOMCAT_JAR} is missing: apt-get install -y libtomcat10-embed-java (bash .ci/run does it)`);
+  if (!existsSync(TOMCAT_JAR))
+    throw new Error(`${TOMCAT_JAR} is missing: apt-get install -y libtomcat10-embed-java (bash .ci/run does it)`);
   for (const tool of ['javac', 'java']) {
     try {
       execFileSync(tool, ['-version'], { stdio: 'ignore' });
@@ -196,14 +197,21 @@ export async function startTomcat(): Promise<PathUpstream> {
   const dir = mkdtempSync(join(tmpdir(), 'ropc-tomcat-'));
   writeFileSync(join(dir, 'Main.java'), TOMCAT_MAIN);
   execFileSync('javac', ['-cp', TOMCAT_JAR, '-d', dir, join(dir, 'Main.java')], { stdio: 'pipe' });
-  const child = spawn('java', ['-Xmx128m', '-XX:TieredStopAtLevel=1', '-cp', `${dir}:${TOMCAT_JAR}`, 'Main', join(dir, 'base')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('java', ['-Xmx128m', '-XX:TieredStopAtLevel=1', '-cp', `${dir}:${TOMCAT_JAR}`, 'Main', join(dir, 'base')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return await attach(child, dir, 'tomcat', (line, hits) => {
     if (line.startsWith('HIT ')) hits.push(JSON.parse(line.slice(4)) as string);
   });
 }
 
 /** Waits for `LISTENING <port>` on the child's stdout; collects HIT lines; stop() kills it and removes `dir`. */
-async function attach(child: ChildProcess, dir: string, name: string, onLine: (line: string, hits: string[]) => void): Promise<PathUpstream> {
+async function attach(
+  child: ChildProcess,
+  dir: string,
+  name: string,
+  onLine: (line: string, hits: string[]) => void,
+): Promise<PathUpstream> {
   const hits: string[] = [];
   let output = '';
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));

@@ -22,11 +22,13 @@ export const USERS = {
 
 let hashes: Promise<{ client: string; joe: string; alice: string }> | undefined;
 function testHashes() {
-  hashes ??= Promise.all([hashSecret(CLIENT.secret), hashSecret(USERS.joe.password), hashSecret(USERS.alice.password)]).then(([client, joe, alice]) => ({
-    client,
-    joe,
-    alice,
-  }));
+  hashes ??= Promise.all([hashSecret(CLIENT.secret), hashSecret(USERS.joe.password), hashSecret(USERS.alice.password)]).then(
+    ([client, joe, alice]) => ({
+      client,
+      joe,
+      alice,
+    }),
+  );
   return hashes;
 }
 
@@ -77,7 +79,12 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     server: { host: '127.0.0.1', port: 0, drainSeconds: 0 },
     admin: { host: '127.0.0.1', port: 0 },
     log: { level: 'debug' },
-    store: options.redisUrl ? { type: 'redis', redis: { url: options.redisUrl, keyPrefix: `t${Date.now()}${Math.random().toString(36).slice(2, 6)}:`, commandTimeoutMs: 500 } } : { type: 'memory' },
+    store: options.redisUrl
+      ? {
+          type: 'redis',
+          redis: { url: options.redisUrl, keyPrefix: `t${Date.now()}${Math.random().toString(36).slice(2, 6)}:`, commandTimeoutMs: 500 },
+        }
+      : { type: 'memory' },
     upstream: { url: options.upstream, timeoutMs: 2000 },
     clients: [
       { id: CLIENT.id, secretHash: h.client, scopes: ['read', 'edit', 'admin'], defaultScopes: ['read'] },
@@ -99,7 +106,10 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     },
   });
   // Audit events on stdout land in the same capture, so the log tests search them too.
-  const gateway = await createGateway(config, createLogger(config.log.level, sink), { stdout: sink, ...(options.clock ? { clock: options.clock } : {}) });
+  const gateway = await createGateway(config, createLogger(config.log.level, sink), {
+    stdout: sink,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const { port, adminPort } = await gateway.listen();
   return {
     url: `http://127.0.0.1:${port}`,
@@ -108,11 +118,16 @@ export async function startGateway(options: GatewayOptions): Promise<TestGateway
     revocationUrl: `http://127.0.0.1:${port}${config.oauth.paths.revocation}`,
     gateway,
     dir,
-    logs: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     logText: () => text,
     writeUsers,
     async reloadUsers(users) {
-      if (!['trace', 'debug', 'info'].includes(config.log.level)) throw new Error('reloadUsers watches the info log line of the reload: log.level must be info or lower');
+      if (!['trace', 'debug', 'info'].includes(config.log.level))
+        throw new Error('reloadUsers watches the info log line of the reload: log.level must be info or lower');
       const reloads = (): number => text.split('\n').filter((l) => l.includes('"users file reloaded"')).length;
       const before = reloads();
       writeUsers(users);
@@ -139,7 +154,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** POSTs a form to the token endpoint (or another OAuth path). */
-export async function postForm(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> }> {
+export async function postForm(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
   const text = await res.text();
   let json: Record<string, unknown> = {};

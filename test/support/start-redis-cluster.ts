@@ -52,7 +52,9 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     // serves all slots too.
     await poll('every cluster node to report cluster_state:ok', async () => {
       const infos = await Promise.all(nodes.map((n) => n.command('CLUSTER', 'INFO')));
-      return infos.every((info) => typeof info === 'string' && info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384'));
+      return infos.every(
+        (info) => typeof info === 'string' && info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384'),
+      );
     });
     return {
       nodes,

@@ -268,7 +268,13 @@ class SentinelTopology implements RedisSentinel {
   async waitForReplication(): Promise<void> {
     await this.waitForHealthyReplica();
     const master = this.nodeAt(await this.masterPort());
-    const client = new Redis({ host: '127.0.0.1', port: master.port, password: this.password, lazyConnect: true, retryStrategy: () => null });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: master.port,
+      password: this.password,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
     client.on('error', () => {});
     try {
       await client.connect();
@@ -282,26 +288,30 @@ class SentinelTopology implements RedisSentinel {
   }
 
   async waitForHealthyReplica(): Promise<void> {
-    await poll('a replica in sync that the sentinel knows as healthy', async () => {
-      // The master's own view first: the sentinel's lags (it polls INFO every 10 s), and after a
-      // failover the old master stays a master until the sentinel demotes it. Do at once what
-      // the sentinel would do some seconds later.
-      const masterPort = await this.masterPort();
-      for (const node of this.nodes) {
-        if (node.port === masterPort || !node.running) continue;
-        const role = await node.command('INFO', 'replication');
-        if (typeof role === 'string' && /^role:master\r?$/m.test(role)) await node.command('REPLICAOF', '127.0.0.1', masterPort);
-      }
-      const master = this.nodeAt(masterPort);
-      const info = await master.command('INFO', 'replication');
-      if (typeof info !== 'string' || !/^role:master\r?$/m.test(info) || !/^slave\d+:.*state=online/m.test(info)) return false;
-      const replicas = (await this.sentinel.command('SENTINEL', 'REPLICAS', this.masterName)) as string[][];
-      return replicas.some((fields) => {
-        const f = new Map<string, string>();
-        for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
-        return f.get('flags') === 'slave' && f.get('master-link-status') === 'ok';
-      });
-    }, 30_000);
+    await poll(
+      'a replica in sync that the sentinel knows as healthy',
+      async () => {
+        // The master's own view first: the sentinel's lags (it polls INFO every 10 s), and after a
+        // failover the old master stays a master until the sentinel demotes it. Do at once what
+        // the sentinel would do some seconds later.
+        const masterPort = await this.masterPort();
+        for (const node of this.nodes) {
+          if (node.port === masterPort || !node.running) continue;
+          const role = await node.command('INFO', 'replication');
+          if (typeof role === 'string' && /^role:master\r?$/m.test(role)) await node.command('REPLICAOF', '127.0.0.1', masterPort);
+        }
+        const master = this.nodeAt(masterPort);
+        const info = await master.command('INFO', 'replication');
+        if (typeof info !== 'string' || !/^role:master\r?$/m.test(info) || !/^slave\d+:.*state=online/m.test(info)) return false;
+        const replicas = (await this.sentinel.command('SENTINEL', 'REPLICAS', this.masterName)) as string[][];
+        return replicas.some((fields) => {
+          const f = new Map<string, string>();
+          for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+          return f.get('flags') === 'slave' && f.get('master-link-status') === 'ok';
+        });
+      },
+      30_000,
+    );
   }
 
   async failover(): Promise<number> {
@@ -350,5 +360,3 @@ export async function poll(what: string, check: () => Promise<boolean>, timeoutM
     await sleep(100);
   }
 }
-
-

@@ -101,7 +101,20 @@ class RedisServer implements RedisProcess {
   async start(): Promise<void> {
     this.dir ??= mkdtempSync(join(tmpdir(), 'ropc-redis-'));
     this.output = '';
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no'];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+      '--daemonize',
+      'no',
+    ];
     if (this.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1');
     const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -207,7 +220,6 @@ class RedisServer implements RedisProcess {
   }
 }
 
-
 /**
  * Sends one inline command to the Redis on `port` and resolves with what `answer` finds in the
  * reply so far, or null on an error reply, a connection error or after 500 ms.
@@ -231,4 +243,3 @@ function send<T>(port: number, command: string, answer: (reply: string) => T | u
     });
   });
 }
-

@@ -52,7 +52,8 @@ const ATTEMPTS = 4;
 export function sambaSkipReason(): string | undefined {
   if (process.env['CI'] === 'true') return undefined;
   const missing = [SAMBA, SAMBA_TOOL, SCHEMA, FAKETIME].filter((path) => !existsSync(path));
-  if (missing.length > 0) return `Samba AD tests skipped: ${missing.join(', ')} missing (apt-get install samba samba-ad-dc samba-ad-provision faketime)`;
+  if (missing.length > 0)
+    return `Samba AD tests skipped: ${missing.join(', ')} missing (apt-get install samba samba-ad-dc samba-ad-provision faketime)`;
   if (process.getuid?.() !== 0) return 'Samba AD tests skipped: samba must run as root';
   return undefined;
 }
@@ -122,11 +123,28 @@ class Samba implements SambaProcess {
     mkdirSync(join(this.dir, 'tls'));
     const key = join(this.dir, 'tls', 'server.key');
     await run('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', this.caFile,
-      '-days', '2', '-subj', `/CN=dc1.${DNS_DOMAIN}`, '-addext', `subjectAltName=IP:${this.address},DNS:dc1.${DNS_DOMAIN}`,
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      this.caFile,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=dc1.${DNS_DOMAIN}`,
+      '-addext',
+      `subjectAltName=IP:${this.address},DNS:dc1.${DNS_DOMAIN}`,
     ]);
     writeFileSync(this.#conf, smbConf(this.dir, this.address, { certFile: this.caFile, keyFile: key }));
-    const child = spawn(SAMBA, ['-i', '-M', 'single', '-s', this.#conf, '--debug-stdout', '-d', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(SAMBA, ['-i', '-M', 'single', '-s', this.#conf, '--debug-stdout', '-d', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#child = child;
     const keep = (chunk: Buffer): void => {
       this.#output = (this.#output + chunk.toString()).slice(-4000);
@@ -151,7 +169,12 @@ class Samba implements SambaProcess {
   }
 
   search(filter: string, attributes: readonly string[]): Promise<string> {
-    return run('ldapsearch', [...this.#adminArgs(), '-LLL', '-o', 'ldif-wrap=no', '-b', BASE_DN, filter, ...attributes], undefined, this.#ldapEnv());
+    return run(
+      'ldapsearch',
+      [...this.#adminArgs(), '-LLL', '-o', 'ldif-wrap=no', '-b', BASE_DN, filter, ...attributes],
+      undefined,
+      this.#ldapEnv(),
+    );
   }
 
   #adminArgs(): string[] {
@@ -241,16 +264,34 @@ async function ensureTemplate(): Promise<string> {
 async function provision(dir: string): Promise<void> {
   const conf = join(dir, 'etc', 'smb.conf');
   await run(SAMBA_TOOL, [
-    'domain', 'provision', '--use-rfc2307', '--server-role=dc', '--dns-backend=NONE', `--realm=${REALM}`, `--domain=${NETBIOS_DOMAIN}`,
-    `--adminpass=${ADMIN.password}`, `--targetdir=${dir}`, '--host-name=dc1', '--host-ip=127.0.0.1',
+    'domain',
+    'provision',
+    '--use-rfc2307',
+    '--server-role=dc',
+    '--dns-backend=NONE',
+    `--realm=${REALM}`,
+    `--domain=${NETBIOS_DOMAIN}`,
+    `--adminpass=${ADMIN.password}`,
+    `--targetdir=${dir}`,
+    '--host-name=dc1',
+    '--host-ip=127.0.0.1',
   ]);
   writeFileSync(conf, smbConf(dir, '127.0.0.1', undefined));
   const tool = (args: readonly string[], prefix: readonly string[] = []): Promise<string> =>
     prefix.length > 0 ? run(prefix[0]!, [...prefix.slice(1), SAMBA_TOOL, ...args, '-s', conf]) : run(SAMBA_TOOL, [...args, '-s', conf]);
   // Passwords never expire by age (the template may be old); hank's expire through a PSO.
   await tool([
-    'domain', 'passwordsettings', 'set', '--complexity=on', `--min-pwd-length=${MIN_PASSWORD_LENGTH}`, '--min-pwd-age=0', '--max-pwd-age=0',
-    '--history-length=3', `--account-lockout-threshold=${LOCKOUT_THRESHOLD}`, '--account-lockout-duration=30', '--reset-account-lockout-after=30',
+    'domain',
+    'passwordsettings',
+    'set',
+    '--complexity=on',
+    `--min-pwd-length=${MIN_PASSWORD_LENGTH}`,
+    '--min-pwd-age=0',
+    '--max-pwd-age=0',
+    '--history-length=3',
+    `--account-lockout-threshold=${LOCKOUT_THRESHOLD}`,
+    '--account-lockout-duration=30',
+    '--reset-account-lockout-after=30',
   ]);
   const create = (u: AdUser, extra: readonly string[] = []): Promise<string> => tool(['user', 'create', u.sam, u.password, ...extra]);
   await create(SERVICE);

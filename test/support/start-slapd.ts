@@ -143,8 +143,23 @@ export async function selfSignedCert(dir: string, name: string): Promise<{ certF
   const certFile = join(dir, `${name}.crt`);
   const keyFile = join(dir, `${name}.key`);
   await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
   ]);
   return { certFile, keyFile };
 }
@@ -178,7 +193,9 @@ class Slapd implements SlapdProcess {
     this.#output = '';
     const listen = [`${this.url}/`, ...(this.ldapsUrl ? [`${this.ldapsUrl}/`] : [])].join(' ');
     const user = process.getuid?.() === 0 ? ['-u', 'openldap', '-g', 'openldap'] : [];
-    const child = spawn(SLAPD, ['-d', this.options.logStats ? 'stats' : '0', ...user, '-f', join(this.dir, 'slapd.conf'), '-h', listen], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(SLAPD, ['-d', this.options.logStats ? 'stats' : '0', ...user, '-f', join(this.dir, 'slapd.conf'), '-h', listen], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#child = child;
     const keep = (chunk: Buffer): void => {
       this.#output = (this.#output + chunk.toString()).slice(-4000);
@@ -424,5 +441,3 @@ function run(command: string, args: readonly string[], input?: string, env: Node
     child.stdin.end(input ?? '');
   });
 }
-
-

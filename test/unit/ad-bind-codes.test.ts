@@ -4,7 +4,8 @@ import { parseAdBindError } from '../../src/validators/ad-bind-codes.js';
 import { ConstraintViolationError, InvalidCredentialsError } from 'ldapts';
 
 /** Diagnostic messages as Samba 4.17 AD sent them (ldapts appends ` Code: 0x31`). */
-const samba = (data: string): string => `80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data ${data}, v1db1 Code: 0x31`;
+const samba = (data: string): string =>
+  `80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data ${data}, v1db1 Code: 0x31`;
 
 describe('AD bind sub-codes', () => {
   it.each([
@@ -33,7 +34,12 @@ describe('AD bind sub-codes', () => {
 
   it('turns a code into a login refusal: a state, and passwordVerified only when proven', () => {
     expect(adBindRefusal(samba('52e'))).toEqual({ valid: false, reason: 'invalid-password' });
-    expect(adBindRefusal(samba('532'))).toEqual({ valid: false, reason: 'invalid-password', state: 'password_expired', passwordVerified: true });
+    expect(adBindRefusal(samba('532'))).toEqual({
+      valid: false,
+      reason: 'invalid-password',
+      state: 'password_expired',
+      passwordVerified: true,
+    });
     expect(adBindRefusal(samba('775'))).toEqual({ valid: false, reason: 'invalid-password', state: 'account_locked' });
     expect(adBindRefusal('no sub-code')).toEqual({ valid: false, reason: 'invalid-password' });
   });
@@ -41,13 +47,21 @@ describe('AD bind sub-codes', () => {
   it('maps the answers to a refused password change (as Samba 4.17 sent them)', () => {
     const samba = (text: string) => new ConstraintViolationError(`${text} Code: 0x13`);
     const policy = (text: string) => changeFailure(samba(`0000052D: Constraint violation - check_password_restrictions: ${text}`));
-    expect(policy('the password is too short. It should be equal or longer than 10 characters!')).toEqual({ changed: false, policy: 'too_short' });
+    expect(policy('the password is too short. It should be equal or longer than 10 characters!')).toEqual({
+      changed: false,
+      policy: 'too_short',
+    });
     expect(policy('the password does not meet the complexity criteria!')).toEqual({ changed: false, policy: 'insufficient_quality' });
     expect(policy('the password was already used (previous password)!')).toEqual({ changed: false, policy: 'in_history' });
     expect(policy('the password was already used (in history)!')).toEqual({ changed: false, policy: 'in_history' });
     // Windows says no more than the code.
-    expect(changeFailure(new ConstraintViolationError('0000052D: Constraint violation - check_password_restrictions'))).toEqual({ changed: false, policy: 'rejected' });
-    expect(changeFailure(samba("00000056: Constraint violation - check_password_restrictions: The old password specified doesn't match!"))).toEqual({
+    expect(changeFailure(new ConstraintViolationError('0000052D: Constraint violation - check_password_restrictions'))).toEqual({
+      changed: false,
+      policy: 'rejected',
+    });
+    expect(
+      changeFailure(samba("00000056: Constraint violation - check_password_restrictions: The old password specified doesn't match!")),
+    ).toEqual({
       changed: false,
       refused: { valid: false, reason: 'invalid-password' },
     });

@@ -25,8 +25,14 @@ const ad = (overrides: Partial<LdapValidatorConfig> = {}): LdapValidatorConfig =
 
 describe('directory: active-directory settings', () => {
   it('fills the AD defaults for keys left at their OpenLDAP defaults', async () => {
-    const { config, ad: settings, userAttributes } = await checkSettings(ad({ userSearchFilter: '(uid={username})', subjectAttribute: 'uid' }));
-    expect(config.userSearchFilter).toBe('(&(objectCategory=person)(objectClass=user)(|(sAMAccountName={username})(userPrincipalName={upn})))');
+    const {
+      config,
+      ad: settings,
+      userAttributes,
+    } = await checkSettings(ad({ userSearchFilter: '(uid={username})', subjectAttribute: 'uid' }));
+    expect(config.userSearchFilter).toBe(
+      '(&(objectCategory=person)(objectClass=user)(|(sAMAccountName={username})(userPrincipalName={upn})))',
+    );
     expect(config.subjectAttribute).toBe('sAMAccountName');
     expect(config.disabledFilter).toBe('(userAccountControl:1.2.840.113556.1.4.803:=2)');
     expect(settings).toEqual({ names: { domain: 'corp.example.com', netbiosDomain: 'CORP', upnSuffixes: [] }, discovery: 'off' });
@@ -34,14 +40,18 @@ describe('directory: active-directory settings', () => {
   });
 
   it('keeps keys that were set', async () => {
-    const { config } = await checkSettings(ad({ userSearchFilter: '(sAMAccountName={username})', subjectAttribute: 'objectGUID', disabledFilter: '(description=off)' }));
+    const { config } = await checkSettings(
+      ad({ userSearchFilter: '(sAMAccountName={username})', subjectAttribute: 'objectGUID', disabledFilter: '(description=off)' }),
+    );
     expect(config.userSearchFilter).toBe('(sAMAccountName={username})');
     expect(config.subjectAttribute).toBe('objectGUID');
     expect(config.disabledFilter).toBe('(description=off)');
   });
 
   it('turns groups.nested into the in-chain matching rule, for Active Directory only', async () => {
-    expect((await checkSettings(ad({ groups: { ...ad().groups, nested: true } }))).groups.searchFilter).toBe('(member:1.2.840.113556.1.4.1941:={dn})');
+    expect((await checkSettings(ad({ groups: { ...ad().groups, nested: true } }))).groups.searchFilter).toBe(
+      '(member:1.2.840.113556.1.4.1941:={dn})',
+    );
     expect((await checkSettings(ad())).groups.searchFilter).toBe('(member={dn})');
     expect(ldapSettingsProblems({ ...base, groups: { ...ad().groups, nested: true } })).toEqual([
       "groups.nested: the in-chain matching rule is Active Directory's: set directory: active-directory",
@@ -78,9 +88,13 @@ describe('directory: active-directory settings', () => {
   });
 
   it('requires the domain, and no urls when discovery finds them', () => {
-    expect(ldapSettingsProblems(ad({ activeDirectory: {} }))).toEqual(['activeDirectory.domain: required with directory: active-directory (the DNS domain, e.g. corp.example.com)']);
+    expect(ldapSettingsProblems(ad({ activeDirectory: {} }))).toEqual([
+      'activeDirectory.domain: required with directory: active-directory (the DNS domain, e.g. corp.example.com)',
+    ]);
     expect(ldapSettingsProblems(ad({ urls: [], activeDirectory: { domain: 'corp.example.com', discovery: 'ldaps' } }))).toEqual([]);
-    expect(ldapSettingsProblems(ad({ groups: { ...ad().groups, searchBase: '', nested: true } }))).toEqual(['groups.nested: applies to a group search: set groups.searchBase']);
+    expect(ldapSettingsProblems(ad({ groups: { ...ad().groups, searchBase: '', nested: true } }))).toEqual([
+      'groups.nested: applies to a group search: set groups.searchBase',
+    ]);
   });
 });
 
@@ -94,9 +108,16 @@ describe('docs/active-directory.md', () => {
       const problems: string[] = [];
       const item = checkItem(validatorSpecByType['ldap']!, entry, entry['name'] as string, problems);
       expect(problems).toEqual([]);
-      expect(item).toMatchObject({ directory: 'active-directory', activeDirectory: { domain: 'corp.example.com', discovery: 'ldaps' }, groups: { nested: true } });
+      expect(item).toMatchObject({
+        directory: 'active-directory',
+        activeDirectory: { domain: 'corp.example.com', discovery: 'ldaps' },
+        groups: { nested: true },
+      });
       // The CA file is read by the loader from a file the docs only name.
-      const v = await LdapValidator.open({ ...item, tlsCaFile: '', bindPassword: 'x' } as unknown as LdapValidatorConfig, createLogger('silent'));
+      const v = await LdapValidator.open(
+        { ...item, tlsCaFile: '', bindPassword: 'x' } as unknown as LdapValidatorConfig,
+        createLogger('silent'),
+      );
       await v.close();
     }
   });

@@ -14,7 +14,16 @@ describe('Active Directory login spellings', () => {
   });
 
   it('calls other domains and empty or doubled parts foreign', () => {
-    for (const login of ['OTHER\\alice', 'alice@other.org', 'CORP\\', '@corp.example.com', 'CORP\\a\\b', 'CORP\\a@corp.example.com', '\\alice', 'a@b@corp.example.com']) {
+    for (const login of [
+      'OTHER\\alice',
+      'alice@other.org',
+      'CORP\\',
+      '@corp.example.com',
+      'CORP\\a\\b',
+      'CORP\\a@corp.example.com',
+      '\\alice',
+      'a@b@corp.example.com',
+    ]) {
       expect(parseAdLogin(login, CORP), login).toBe('foreign');
     }
     expect(parseAdLogin('CORP\\alice', { ...CORP, netbiosDomain: '' })).toBe('foreign');

@@ -35,8 +35,14 @@ describe('audit', () => {
     const second = createAudit({ destination: 'file', file });
     second.emit({ event: 'unlock', outcome: 'success', actor: 'cli' });
     second.close();
-    const events = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(events.map((e) => [e.event, e.outcome])).toEqual([['config_reload', 'success'], ['unlock', 'success']]);
+    const events = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.map((e) => [e.event, e.outcome])).toEqual([
+      ['config_reload', 'success'],
+      ['unlock', 'success'],
+    ]);
   });
 
   it('file: an existing file keeps its lines; an unopenable path throws at creation', () => {
@@ -51,7 +57,11 @@ describe('audit', () => {
 
   it('stdout writes lines to the given stream; off writes nothing', () => {
     const lines: string[] = [];
-    createAudit({ destination: 'stdout', file: '' }, { write: (l: string) => lines.push(l) }).emit({ event: 'login', outcome: 'refused', reason: 'locked' });
+    createAudit({ destination: 'stdout', file: '' }, { write: (l: string) => lines.push(l) }).emit({
+      event: 'login',
+      outcome: 'refused',
+      reason: 'locked',
+    });
     createAudit({ destination: 'off', file: '' }, { write: (l: string) => lines.push(l) }).emit({ event: 'login', outcome: 'refused' });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^\{"kind":"audit","v":1,.*"reason":"locked"\}\n$/);
@@ -60,7 +70,10 @@ describe('audit', () => {
   it('counts every event in ropc_audit_events_total{event, outcome}, destination off included, and still writes it', async () => {
     const metrics = createMetrics();
     const lines: string[] = [];
-    for (const inner of [createAudit({ destination: 'off', file: '' }), createAudit({ destination: 'stdout', file: '' }, { write: (l: string) => lines.push(l) })]) {
+    for (const inner of [
+      createAudit({ destination: 'off', file: '' }),
+      createAudit({ destination: 'stdout', file: '' }, { write: (l: string) => lines.push(l) }),
+    ]) {
       const audit = countedAudit(inner, metrics);
       audit.emit({ event: 'login', outcome: 'failure', reason: 'invalid_password' });
       audit.emit({ event: 'refresh_reuse', outcome: 'refused' });

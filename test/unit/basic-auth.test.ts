@@ -15,7 +15,8 @@ describe('decodeBasic', () => {
   });
 
   it('says why a value is malformed: not Basic base64, or not UTF-8', () => {
-    for (const value of ['Bearer abc', 'Basic', 'Basic a', 'Basic ab!c', `Basic ${b64('x:y')}===`]) expect(decodeBasic(value), value).toEqual({ malformed: 'scheme' });
+    for (const value of ['Bearer abc', 'Basic', 'Basic a', 'Basic ab!c', `Basic ${b64('x:y')}===`])
+      expect(decodeBasic(value), value).toEqual({ malformed: 'scheme' });
     expect(decodeBasic(`Basic ${b64(Buffer.from([0x61, 0x3a, 0xff]))}`)).toEqual({ malformed: 'utf8' });
   });
 });

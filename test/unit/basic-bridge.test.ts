@@ -21,7 +21,16 @@ describe('parseBasicUser (RFC 7617 §2)', () => {
     expect(parseBasicUser(`bAsIc   ${Buffer.from('x:y').toString('base64')}`)).toEqual({ username: 'x', password: 'y' });
   });
   it('refuses malformed, empty and control-character values', () => {
-    for (const value of ['Basic', 'Basic !!!', 'Basic a', basicUser('', 'pw'), basicUser('joe', ''), `Basic ${Buffer.from('nocolon').toString('base64')}`, basicUser('jo\ne', 'pw'), `Basic ${Buffer.from([0x6a, 0x3a, 0xff]).toString('base64')}`]) {
+    for (const value of [
+      'Basic',
+      'Basic !!!',
+      'Basic a',
+      basicUser('', 'pw'),
+      basicUser('joe', ''),
+      `Basic ${Buffer.from('nocolon').toString('base64')}`,
+      basicUser('jo\ne', 'pw'),
+      `Basic ${Buffer.from([0x6a, 0x3a, 0xff]).toString('base64')}`,
+    ]) {
       expect(parseBasicUser(value), value).toBeNull();
     }
   });
@@ -31,7 +40,11 @@ describe('createBasicBridge', () => {
   const client: BasicClient = { id: 'legacy', scopes: ['read', 'edit', 'admin'], defaultScopes: ['read', 'admin'] };
   // `admin` is gated (only admins), `edit` too (only editors): groupScopes narrows, never widens.
   const scopePolicy = new ScopePolicy([{ name: 'local', groupScopes: { Admins: ['admin'], editors: ['edit'] } }]);
-  const valid: ChainOutcome = { valid: true, validator: 'local', principal: { subject: 'joe', groups: ['editors'], attributes: { mail: 'joe@x' } } };
+  const valid: ChainOutcome = {
+    valid: true,
+    validator: 'local',
+    principal: { subject: 'joe', groups: ['editors'], attributes: { mail: 'joe@x' } },
+  };
   const admin: ChainOutcome = { valid: true, validator: 'local', principal: { subject: 'ann', groups: ['admins'], attributes: {} } };
   const setup = (options: { cacheSeconds?: number; maxEntries?: number; answer?: (u: string, p: string) => ChainOutcome } = {}) => {
     let now = 1_000_000;
@@ -41,7 +54,11 @@ describe('createBasicBridge', () => {
     });
     const bridge = createBasicBridge({
       login,
-      clients: [client, { id: 'all', scopes: ['read', 'edit', 'admin'], defaultScopes: [] }, { id: 'narrow', scopes: ['read'], defaultScopes: [] }],
+      clients: [
+        client,
+        { id: 'all', scopes: ['read', 'edit', 'admin'], defaultScopes: [] },
+        { id: 'narrow', scopes: ['read'], defaultScopes: [] },
+      ],
       scopePolicy,
       cacheSeconds: options.cacheSeconds ?? 30,
       ...(options.maxEntries ? { maxEntries: options.maxEntries } : {}),
@@ -62,7 +79,7 @@ describe('createBasicBridge', () => {
     expect((await bridge.authenticate('all', basicUser('joe', 'right'), '10.0.0.1')).scope).toEqual(['read', 'edit']);
   });
 
-  it('grants a gated scope to members of a group mapped to it, and never beyond the client\'s scopes', async () => {
+  it("grants a gated scope to members of a group mapped to it, and never beyond the client's scopes", async () => {
     const { bridge } = setup({ answer: () => admin });
     expect((await bridge.authenticate('legacy', basicUser('ann', 'x'), 'ip')).scope).toEqual(['read', 'admin']);
     expect((await bridge.authenticate('all', basicUser('ann', 'y'), 'ip')).scope).toEqual(['read', 'admin']);
@@ -89,7 +106,8 @@ describe('createBasicBridge', () => {
 
   it('never caches a failure: every wrong attempt reaches the login and its lockout counter', async () => {
     const { bridge, login } = setup();
-    for (let i = 0; i < 4; i++) await expect(bridge.authenticate('legacy', basicUser('joe', 'wrong'), 'ip')).rejects.toBeInstanceOf(InvalidUserCredentialsError);
+    for (let i = 0; i < 4; i++)
+      await expect(bridge.authenticate('legacy', basicUser('joe', 'wrong'), 'ip')).rejects.toBeInstanceOf(InvalidUserCredentialsError);
     expect(login).toHaveBeenCalledTimes(4);
   });
 

@@ -137,7 +137,28 @@ describe('canonicalPath', () => {
   it('never yields a path a decoding upstream could read as a dot-segment or another separator', () => {
     // Random spellings from an alphabet of the dangerous pieces: whatever is not refused
     // must be stable and decode to a path without dot-segments or backslashes.
-    const pieces = ['/', '.', '%2e', '%2E', 'a', '%61', '%2f', '%5c', '\\', ';', '%3b', '%25', '%00', '%c0%ae', '%C3%A9', '~', '%7E', '//', '..', 'A'];
+    const pieces = [
+      '/',
+      '.',
+      '%2e',
+      '%2E',
+      'a',
+      '%61',
+      '%2f',
+      '%5c',
+      '\\',
+      ';',
+      '%3b',
+      '%25',
+      '%00',
+      '%c0%ae',
+      '%C3%A9',
+      '~',
+      '%7E',
+      '//',
+      '..',
+      'A',
+    ];
     let seed = 7;
     const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
     for (let n = 0; n < 5000; n++) {
@@ -162,7 +183,12 @@ describe('canonicalPath', () => {
 
 describe('canonicalTarget', () => {
   it('keeps the query byte for byte and rewrites only the path', () => {
-    expect(canonicalTarget('//%61dmin/x?a=%2e%2e/&b=//')).toEqual({ path: '/admin/x', query: 'a=%2e%2e/&b=//', withoutParameters: null, url: '/admin/x?a=%2e%2e/&b=//' });
+    expect(canonicalTarget('//%61dmin/x?a=%2e%2e/&b=//')).toEqual({
+      path: '/admin/x',
+      query: 'a=%2e%2e/&b=//',
+      withoutParameters: null,
+      url: '/admin/x?a=%2e%2e/&b=//',
+    });
     expect(canonicalTarget('/x?')).toMatchObject({ path: '/x', query: '', url: '/x?' });
     expect(canonicalTarget('/x')).toMatchObject({ query: null, url: '/x' });
   });

@@ -14,11 +14,17 @@ const principal = (subject: string): Principal => ({ subject, groups: ['g'], att
  * A validator answering from a table (a name not in it is unknown-user, a wrong password
  * invalid-password); `fail` makes every call throw it instead.
  */
-function fake(name: string, users: Record<string, string>, fail?: unknown): PasswordValidator & { validate: ReturnType<typeof vi.fn>; imitateRefusal: ReturnType<typeof vi.fn> } {
+function fake(
+  name: string,
+  users: Record<string, string>,
+  fail?: unknown,
+): PasswordValidator & { validate: ReturnType<typeof vi.fn>; imitateRefusal: ReturnType<typeof vi.fn> } {
   const validate = vi.fn(async (username: string, password: string): Promise<ValidationOutcome> => {
     if (fail !== undefined) throw fail;
     if (!(username in users)) return { valid: false, reason: 'unknown-user' };
-    return users[username] === password ? { valid: true, principal: principal(`${name}:${username}`) } : { valid: false, reason: 'invalid-password' };
+    return users[username] === password
+      ? { valid: true, principal: principal(`${name}:${username}`) }
+      : { valid: false, reason: 'invalid-password' };
   });
   return {
     name,
@@ -46,22 +52,41 @@ describe('ValidatorChain', () => {
   it('tries the next validator when the first does not know the user', async () => {
     const a = fake('a', {});
     const b = fake('b', { joe: 'pw' });
-    await expect(new ValidatorChain([a, b]).validate('joe', 'pw')).resolves.toEqual({ valid: true, principal: principal('b:joe'), validator: 'b' });
+    await expect(new ValidatorChain([a, b]).validate('joe', 'pw')).resolves.toEqual({
+      valid: true,
+      principal: principal('b:joe'),
+      validator: 'b',
+    });
     expect(a.validate).toHaveBeenCalledWith('joe', 'pw');
     expect(new ValidatorChain([a, b], 'any')).toBeDefined();
   });
 
   it('answers invalid when every validator does', async () => {
-    await expect(new ValidatorChain([fake('a', {}), fake('b', { joe: 'other' })]).validate('joe', 'pw')).resolves.toEqual({ valid: false, reason: 'invalid-password', validator: 'b' });
-    await expect(new ValidatorChain([fake('a', {}), fake('b', {})]).validate('joe', 'pw')).resolves.toEqual({ valid: false, reason: 'unknown-user' });
+    await expect(new ValidatorChain([fake('a', {}), fake('b', { joe: 'other' })]).validate('joe', 'pw')).resolves.toEqual({
+      valid: false,
+      reason: 'invalid-password',
+      validator: 'b',
+    });
+    await expect(new ValidatorChain([fake('a', {}), fake('b', {})]).validate('joe', 'pw')).resolves.toEqual({
+      valid: false,
+      reason: 'unknown-user',
+    });
   });
 
   describe('first-known (the default): the first validator that knows the user answers', () => {
     it('stops at a wrong password for a known user: a later validator never answers for that name', async () => {
       const a = fake('a', { joe: 'directory-pw' });
       const b = fake('b', { joe: 'file-pw' });
-      await expect(new ValidatorChain([a, b]).validate('joe', 'file-pw')).resolves.toEqual({ valid: false, reason: 'invalid-password', validator: 'a' });
-      await expect(new ValidatorChain([a, b], 'first-known').validate('joe', 'file-pw')).resolves.toEqual({ valid: false, reason: 'invalid-password', validator: 'a' });
+      await expect(new ValidatorChain([a, b]).validate('joe', 'file-pw')).resolves.toEqual({
+        valid: false,
+        reason: 'invalid-password',
+        validator: 'a',
+      });
+      await expect(new ValidatorChain([a, b], 'first-known').validate('joe', 'file-pw')).resolves.toEqual({
+        valid: false,
+        reason: 'invalid-password',
+        validator: 'a',
+      });
       // The password is never sent to b; b spends what refusing an unknown user costs instead.
       expect(b.validate).not.toHaveBeenCalled();
       expect(b.imitateRefusal).toHaveBeenCalledTimes(2);
@@ -81,7 +106,9 @@ describe('ValidatorChain', () => {
     it('treats a refusal without a known reason as an outage (a bug must not read as unknown-user)', async () => {
       const odd = fake('a', {});
       odd.validate.mockResolvedValueOnce({ valid: false } as unknown as ValidationOutcome);
-      await expect(new ValidatorChain([odd, fake('b', { joe: 'pw' })]).validate('joe', 'pw')).rejects.toBeInstanceOf(ValidatorUnavailableError);
+      await expect(new ValidatorChain([odd, fake('b', { joe: 'pw' })]).validate('joe', 'pw')).rejects.toBeInstanceOf(
+        ValidatorUnavailableError,
+      );
       odd.validate.mockResolvedValueOnce({ valid: false, reason: 'maybe' } as unknown as ValidationOutcome);
       await expect(new ValidatorChain([odd]).validate('joe', 'pw')).rejects.toBeInstanceOf(ValidatorUnavailableError);
     });
@@ -91,7 +118,11 @@ describe('ValidatorChain', () => {
     it('tries the next validator on every refusal, a wrong password included', async () => {
       const a = fake('a', { joe: 'directory-pw' });
       const b = fake('b', { joe: 'file-pw' });
-      await expect(new ValidatorChain([a, b], 'any').validate('joe', 'file-pw')).resolves.toEqual({ valid: true, principal: principal('b:joe'), validator: 'b' });
+      await expect(new ValidatorChain([a, b], 'any').validate('joe', 'file-pw')).resolves.toEqual({
+        valid: true,
+        principal: principal('b:joe'),
+        validator: 'b',
+      });
       expect(b.imitateRefusal).not.toHaveBeenCalled();
     });
 
@@ -161,7 +192,10 @@ describe('ValidatorChain', () => {
     it('rethrows outages and wraps other errors and malformed answers', async () => {
       const outage = new ValidatorUnavailableError('a', 'down');
       await expect(new ValidatorChain([fake('a', {}, outage)]).recheck('a', 'joe')).rejects.toBe(outage);
-      await expect(new ValidatorChain([fake('a', {}, new Error('bug'))]).recheck('a', 'joe')).rejects.toMatchObject({ name: 'ValidatorUnavailableError', validator: 'a' });
+      await expect(new ValidatorChain([fake('a', {}, new Error('bug'))]).recheck('a', 'joe')).rejects.toMatchObject({
+        name: 'ValidatorUnavailableError',
+        validator: 'a',
+      });
       const odd = fake('a', {});
       vi.mocked(odd.recheck).mockResolvedValueOnce('maybe' as RecheckOutcome);
       await expect(new ValidatorChain([odd]).recheck('a', 'joe')).rejects.toBeInstanceOf(ValidatorUnavailableError);
@@ -192,30 +226,63 @@ describe('ValidatorChain: directory states and password change', () => {
     };
   }
 
-  it('passes a refusal\'s state and passwordVerified, and a success\'s warnings, through', async () => {
+  it("passes a refusal's state and passwordVerified, and a success's warnings, through", async () => {
     const expired = fixed('dir', { valid: false, reason: 'invalid-password', state: 'password_expired', passwordVerified: true });
-    await expect(new ValidatorChain([expired]).validate('joe', 'pw')).resolves.toStrictEqual({ valid: false, reason: 'invalid-password', validator: 'dir', state: 'password_expired', passwordVerified: true });
+    await expect(new ValidatorChain([expired]).validate('joe', 'pw')).resolves.toStrictEqual({
+      valid: false,
+      reason: 'invalid-password',
+      validator: 'dir',
+      state: 'password_expired',
+      passwordVerified: true,
+    });
     const locked = fixed('dir', { valid: false, reason: 'invalid-password', state: 'account_locked', passwordVerified: false });
-    await expect(new ValidatorChain([locked], 'any').validate('joe', 'pw')).resolves.toStrictEqual({ valid: false, reason: 'invalid-password', validator: 'dir', state: 'account_locked' });
+    await expect(new ValidatorChain([locked], 'any').validate('joe', 'pw')).resolves.toStrictEqual({
+      valid: false,
+      reason: 'invalid-password',
+      validator: 'dir',
+      state: 'account_locked',
+    });
     const warned = fixed('dir', { valid: true, principal: principal('joe'), warnings: { graceLoginsRemaining: 1 } });
-    await expect(new ValidatorChain([warned]).validate('joe', 'pw')).resolves.toStrictEqual({ valid: true, principal: principal('joe'), validator: 'dir', warnings: { graceLoginsRemaining: 1 } });
+    await expect(new ValidatorChain([warned]).validate('joe', 'pw')).resolves.toStrictEqual({
+      valid: true,
+      principal: principal('joe'),
+      validator: 'dir',
+      warnings: { graceLoginsRemaining: 1 },
+    });
   });
 
   it('changes the password at the first validator that knows the name, whatever the mode', async () => {
-    const unknown = fixed('a', { valid: false, reason: 'unknown-user' }, async () => ({ changed: false, refused: { valid: false, reason: 'unknown-user' } }));
+    const unknown = fixed('a', { valid: false, reason: 'unknown-user' }, async () => ({
+      changed: false,
+      refused: { valid: false, reason: 'unknown-user' },
+    }));
     const change = vi.fn(async () => ({ changed: true }) as const);
     const owner = fixed('b', { valid: false, reason: 'invalid-password' }, change);
     const later = fixed('c', { valid: false, reason: 'invalid-password' }, vi.fn());
-    await expect(new ValidatorChain([unknown, owner, later], 'any').changePassword('joe', 'old', 'new')).resolves.toStrictEqual({ changed: true, validator: 'b' });
+    await expect(new ValidatorChain([unknown, owner, later], 'any').changePassword('joe', 'old', 'new')).resolves.toStrictEqual({
+      changed: true,
+      validator: 'b',
+    });
     expect(change).toHaveBeenCalledWith('joe', 'old', 'new');
     expect(later.changePassword).not.toHaveBeenCalled();
   });
 
   it('answers mod_not_allowed from a validator that cannot change passwords, after proving the old one', async () => {
     const file = fixed('file', { valid: true, principal: principal('joe') });
-    await expect(new ValidatorChain([file]).changePassword('joe', 'old', 'new')).resolves.toStrictEqual({ changed: false, policy: 'mod_not_allowed', detail: 'this directory does not change passwords here', validator: 'file' });
+    await expect(new ValidatorChain([file]).changePassword('joe', 'old', 'new')).resolves.toStrictEqual({
+      changed: false,
+      policy: 'mod_not_allowed',
+      detail: 'this directory does not change passwords here',
+      validator: 'file',
+    });
     const wrong = fixed('file', { valid: false, reason: 'invalid-password' });
-    await expect(new ValidatorChain([wrong]).changePassword('joe', 'bad', 'new')).resolves.toStrictEqual({ changed: false, refused: { valid: false, reason: 'invalid-password' }, validator: 'file' });
-    await expect(new ValidatorChain([fixed('x', { valid: false, reason: 'unknown-user' })]).changePassword('joe', 'old', 'new')).resolves.toStrictEqual({ changed: false, refused: { valid: false, reason: 'unknown-user' } });
+    await expect(new ValidatorChain([wrong]).changePassword('joe', 'bad', 'new')).resolves.toStrictEqual({
+      changed: false,
+      refused: { valid: false, reason: 'invalid-password' },
+      validator: 'file',
+    });
+    await expect(
+      new ValidatorChain([fixed('x', { valid: false, reason: 'unknown-user' })]).changePassword('joe', 'old', 'new'),
+    ).resolves.toStrictEqual({ changed: false, refused: { valid: false, reason: 'unknown-user' } });
   });
 });

@@ -19,7 +19,14 @@ vi.mock('../../src/security/password-hash.js', async (importOriginal) => {
   return { ...real, burnVerification: vi.fn(real.burnVerification), verifySecret: vi.fn(real.verifySecret) };
 });
 
-const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeconds: 900, ipMaxFailuresPerMinute: 3, failureResetSeconds: 3600, reservationSeconds: 60 };
+const SETTINGS: LockoutSettings = {
+  maxFailures: 5,
+  lockSeconds: 60,
+  maxLockSeconds: 900,
+  ipMaxFailuresPerMinute: 3,
+  failureResetSeconds: 3600,
+  reservationSeconds: 60,
+};
 const IP = '198.51.100.20';
 let secretHash: string;
 let store: MemoryAttemptStore;
@@ -38,9 +45,22 @@ beforeEach(() => {
 afterEach(() => store.close());
 
 function registry(settings: Partial<LockoutSettings> = {}, cacheSeconds = 0): { clients: ClientRegistry; lockout: Lockout } {
-  const client = { id: 'app', secretHash, secret: '', public: false, scopes: ['read'], defaultScopes: [], grantTypes: ['password'], validators: [] } as unknown as ClientConfig;
+  const client = {
+    id: 'app',
+    secretHash,
+    secret: '',
+    public: false,
+    scopes: ['read'],
+    defaultScopes: [],
+    grantTypes: ['password'],
+    validators: [],
+  } as unknown as ClientConfig;
   const lockout = new Lockout(store, { ...SETTINGS, ...settings });
-  const budget = { reserveIp: (ip: string) => lockout.reserveIp(ip), ipBudget: lockout.ipBudget, onIpBlocked: (ip: string) => void blocked.push(ip) };
+  const budget = {
+    reserveIp: (ip: string) => lockout.reserveIp(ip),
+    ipBudget: lockout.ipBudget,
+    onIpBlocked: (ip: string) => void blocked.push(ip),
+  };
   return { clients: new ClientRegistry([client], cacheSeconds, budget), lockout };
 }
 

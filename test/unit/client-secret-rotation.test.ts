@@ -22,7 +22,9 @@ const NOW = Date.parse('2026-06-01T00:00:00Z');
 let hashes: Record<'current' | 'old' | 'older' | 'other', string>;
 
 beforeAll(async () => {
-  const [current, old, older, other] = await Promise.all(['current-secret', 'old-secret', 'older-secret', 'other-secret'].map((s) => bcrypt.hash(s, 4)));
+  const [current, old, older, other] = await Promise.all(
+    ['current-secret', 'old-secret', 'older-secret', 'other-secret'].map((s) => bcrypt.hash(s, 4)),
+  );
   hashes = { current: current!, old: old!, older: older!, other: other! };
 });
 beforeEach(() => {
@@ -30,14 +32,33 @@ beforeEach(() => {
   vi.mocked(burnVerification).mockClear();
 });
 
-function client(id: string, secretHash: string, secondarySecretHashes: string[] = [], secondarySecretsNotAfter: string[] = []): ClientConfig {
-  return { id, secretHash, secret: '', secondarySecretHashes, secondarySecretsNotAfter, public: false, scopes: ['read'], defaultScopes: [], grantTypes: ['password'], validators: [] } as unknown as ClientConfig;
+function client(
+  id: string,
+  secretHash: string,
+  secondarySecretHashes: string[] = [],
+  secondarySecretsNotAfter: string[] = [],
+): ClientConfig {
+  return {
+    id,
+    secretHash,
+    secret: '',
+    secondarySecretHashes,
+    secondarySecretsNotAfter,
+    public: false,
+    scopes: ['read'],
+    defaultScopes: [],
+    grantTypes: ['password'],
+    validators: [],
+  } as unknown as ClientConfig;
 }
 
 function registry(cacheSeconds = 0, now = () => NOW) {
   const matches: [string, number, boolean][] = [];
   const clients = new ClientRegistry(
-    [client('rotating', hashes.current, [hashes.old, hashes.older], ['2026-07-01T00:00:00Z', '2026-05-01T00:00:00Z']), client('plain', hashes.other)],
+    [
+      client('rotating', hashes.current, [hashes.old, hashes.older], ['2026-07-01T00:00:00Z', '2026-05-01T00:00:00Z']),
+      client('plain', hashes.other),
+    ],
     cacheSeconds,
     undefined,
     { onMatch: (id, index, cached) => void matches.push([id, index, cached]), now },
@@ -90,14 +111,24 @@ describe('client secret rotation', () => {
   it('costs one verification per reading when no client has secondaries (as before rotation existed)', async () => {
     const clients = new ClientRegistry([client('plain', hashes.other)], 0);
     expect(clients.secondarySlots).toBe(0);
-    expect(await clients.authenticateAny([{ id: 'plain', secret: 'a' }, { id: 'nobody', secret: 'b' }], IP)).toBeUndefined();
+    expect(
+      await clients.authenticateAny(
+        [
+          { id: 'plain', secret: 'a' },
+          { id: 'nobody', secret: 'b' },
+        ],
+        IP,
+      ),
+    ).toBeUndefined();
     expect(hashCalls()).toBe(2);
   });
 });
 
 describe('check-config warnings', () => {
   it('warns about an expired secondary secret, naming it by index', () => {
-    const config = { clients: [client('rotating', 'h', ['a', 'b', 'c'], ['2026-07-01T00:00:00Z', '2026-05-01T00:00:00Z'])] } as unknown as GatewayConfig;
+    const config = {
+      clients: [client('rotating', 'h', ['a', 'b', 'c'], ['2026-07-01T00:00:00Z', '2026-05-01T00:00:00Z'])],
+    } as unknown as GatewayConfig;
     expect(expiredSecretWarnings(config, NOW)).toEqual([
       'clients[0].secondarySecretsNotAfter[1]: secret 2 of client "rotating" expired at 2026-05-01T00:00:00Z and is refused; remove it from secondarySecretHashes',
     ]);

@@ -26,7 +26,15 @@ describe('config types derived from the schema', () => {
 
   it('match what the loader builds', () => {
     const config = loadConfig({ mode: 'dev', env: {} });
-    expect(Object.keys(config.lockout).sort()).toEqual(['directoryLockSeconds', 'failureResetSeconds', 'ipMaxFailuresPerMinute', 'lockSeconds', 'maxFailures', 'maxLockSeconds', 'reservationSeconds']);
+    expect(Object.keys(config.lockout).sort()).toEqual([
+      'directoryLockSeconds',
+      'failureResetSeconds',
+      'ipMaxFailuresPerMinute',
+      'lockSeconds',
+      'maxFailures',
+      'maxLockSeconds',
+      'reservationSeconds',
+    ]);
     expect(config.store.type).toBe('memory');
   });
 });

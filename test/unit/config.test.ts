@@ -76,16 +76,29 @@ surprise: 1
 
   it('takes ROPC_* environment variables over the file', () => {
     expect(envName('store.redis.keyPrefix')).toBe('ROPC_STORE_REDIS_KEY_PREFIX');
-    const config = loadConfig({ mode: 'production', file: file(minimal), env: { ROPC_SERVER_PORT: '8443', ROPC_OAUTH_REFRESH_ROTATION: 'false', ROPC_STORE_TYPE: 'redis', ROPC_STORE_REDIS_URL: 'redis://r:6379/1' } });
+    const config = loadConfig({
+      mode: 'production',
+      file: file(minimal),
+      env: {
+        ROPC_SERVER_PORT: '8443',
+        ROPC_OAUTH_REFRESH_ROTATION: 'false',
+        ROPC_STORE_TYPE: 'redis',
+        ROPC_STORE_REDIS_URL: 'redis://r:6379/1',
+      },
+    });
     expect(config.server.port).toBe(8443);
     expect(config.oauth.refreshRotation).toBe(false);
     expect(config.store.redis.url).toBe('redis://r:6379/1');
-    expect(problems(minimal, { ROPC_SERVER_PORT: 'eighty' })).toEqual(['server.port: must be a port number (0-65535): value was "eighty" (from the environment variable ROPC_SERVER_PORT)']);
+    expect(problems(minimal, { ROPC_SERVER_PORT: 'eighty' })).toEqual([
+      'server.port: must be a port number (0-65535): value was "eighty" (from the environment variable ROPC_SERVER_PORT)',
+    ]);
   });
 
   it('reads …File secrets relative to the configuration file, and reports unreadable ones', () => {
     const path = file(
-      minimal.replace(`secretHash: "${HASH}"`, 'secretFile: client-secret').replace('store: { type: memory }', 'store: { type: redis, redis: { url: "redis://x:6379", passwordFile: /nonexistent/pw } }'),
+      minimal
+        .replace(`secretHash: "${HASH}"`, 'secretFile: client-secret')
+        .replace('store: { type: memory }', 'store: { type: redis, redis: { url: "redis://x:6379", passwordFile: /nonexistent/pw } }'),
     );
     writeFileSync(join(path, '..', 'client-secret'), 's3cret\n');
     try {
@@ -102,7 +115,12 @@ surprise: 1
     const dir = mkdtempSync(join(tmpdir(), 'ropc-cfg-'));
     writeFileSync(join(dir, 'secret'), '2Federate');
     const path = join(dir, 'gateway.yaml');
-    writeFileSync(path, minimal.replace(`secretHash: "${HASH}"`, 'secretFile: secret').replace('path: users.yaml', `path: ${join(process.cwd(), 'config/dev/users.yaml')}`));
+    writeFileSync(
+      path,
+      minimal
+        .replace(`secretHash: "${HASH}"`, 'secretFile: secret')
+        .replace('path: users.yaml', `path: ${join(process.cwd(), 'config/dev/users.yaml')}`),
+    );
     try {
       loadConfig({ mode: 'production', file: path, env: {} });
       expect.unreachable();
@@ -134,7 +152,8 @@ describe('config/example.yaml', () => {
     const text = readFileSync('config/example.yaml', 'utf8');
     writeFileSync(join(dir, 'gateway.yaml'), text);
     mkdirSync(join(dir, 'secrets'), { recursive: true });
-    for (const f of ['legacy-cli', 'ldap-bind', 'redis-password', 'ldap-ca.pem', 'pf-introspection']) writeFileSync(join(dir, 'secrets', f), 'x\n');
+    for (const f of ['legacy-cli', 'ldap-bind', 'redis-password', 'ldap-ca.pem', 'pf-introspection'])
+      writeFileSync(join(dir, 'secrets', f), 'x\n');
     writeFileSync(join(dir, 'secrets', 'legacy-api-headers.yaml'), 'X-Api-Key: k\n');
     writeFileSync(join(dir, 'users.yaml'), 'users: []\n');
     const config = loadConfig({ mode: 'production', file: join(dir, 'gateway.yaml'), env: {} });

@@ -7,7 +7,13 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
-import { resourceErrorAnswer, sendResourceErrorOnSocket, toOAuthError, writeAnswerOnSocket, writtenError } from '../../src/oauth/error-response.js';
+import {
+  resourceErrorAnswer,
+  sendResourceErrorOnSocket,
+  toOAuthError,
+  writeAnswerOnSocket,
+  writtenError,
+} from '../../src/oauth/error-response.js';
 import { BadGatewayError, GatewayTimeoutError, ServerError, TemporarilyUnavailableError } from '../../src/oauth/errors.js';
 import { OutageError } from '../../src/outage.js';
 import { StoreUnavailableError } from '../../src/tokens/types.js';
@@ -30,7 +36,12 @@ describe('502 and 504 (the forwarders)', () => {
     const body = '{"error":"upstream_unavailable","error_description":"the upstream refused or dropped the connection"}';
     expect(resourceErrorAnswer(new BadGatewayError(), 'realm')).toEqual({
       status: 502,
-      headers: { 'cache-control': 'no-store', pragma: 'no-cache', 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(body) },
+      headers: {
+        'cache-control': 'no-store',
+        pragma: 'no-cache',
+        'content-type': 'application/json;charset=UTF-8',
+        'content-length': Buffer.byteLength(body),
+      },
       body,
     });
   });
@@ -59,7 +70,9 @@ describe('502 and 504 (the forwarders)', () => {
   });
 
   it('writes a bare answer on a raw socket with its header names as given', async () => {
-    const text = await socketText((s) => writeAnswerOnSocket(s, { status: 431, headers: { Connection: 'close', 'Content-Length': 0 }, body: '' }));
+    const text = await socketText((s) =>
+      writeAnswerOnSocket(s, { status: 431, headers: { Connection: 'close', 'Content-Length': 0 }, body: '' }),
+    );
     expect(text).toBe('HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
 });

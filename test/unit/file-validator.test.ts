@@ -46,7 +46,15 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const config = (over: Partial<FileValidatorConfig> = {}): FileValidatorConfig => ({ name: 'local', type: 'file', path, caseSensitive: false, subjectPrefix: '', groupScopes: {}, ...over });
+const config = (over: Partial<FileValidatorConfig> = {}): FileValidatorConfig => ({
+  name: 'local',
+  type: 'file',
+  path,
+  caseSensitive: false,
+  subjectPrefix: '',
+  groupScopes: {},
+  ...over,
+});
 
 async function open(over: Partial<FileValidatorConfig> = {}): Promise<FileValidator> {
   const v = await FileValidator.open(config(over), logger, { debounceMs: 20 });
@@ -67,7 +75,10 @@ const until = (check: () => Promise<boolean> | boolean, what: string): Promise<v
 async function openError(text: string, over: Partial<FileValidatorConfig> = {}): Promise<UsersFileError> {
   await writeFile(path, text);
   const err = await FileValidator.open(config(over), logger).then(
-    (v) => { opened.push(v); return undefined; },
+    (v) => {
+      opened.push(v);
+      return undefined;
+    },
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(UsersFileError);
@@ -78,7 +89,10 @@ const valid = async (v: FileValidator, username: string, password: string) => (a
 
 describe('FileValidator: users and passwords', () => {
   it('verifies both argon2id and bcrypt hashes (the dev users file)', async () => {
-    const v = await FileValidator.open({ name: 'dev', type: 'file', path: DEV_USERS, caseSensitive: false, subjectPrefix: '', groupScopes: {} }, logger);
+    const v = await FileValidator.open(
+      { name: 'dev', type: 'file', path: DEV_USERS, caseSensitive: false, subjectPrefix: '', groupScopes: {} },
+      logger,
+    );
     opened.push(v);
     const outcome = await v.validate('joe', '2Federate');
     expect(outcome).toEqual({
@@ -256,9 +270,20 @@ describe('FileValidator: startup errors name the file and each problem', () => {
     const err = await openError(stringify({ users: [{ ...joe(), username: 'gina' }, joe(), { ...ann(), username: 'ＧＩＮＡ' }] }));
     expect(err.problems).toEqual(['users[2].username: "ＧＩＮＡ" is the same user as users[0] ignoring case and width (NFKC)']);
     // Case-sensitive: GINA differs from gina, but the width still folds.
-    await writeUsers([{ ...joe(), username: 'gina' }, { ...ann(), username: 'GINA' }]);
+    await writeUsers([
+      { ...joe(), username: 'gina' },
+      { ...ann(), username: 'GINA' },
+    ]);
     await expect(open({ caseSensitive: true })).resolves.toBeInstanceOf(FileValidator);
-    const again = await openError(stringify({ users: [{ ...joe(), username: 'GINA' }, { ...ann(), username: 'ＧＩＮＡ' }] }), { caseSensitive: true });
+    const again = await openError(
+      stringify({
+        users: [
+          { ...joe(), username: 'GINA' },
+          { ...ann(), username: 'ＧＩＮＡ' },
+        ],
+      }),
+      { caseSensitive: true },
+    );
     expect(again.problems).toEqual(['users[1].username: "ＧＩＮＡ" is the same user as users[0] after NFKC normalisation']);
   });
 
@@ -277,8 +302,18 @@ describe('FileValidator: startup errors name the file and each problem', () => {
   });
 
   it('refuses control characters in usernames and a truncated hash', async () => {
-    const err = await openError(stringify({ users: [{ username: 'jo\u0000e', passwordHash: joeHash }, { username: 'x', passwordHash: annHash.slice(0, -1) }] }));
-    expect(err.problems).toEqual(['users[0].username: must not contain control characters', 'users[1].passwordHash: must be an argon2id or bcrypt hash']);
+    const err = await openError(
+      stringify({
+        users: [
+          { username: 'jo\u0000e', passwordHash: joeHash },
+          { username: 'x', passwordHash: annHash.slice(0, -1) },
+        ],
+      }),
+    );
+    expect(err.problems).toEqual([
+      'users[0].username: must not contain control characters',
+      'users[1].passwordHash: must be an argon2id or bcrypt hash',
+    ]);
   });
 });
 
@@ -309,9 +344,18 @@ describe('FileValidator: reload on change', () => {
     await writeUsers([joe(), { username: 'ann', passwordHash: 'ann-pw' }]);
     await until(() => lines.some((l) => l['level'] === 'warn'), 'a warning is logged');
     const warning = lines.find((l) => l['level'] === 'warn')!;
-    expect(warning).toMatchObject({ file: path, validator: 'local', problems: ['users[1].passwordHash: must be an argon2id or bcrypt hash'] });
+    expect(warning).toMatchObject({
+      file: path,
+      validator: 'local',
+      problems: ['users[1].passwordHash: must be an argon2id or bcrypt hash'],
+    });
     expect(await valid(v, 'joe', '2Federate')).toBe(true);
-    await expect(v.health()).resolves.toEqual({ name: 'local', type: 'file', status: 'up', detail: '1 users; last reload failed, serving the previous users' });
+    await expect(v.health()).resolves.toEqual({
+      name: 'local',
+      type: 'file',
+      status: 'up',
+      detail: '1 users; last reload failed, serving the previous users',
+    });
 
     await writeUsers([joe(), ann()]);
     await until(() => valid(v, 'ann', 'ann-pw'), 'the fixed file is loaded');
@@ -369,7 +413,10 @@ describe('createValidators', () => {
 
   it('prefixes each problem line with the validator entry', async () => {
     await writeFile(path, stringify({ users: [{ username: 'a' }, { username: 'b', passwordHash: 'x' }] }));
-    const err = await createValidators([config()], logger).then(() => undefined, (e: unknown) => e as Error);
+    const err = await createValidators([config()], logger).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toBe(
       [
         `validators[0] (local): ${path}: users[0].passwordHash: is required`,
@@ -381,14 +428,18 @@ describe('createValidators', () => {
   it('names the entry of a validator that cannot be built', async () => {
     await writeUsers([joe()]);
     const ldap = { name: 'directory', type: 'ldap' } as unknown as ValidatorConfig;
-    await expect(createValidators([config(), ldap], logger)).rejects.toThrow('validators[1] (directory): urls: name at least one ldap:// or ldaps:// URL');
+    await expect(createValidators([config(), ldap], logger)).rejects.toThrow(
+      'validators[1] (directory): urls: name at least one ldap:// or ldaps:// URL',
+    );
     const http = { name: 'legacy', type: 'http' } as unknown as ValidatorConfig;
     await expect(createValidators([http], logger)).rejects.toThrow('validators[0] (legacy): url: is required');
   });
 
   it('refuses a name used twice', async () => {
     await writeUsers([joe()]);
-    await expect(createValidators([config(), config()], logger)).rejects.toThrow('validators[1] (local): the name is used by an earlier validator');
+    await expect(createValidators([config(), config()], logger)).rejects.toThrow(
+      'validators[1] (local): the name is used by an earlier validator',
+    );
   });
 });
 

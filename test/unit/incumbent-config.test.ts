@@ -24,7 +24,13 @@ function write(extra: string): { dir: string; path: string } {
 describe('incumbent.introspection configuration', () => {
   it('is off by default', () => {
     const config = loadConfig({ mode: 'production', file: write('').path, env: {} });
-    expect(config.incumbent.introspection).toMatchObject({ enabled: false, sameFormat: false, cacheSeconds: 60, timeoutMs: 2000, claims: { subject: 'sub', groups: 'groups', attributes: {} } });
+    expect(config.incumbent.introspection).toMatchObject({
+      enabled: false,
+      sameFormat: false,
+      cacheSeconds: 60,
+      timeoutMs: 2000,
+      claims: { subject: 'sub', groups: 'groups', attributes: {} },
+    });
   });
 
   it('names every problem on its own line', () => {
@@ -51,24 +57,50 @@ incumbent:
   });
 
   it('refuses credentials in the URL (without echoing them) and the gateway itself as the incumbent', () => {
-    const withUser = collectConfig({ mode: 'production', file: write('incumbent: { introspection: { enabled: true, clientId: rs, url: "https://rs:hunter2@pf.example.com/as/introspect.oauth2" } }').path, env: {} });
+    const withUser = collectConfig({
+      mode: 'production',
+      file: write(
+        'incumbent: { introspection: { enabled: true, clientId: rs, url: "https://rs:hunter2@pf.example.com/as/introspect.oauth2" } }',
+      ).path,
+      env: {},
+    });
     expect(withUser.problems).toContain('incumbent.introspection.url: must not hold credentials; set clientId and clientSecretFile');
     expect(withUser.problems.join('\n')).not.toContain('hunter2');
-    const self = collectConfig({ mode: 'production', file: write('incumbent: { introspection: { enabled: true, clientId: rs, url: "https://gw.example.com/as/introspect.oauth2" } }').path, env: {} });
+    const self = collectConfig({
+      mode: 'production',
+      file: write('incumbent: { introspection: { enabled: true, clientId: rs, url: "https://gw.example.com/as/introspect.oauth2" } }').path,
+      env: {},
+    });
     expect(self.problems).toContain("incumbent.introspection.url: is this gateway's own introspection endpoint; name the incumbent's");
   });
 
   it('warns about a plain-http incumbent off this host', () => {
-    const { problems, warnings } = collectConfig({ mode: 'production', file: write('incumbent: { introspection: { enabled: true, clientId: rs, url: "http://pf.internal:9031/as/introspect.oauth2" } }').path, env: {} });
+    const { problems, warnings } = collectConfig({
+      mode: 'production',
+      file: write('incumbent: { introspection: { enabled: true, clientId: rs, url: "http://pf.internal:9031/as/introspect.oauth2" } }')
+        .path,
+      env: {},
+    });
     expect(problems).toEqual([]);
-    expect(warnings).toContain('incumbent.introspection.url: http://pf.internal:9031/as/introspect.oauth2 is not https://: the client secret and the tokens would cross the network in clear');
+    expect(warnings).toContain(
+      'incumbent.introspection.url: http://pf.internal:9031/as/introspect.oauth2 is not https://: the client secret and the tokens would cross the network in clear',
+    );
   });
 
   it('reads the client secret from clientSecretFile, or from the environment', () => {
-    const { dir, path } = write('incumbent: { introspection: { enabled: true, clientId: rs, url: "https://pf.example.com/as/introspect.oauth2", clientSecretFile: pf-secret } }');
+    const { dir, path } = write(
+      'incumbent: { introspection: { enabled: true, clientId: rs, url: "https://pf.example.com/as/introspect.oauth2", clientSecretFile: pf-secret } }',
+    );
     writeFileSync(join(dir, 'pf-secret'), 's3cret-from-file\n');
     expect(loadConfig({ mode: 'production', file: path, env: {} }).incumbent.introspection.clientSecret).toBe('s3cret-from-file');
     const env = { ROPC_INCUMBENT_INTROSPECTION_CLIENT_SECRET: 's3cret-from-env' };
-    expect(loadConfig({ mode: 'production', file: write('incumbent: { introspection: { enabled: true, clientId: rs, url: "https://pf.example.com/as/introspect.oauth2" } }').path, env }).incumbent.introspection.clientSecret).toBe('s3cret-from-env');
+    expect(
+      loadConfig({
+        mode: 'production',
+        file: write('incumbent: { introspection: { enabled: true, clientId: rs, url: "https://pf.example.com/as/introspect.oauth2" } }')
+          .path,
+        env,
+      }).incumbent.introspection.clientSecret,
+    ).toBe('s3cret-from-env');
   });
 });

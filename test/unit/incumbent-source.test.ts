@@ -65,7 +65,17 @@ describe('CircuitBreaker', () => {
   });
 });
 
-const record = (exp: number): GrantRecord => ({ sub: 'joe', clientId: 'c', scope: [], groups: [], attributes: {}, validator: 'incumbent', familyId: '', iat: 0, exp });
+const record = (exp: number): GrantRecord => ({
+  sub: 'joe',
+  clientId: 'c',
+  scope: [],
+  groups: [],
+  attributes: {},
+  validator: 'incumbent',
+  familyId: '',
+  iat: 0,
+  exp,
+});
 
 describe('IncumbentCache', () => {
   const make = (maxEntries = 10) => {
@@ -121,26 +131,65 @@ describe('mapIntrospection (RFC 7662 §2.2 answer -> record)', () => {
 
   it('maps sub, client_id, scope, groups, attributes, iat and exp', () => {
     const answer = mapIntrospection(
-      { active: true, sub: 'joe', client_id: 'ro_client', scope: 'read  edit', groups: ['editors'], Username: 'Joe', level: 3, tags: ['a'], iat: now - 10, exp: now + 100, token_type: 'Bearer' },
+      {
+        active: true,
+        sub: 'joe',
+        client_id: 'ro_client',
+        scope: 'read  edit',
+        groups: ['editors'],
+        Username: 'Joe',
+        level: 3,
+        tags: ['a'],
+        iat: now - 10,
+        exp: now + 100,
+        token_type: 'Bearer',
+      },
       mapping,
       now,
       60,
     );
     expect(answer).toEqual({
       kind: 'active',
-      record: { sub: 'joe', clientId: 'ro_client', scope: ['read', 'edit'], groups: ['editors'], attributes: { username: 'Joe', level: '3' }, validator: 'incumbent', familyId: '', iat: now - 10, exp: now + 100 },
+      record: {
+        sub: 'joe',
+        clientId: 'ro_client',
+        scope: ['read', 'edit'],
+        groups: ['editors'],
+        attributes: { username: 'Joe', level: '3' },
+        validator: 'incumbent',
+        familyId: '',
+        iat: now - 10,
+        exp: now + 100,
+      },
     });
   });
 
   it('maps a PingFederate answer: Username mapped to the subject, the contract attributes as claims', () => {
-    const pf = { active: true, scope: 'edit', client_id: 'ro_client', token_type: 'Bearer', exp: now + 7200, Username: 'joe', OrgName: 'Ping Identity' };
+    const pf = {
+      active: true,
+      scope: 'edit',
+      client_id: 'ro_client',
+      token_type: 'Bearer',
+      exp: now + 7200,
+      Username: 'joe',
+      OrgName: 'Ping Identity',
+    };
     const answer = mapIntrospection(pf, { subject: 'Username', groups: 'memberOf', attributes: { org: 'OrgName' } }, now, 60);
-    expect(answer).toMatchObject({ kind: 'active', record: { sub: 'joe', clientId: 'ro_client', scope: ['edit'], groups: [], attributes: { org: 'Ping Identity' }, exp: now + 7200 } });
+    expect(answer).toMatchObject({
+      kind: 'active',
+      record: { sub: 'joe', clientId: 'ro_client', scope: ['edit'], groups: [], attributes: { org: 'Ping Identity' }, exp: now + 7200 },
+    });
   });
 
   it('takes groups as one string, scope as a list, and no exp as fallbackTtlSeconds from now', () => {
     const answer = mapIntrospection({ active: true, sub: 'joe', groups: 'editors', scope: ['read'] }, mapping, now, 60);
-    expect(answer.kind === 'active' && answer.record).toMatchObject({ groups: ['editors'], scope: ['read'], clientId: '', exp: now + 60, iat: now });
+    expect(answer.kind === 'active' && answer.record).toMatchObject({
+      groups: ['editors'],
+      scope: ['read'],
+      clientId: '',
+      exp: now + 60,
+      iat: now,
+    });
   });
 
   it('is inactive for active:false and for an exp already past', () => {
@@ -151,7 +200,10 @@ describe('mapIntrospection (RFC 7662 §2.2 answer -> record)', () => {
   it('refuses an active answer without the subject claim (PingFederate answers a refresh token {"active":true})', () => {
     expect(mapIntrospection({ active: true }, mapping, now, 60)).toMatchObject({ kind: 'unmapped' });
     expect(mapIntrospection({ active: true, Username: 'joe' }, mapping, now, 60)).toMatchObject({ kind: 'unmapped' });
-    expect(mapIntrospection({ active: true, Username: 'joe' }, { ...mapping, subject: 'Username' }, now, 60)).toMatchObject({ kind: 'active', record: { sub: 'joe' } });
+    expect(mapIntrospection({ active: true, Username: 'joe' }, { ...mapping, subject: 'Username' }, now, 60)).toMatchObject({
+      kind: 'active',
+      record: { sub: 'joe' },
+    });
   });
 
   it('refuses a token_type other than Bearer (this gateway answers N_A for refresh tokens)', () => {

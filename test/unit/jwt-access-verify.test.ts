@@ -21,7 +21,17 @@ async function setup() {
   const tokens = new JwtAccessTokens({ keys: counted, issuer: 'https://gw.example', audience: 'https://gw.example', claims: {}, clock });
   const now = Math.floor(clock.now() / 1000);
   const familyId = newFamilyId();
-  const record: GrantRecord = { sub: 'joe', clientId: 'app', scope: ['read'], groups: [], attributes: {}, validator: '', familyId, iat: now, exp: now + 60 };
+  const record: GrantRecord = {
+    sub: 'joe',
+    clientId: 'app',
+    scope: ['read'],
+    groups: [],
+    attributes: {},
+    validator: '',
+    familyId,
+    iat: now,
+    exp: now + 60,
+  };
   const jwt = await tokens.sign(record, { familyId, hash: 'A'.repeat(43) }, { audience: [], signingAlgorithm: 'ES256' });
   return { clock, tokens, jwt, lookups: () => lookups };
 }

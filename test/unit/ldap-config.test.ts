@@ -45,7 +45,12 @@ describe('LdapValidator.open: configuration checks', () => {
         userSearchFilter: 'uid={username}',
         disabledFilter: '(description=a(b)',
         subjectAttribute: 'u id',
-        groups: { memberOfAttribute: 'memberOf', searchBase: 'ou=groups,dc=example,dc=org', searchFilter: '(member={dn})', nameAttribute: 'cn' },
+        groups: {
+          memberOfAttribute: 'memberOf',
+          searchBase: 'ou=groups,dc=example,dc=org',
+          searchFilter: '(member={dn})',
+          nameAttribute: 'cn',
+        },
       }),
     ).toEqual([
       'urls[0]: "http://ldap.example.org" must start with ldap:// or ldaps://',
@@ -75,7 +80,9 @@ describe('LdapValidator.open: configuration checks', () => {
   });
 
   it('accepts a direct-bind configuration without a service account or search base', async () => {
-    expect(await problemsOf({ userDnTemplate: 'uid={username},ou=people,dc=example,dc=org', userSearchBase: '', bindDn: '', bindPassword: '' })).toEqual([]);
+    expect(
+      await problemsOf({ userDnTemplate: 'uid={username},ou=people,dc=example,dc=org', userSearchBase: '', bindDn: '', bindPassword: '' }),
+    ).toEqual([]);
   });
 
   it('accepts Active Directory filters (extensible match with a matching rule OID)', async () => {
@@ -84,20 +91,34 @@ describe('LdapValidator.open: configuration checks', () => {
         userSearchFilter: '(&(objectCategory=person)(objectClass=user)(sAMAccountName={username}))',
         subjectAttribute: 'sAMAccountName',
         disabledFilter: '(userAccountControl:1.2.840.113556.1.4.803:=2)',
-        groups: { memberOfAttribute: '', searchBase: 'OU=Groups,DC=corp,DC=example,DC=com', searchFilter: '(member:1.2.840.113556.1.4.1941:={dn})', nameAttribute: 'cn' },
+        groups: {
+          memberOfAttribute: '',
+          searchBase: 'OU=Groups,DC=corp,DC=example,DC=com',
+          searchFilter: '(member:1.2.840.113556.1.4.1941:={dn})',
+          nameAttribute: 'cn',
+        },
       }),
     ).toEqual([]);
   });
 
   it('fills in defaults a configuration built in code leaves out', async () => {
-    const v = await LdapValidator.open({ name: 'd', type: 'ldap', urls: ['ldap://127.0.0.1:1'], userSearchBase: 'dc=x' } as unknown as LdapValidatorConfig, logger);
+    const v = await LdapValidator.open(
+      { name: 'd', type: 'ldap', urls: ['ldap://127.0.0.1:1'], userSearchBase: 'dc=x' } as unknown as LdapValidatorConfig,
+      logger,
+    );
     await v.close();
   });
 });
 
 describe('LdapConnector.order: failover memory', () => {
   it('tries URLs in configuration order, a recently failed one last until its retry time', async () => {
-    const connector = new LdapConnector({ urls: ['ldap://127.0.0.1:1', 'ldap://127.0.0.1:2'], startTls: false, tls: {}, timeoutMs: 200, retryFailedUrlAfterMs: 60_000 });
+    const connector = new LdapConnector({
+      urls: ['ldap://127.0.0.1:1', 'ldap://127.0.0.1:2'],
+      startTls: false,
+      tls: {},
+      timeoutMs: 200,
+      retryFailedUrlAfterMs: 60_000,
+    });
     expect(connector.order()).toEqual(['ldap://127.0.0.1:1', 'ldap://127.0.0.1:2']);
     // Nothing listens on ports 1 and 2: both fail, port 1 first.
     await expect(connector.open()).rejects.toThrow(/^no LDAP server answered \(ldap:\/\/127\.0\.0\.1:1: .*; ldap:\/\/127\.0\.0\.1:2: /);
@@ -123,7 +144,12 @@ describe('HttpValidator.open: configuration checks', () => {
 
   it('reports every problem at once and never quotes a header value', async () => {
     const err = await HttpValidator.open(
-      http({ url: 'ftp://x', healthUrl: 'nope', headers: { 'X-Api-Key': 'secret\r\nInjected: 1', 'Content-Type': 'text/plain', 'bad header': 'x' }, tlsCaFile: '/nonexistent' }),
+      http({
+        url: 'ftp://x',
+        healthUrl: 'nope',
+        headers: { 'X-Api-Key': 'secret\r\nInjected: 1', 'Content-Type': 'text/plain', 'bad header': 'x' },
+        tlsCaFile: '/nonexistent',
+      }),
       logger,
     ).then(
       () => undefined,
@@ -145,7 +171,10 @@ describe('docs/validators.md', () => {
   it('shows only valid ldap and http configurations', async () => {
     const text = readFileSync('docs/validators.md', 'utf8');
     const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parseYaml(m[1]!) as unknown);
-    const entries = blocks.flatMap((b) => (Array.isArray(b) ? b : ((b as { validators?: unknown[] } | null)?.validators ?? []))) as Record<string, unknown>[];
+    const entries = blocks.flatMap((b) => (Array.isArray(b) ? b : ((b as { validators?: unknown[] } | null)?.validators ?? []))) as Record<
+      string,
+      unknown
+    >[];
     const checked = entries.filter((e) => e['type'] === 'ldap' || e['type'] === 'http');
     expect(checked.length).toBeGreaterThanOrEqual(5);
     for (const entry of checked) {
@@ -154,7 +183,10 @@ describe('docs/validators.md', () => {
       expect(problems).toEqual([]);
       // Secrets and CA files are read by the loader from files the docs only name.
       const config = { ...item, tlsCaFile: '', bindPassword: item['bindDn'] ? 'x' : '', headers: {} };
-      const v = entry['type'] === 'ldap' ? await LdapValidator.open(config as unknown as LdapValidatorConfig, logger) : await HttpValidator.open(config as unknown as HttpValidatorConfig, logger);
+      const v =
+        entry['type'] === 'ldap'
+          ? await LdapValidator.open(config as unknown as LdapValidatorConfig, logger)
+          : await HttpValidator.open(config as unknown as HttpValidatorConfig, logger);
       await v.close();
     }
   });

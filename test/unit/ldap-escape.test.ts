@@ -47,30 +47,36 @@ describe('escapeFilterValue (RFC 4515 §3)', () => {
 
   it('round-trips any string through ldapts’ filter parser as one equality value', () => {
     fc.assert(
-      fc.property(anyText.filter((v) => v !== ''), (value) => {
-        const filter = FilterParser.parseString(`(uid=${escapeFilterValue(value)})`);
-        expect(filter).toBeInstanceOf(EqualityFilter);
-        expect((filter as EqualityFilter).attribute).toBe('uid');
-        expect((filter as EqualityFilter).value).toBe(value);
-      }),
+      fc.property(
+        anyText.filter((v) => v !== ''),
+        (value) => {
+          const filter = FilterParser.parseString(`(uid=${escapeFilterValue(value)})`);
+          expect(filter).toBeInstanceOf(EqualityFilter);
+          expect((filter as EqualityFilter).attribute).toBe('uid');
+          expect((filter as EqualityFilter).value).toBe(value);
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
   it('keeps a composite template’s structure whatever the username', () => {
     fc.assert(
-      fc.property(anyText.filter((v) => v !== ''), (value) => {
-        const text = fillTemplate('(&(objectClass=person)(|(uid={username})(mail={username})))', { username: value }, escapeFilterValue);
-        const and = FilterParser.parseString(text) as AndFilter;
-        expect(and).toBeInstanceOf(AndFilter);
-        expect(and.filters).toHaveLength(2);
-        const or = and.filters[1] as OrFilter;
-        expect(or).toBeInstanceOf(OrFilter);
-        expect(or.filters.map((f) => [(f as EqualityFilter).attribute, (f as EqualityFilter).value])).toEqual([
-          ['uid', value],
-          ['mail', value],
-        ]);
-      }),
+      fc.property(
+        anyText.filter((v) => v !== ''),
+        (value) => {
+          const text = fillTemplate('(&(objectClass=person)(|(uid={username})(mail={username})))', { username: value }, escapeFilterValue);
+          const and = FilterParser.parseString(text) as AndFilter;
+          expect(and).toBeInstanceOf(AndFilter);
+          expect(and.filters).toHaveLength(2);
+          const or = and.filters[1] as OrFilter;
+          expect(or).toBeInstanceOf(OrFilter);
+          expect(or.filters.map((f) => [(f as EqualityFilter).attribute, (f as EqualityFilter).value])).toEqual([
+            ['uid', value],
+            ['mail', value],
+          ]);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -98,10 +104,13 @@ describe('escapeDnValue (RFC 4514 §2.4)', () => {
 
   it('round-trips any string as the first RDN value of a DN', () => {
     fc.assert(
-      fc.property(anyText.filter((v) => v !== ''), (value) => {
-        const dn = `uid=${escapeDnValue(value)},ou=people,dc=example,dc=org`;
-        expect(firstRdnValue(dn)).toBe(value);
-      }),
+      fc.property(
+        anyText.filter((v) => v !== ''),
+        (value) => {
+          const dn = `uid=${escapeDnValue(value)},ou=people,dc=example,dc=org`;
+          expect(firstRdnValue(dn)).toBe(value);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -119,7 +128,11 @@ describe('escapeDnValue (RFC 4514 §2.4)', () => {
 
 describe('fillTemplate', () => {
   it('fills every placeholder in one pass: a value holding {dn} is not expanded again', () => {
-    const filled = fillTemplate('(|(member={dn})(memberUid={username}))', { dn: 'uid={username},dc=x', username: '{dn}' }, escapeFilterValue);
+    const filled = fillTemplate(
+      '(|(member={dn})(memberUid={username}))',
+      { dn: 'uid={username},dc=x', username: '{dn}' },
+      escapeFilterValue,
+    );
     expect(filled).toBe('(|(member=uid={username},dc=x)(memberUid={dn}))');
   });
 

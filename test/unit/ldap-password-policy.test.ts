@@ -24,7 +24,10 @@ describe('decodePolicyResponse: captured from slapd', () => {
   });
 
   it('reads both a warning and an error, and a long-form length', () => {
-    expect(decodePolicyResponse(hex('3081'.concat('09', 'a004800200ff', '810107')))).toStrictEqual({ timeBeforeExpiration: 255, error: 'passwordTooYoung' });
+    expect(decodePolicyResponse(hex('3081'.concat('09', 'a004800200ff', '810107')))).toStrictEqual({
+      timeBeforeExpiration: 255,
+      error: 'passwordTooYoung',
+    });
   });
 
   it('names an error value it does not know `unknown` and skips unknown elements', () => {
@@ -61,7 +64,9 @@ describe('decodeNetscapeSeconds: captured from slapd', () => {
 
 describe('encodePasswordModify (RFC 3062 §2)', () => {
   it('writes old and new password as [1] and [2] in a SEQUENCE', () => {
-    expect(encodePasswordModify({ oldPassword: 'old', newPassword: 'new-pw' }).toString('hex')).toBe('300d' + '81036f6c64' + '82066e65772d7077');
+    expect(encodePasswordModify({ oldPassword: 'old', newPassword: 'new-pw' }).toString('hex')).toBe(
+      '300d' + '81036f6c64' + '82066e65772d7077',
+    );
   });
 
   it('writes the user identity as [0] and long values with a long-form length', () => {

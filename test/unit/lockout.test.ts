@@ -18,7 +18,14 @@ import { TemporarilyUnavailableError } from '../../src/oauth/errors.js';
 import { TestClock } from '../support/test-clock.js';
 import { sleep } from '../support/wait-for.js';
 
-const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeconds: 900, ipMaxFailuresPerMinute: 100, failureResetSeconds: 3600, reservationSeconds: 60 };
+const SETTINGS: LockoutSettings = {
+  maxFailures: 5,
+  lockSeconds: 60,
+  maxLockSeconds: 900,
+  ipMaxFailuresPerMinute: 100,
+  failureResetSeconds: 3600,
+  reservationSeconds: 60,
+};
 const IP = '198.51.100.7';
 
 /** Knows gina/right and joe/right (case-insensitive, as LDAP); counts its calls. */
@@ -34,7 +41,8 @@ class FakeValidator implements PasswordValidator {
     if (this.delayMs) await sleep(this.delayMs);
     if (this.down) throw new ValidatorUnavailableError(this.name, 'connection refused');
     const user = username.toLowerCase();
-    if ((user === 'gina' || user === 'joe') && password === 'right') return { valid: true, principal: { subject: user, groups: [], attributes: {} } };
+    if ((user === 'gina' || user === 'joe') && password === 'right')
+      return { valid: true, principal: { subject: user, groups: [], attributes: {} } };
     return { valid: false, reason: 'invalid-password' };
   }
   async recheck(): Promise<'active'> {
@@ -182,7 +190,11 @@ describe('per-username lockout', () => {
     const chain = new ValidatorChain([validator]);
     const burnt: string[] = [];
     const sink = new Writable({ write: (_c, _e, done) => done() });
-    const login = createPasswordLogin(() => chain, { lockout: new Lockout(store, SETTINGS), logger: createLogger('info', sink), burn: async (clientId) => void burnt.push(clientId) });
+    const login = createPasswordLogin(() => chain, {
+      lockout: new Lockout(store, SETTINGS),
+      logger: createLogger('info', sink),
+      burn: async (clientId) => void burnt.push(clientId),
+    });
     await fail(login, 5);
     expect(burnt).toEqual([]);
     expect(await login('app', 'gina', 'right', IP)).toEqual({ valid: false });
@@ -237,7 +249,12 @@ describe('concurrency cannot race past the limits (memory store, one process)', 
     const results = await Promise.allSettled(Array.from({ length: 40 }, () => login('app', 'gina', 'wrong', IP)));
     // None was judged: each waited for a slot and met the outage (giving its slot back), or
     // found none free for as long as it waited (503, nothing counted).
-    expect(results.every((r) => r.status === 'rejected' && (r.reason instanceof ValidatorUnavailableError || r.reason instanceof TemporarilyUnavailableError))).toBe(true);
+    expect(
+      results.every(
+        (r) =>
+          r.status === 'rejected' && (r.reason instanceof ValidatorUnavailableError || r.reason instanceof TemporarilyUnavailableError),
+      ),
+    ).toBe(true);
     expect(validator.calls).toBeGreaterThan(SETTINGS.maxFailures);
     expect(await store.userState(userKey('gina'))).toEqual({ lockedMs: 0, recorded: false });
     expect(await store.ipFailures(ipKey(IP))).toBe(0);
@@ -245,7 +262,7 @@ describe('concurrency cannot race past the limits (memory store, one process)', 
     expect((await login('app', 'gina', 'right', IP)).valid).toBe(true);
   });
 
-  it('one user\'s legitimate parallel logins all get through: those beyond maxFailures wait for a slot', async () => {
+  it("one user's legitimate parallel logins all get through: those beyond maxFailures wait for a slot", async () => {
     validator.delayMs = 20;
     const login = makeLogin();
     const outcomes = await Promise.all(Array.from({ length: 20 }, () => login('app', 'gina', 'right', IP)));

@@ -19,7 +19,14 @@ import type { PasswordChangeOutcome, PasswordValidator, ValidationOutcome } from
 import { StoreUnavailableError } from '../../src/tokens/types.js';
 import { TestClock } from '../support/test-clock.js';
 
-const SETTINGS: LockoutSettings = { maxFailures: 5, lockSeconds: 60, maxLockSeconds: 900, ipMaxFailuresPerMinute: 100, failureResetSeconds: 3600, reservationSeconds: 60 };
+const SETTINGS: LockoutSettings = {
+  maxFailures: 5,
+  lockSeconds: 60,
+  maxLockSeconds: 900,
+  ipMaxFailuresPerMinute: 100,
+  failureResetSeconds: 3600,
+  reservationSeconds: 60,
+};
 const IP = '198.51.100.7';
 
 /** Changes gina's password from `right`; an expired account refuses even the right one. */
@@ -32,7 +39,11 @@ class ChangingValidator implements PasswordValidator {
   }
   async changePassword(username: string, oldPassword: string): Promise<PasswordChangeOutcome> {
     if (username !== 'gina') return { changed: false, refused: { valid: false, reason: 'unknown-user' } };
-    if (this.expired) return { changed: false, refused: { valid: false, reason: 'invalid-password', state: 'password_expired', passwordVerified: oldPassword === 'right' } };
+    if (this.expired)
+      return {
+        changed: false,
+        refused: { valid: false, reason: 'invalid-password', state: 'password_expired', passwordVerified: oldPassword === 'right' },
+      };
     return oldPassword === 'right' ? { changed: true } : { changed: false, refused: { valid: false, reason: 'invalid-password' } };
   }
   async recheck(): Promise<'active'> {
@@ -78,9 +89,20 @@ describe('a password change through the login gate', () => {
     for (let i = 0; i < 5; i++) expect((await change('app', 'gina', 'wrong', 'new-one', IP)).changed).toBe(false);
     expect(lockouts).toEqual(['user']);
     // The sixth guess finds the user locked; that refusal counts against the IP and fills its budget.
-    expect(await change('app', 'gina', 'right', 'new-one', IP, 'req-6')).toEqual({ changed: false, refused: { valid: false, reason: 'invalid-password' } });
+    expect(await change('app', 'gina', 'right', 'new-one', IP, 'req-6')).toEqual({
+      changed: false,
+      refused: { valid: false, reason: 'invalid-password' },
+    });
     expect(lockouts).toEqual(['user', 'ip']);
-    expect(audited.at(-2)).toEqual({ event: 'lockout', outcome: 'success', scope: 'ip', reason: 'failures', client_ip: IP, client_id: 'app', request_id: 'req-6' });
+    expect(audited.at(-2)).toEqual({
+      event: 'lockout',
+      outcome: 'success',
+      scope: 'ip',
+      reason: 'failures',
+      client_ip: IP,
+      client_id: 'app',
+      request_id: 'req-6',
+    });
     expect(audited.at(-1)).toMatchObject({ event: 'password_change', outcome: 'refused', reason: 'locked' });
   });
 
@@ -93,7 +115,16 @@ describe('a password change through the login gate', () => {
     });
     const change = makeChange({}, failingSettle);
     await expect(change('app', 'gina', 'wrong', 'new-one', IP)).rejects.toBeInstanceOf(StoreUnavailableError);
-    expect(audited).toEqual([{ event: 'password_change', client_id: 'app', client_ip: IP, username_key: expect.any(String), outcome: 'unavailable', reason: 'store_unavailable' }]);
+    expect(audited).toEqual([
+      {
+        event: 'password_change',
+        client_id: 'app',
+        client_ip: IP,
+        username_key: expect.any(String),
+        outcome: 'unavailable',
+        reason: 'store_unavailable',
+      },
+    ]);
   });
 
   it('a counted refusal carries the directory state in its audit event', async () => {
@@ -102,7 +133,17 @@ describe('a password change through the login gate', () => {
     const change = makeChange();
     await change('app', 'gina', 'right', 'new-one', IP);
     expect(audited).toEqual([
-      { event: 'password_change', client_id: 'app', client_ip: IP, username_key: expect.any(String), outcome: 'failure', reason: 'invalid_password', validator: 'dir', state: 'password_expired', password_verified: true },
+      {
+        event: 'password_change',
+        client_id: 'app',
+        client_ip: IP,
+        username_key: expect.any(String),
+        outcome: 'failure',
+        reason: 'invalid_password',
+        validator: 'dir',
+        state: 'password_expired',
+        password_verified: true,
+      },
     ]);
   });
 });

@@ -11,7 +11,19 @@ import { caseFoldKey, compileRoutes, globToRegExp, upstreamTargets } from '../..
 const DEFAULTS = { url: 'http://127.0.0.1:8080', timeoutMs: 30000, caFile: '' };
 
 function rule(r: Partial<RouteConfig> & { path: string }): RouteConfig {
-  return { methods: [], auth: 'bearer', scopes: [], scopeMode: 'all', groups: [], upstream: '', upstreamTimeoutMs: 0, upstreamCaFile: '', basicClient: '', pathParameters: 'refuse', ...r };
+  return {
+    methods: [],
+    auth: 'bearer',
+    scopes: [],
+    scopeMode: 'all',
+    groups: [],
+    upstream: '',
+    upstreamTimeoutMs: 0,
+    upstreamCaFile: '',
+    basicClient: '',
+    pathParameters: 'refuse',
+    ...r,
+  };
 }
 
 describe('globToRegExp', () => {
@@ -66,7 +78,10 @@ describe('compileRoutes', () => {
   });
 
   it('lists every distinct upstream once, for the agents built at startup', () => {
-    const targets = upstreamTargets([rule({ path: '/a', upstream: 'http://a:1' }), rule({ path: '/b', upstream: 'http://a:1' }), rule({ path: '/c' })], DEFAULTS);
+    const targets = upstreamTargets(
+      [rule({ path: '/a', upstream: 'http://a:1' }), rule({ path: '/b', upstream: 'http://a:1' }), rule({ path: '/c' })],
+      DEFAULTS,
+    );
     expect(targets.map((t) => t.url)).toEqual([DEFAULTS.url, 'http://a:1']);
   });
 });
@@ -106,8 +121,12 @@ describe('case and the readings of a path', () => {
   });
 
   it('folds non-ASCII case too, as IIS and .NET compare (the escapes are decoded first)', () => {
-    const match = compileRoutes([rule({ path: '/caf%C3%A9/**', scopes: ['admin'] }), rule({ path: '/stra%C3%9Fe/*', scopes: ['admin'] })], DEFAULTS);
-    for (const p of ['/caf%C3%A9/x', '/CAF%C3%89/x', '/Caf%C3%89', '/STRASSE/x', '/strasse/x', '/STRA%C3%9FE/x']) expect(match('GET', p).index, p).not.toBe(-1);
+    const match = compileRoutes(
+      [rule({ path: '/caf%C3%A9/**', scopes: ['admin'] }), rule({ path: '/stra%C3%9Fe/*', scopes: ['admin'] })],
+      DEFAULTS,
+    );
+    for (const p of ['/caf%C3%A9/x', '/CAF%C3%89/x', '/Caf%C3%89', '/STRASSE/x', '/strasse/x', '/STRA%C3%9FE/x'])
+      expect(match('GET', p).index, p).not.toBe(-1);
     expect(match('GET', '/cafe/x').index).toBe(-1);
     // An encoded ASCII character is never decoded into a separator.
     expect(caseFoldKey('/a%3F%2Fb/%C3%89')).toBe('/a%3f%2fb/é');
@@ -212,18 +231,25 @@ routes:
   });
 
   it('refuses a rule that can never match', () => {
-    expect(problems(`  - { path: /** }
+    expect(
+      problems(`  - { path: /** }
   - { path: /api }
-`)).toContain('routes[1]: never matches: routes[0] (/**) comes first and matches every request it would (first match wins)');
-    expect(problems(`  - { path: /api, methods: [GET, POST] }
+`),
+    ).toContain('routes[1]: never matches: routes[0] (/**) comes first and matches every request it would (first match wins)');
+    expect(
+      problems(`  - { path: /api, methods: [GET, POST] }
   - { path: /api, methods: [GET] }
   - { path: /api, methods: [PUT] }
-`)).toEqual(['routes[1]: never matches: routes[0] (/api) comes first and matches every request it would (first match wins)']);
+`),
+    ).toEqual(['routes[1]: never matches: routes[0] (/api) comes first and matches every request it would (first match wins)']);
   });
 
   it('checks the decision path, the TLS pair and the limits', () => {
-    const found = problems('  []', `decision: { enabled: true, path: /as }
-server: { tls: { certFile: nope.pem, keyFile: nope.key }, limits: { headersTimeoutMs: 5000, requestTimeoutMs: 1000 } }`);
+    const found = problems(
+      '  []',
+      `decision: { enabled: true, path: /as }
+server: { tls: { certFile: nope.pem, keyFile: nope.key }, limits: { headersTimeoutMs: 5000, requestTimeoutMs: 1000 } }`,
+    );
     expect(found).toEqual(
       expect.arrayContaining([
         'decision.path: collides with oauth.paths.token (/as/token.oauth2); the decision endpoint owns its path and everything below it',
@@ -235,6 +261,8 @@ server: { tls: { certFile: nope.pem, keyFile: nope.key }, limits: { headersTimeo
     );
     expect(problems('  []', 'decision: { enabled: false, path: /as }')).toEqual([]);
     expect(problems('  []', 'decision: { enabled: true, ingress: traefik }')).toEqual([]);
-    expect(problems('  []', 'decision: { enabled: true, ingress: haproxy }')).toEqual([expect.stringMatching(/^decision\.ingress: must be one of the possible values/)]);
+    expect(problems('  []', 'decision: { enabled: true, ingress: haproxy }')).toEqual([
+      expect.stringMatching(/^decision\.ingress: must be one of the possible values/),
+    ]);
   });
 });

@@ -7,7 +7,13 @@ import { scopeProblems, scopeWarnings } from '../../src/config/scope-checks.js';
 import { main } from '../../src/main.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 
-const client = (c: Record<string, unknown>) => ({ grantTypes: ['password'], scopes: [], defaultScopes: ['read'], validators: ['directory'], ...c });
+const client = (c: Record<string, unknown>) => ({
+  grantTypes: ['password'],
+  scopes: [],
+  defaultScopes: ['read'],
+  validators: ['directory'],
+  ...c,
+});
 const validator = (v: Record<string, unknown>) => ({ type: 'file', subjectPrefix: '', groupScopes: {}, ...v });
 const config = (c: Record<string, unknown>) => ({ clients: [], validators: [], routes: [], ...c }) as unknown as GatewayConfig;
 
@@ -15,9 +21,15 @@ describe('scopeWarnings', () => {
   it('warns about a group scope that no client using the validator lists (it can never be granted)', () => {
     const warnings = scopeWarnings(
       config({
-        validators: [validator({ name: 'directory', groupScopes: { admins: ['admin'], editors: ['edit'] } }), validator({ name: 'local', subjectPrefix: 'file:' })],
+        validators: [
+          validator({ name: 'directory', groupScopes: { admins: ['admin'], editors: ['edit'] } }),
+          validator({ name: 'local', subjectPrefix: 'file:' }),
+        ],
         // `mobile` lists admin but does not use the directory: it cannot grant admin either.
-        clients: [client({ scopes: ['read', 'edit'], defaultScopes: ['read'] }), client({ scopes: ['read', 'admin'], validators: ['local'] })],
+        clients: [
+          client({ scopes: ['read', 'edit'], defaultScopes: ['read'] }),
+          client({ scopes: ['read', 'admin'], validators: ['local'] }),
+        ],
       }),
     );
     expect(warnings).toEqual([
@@ -30,15 +42,22 @@ describe('scopeWarnings', () => {
       config({
         validators: [validator({ name: 'directory' })],
         clients: [client({ scopes: ['read'] })],
-        routes: [{ auth: 'bearer', scopes: ['read', 'admin'] }, { auth: 'none', scopes: ['ghost'] }],
+        routes: [
+          { auth: 'bearer', scopes: ['read', 'admin'] },
+          { auth: 'none', scopes: ['ghost'] },
+        ],
       }),
     );
     expect(warnings).toEqual(['routes[0].scopes: no client can grant "admin" (no clients[].scopes lists it)']);
   });
 
   it('warns about a password client without defaultScopes (a request without scope is invalid_scope)', () => {
-    const warnings = scopeWarnings(config({ validators: [validator({ name: 'directory' })], clients: [client({ scopes: ['read'], defaultScopes: [] })] }));
-    expect(warnings).toEqual(['clients[0].defaultScopes: empty: a password grant that names no scope is refused with invalid_scope (RFC 6749 §3.3)']);
+    const warnings = scopeWarnings(
+      config({ validators: [validator({ name: 'directory' })], clients: [client({ scopes: ['read'], defaultScopes: [] })] }),
+    );
+    expect(warnings).toEqual([
+      'clients[0].defaultScopes: empty: a password grant that names no scope is refused with invalid_scope (RFC 6749 §3.3)',
+    ]);
   });
 
   it('warns when the subjects of two validators of one chain can be the same sub (a prefix that starts another)', () => {
@@ -60,9 +79,11 @@ describe('scopeWarnings', () => {
 
 describe('scopeProblems', () => {
   it('refuses a subjectPrefix with characters that could confuse a header, a log line or a shell', () => {
-    expect(scopeProblems(config({ validators: [validator({ name: 'a', subjectPrefix: 'ldap:' }), validator({ name: 'b', subjectPrefix: 'x y,' })] }))).toEqual([
-      'validators[1].subjectPrefix: may hold only letters, digits and . : _ @ / -',
-    ]);
+    expect(
+      scopeProblems(
+        config({ validators: [validator({ name: 'a', subjectPrefix: 'ldap:' }), validator({ name: 'b', subjectPrefix: 'x y,' })] }),
+      ),
+    ).toEqual(['validators[1].subjectPrefix: may hold only letters, digits and . : _ @ / -']);
   });
 });
 

@@ -31,7 +31,7 @@ describe('ScopePolicy.grantable', () => {
     expect(sorted(policy.grantable(mobile, 'directory', ['admins', 'ops']))).toEqual(['read']);
   });
 
-  it('gates a scope through every validator: another validator\'s group of the same name does not earn it', () => {
+  it("gates a scope through every validator: another validator's group of the same name does not earn it", () => {
     expect(sorted(policy.grantable(intranet, 'local', ['admins']))).toEqual(['edit', 'read']);
     expect(sorted(policy.grantable(intranet, 'no-longer-configured', ['admins']))).toEqual(['edit', 'read']);
   });
@@ -43,7 +43,7 @@ describe('ScopePolicy.grantable', () => {
 });
 
 describe('checkScopeRequest (before any validator is asked)', () => {
-  it('refuses a scope beyond the client\'s ceiling', () => {
+  it("refuses a scope beyond the client's ceiling", () => {
     expect(() => checkScopeRequest(['read', 'delete'], intranet)).toThrow(new InvalidScopeError('scope "delete" is not allowed'));
     expect(() => checkScopeRequest(['admin'], mobile)).toThrow(InvalidScopeError);
     expect(() => checkScopeRequest(['read', 'admin'], intranet)).not.toThrow();
@@ -51,7 +51,9 @@ describe('checkScopeRequest (before any validator is asked)', () => {
 
   it('refuses a request without scope from a client without defaultScopes (RFC 6749 §3.3), never a token with scope ""', () => {
     const none = { scopes: ['read'], defaultScopes: [] };
-    expect(() => checkScopeRequest(undefined, none)).toThrow(new InvalidScopeError('no scope was requested and the client has no default scope'));
+    expect(() => checkScopeRequest(undefined, none)).toThrow(
+      new InvalidScopeError('no scope was requested and the client has no default scope'),
+    );
     expect(() => checkScopeRequest([], none)).toThrow(InvalidScopeError);
     expect(() => checkScopeRequest(undefined, intranet)).not.toThrow();
   });
@@ -63,7 +65,9 @@ describe('grantScope (once the user is known)', () => {
 
   it('grants a request whole, or refuses it naming the scope: never a silently narrower token', () => {
     expect(grantScope(['read', 'admin'], intranet.defaultScopes, admin)).toEqual(['read', 'admin']);
-    expect(() => grantScope(['read', 'admin'], intranet.defaultScopes, editor)).toThrow(new InvalidScopeError('scope "admin" is not granted to this user'));
+    expect(() => grantScope(['read', 'admin'], intranet.defaultScopes, editor)).toThrow(
+      new InvalidScopeError('scope "admin" is not granted to this user'),
+    );
   });
 
   it('grants the default scopes the user may have when none is requested', () => {
@@ -84,13 +88,17 @@ describe('refreshScope (RFC 6749 §6)', () => {
   });
 
   it('never widens, even to a scope the user could have', () => {
-    expect(() => refreshScope(['read', 'edit'], ['read'], new Set(['read', 'edit']))).toThrow(new InvalidScopeError('a refresh may narrow the scope, never widen it'));
+    expect(() => refreshScope(['read', 'edit'], ['read'], new Set(['read', 'edit']))).toThrow(
+      new InvalidScopeError('a refresh may narrow the scope, never widen it'),
+    );
   });
 
   it('drops, for good, a scope the configuration no longer grants the user', () => {
     const now = new Set(['read']);
     expect(refreshScope(undefined, ['read', 'admin'], now)).toEqual({ scope: ['read'], kept: ['read'] });
-    expect(() => refreshScope(['admin'], ['read', 'admin'], now)).toThrow(new InvalidScopeError('scope "admin" is no longer granted to this user'));
+    expect(() => refreshScope(['admin'], ['read', 'admin'], now)).toThrow(
+      new InvalidScopeError('scope "admin" is no longer granted to this user'),
+    );
     expect(() => refreshScope(undefined, ['admin'], now)).toThrow(InvalidScopeError);
   });
 });

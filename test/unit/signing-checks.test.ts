@@ -20,7 +20,10 @@ writeFileSync(ec, ecKey.export({ type: 'sec1', format: 'pem' }));
 writeFileSync(ecCopy, ecKey.export({ type: 'pkcs8', format: 'pem' }));
 writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }));
 writeFileSync(small, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
-writeFileSync(jwk, JSON.stringify({ ...generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }), kid: '2026-12' }));
+writeFileSync(
+  jwk,
+  JSON.stringify({ ...generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }), kid: '2026-12' }),
+);
 
 function config(yaml: string) {
   const file = join(mkdtempSync(join(dir, 'c-')), 'gateway.yaml');
@@ -55,7 +58,8 @@ clients: [{ id: app, secretHash: "${HASH}", scopes: [read], signingAlgorithm: RS
     expect(set.jwks.keys[1]?.kid).toBe('2026-12');
     expect(set.current('ES256')?.kid).toBe(set.jwks.keys[0]?.kid);
 
-    const bad = config(`oauth: { accessTokenFormat: jwt, jwtClaims: { sub: attributes.x, mail: email }, signing: { keyFiles: ["${ec}", "${ecCopy}", "${small}", "${join(dir, 'missing.pem')}"] } }
+    const bad =
+      config(`oauth: { accessTokenFormat: jwt, jwtClaims: { sub: attributes.x, mail: email }, signing: { keyFiles: ["${ec}", "${ecCopy}", "${small}", "${join(dir, 'missing.pem')}"] } }
 clients: [{ id: app, secretHash: "${HASH}", scopes: [read], signingAlgorithm: RS256 }]`);
     expect(await signingProblems(bad)).toEqual([
       'oauth.jwtClaims.sub: is a claim the gateway sets itself',

@@ -15,7 +15,17 @@ describe('TokenCache', () => {
   function issue(store: TokenStore, ttlSeconds = 3600): { token: string; record: GrantRecord; familyId: string } {
     const familyId = newFamilyId();
     const now = Math.floor(Date.now() / 1000);
-    const record: GrantRecord = { sub: 'joe', clientId: 'app', scope: ['read'], groups: [], attributes: {}, validator: 'local', familyId, iat: now, exp: now + ttlSeconds };
+    const record: GrantRecord = {
+      sub: 'joe',
+      clientId: 'app',
+      scope: ['read'],
+      groups: [],
+      attributes: {},
+      validator: 'local',
+      familyId,
+      iat: now,
+      exp: now + ttlSeconds,
+    };
     const token = newToken(familyId);
     void store.createFamily({ familyId, sub: 'joe', clientId: 'app', exp: now + 86_400, access: { token, record } });
     return { token, record, familyId };

@@ -32,7 +32,13 @@ function problems(extra: string, env: NodeJS.ProcessEnv = {}): string[] {
 
 describe('tracing configuration', () => {
   it('is off by default, with the OTLP/HTTP default endpoint, every request sampled and no incoming trace trusted', () => {
-    expect(load('').tracing).toEqual({ enabled: false, endpoint: 'http://localhost:4318/v1/traces', serviceName: 'ropc-gateway', sampleRatio: 1, trustIncomingTraceparent: false });
+    expect(load('').tracing).toEqual({
+      enabled: false,
+      endpoint: 'http://localhost:4318/v1/traces',
+      serviceName: 'ropc-gateway',
+      sampleRatio: 1,
+      trustIncomingTraceparent: false,
+    });
   });
 
   it('takes its keys from ROPC_TRACING_* variables, a ratio as a decimal', () => {
@@ -42,14 +48,23 @@ describe('tracing configuration', () => {
       ROPC_TRACING_SAMPLE_RATIO: '0.25',
       ROPC_TRACING_TRUST_INCOMING_TRACEPARENT: 'true',
     });
-    expect(tracing).toMatchObject({ enabled: true, endpoint: 'https://collector.example:4318/v1/traces', sampleRatio: 0.25, trustIncomingTraceparent: true });
+    expect(tracing).toMatchObject({
+      enabled: true,
+      endpoint: 'https://collector.example:4318/v1/traces',
+      sampleRatio: 0.25,
+      trustIncomingTraceparent: true,
+    });
     expect(load('', { ROPC_TRACING_SAMPLE_RATIO: '.5' }).tracing.sampleRatio).toBe(0.5);
   });
 
   it('refuses a ratio outside 0..1, a non-number, a non-http endpoint, and enabled without an endpoint, one line each', () => {
     expect(problems('tracing: { sampleRatio: 1.5 }')).toEqual(['tracing.sampleRatio: must be a number from 0 to 1: value was 1.5']);
-    expect(problems('', { ROPC_TRACING_SAMPLE_RATIO: 'half' })).toEqual(['tracing.sampleRatio: must be a number from 0 to 1: value was "half" (from the environment variable ROPC_TRACING_SAMPLE_RATIO)']);
-    expect(problems('tracing: { endpoint: "grpc://collector:4317" }')).toEqual(['tracing.endpoint: must be an http:// or https:// URL: value was "grpc://collector:4317"']);
+    expect(problems('', { ROPC_TRACING_SAMPLE_RATIO: 'half' })).toEqual([
+      'tracing.sampleRatio: must be a number from 0 to 1: value was "half" (from the environment variable ROPC_TRACING_SAMPLE_RATIO)',
+    ]);
+    expect(problems('tracing: { endpoint: "grpc://collector:4317" }')).toEqual([
+      'tracing.endpoint: must be an http:// or https:// URL: value was "grpc://collector:4317"',
+    ]);
     expect(problems('tracing: { enabled: true, endpoint: "" }')).toEqual(['tracing.endpoint: is required when tracing.enabled is true']);
   });
 });

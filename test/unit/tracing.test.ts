@@ -40,7 +40,14 @@ describe('inSpan', () => {
   });
 
   it('inside one makes a child span of the active span, with the attributes its result describes', async () => {
-    const value = await traced(() => inSpan('step', { 'ropc.x': 'y' }, async () => inSpan('inner', {}, async () => 7), (v) => ({ 'ropc.result': v })));
+    const value = await traced(() =>
+      inSpan(
+        'step',
+        { 'ropc.x': 'y' },
+        async () => inSpan('inner', {}, async () => 7),
+        (v) => ({ 'ropc.result': v }),
+      ),
+    );
     expect(value).toBe(7);
     const spans = exporter.getFinishedSpans();
     const byName = new Map(spans.map((s) => [s.name, s]));
@@ -70,7 +77,13 @@ describe('inSpan', () => {
 
   it('passes on a synchronous throw of the work, after ending its span', async () => {
     const boom = new TypeError('sync');
-    await expect(traced(async () => inSpan('step', {}, () => { throw boom; }))).rejects.toBe(boom);
+    await expect(
+      traced(async () =>
+        inSpan('step', {}, () => {
+          throw boom;
+        }),
+      ),
+    ).rejects.toBe(boom);
     expect(exporter.getFinishedSpans().find((s) => s.name === 'step')?.attributes).toEqual({ 'error.type': 'TypeError' });
   });
 });

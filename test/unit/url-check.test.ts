@@ -9,11 +9,25 @@ describe('readUrl', () => {
   it('reads a plain URL as clean', () => {
     const r = readUrl('https://idp.example.org:8443/', ['http:', 'https:']);
     expect(r.url?.host).toBe('idp.example.org:8443');
-    expect({ ...r, url: undefined }).toEqual({ url: undefined, wrongProtocol: false, credentials: false, query: false, fragment: false, path: false, noHost: false });
+    expect({ ...r, url: undefined }).toEqual({
+      url: undefined,
+      wrongProtocol: false,
+      credentials: false,
+      query: false,
+      fragment: false,
+      path: false,
+      noHost: false,
+    });
   });
 
   it('names each part that is there', () => {
-    expect(readUrl('ldap://u:p@dir/ou=x?cn#f', ['ldap:'])).toMatchObject({ wrongProtocol: false, credentials: true, query: true, fragment: true, path: true });
+    expect(readUrl('ldap://u:p@dir/ou=x?cn#f', ['ldap:'])).toMatchObject({
+      wrongProtocol: false,
+      credentials: true,
+      query: true,
+      fragment: true,
+      path: true,
+    });
     expect(readUrl('http://host/?', ['http:'])).toMatchObject({ query: true, fragment: false });
     expect(readUrl('http://host/#', ['http:'])).toMatchObject({ query: false, fragment: true });
     expect(readUrl('ftp://host', ['http:']).wrongProtocol).toBe(true);

@@ -10,7 +10,14 @@
 import type { TokenStore } from '../../tokens/types.js';
 import type { PasswordLogin } from '../../security/login.js';
 import { newFamilyId } from '../../tokens/token-value.js';
-import { BAD_CREDENTIALS, REVEAL_NOTHING, refusalError, warningAttributes, warningFields, type RevealPolicy } from '../directory-answers.js';
+import {
+  BAD_CREDENTIALS,
+  REVEAL_NOTHING,
+  refusalError,
+  warningAttributes,
+  warningFields,
+  type RevealPolicy,
+} from '../directory-answers.js';
 import { checkScopeRequest, grantScope, parseScope } from '../../oauth/scope.js';
 import type { ScopePolicy } from '../../oauth/scope-policy.js';
 import { accessToken, nowSeconds, refreshToken } from '../issue.js';
@@ -45,7 +52,10 @@ export class PasswordGrant implements GrantHandler {
     const password = required(params.get('password'), 'password');
     const requested = parseScope(params.get('scope'));
     checkScopeRequest(requested, client);
-    const outcome = await this.options.login(client.id, username, password, clientIp, { via: 'password_grant', ...(requestId ? { requestId } : {}) });
+    const outcome = await this.options.login(client.id, username, password, clientIp, {
+      via: 'password_grant',
+      ...(requestId ? { requestId } : {}),
+    });
     const reveal = this.options.reveal ?? REVEAL_NOTHING;
     if (!outcome.valid) throw refusalError(outcome, reveal);
 
@@ -75,6 +85,9 @@ export class PasswordGrant implements GrantHandler {
       ...(refresh ? { refresh } : {}),
     });
     const present = this.options.present ?? presentOpaque;
-    return { response: { ...(await present(client, { access, refresh, requested, authTime: now })), ...warningFields(outcome, reveal) }, subject: principal.subject };
+    return {
+      response: { ...(await present(client, { access, refresh, requested, authTime: now })), ...warningFields(outcome, reveal) },
+      subject: principal.subject,
+    };
   }
 }

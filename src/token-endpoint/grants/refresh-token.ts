@@ -64,8 +64,18 @@ export class RefreshTokenGrant implements GrantHandler {
     const status = await this.options.chainFor(client.id).recheck(record.validator, record.sub);
     if (status === 'gone') {
       await store.revokeFamily(record.familyId);
-      audit.emit({ event: 'family_revoked', outcome: 'success', reason: 'subject_gone', ...who, sub: record.sub, validator: record.validator });
-      logger.info({ event: 'subject_gone', clientId: client.id, sub: record.sub }, 'the user no longer exists or is disabled; family revoked');
+      audit.emit({
+        event: 'family_revoked',
+        outcome: 'success',
+        reason: 'subject_gone',
+        ...who,
+        sub: record.sub,
+        validator: record.validator,
+      });
+      logger.info(
+        { event: 'subject_gone', clientId: client.id, sub: record.sub },
+        'the user no longer exists or is disabled; family revoked',
+      );
       throw new InvalidGrantError(BAD_REFRESH);
     }
 
@@ -77,7 +87,10 @@ export class RefreshTokenGrant implements GrantHandler {
     // A concurrent refresh with the same token rotated it first, within the grace window.
     if (result === 'superseded') return this.settleRotated(presented, client, requested, who);
     if (result === 'reused') {
-      logger.warn({ event: 'refresh_token_reuse', clientId: client.id, sub: record.sub }, 'a rotated refresh token was presented again; its family is revoked');
+      logger.warn(
+        { event: 'refresh_token_reuse', clientId: client.id, sub: record.sub },
+        'a rotated refresh token was presented again; its family is revoked',
+      );
       audit.emit({ event: 'refresh_reuse', outcome: 'refused', ...who, sub: record.sub, token_client_id: record.clientId });
     }
     if (result !== 'rotated') throw new InvalidGrantError(BAD_REFRESH);
@@ -98,14 +111,32 @@ export class RefreshTokenGrant implements GrantHandler {
    * store allows a replay (grace window, same client), otherwise reuse (family revoked) or
    * unknown — invalid_grant either way.
    */
-  private async settleRotated(presented: string, client: ClientConfig, requested: readonly string[] | undefined, who: AuditWho): Promise<GrantOutcome> {
+  private async settleRotated(
+    presented: string,
+    client: ClientConfig,
+    requested: readonly string[] | undefined,
+    who: AuditWho,
+  ): Promise<GrantOutcome> {
     const { store, logger, audit = NO_AUDIT } = this.options;
     const outcome = await store.settleRotated(presented, client.id, this.graceSeconds);
     if (outcome?.kind === 'replay') {
       const { access, refresh } = outcome.successor;
-      logger.info({ event: 'refresh_token_replay', clientId: client.id, sub: access.record.sub }, 'a just-rotated refresh token was presented again within the grace window; the same successor is returned');
-      audit.emit({ event: 'refresh', outcome: 'success', reason: 'grace_replay', ...who, sub: access.record.sub, validator: access.record.validator });
-      return { response: await this.present(client, { access, refresh, requested, now: nowSeconds(this.options.clock) }), subject: access.record.sub };
+      logger.info(
+        { event: 'refresh_token_replay', clientId: client.id, sub: access.record.sub },
+        'a just-rotated refresh token was presented again within the grace window; the same successor is returned',
+      );
+      audit.emit({
+        event: 'refresh',
+        outcome: 'success',
+        reason: 'grace_replay',
+        ...who,
+        sub: access.record.sub,
+        validator: access.record.validator,
+      });
+      return {
+        response: await this.present(client, { access, refresh, requested, now: nowSeconds(this.options.clock) }),
+        subject: access.record.sub,
+      };
     }
     if (outcome?.kind === 'reused') {
       const reused = outcome.record;
