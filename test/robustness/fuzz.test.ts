@@ -44,6 +44,13 @@ function isAsciiHeader(v: string): boolean {
   return /^[\x20-\x7e]*$/.test(v);
 }
 
+/**
+ * 1500 sequential requests per property, some costing an argon2id verification each: seconds on
+ * an idle machine, minutes with its cores busy. What is checked is each answer, never how fast it
+ * came, so the test's time limit only stops a hang.
+ */
+const FUZZ_TIMEOUT_MS = 600_000;
+
 describe('fuzzing', () => {
   it('the token endpoint never answers 5xx and never issues a token for wrong credentials', async () => {
     await fc.assert(
@@ -65,7 +72,7 @@ describe('fuzzing', () => {
       }),
       { numRuns: 1500 },
     );
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it('the resource path answers 401/400 to any bearer header it did not issue', async () => {
     await fc.assert(
@@ -78,5 +85,5 @@ describe('fuzzing', () => {
       }),
       { numRuns: 1500 },
     );
-  });
+  }, FUZZ_TIMEOUT_MS);
 });
