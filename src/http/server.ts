@@ -114,15 +114,25 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     const endpoint = route(pathOf(req.url));
     ctx.kind = endpoint.kind;
     lifecycle.track(res);
+    onceClosed(res, () => {
+      if (answering.get(req.socket) === res) answering.delete(req.socket);
+      complete(req.method, res.writableFinished ? res.statusCode : 499, ctx, res);
+    });
+    // RFC 9112 §6.1: chunked is the one transfer coding the gateway decodes. A body in another
+    // (`gzip, chunked`) would be re-framed and reach the upstream or the form parser still
+    // encoded, so it is refused (RFC 9112 §6.1: 501) before anything reads it, and the
+    // connection closes: its unread body cannot be skipped.
+    if (!onlyChunked(req.headers['transfer-encoding'])) {
+      ctx.error = 'unsupported_transfer_coding';
+      res.writeHead(501, { connection: 'close', 'content-length': 0, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
     // The body is the credential on the OAuth endpoints; the resource path continues once authorized.
     // ...unless its declared body is over the limit: then the 413 comes without inviting it.
     if (expectsContinue && endpoint.errors === 'oauth') {
       if (!(Number(req.headers['content-length']) > limits.bodyBytes)) res.writeContinue();
     } else if (expectsContinue) expectContinue(res);
-    onceClosed(res, () => {
-      if (answering.get(req.socket) === res) answering.delete(req.socket);
-      complete(req.method, res.writableFinished ? res.statusCode : 499, ctx, res);
-    });
     if (limits.minBodyBytesPerSecond > 0 && hasBody(req))
       watchBodyRate(
         req,
@@ -303,4 +313,14 @@ function pathOf(url: string | undefined): string {
   const target = url ?? '/';
   const q = target.indexOf('?');
   return q === -1 ? target : target.slice(0, q);
+}
+
+/** No Transfer-Encoding, or exactly `chunked` (any case, one entry): the codings the gateway can read. */
+function onlyChunked(transferEncoding: string | undefined): boolean {
+  if (transferEncoding === undefined) return true;
+  const codings = transferEncoding
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '');
+  return codings.length === 1 && codings[0] === 'chunked';
 }

@@ -86,4 +86,22 @@ describe('a chunked body on DELETE and OPTIONS', () => {
       expect(seen[0]!.body).toBe(SMUGGLED);
     });
   }
+
+  // RFC 9112 §6.1: chunked is the only transfer coding the gateway decodes; a body in another
+  // would reach the upstream still encoded, re-framed as if it were plain.
+  for (const coding of ['gzip, chunked', 'deflate,chunked', 'x-custom, chunked']) {
+    for (const path of ['/public/te', '/as/token.oauth2']) {
+      it(`Transfer-Encoding: ${coding} on ${path}: 501, the connection closes, nothing reaches the upstream`, async () => {
+        seen.length = 0;
+        const body = 'grant_type=password';
+        const raw = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: ${coding}\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+        const answer = await exchange(gw.url, raw);
+        expect(answer).toMatch(/^HTTP\/1\.1 501 /);
+        expect(answer.toLowerCase()).toContain('connection: close');
+        expect(await exchange(gw.url, 'GET /public/after HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+        await waitFor(() => seen.length >= 1);
+        expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /public/after']);
+      });
+    }
+  }
 });
