@@ -438,6 +438,9 @@ function run(command: string, args: readonly string[], input?: string, env: Node
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     child.once('error', reject);
     child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}: ${output.trim()}`))));
+    // A command that exits without reading its input (openssl, slaptest) closes the pipe: the
+    // write's EPIPE is not the command's failure — its exit code is.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? '');
   });
 }
