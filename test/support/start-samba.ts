@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedCert } from './start-slapd.js';
 import {
   ADMIN,
   BASE_DN,
@@ -121,26 +122,10 @@ class Samba implements SambaProcess {
     for (const sub of ['private', 'state', 'bind-dns']) await run('cp', ['-a', join(template, sub), join(this.dir, sub)]);
     mkdirSync(join(this.dir, 'etc'));
     mkdirSync(join(this.dir, 'tls'));
-    const key = join(this.dir, 'tls', 'server.key');
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      this.caFile,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=dc1.${DNS_DOMAIN}`,
-      '-addext',
-      `subjectAltName=IP:${this.address},DNS:dc1.${DNS_DOMAIN}`,
-    ]);
+    const { keyFile: key } = await selfSignedCert(join(this.dir, 'tls'), 'server', {
+      cn: `dc1.${DNS_DOMAIN}`,
+      altNames: `IP:${this.address},DNS:dc1.${DNS_DOMAIN}`,
+    });
     writeFileSync(this.#conf, smbConf(this.dir, this.address, { certFile: this.caFile, keyFile: key }));
     const child = spawn(SAMBA, ['-i', '-M', 'single', '-s', this.#conf, '--debug-stdout', '-d', '1'], {
       stdio: ['ignore', 'pipe', 'pipe'],

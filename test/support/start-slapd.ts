@@ -136,10 +136,15 @@ export function ldapValidatorConfig(slapd: Pick<SlapdProcess, 'url'>, overrides:
 }
 
 /**
- * Makes a self-signed certificate for IP 127.0.0.1 (an EC key: quick to generate) in `dir`.
+ * Makes a self-signed certificate (an EC key: quick to generate) in `dir`, as `name`.crt and
+ * `name`.key: by default for IP 127.0.0.1; `host` gives another subject and subjectAltName.
  * @returns the PEM file paths.
  */
-export async function selfSignedCert(dir: string, name: string): Promise<{ certFile: string; keyFile: string }> {
+export async function selfSignedCert(
+  dir: string,
+  name: string,
+  host: { readonly cn: string; readonly altNames: string } = { cn: '127.0.0.1', altNames: 'IP:127.0.0.1' },
+): Promise<{ certFile: string; keyFile: string }> {
   const certFile = join(dir, `${name}.crt`);
   const keyFile = join(dir, `${name}.key`);
   await run('openssl', [
@@ -157,9 +162,9 @@ export async function selfSignedCert(dir: string, name: string): Promise<{ certF
     '-days',
     '2',
     '-subj',
-    '/CN=127.0.0.1',
+    `/CN=${host.cn}`,
     '-addext',
-    'subjectAltName=IP:127.0.0.1',
+    `subjectAltName=${host.altNames}`,
   ]);
   return { certFile, keyFile };
 }
