@@ -1,6 +1,6 @@
 /**
- * The gateway's undici forwarder alone (dist/resource/undici-forwarder.js, http-proxy-3 for
- * upgrades) behind a node:http server: no auth, no logging, no metrics. Separates what the
+ * The gateway's undici forwarder alone (dist/resource/undici-forwarder.js, websocket-proxy.js
+ * for upgrades) behind a node:http server: no auth, no logging, no metrics. Separates what the
  * forwarding module costs from what the rest of the resource path costs.
  * Usage: node bare-forwarder.js PORT UPSTREAM_URL DIST_DIR
  */
@@ -16,12 +16,12 @@ type Make = (options: object, upgrades?: Forwarder) => Forwarder;
 const [, , portArg, url = '', dist = ''] = process.argv;
 const load = async (file: string): Promise<Record<string, unknown>> =>
   (await import(pathToFileURL(join(dist, file)).href)) as Record<string, unknown>;
-const createForwarder = (await load('resource/proxy.js'))['createForwarder'] as Make;
+const createWebSocketProxy = (await load('resource/websocket-proxy.js'))['createWebSocketProxy'] as Make;
 const createUndiciForwarder = (await load('resource/undici-forwarder.js'))['createUndiciForwarder'] as Make;
 const silent = { warn: () => undefined, info: () => undefined, debug: () => undefined, error: () => undefined };
 const target = { url, timeoutMs: 30_000, caFile: '' };
 const options = { maxSockets: 256, logger: silent, targets: [target] };
-const forwarder = createUndiciForwarder(options, createForwarder(options));
+const forwarder = createUndiciForwarder(options, createWebSocketProxy(options));
 
 const server = http.createServer((req, res) => forwarder.web(req, res, target));
 server.keepAliveTimeout = 65_000;

@@ -1,6 +1,7 @@
 /**
- * Floor for a Node proxy: http-proxy-3 passthrough with a keep-alive agent (as in
- * src/resource/proxy.ts), no auth, no logging. Usage: node bare-http-proxy-3.js PORT UPSTREAM_URL
+ * An older floor for a Node proxy: http-proxy-3 passthrough with a keep-alive agent (what the
+ * gateway forwarded with before undici; it now serves only WebSocket upgrades,
+ * src/resource/websocket-proxy.ts), no auth, no logging. Usage: node bare-http-proxy-3.js PORT UPSTREAM_URL
  */
 import http from 'node:http';
 import { createProxyServer } from 'http-proxy-3';
