@@ -9,7 +9,8 @@ import type { IncomingMessage } from 'node:http';
 export interface RequestContext {
   readonly id: string;
   readonly clientIp: string;
-  readonly start: bigint;
+  /** performance.now() when the request arrived. */
+  readonly start: number;
   /** Which handler took the request: token, revocation, introspection, metadata, decision, resource, websocket. */
   kind: string;
   /** Resource path: the label of the route rule that matched. */

@@ -22,6 +22,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
+import { completionWriter } from '../observability/request-log.js';
 import {
   sendOAuthError,
   sendResourceError,
@@ -79,6 +80,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
   const lifecycle = options.lifecycle ?? new Lifecycle();
   const realm = config.oauth.realm;
   const errorsOnly = config.log.requests === 'errors';
+  const writeCompletion = completionWriter(logger);
   const limits = config.server.limits;
   const serverOptions: http.ServerOptions = {
     headersTimeout: limits.headersTimeoutMs,
@@ -108,7 +110,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
     const ctx: RequestContext = {
       id: requestId(req),
       clientIp: clientIp(req, config.server.trustProxy),
-      start: process.hrtime.bigint(),
+      start: performance.now(),
       kind: 'resource',
     };
     const endpoint = route(pathOf(req.url));
@@ -159,27 +161,24 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
   const complete = (method: string | undefined, status: number, ctx: RequestContext, answered: object): void => {
     const written = writtenError(answered);
     const error = ctx.error ?? written?.code;
-    const ms = Number(process.hrtime.bigint() - ctx.start) / 1e6;
+    const ms = performance.now() - ctx.start;
     metrics.observeRequest(ctx.kind, status, ms / 1000, ctx.route);
     if (ctx.kind === 'token') metrics.observeToken(ctx.grantType, status < 400 ? 'success' : (ctx.error ?? String(status)));
     if (!logger.isLevelEnabled('info') || (errorsOnly && status < 400)) return;
-    logger.info(
-      {
-        reqId: ctx.id,
-        method,
-        kind: ctx.kind,
-        route: ctx.route ?? ctx.kind,
-        status,
-        ms: Math.round(ms * 10) / 10,
-        ...(ctx.clientId ? { clientId: ctx.clientId } : {}),
-        ...(ctx.subject ? { sub: ctx.subject } : {}),
-        ...(ctx.grantType ? { grantType: ctx.grantType } : {}),
-        ...(error ? { error } : {}),
-        ...(written?.detail ? { detail: written.detail } : {}),
-        ...(ctx.reason ? { reason: ctx.reason } : {}),
-      },
-      'request',
-    );
+    writeCompletion({
+      reqId: ctx.id,
+      method,
+      kind: ctx.kind,
+      route: ctx.route ?? ctx.kind,
+      status,
+      ms: Math.round(ms * 10) / 10,
+      clientId: ctx.clientId,
+      sub: ctx.subject,
+      grantType: ctx.grantType,
+      error,
+      detail: written?.detail,
+      reason: ctx.reason,
+    });
   };
 
   let server: http.Server;
@@ -221,7 +220,7 @@ export function createPublicServer(options: PublicServerOptions): http.Server {
       const ctx: RequestContext = {
         id: requestId(req),
         clientIp: clientIp(req, config.server.trustProxy),
-        start: process.hrtime.bigint(),
+        start: performance.now(),
         kind: 'websocket',
       };
       // The HTTP server has let go of this socket: an error on it must not crash the process.

@@ -3,6 +3,7 @@
  * redacted here, and the code never logs request bodies or raw headers.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { isoTime } from './request-log.js';
 
 export type { Logger };
 
@@ -62,7 +63,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       level,
       base: { service: 'ropc-gateway' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
     destination,
