@@ -7,6 +7,7 @@
 import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { hashLoad } from '../security/password-hash.js';
+import { counterView, histogramView, Tally, type Grouping, type Labels } from './tally.js';
 import type { AuditEventName, AuditOutcome } from './audit.js';
 import { TOKEN_SOURCES, type TokenSource } from '../resource/token-source.js';
 import { INCUMBENT_OUTCOMES, type IncumbentOutcome } from '../resource/incumbent-introspection.js';
@@ -87,65 +88,39 @@ export interface BackendHealth {
   readonly validators: readonly { readonly name: string; readonly status: 'up' | 'down' }[];
 }
 
-/**
- * Increments of a counter bumped on every request, summed here and handed to prom-client when
- * the counter is read (its `collect`, before every scrape): a request pays one Map update
- * instead of prom-client's label validation and hashing (docs/performance.md).
- */
-class Tally {
-  readonly #pending = new Map<string, { readonly labels: Record<string, string>; n: number }>();
-
-  add(key: string, labels: () => Record<string, string>): void {
-    const entry = this.#pending.get(key);
-    if (entry) entry.n += 1;
-    else this.#pending.set(key, { labels: labels(), n: 1 });
-  }
-
-  flush(counter: Counter<string>): void {
-    for (const { labels, n } of this.#pending.values()) counter.inc(labels, n);
-    this.#pending.clear();
-  }
-}
-
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ropc_' });
   const registers = [registry];
 
-  const requestDuration = new Histogram({
-    name: 'ropc_http_request_duration_seconds',
-    help: 'Requests on the public port by handler kind and status',
-    labelNames: ['kind', 'status'] as const,
-    buckets: BUCKETS,
+  // Every request: one observation, keyed by kind, status and route; four metrics read it.
+  const requests = new Tally(BUCKETS);
+  const kindAndStatus: Grouping = ({ labels }) => ({ kind: labels['kind'] as string, status: labels['status'] as string });
+  const routeAndStatus: Grouping = ({ labels }) =>
+    labels['route'] === undefined ? undefined : { route: labels['route'], status: labels['status'] as string };
+  const routeOnly: Grouping = ({ labels }) => (labels['route'] === undefined ? undefined : { route: labels['route'] });
+  histogramView(
+    requests,
+    'ropc_http_request_duration_seconds',
+    'Requests on the public port by handler kind and status',
+    kindAndStatus,
     registers,
-  });
-  const requestTally = new Tally();
-  new Counter({
-    name: 'ropc_http_requests_total',
-    help: 'Requests on the public port by handler kind and status',
-    labelNames: ['kind', 'status'] as const,
+  );
+  counterView(requests, 'ropc_http_requests_total', 'Requests on the public port by handler kind and status', kindAndStatus, registers);
+  counterView(
+    requests,
+    'ropc_resource_requests_total',
+    'Resource path requests (proxy, WebSocket and decision endpoint) by route rule and status',
+    routeAndStatus,
     registers,
-    collect() {
-      requestTally.flush(this);
-    },
-  });
-  const resourceTally = new Tally();
-  new Counter({
-    name: 'ropc_resource_requests_total',
-    help: 'Resource path requests (proxy, WebSocket and decision endpoint) by route rule and status',
-    labelNames: ['route', 'status'] as const,
+  );
+  histogramView(
+    requests,
+    'ropc_resource_request_duration_seconds',
+    'Resource path requests (proxy, WebSocket and decision endpoint) by route rule: time to the end of the answer',
+    routeOnly,
     registers,
-    collect() {
-      resourceTally.flush(this);
-    },
-  });
-  const resourceDuration = new Histogram({
-    name: 'ropc_resource_request_duration_seconds',
-    help: 'Resource path requests (proxy, WebSocket and decision endpoint) by route rule: time to the end of the answer',
-    labelNames: ['route'] as const,
-    buckets: BUCKETS,
-    registers,
-  });
+  );
   const tokens = new Counter({
     name: 'ropc_token_requests_total',
     help: 'Token endpoint requests by grant type and outcome (success or the OAuth error code)',
@@ -172,13 +147,14 @@ export function createMetrics(): Metrics {
     labelNames: ['operation'] as const,
     registers,
   });
-  const upstream = new Histogram({
-    name: 'ropc_upstream_duration_seconds',
-    help: 'Time to the upstream response headers by upstream and outcome (status class, error, timeout, aborted)',
-    labelNames: ['upstream', 'outcome'] as const,
-    buckets: BUCKETS,
+  const upstream = new Tally(BUCKETS);
+  histogramView(
+    upstream,
+    'ropc_upstream_duration_seconds',
+    'Time to the upstream response headers by upstream and outcome (status class, error, timeout, aborted)',
+    ({ labels }) => labels,
     registers,
-  });
+  );
   const basic = new Counter({
     name: 'ropc_basic_auth_total',
     help: 'Basic-bridge logins by outcome (cached, valid, invalid)',
@@ -276,16 +252,14 @@ export function createMetrics(): Metrics {
     labelNames: ['outcome'] as const,
     registers,
   });
-  const sourceTally = new Tally();
-  const tokenSources = new Counter({
-    name: 'ropc_resource_token_source_total',
-    help: 'Bearer tokens on the resource path that resolved to a live token (before the route scope and group checks), by source: ours (this gateway) or incumbent (incumbent.introspection)',
-    labelNames: ['source'] as const,
+  const sourceTally = new Tally([]);
+  counterView(
+    sourceTally,
+    'ropc_resource_token_source_total',
+    'Bearer tokens on the resource path that resolved to a live token (before the route scope and group checks), by source: ours (this gateway) or incumbent (incumbent.introspection)',
+    ({ labels }) => labels,
     registers,
-    collect() {
-      sourceTally.flush(this);
-    },
-  });
+  );
   const incumbent = new Counter({
     name: 'ropc_incumbent_introspections_total',
     help: 'Incumbent token lookups by outcome: active, inactive, unmapped (active but no usable access token), cached, error, timeout, short_circuited (breaker open)',
@@ -297,7 +271,7 @@ export function createMetrics(): Metrics {
     help: '1 while the circuit breaker of the incumbent introspection endpoint is open',
     registers,
   });
-  for (const source of TOKEN_SOURCES) tokenSources.inc({ source }, 0);
+  for (const source of TOKEN_SOURCES) sourceTally.zero(source, { source });
   for (const outcome of INCUMBENT_OUTCOMES) incumbent.inc({ outcome }, 0);
   incumbentBreaker.set(0);
   reloads.inc({ outcome: 'ok' }, 0);
@@ -311,13 +285,8 @@ export function createMetrics(): Metrics {
   return {
     registry,
     observeRequest(kind, status, seconds, route) {
-      const labels = { kind, status: String(status) };
-      requestDuration.observe(labels, seconds);
-      requestTally.add(`${kind} ${status}`, () => labels);
-      if (route !== undefined) {
-        resourceTally.add(`${status} ${route}`, () => ({ route, status: String(status) }));
-        resourceDuration.observe({ route }, seconds);
-      }
+      const labels = (): Labels => (route === undefined ? { kind, status: String(status) } : { kind, status: String(status), route });
+      requests.add(route === undefined ? `${kind} ${status}` : `${kind} ${status} ${route}`, labels, seconds);
     },
     observeToken(grantType, outcome) {
       const grant = grantType === undefined ? 'none' : GRANTS.has(grantType) ? grantType : 'other';
@@ -331,7 +300,7 @@ export function createMetrics(): Metrics {
       if (outcome === 'error') storeErrors.inc({ operation });
     },
     observeUpstream(url, outcome, seconds) {
-      upstream.observe({ upstream: url, outcome }, seconds);
+      upstream.add(`${outcome} ${url}`, () => ({ upstream: url, outcome }), seconds);
     },
     observeBasic(outcome) {
       basic.inc({ outcome });
@@ -364,7 +333,7 @@ export function createMetrics(): Metrics {
       health = check;
     },
     recordTokenSource(source) {
-      sourceTally.add(source, () => ({ source }));
+      sourceTally.add(source, () => ({ source }), 0);
     },
     observeIncumbent(outcome) {
       incumbent.inc({ outcome });
