@@ -28,7 +28,7 @@
  * Keys are SHA-256 digests, so a counter has a bounded size whatever a client sends and the
  * store holds no usernames.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
 import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
@@ -217,7 +217,7 @@ function reservationId(): string {
 }
 
 function digest(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
+  return hash('sha256', value, 'base64url');
 }
 
 /** The eight 16-bit groups of a valid IPv6 address, lower-case, without leading zeros. */

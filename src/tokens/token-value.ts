@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /**
  * Opaque token values (docs/security.md).
@@ -34,5 +34,6 @@ export function parseToken(token: string): ParsedToken | null {
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  // The one-shot digest: no Hash object per token (this runs on every bearer request).
+  return hash('sha256', token, 'base64url');
 }
