@@ -5,7 +5,7 @@
  * docs/operations.md lists every metric.
  */
 import type { Server } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { hashLoad } from '../security/password-hash.js';
 import { counterView, histogramView, Tally, type Grouping, type Labels } from './tally.js';
 import type { AuditEventName, AuditOutcome } from './audit.js';
@@ -121,26 +121,30 @@ export function createMetrics(): Metrics {
     routeOnly,
     registers,
   );
-  const tokens = new Counter({
-    name: 'ropc_token_requests_total',
-    help: 'Token endpoint requests by grant type and outcome (success or the OAuth error code)',
-    labelNames: ['grant_type', 'outcome'] as const,
+  const tokens = new Tally([]);
+  counterView(
+    tokens,
+    'ropc_token_requests_total',
+    'Token endpoint requests by grant type and outcome (success or the OAuth error code)',
+    ({ labels }) => labels,
     registers,
-  });
-  const validators = new Histogram({
-    name: 'ropc_validator_duration_seconds',
-    help: 'Password credential validator calls by validator and outcome (valid, invalid, unavailable)',
-    labelNames: ['validator', 'outcome'] as const,
-    buckets: BUCKETS,
+  );
+  const validators = new Tally(BUCKETS);
+  histogramView(
+    validators,
+    'ropc_validator_duration_seconds',
+    'Password credential validator calls by validator and outcome (valid, invalid, unavailable)',
+    ({ labels }) => labels,
     registers,
-  });
-  const store = new Histogram({
-    name: 'ropc_store_duration_seconds',
-    help: 'Token store operations by operation and outcome (ok, error)',
-    labelNames: ['operation', 'outcome'] as const,
-    buckets: BUCKETS,
+  );
+  const store = new Tally(BUCKETS);
+  histogramView(
+    store,
+    'ropc_store_duration_seconds',
+    'Token store operations by operation and outcome (ok, error)',
+    ({ labels }) => labels,
     registers,
-  });
+  );
   const storeErrors = new Counter({
     name: 'ropc_store_errors_total',
     help: 'Token store operations that failed because the store was unavailable',
@@ -290,13 +294,13 @@ export function createMetrics(): Metrics {
     },
     observeToken(grantType, outcome) {
       const grant = grantType === undefined ? 'none' : GRANTS.has(grantType) ? grantType : 'other';
-      tokens.inc({ grant_type: grant, outcome });
+      tokens.add(`${grant} ${outcome}`, () => ({ grant_type: grant, outcome }), 0);
     },
     observeValidator(validator, outcome, seconds) {
-      validators.observe({ validator, outcome }, seconds);
+      validators.add(`${outcome} ${validator}`, () => ({ validator, outcome }), seconds);
     },
     observeStore(operation, outcome, seconds) {
-      store.observe({ operation, outcome }, seconds);
+      store.add(`${outcome} ${operation}`, () => ({ operation, outcome }), seconds);
       if (outcome === 'error') storeErrors.inc({ operation });
     },
     observeUpstream(url, outcome, seconds) {
