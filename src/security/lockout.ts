@@ -28,7 +28,8 @@
  * Keys are SHA-256 digests, so a counter has a bounded size whatever a client sends and the
  * store holds no usernames.
  */
-import { hash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { randomBase64url } from '../tokens/token-value.js';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
 import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
@@ -213,7 +214,7 @@ export class Lockout {
 
 /** A reservation's id: random, so two replicas never settle each other's. */
 function reservationId(): string {
-  return randomBytes(12).toString('base64url');
+  return randomBase64url(12);
 }
 
 function digest(value: string): string {
