@@ -5,7 +5,9 @@
  *
  *   - `per-line`: pino's default destination (one asynchronous write per line), the old setup;
  *   - `batched`:  stdoutDestination(), what `ropc-gateway start` uses now;
- *   - `no-redact`: the batched destination without the redaction paths, to show what they cost.
+ *   - `no-redact`: the batched destination without the redaction paths, to show what they cost;
+ *   - `writer`:   the batched destination through src/observability/request-log.ts, what
+ *                 src/http/server.ts writes the completion line with now.
  *
  * Run with stdout on a pipe, as under a container runtime:
  *   npm run bench:log            (= tsc, then node .tmp/bench/micro/log-line.js | cat > /dev/null)
@@ -21,6 +23,9 @@ async function main(): Promise<void> {
     stdoutDestination(): pino.DestinationStream;
     flushLogs(): void;
   };
+  const log = (await import(new URL('../../../dist/observability/request-log.js', import.meta.url).href)) as {
+    completionWriter(logger: pino.Logger): (fields: typeof FIELDS) => void;
+  };
   const variants: Record<string, () => pino.Logger> = {
     'per-line': () => mod.createLogger('info'),
     batched: () => mod.createLogger('info', mod.stdoutDestination()),
@@ -34,15 +39,17 @@ async function main(): Promise<void> {
         },
         mod.stdoutDestination(),
       ),
+    writer: () => mod.createLogger('info', mod.stdoutDestination()),
   };
   const only = process.argv[2];
   for (const [name, make] of Object.entries(variants)) {
     if (only && only !== name) continue;
     const logger = make();
-    await run(logger, LINES / 10); // warm-up
+    const write = name === 'writer' ? log.completionWriter(logger) : (fields: typeof FIELDS) => logger.info(fields, 'request');
+    await run(write, LINES / 10); // warm-up
     const before = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    await run(logger, LINES);
+    await run(write, LINES);
     const cpu = process.cpuUsage(before);
     const wall = Number(process.hrtime.bigint() - t0) / 1e3;
     mod.flushLogs();
@@ -52,24 +59,21 @@ async function main(): Promise<void> {
   }
 }
 
+const FIELDS = {
+  reqId: '7e96a78a-0b18-4296-a82a-c4f1e411d543',
+  method: 'GET',
+  kind: 'resource',
+  route: '/api/**',
+  status: 200,
+  ms: 1.3,
+  clientId: 'app',
+  sub: 'joe',
+};
+
 /** Lines in bursts of 50 with a macrotask between, like 50 connections' requests completing. */
-async function run(logger: pino.Logger, lines: number): Promise<void> {
+async function run(write: (fields: typeof FIELDS) => void, lines: number): Promise<void> {
   for (let i = 0; i < lines; i += 50) {
-    for (let j = 0; j < 50; j++) {
-      logger.info(
-        {
-          reqId: '7e96a78a-0b18-4296-a82a-c4f1e411d543',
-          method: 'GET',
-          kind: 'resource',
-          route: '/api/**',
-          status: 200,
-          ms: 1.3,
-          clientId: 'app',
-          sub: 'joe',
-        },
-        'request',
-      );
-    }
+    for (let j = 0; j < 50; j++) write({ ...FIELDS, ms: j / 10 });
     await new Promise((r) => setImmediate(r));
   }
 }
