@@ -61,7 +61,7 @@ import { ownAudience, signingNeeds } from './config/token-formats.js';
 import { loadKeySet } from './tokens/key-set.js';
 import { JwtAccessTokens } from './tokens/jwt-access.js';
 import { JwtRevocationList } from './tokens/jwt-revocations.js';
-import { accessLookup } from './tokens/access-lookup.js';
+import { accessLookup, peekJwt } from './tokens/access-lookup.js';
 import { IdTokens } from './token-endpoint/id-token.js';
 import { createPresenter } from './token-endpoint/present.js';
 import { jwksEndpoint } from './token-endpoint/jwks.js';
@@ -166,17 +166,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
   // Token lookups on the resource path, through the local cache when store.cacheTtlMs > 0 (tokens/cache.ts).
   const cache = config.store.cacheTtlMs > 0 ? new TokenCache(store, { ttlMs: config.store.cacheTtlMs, clock }) : undefined;
   const opaqueLookup = cache ? (token: string) => cache.lookup(token) : (token: string) => store.getAccess(token);
-  // The fast path of a cache hit (handler.ts decideNow): the same answer and count as `lookup`
-  // below gives it — a token in the cache is of our format, so `ours` answers, never the incumbent.
-  const probe = cache
-    ? (token: string): GrantRecord | undefined => {
-        const record = cache.peek(token);
-        if (!record || record.exp <= clock.now() / 1000) return undefined;
-        metrics.recordTokenSource('ours');
-        return record;
-      }
-    : undefined;
-
   const closeOnFailure = async (err: unknown): Promise<never> => {
     await Promise.allSettled([cache?.close(), backend.attempts.close(), backend.tokens.close(), tracing?.shutdown()]);
     audit.close();
@@ -193,6 +182,19 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       : undefined;
   const jwtRevocations = jwt ? new JwtRevocationList(store, { retainSeconds: oauth.accessTokenTtl, now }) : undefined;
   const ownLookup = accessLookup(opaqueLookup, jwt && jwtRevocations ? { tokens: jwt, revocations: jwtRevocations, store } : undefined);
+  // The fast path (handler.ts decideNow): the answer `lookup` below would give, when memory
+  // alone holds it — an opaque token in the local cache, or a JWT verified before whose
+  // revocation check needs no store (tokens/access-lookup.ts). Both are our format, so `ours`
+  // answers, never the incumbent, and each is counted as `lookup` counts it.
+  const probe =
+    cache || (jwt && jwtRevocations)
+      ? (token: string): GrantRecord | undefined => {
+          const record = cache?.peek(token) ?? (jwt && jwtRevocations ? peekJwt(jwt, jwtRevocations, token) : undefined);
+          if (!record || record.exp <= clock.now() / 1000) return undefined;
+          metrics.recordTokenSource('ours');
+          return record;
+        }
+      : undefined;
   // Tokens not in the gateway's own formats (opaque, or a JWT naming our issuer) go to the
   // incumbent when incumbent.introspection is on (resource/token-source.ts); each accepted
   // token is counted by source.

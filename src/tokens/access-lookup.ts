@@ -18,6 +18,19 @@ export interface JwtLookupParts {
   readonly store: Pick<TokenStore, 'getAccessByRef'>;
 }
 
+/**
+ * {@link accessLookup}'s answer for a JWT when memory alone gives it: verified before
+ * (jwt-access.ts `peek`) and `valid` on the revocation list; undefined when only the lookup
+ * can tell (not remembered, or the list says ask the store).
+ */
+export function peekJwt(tokens: JwtAccessTokens, revocations: JwtRevocationList, token: string): GrantRecord | undefined {
+  if (!looksLikeJwt(token)) return undefined;
+  const verified = tokens.peek(token);
+  if (!verified) return undefined;
+  const { record, ref } = verified;
+  return revocations.check(ref.hash, ref.familyId, record.iat) === 'valid' ? record : undefined;
+}
+
 export function accessLookup(opaque: AccessLookup, jwt: JwtLookupParts | undefined): AccessLookup {
   if (!jwt) return opaque;
   return async (token) => {

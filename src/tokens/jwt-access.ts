@@ -124,20 +124,26 @@ export class JwtAccessTokens {
    */
   async verify(token: string, checkAudience: boolean): Promise<VerifiedAccess | null> {
     if (!looksLikeJwt(token)) return null;
-    if (checkAudience) {
-      const known = this.#verified.get(token);
-      if (known) {
-        if (known.record.exp * 1000 > this.#now()) return known;
-        this.#verified.delete(token);
-        return null;
-      }
-    }
+    if (checkAudience && this.#verified.has(token)) return this.peek(token) ?? null;
     const verified = await this.#verify(token, checkAudience);
     if (verified && checkAudience) {
       if (this.#verified.size >= VERIFIED_ENTRIES) this.#verified.delete(this.#verified.keys().next().value as string);
       this.#verified.set(token, verified);
     }
     return verified;
+  }
+
+  /**
+   * The resource path's remembered answer for `token` without a promise (src/app.ts, the
+   * synchronous probe): what {@link verify} with `checkAudience` answers when it remembers the
+   * token, undefined when it does not (or the token has expired: then it is forgotten).
+   */
+  peek(token: string): VerifiedAccess | undefined {
+    const known = this.#verified.get(token);
+    if (!known) return undefined;
+    if (known.record.exp * 1000 > this.#now()) return known;
+    this.#verified.delete(token);
+    return undefined;
   }
 
   #now(): number {
