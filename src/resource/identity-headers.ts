@@ -163,6 +163,9 @@ export function cgiName(name: string): string {
 
 const HEX = '0123456789ABCDEF';
 
+/** How many header names' strip verdicts compileHeaderRules remembers. */
+const STRIP_VERDICTS = 1024;
+
 /**
  * The one encoding of identity header values (docs/routing.md "Identity header values"): the
  * UTF-8 bytes of the value, each byte outside visible ASCII (`!`…`~`), and every `%` and `,`,
@@ -216,6 +219,17 @@ export function compileHeaderRules(options: {
     }
     return out;
   };
+  // Header names repeat from request to request: each name's verdict is computed once (up to
+  // STRIP_VERDICTS names; names beyond that, e.g. a client inventing new ones, are judged anew).
+  const verdicts = new Map<string, boolean>();
+  const stripsCached = (name: string): boolean => {
+    let verdict = verdicts.get(name);
+    if (verdict === undefined) {
+      verdict = strips(name);
+      if (verdicts.size < STRIP_VERDICTS) verdicts.set(name, verdict);
+    }
+    return verdict;
+  };
   const alwaysStrip = [...REMOVED];
   if (options.removeAuthorization) alwaysStrip.push('authorization');
 
@@ -235,7 +249,7 @@ export function compileHeaderRules(options: {
       }
       const upgrade = facts.upgrade ? headers.upgrade : undefined;
       for (const name of alwaysStrip) delete headers[name];
-      for (const name of Object.keys(headers)) if (strips(name)) delete headers[name];
+      for (const name of Object.keys(headers)) if (stripsCached(name)) delete headers[name];
       if (upgrade !== undefined) {
         headers.connection = 'upgrade';
         headers.upgrade = upgrade;
