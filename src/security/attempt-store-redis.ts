@@ -14,8 +14,8 @@
  * - `P lockout:{ip:I}:r`    sorted set: the IP's attempts in flight, scored by when they lapse
  * The keys of a user share a Cluster hash tag, and so do the keys of an IP; a user and an IP
  * are in different slots, which is why under Cluster they are reserved by two scripts
- * (lockout.ts). On one node (or Sentinel) `reserveIpAndUser` runs both in one script: one
- * round trip per login instead of two.
+ * (lockout.ts). On one node (or Sentinel) `reserveIpAndUser` runs both in one script, and
+ * `settleIpAndUser` settles both in one: one round trip each per login instead of two.
  *
  * Client errors are rethrown as StoreUnavailableError (the login answers 503).
  */
@@ -37,6 +37,38 @@ local function reserve(key, id, ttl)
   redis.call('PEXPIRE', key, ttl)
 end`;
 
+/** Settles a user's reservation `id`: a success resets the user, a failure counts and may lock. The lock begun, ms (0: none). */
+const SETTLE_USER = `
+local function settleUser(kn, klock, kr, id, result, maxFailures, lockMs, maxLockMs, resetMs)
+  redis.call('ZREM', kr, id)
+  if result == 'success' then
+    redis.call('DEL', kn, klock)
+    return 0
+  end
+  if result ~= 'failure' then return 0 end
+  if redis.call('PTTL', klock) > 0 then return 0 end
+  local f = redis.call('HINCRBY', kn, 'f', 1)
+  local ms = 0
+  if f >= tonumber(maxFailures) then
+    local n = redis.call('HINCRBY', kn, 'n', 1)
+    ms = math.min(tonumber(lockMs) * math.pow(2, n - 1), tonumber(maxLockMs))
+    redis.call('SET', klock, '1', 'PX', string.format('%d', ms))
+    redis.call('HSET', kn, 'f', 0)
+  end
+  redis.call('PEXPIRE', kn, string.format('%d', ms + tonumber(resetMs)))
+  return ms
+end`;
+
+/** Settles an IP's reservation `id`: a failure counts in the window. The count in the window (0 unless a failure). */
+const SETTLE_IP = `
+local function settleIp(kcount, kr, id, result, windowMs)
+  redis.call('ZREM', kr, id)
+  if result ~= 'failure' then return 0 end
+  local count = redis.call('INCR', kcount)
+  if count == 1 or redis.call('PTTL', kcount) < 0 then redis.call('PEXPIRE', kcount, windowMs) end
+  return count
+end`;
+
 const SCRIPTS = {
   /** KEYS: n, lock. {remaining lock ms (0 when none), 1 when anything is recorded}. */
   userState: `
@@ -51,24 +83,8 @@ if f + inFlight(KEYS[3]) >= tonumber(ARGV[2]) then return 'busy' end
 reserve(KEYS[3], ARGV[1], tonumber(ARGV[3]))
 return 'reserved'`,
   /** KEYS: n, lock, reservations. ARGV: id, result, maxFailures, lockMs, maxLockMs, resetMs. The lock begun, ms (0: none). */
-  settleUser: `
-redis.call('ZREM', KEYS[3], ARGV[1])
-if ARGV[2] == 'success' then
-  redis.call('DEL', KEYS[1], KEYS[2])
-  return 0
-end
-if ARGV[2] ~= 'failure' then return 0 end
-if redis.call('PTTL', KEYS[2]) > 0 then return 0 end
-local f = redis.call('HINCRBY', KEYS[1], 'f', 1)
-local ms = 0
-if f >= tonumber(ARGV[3]) then
-  local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
-  ms = math.min(tonumber(ARGV[4]) * math.pow(2, n - 1), tonumber(ARGV[5]))
-  redis.call('SET', KEYS[2], '1', 'PX', string.format('%d', ms))
-  redis.call('HSET', KEYS[1], 'f', 0)
-end
-redis.call('PEXPIRE', KEYS[1], string.format('%d', ms + tonumber(ARGV[6])))
-return ms`,
+  settleUser: `${SETTLE_USER}
+return settleUser(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])`,
   /** KEYS: count, reservations. ARGV: id, budget, ttlMs. 'reserved' | 'blocked' | 'busy'. */
   reserveIp: `${IN_FLIGHT}
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -92,12 +108,16 @@ if f + inFlight(KEYS[5]) >= tonumber(ARGV[5]) then return {'reserved', 'busy'} e
 reserve(KEYS[5], ARGV[4], tonumber(ARGV[6]))
 return {'reserved', 'reserved'}`,
   /** KEYS: count, reservations. ARGV: id, result, windowMs. The count in the window (0 unless a failure). */
-  settleIp: `
-redis.call('ZREM', KEYS[2], ARGV[1])
-if ARGV[2] ~= 'failure' then return 0 end
-local count = redis.call('INCR', KEYS[1])
-if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return count`,
+  settleIp: `${SETTLE_IP}
+return settleIp(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])`,
+  /**
+   * settleIp and settleUser of one attempt in one script (one node only, as reserveIpAndUser).
+   * KEYS: ip count, ip reservations, user n, user lock, user reservations. ARGV: ip id,
+   * result, windowMs, user id, maxFailures, lockMs, maxLockMs, resetMs. {ip count, lock ms}.
+   */
+  settleIpAndUser: `${SETTLE_IP}${SETTLE_USER}
+local ip = settleIp(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+return {ip, settleUser(KEYS[3], KEYS[4], KEYS[5], ARGV[4], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8])}`,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -106,6 +126,7 @@ type ScriptCommand = (numKeys: number, ...keysAndArgs: (string | number)[]) => P
 export class RedisAttemptStore implements AttemptStore {
   private readonly scripts: Record<ScriptName, ScriptCommand>;
   readonly reserveIpAndUser: AttemptStore['reserveIpAndUser'];
+  readonly settleIpAndUser: AttemptStore['settleIpAndUser'];
 
   /**
    * @param client the token store's client (not closed by {@link close}).
@@ -142,6 +163,23 @@ export class RedisAttemptStore implements AttemptStore {
           )) as [IpReservation, UserReservation | ''];
           return { ip: ipResult, user: userResult === '' ? undefined : userResult };
         };
+    this.settleIpAndUser = client.isCluster
+      ? undefined
+      : async (ip, ipId, result, ipPolicy, user, id, policy) => {
+          const [ipFailures, userLockedMs] = (await this.call('settleIpAndUser', () =>
+            this.scripts.settleIpAndUser(
+              5,
+              ...this.ipKeys(ip),
+              ...this.userKeys(user),
+              ipId,
+              result,
+              ipPolicy.windowMs,
+              id,
+              ...this.userSettleArgs(policy),
+            ),
+          )) as [number, number];
+          return { ipFailures: Number(ipFailures) || 0, userLockedMs: Number(userLockedMs) || 0 };
+        };
   }
 
   async userState(user: string): Promise<UserState> {
@@ -160,8 +198,12 @@ export class RedisAttemptStore implements AttemptStore {
   }
 
   async settleUser(user: string, id: string, result: AttemptResult, policy: LockPolicy): Promise<number> {
-    const args = [id, result, policy.maxFailures, policy.lockMs, policy.maxLockMs, policy.resetMs];
+    const args = [id, result, ...this.userSettleArgs(policy)];
     return Number(await this.call('settleUser', () => this.scripts.settleUser(3, ...this.userKeys(user), ...args))) || 0;
+  }
+
+  private userSettleArgs(policy: LockPolicy): [number, number, number, number] {
+    return [policy.maxFailures, policy.lockMs, policy.maxLockMs, policy.resetMs];
   }
 
   async ipFailures(ip: string): Promise<number> {

@@ -116,5 +116,20 @@ export interface AttemptStore {
         policy: LockPolicy,
       ) => Promise<{ ip: IpReservation; user: UserReservation | undefined }>)
     | undefined;
+  /**
+   * {@link settleIp} and {@link settleUser} of one attempt as one atomic step (one round trip);
+   * absent where {@link reserveIpAndUser} is.
+   */
+  readonly settleIpAndUser?:
+    | ((
+        ip: string,
+        ipId: string,
+        result: AttemptResult,
+        ipPolicy: IpPolicy,
+        user: string,
+        id: string,
+        policy: LockPolicy,
+      ) => Promise<{ ipFailures: number; userLockedMs: number }>)
+    | undefined;
   close(): Promise<void>;
 }

@@ -131,12 +131,15 @@ export class Lockout {
     const id = reservationId();
     let ipAttempt: IpAttempt | undefined;
     let first: Promise<UserReservation> | undefined;
+    /** The IP's reservation, when it was made with the user's in one step (and so can be settled with it). */
+    let together: { readonly key: string; readonly ipId: string } | undefined;
     if (this.store.reserveIpAndUser) {
       const key = ipKey(ip);
       const ipId = reservationId();
       const both = await this.store.reserveIpAndUser(key, ipId, this.#ipPolicy, user, id, this.#policy);
       ipAttempt = this.#ipAttempt(both.ip, key, ipId);
       if (ipAttempt && both.user !== undefined) first = Promise.resolve(both.user);
+      together = { key, ipId };
     } else {
       ipAttempt = await this.reserveIp(ip);
     }
@@ -166,9 +169,12 @@ export class Lockout {
     if (reserved === 'locked') return { admitted: false, reason: 'user-locked', ipFailures: await ipAttempt.settle('failure') };
     const store = this.store;
     const policy = this.#policy;
+    const ipPolicy = this.#ipPolicy;
+    const settleTogether = store.settleIpAndUser;
     return {
       admitted: true,
       async settle(result) {
+        if (together && settleTogether) return settleTogether(together.key, together.ipId, result, ipPolicy, user, id, policy);
         const [userLockedMs, ipFailures] = await Promise.all([store.settleUser(user, id, result, policy), ipAttempt.settle(result)]);
         return { userLockedMs, ipFailures };
       },

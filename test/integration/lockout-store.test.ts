@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AttemptStore, IpPolicy, LockPolicy } from '../../src/security/attempt-store.js';
+import type { AttemptResult, AttemptStore, IpPolicy, LockPolicy } from '../../src/security/attempt-store.js';
 import { MemoryAttemptStore } from '../../src/security/attempt-store-memory.js';
 import { RedisAttemptStore } from '../../src/security/attempt-store-redis.js';
 import { ipKey, userKey } from '../../src/security/lockout.js';
@@ -303,5 +303,55 @@ describe('RedisAttemptStore reserveIpAndUser: the IP, then the user, in one roun
     expect(await client.zcard(`${prefix}lockout:{u:${u}}:r`)).toBe(1);
     for (let i = 0; i < 3; i++) await userFailure(store, u);
     expect(await both(store, other, u)).toEqual({ ip: 'reserved', user: 'locked' });
+  });
+});
+
+describe('RedisAttemptStore settleIpAndUser: both settlements in one round trip', () => {
+  it('is not offered under Cluster', async () => {
+    expect(new RedisAttemptStore(await connect(cluster, true), `t${unique()}:`).settleIpAndUser).toBeUndefined();
+  });
+
+  it('answers and counts as settleIp and settleUser do, for every result', async () => {
+    const client = await connect(redis);
+    const results: AttemptResult[] = ['failure', 'failure', 'success', 'failure', 'released', 'failure', 'failure', 'failure'];
+    /** Runs the sequence with the combined script or the two calls; returns the answers and the counters left. */
+    const run = async (combined: boolean) => {
+      const prefix = `t${unique()}:`;
+      const store = new RedisAttemptStore(client, prefix);
+      const [u, ip] = [userKey('same-user'), ipKey('192.0.2.20')];
+      const answers: { ipFailures: number; userLockedMs: number }[] = [];
+      for (const result of results) {
+        const [ipId, id] = [unique(), unique()];
+        await store.reserveIpAndUser?.(ip, ipId, IP_POLICY, u, id, POLICY);
+        if (combined) {
+          if (!store.settleIpAndUser) throw new Error('a one-node store offers settleIpAndUser');
+          answers.push(await store.settleIpAndUser(ip, ipId, result, IP_POLICY, u, id, POLICY));
+        } else {
+          const [ipFailures, userLockedMs] = await Promise.all([
+            store.settleIp(ip, ipId, result, IP_POLICY),
+            store.settleUser(u, id, result, POLICY),
+          ]);
+          answers.push({ ipFailures, userLockedMs });
+        }
+      }
+      const state = {
+        user: await client.hgetall(`${prefix}lockout:{u:${u}}:n`),
+        locked: (await client.pttl(`${prefix}lockout:{u:${u}}:lock`)) > 0,
+        userInFlight: await client.zcard(`${prefix}lockout:{u:${u}}:r`),
+        ipCount: await client.get(`${prefix}lockout:{ip:${ip}}`),
+        ipInFlight: await client.zcard(`${prefix}lockout:{ip:${ip}}:r`),
+      };
+      return { answers, state };
+    };
+    const separate = await run(false);
+    const together = await run(true);
+    expect(together).toEqual(separate);
+    // The third failure after the success locks the user (maxFailures 3); the one after, while
+    // locked, counts for the IP only. Six IP failures, nothing left in flight.
+    expect(together.answers.slice(-2)).toEqual([
+      { ipFailures: 5, userLockedMs: 300 },
+      { ipFailures: 6, userLockedMs: 0 },
+    ]);
+    expect(together.state).toMatchObject({ locked: true, userInFlight: 0, ipInFlight: 0, ipCount: '6' });
   });
 });
