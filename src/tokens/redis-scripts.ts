@@ -44,14 +44,41 @@ local function state(refreshKey, hash)
 end
 `;
 
+/**
+ * A new family: the `fam` hash, its access token and its refresh token (`rtKey` may be nil).
+ * Its ARGV, from `ARGV[o + 1]`: sub, clientId, exp, familyTtl, atJson, atTtl[, rtHash, rtJson, rtTtl].
+ */
+const CREATE_LUA = `
+local function create(atKey, rtKey, o)
+  redis.call('HSET', KEYS[1], 'rt', ARGV[o + 7] or '', 'sub', ARGV[o + 1], 'cid', ARGV[o + 2], 'exp', ARGV[o + 3])
+  extend(KEYS[1], tonumber(ARGV[o + 4]))
+  put(atKey, ARGV[o + 5], tonumber(ARGV[o + 6]))
+  if rtKey then put(rtKey, ARGV[o + 8], tonumber(ARGV[o + 9])) end
+  return 1
+end
+`;
+
+/** Adds `familyId` to a subject's index (unless '') and extends the index to `ttl` ms. */
+const SUBJECT_LUA = `
+local function index(key, familyId, ttl)
+  if familyId ~= '' then redis.call('SADD', key, familyId) end
+  local left = redis.call('PTTL', key)
+  if left == -1 or (left >= 0 and left < ttl) then redis.call('PEXPIRE', key, ttl) end
+end
+`;
+
 export const SCRIPTS = {
   /** KEYS: fam, keys, at[, rt]. ARGV: sub, clientId, exp, familyTtl, atJson, atTtl[, rtHash, rtJson, rtTtl]. */
-  create: `${FAMILY_LUA}
-redis.call('HSET', KEYS[1], 'rt', ARGV[7] or '', 'sub', ARGV[1], 'cid', ARGV[2], 'exp', ARGV[3])
-extend(KEYS[1], tonumber(ARGV[4]))
-put(KEYS[3], ARGV[5], tonumber(ARGV[6]))
-if KEYS[4] then put(KEYS[4], ARGV[8], tonumber(ARGV[9])) end
-return 1`,
+  create: `${FAMILY_LUA}${CREATE_LUA}
+return create(KEYS[3], KEYS[4], 0)`,
+  /**
+   * subject then create in one script, on one node (the index key has no family hash tag, so
+   * not under Cluster). KEYS: fam, keys, sub index, at[, rt]. ARGV: familyId, indexTtl, then
+   * create's ARGV.
+   */
+  createIndexed: `${FAMILY_LUA}${CREATE_LUA}${SUBJECT_LUA}
+index(KEYS[3], ARGV[1], tonumber(ARGV[2]))
+return create(KEYS[4], KEYS[5], 2)`,
   /** KEYS: fam, rt. ARGV: rtHash. The record, when the token is the family's current one. */
   getRefresh: `
 if redis.call('HGET', KEYS[1], 'rt') ~= ARGV[1] then return false end
@@ -119,11 +146,8 @@ local current = 0
 if redis.call('HGET', KEYS[1], 'rt') == ARGV[1] then current = 1 end
 return {'refresh', rt, current}`,
   /** KEYS: sub index. ARGV: familyId ('' to only extend), ttl. */
-  subject: `
-if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) end
-local left = redis.call('PTTL', KEYS[1])
-local ttl = tonumber(ARGV[2])
-if left == -1 or (left >= 0 and left < ttl) then redis.call('PEXPIRE', KEYS[1], ttl) end
+  subject: `${SUBJECT_LUA}
+index(KEYS[1], ARGV[1], tonumber(ARGV[2]))
 return 1`,
 } as const;
 
