@@ -115,7 +115,10 @@ interface Generation {
 const RETIRE_MS = 30_000;
 
 export interface GatewayOptions {
-  /** Where audit.destination stdout writes; default process.stdout (the test harness passes its log capture). */
+  /**
+   * Where audit.destination stdout writes; default process.stdout. `ropc-gateway start` passes
+   * the log's destination (src/observability/logger.ts), the test harness its log capture.
+   */
   readonly stdout?: { write(line: string): unknown };
   /** False in a worker of `server.workers` (src/cluster/worker.ts): the supervisor serves the admin port. Default true. */
   readonly serveAdmin?: boolean;

@@ -34,11 +34,14 @@ async function startSupervisor(config: GatewayConfig, workers: number, file: str
 export async function start(config: GatewayConfig, extra: { echo?: Server; file?: string } = {}): Promise<undefined> {
   // A worker of server.workers (src/cluster/worker.ts) names itself in every line; its supervisor serves the admin port.
   const worker = isWorker();
-  const root = createLogger(config.log.level, stdoutDestination());
+  const stdout = stdoutDestination();
+  const root = createLogger(config.log.level, stdout);
   const logger = worker ? root.child({ worker: workerSlot(), pid: process.pid }) : root;
   // A failure from here on is not a configuration problem (validateConfig passed): createGateway
   // closes what it opened, and bin/ropc-gateway.js exits 1, so no process is left behind.
-  const gateway = await createGateway(config, logger, { serveAdmin: !worker });
+  // Audit events on stdout go through the log's batched destination: in order with the log
+  // lines, in the same writes, and flushed with them at exit (docs/operations.md, "Audit events").
+  const gateway = await createGateway(config, logger, { serveAdmin: !worker, stdout });
   const { port, adminPort } = await gateway.listen().catch(async (err: unknown) => {
     await gateway.shutdown(0).catch(() => undefined);
     throw err;

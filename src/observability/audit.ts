@@ -119,7 +119,9 @@ export const NO_AUDIT: Audit = Object.freeze({ emit: () => undefined, close: () 
  * every event is one write(2) of a whole line, so events survive a crash and lines of
  * several processes do not interleave. `stdout` is where the request log goes too; the
  * events stand apart by `kind: "audit"`.
- * @param stdout where destination stdout writes (the test harness passes its log capture).
+ * @param stdout where destination stdout writes: `ropc-gateway start` passes the log's batched
+ *   destination (logger.ts), so events keep their order among the log lines and share its
+ *   writes; the test harness passes its log capture.
  * @throws when the file cannot be opened (the gateway does not start without its audit).
  */
 export function createAudit(settings: AuditSettings, stdout: { write(line: string): unknown } = process.stdout): Audit {

@@ -2,7 +2,9 @@
  * The batched stdout destination of `ropc-gateway start` (src/observability/logger.ts): lines
  * wait in a buffer until ~3.5 KB or 200 ms, so the process must write them out when it exits.
  * The real CLI (dist/, `npm run build`) answers requests and gets SIGTERM at once: every
- * answered request's completion line, and the last shutdown line, are in its output.
+ * answered request's completion line, and the last shutdown line, are in its output. Audit
+ * events on stdout go through the same destination: a login's event is there too, after the
+ * lines written before it and before the completion line of its request.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,10 +64,28 @@ it('writes every buffered line before it exits on SIGTERM', async () => {
     // Fewer bytes of lines than one batch: none of them is written before the exit, unless the timer fires.
     const paths = Array.from({ length: 8 }, (_, i) => `/last/${i}`);
     for (const path of paths) expect((await fetch(`http://127.0.0.1:${port}${path}`)).status).toBe(200);
+    // The login's audit event comes after those lines, though they may still wait in the batch.
+    const login = await fetch(`http://127.0.0.1:${port}/as/token.oauth2`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from('app:app-secret').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=password&username=joe&password=joe-pw&scope=read',
+    });
+    expect(login.status).toBe(200);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     const requests = lines().filter((l) => l.msg === 'request' && l.status === 200);
-    expect(requests).toHaveLength(paths.length);
+    expect(requests).toHaveLength(paths.length + 1);
+    const all = lines();
+    const event = all.findIndex((l) => l.kind === 'audit' && l.event === 'login' && l.outcome === 'success');
+    expect(event).toBeGreaterThan(-1);
+    const completion = all.findIndex((l) => l.msg === 'request' && l.reqId === all[event]?.request_id);
+    expect(completion).toBeGreaterThan(event);
+    const earlier = all.flatMap((l, i) => (l.msg === 'request' && l.reqId !== all[event]?.request_id ? [i] : []));
+    expect(earlier).toHaveLength(paths.length);
+    expect(Math.max(...earlier)).toBeLessThan(event);
     expect(lines().at(-1)?.msg).toBe('stopped');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
