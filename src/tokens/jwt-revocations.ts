@@ -4,7 +4,9 @@
  * A JWT is checked without a store round trip, so its revocation has to reach every replica:
  * the store's revocation feed (TokenStore.watchRevocations; Redis pub/sub, revocation-feed.ts)
  * delivers each revoked family (`sid`) and access token (`jti`), kept here for `retainSeconds`
- * (the longest access token lifetime: no JWT of a revoked family outlives it).
+ * (the longest access token lifetime: no JWT of a revoked family outlives it) plus `skewMs`:
+ * `exp` is the issuing replica's clock, read here against this one's, so on a replica whose
+ * clock lags by up to `skewMs` a token lives that much longer than its lifetime.
  *
  * What the memory cannot know is answered `ask-store` (the caller looks the record up in the
  * store, which fails closed when unreachable):
@@ -21,7 +23,7 @@ import type { RevocationEvent, RevocationWatch, TokenStore } from './types.js';
 export type JwtRevocationAnswer = 'revoked' | 'valid' | 'ask-store';
 
 export interface JwtRevocationOptions {
-  /** How long a revocation is remembered: the longest access token lifetime, seconds. */
+  /** The longest access token lifetime, seconds: a revocation is remembered this long plus `skewMs`. */
   readonly retainSeconds: number;
   /** Allowed clock difference between replicas, ms. Default 5000. */
   readonly skewMs?: number;
@@ -41,8 +43,8 @@ export class JwtRevocationList {
   #liveSince: number | undefined;
 
   constructor(store: TokenStore, options: JwtRevocationOptions) {
-    this.#retainMs = options.retainSeconds * 1000;
     this.#skewMs = options.skewMs ?? 5000;
+    this.#retainMs = options.retainSeconds * 1000 + this.#skewMs;
     this.#now = options.now ?? Date.now;
     this.#watch = store.watchRevocations((event) => this.#heard(event));
   }
