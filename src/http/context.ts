@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 
 /** Collected along the data path for the completion log line and metrics. */
 export interface RequestContext {
@@ -34,13 +35,26 @@ export function requestId(req: IncomingMessage): string {
 
 /**
  * The client's IP: the socket peer, or — with `server.trustProxy` — the first address of
- * `X-Forwarded-For` (the one the outermost trusted proxy saw).
+ * `X-Forwarded-For` (the one the outermost trusted proxy saw), as a bare address: a port
+ * (`192.0.2.1:5678`, `[2001:db8::1]:5678`) and IPv6 brackets are dropped, so one client is one
+ * address whoever spelled it. A first element that is no address is not a client IP: the peer
+ * is used, so made-up values share the proxy's one lockout budget instead of each having one.
  */
 export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
   if (trustProxy) {
     const forwarded = req.headersDistinct['x-forwarded-for']?.[0];
-    const first = forwarded?.split(',', 1)[0]?.trim();
+    const first = forwarded === undefined ? undefined : forwardedAddress(forwarded.split(',', 1)[0] ?? '');
     if (first) return first;
   }
   return req.socket.remoteAddress ?? '';
+}
+
+const BRACKETED = /^\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?$/;
+const IPV4_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
+
+/** An X-Forwarded-For element as a bare IP address; undefined when it is none (exported for tests). */
+export function forwardedAddress(element: string): string | undefined {
+  const value = element.trim();
+  const address = BRACKETED.exec(value)?.[1] ?? IPV4_PORT.exec(value)?.[1] ?? value;
+  return isIP(address) ? address : undefined;
 }
