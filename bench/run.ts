@@ -38,7 +38,8 @@ import {
   type CaseSummary,
   type RoundResult,
 } from './lib/report.js';
-import type { Env } from './lib/services.js';
+import { gatewayLimits, type Env } from './lib/services.js';
+import { createMemoryCgroup } from './lib/cgroup.js';
 import { runSoak } from './lib/soak.js';
 import { runProfile } from './lib/profile.js';
 import { EXPERIMENTS } from './lib/experiments.js';
@@ -342,9 +343,11 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   ensureBuilt(options);
   const env: Env = { root: ROOT, dir: mkdtempSync(join(tmpdir(), 'ropc-bench-')), benchOut: resolve(ROOT, '.tmp/bench') };
+  if (options.memoryLimit !== undefined) gatewayLimits.cgroup = createMemoryCgroup(options.memoryLimit);
   const cleanup = (): void => {
     killAll();
     rmSync(env.dir, { recursive: true, force: true });
+    gatewayLimits.cgroup?.remove();
   };
   process.once('exit', cleanup);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -361,6 +364,7 @@ async function main(argv: readonly string[]): Promise<number> {
       .map((v) => v.toFixed(2))
       .join(' ')}`,
   );
+  if (gatewayLimits.cgroup) log(`every gateway in a memory cgroup of ${gatewayLimits.cgroup.limitMb} MB (${gatewayLimits.cgroup.procs})`);
   const lab = new Lab(env);
   try {
     if (options.soak !== undefined) return await runSoak(options, env, gen, lab, log);
@@ -368,6 +372,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return await benchmark(options, env, gen, lab);
   } finally {
     await stopAll();
+    const kills = gatewayLimits.cgroup?.oomKills() ?? 0;
+    if (kills)
+      log(`the kernel killed ${kills} process(es) of the gateways' memory cgroup for memory (--memory-limit ${options.memoryLimit})`);
   }
 }
 

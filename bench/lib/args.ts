@@ -18,6 +18,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-soak-mix         soak the resource path alone (the same as --soak-mix 0)
   --soak-login file|ldap  the sessions' validator: the users file (argon2id, 64 MiB a verification)
                         or slapd (the gateway gets the LDAP validator too) (default file)
+  --memory-limit MB     start every gateway in a memory cgroup of MB, as a container's limit (Node sizes
+                        V8's heap from it; root and a cgroup memory controller needed; the Helm chart's is 256)
   --profile ID          profile mode: run one case with the server under node --cpu-prof, print the top frames
   --no-build            do not rebuild dist/ even when src/ is newer
   --allow-build-errors  go on when npm run build reports type errors (others' work in progress)
@@ -40,6 +42,8 @@ export interface Options {
   /** The validator of the soak's password grants. */
   readonly soakLogin: 'file' | 'ldap';
   readonly profile: string | undefined;
+  /** MB of a memory cgroup every gateway runs in (bench/lib/cgroup.ts); undefined: none. */
+  readonly memoryLimit: number | undefined;
   readonly build: boolean;
   readonly allowBuildErrors: boolean;
 }
@@ -68,6 +72,7 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
     soakMix: 2,
     soakLogin: 'file' as Options['soakLogin'],
     profile: undefined as string | undefined,
+    memoryLimit: undefined as number | undefined,
     build: true,
     allowBuildErrors: false,
   };
@@ -131,6 +136,9 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
         break;
       case '--profile':
         o.profile = value();
+        break;
+      case '--memory-limit':
+        o.memoryLimit = int(arg, value(), 64, 65536);
         break;
       case '--no-build':
         o.build = false;

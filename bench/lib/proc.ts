@@ -61,12 +61,17 @@ export interface SpawnOptions {
    * a per-request log line cost a file-system write in the measured process.
    */
   readonly pipeLog?: boolean;
+  /** A cgroup's `cgroup.procs` the process joins before it execs the command (cgroup.ts); the pid stays the command's. */
+  readonly cgroupProcs?: string;
 }
 
 /** Spawns `command`, pinned to `cpu` when pinning works (taskset execs it: the pid is the command's). */
 export function spawnChild(name: string, command: string, args: readonly string[], options: SpawnOptions): Child {
   const pin = options.cpu !== undefined && detectPinning().enabled;
-  const [cmd, argv] = pin ? ['taskset', ['-c', String(options.cpu), command, ...args]] : [command, [...args]];
+  const [pinned, pinnedArgs] = pin ? ['taskset', ['-c', String(options.cpu), command, ...args]] : [command, [...args]];
+  const [cmd, argv] = options.cgroupProcs
+    ? ['sh', ['-c', 'echo $$ > "$0" && exec "$@"', options.cgroupProcs, pinned, ...pinnedArgs]]
+    : [pinned, pinnedArgs];
   let sink: ChildProcess | undefined;
   let proc: ChildProcess;
   if (options.pipeLog) {

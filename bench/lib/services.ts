@@ -3,6 +3,7 @@
  * 127.0.0.1 port under one temp dir: the upstream, redis-server, slapd, nginx, the bare Node
  * proxies, the LDAP-bind+SETEX reference and the gateways (from dist/, as `ropc-gateway start`).
  */
+import type { MemoryCgroup } from './cgroup.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, chmodSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,6 +56,9 @@ function service(name: string, port: number, children: Child[], url = `http://12
 
 /** Extra node flags (e.g. --cpu-prof) per service name, set by the profile mode. */
 export const nodeFlags = new Map<string, string[]>();
+
+/** The memory cgroup every gateway starts in (`--memory-limit`, cgroup.ts); none by default. */
+export const gatewayLimits: { cgroup?: MemoryCgroup } = {};
 
 function nodeArgs(name: string, script: string, args: readonly string[]): string[] {
   return [...(nodeFlags.get(name) ?? []), script, ...args];
@@ -426,6 +430,7 @@ export async function startGateway(
       logFile: join(env.dir, `${spec.name}.log`),
       pipeLog: true,
       cwd: env.root,
+      ...(gatewayLimits.cgroup ? { cgroupProcs: gatewayLimits.cgroup.procs } : {}),
     },
   );
   await waitForPort(port, child, 30_000);
