@@ -12,6 +12,11 @@ import { JwtRevocationList } from '../../src/tokens/jwt-revocations.js';
 import { peekJwt } from '../../src/tokens/access-lookup.js';
 import { TestClock } from '../support/test-clock.js';
 
+/** Joe's grant for the client app in family `familyId`, issued at `now` (seconds), for a minute. */
+function grantRecord(familyId: string, now: number): GrantRecord {
+  return { sub: 'joe', clientId: 'app', scope: ['read'], groups: [], attributes: {}, validator: '', familyId, iat: now, exp: now + 60 };
+}
+
 async function setup() {
   const clock = new TestClock();
   const keys = await loadKeySet([], ['ES256']);
@@ -24,18 +29,11 @@ async function setup() {
   const tokens = new JwtAccessTokens({ keys: counted, issuer: 'https://gw.example', audience: 'https://gw.example', claims: {}, clock });
   const now = Math.floor(clock.now() / 1000);
   const familyId = newFamilyId();
-  const record: GrantRecord = {
-    sub: 'joe',
-    clientId: 'app',
-    scope: ['read'],
-    groups: [],
-    attributes: {},
-    validator: '',
-    familyId,
-    iat: now,
-    exp: now + 60,
-  };
-  const jwt = await tokens.sign(record, { familyId, hash: 'A'.repeat(43) }, { audience: [], signingAlgorithm: 'ES256' });
+  const jwt = await tokens.sign(
+    grantRecord(familyId, now),
+    { familyId, hash: 'A'.repeat(43) },
+    { audience: [], signingAlgorithm: 'ES256' },
+  );
   return { clock, tokens, jwt, lookups: () => lookups };
 }
 
@@ -85,19 +83,8 @@ describe('peekJwt: the synchronous answer of the resource path (src/tokens/acces
       const now = Math.floor(clock.now() / 1000) - issuedAgoSeconds;
       const familyId = newFamilyId();
       const hash = `${familyId}${'A'.repeat(21)}`;
-      const record: GrantRecord = {
-        sub: 'joe',
-        clientId: 'app',
-        scope: ['read'],
-        groups: [],
-        attributes: {},
-        validator: '',
-        familyId,
-        iat: now,
-        exp: now + 60,
-      };
       const ref = { familyId, hash };
-      return { jwt: await tokens.sign(record, ref, { audience: [], signingAlgorithm: 'ES256' }), ref };
+      return { jwt: await tokens.sign(grantRecord(familyId, now), ref, { audience: [], signingAlgorithm: 'ES256' }), ref };
     };
     return { clock, tokens, revocations, sign, hear: (event: RevocationEvent) => listener(event) };
   }
