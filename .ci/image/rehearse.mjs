@@ -279,7 +279,7 @@ async function plain() {
   const id = podman(['exec', name, 'node', '-e', 'console.log(process.getuid() + ":" + process.getgid() + " pid " + process.pid)']).stdout.trim();
   const pid1 = podman(['exec', name, 'node', '-e', 'console.log(require("fs").readFileSync("/proc/1/cmdline", "utf8").split("\\0").join(" ").trim())']).stdout.trim();
   expect(id.startsWith('65532:65532'), `runs as ${id}`);
-  expect(pid1.startsWith('/nodejs/bin/node /app/bin/ropc-gateway.js start'), `PID 1 is ${pid1}`);
+  expect(pid1.startsWith('/nodejs/bin/node --max-semi-space-size=16 /app/bin/ropc-gateway.js start'), `PID 1 is ${pid1}`);
   log(`user 65532:65532, only /tmp writable, PID 1: ${pid1}`);
   const { accessToken } = await roundTrip(`http://127.0.0.1:${port}`, { expectUpstream: 'host' });
   await drain(name, { admin, base: `http://127.0.0.1:${port}`, accessToken, graceSeconds: 15 });
