@@ -3,12 +3,15 @@
  * Each family operation is one script, so rotation and reuse detection are atomic, also under
  * Cluster: every key a script touches carries the family's `{F}` hash tag (one slot).
  */
-/** Helpers of the family scripts: KEYS[1] is the `fam` hash, KEYS[2] the `keys` set. */
-const FAMILY_LUA = `
+/** Extends `key`'s TTL to `ttl` ms unless it lives longer already (or gives it one it lacks). */
+const EXTEND_LUA = `
 local function extend(key, ttl)
   local left = redis.call('PTTL', key)
   if left == -1 or (left >= 0 and left < ttl) then redis.call('PEXPIRE', key, ttl) end
-end
+end`;
+
+/** Helpers of the family scripts: KEYS[1] is the `fam` hash, KEYS[2] the `keys` set. */
+const FAMILY_LUA = `${EXTEND_LUA}
 local function put(key, value, ttl)
   if ttl <= 0 then return end
   redis.call('SET', key, value, 'PX', ttl)
@@ -58,12 +61,11 @@ local function create(atKey, rtKey, o)
 end
 `;
 
-/** Adds `familyId` to a subject's index (unless '') and extends the index to `ttl` ms. */
+/** Adds `familyId` to a subject's index (unless '') and extends the index to `ttl` ms. Needs EXTEND_LUA. */
 const SUBJECT_LUA = `
 local function index(key, familyId, ttl)
   if familyId ~= '' then redis.call('SADD', key, familyId) end
-  local left = redis.call('PTTL', key)
-  if left == -1 or (left >= 0 and left < ttl) then redis.call('PEXPIRE', key, ttl) end
+  extend(key, ttl)
 end
 `;
 
@@ -146,7 +148,7 @@ local current = 0
 if redis.call('HGET', KEYS[1], 'rt') == ARGV[1] then current = 1 end
 return {'refresh', rt, current}`,
   /** KEYS: sub index. ARGV: familyId ('' to only extend), ttl. */
-  subject: `${SUBJECT_LUA}
+  subject: `${EXTEND_LUA}${SUBJECT_LUA}
 index(KEYS[1], ARGV[1], tonumber(ARGV[2]))
 return 1`,
 } as const;
