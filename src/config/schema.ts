@@ -17,7 +17,7 @@ export const schema = {
       keyFile: { doc: 'PEM private key for TLS on the public port.', format: 'string', default: '' },
     },
     trustProxy: {
-      doc: 'Trust X-Forwarded-For from the peer: use its first address as the client IP (a port and IPv6 brackets dropped; a first element that is no address counts as the peer) and append to it upstream. Off: the socket address is the client IP and inbound X-Forwarded-* are replaced.',
+      doc: 'Trust X-Forwarded-For from the peer: use its first address as the client IP (a port, IPv6 brackets and a zone id dropped, IPv6 in its compressed lower-case form and IPv4-mapped IPv6 as IPv4, so one client is one IP however it is spelled; a first element that is no address counts as the peer) and append to it upstream. Off: the socket address is the client IP and inbound X-Forwarded-* are replaced.',
       format: 'boolean',
       default: false,
     },

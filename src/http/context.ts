@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { canonicalIp } from '../ip-address.js';
 
 /** Collected along the data path for the completion log line and metrics. */
 export interface RequestContext {
@@ -35,10 +35,10 @@ export function requestId(req: IncomingMessage): string {
 
 /**
  * The client's IP: the socket peer, or — with `server.trustProxy` — the first address of
- * `X-Forwarded-For` (the one the outermost trusted proxy saw), as a bare address: a port
- * (`192.0.2.1:5678`, `[2001:db8::1]:5678`) and IPv6 brackets are dropped, so one client is one
- * address whoever spelled it. A first element that is no address is not a client IP: the peer
- * is used, so made-up values share the proxy's one lockout budget instead of each having one.
+ * `X-Forwarded-For` (the one the outermost trusted proxy saw), in one canonical spelling
+ * ({@link canonicalIp}), so one client is one address for the lockout's budget and the
+ * fair shares whoever spelled it. A first element that is no address is not a client IP: the
+ * peer is used, so made-up values share the proxy's one budget instead of each having one.
  */
 export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
   if (trustProxy) {
@@ -46,15 +46,15 @@ export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
     const first = forwarded === undefined ? undefined : forwardedAddress(forwarded.split(',', 1)[0] ?? '');
     if (first) return first;
   }
-  return req.socket.remoteAddress ?? '';
+  const peer = req.socket.remoteAddress ?? '';
+  return canonicalIp(peer) ?? peer;
 }
 
-const BRACKETED = /^\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?$/;
+const BRACKETED = /^\[([\w:.%-]+)\](?::\d{1,5})?$/;
 const IPV4_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
 
-/** An X-Forwarded-For element as a bare IP address; undefined when it is none (exported for tests). */
+/** An X-Forwarded-For element (a port and IPv6 brackets allowed) as a canonical IP address; undefined when it is none. */
 export function forwardedAddress(element: string): string | undefined {
   const value = element.trim();
-  const address = BRACKETED.exec(value)?.[1] ?? IPV4_PORT.exec(value)?.[1] ?? value;
-  return isIP(address) ? address : undefined;
+  return canonicalIp(BRACKETED.exec(value)?.[1] ?? IPV4_PORT.exec(value)?.[1] ?? value);
 }

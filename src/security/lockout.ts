@@ -30,7 +30,8 @@
  */
 import { hash } from 'node:crypto';
 import { randomBase64url } from '../tokens/token-value.js';
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
+import { canonicalIp } from '../ip-address.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
@@ -95,12 +96,11 @@ export function ipKey(ip: string): string {
   return digest(`ip\0${ipBucket(ip)}`);
 }
 
-/** The address an IP is counted under (exported for tests). */
+/** The address an IP is counted under: its canonical spelling (src/ip-address.ts), an IPv6 one by its /64 (exported for tests). */
 export function ipBucket(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped?.[1] && isIPv4(mapped[1])) return mapped[1];
-  if (!isIPv6(ip)) return ip;
-  return `${expandIPv6(ip).slice(0, 4).join(':')}::/64`;
+  const address = canonicalIp(ip);
+  if (address === undefined || isIPv4(address)) return address ?? ip;
+  return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
 }
 
 export class Lockout {
@@ -227,19 +227,12 @@ function digest(value: string): string {
   return hash('sha256', value, 'base64url');
 }
 
-/** The eight 16-bit groups of a valid IPv6 address, lower-case, without leading zeros. */
-function expandIPv6(ip: string): string[] {
-  const address = ip.split('%', 1)[0] ?? ip;
+/** The eight 16-bit groups of a canonical IPv6 address (compressed, hex groups only, no zone). */
+function expandIPv6(address: string): string[] {
   const [head = '', tail] = address.split('::', 2) as [string, string | undefined];
-  const groups = (part: string): string[] => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? v4Groups(g) : [g])));
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
   const left = groups(head);
   const right = tail === undefined ? [] : groups(tail);
   const fill = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...fill, ...right].map((g) => parseInt(g, 16).toString(16));
-}
-
-/** An embedded dotted IPv4 tail as two 16-bit groups. */
-function v4Groups(v4: string): string[] {
-  const [a = 0, b = 0, c = 0, d = 0] = v4.split('.').map(Number);
-  return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+  return [...left, ...fill, ...right];
 }

@@ -143,13 +143,13 @@ describe('per-IP failure budget', () => {
     expect(gw.logs().some((l) => l.event === 'ip_blocked' && l.clientIp === '203.0.113.9')).toBe(true);
   });
 
-  it('counts one client under one budget however the proxy spells its address (port, brackets), and made-up values under the peer', async () => {
+  it('counts one client under one budget however the proxy spells its address (port, brackets, case, zeros, zone, IPv4-mapped), and made-up values under the peer', async () => {
     const gw = await gateway({ server: { trustProxy: true }, lockout: { maxFailures: 100, ipMaxFailuresPerMinute: 3 } });
     const from = (ip: string) => ({ 'x-forwarded-for': ip });
-    for (const spelling of ['2001:db8::7', '[2001:db8::7]', '[2001:db8::7]:4431'])
+    for (const spelling of ['2001:db8::7', '[2001:DB8:0::0007]', '[2001:db8::7%eth0]:4431'])
       expect((await password(gw, 'nobody', 'wrong', from(spelling))).text).toBe(WRONG);
     expect((await password(gw, 'alice', USERS.alice.password, from('2001:db8::7'))).text).toBe(WRONG);
-    for (const spelling of ['198.51.100.7:1234', '198.51.100.7:1235', '198.51.100.7'])
+    for (const spelling of ['198.51.100.7:1234', '::ffff:c633:6407', '[0:0:0:0:0:FFFF:198.51.100.7]:80'])
       expect((await password(gw, 'nobody', 'wrong', from(spelling))).text).toBe(WRONG);
     expect((await password(gw, 'alice', USERS.alice.password, from('198.51.100.7'))).text).toBe(WRONG);
     // Values that are no address are not a client each: they share the peer's budget.

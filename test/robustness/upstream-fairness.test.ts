@@ -2,7 +2,7 @@
  * One caller cannot take every upstream connection (docs/operations.md, "Upstream fairness"):
  * a token holder with many slow uploads gets 429 beyond upstream.maxConcurrentPerSubject
  * while another user's request still goes through the same small pool; public routes are
- * shared per client IP; and a body that does not arrive within server.limits.requestTimeoutMs,
+ * shared per client IP (one share for every spelling of one address); and a body that does not arrive within server.limits.requestTimeoutMs,
  * or trickles in below server.limits.minBodyBytesPerSecond, is cut with 408 and its upstream
  * request aborted. Real gateway, real upstream, raw sockets.
  */
@@ -44,11 +44,12 @@ async function tokenFor(gw: TestGateway, user: { username: string; password: str
 }
 
 /** Starts an upload of `length` bytes and sends only its first few. */
-function slowUpload(port: number, path: string, token?: string): Promise<RawExchange> {
+function slowUpload(port: number, path: string, token?: string, forwardedFor?: string): Promise<RawExchange> {
   const auth = token ? `Authorization: Bearer ${token}\r\n` : '';
+  const xff = forwardedFor ? `X-Forwarded-For: ${forwardedFor}\r\n` : '';
   return rawRequest(
     port,
-    `POST ${path} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n0123456789`,
+    `POST ${path} HTTP/1.1\r\nHost: x\r\n${auth}${xff}Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n0123456789`,
   );
 }
 
@@ -148,6 +149,65 @@ describe('fair shares of the upstream pool', () => {
     await third.closed(5000);
     expect(statusOf(third.text())).toBe(429);
     expect(started).toEqual(['POST /public/a', 'POST /public/b']);
+  });
+});
+
+describe('fair shares per client IP behind a trusted proxy', () => {
+  let gw: TestGateway;
+  let port: number;
+  const uploads: RawExchange[] = [];
+
+  beforeAll(async () => {
+    gw = await startGateway({
+      upstream: upstream.url,
+      config: {
+        server: {
+          trustProxy: true,
+          limits: { requestTimeoutMs: 60000, headersTimeoutMs: 20000, connectionsPerIp: 0, minBodyBytesPerSecond: 0 },
+        },
+        upstream: { maxSockets: 8, maxConcurrentPerIp: 2, timeoutMs: 20000 },
+        routes: [{ path: '/public/**', auth: 'none' }],
+      },
+    });
+    port = Number(new URL(gw.url).port);
+  });
+  afterAll(async () => {
+    for (const u of uploads) u.socket.destroy();
+    await gw?.stop();
+  });
+
+  it('counts one client under one share however X-Forwarded-For spells its address', async () => {
+    started = [];
+    uploads.push(
+      await slowUpload(port, '/public/a', undefined, '2001:db8::1'),
+      await slowUpload(port, '/public/b', undefined, '2001:DB8:0::0001%eth0'),
+    );
+    await settle(
+      () => started.length,
+      (n) => n >= 2,
+      5000,
+    );
+    for (const spelling of ['[2001:db8:0:0:0:0:0:1]:443', '[2001:db8::1%1]']) {
+      const over = await slowUpload(port, '/public/over', undefined, spelling);
+      uploads.push(over);
+      await over.closed(5000);
+      expect(statusOf(over.text())).toBe(429);
+    }
+    // The same spellings of IPv4-mapped addresses are one IPv4 client.
+    uploads.push(
+      await slowUpload(port, '/public/c', undefined, '192.0.2.1'),
+      await slowUpload(port, '/public/d', undefined, '::ffff:c000:201'),
+    );
+    await settle(
+      () => started.length,
+      (n) => n >= 4,
+      5000,
+    );
+    const mapped = await slowUpload(port, '/public/over', undefined, '[::FFFF:192.0.2.1]:80');
+    uploads.push(mapped);
+    await mapped.closed(5000);
+    expect(statusOf(mapped.text())).toBe(429);
+    expect(started).toEqual(['POST /public/a', 'POST /public/b', 'POST /public/c', 'POST /public/d']);
   });
 });
 

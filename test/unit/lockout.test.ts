@@ -322,6 +322,8 @@ describe('per-IP failure budget', () => {
 
   it('counts IPv4-mapped addresses as IPv4 and IPv6 per /64', () => {
     expect(ipBucket('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(ipBucket('::ffff:c000:201')).toBe('192.0.2.1');
+    expect(ipBucket('0:0:0:0:0:FFFF:c000:0201%1')).toBe('192.0.2.1');
     expect(ipBucket('192.0.2.1')).toBe('192.0.2.1');
     expect(ipBucket('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
     expect(ipBucket('2001:0DB8:0001:0002::9')).toBe('2001:db8:1:2::/64');
