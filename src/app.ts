@@ -36,7 +36,7 @@ import type { GrantRecord } from './tokens/types.js';
 import type { TokenStore } from './tokens/types.js';
 import { MemoryTokenStore } from './tokens/memory-store.js';
 import { RedisTokenStore } from './tokens/redis-store.js';
-import { createRedisClient, waitForReady } from './tokens/redis-connection.js';
+import { createRedisClient, oneWrite, waitForReady, type OneWrite } from './tokens/redis-connection.js';
 import { compileRoutes, upstreamTargets } from './resource/routes.js';
 import { compileHeaderRules } from './resource/identity-headers.js';
 import { createUndiciForwarder } from './resource/undici-forwarder.js';
@@ -302,6 +302,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger, optio
       burn,
       directoryLocks,
       reveal,
+      ...(backend.oneWrite ? { oneWrite: backend.oneWrite } : {}),
     };
     const login = createPasswordLogin(chainFor, protection);
     const grants = [
@@ -559,7 +560,14 @@ function decisionCacheSeconds(cacheSeconds: number, assertion: GatewayConfig['he
   return assertion.enabled ? Math.min(cacheSeconds, Math.floor(assertion.ttlSeconds / 2)) : cacheSeconds;
 }
 
-async function createStore(config: GatewayConfig, logger: Logger, clock: Clock): Promise<{ tokens: TokenStore; attempts: AttemptStore }> {
+/** The stores; `oneWrite` sends a login's settlement and token family together (tokens/redis-connection.ts). */
+interface Stores {
+  readonly tokens: TokenStore;
+  readonly attempts: AttemptStore;
+  readonly oneWrite?: OneWrite;
+}
+
+async function createStore(config: GatewayConfig, logger: Logger, clock: Clock): Promise<Stores> {
   if (config.store.type === 'memory') return { tokens: new MemoryTokenStore({ clock }), attempts: new MemoryAttemptStore({ clock }) };
   const outage = new OutageLog(logger, 'redis');
   const client = createRedisClient(config.store.redis, (err) => {
@@ -581,6 +589,7 @@ async function createStore(config: GatewayConfig, logger: Logger, clock: Clock):
   return {
     tokens: new RedisTokenStore(client, config.store.redis.keyPrefix),
     attempts: new RedisAttemptStore(client, config.store.redis.keyPrefix),
+    oneWrite: oneWrite(client),
   };
 }
 

@@ -26,10 +26,19 @@ export type PasswordLogin = (
   context?: LoginContext,
 ) => Promise<ChainOutcome>;
 
-/** Where a login came from, for its audit event. */
+/** A login's valid outcome. */
+export type ValidLogin = Extract<ChainOutcome, { valid: true }>;
+
+/** Where a login came from, for its audit event, and what follows a valid one. */
 export interface LoginContext {
   readonly via?: 'password_grant' | 'basic_bridge';
   readonly requestId?: string;
+  /**
+   * Called with a valid outcome before the login resolves, its store commands sent with the
+   * lockout's settlement in one write (password-gate.ts `onProven`): the password grant
+   * creates its token family here. A rejection fails the login.
+   */
+  readonly onValid?: (outcome: ValidLogin) => Promise<void>;
 }
 
 const REFUSED: ChainOutcome = Object.freeze({ valid: false });
@@ -47,9 +56,14 @@ export function createPasswordLogin(chainFor: (clientId: string) => ValidatorCha
       ...(context.requestId ? { requestId: context.requestId } : {}),
       refused: REFUSED,
       step: (chain, name) => chain.validate(name, password),
+      ...(context.onValid ? { onProven: whenValid(context.onValid) } : {}),
       verdict: (outcome) =>
         outcome.valid
           ? { proven: true, event: { outcome: 'success', sub: outcome.principal.subject, validator: outcome.validator } }
           : { ...outcome, proven: false },
     });
+}
+
+function whenValid(onValid: (outcome: ValidLogin) => Promise<void>): (outcome: ChainOutcome) => Promise<void> {
+  return (outcome) => (outcome.valid ? onValid(outcome) : Promise.resolve());
 }

@@ -13,7 +13,9 @@
  *                 (TemporarilyUnavailableError); the validators NOT called
  *   3. step       the caller's call of the client's validator chain
  *   4. settle     a refusal → the reservation becomes one failure for the user and the IP;
- *                 proven → given back, the user's failures reset; outage → given back
+ *                 proven → given back, the user's failures reset, and the caller's follow-up
+ *                 (`onProven`: the password grant's token family) sent in the same write
+ *                 (`oneWrite`); outage → given back
  *
  * Because step 1 reserves before step 3 runs, N concurrent guesses get at most `maxFailures`
  * (and at most the IP budget) to a validator, on one replica or many (docs/security.md).
@@ -39,6 +41,7 @@ import type { ValidatorChain } from '../validators/chain.js';
 import { userKey, type Attempt, type Lockout } from './lockout.js';
 import { burnVerification } from './password-hash.js';
 import type { DirectoryLocks } from './directory-locks.js';
+import type { OneWrite } from '../tokens/redis-connection.js';
 
 /** A lockout that began: a username locked, or a client IP out of its failure budget. */
 export type LockoutEvent = 'user' | 'ip';
@@ -68,6 +71,12 @@ export interface LoginProtection {
    * could otherwise find the right guess by when the lock begins).
    */
   readonly reveal?: (validator: string) => boolean;
+  /**
+   * Sends what its function issues in one write to the store (tokens/redis-connection.ts
+   * `oneWrite`): a proven guess's settlement and the caller's `onProven` leave together.
+   * Default: as is.
+   */
+  readonly oneWrite?: OneWrite;
 }
 
 /** The audit fields of a guess's own event, without the gate's identifying ones. */
@@ -100,6 +109,12 @@ export interface GuessSpec<O> {
   /** The validator call, with the NFKC-normalised username. */
   readonly step: (chain: ValidatorChain, username: string) => Promise<O>;
   readonly verdict: (outcome: O) => Verdict;
+  /**
+   * What follows a proven password (the password grant's token family), issued with the
+   * settlement so that both reach the store in one write. Its failure fails the guess (the
+   * caller answers 503); the guess's event still records the proven password.
+   */
+  readonly onProven?: (outcome: O) => Promise<void>;
 }
 
 /** Runs password guesses through the gate of `protection`. */
@@ -107,6 +122,7 @@ export function createPasswordGate(chainFor: (clientId: string) => ValidatorChai
   const { lockout, logger, onLockout } = protection;
   const audit = protection.audit ?? NO_AUDIT;
   const burn = protection.burn ?? (() => burnVerification());
+  const oneWrite: OneWrite = protection.oneWrite ?? ((issue) => issue());
 
   return async function guess<O>(spec: GuessSpec<O>): Promise<O> {
     const { clientId, username, clientIp, requestId } = spec;
@@ -181,8 +197,14 @@ export function createPasswordGate(chainFor: (clientId: string) => ValidatorChai
     }
     const verdict = spec.verdict(outcome);
     if (verdict.proven) {
-      await settled(attempt.settle('success'));
+      // Both are sent before either is awaited: on one Redis node, one write and one round
+      // trip. Should the settlement fail, a family made alongside is never handed out (it
+      // lapses with its TTL).
+      const [settling, following] = oneWrite(() => [settled(attempt.settle('success')), follow(spec, outcome)] as const);
+      const [settlement, followUp] = await Promise.allSettled([settling, following]);
+      if (settlement.status === 'rejected') throw settlement.reason;
       event(verdict.event);
+      if (followUp.status === 'rejected') throw followUp.reason;
       return outcome;
     }
     const stateFields = {
@@ -248,4 +270,13 @@ export function createPasswordGate(chainFor: (clientId: string) => ValidatorChai
       });
     }
   };
+}
+
+/** The spec's `onProven`, a synchronous throw as a rejection (so the settlement is still awaited). */
+function follow<O>(spec: GuessSpec<O>, outcome: O): Promise<void> | undefined {
+  try {
+    return spec.onProven?.(outcome);
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }

@@ -39,6 +39,28 @@ export function createRedisClient(cfg: RedisConfig, onError?: (err: Error) => vo
   return client;
 }
 
+/** Runs `issue` so that the commands it sends leave in one socket write (see {@link oneWrite}). */
+export type OneWrite = <T>(issue: () => T) => T;
+
+/**
+ * On one node (or Sentinel), the commands `issue` sends synchronously leave in one socket
+ * write: the connection is corked while it runs and uncorked at once after, so Redis reads
+ * them in one wake-up (a login's settlement and its token family: security/password-gate.ts).
+ * Under Cluster the commands go to the nodes of their slots: `issue` runs as is.
+ */
+export function oneWrite(client: Redis | Cluster): OneWrite {
+  return (issue) => {
+    const stream = client instanceof Redis ? client.stream : undefined;
+    if (!stream?.writable) return issue();
+    stream.cork();
+    try {
+      return issue();
+    } finally {
+      stream.uncork();
+    }
+  };
+}
+
 /**
  * Resolves once `client` is ready for commands, or rejects after `timeoutMs`. With the offline
  * queue off, commands sent before that fail, so callers that need the store at once wait here.

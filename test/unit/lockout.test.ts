@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryAttemptStore } from '../../src/security/attempt-store-memory.js';
 import type { AttemptStore } from '../../src/security/attempt-store.js';
 import { ipBucket, ipKey, Lockout, userKey, type LockoutSettings } from '../../src/security/lockout.js';
-import { createPasswordLogin, type LockoutEvent, type PasswordLogin } from '../../src/security/login.js';
+import { createPasswordLogin, type LockoutEvent, type LoginProtection, type PasswordLogin } from '../../src/security/login.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { setHashLimits } from '../../src/security/password-hash.js';
 import { ValidatorChain } from '../../src/validators/chain.js';
@@ -59,7 +59,11 @@ let store: MemoryAttemptStore;
 let logText: string;
 let events: LockoutEvent[];
 
-function makeLogin(settings: Partial<LockoutSettings> = {}, attempts: AttemptStore = store): PasswordLogin {
+function makeLogin(
+  settings: Partial<LockoutSettings> = {},
+  attempts: AttemptStore = store,
+  extra: Partial<LoginProtection> = {},
+): PasswordLogin {
   const chain = new ValidatorChain([validator]);
   logText = '';
   const sink = new Writable({
@@ -72,6 +76,7 @@ function makeLogin(settings: Partial<LockoutSettings> = {}, attempts: AttemptSto
     lockout: new Lockout(attempts, { ...SETTINGS, ...settings }),
     logger: createLogger('debug', sink),
     onLockout: (e) => events.push(e),
+    ...extra,
   });
 }
 
@@ -295,6 +300,63 @@ describe('outages never count', () => {
     const login = makeLogin({}, broken);
     await expect(login('app', 'gina', 'right', IP)).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(validator.calls).toBe(0);
+  });
+});
+
+describe('what follows a valid login (onValid, sent with the settlement)', () => {
+  it('runs for a valid login only, inside the one write, before the login resolves', async () => {
+    const seen: string[] = [];
+    const oneWrite = <T>(issue: () => T): T => {
+      seen.push('write:begin');
+      const out = issue();
+      seen.push('write:end');
+      return out;
+    };
+    const login = makeLogin({}, store, { oneWrite });
+    const onValid = async (outcome: { principal: { subject: string } }): Promise<void> =>
+      void seen.push(`valid:${outcome.principal.subject}`);
+    expect((await login('app', 'gina', 'wrong', IP, { onValid })).valid).toBe(false);
+    expect(seen).toEqual([]);
+    expect((await login('app', 'gina', 'right', IP, { onValid })).valid).toBe(true);
+    expect(seen).toEqual(['write:begin', 'valid:gina', 'write:end']);
+    // The success was settled: the failure before it is forgotten.
+    expect(await store.userState(userKey('gina'))).toEqual({ lockedMs: 0, recorded: false });
+  });
+
+  it('fails the login when it fails (thrown or rejected), and the success is still settled', async () => {
+    const login = makeLogin();
+    await fail(login, 2);
+    const broken = new StoreUnavailableError('family not stored');
+    await expect(login('app', 'gina', 'right', IP, { onValid: () => Promise.reject(broken) })).rejects.toBe(broken);
+    expect(await store.userState(userKey('gina'))).toEqual({ lockedMs: 0, recorded: false });
+    const thrown = (): Promise<void> => {
+      throw broken;
+    };
+    await expect(login('app', 'gina', 'right', IP, { onValid: thrown })).rejects.toBe(broken);
+    expect(await store.ipFailures(ipKey(IP))).toBe(2);
+  });
+
+  it('does not make a login valid when the settlement fails, though onValid succeeded', async () => {
+    const refusing: AttemptStore = {
+      userState: (k) => store.userState(k),
+      reserveUser: (...a) => store.reserveUser(...a),
+      ipFailures: (k) => store.ipFailures(k),
+      reserveIp: (...a) => store.reserveIp(...a),
+      settleIp: (...a) => store.settleIp(...a),
+      settleUser: (key, id, result, policy) =>
+        result === 'success' ? Promise.reject(new StoreUnavailableError('connection lost')) : store.settleUser(key, id, result, policy),
+      close: async () => {},
+    };
+    let followed = 0;
+    const login = makeLogin({}, refusing);
+    await expect(
+      login('app', 'gina', 'right', IP, {
+        onValid: async () => {
+          followed += 1;
+        },
+      }),
+    ).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(followed).toBe(1);
   });
 });
 

@@ -3,12 +3,14 @@
  *
  * Steps: read username/password/scope → scope within the client's ceiling (before any
  * validator is asked) → validator chain → the scopes this user may have (groupScopes,
- * src/oauth/scope-policy.ts) → new token family → store. Every way the credentials can fail
+ * src/oauth/scope-policy.ts) → new token family → store, sent with the lockout's settlement
+ * in one write (src/security/password-gate.ts, `onProven`). Every way the credentials can fail
  * answers the same `invalid_grant` (docs/security.md), except a directory state after a
  * proven password from a validator that reveals it (../directory-answers.ts).
  */
-import type { TokenStore } from '../../tokens/types.js';
-import type { PasswordLogin } from '../../security/login.js';
+import type { ClientConfig } from '../../config/types.js';
+import type { NewFamily, TokenStore } from '../../tokens/types.js';
+import type { PasswordLogin, ValidLogin } from '../../security/login.js';
 import { newFamilyId } from '../../tokens/token-value.js';
 import {
   BAD_CREDENTIALS,
@@ -42,6 +44,14 @@ export interface PasswordGrantOptions {
 
 export { BAD_CREDENTIALS };
 
+/** What a valid login is issued: its token family, and the tokens to present. */
+interface Issued {
+  readonly family: NewFamily;
+  readonly access: NewFamily['access'];
+  readonly refresh: NewFamily['refresh'];
+  readonly now: number;
+}
+
 export class PasswordGrant implements GrantHandler {
   readonly grantType = 'password';
 
@@ -52,13 +62,33 @@ export class PasswordGrant implements GrantHandler {
     const password = required(params.get('password'), 'password');
     const requested = parseScope(params.get('scope'));
     checkScopeRequest(requested, client);
+    const reveal = this.options.reveal ?? REVEAL_NOTHING;
+    let issued: Issued | undefined;
     const outcome = await this.options.login(client.id, username, password, clientIp, {
       via: 'password_grant',
       ...(requestId ? { requestId } : {}),
+      // The family is created as the lockout settles: one write to Redis for both.
+      onValid: (valid) => {
+        issued = this.#issue(valid, client, requested, reveal);
+        return this.options.store.createFamily(issued.family);
+      },
     });
-    const reveal = this.options.reveal ?? REVEAL_NOTHING;
     if (!outcome.valid) throw refusalError(outcome, reveal);
+    if (issued === undefined) {
+      // A login that does not call onValid (it is optional to PasswordLogin): create it now.
+      issued = this.#issue(outcome, client, requested, reveal);
+      await this.options.store.createFamily(issued.family);
+    }
+    const { access, refresh, now } = issued;
+    const present = this.options.present ?? presentOpaque;
+    return {
+      response: { ...(await present(client, { access, refresh, requested, authTime: now })), ...warningFields(outcome, reveal) },
+      subject: outcome.principal.subject,
+    };
+  }
 
+  /** The scope, the tokens and the family of a valid login. */
+  #issue(outcome: ValidLogin, client: ClientConfig, requested: readonly string[] | undefined, reveal: RevealPolicy): Issued {
     const { principal } = outcome;
     const grantable = this.options.scopePolicy.grantable(client, outcome.validator, principal.groups);
     const scope = grantScope(requested, client.defaultScopes, grantable);
@@ -76,18 +106,7 @@ export class PasswordGrant implements GrantHandler {
     };
     const access = accessToken(fields, now, this.options.accessTokenTtl);
     const refresh = client.grantTypes.includes('refresh_token') ? refreshToken(fields, now, familyExp) : undefined;
-    await this.options.store.createFamily({
-      familyId,
-      sub: principal.subject,
-      clientId: client.id,
-      exp: familyExp,
-      access,
-      ...(refresh ? { refresh } : {}),
-    });
-    const present = this.options.present ?? presentOpaque;
-    return {
-      response: { ...(await present(client, { access, refresh, requested, authTime: now })), ...warningFields(outcome, reveal) },
-      subject: principal.subject,
-    };
+    const family = { familyId, sub: principal.subject, clientId: client.id, exp: familyExp, access, ...(refresh ? { refresh } : {}) };
+    return { family, access, refresh, now };
   }
 }
