@@ -28,7 +28,7 @@ export function peekJwt(tokens: JwtAccessTokens, revocations: JwtRevocationList,
   const verified = tokens.peek(token);
   if (!verified) return undefined;
   const { record, ref } = verified;
-  return revocations.check(ref.hash, ref.familyId, record.iat) === 'valid' ? record : undefined;
+  return revocations.check(ref.hash, ref.familyId, record.iat, record.exp) === 'valid' ? record : undefined;
 }
 
 export function accessLookup(opaque: AccessLookup, jwt: JwtLookupParts | undefined): AccessLookup {
@@ -38,7 +38,7 @@ export function accessLookup(opaque: AccessLookup, jwt: JwtLookupParts | undefin
     const verified = await jwt.tokens.verify(token, true);
     if (!verified) return null;
     const { record, ref } = verified;
-    const answer = jwt.revocations.check(ref.hash, ref.familyId, record.iat);
+    const answer = jwt.revocations.check(ref.hash, ref.familyId, record.iat, record.exp);
     if (answer === 'revoked') return null;
     if (answer === 'ask-store' && !(await jwt.store.getAccessByRef(ref))) return null;
     return record;

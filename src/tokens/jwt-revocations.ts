@@ -15,6 +15,9 @@
  *   replicas): a revocation published while this replica was not subscribed — before it
  *   started, or during a feed outage — never arrives. Tokens issued after that were revoked,
  *   if at all, while the feed was live, so their revocation has been heard.
+ * - for a token that lives longer than `retainSeconds` (`exp - iat`): issued by a replica with
+ *   a longer `oauth.accessTokenTtl` (a rolling change of it), it could outlive the memory of
+ *   its revocation.
  * A feed loss is delivered as `reset`; liveness is then measured again from the next check
  * that finds the feed live.
  */
@@ -37,6 +40,8 @@ export class JwtRevocationList {
   readonly #families = new Map<string, number>();
   readonly #watch: RevocationWatch;
   readonly #retainMs: number;
+  /** The longest token lifetime the memory covers, ms (`retainSeconds`). */
+  readonly #lifetimeMs: number;
   readonly #skewMs: number;
   readonly #now: () => number;
   /** When the feed was first seen live since the last reset; undefined while not (yet). */
@@ -44,13 +49,14 @@ export class JwtRevocationList {
 
   constructor(store: TokenStore, options: JwtRevocationOptions) {
     this.#skewMs = options.skewMs ?? 5000;
-    this.#retainMs = options.retainSeconds * 1000 + this.#skewMs;
+    this.#lifetimeMs = options.retainSeconds * 1000;
+    this.#retainMs = this.#lifetimeMs + this.#skewMs;
     this.#now = options.now ?? Date.now;
     this.#watch = store.watchRevocations((event) => this.#heard(event));
   }
 
-  /** Whether the JWT naming `jti` and family `sid`, issued at `iat` (seconds), is revoked, as far as memory can tell. */
-  check(jti: string, sid: string, iat: number): JwtRevocationAnswer {
+  /** Whether the JWT naming `jti` and family `sid`, issued at `iat` and expiring at `exp` (seconds), is revoked, as far as memory can tell. */
+  check(jti: string, sid: string, iat: number, exp: number): JwtRevocationAnswer {
     const now = this.#now();
     if (this.#remembered(this.#tokens, jti, now) || this.#remembered(this.#families, sid, now)) return 'revoked';
     if (!this.#watch.live) {
@@ -58,6 +64,7 @@ export class JwtRevocationList {
       return 'ask-store';
     }
     this.#liveSince ??= now;
+    if ((exp - iat) * 1000 > this.#lifetimeMs) return 'ask-store';
     return iat * 1000 >= this.#liveSince + this.#skewMs ? 'valid' : 'ask-store';
   }
 

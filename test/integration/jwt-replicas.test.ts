@@ -7,7 +7,9 @@
  *   running replica and verified by jose against each replica's JWKS, at every step.
  * - Revocation: a JWT revoked on replica P is refused by replica Q from its memory (the
  *   revocation feed; Q's store metrics show no lookup), and when Q's feed connection is cut
- *   Q falls back to the store, so a revocation it never heard of still counts.
+ *   Q falls back to the store, so a revocation it never heard of still counts. A JWT that
+ *   lives longer than Q's own oauth.accessTokenTtl (P's is longer: a rolling change of it)
+ *   is checked in the store, as Q would forget its revocation while it still lives.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -72,10 +74,10 @@ afterAll(async () => {
 });
 
 let configs = 0;
-/** A gateway process with `keyFiles` (the first signs, all are published). */
-async function startReplica(keyFiles: readonly string[]): Promise<Replica> {
+/** A gateway process with `keyFiles` (the first signs, all are published) and `oauth` settings over the base ones. */
+async function startReplica(keyFiles: readonly string[], oauth: Record<string, unknown> = {}): Promise<Replica> {
   const file = join(dir, `gateway-${++configs}.yaml`);
-  writeFileSync(file, stringify({ ...base, oauth: { ...(base.oauth as object), signing: { keyFiles } } }));
+  writeFileSync(file, stringify({ ...base, oauth: { ...(base.oauth as object), ...oauth, signing: { keyFiles } } }));
   const child: ChildProcess = spawn(process.execPath, ['bin/ropc-gateway.js', 'start', '--config', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -228,6 +230,38 @@ describe('revocation across two processes', () => {
     }
     // Other tokens still work through the store path, then through memory again.
     expect(await call(q, early)).toBe(200);
+    await p.stop();
+    await q.stop();
+  }, 120_000);
+});
+
+describe('replicas with different access token lifetimes (a rolling change of oauth.accessTokenTtl)', () => {
+  it("checks in the store a JWT that outlives the replica's memory of revocations", async () => {
+    const p = await startReplica([keys.k1], { accessTokenTtl: 3600 });
+    const q = await startReplica([keys.k1], { accessTokenTtl: 60 });
+    // Past Q's liveness margin (see above), so only the lifetime sends the token to the store.
+    expect(await call(q, await login(p))).toBe(200);
+    await new Promise((r) => setTimeout(r, 6000));
+    const own = await login(q);
+    const before = await storeLookups(q);
+    expect(await call(q, own)).toBe(200);
+    expect(await storeLookups(q)).toBe(before);
+
+    // P's token lives an hour; Q remembers a revocation for 60 s + 5 s. A revocation Q would
+    // have forgotten is simulated by deleting the record: Q must see it in the store.
+    const long = await login(p);
+    expect(await call(q, long)).toBe(200);
+    expect(await storeLookups(q)).toBeGreaterThan(before);
+    const admin = new Redis(redis.url);
+    try {
+      const [, payload] = long.split('.') as [string, string];
+      const { sid, jti } = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { sid: string; jti: string };
+      expect(await admin.del(`${PREFIX}{${sid}}:at:${jti}`)).toBe(1);
+    } finally {
+      admin.disconnect();
+    }
+    expect(await call(q, long)).toBe(401);
+    expect(await call(q, own)).toBe(200);
     await p.stop();
     await q.stop();
   }, 120_000);

@@ -75,7 +75,7 @@ describe('peekJwt: the synchronous answer of the resource path (src/tokens/acces
       },
     } as unknown as TokenStore;
     const revocations = new JwtRevocationList(store, { retainSeconds: 600, skewMs: 5000, now: () => clock.now() });
-    revocations.check('x'.repeat(43), 'f'.repeat(22), 0); // the list sees the feed live at its first check
+    revocations.check('x'.repeat(43), 'f'.repeat(22), 0, 0); // the list sees the feed live at its first check
     clock.advance(10_000); // tokens issued from now on are after that (plus the skew)
     const keys = await loadKeySet([], ['ES256']);
     const tokens = new JwtAccessTokens({ keys, issuer: 'https://gw.example', audience: 'https://gw.example', claims: {}, clock });
