@@ -44,6 +44,9 @@ export function claimsIssuer(token: string, issuer: string): boolean {
   }
 }
 
+/** The clock difference between replicas the gateway tolerates, seconds (also tokens/jwt-revocations.ts). */
+export const CLOCK_SKEW_SECONDS = 5;
+
 export interface JwtAccessOptions {
   readonly keys: KeySet;
   /** `oauth.issuer`. */
@@ -117,7 +120,8 @@ export class JwtAccessTokens {
 
   /**
    * The identity of a JWT this gateway signed, or null for anything else: a bad signature, an
-   * unknown `kid`, another `typ` or issuer, `exp`/`nbf` not satisfied, or (with `checkAudience`,
+   * unknown `kid`, another `typ` or issuer, `exp` passed, `nbf` more than the tolerated clock
+   * difference ahead, or (with `checkAudience`,
    * the resource path) an `aud` without oauth.audience. Introspection and revocation do not
    * check the audience: every access token of this gateway is theirs to answer for. The
    * resource path's answers are remembered (at most 4096 tokens) and only `exp` is checked again.
@@ -159,6 +163,10 @@ export class JwtAccessTokens {
         typ: ACCESS_TOKEN_TYP,
         algorithms: [...SIGNING_ALGORITHMS],
         requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id', 'sid'],
+        // A replica whose clock lags the issuer's must not refuse a new token for its `nbf`
+        // (`iat`): the clock difference replicas tolerate (docs/token-formats.md). `exp` is
+        // checked strictly below.
+        clockTolerance: CLOCK_SKEW_SECONDS,
         ...(this.options.clock ? { currentDate: new Date(this.options.clock.now()) } : {}),
       }));
     } catch {
@@ -168,6 +176,7 @@ export class JwtAccessTokens {
     if (typeof sub !== 'string' || typeof jti !== 'string' || !HASH.test(jti) || typeof sid !== 'string' || !FAMILY_ID.test(sid))
       return null;
     if (typeof clientId !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') return null;
+    if (exp * 1000 <= this.#now()) return null;
     const attributes: Record<string, string> = {};
     for (const [claim, attribute] of this.#claims) {
       const value = payload[claim];

@@ -22,13 +22,14 @@
  * that finds the feed live.
  */
 import type { RevocationEvent, RevocationWatch, TokenStore } from './types.js';
+import { CLOCK_SKEW_SECONDS } from './jwt-access.js';
 
 export type JwtRevocationAnswer = 'revoked' | 'valid' | 'ask-store';
 
 export interface JwtRevocationOptions {
   /** The longest access token lifetime, seconds: a revocation is remembered this long plus `skewMs`. */
   readonly retainSeconds: number;
-  /** Allowed clock difference between replicas, ms. Default 5000. */
+  /** Allowed clock difference between replicas, ms. Default CLOCK_SKEW_SECONDS (jwt-access.ts). */
   readonly skewMs?: number;
   /** The clock (ms since the epoch); tests move it. */
   readonly now?: () => number;
@@ -48,7 +49,7 @@ export class JwtRevocationList {
   #liveSince: number | undefined;
 
   constructor(store: TokenStore, options: JwtRevocationOptions) {
-    this.#skewMs = options.skewMs ?? 5000;
+    this.#skewMs = options.skewMs ?? CLOCK_SKEW_SECONDS * 1000;
     this.#lifetimeMs = options.retainSeconds * 1000;
     this.#retainMs = this.#lifetimeMs + this.#skewMs;
     this.#now = options.now ?? Date.now;

@@ -54,6 +54,18 @@ describe('JwtAccessTokens.verify (resource path)', () => {
     expect(await tokens.verify(jwt, true)).toBeNull();
   });
 
+  it("accepts a token up to 5 s before its nbf (a replica whose clock lags the issuer's), and none after its exp", async () => {
+    const { clock, tokens } = await setup();
+    const now = Math.floor(clock.now() / 1000);
+    const familyId = newFamilyId();
+    const issuedAt = (iat: number) =>
+      tokens.sign({ ...grantRecord(familyId, iat) }, { familyId, hash: 'B'.repeat(43) }, { audience: [], signingAlgorithm: 'ES256' });
+    expect(await tokens.verify(await issuedAt(now + 4), false)).not.toBeNull();
+    expect(await tokens.verify(await issuedAt(now + 7), false)).toBeNull();
+    // Expired a second ago: refused, although within the tolerance jose would grant exp too.
+    expect(await tokens.verify(await issuedAt(now - 61), false)).toBeNull();
+  });
+
   it('never remembers a token that failed, nor one changed by a byte', async () => {
     const { tokens, jwt, lookups } = await setup();
     const tampered = `${jwt.slice(0, -2)}${jwt.endsWith('AA') ? 'BB' : 'AA'}`;
