@@ -1,8 +1,10 @@
-import { isIP } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 
 const MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
-/** How many spellings canonicalIp remembers (peer addresses repeat; beyond it, computed anew). */
+/** How many spellings canonicalIp remembers (peer addresses repeat); when full it starts over. */
 const CANONICAL_MEMO = 4096;
+/** The longest spelling remembered: an IPv6 address with an IPv4 tail is 45 characters; zone ids are free-form. */
+const MEMO_KEY_MAX = 64;
 const canonical = new Map<string, string>();
 
 /**
@@ -24,7 +26,10 @@ export function canonicalIp(address: string): string | undefined {
     const mapped = host === undefined ? null : MAPPED.exec(host);
     out = mapped ? ipv4Of(Number.parseInt(mapped[1] as string, 16), Number.parseInt(mapped[2] as string, 16)) : host;
   }
-  if (out !== undefined && canonical.size < CANONICAL_MEMO) canonical.set(address, out);
+  if (out !== undefined && address.length <= MEMO_KEY_MAX) {
+    if (canonical.size >= CANONICAL_MEMO) canonical.clear();
+    canonical.set(address, out);
+  }
   return out;
 }
 
@@ -39,4 +44,25 @@ function ipv6Host(address: string): string | undefined {
 
 function ipv4Of(high: number, low: number): string {
   return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+}
+
+/**
+ * The client an IP address counts as, for the lockout's IP budget and the fair shares of public
+ * routes (src/resource/fairness.ts): its canonical spelling, an IPv6 address by its /64 (one
+ * subscriber's usual allocation, RFC 6177). What is no address is its own key.
+ */
+export function ipBucket(ip: string): string {
+  const address = canonicalIp(ip);
+  if (address === undefined || isIPv4(address)) return address ?? ip;
+  return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a canonical IPv6 address (compressed, hex groups only, no zone). */
+function expandIPv6(address: string): string[] {
+  const [head = '', tail] = address.split('::', 2) as [string, string | undefined];
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const fill = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
+  return [...left, ...fill, ...right];
 }

@@ -251,7 +251,7 @@ export const schema = {
       default: 64,
     },
     maxConcurrentPerIp: {
-      doc: 'Requests on public routes (auth: none) one client IP may have in flight to the upstreams at once; beyond it 429 with Retry-After. The client IP honours server.trustProxy. 0 = no limit.',
+      doc: 'Requests on public routes (auth: none) one client IP may have in flight to the upstreams at once; beyond it 429 with Retry-After. The client IP honours server.trustProxy; an IPv6 client counts by its /64, as for the lockout. 0 = no limit.',
       format: 'non-negative-int',
       default: 64,
     },

@@ -12,6 +12,7 @@
 import { TooManyRequestsError } from '../oauth/errors.js';
 import type { Caller, Forwarder } from './forwarder.js';
 import { onceClosed } from '../http/once-closed.js';
+import { ipBucket } from '../ip-address.js';
 
 export interface FairShareOptions {
   /** 0 = no limit. */
@@ -69,5 +70,6 @@ function shareOf(caller: Caller | undefined, options: FairShareOptions): { key: 
   if (!caller) return undefined;
   if (caller.subject !== undefined)
     return options.perSubject > 0 ? { key: `s\0${caller.subject}`, max: options.perSubject, by: 'subject' } : undefined;
-  return options.perIp > 0 ? { key: `i\0${caller.clientIp}`, max: options.perIp, by: 'ip' } : undefined;
+  // Per client as the lockout counts one (an IPv6 address by its /64): src/ip-address.ts.
+  return options.perIp > 0 ? { key: `i\0${ipBucket(caller.clientIp)}`, max: options.perIp, by: 'ip' } : undefined;
 }

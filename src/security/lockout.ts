@@ -30,8 +30,7 @@
  */
 import { hash } from 'node:crypto';
 import { randomBase64url } from '../tokens/token-value.js';
-import { isIPv4 } from 'node:net';
-import { canonicalIp } from '../ip-address.js';
+import { ipBucket } from '../ip-address.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { AttemptResult, AttemptStore, IpPolicy, IpReservation, LockPolicy, UserReservation, UserState } from './attempt-store.js';
 import { TemporarilyUnavailableError } from '../oauth/errors.js';
@@ -94,13 +93,6 @@ export function userKey(username: string): string {
 /** The counter key of a client IP: IPv4 as is (also when IPv4-mapped), IPv6 by its /64. */
 export function ipKey(ip: string): string {
   return digest(`ip\0${ipBucket(ip)}`);
-}
-
-/** The address an IP is counted under: its canonical spelling (src/ip-address.ts), an IPv6 one by its /64 (exported for tests). */
-export function ipBucket(ip: string): string {
-  const address = canonicalIp(ip);
-  if (address === undefined || isIPv4(address)) return address ?? ip;
-  return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
 }
 
 export class Lockout {
@@ -225,14 +217,4 @@ function reservationId(): string {
 
 function digest(value: string): string {
   return hash('sha256', value, 'base64url');
-}
-
-/** The eight 16-bit groups of a canonical IPv6 address (compressed, hex groups only, no zone). */
-function expandIPv6(address: string): string[] {
-  const [head = '', tail] = address.split('::', 2) as [string, string | undefined];
-  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const fill = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...fill, ...right];
 }

@@ -176,7 +176,7 @@ describe('fair shares per client IP behind a trusted proxy', () => {
     await gw?.stop();
   });
 
-  it('counts one client under one share however X-Forwarded-For spells its address', async () => {
+  it('counts one client under one share however X-Forwarded-For spells its address (IPv6 by its /64)', async () => {
     started = [];
     uploads.push(
       await slowUpload(port, '/public/a', undefined, '2001:db8::1'),
@@ -187,7 +187,8 @@ describe('fair shares per client IP behind a trusted proxy', () => {
       (n) => n >= 2,
       5000,
     );
-    for (const spelling of ['[2001:db8:0:0:0:0:0:1]:443', '[2001:db8::1%1]']) {
+    // Another address of the same /64 is the same client, as for the lockout.
+    for (const spelling of ['[2001:db8:0:0:0:0:0:1]:443', '[2001:db8::1%1]', '2001:db8::abcd']) {
       const over = await slowUpload(port, '/public/over', undefined, spelling);
       uploads.push(over);
       await over.closed(5000);
@@ -207,7 +208,14 @@ describe('fair shares per client IP behind a trusted proxy', () => {
     uploads.push(mapped);
     await mapped.closed(5000);
     expect(statusOf(mapped.text())).toBe(429);
-    expect(started).toEqual(['POST /public/a', 'POST /public/b', 'POST /public/c', 'POST /public/d']);
+    // The next /64 is another client.
+    uploads.push(await slowUpload(port, '/public/e', undefined, '2001:db8:0:1::1'));
+    await settle(
+      () => started.length,
+      (n) => n >= 5,
+      5000,
+    );
+    expect(started).toEqual(['POST /public/a', 'POST /public/b', 'POST /public/c', 'POST /public/d', 'POST /public/e']);
   });
 });
 

@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryAttemptStore } from '../../src/security/attempt-store-memory.js';
 import type { AttemptStore } from '../../src/security/attempt-store.js';
-import { ipBucket, ipKey, Lockout, userKey, type LockoutSettings } from '../../src/security/lockout.js';
+import { ipKey, Lockout, userKey, type LockoutSettings } from '../../src/security/lockout.js';
+import { ipBucket } from '../../src/ip-address.js';
 import { createPasswordLogin, type LockoutEvent, type LoginProtection, type PasswordLogin } from '../../src/security/login.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { setHashLimits } from '../../src/security/password-hash.js';
@@ -393,6 +394,7 @@ describe('per-IP failure budget', () => {
     expect(ipBucket('::1')).toBe('0:0:0:0::/64');
     expect(ipBucket('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
     expect(ipBucket('::ffff:10.0.0.1.example')).toBe('::ffff:10.0.0.1.example');
+    expect(ipBucket(`fe80::1%${'z'.repeat(20_000)}`)).toBe('fe80:0:0:0::/64');
     expect(ipKey('2001:db8:1:2::1')).toBe(ipKey('2001:db8:1:2:ffff::'));
     expect(ipKey('2001:db8:1:3::1')).not.toBe(ipKey('2001:db8:1:2::1'));
     expect(ipKey('')).toBe(ipKey(''));
