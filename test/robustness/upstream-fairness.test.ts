@@ -71,20 +71,25 @@ function post(url: string, token: string, timeoutMs: number): Promise<{ status: 
   });
 }
 
+/** A gateway with two requests per client IP on /public/** (no body or connection limits in the way), `server` and `upstreamConfig` over it. */
+function fairGateway(server: Record<string, unknown>, upstreamConfig: Record<string, unknown>): Promise<TestGateway> {
+  return startGateway({
+    upstream: upstream.url,
+    config: {
+      server: { ...server, limits: { requestTimeoutMs: 60000, headersTimeoutMs: 20000, connectionsPerIp: 0, minBodyBytesPerSecond: 0 } },
+      upstream: { maxConcurrentPerIp: 2, timeoutMs: 20000, ...upstreamConfig },
+      routes: [{ path: '/public/**', auth: 'none' }],
+    },
+  });
+}
+
 describe('fair shares of the upstream pool', () => {
   let gw: TestGateway;
   let port: number;
   const uploads: RawExchange[] = [];
 
   beforeAll(async () => {
-    gw = await startGateway({
-      upstream: upstream.url,
-      config: {
-        server: { limits: { requestTimeoutMs: 60000, headersTimeoutMs: 20000, connectionsPerIp: 0, minBodyBytesPerSecond: 0 } },
-        upstream: { maxSockets: 4, maxConcurrentPerSubject: 2, maxConcurrentPerIp: 2, timeoutMs: 20000 },
-        routes: [{ path: '/public/**', auth: 'none' }],
-      },
-    });
+    gw = await fairGateway({}, { maxSockets: 4, maxConcurrentPerSubject: 2 });
     port = Number(new URL(gw.url).port);
   });
   afterAll(async () => {
@@ -158,17 +163,7 @@ describe('fair shares per client IP behind a trusted proxy', () => {
   const uploads: RawExchange[] = [];
 
   beforeAll(async () => {
-    gw = await startGateway({
-      upstream: upstream.url,
-      config: {
-        server: {
-          trustProxy: true,
-          limits: { requestTimeoutMs: 60000, headersTimeoutMs: 20000, connectionsPerIp: 0, minBodyBytesPerSecond: 0 },
-        },
-        upstream: { maxSockets: 8, maxConcurrentPerIp: 2, timeoutMs: 20000 },
-        routes: [{ path: '/public/**', auth: 'none' }],
-      },
-    });
+    gw = await fairGateway({ trustProxy: true }, { maxSockets: 8 });
     port = Number(new URL(gw.url).port);
   });
   afterAll(async () => {
