@@ -92,7 +92,7 @@ export const schema = {
       default: 'info',
     },
     requests: {
-      doc: "Completion lines on the public port: all (one line per request) or errors (only answers of 400 and above). The line costs about a quarter of the resource path's CPU under load; see docs/performance.md.",
+      doc: "Completion lines on the public port: all (one line per request) or errors (only answers of 400 and above). What the line costs depends on the host: from under 1 µs to about a third of a proxied request's CPU in the runs of docs/performance.md.",
       format: ['all', 'errors'],
       default: 'all',
     },
