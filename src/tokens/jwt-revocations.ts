@@ -27,7 +27,7 @@ import { CLOCK_SKEW_SECONDS } from './jwt-access.js';
 export type JwtRevocationAnswer = 'revoked' | 'valid' | 'ask-store';
 
 export interface JwtRevocationOptions {
-  /** The longest access token lifetime, seconds: a revocation is remembered this long plus `skewMs`. */
+  /** This replica's access token lifetime (`oauth.accessTokenTtl`), seconds: a revocation is remembered this long plus `skewMs`, and a longer-lived token is left to the store. */
   readonly retainSeconds: number;
   /** Allowed clock difference between replicas, ms. Default CLOCK_SKEW_SECONDS (jwt-access.ts). */
   readonly skewMs?: number;

@@ -74,11 +74,8 @@ export class PasswordGrant implements GrantHandler {
       },
     });
     if (!outcome.valid) throw refusalError(outcome, reveal);
-    if (issued === undefined) {
-      // A login that does not call onValid (it is optional to PasswordLogin): create it now.
-      issued = this.#issue(outcome, client, requested, reveal);
-      await this.options.store.createFamily(issued.family);
-    }
+    // The login calls onValid for every valid outcome before it resolves (security/login.ts).
+    if (issued === undefined) throw new Error('password login resolved valid without issuing its tokens');
     const { access, refresh, now } = issued;
     const present = this.options.present ?? presentOpaque;
     return {
